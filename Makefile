@@ -1,0 +1,39 @@
+# Two commands a user needs: `make demo` and `make test`. Each sets up everything first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+APT_PACKAGES := python3-venv python3-dev libgl1 libglib2.0-0
+
+.PHONY: demo test setup system-deps lint bench-route clean
+
+demo: setup
+	$(PY) -m command_center demo
+
+test: setup lint
+	$(PY) -m pytest -q
+
+setup: system-deps $(STAMP)
+
+# Debian packages the product and its tests need; installed only when missing and when we are root.
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing:$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "please install:$$missing (as root: apt-get install$$missing)"; fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check command_center streams vision dispatch bench tests
+
+bench-route: setup
+	$(PY) -m command_center bench route
+
+clean:
+	rm -rf var .pytest_cache

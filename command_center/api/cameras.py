@@ -1,0 +1,78 @@
+"""Cameras: list, one, snapshot, and the annotated live MJPEG view."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from command_center.api.errors import ApiError
+from command_center.runtime import Runtime
+from vision.evidence import encode_jpeg
+
+BOUNDARY = "frame"
+
+
+def routes(rt: Runtime) -> list[Route]:
+    def camera_id(request: Request) -> str:
+        cam_id = request.path_params["id"]
+        if cam_id not in rt.runners:
+            raise ApiError(404, "camera not found", cam_id)
+        return cam_id
+
+    def current_image(cam_id: str) -> tuple[int, object] | None:
+        annotated = rt.pipelines[cam_id].annotated
+        if annotated is not None:
+            return annotated.index, annotated.image
+        latest = rt.runners[cam_id].latest
+        return (latest.index, latest.image) if latest is not None else None
+
+    async def list_cameras(_request: Request) -> JSONResponse:
+        items = [rt.camera_view(cam_id) for cam_id in rt.runners]
+        return JSONResponse({"items": items, "total": len(items)})
+
+    async def get_camera(request: Request) -> JSONResponse:
+        return JSONResponse(rt.camera_view(camera_id(request)))
+
+    async def snapshot(request: Request) -> Response:
+        cam_id = camera_id(request)
+        current = current_image(cam_id)
+        if current is None:
+            raise ApiError(503, "no frame yet", cam_id)
+        jpeg = await asyncio.to_thread(encode_jpeg, current[1])
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    async def live(request: Request) -> StreamingResponse:
+        cam_id = camera_id(request)
+        fps = next(c.fps for c in rt.config.cameras if c.id == cam_id)
+
+        async def frames() -> AsyncIterator[bytes]:
+            sent = -1
+            while True:
+                current = current_image(cam_id)
+                # Encode only new frames, and only while this viewer is connected.
+                if current is not None and current[0] != sent:
+                    sent = current[0]
+                    jpeg = await asyncio.to_thread(encode_jpeg, current[1], 70)
+                    yield (
+                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                        + jpeg
+                        + b"\r\n"
+                    )
+                await asyncio.sleep(1.0 / max(fps, 1.0))
+
+        return StreamingResponse(
+            frames(),
+            media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    return [
+        Route("/api/cameras", list_cameras),
+        Route("/api/cameras/{id}", get_camera),
+        Route("/api/cameras/{id}/snapshot.jpg", snapshot),
+        Route("/api/cameras/{id}/live.mjpg", live),
+    ]

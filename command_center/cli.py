@@ -1,0 +1,156 @@
+"""The `command-center` command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from command_center.config import Config, ConfigError, load_config
+
+BENCHMARKS = ("route",)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="command-center", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run on embedded defaults with simulated cameras, drone and workers")
+    demo.add_argument("--port", type=int, default=8000)
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--data-dir", type=Path, default=Path("var/demo"))
+    demo.add_argument("--no-simulated-workers", action="store_true", help="leave every task to people")
+
+    serve = sub.add_parser("serve", help="run from a configuration file")
+    serve.add_argument("--config", required=True, type=Path)
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--host")
+
+    check = sub.add_parser("check-config", help="validate a configuration file")
+    check.add_argument("file", type=Path)
+
+    grids = sub.add_parser("grids", help="grid tools")
+    grids_sub = grids.add_subparsers(dest="grids_command", required=True)
+    locate = grids_sub.add_parser("locate", help="print the grid path of a point as JSON")
+    locate.add_argument("lon", type=float)
+    locate.add_argument("lat", type=float)
+    locate.add_argument("--config", type=Path)
+
+    bench = sub.add_parser("bench", help="benchmarks; the last line is 'ratio: X.XX' against a baseline")
+    bench.add_argument("name", choices=BENCHMARKS)
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="options of the benchmark (see NAME --help)")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = {
+        "demo": _demo,
+        "serve": _serve,
+        "check-config": _check_config,
+        "grids": _grids,
+        "bench": _bench,
+    }[args.command]
+    return handler(args)
+
+
+def _check_config(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.file)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        print(f"{len(exc.errors)} error(s) in {args.file}", file=sys.stderr)
+        return 2
+    print(f"{args.file}: ok ({len(config.cameras)} cameras, store {config.store}, bus {config.bus})")
+    return 0
+
+
+def _load_or_exit(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        for line in exc.errors:
+            print(line, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = _load_or_exit(args.config)
+    if args.port is not None:
+        config.server.port = args.port
+    if args.host is not None:
+        config.server.host = args.host
+    return _run(config)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from command_center.demo import demo_config
+
+    config = demo_config(args.data_dir, args.port, simulate_workers=not args.no_simulated_workers)
+    config.server.host = args.host
+    return _run(config, demo=True)
+
+
+def _run(config: Config, demo: bool = False) -> int:
+    import uvicorn
+
+    from command_center.app import build_app
+    from command_center.runtime import Runtime
+
+    print("building the city and starting cameras...", file=sys.stderr)
+    rt = Runtime(config)
+    base = f"http://{config.server.host}:{config.server.port}"
+    print(f"\n  wall:      {base}/wall", file=sys.stderr)
+    worker = _a_camera_worker(rt)
+    if worker:
+        print(f"  terminal:  {base}/terminal?worker={worker}   (worker {worker})", file=sys.stderr)
+    print(f"  api:       {base}/api/health   websocket: ws://{config.server.host}:{config.server.port}/ws", file=sys.stderr)
+    if demo and config.workers.simulate:
+        print("  simulated workers accept and handle every task; --no-simulated-workers leaves them to you", file=sys.stderr)
+    print("", file=sys.stderr)
+    uvicorn.run(build_app(rt), host=config.server.host, port=config.server.port, log_level="warning")
+    return 0
+
+
+def _a_camera_worker(rt: object) -> str | None:
+    """A worker on duty in the grid of the first camera: the terminal most likely to get tasks."""
+    from datetime import datetime
+
+    from dispatch.assign import pick_worker
+
+    runtime = rt  # Runtime, typed loosely to keep the CLI import-light
+    for cam in runtime.config.cameras:  # type: ignore[attr-defined]
+        located = runtime.index.locate(cam.location.lon, cam.location.lat)  # type: ignore[attr-defined]
+        if located and located.grid_code:
+            now = datetime.now(runtime.dispatcher.tz)  # type: ignore[attr-defined]
+            worker = pick_worker(runtime.city, located.grid_code, now, lambda ids: {})  # type: ignore[attr-defined]
+            if worker:
+                return worker.id
+    return None
+
+
+def _grids(args: argparse.Namespace) -> int:
+    from command_center.runtime import load_city
+    from dispatch.city import GridIndex
+
+    config = _load_or_exit(args.config) if args.config else Config()
+    index = GridIndex(load_city(config))
+    located = index.locate(args.lon, args.lat)
+    if located is None:
+        print(json.dumps({"error": "no grid or community near this point", "lon": args.lon, "lat": args.lat}))
+        return 1
+    print(json.dumps(asdict(located), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"bench.{args.name}")
+    module.run(args.args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""The whole configuration: each package's models, composed, validated at load.
+
+`load_config` reports every problem at once, each with the file, the key path and
+the reason, and treats an unknown key as an error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from dispatch.config import CityConfig, DispatchConfig
+from streams.config import SourceConfig
+from vision.config import DetectorConfig, RulesConfig, ZoneConfig
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    data_dir: Path = Path("./var")
+
+
+class CameraConfig(SourceConfig):
+    zones: list[ZoneConfig] = Field(default_factory=list)
+
+
+class WorkersConfig(_Strict):
+    """Simulated workers close the loop in the demo: they accept, handle and report back."""
+
+    simulate: bool = False
+    accept_after_s: float = Field(4.0, ge=0)
+    feedback_after_s: float = Field(12.0, ge=0)
+    close_after_s: float = Field(6.0, ge=0, description="the simulated officer's check after feedback")
+
+
+class HubConfig(_Strict):
+    history: int = Field(1000, ge=1)
+    queue_size: int = Field(256, ge=1)
+    heartbeat_s: float = Field(15.0, gt=0)
+
+
+class Config(_Strict):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    store: str = "sqlite:///var/command-center.db"
+    bus: str = "memory"
+    city: CityConfig = Field(default_factory=CityConfig)
+    catalog: Path = CONFIG_DIR / "matters.yaml"
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    rules: RulesConfig = Field(default_factory=RulesConfig)
+    dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
+    workers: WorkersConfig = Field(default_factory=WorkersConfig)
+    hub: HubConfig = Field(default_factory=HubConfig)
+    cameras: list[CameraConfig] = Field(default_factory=list)
+
+    @field_validator("store")
+    @classmethod
+    def _store_url(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgres:")):
+            raise ValueError("expected sqlite:///PATH or postgresql://...")
+        return value
+
+    @field_validator("bus")
+    @classmethod
+    def _bus_url(cls, value: str) -> str:
+        if value != "memory" and not value.startswith("redis://"):
+            raise ValueError("expected 'memory' or redis://HOST:PORT/DB")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_cameras(self) -> Config:
+        seen: set[str] = set()
+        for cam in self.cameras:
+            if cam.id in seen:
+                raise ValueError(f"duplicate camera id {cam.id!r}")
+            seen.add(cam.id)
+        return self
+
+
+class ConfigError(Exception):
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+def key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def validation_errors(source: str, exc: ValidationError) -> list[str]:
+    errors = []
+    for err in exc.errors():
+        loc = key_path(err["loc"])
+        reason = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        errors.append(f"{source}: {loc}: {reason}")
+    return errors
+
+
+def parse_config(raw: Any, source: str = "<config>", base_dir: Path | None = None) -> Config:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError([f"{source}: (top level): expected a mapping of keys, got {type(raw).__name__}"])
+    try:
+        config = Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(validation_errors(source, exc)) from None
+    _resolve_paths(config, base_dir or Path.cwd())
+    errors = _check_references(config, source)
+    if errors:
+        raise ConfigError(errors)
+    return config
+
+
+def load_config(path: str | Path) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "(unknown position)"
+        raise ConfigError([f"{path}: {where}: invalid YAML: {getattr(exc, 'problem', exc)}"]) from None
+    return parse_config(raw, str(path), path.resolve().parent)
+
+
+def _resolve_paths(config: Config, base_dir: Path) -> None:
+    """Relative paths are taken from the working directory, else from the config's folder."""
+
+    def resolve(p: Path) -> Path:
+        if p.is_absolute() or p.exists():
+            return p
+        beside = base_dir / p
+        return beside if beside.exists() else p
+
+    config.catalog = resolve(config.catalog)
+    if config.city.geojson is not None:
+        config.city.geojson = resolve(config.city.geojson)
+    if config.detector.model is not None:
+        config.detector.model = resolve(config.detector.model)
+
+
+def _check_references(config: Config, source: str) -> list[str]:
+    # Imported here: the registries pull in backends that plain validation does not need.
+    from dispatch.catalog import load_catalog
+    from streams.registry import kinds
+    from vision.detectors import backends
+    from vision.rules import known_rules
+
+    errors: list[str] = []
+    try:
+        catalog = load_catalog(config.catalog)
+    except FileNotFoundError:
+        errors.append(f"{source}: catalog: file not found: {config.catalog}")
+        catalog = None
+    except ValidationError as exc:
+        errors.extend(validation_errors(str(config.catalog), exc))
+        catalog = None
+    except (ValueError, yaml.YAMLError) as exc:
+        errors.append(f"{config.catalog}: {exc}")
+        catalog = None
+    if config.city.geojson is not None and not config.city.geojson.exists():
+        errors.append(f"{source}: city.geojson: file not found: {config.city.geojson}")
+    if config.detector.backend not in backends():
+        errors.append(f"{source}: detector.backend: unknown backend {config.detector.backend!r}; known: {', '.join(backends())}")
+    if config.detector.model is not None and not config.detector.model.exists():
+        errors.append(f"{source}: detector.model: file not found: {config.detector.model}")
+    rules = set(known_rules())
+    for i, cam in enumerate(config.cameras):
+        scheme = cam.url.split("://", 1)[0] if "://" in cam.url else ""
+        if cam.kind not in kinds() and scheme not in kinds():
+            errors.append(f"{source}: cameras[{i}].kind: unknown source kind {cam.kind!r}; known: {', '.join(kinds())}")
+        for j, zone in enumerate(cam.zones):
+            for k, rule in enumerate(zone.rules):
+                if rule not in rules:
+                    errors.append(f"{source}: cameras[{i}].zones[{j}].rules[{k}]: unknown rule {rule!r}")
+                elif catalog is not None and catalog.match(rule, None) is None:
+                    errors.append(f"{source}: cameras[{i}].zones[{j}].rules[{k}]: no matter type maps rule {rule!r}")
+    return errors

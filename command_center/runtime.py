@@ -1,0 +1,247 @@
+"""The composition root: wires sources → vision → bus → dispatch, store and hub.
+
+Nothing else imports across the pipeline's stages; this module adapts one stage's
+output to the next one's input (a vision Incident to a dispatch Intake).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from command_center.bus import Bus, create_bus
+from command_center.config import Config
+from command_center.events import Event
+from command_center.hub import Hub
+from command_center.store import Store, create_store
+from dispatch.cases import Case
+from dispatch.catalog import Catalog, load_catalog
+from dispatch.city import City, GridIndex, generate_city, load_geojson
+from dispatch.dispatcher import Dispatcher
+from dispatch.intake import Intake
+from streams.health import SourceHealth
+from streams.registry import create_source
+from streams.runner import SourceRunner
+from vision.detectors import create_detector
+from vision.evidence import SnapshotStore
+from vision.incident import Incident
+from vision.pipeline import CameraPipeline, VisionWorker
+from vision.rules import build_rules
+
+log = logging.getLogger(__name__)
+TOPICS = ["incidents", "cases", "cameras", "drones"]
+
+
+def load_city(config: Config) -> City:
+    if config.city.geojson is not None:
+        return load_geojson(config.city.geojson)
+    gen = config.city.generator
+    assert gen is not None
+    return generate_city(seed=gen.seed, districts=gen.districts)
+
+
+class Runtime:
+    def __init__(self, config: Config, city: City | None = None) -> None:
+        self.config = config
+        data_dir = config.server.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.store: Store = create_store(config.store)
+        self.bus: Bus = create_bus(config.bus)
+        self.hub = Hub(config.hub.history, config.hub.queue_size, config.hub.heartbeat_s)
+        self.city = city or load_city(config)
+        self.workers = {w.id: w for w in self.city.workers}
+        self.index = GridIndex(self.city)
+        self.catalog: Catalog = load_catalog(config.catalog)
+        self.dispatcher = Dispatcher(self.city, self.index, self.catalog, self.store, config.dispatch)
+        self.snapshots = SnapshotStore(data_dir / "snapshots")
+        self.runners: dict[str, SourceRunner] = {}
+        self.pipelines: dict[str, CameraPipeline] = {}
+        detector = create_detector(config.detector)
+        for cam in config.cameras:
+            health = SourceHealth(stall_after_s=cam.stall_after_s, offline_after_s=cam.offline_after_s)
+            self.runners[cam.id] = SourceRunner(cam.id, lambda cam=cam: create_source(cam), health)
+            self.pipelines[cam.id] = CameraPipeline(
+                cam.id,
+                detector,
+                build_rules(cam.zones, config.rules),
+                (cam.location.lon, cam.location.lat),
+                [(z.name, z.polygon) for z in cam.zones],
+                config.rules.max_track_gap_s,
+            )
+        self.vision = VisionWorker(
+            {c.id: (self.runners[c.id], self.pipelines[c.id], c.fps) for c in config.cameras}, self._from_vision
+        )
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.started_at = time.time()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0}
+
+    # lifecycle
+    async def start(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        await self.bus.start()
+        self._spawn(self._feed_hub, self.bus.subscribe(TOPICS, "hub"))
+        self._spawn(self._dispatch_incidents, self.bus.subscribe(["incidents"], "dispatcher"))
+        self._tasks.append(asyncio.create_task(self._watch_cameras(), name="camera-watch"))
+        for runner in self.runners.values():
+            runner.start()
+        self.vision.start()
+        if self.config.workers.simulate:
+            from command_center.simulate import simulate_workers
+
+            self.add_task(simulate_workers(self, self.config.workers))
+
+    async def stop(self) -> None:
+        self.vision.stop()
+        for runner in self.runners.values():
+            await asyncio.to_thread(runner.stop)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.bus.close()
+        self.store.close()
+
+    def _spawn(self, consume: Callable[[Any], Awaitable[None]], subscription: Any) -> None:
+        self._tasks.append(asyncio.create_task(consume(subscription), name=consume.__name__))
+
+    def add_task(self, coro: Awaitable[None]) -> None:
+        """Run a background coroutine for the runtime's lifetime (e.g. simulated workers)."""
+        self._tasks.append(asyncio.ensure_future(coro))
+
+    # vision → bus
+    def _from_vision(self, incident: Incident) -> None:
+        """Called on the vision thread; hands the incident to the event loop."""
+        if self.loop is not None:
+            asyncio.run_coroutine_threadsafe(self.record_incident(incident), self.loop)
+
+    async def record_incident(self, incident: Incident) -> dict[str, Any]:
+        await asyncio.to_thread(self.snapshots.save, incident.id, incident.snapshot_jpeg)
+        located = self.index.locate(incident.lon, incident.lat)
+        matter = self.catalog.match(incident.rule, incident.label)
+        doc = {
+            "id": incident.id,
+            "ts": datetime.fromtimestamp(incident.ts, UTC).isoformat(),
+            "camera_id": incident.camera_id,
+            "rule": incident.rule,
+            "zone": incident.zone,
+            "label": incident.label,
+            "score": round(incident.score, 3),
+            "box": [round(v, 1) for v in incident.box],
+            "track_id": incident.track_id,
+            "location": {"lon": incident.lon, "lat": incident.lat},
+            "grid_code": (located.grid_code or located.community_code) if located else None,
+            "matter_code": matter.code,
+            "matter_name": matter.name,
+            "snapshot_url": f"/api/incidents/{incident.id}/snapshot.jpg",
+            "clip_url": None,
+            "state": "new",
+            "case_id": None,
+        }
+        await asyncio.to_thread(self.store.add_incident, doc)
+        self.counters["incidents"] += 1
+        await self.bus.publish(Event("incidents", "incident.created", doc))
+        return doc
+
+    # bus → dispatch
+    async def _dispatch_incidents(self, subscription: Any) -> None:
+        async for event in subscription:
+            if event.type != "incident.created":
+                continue
+            try:
+                await self._incident_to_case(event.data)
+            except Exception:  # a bad incident must not stop the dispatcher
+                log.exception("dispatching incident %s", event.data.get("id"))
+
+    async def _incident_to_case(self, doc: dict[str, Any]) -> None:
+        intake = Intake(
+            source="video",
+            lon=doc["location"]["lon"],
+            lat=doc["location"]["lat"],
+            ts=datetime.fromisoformat(doc["ts"]),
+            ref_id=doc["id"],
+            rule=doc["rule"],
+            label=doc["label"],
+            matter_code=doc.get("matter_code"),
+            description=f"{doc['rule']}: {doc['label']} at camera {doc['camera_id']}",
+            snapshot_url=doc["snapshot_url"],
+        )
+        result = await asyncio.to_thread(self.dispatcher.intake, intake)
+        self.counters["cases_created" if result.created else "cases_merged"] += 1
+        await self.publish_case(result.case, created=result.created)
+        updated = await asyncio.to_thread(self.store.update_incident, doc["id"], case_id=result.case.id)
+        if updated is not None:
+            await self.bus.publish(Event("incidents", "incident.updated", updated))
+
+    async def act(self, case_id: str, action: str, actor: str, note: str = "", **changes: Any) -> Case:
+        case = await asyncio.to_thread(self.dispatcher.act, case_id, action, actor, note, **changes)
+        await self.publish_case(case, created=False)
+        return case
+
+    async def publish_case(self, case: Case, created: bool) -> None:
+        await self.bus.publish(Event("cases", "case.created" if created else "case.updated", self.case_view(case)))
+
+    # bus → hub
+    async def _feed_hub(self, subscription: Any) -> None:
+        async for event in subscription:
+            self.hub.publish(event.topic, event.type, event.data)
+            if event.topic == "cases" and event.data.get("assignee"):
+                timeline = event.data.get("timeline") or [{}]
+                assigned = event.type == "case.created" or timeline[-1].get("action") in ("dispatch", "return")
+                self.hub.publish(
+                    f"tasks:{event.data['assignee']}", "task.assigned" if assigned else "task.updated", event.data
+                )
+
+    # health → bus
+    async def _watch_cameras(self) -> None:
+        last: dict[str, tuple[str, float]] = {}
+        while True:
+            now = time.monotonic()
+            for cam_id in self.runners:
+                view = self.camera_view(cam_id)
+                state, sent = last.get(cam_id, ("", 0.0))
+                if view["state"] != state or now - sent >= 5.0:
+                    last[cam_id] = (view["state"], now)
+                    await self.bus.publish(Event("cameras", "camera.status", view))
+                if view.get("telemetry") and view["state"] == "online":
+                    await self.bus.publish(Event("drones", "drone.position", {"id": cam_id, **view["telemetry"]}))
+            await asyncio.sleep(1.0)
+
+    # views for the API and events
+    def camera_view(self, cam_id: str) -> dict[str, Any]:
+        cam = next(c for c in self.config.cameras if c.id == cam_id)
+        runner = self.runners[cam_id]
+        latest = runner.latest
+        telemetry = latest.telemetry if latest is not None else None
+        return {
+            "id": cam.id,
+            "name": cam.name or cam.id,
+            "kind": cam.kind,
+            "location": {"lon": telemetry.lon, "lat": telemetry.lat} if telemetry else cam.location.model_dump(),
+            "fps": cam.fps,
+            **runner.health.snapshot(),
+            "telemetry": (
+                {"lat": telemetry.lat, "lon": telemetry.lon, "alt": telemetry.alt, "heading": telemetry.heading}
+                if telemetry
+                else None
+            ),
+        }
+
+    def case_view(self, case: Case) -> dict[str, Any]:
+        view = case.to_dict()
+        try:
+            view["matter_name"] = self.catalog.get(case.matter_code).name
+        except KeyError:
+            view["matter_name"] = case.matter_code
+        area = self.city.areas.get(case.grid_code)
+        view["grid_name"] = area.name if area else None
+        worker = self.workers.get(case.assignee) if case.assignee else None
+        view["assignee_name"] = worker.name if worker else None
+        view["overdue"] = case.is_open and datetime.now(UTC) > case.deadline
+        return view

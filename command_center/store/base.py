@@ -1,0 +1,46 @@
+"""The store Protocol: incidents and cases, durable. Backends: sqlite (default), later postgresql."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from dispatch.cases import Case, TimelineEntry
+
+
+@dataclass(frozen=True, slots=True)
+class CaseQuery:
+    open_only: bool = False
+    state: str | None = None
+    assignee: str | None = None
+    grid_prefix: str | None = None  # a district/street/community code's significant digits
+    limit: int = 100
+    offset: int = 0
+
+
+class Store(Protocol):
+    # incidents: plain JSON documents, owned by the composition root
+    def add_incident(self, incident: dict[str, Any]) -> None: ...
+
+    def update_incident(self, incident_id: str, **fields: Any) -> dict[str, Any] | None: ...
+
+    def get_incident(self, incident_id: str) -> dict[str, Any] | None: ...
+
+    def list_incidents(self, limit: int = 50, offset: int = 0, state: str | None = None) -> tuple[list[dict], int]: ...
+
+    # cases: dispatch.repository.CaseRepository plus listing
+    def insert_case(self, case: Case) -> None: ...
+
+    def get_case(self, case_id: str) -> Case | None: ...
+
+    def save_transition(self, case: Case, entry: TimelineEntry) -> bool: ...
+
+    def open_cases_of_matter(self, matter_code: str, since: datetime) -> list[Case]: ...
+
+    def open_counts(self, worker_ids: Iterable[str]) -> dict[str, int]: ...
+
+    def list_cases(self, query: CaseQuery) -> tuple[list[Case], int]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,24 @@
+"""What dispatch needs from storage; the store backends in command_center implement it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Protocol
+
+from dispatch.cases import Case, TimelineEntry
+
+
+class CaseRepository(Protocol):
+    def insert_case(self, case: Case) -> None: ...
+
+    def get_case(self, case_id: str) -> Case | None: ...
+
+    def save_transition(self, case: Case, entry: TimelineEntry) -> bool:
+        """Store `case` (whose version was bumped by one) and append `entry`, atomically,
+        only if the stored version is still `case.version - 1`. False when someone else won."""
+        ...
+
+    def open_cases_of_matter(self, matter_code: str, since: datetime) -> list[Case]: ...
+
+    def open_counts(self, worker_ids: Iterable[str]) -> dict[str, int]: ...

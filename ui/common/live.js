@@ -1,0 +1,296 @@
+// Shared client plumbing: token handling, the REST helper and the live websocket.
+// Plain ES module, no dependencies; works offline and same-origin with the API.
+
+const TOKEN_KEY = 'cc.token';
+
+/** The bearer token: `?token=` in the page URL wins (and is remembered), else localStorage `cc.token`. */
+export function getToken() {
+  try {
+    const fromUrl = new URLSearchParams(location.search).get('token');
+    if (fromUrl) {
+      localStorage.setItem(TOKEN_KEY, fromUrl);
+      return fromUrl;
+    }
+    return localStorage.getItem(TOKEN_KEY) || '';
+  } catch {
+    return '';
+  }
+}
+
+export function setToken(token) {
+  try {
+    if (token) localStorage.setItem(TOKEN_KEY, token);
+    else localStorage.removeItem(TOKEN_KEY);
+  } catch { /* storage disabled: token lives only in the URL */ }
+}
+
+/** Adds `token=` to a same-origin URL for places that cannot send headers (<img src>, websocket). */
+export function withToken(url) {
+  const token = getToken();
+  if (!url || !token) return url || '';
+  const sep = url.includes('?') ? '&' : '?';
+  return `${url}${sep}token=${encodeURIComponent(token)}`;
+}
+
+export class ApiError extends Error {
+  constructor(status, error, detail) {
+    super(formatError(error, detail));
+    this.name = 'ApiError';
+    this.status = status;
+    this.error = error;
+    this.detail = detail;
+  }
+}
+
+function formatError(error, detail) {
+  if (detail == null || detail === '') return String(error);
+  if (typeof detail === 'string') return `${error}: ${detail}`;
+  if (typeof detail === 'object' && !Array.isArray(detail)) {
+    const parts = Object.entries(detail).map(([k, v]) => `${k}: ${Array.isArray(v) ? v.join(', ') : JSON.stringify(v)}`);
+    return `${error} (${parts.join('; ')})`;
+  }
+  return `${error}: ${JSON.stringify(detail)}`;
+}
+
+/**
+ * fetch() wrapper for the JSON API. `opts.body` objects are sent as JSON.
+ * Resolves to the parsed body; throws ApiError (message built from the server's error/detail) on non-2xx.
+ */
+export async function api(path, opts = {}) {
+  const { timeoutMs = 15000, ...init } = opts;
+  const headers = new Headers(init.headers || {});
+  headers.set('Accept', 'application/json');
+  let body = init.body;
+  if (body != null && typeof body === 'object' && !(body instanceof FormData) && !(body instanceof Blob)) {
+    body = JSON.stringify(body);
+    headers.set('Content-Type', 'application/json');
+  }
+  const token = getToken();
+  if (token && !headers.has('Authorization')) headers.set('Authorization', `Bearer ${token}`);
+
+  const ctrl = new AbortController();
+  const timer = setTimeout(() => ctrl.abort(), timeoutMs);
+  let res;
+  try {
+    res = await fetch(path, { ...init, headers, body, signal: init.signal || ctrl.signal });
+  } catch (err) {
+    throw new ApiError(0, err.name === 'AbortError' ? 'timeout' : 'network error', err.message);
+  } finally {
+    clearTimeout(timer);
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) {
+    try { data = JSON.parse(text); } catch { data = text; }
+  }
+  if (!res.ok) {
+    const error = (data && typeof data === 'object' && data.error) || res.statusText || `HTTP ${res.status}`;
+    const detail = data && typeof data === 'object' ? data.detail : (data || null);
+    throw new ApiError(res.status, error, detail);
+  }
+  return data;
+}
+
+/** POST helper with a JSON body. */
+export function post(path, body = {}) {
+  return api(path, { method: 'POST', body });
+}
+
+/**
+ * Websocket client for `/ws` with per-channel seq tracking, reconnect with exponential
+ * backoff (0.5 s doubling to a 10 s cap, with jitter) and `since` replay on re-subscribe.
+ *
+ * Callbacks:
+ *   onEvent(msg)              a channel event {channel, seq, type, data}, in order, duplicates dropped
+ *   onResync(channel, why)    refetch this channel via REST (why: 'server' | 'gap' | 'reconnect')
+ *   onStatus(state, info)     state: 'connecting' | 'open' | 'closed'; info.retryInMs when closed
+ */
+export class LiveSocket {
+  constructor({
+    channels = [], onEvent = () => {}, onResync = () => {}, onStatus = () => {},
+    path = '/ws', pingMs = 20000, minDelayMs = 500, maxDelayMs = 10000,
+  } = {}) {
+    this.channels = new Set(channels);
+    this.onEvent = onEvent;
+    this.onResync = onResync;
+    this.onStatus = onStatus;
+    this.path = path;
+    this.pingMs = pingMs;
+    this.minDelayMs = minDelayMs;
+    this.maxDelayMs = maxDelayMs;
+    this.lastSeq = {};          // channel -> last seq seen
+    this.ws = null;
+    this.state = 'closed';
+    this._attempt = 0;
+    this._everOpen = false;
+    this._stopped = false;
+    this._retryTimer = null;
+    this._pingTimer = null;
+    this._lastRx = 0;
+  }
+
+  url() {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return withToken(`${proto}//${location.host}${this.path}`);
+  }
+
+  connect() {
+    this._stopped = false;
+    clearTimeout(this._retryTimer);
+    if (this.ws && (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)) return;
+    this._setStatus('connecting', {});
+    let ws;
+    try {
+      ws = new WebSocket(this.url());
+    } catch (err) {
+      this._scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => this._handleOpen(ws);
+    ws.onmessage = (ev) => this._handleMessage(ev);
+    ws.onclose = () => this._handleClose(ws);
+    ws.onerror = () => { /* onclose follows */ };
+  }
+
+  close() {
+    this._stopped = true;
+    clearTimeout(this._retryTimer);
+    clearInterval(this._pingTimer);
+    if (this.ws) this.ws.close(1000, 'client closing');
+    this.ws = null;
+    this._setStatus('closed', {});
+  }
+
+  /** Adds channels; subscribes at once when connected. */
+  subscribe(channels) {
+    const added = channels.filter((c) => !this.channels.has(c));
+    added.forEach((c) => this.channels.add(c));
+    if (added.length && this.state === 'open') this._sendSubscribe(added);
+  }
+
+  send(obj) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) {
+      this.ws.send(JSON.stringify(obj));
+      return true;
+    }
+    return false;
+  }
+
+  _sendSubscribe(channels) {
+    const since = {};
+    for (const ch of channels) {
+      if (Number.isFinite(this.lastSeq[ch])) since[ch] = this.lastSeq[ch];
+    }
+    const msg = { op: 'subscribe', channels };
+    if (Object.keys(since).length) msg.since = since;
+    this.send(msg);
+  }
+
+  _handleOpen(ws) {
+    if (ws !== this.ws) return;
+    this._lastRx = Date.now();
+    const reconnect = this._everOpen;
+    this._everOpen = true;
+    this._setStatus('open', { reconnect });
+    const channels = [...this.channels];
+    if (channels.length) this._sendSubscribe(channels);
+    // Channels with no seq seen yet cannot be replayed: whatever happened meanwhile must be refetched.
+    if (reconnect) {
+      for (const ch of channels) {
+        if (!Number.isFinite(this.lastSeq[ch])) this._resync(ch, 'reconnect');
+      }
+    }
+    clearInterval(this._pingTimer);
+    this._pingTimer = setInterval(() => this._ping(), this.pingMs);
+  }
+
+  _ping() {
+    // A half-open connection gets no pong or heartbeat: drop it and reconnect.
+    if (Date.now() - this._lastRx > this.pingMs * 2 + 5000) {
+      if (this.ws) this.ws.close(4000, 'no traffic');
+      return;
+    }
+    this.send({ op: 'ping' });
+  }
+
+  _handleMessage(ev) {
+    this._lastRx = Date.now();
+    this._attempt = 0; // the server talks to us: the next outage starts from the short delay again
+    let msg;
+    try { msg = JSON.parse(ev.data); } catch { return; }
+    if (!msg || typeof msg !== 'object') return;
+    if (msg.type === 'resync') {
+      if (msg.channel) {
+        delete this.lastSeq[msg.channel];
+        this._resync(msg.channel, 'server');
+      }
+      return;
+    }
+    if (msg.type === 'pong' || msg.type === 'heartbeat' || msg.type === 'subscribed') return;
+    if (!msg.channel) return;
+    if (Number.isFinite(msg.seq)) {
+      const last = this.lastSeq[msg.channel];
+      if (Number.isFinite(last)) {
+        if (msg.seq <= last) return; // duplicate from a replay
+        if (msg.seq > last + 1) this._resync(msg.channel, 'gap');
+      }
+      this.lastSeq[msg.channel] = msg.seq;
+    }
+    try {
+      this.onEvent(msg);
+    } catch (err) {
+      console.error('live event handler failed', err, msg);
+    }
+  }
+
+  _resync(channel, why) {
+    try {
+      this.onResync(channel, why);
+    } catch (err) {
+      console.error('resync handler failed', err);
+    }
+  }
+
+  _handleClose(ws) {
+    if (ws !== this.ws) return;
+    clearInterval(this._pingTimer);
+    this.ws = null;
+    if (this._stopped) {
+      this._setStatus('closed', {});
+      return;
+    }
+    this._scheduleReconnect();
+  }
+
+  _scheduleReconnect() {
+    const base = Math.min(this.maxDelayMs, this.minDelayMs * 2 ** this._attempt);
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+    this._attempt += 1;
+    this._setStatus('closed', { retryInMs: Math.min(delay, this.maxDelayMs) });
+    clearTimeout(this._retryTimer);
+    this._retryTimer = setTimeout(() => this.connect(), Math.min(delay, this.maxDelayMs));
+  }
+
+  _setStatus(state, info) {
+    this.state = state;
+    try {
+      this.onStatus(state, info);
+    } catch (err) {
+      console.error('status handler failed', err);
+    }
+  }
+}
+
+/** Binds a LiveSocket's status to an indicator element (data-state="open"|"closed", plus text). */
+export function bindIndicator(elem) {
+  const label = elem.querySelector('.conn-text') || elem;
+  return (state, info = {}) => {
+    elem.dataset.state = state === 'open' ? 'open' : 'closed';
+    elem.classList.toggle('connecting', state === 'connecting');
+    if (state === 'open') label.textContent = 'Live';
+    else if (state === 'connecting') label.textContent = 'Connecting…';
+    else if (info.retryInMs != null) label.textContent = `Offline · retry ${Math.max(1, Math.round(info.retryInMs / 1000))} s`;
+    else label.textContent = 'Offline';
+  };
+}

@@ -1,0 +1,268 @@
+// Grid worker terminal: the worker's tasks, live on `tasks:<worker_id>`, with big action buttons.
+
+import { LiveSocket, api, bindIndicator, post } from '../common/live.js';
+import { showLogin } from '../common/login.js';
+import {
+  Store, caseClosedAt, compareCases, deadlineStatus, isOpenCase, parseTs, rafBatch, reconcile, el, toast,
+} from '../common/util.js';
+import { pendingNote, taskCard } from './cards.js';
+
+const $ = (id) => document.getElementById(id);
+const worker = (new URLSearchParams(location.search).get('worker') || '').trim();
+const FRESH_MS = 10000;
+
+const store = new Store();
+const cards = new Map();        // id -> {node, sig, countdown}
+const freshUntil = new Map();   // id -> time the highlight ends
+let tab = location.hash === '#history' ? 'history' : 'tasks';
+let unseen = 0;
+let loadedOnce = false;
+
+// ---- alerts: vibration, a short beep, a highlight ----
+
+let audio = null;
+function unlockAudio() {
+  const Ctx = window.AudioContext || window.webkitAudioContext;
+  if (!Ctx) return;
+  if (!audio) audio = new Ctx();
+  if (audio.state === 'suspended') audio.resume().catch(() => {});
+}
+
+function beep() {
+  if (!audio || audio.state !== 'running') return; // browsers allow sound only after a tap
+  const t0 = audio.currentTime;
+  for (const [offset, freq] of [[0, 880], [0.22, 1175]]) {
+    const osc = audio.createOscillator();
+    const gain = audio.createGain();
+    osc.type = 'sine';
+    osc.frequency.value = freq;
+    gain.gain.setValueAtTime(0.0001, t0 + offset);
+    gain.gain.exponentialRampToValueAtTime(0.3, t0 + offset + 0.02);
+    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + offset + 0.18);
+    osc.connect(gain).connect(audio.destination);
+    osc.start(t0 + offset);
+    osc.stop(t0 + offset + 0.2);
+  }
+}
+
+function alertNewTask(c) {
+  try {
+    if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
+  } catch { /* not allowed without a user gesture in some browsers */ }
+  try { beep(); } catch { /* audio unavailable */ }
+  freshUntil.set(c.id, Date.now() + FRESH_MS);
+  toast(`New task: ${c.matter_name || c.matter_code || c.id}`, 'info', 6000);
+  if (document.hidden || tab !== 'tasks') {
+    unseen += 1;
+    updateTitle();
+  }
+}
+
+function updateTitle() {
+  document.title = `${unseen ? `(${unseen}) ` : ''}Tasks · ${worker}`;
+}
+
+// ---- rendering ----
+
+const render = rafBatch(renderNow);
+
+function historySort(a, b) {
+  const ta = caseClosedAt(a) || parseTs(a.created_at) || 0;
+  const tb = caseClosedAt(b) || parseTs(b.created_at) || 0;
+  return tb - ta;
+}
+
+function renderList(container, items, emptyText, now) {
+  const nodes = items.map((c) => {
+    const sig = JSON.stringify(c);
+    let card = cards.get(c.id);
+    if (!card || card.sig !== sig || card.node.parentElement !== container) {
+      const keep = card ? pendingNote(card.node) : null;
+      card = { ...taskCard(c, { onAction, keep, now }), sig };
+      cards.set(c.id, card);
+      const until = freshUntil.get(c.id);
+      if (until && until > now) {
+        card.node.classList.add('fresh');
+        setTimeout(() => card.node.classList.remove('fresh'), until - now);
+      }
+    }
+    return card.node;
+  });
+  if (!nodes.length) {
+    container.replaceChildren(el('p', { class: 'empty' }, emptyText));
+  } else {
+    const empty = container.querySelector(':scope > .empty');
+    if (empty) empty.remove();
+    reconcile(container, nodes);
+  }
+}
+
+function renderNow() {
+  const now = Date.now();
+  const all = store.values().filter((c) => !c.assignee || c.assignee === worker);
+  const open = all.filter(isOpenCase).sort((a, b) => compareCases(a, b, now));
+  const done = all.filter((c) => !isOpenCase(c)).sort(historySort);
+  renderList($('tasks'), open, 'No open tasks. New tasks appear here as they are dispatched.', now);
+  renderList($('history'), done, 'No closed tasks yet.', now);
+  const ids = new Set(all.map((c) => c.id));
+  for (const id of [...cards.keys()]) if (!ids.has(id)) cards.delete(id);
+  $('count-tasks').textContent = String(open.length);
+  $('count-history').textContent = String(done.length);
+}
+
+function tick() {
+  const now = Date.now();
+  for (const [id, card] of cards) {
+    const c = store.get(id);
+    if (!c || !isOpenCase(c)) continue;
+    const st = deadlineStatus(c, now);
+    if (card.countdown.textContent !== st.text) card.countdown.textContent = st.text;
+    if (card.countdown.dataset.level !== st.level) {
+      card.countdown.dataset.level = st.level;
+      card.node.dataset.overdue = String(st.level === 'overdue');
+      render();
+    }
+  }
+}
+
+function showTab(name) {
+  tab = name;
+  for (const b of document.querySelectorAll('.tab')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
+  for (const p of document.querySelectorAll('[data-panel]')) p.hidden = p.dataset.panel !== name;
+  history.replaceState(null, '', `${location.pathname}${location.search}${name === 'history' ? '#history' : ''}`);
+  if (name === 'tasks') {
+    unseen = 0;
+    updateTitle();
+  }
+}
+
+// ---- data ----
+
+function upsertCase(c, { live = false, assigned = false } = {}) {
+  if (c.assignee && c.assignee !== worker) {
+    // Reassigned to someone else.
+    if (store.delete(c.id)) toast(`${c.id} was reassigned`, 'info');
+    render();
+    return;
+  }
+  const prev = store.upsert(c);
+  // Alert on a dispatch, or on any task we learn of live after the first load.
+  const isNewToMe = !prev && (assigned || loadedOnce);
+  if (live && isNewToMe && isOpenCase(c)) alertNewTask(c);
+  render();
+}
+
+async function onAction(id, action, note) {
+  try {
+    const updated = await post(`/api/cases/${encodeURIComponent(id)}/${action}`, { actor: worker, note });
+    if (updated && updated.id != null) upsertCase(updated);
+    toast(action === 'accept' ? 'Task accepted' : 'Done', 'ok', 2000);
+  } catch (err) {
+    if (err.status === 401) return showLogin({ username: worker });
+    toast(err.message, 'error', 7000);
+    if (err.status === 409) {
+      try { upsertCase(await api(`/api/cases/${encodeURIComponent(id)}`)); } catch { /* keep what we have */ }
+    }
+  }
+  return undefined;
+}
+
+let loading = null;
+async function loadTasks() {
+  if (loading) return loading;
+  loading = (async () => {
+    let delay = 1000;
+    for (;;) {
+      try {
+        store.beginLoad();
+        const page = await api(`/api/cases?assignee=${encodeURIComponent(worker)}&limit=200`);
+        store.endLoad((page && page.items) || []);
+        loadedOnce = true;
+        hideBanner();
+        render();
+        return;
+      } catch (err) {
+        store.endLoad([]);
+        if (err.status === 401) {
+          showLogin({ username: worker, message: `Sign in as ${worker}` });
+          return;
+        }
+        showBanner(`Could not load tasks: ${err.message}. Retrying…`);
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 15000);
+      }
+    }
+  })();
+  try { await loading; } finally { loading = null; }
+  return undefined;
+}
+
+async function loadWorker() {
+  try {
+    const w = await api(`/api/workers/${encodeURIComponent(worker)}`);
+    $('worker-name').textContent = w.name || w.id || worker;
+    $('worker-grid').textContent = [w.grid_name, w.grid_code].filter(Boolean).join(' · ');
+    const duty = $('worker-duty');
+    duty.textContent = w.on_duty ? 'On duty' : 'Off duty';
+    duty.dataset.state = w.on_duty ? 'online' : 'offline';
+    if (w.shift) duty.title = `Shift: ${w.shift}`;
+  } catch (err) {
+    if (err.status === 401) return showLogin({ username: worker, message: `Sign in as ${worker}` });
+    $('worker-name').textContent = worker;
+    if (err.status === 404) showBanner(`Unknown worker ${worker}. Check the ID.`, true);
+    else showBanner(`Could not load worker: ${err.message}`);
+  }
+  return undefined;
+}
+
+function showBanner(text, persistent = false) {
+  const b = $('banner');
+  b.textContent = text;
+  b.hidden = false;
+  b.dataset.persistent = String(persistent);
+}
+
+function hideBanner() {
+  const b = $('banner');
+  if (b.dataset.persistent !== 'true') b.hidden = true;
+}
+
+// ---- start ----
+
+function start() {
+  if (!worker) {
+    $('ask').hidden = false;
+    $('ask-worker').focus();
+    return;
+  }
+  $('app').hidden = false;
+  $('worker-name').textContent = worker;
+  updateTitle();
+  for (const b of document.querySelectorAll('.tab')) b.addEventListener('click', () => showTab(b.dataset.tab));
+  showTab(tab);
+  // Sound needs a user gesture once; the first tap anywhere enables it.
+  window.addEventListener('pointerdown', unlockAudio, { passive: true });
+  window.addEventListener('keydown', unlockAudio);
+  document.addEventListener('visibilitychange', () => {
+    if (!document.hidden && tab === 'tasks') { unseen = 0; updateTitle(); }
+  });
+
+  const channel = `tasks:${worker}`;
+  const socket = new LiveSocket({
+    channels: [channel],
+    onStatus: bindIndicator($('conn')),
+    onResync: () => loadTasks(),
+    onEvent: (msg) => {
+      if (!msg.data || msg.data.id == null) return;
+      if (msg.type === 'task.assigned') upsertCase(msg.data, { live: true, assigned: true });
+      else if (msg.type === 'task.updated' || msg.type === 'case.updated' || msg.type === 'case.created') upsertCase(msg.data, { live: true });
+    },
+  });
+  socket.connect();
+  loadWorker();
+  loadTasks();
+  setInterval(tick, 1000);
+  window.cc = { socket, store, reload: loadTasks };
+}
+
+start();

@@ -1,0 +1,41 @@
+"""Vision's own configuration: detector, zones and rules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DetectorConfig(_Strict):
+    backend: str = "motion"
+    model: Path | None = None
+    imgsz: int = Field(320, ge=32, le=2048)
+    thresholds: dict[str, float] = Field(default_factory=lambda: {"default": 0.35})
+    min_area: int = Field(120, ge=1, description="motion backend: smallest blob in pixels")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _scores(cls, value: dict[str, float]) -> dict[str, float]:
+        for label, score in value.items():
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"threshold for {label!r} must be within 0..1, got {score}")
+        return value
+
+
+class ZoneConfig(_Strict):
+    name: str = Field(min_length=1)
+    polygon: list[tuple[float, float]] = Field(min_length=3)
+    rules: list[str] = Field(min_length=1)
+    labels: list[str] | None = None  # None: the rule's own default labels
+    dwell_s: float | None = Field(None, gt=0)
+
+
+class RulesConfig(_Strict):
+    dwell_s: float = Field(10.0, gt=0, description="seconds in a zone before a dwell rule fires")
+    cooldown_s: float = Field(60.0, ge=0, description="one incident per zone and rule within this time")
+    max_track_gap_s: float = Field(2.0, gt=0, description="how long a track survives without a detection")

@@ -1,0 +1,32 @@
+"""Detector backends: one registry, chosen by `detector.backend`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vision.config import DetectorConfig
+from vision.detectors.base import Box, Detection, Detector
+from vision.detectors.motion import MotionDetector
+
+_BACKENDS: dict[str, Callable[[DetectorConfig], Detector]] = {
+    "motion": lambda cfg: MotionDetector(min_area=cfg.min_area),
+}
+
+
+def register(name: str, factory: Callable[[DetectorConfig], Detector]) -> None:
+    _BACKENDS[name] = factory
+
+
+def backends() -> list[str]:
+    return sorted(_BACKENDS)
+
+
+def create_detector(config: DetectorConfig) -> Detector:
+    try:
+        factory = _BACKENDS[config.backend]
+    except KeyError:
+        raise ValueError(f"unknown detector backend {config.backend!r}; known: {', '.join(backends())}") from None
+    return factory(config)
+
+
+__all__ = ["Box", "Detection", "Detector", "MotionDetector", "backends", "create_detector", "register"]

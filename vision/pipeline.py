@@ -1,0 +1,124 @@
+"""Per camera: frame → detector → tracker → rules → incidents, plus the annotated view.
+
+One VisionWorker thread serves every camera (like Frigate's shared detection
+queue): it takes the newest frame of each camera when that camera is due, so the
+detector's budget is spent evenly and no camera builds a backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from streams.base import Frame
+from streams.runner import SourceRunner
+from vision.detectors.base import Detection, Detector
+from vision.evidence import draw_box, draw_zones, snapshot
+from vision.incident import Incident
+from vision.rules.base import Rule
+from vision.track import IoUTracker
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Annotated:
+    image: np.ndarray
+    index: int
+    detections: list[Detection]
+
+
+class CameraPipeline:
+    def __init__(
+        self,
+        camera_id: str,
+        detector: Detector,
+        rules: list[Rule],
+        location: tuple[float, float],
+        zones: list[tuple[str, list[tuple[float, float]]]] | None = None,
+        max_track_gap_s: float = 2.0,
+    ) -> None:
+        self.camera_id = camera_id
+        self.detector = detector
+        self.rules = rules
+        self.location = location
+        self.zones = zones or []
+        self.tracker = IoUTracker(max_gap_s=max_track_gap_s)
+        self.annotated: Annotated | None = None
+        self.frames = 0
+
+    def process(self, frame: Frame) -> list[Incident]:
+        self.frames += 1
+        detections = self.detector.detect(frame.image, self.camera_id)
+        tracks = self.tracker.update(detections, frame.ts)
+        lon, lat = (frame.telemetry.lon, frame.telemetry.lat) if frame.telemetry else self.location
+        incidents = []
+        for rule in self.rules:
+            for hit in rule.update(tracks, frame.ts):
+                t = hit.track
+                text = f"{hit.rule} {t.label} #{t.id}"
+                incidents.append(
+                    Incident(
+                        camera_id=self.camera_id, ts=frame.wall_ts, rule=hit.rule, zone=hit.zone, label=t.label,
+                        score=t.score, box=t.box, lon=lon, lat=lat, track_id=t.id,
+                        snapshot_jpeg=snapshot(frame.image, t.box, text, t.label),
+                    )
+                )
+        self.annotated = Annotated(self._annotate(frame.image, tracks), frame.index, detections)
+        return incidents
+
+    def _annotate(self, image: np.ndarray, tracks: list) -> np.ndarray:
+        canvas = image.copy()
+        draw_zones(canvas, self.zones)
+        for t in tracks:
+            draw_box(canvas, t.box, f"{t.label} #{t.id}", label=t.label)
+        return canvas
+
+
+class VisionWorker:
+    def __init__(
+        self,
+        cameras: dict[str, tuple[SourceRunner, CameraPipeline, float]],  # id → (runner, pipeline, detect fps)
+        on_incident: Callable[[Incident], None],
+    ) -> None:
+        self.cameras = cameras
+        self.on_incident = on_incident
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vision", daemon=True)
+        self.errors = 0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        last_index = dict.fromkeys(self.cameras, -1)
+        next_due = dict.fromkeys(self.cameras, 0.0)
+        while not self._stop.is_set():
+            worked = False
+            for cam_id, (runner, pipeline, fps) in self.cameras.items():
+                now = time.monotonic()
+                if now < next_due[cam_id]:
+                    continue
+                frame = runner.take(last_index[cam_id], timeout=0)
+                if frame is None:
+                    continue
+                last_index[cam_id] = frame.index
+                next_due[cam_id] = now + 1.0 / fps * 0.9
+                worked = True
+                try:
+                    for incident in pipeline.process(frame):
+                        self.on_incident(incident)
+                except Exception:  # one camera's bad frame must not stop the others
+                    self.errors += 1
+                    log.exception("vision failed on camera %s", cam_id)
+            if not worked:
+                self._stop.wait(0.01)

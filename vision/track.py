@@ -1,0 +1,86 @@
+"""A small IoU tracker: stable ids for objects across frames.
+
+Greedy matching by IoU, with a centre-distance fallback for small, fast objects.
+Good enough for the motion detector's blobs; ByteTrack replaces it with the model.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from vision.detectors.base import Box, Detection
+
+
+@dataclass(slots=True)
+class Track:
+    id: int
+    label: str
+    score: float
+    box: Box
+    first_seen: float
+    last_seen: float
+    hits: int = 1
+
+    @property
+    def bottom_centre(self) -> tuple[float, float]:
+        x1, _, x2, y2 = self.box
+        return ((x1 + x2) / 2, y2)
+
+
+def iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _centre_close(a: Box, b: Box) -> bool:
+    ax, ay = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    reach = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]) / 2
+    return abs(ax - bx) <= reach and abs(ay - by) <= reach
+
+
+class IoUTracker:
+    def __init__(self, max_gap_s: float = 2.0, min_iou: float = 0.25) -> None:
+        self.max_gap_s = max_gap_s
+        self.min_iou = min_iou
+        self.tracks: dict[int, Track] = {}
+        self._ids = itertools.count(1)
+
+    def update(self, detections: list[Detection], ts: float) -> list[Track]:
+        """Match detections to tracks; returns the tracks seen in this frame."""
+        pairs = sorted(
+            ((iou(t.box, d.box), tid, i) for tid, t in self.tracks.items() for i, d in enumerate(detections)),
+            reverse=True,
+        )
+        used_tracks: set[int] = set()
+        used_dets: set[int] = set()
+        for score, tid, i in pairs:
+            if tid in used_tracks or i in used_dets:
+                continue
+            if score < self.min_iou and not _centre_close(self.tracks[tid].box, detections[i].box):
+                continue
+            self._refresh(self.tracks[tid], detections[i], ts)
+            used_tracks.add(tid)
+            used_dets.add(i)
+        for i, det in enumerate(detections):
+            if i not in used_dets:
+                track = Track(next(self._ids), det.label, det.score, det.box, ts, ts)
+                self.tracks[track.id] = track
+                used_tracks.add(track.id)
+        for tid in [tid for tid, t in self.tracks.items() if ts - t.last_seen > self.max_gap_s]:
+            del self.tracks[tid]
+        return [self.tracks[tid] for tid in used_tracks if tid in self.tracks]
+
+    @staticmethod
+    def _refresh(track: Track, det: Detection, ts: float) -> None:
+        track.box = det.box
+        track.score = max(det.score, track.score * 0.9)
+        track.last_seen = ts
+        track.hits += 1
+        # A blob's shape wobbles; keep the first confident label unless a stronger one appears.
+        if det.label != "object" and (track.label == "object" or det.score > track.score):
+            track.label = det.label
