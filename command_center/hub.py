@@ -53,6 +53,7 @@ class Client:
         self.channels: set[str] = set()
         self.allow = allow
         self.slow = False
+        self.task: asyncio.Task[None] | None = None
 
 
 @dataclass
@@ -101,29 +102,38 @@ class Hub:
             client.slow = True
             self.stats.disconnected_slow += 1
             log.warning("disconnecting slow websocket client (%d queued)", client.queue.qsize())
+            # Its writer may be stuck in a send that never drains: stop the whole handler.
+            if client.task is not None:
+                client.task.cancel()
             return
         self.stats.max_queue_depth = max(self.stats.max_queue_depth, client.queue.qsize())
 
     async def serve(self, websocket: WebSocket, allow: Filter | None = None) -> None:
         await websocket.accept()
         client = Client(websocket, self.queue_size, allow)
+        client.task = asyncio.current_task()
         self.clients.add(client)
         self.stats.connected += 1
         writer = asyncio.create_task(self._write(client))
         try:
-            while not client.slow:
+            while True:
                 try:
                     raw = await websocket.receive_text()
                 except WebSocketDisconnect:
                     break
                 self._handle(client, raw)
+        except asyncio.CancelledError:
+            if not client.slow:
+                raise
+            asyncio.current_task().uncancel()  # type: ignore[union-attr]  # we cancelled it ourselves
         finally:
             self.clients.discard(client)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
+        if not client.slow:
             with contextlib.suppress(Exception):
-                await websocket.close(code=1008 if client.slow else 1000)
+                await websocket.close()
 
     def _handle(self, client: Client, raw: str) -> None:
         try:
@@ -171,9 +181,5 @@ class Hub:
                 message = await asyncio.wait_for(client.queue.get(), timeout=self.heartbeat_s)
             except TimeoutError:
                 message = json.dumps({"type": "heartbeat"})
-            if client.slow:
-                with contextlib.suppress(Exception):
-                    await client.websocket.close(code=1008, reason="too slow")
-                return
             await client.websocket.send_text(message)
             self.stats.sent += 1

@@ -11,8 +11,11 @@ first n districts of the full city: small test cities are slices of the real one
 
 from __future__ import annotations
 
+import os
+import pickle
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -52,6 +55,7 @@ GUANGZHOU: tuple[DistrictSeed, ...] = (
     DistrictSeed("440118", "增城区", 113.640, 23.230, "rural"),
 )
 CITY_NAME = "广州市"
+CACHE_FORMAT = 1
 BOX = (113.1, 22.9, 113.7, 23.5)  # minlon, minlat, maxlon, maxlat
 ORIGIN = (113.4, 23.2)
 
@@ -78,6 +82,26 @@ class _Record:
     level: Level
     parent: str | None
     shape: Polygon  # metric frame
+
+
+def load_or_generate(seed: int = 7, districts: int = 11, cache_dir: Path | str = ".cache", progress: bool = False) -> City:
+    """`generate_city`, cached as a pickle in `cache_dir` (a directory this process trusts:
+    unpickling runs code). Bump CACHE_FORMAT whenever generation changes."""
+    path = Path(cache_dir) / f"city-v{CACHE_FORMAT}-seed{seed}-d{districts}.pickle"
+    try:
+        with path.open("rb") as f:
+            city = pickle.load(f)
+        if isinstance(city, City):
+            return city
+    except Exception:  # missing, stale or truncated: rebuild, whatever unpickling raised
+        pass
+    city = generate_city(seed, districts, progress)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.tmp")
+    with partial.open("wb") as f:
+        pickle.dump(city, f, protocol=pickle.HIGHEST_PROTOCOL)
+    partial.replace(path)  # atomic: a concurrent reader never sees half a file
+    return city
 
 
 def generate_city(seed: int = 7, districts: int = 11, progress: bool = False) -> City:

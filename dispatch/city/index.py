@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,36 +46,38 @@ class GridIndex:
     """Spatial index over a city's grids and communities.
 
     Polygons are kept in the city's local metric frame, so the fallback distance is in
-    metres and queries take only an affine map of the input degrees.
+    metres and a query costs only an affine map of the input degrees.
     """
 
     def __init__(self, city: City, max_fallback_m: float = DEFAULT_MAX_FALLBACK_M) -> None:
         self.city = city
         self.max_fallback_m = max_fallback_m
         self.frame = city.frame
+        self._m_per_deg_lon, self._m_per_deg_lat = self.frame.m_per_deg_lon, self.frame.m_per_deg_lat
         self._steps: dict[str, dict[str, str]] = {}
 
-        self._grids = self._project(city.grids)
-        self._grid_tree = STRtree(self._grids)
-        # One shared answer per grid: a hit costs an array lookup, not an object build.
+        self._grid_tree = STRtree(self._project(city.grids))
+        # One shared answer per grid (plus a None slot for "no grid"): a hit then costs
+        # an array lookup instead of building an object.
         self._grid_answers = np.empty(len(city.grids) + 1, dtype=object)
         self._grid_answers[:-1] = [self._answer(g, fallback=False, distance_m=0.0) for g in city.grids]
-        self._grid_answers[-1] = None
+        self._no_grid = len(city.grids)
 
         self._communities = city.communities
-        self._community_tree = STRtree(self._project(city.communities))
-        self._inside_community: dict[str, Located] = {}
+        community_shapes = self._project(city.communities)
+        self._community_tree = STRtree(community_shapes)
+        self._community_answers = [self._answer(c, fallback=True, distance_m=0.0) for c in city.communities]
+        self._reach = _reach(community_shapes, max_fallback_m)
 
     def locate(self, lon: float, lat: float) -> Located | None:
-        x, y = self.frame.to_xy(lon, lat)
-        x, y = float(x), float(y)
+        x = (lon - self.frame.lon0) * self._m_per_deg_lon
+        y = (lat - self.frame.lat0) * self._m_per_deg_lat
         point = shapely.Point(x, y)
-        candidates = self._grid_tree.query(point)
-        if candidates.size:
-            inside = candidates[shapely.intersects_xy(self._grids[candidates], x, y)]
-            if inside.size:
-                return self._grid_answers[int(inside.min())]
-        return self._fall_back(np.array([point], dtype=object))[0]
+        # Scalar path: building arrays for one point would double the cost of a lookup.
+        inside = self._grid_tree.query(point, predicate="intersects")
+        if inside.size:
+            return self._grid_answers[int(inside.min())]
+        return self._fall_back(np.array([point]), np.array([x]), np.array([y]))[0]
 
     def locate_many(self, lons: ArrayLike, lats: ArrayLike) -> list[Located | None]:
         """Vectorised `locate`: one tree query for all points, then fallbacks for the misses."""
@@ -83,42 +86,33 @@ class GridIndex:
         if x.shape != y.shape:
             raise ValueError(f"{x.size} longitudes but {y.size} latitudes")
         points = shapely.points(x, y)
-        hit = self._hits(points, x, y)
+        hit = _first_hit(self._grid_tree, points, self._no_grid)
         results = self._grid_answers[hit]
-        missed = np.flatnonzero(hit == len(self._grid_answers) - 1)
+        missed = np.flatnonzero(hit == self._no_grid)
         if missed.size:
-            results[missed] = self._fall_back(points[missed])
+            results[missed] = self._fall_back(points[missed], x[missed], y[missed])
         return results.tolist()
 
-    def _hits(self, points: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Index of the grid under each point (the lowest one on a shared edge), or the
-        'no grid' slot. Bounding boxes first, then prepared polygons, which test a point
-        faster than an unprepared predicate inside the tree query."""
-        point_idx, grid_idx = self._grid_tree.query(points)
-        inside = shapely.intersects_xy(self._grids[grid_idx], x[point_idx], y[point_idx])
-        point_idx, grid_idx = point_idx[inside], grid_idx[inside]
-        hit = np.full(len(points), len(self._grid_answers) - 1, dtype=np.intp)
-        np.minimum.at(hit, point_idx, grid_idx)
-        return hit
-
-    def _fall_back(self, points: np.ndarray) -> list[Located | None]:
-        out: list[Located | None] = [None] * len(points)
+    def _fall_back(self, points: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """属地兜底 for points in no grid, cheapest case first: inside a community (roads,
+        parks) needs no distance; beyond reach of every community needs no search; only
+        the rest pay for a nearest-neighbour search."""
+        out = np.full(len(points), None, dtype=object)
         if not self._communities:
             return out
-        (point_idx, community_idx), distances = self._community_tree.query_nearest(
-            points, max_distance=self.max_fallback_m, return_distance=True, all_matches=False
-        )
-        for i, c, d in zip(point_idx.tolist(), community_idx.tolist(), distances.tolist(), strict=True):
-            out[i] = self._community_answer(self._communities[c], d)
-        return out
+        inside = _first_hit(self._community_tree, points, len(self._communities))
+        found = np.flatnonzero(inside < len(self._communities))
+        out[found] = [self._community_answers[c] for c in inside[found].tolist()]
 
-    def _community_answer(self, community: Area, distance_m: float) -> Located:
-        if distance_m > 0:
-            return self._answer(community, fallback=True, distance_m=distance_m)
-        cached = self._inside_community.get(community.code)
-        if cached is None:
-            cached = self._inside_community[community.code] = self._answer(community, fallback=True, distance_m=0.0)
-        return cached
+        rest = np.flatnonzero(inside == len(self._communities))
+        rest = rest[shapely.intersects_xy(self._reach, x[rest], y[rest])]
+        (point_idx, community_idx), distances = self._community_tree.query_nearest(
+            points[rest], max_distance=self.max_fallback_m, return_distance=True, all_matches=False
+        )
+        for i, c, d in zip(rest[point_idx].tolist(), community_idx.tolist(), distances.tolist(), strict=True):
+            near = self._community_answers[c]
+            out[i] = Located(None, near.community_code, near.street_code, near.district_code, near.path, True, d)
+        return out
 
     def _answer(self, area: Area, fallback: bool, distance_m: float) -> Located:
         chain = self.city.path(area.code)
@@ -140,6 +134,29 @@ class GridIndex:
         return step
 
     def _project(self, areas: Sequence[Area]) -> np.ndarray:
-        shapes = self.frame.project(np.array([a.polygon for a in areas], dtype=object))
-        shapely.prepare(shapes)
-        return shapes
+        return self.frame.project(np.array([a.polygon for a in areas], dtype=object))
+
+
+def _first_hit(tree: STRtree, points: np.ndarray, none: int) -> np.ndarray:
+    """Per point, the lowest tree index whose polygon covers it (so a point on an edge
+    shared by two polygons gets a stable answer), or `none`."""
+    point_idx, tree_idx = tree.query(points, predicate="intersects")
+    hit = np.full(len(points), none, dtype=np.intp)
+    np.minimum.at(hit, point_idx, tree_idx)
+    return hit
+
+
+def _reach(shapes: np.ndarray, max_distance_m: float) -> shapely.Geometry:
+    """Land within `max_distance_m` of some community, slightly over-covered.
+
+    A buffer's arcs are chords inside the true circle, so it is widened by the chord's
+    sagitta: the filter may pass a point that is too far (the exact search then drops
+    it) but never rejects one in range.
+    """
+    if len(shapes) == 0:
+        return shapely.Polygon()
+    segments = 8
+    widen = max_distance_m / math.cos(math.pi / (4 * segments)) + 1.0
+    reach = shapely.buffer(shapely.union_all(shapes), widen, quad_segs=segments)
+    shapely.prepare(reach)
+    return reach

@@ -91,3 +91,8 @@ def clip_box(box: Box, width: int, height: int) -> Box:
         min(max(box[2], 0.0), float(width)),
         min(max(box[3], 0.0), float(height)),
     )
+
+
+def ring(img: np.ndarray, centre: Sequence[float], radius: float, colour: BGR, thickness: float) -> None:
+    c = (round(centre[0] * _ONE), round(centre[1] * _ONE))
+    cv2.circle(img, c, max(1, round(radius * _ONE)), colour, max(1, round(thickness)), cv2.LINE_AA, _SHIFT)

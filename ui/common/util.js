@@ -52,9 +52,12 @@ export function rafBatch(fn) {
 
 // ---- time ----
 
+/** Parses an ISO 8601 time; one without a zone is taken as UTC (what a server's naive utcnow() gives). */
 export function parseTs(iso) {
   if (!iso) return NaN;
-  const t = Date.parse(iso);
+  if (typeof iso === 'number') return iso < 1e12 ? iso * 1000 : iso;
+  const naive = /T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(iso);
+  const t = Date.parse(naive ? `${iso}Z` : iso);
   return Number.isFinite(t) ? t : NaN;
 }
 
@@ -202,6 +205,7 @@ export function toast(message, kind = 'info', ms = 5000) {
   }
   const item = el('div', { class: 'toast', dataset: { kind } }, message);
   toastBox.append(item);
+  while (toastBox.children.length > 3) toastBox.firstElementChild.remove();
   setTimeout(() => item.remove(), ms);
 }
 

@@ -24,13 +24,11 @@ export function taskCard(c, { onAction, keep = null, now = Date.now() }) {
   const allowed = new Set(Array.isArray(c.allowed_actions) ? c.allowed_actions : []);
   const actions = open ? WORKER_ACTIONS.filter((a) => allowed.has(a.action)) : [];
 
-  const card = el('article', { class: 'task', dataset: { caseId: c.id, state: c.state, overdue: String(open && st.level === 'overdue') } });
-
   const countdown = el('span', { class: 'countdown', dataset: { level: open ? st.level : 'none', countdown: '' } }, open ? st.text : '');
   const map = mapLink(c.location);
   const lastNote = [...(c.timeline || [])].reverse().find((t) => t.note);
 
-  card.append(
+  const card = el('article', { class: 'task', dataset: { caseId: c.id, state: c.state, overdue: String(open && st.level === 'overdue') } },
     el('header', { class: 'task-head' },
       el('h2', {}, c.matter_name || c.matter_code || 'Task'),
       badge(c.state, stateLabel(c.state))),

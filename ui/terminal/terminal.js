@@ -10,6 +10,7 @@ import { pendingNote, taskCard } from './cards.js';
 const $ = (id) => document.getElementById(id);
 const worker = (new URLSearchParams(location.search).get('worker') || '').trim();
 const FRESH_MS = 10000;
+const DONE_TEXT = { accept: 'Task accepted', start: 'Work started', feedback: 'Report sent', close: 'Task closed' };
 
 const store = new Store();
 const cards = new Map();        // id -> {node, sig, countdown}
@@ -100,7 +101,9 @@ function renderList(container, items, emptyText, now) {
 function renderNow() {
   const now = Date.now();
   const all = store.values().filter((c) => !c.assignee || c.assignee === worker);
-  const open = all.filter(isOpenCase).sort((a, b) => compareCases(a, b, now));
+  // Tasks waiting to be accepted first, then overdue, then by deadline.
+  const waiting = (c) => (c.state === 'dispatched' ? 0 : 1);
+  const open = all.filter(isOpenCase).sort((a, b) => waiting(a) - waiting(b) || compareCases(a, b, now));
   const done = all.filter((c) => !isOpenCase(c)).sort(historySort);
   renderList($('tasks'), open, 'No open tasks. New tasks appear here as they are dispatched.', now);
   renderList($('history'), done, 'No closed tasks yet.', now);
@@ -156,7 +159,7 @@ async function onAction(id, action, note) {
   try {
     const updated = await post(`/api/cases/${encodeURIComponent(id)}/${action}`, { actor: worker, note });
     if (updated && updated.id != null) upsertCase(updated);
-    toast(action === 'accept' ? 'Task accepted' : 'Done', 'ok', 2000);
+    toast(DONE_TEXT[action] || 'Done', 'ok', 1800);
   } catch (err) {
     if (err.status === 401) return showLogin({ username: worker });
     toast(err.message, 'error', 7000);
@@ -175,7 +178,7 @@ async function loadTasks() {
     for (;;) {
       try {
         store.beginLoad();
-        const page = await api(`/api/cases?assignee=${encodeURIComponent(worker)}&limit=200`);
+        const page = await api(`/api/cases?assignee=${encodeURIComponent(worker)}&limit=100`);
         store.endLoad((page && page.items) || []);
         loadedOnce = true;
         hideBanner();

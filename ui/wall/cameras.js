@@ -87,7 +87,9 @@ export class CameraGrid {
       dataset: { cameraId: cam.id, state: cam.state || 'starting', kind: cam.kind || '', stream: 'snapshot' },
       tabindex: 0,
       title: 'Click to watch live',
-    }, img, notice, el('figcaption', { class: 'cam-caption' }, el('div', { class: 'cam-line' }, name, stateBox, fps), tele));
+    }, img, notice, el('figcaption', { class: 'cam-caption' },
+      el('div', { class: 'cam-line' }, name, stateBox),
+      el('div', { class: 'cam-line cam-sub' }, fps, tele)));
     const tile = { root, img, name, stateBox, fps, tele, notice, cam, mode: 'snapshot', loading: false, retry: null };
     root.addEventListener('click', () => this.promote(cam.id));
     root.addEventListener('keydown', (ev) => {
@@ -225,10 +227,10 @@ export class CameraGrid {
   _fit() {
     const n = this.tiles.size;
     if (!n) return;
-    const styles = getComputedStyle(this.container);
-    const gap = parseFloat(styles.columnGap) || 8;
-    const w = this.area.clientWidth - (parseFloat(styles.paddingLeft) || 0) - (parseFloat(styles.paddingRight) || 0);
-    const h = this.area.clientHeight - (parseFloat(styles.paddingTop) || 0) - (parseFloat(styles.paddingBottom) || 0);
+    const gap = parseFloat(getComputedStyle(this.container).columnGap) || 8;
+    const box = getComputedStyle(this.area);
+    const w = this.area.clientWidth - (parseFloat(box.paddingLeft) || 0) - (parseFloat(box.paddingRight) || 0) - 1;
+    const h = this.area.clientHeight - (parseFloat(box.paddingTop) || 0) - (parseFloat(box.paddingBottom) || 0) - 1;
     if (w <= 0 || h <= 0) return;
     let best = { cols: 1, width: 0 };
     for (let cols = 1; cols <= n; cols += 1) {
@@ -239,7 +241,7 @@ export class CameraGrid {
       if (width > best.width) best = { cols, width };
     }
     // Never shrink tiles below a readable size: let the panel scroll instead.
-    const minWidth = Math.min(w, 16 * parseFloat(getComputedStyle(document.documentElement).fontSize));
+    const minWidth = Math.min(w, 11 * parseFloat(getComputedStyle(document.documentElement).fontSize));
     const width = Math.max(best.width, minWidth);
     const cols = Math.max(1, Math.min(best.cols, Math.floor((w + gap) / (width + gap)) || 1));
     this.container.style.setProperty('--cols', String(cols));

@@ -56,6 +56,21 @@ function updateKpis() {
 
 // ---- REST loads (initial and on resync) ----
 
+/**
+ * GET a list with the largest page the server accepts: a server that caps `limit` with a
+ * 400/422 gets asked again with the documented page size.
+ */
+async function getList(path, limits) {
+  for (let i = 0; ; i += 1) {
+    const sep = path.includes('?') ? '&' : '?';
+    try {
+      return await api(`${path}${sep}limit=${limits[i]}`);
+    } catch (err) {
+      if (i + 1 >= limits.length || (err.status !== 400 && err.status !== 422)) throw err;
+    }
+  }
+}
+
 async function loadCameras() {
   const page = await api('/api/cameras');
   cameras.setAll((page && page.items) || []);
@@ -65,7 +80,7 @@ async function loadCameras() {
 
 async function loadIncidents() {
   feed.beginLoad();
-  const page = await api('/api/incidents?limit=200');
+  const page = await getList('/api/incidents', [200, 50]);
   loaded.incidents = true;
   feed.endLoad(page);
 }
@@ -73,8 +88,8 @@ async function loadIncidents() {
 async function loadCases() {
   board.beginLoad();
   const [open, all] = await Promise.all([
-    api('/api/cases?limit=500&open=true'),
-    api('/api/cases?limit=500'),
+    getList('/api/cases?open=true', [500, 100]),
+    getList('/api/cases', [500, 100]),
   ]);
   const openItems = (open && open.items) || [];
   const complete = !(open && Number.isFinite(open.total) && open.total > openItems.length);

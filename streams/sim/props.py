@@ -1,0 +1,183 @@
+"""Event props: flames, a smoke plume, a pile of dumped rubbish, a vendor's cart."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from streams.sim.camera import PoleCamera
+from streams.sim.paint import BGR, Box, disc, fill, line, oval, shade
+from streams.sim.shapes import draw_hexa, hexa
+
+FLAME_LAYERS: tuple[tuple[BGR, float, float], ...] = (
+    ((20, 60, 215), 1.0, 1.0),  # outer red-orange
+    ((10, 130, 250), 0.78, 0.75),  # orange
+    ((90, 225, 255), 0.5, 0.45),  # yellow core
+)
+
+
+def draw_fire(img: np.ndarray, cam: PoleCamera, x: float, y: float, t: float, size: float, seed: int) -> Box:
+    """Flickering flames `size` metres wide (height about 1.4×) standing on ground point (x, y)."""
+    s = cam.scale(x, y)
+    u, v, _ = cam.point(x, y)
+    oval(img, (u, v), (0.6 * size * s, 0.18 * size * s), (30, 30, 35))
+    n = 6
+    outer: np.ndarray | None = None
+    for colour, wf, hf in FLAME_LAYERS:
+        pts = []
+        half = size * wf / 2
+        for i in range(n + 1):
+            a = -half + 2 * half * i / n
+            pts.append(cam.point(x + a, y, 0.05)[:2])
+            if i < n:
+                # Each tongue flickers at its own rate; the sway makes the outline crawl like flame.
+                ph = seed * 1.7 + i * 2.3
+                h = size * 1.4 * hf * (0.55 + 0.3 * math.sin(t * (7.0 + i) + ph) + 0.15 * math.sin(t * 13.0 + ph * 2))
+                h *= 1.0 - 0.5 * abs((i + 0.5) / n - 0.5)
+                sway = 0.12 * size * math.sin(t * 5.0 + ph)
+                tip = cam.point(x + a + half / n + sway, y, 0.05 + max(h, 0.1 * size))
+                pts.append(tip[:2])
+        poly = np.array(pts)
+        fill(img, poly, colour)
+        if outer is None:
+            outer = poly
+    assert outer is not None
+    return (
+        float(outer[:, 0].min()),
+        float(outer[:, 1].min()),
+        float(outer[:, 0].max()),
+        float(max(outer[:, 1].max(), v + 0.18 * size * s)),
+    )
+
+
+def draw_smoke(
+    img: np.ndarray, cam: PoleCamera, x: float, y: float, t: float, t0: float, strength: float, wind: float, grey: int
+) -> Box | None:
+    """A plume of puffs that rise, swell, drift with the wind and thin out.
+
+    Puffs are born on a fixed clock since `t0`, so the plume at any time is a pure function of t.
+    """
+    step, life = 0.35, 9.0
+    s = cam.scale(x, y)
+    puffs = []
+    first = max(0, math.ceil((t - t0 - life) / step))
+    last = math.floor((t - t0) / step)
+    for k in range(first, last + 1):
+        age = t - t0 - k * step
+        rise = 0.9 * age + 0.6
+        drift = wind * age + 0.25 * math.sin(k * 1.3 + age)
+        alpha = strength * 0.8 * (1.0 - age / life) ** 1.2
+        radius = 0.35 + 0.32 * age
+        u, v, _ = cam.point(x + drift, y, 1.0 + rise)
+        puffs.append((u, v, radius * s, alpha))
+    if not puffs:
+        return None
+    h, w = img.shape[:2]
+    x0 = int(max(0, min(p[0] - p[2] for p in puffs) - 2))
+    x1 = int(min(w, max(p[0] + p[2] for p in puffs) + 2))
+    y0 = int(max(0, min(p[1] - p[2] for p in puffs) - 2))
+    y1 = int(min(h, max(p[1] + p[2] for p in puffs) + 2))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    alpha = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    for u, v, r, a in puffs:  # oldest (highest, faintest) first; younger puffs overwrite
+        cv2.circle(alpha, (int(u - x0), int(v - y0)), max(1, int(r)), int(255 * a), -1, cv2.LINE_AA)
+    a = cv2.GaussianBlur(alpha, (0, 0), max(1.0, 0.25 * s)).astype(np.float32)[:, :, None] * (1.0 / 255.0)
+    roi = img[y0:y1, x0:x1]
+    roi[:] = (roi * (1.0 - a) + np.float32(grey) * a).astype(np.uint8)
+    dense = [p for p in puffs if p[3] >= 0.25]
+    if not dense:
+        return None
+    return (
+        max(0.0, min(p[0] - p[2] for p in dense)),
+        max(0.0, min(p[1] - p[2] for p in dense)),
+        min(float(w), max(p[0] + p[2] for p in dense)),
+        min(float(h), max(p[1] + p[2] for p in dense)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Pile:
+    """Bags and boxes as (dx, dy, kind, size, colour); kind is 'bag' or 'box'."""
+
+    items: tuple[tuple[float, float, str, float, BGR], ...]
+
+
+def random_pile(rnd: random.Random) -> Pile:
+    bag_colours = ((30, 30, 30), (40, 80, 40), (140, 80, 40), (220, 220, 220), (40, 40, 120))
+    items = []
+    for _ in range(rnd.randint(4, 8)):
+        kind = "box" if rnd.random() < 0.35 else "bag"
+        colour = (70, 130, 175) if kind == "box" else rnd.choice(bag_colours)
+        items.append((rnd.uniform(-0.7, 0.7), rnd.uniform(-0.35, 0.35), kind, rnd.uniform(0.3, 0.55), colour))
+    return Pile(tuple(sorted(items, key=lambda it: -it[1])))  # far items first
+
+
+def draw_pile(img: np.ndarray, cam: PoleCamera, x: float, y: float, pile: Pile) -> Box:
+    s = cam.scale(x, y)
+    xs, ys = [], []
+    for dx, dy, kind, size, colour in pile.items:
+        if kind == "box":
+            c = hexa(x + dx - size / 2, x + dx + size / 2, y + dy - size / 2, y + dy + size / 2, 0, size * 0.8)
+            uv = draw_hexa(img, cam, c, colour)
+            xs += [uv[:, 0].min(), uv[:, 0].max()]
+            ys += [uv[:, 1].min(), uv[:, 1].max()]
+        else:
+            u, v, _ = cam.point(x + dx, y + dy, size * 0.45)
+            ax, ay = size * 0.55 * s, size * 0.5 * s
+            oval(img, (u, v), (ax, ay), colour)
+            oval(img, (u - ax * 0.3, v - ay * 0.35), (ax * 0.3, ay * 0.2), shade(colour, 1.5))
+            disc(img, (u, v - ay), max(1.0, 0.06 * s), shade(colour, 0.7))  # the knot
+            xs += [u - ax, u + ax]
+            ys += [v - ay - 0.06 * s, v + ay]
+    return (float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
+
+
+@dataclass(frozen=True, slots=True)
+class StallLook:
+    body: BGR
+    canopy: tuple[BGR, BGR]
+    goods: tuple[BGR, ...]
+
+
+def random_stall(rnd: random.Random) -> StallLook:
+    body = rnd.choice(((230, 230, 230), (60, 60, 180), (160, 100, 40), (70, 120, 160)))
+    canopy = rnd.choice((((40, 40, 220), (240, 240, 240)), ((200, 120, 30), (240, 240, 240)), ((40, 180, 230), (40, 120, 40))))
+    goods = tuple(rnd.choice(((40, 160, 240), (40, 40, 200), (60, 190, 60), (40, 220, 240))) for _ in range(5))
+    return StallLook(body, canopy, goods)
+
+
+def draw_stall(img: np.ndarray, cam: PoleCamera, x: float, y: float, look: StallLook, open_: bool) -> Box:
+    """A hand cart with goods on top and, once set up, a striped umbrella."""
+    s = cam.scale(x, y)
+    uvs = []
+    for wx in (x - 0.6, x + 0.6):
+        u, v, _ = cam.point(wx, y - 0.42, 0.22)
+        disc(img, (u, v), 0.22 * s, (30, 30, 30))
+        uvs.append(np.array([(u - 0.22 * s, v + 0.22 * s)]))
+    uvs.append(draw_hexa(img, cam, hexa(x - 0.85, x + 0.85, y - 0.4, y + 0.4, 0.3, 1.0), look.body))
+    for i, colour in enumerate(look.goods):
+        u, v, _ = cam.point(x - 0.6 + 0.3 * i, y - 0.1 + 0.1 * (i % 2), 1.1)
+        disc(img, (u, v), 0.12 * s, colour)
+    top = cam.point(x, y, 2.35 if open_ else 2.0)
+    base = cam.point(x, y, 1.0)
+    line(img, base[:2], top[:2], (60, 60, 60), max(1.0, 0.05 * s))
+    uvs.append(np.array([top[:2]]))
+    if open_:
+        rim = [(x + 1.2 * math.cos(k * math.pi / 4), y + 1.2 * math.sin(k * math.pi / 4)) for k in range(8)]
+        apex = cam.point(x, y, 2.55)[:2]
+        order = sorted(range(8), key=lambda k: -(rim[k][1] + rim[(k + 1) % 8][1]))
+        for k in order:
+            a, b = rim[k], rim[(k + 1) % 8]
+            tri = np.array([apex, cam.point(a[0], a[1], 2.1)[:2], cam.point(b[0], b[1], 2.1)[:2]])
+            fill(img, tri, look.canopy[k % 2])
+            uvs.append(tri)
+    else:
+        furled = np.array([cam.point(x - 0.08, y, 1.4)[:2], cam.point(x + 0.08, y, 1.4)[:2], top[:2]])
+        fill(img, furled, look.canopy[0])
+    allp = np.concatenate(uvs)
+    return (float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max()))

@@ -1,0 +1,90 @@
+"""Shared fixtures: a small generated city, and a real uvicorn server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from dispatch.city import City, generate_city
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture(scope="session")
+def small_city() -> City:
+    """Two districts: enough hierarchy for routing, fast to build."""
+    return generate_city(seed=7, districts=2)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class ServerThread:
+    """A real uvicorn server for an ASGI app, on its own thread and loop."""
+
+    def __init__(self, app: object) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def _run(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_until_complete(self.server.serve())
+
+    def call(self, fn: object, *args: object) -> None:
+        """Run fn(*args) on the server's loop (e.g. hub.publish, which must run there)."""
+        assert self.loop is not None
+        done = threading.Event()
+
+        def wrapped() -> None:
+            try:
+                fn(*args)  # type: ignore[operator]
+            finally:
+                done.set()
+
+        self.loop.call_soon_threadsafe(wrapped)
+        assert done.wait(5)
+
+    def run(self, coro: object, timeout: float = 30) -> object:
+        """Run a coroutine on the server's loop and return its result."""
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)  # type: ignore[arg-type]
+
+    def __enter__(self) -> ServerThread:
+        self._thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.server.should_exit = True
+        self._thread.join(15)
+
+
+@pytest.fixture
+def serve() -> Iterator[type[ServerThread]]:
+    yield ServerThread
