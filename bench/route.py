@@ -28,7 +28,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--single", type=int, default=20_000, help="points for one-at-a-time locate()")
     parser.add_argument("--districts", type=int, default=11)
     parser.add_argument(
-        "--inside", action="store_true", help="draw points inside the city outline instead of its bounding box"
+        "--inside",
+        action="store_true",
+        help="draw points inside the city outline instead of its bounding box",
     )
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per measurement; the best counts")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -54,7 +56,13 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     results = index.locate_many(lons, lats)
 
     n_single = min(args.single, args.points)
-    single_s = _best(1, lambda: [index.locate(x, y) for x, y in zip(lons[:n_single].tolist(), lats[:n_single].tolist(), strict=True)])
+    single_s = _best(
+        1,
+        lambda: [
+            index.locate(x, y)
+            for x, y in zip(lons[:n_single].tolist(), lats[:n_single].tolist(), strict=True)
+        ],
+    )
 
     in_grid = sum(1 for r in results if r is not None and not r.fallback)
     fallback = sum(1 for r in results if r is not None and r.fallback)
@@ -88,7 +96,9 @@ def _draw_points(city: City, n: int, seed: int, inside: bool) -> tuple[np.ndarra
     minx, miny, maxx, maxy = city.bounds
     if not inside:
         return rng.uniform(minx, maxx, n), rng.uniform(miny, maxy, n)
-    outline = city.root.polygon if city.root is not None else shapely.union_all([d.polygon for d in city.districts])
+    outline = (
+        city.root.polygon if city.root is not None else shapely.union_all([d.polygon for d in city.districts])
+    )
     shapely.prepare(outline)
     xs: list[np.ndarray] = []
     ys: list[np.ndarray] = []

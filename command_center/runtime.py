@@ -21,7 +21,7 @@ from command_center.hub import Hub
 from command_center.store import Store, create_store
 from dispatch.cases import Case
 from dispatch.catalog import Catalog, load_catalog
-from dispatch.city import City, GridIndex, generate_city, load_geojson
+from dispatch.city import City, GridIndex, load_geojson, load_or_generate
 from dispatch.dispatcher import Dispatcher
 from dispatch.intake import Intake
 from streams.health import SourceHealth
@@ -42,7 +42,7 @@ def load_city(config: Config) -> City:
         return load_geojson(config.city.geojson)
     gen = config.city.generator
     assert gen is not None
-    return generate_city(seed=gen.seed, districts=gen.districts)
+    return load_or_generate(gen.seed, gen.districts, cache_dir=config.server.data_dir / "cache")
 
 
 class Runtime:

@@ -1,7 +1,8 @@
 """The city: five-level areas with 15-digit codes, grid workers, and point → grid lookup."""
 
 from dispatch.city.codes import LEVELS, Level, level_of, make_code, parent_of
-from dispatch.city.generator import generate_city
+from dispatch.city.generator import generate_city, load_or_generate
+from dispatch.city.geojson import city_to_geojson, load_geojson
 from dispatch.city.index import GridIndex, Located
 from dispatch.city.model import Area, City, LocalFrame, Worker
 
@@ -14,8 +15,11 @@ __all__ = [
     "LocalFrame",
     "Located",
     "Worker",
+    "city_to_geojson",
     "generate_city",
     "level_of",
+    "load_geojson",
+    "load_or_generate",
     "make_code",
     "parent_of",
 ]

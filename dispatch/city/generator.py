@@ -71,7 +71,7 @@ _ANCHOR_MARGIN_M = 6_000.0
 # How strongly child counts follow area: below 1, so small central areas are denser.
 _STREET_AREA_EXP, _COMMUNITY_AREA_EXP, _GRID_AREA_EXP = 0.35, 0.5, 0.6
 
-_PLACE_FIRST = "东西南北中新石沙江龙凤金华明永长和平安光黄白云珠岗塘湖桥兴隆福瑞康泰宝荔榕棠竹松梅兰鹤鹏莲芳碧翠罗冼钟龟鱼鸦龙洛石岭花棉"
+_PLACE_FIRST = "东西南北中新石沙江龙凤金华明永长和平安光黄白云珠岗塘湖桥兴隆福瑞康泰宝荔榕棠竹松梅兰鹤鹏莲芳碧翠罗冼钟龟鱼鸦洛岭花棉"
 _PLACE_SECOND = "村塘岗洲涌头坑围滘田埔岭山湖苑园景城华阳南北东西桥沙湾圃坊里庄林溪源洞口冲基圳岸"
 
 
@@ -84,7 +84,9 @@ class _Record:
     shape: Polygon  # metric frame
 
 
-def load_or_generate(seed: int = 7, districts: int = 11, cache_dir: Path | str = ".cache", progress: bool = False) -> City:
+def load_or_generate(
+    seed: int = 7, districts: int = 11, cache_dir: Path | str = ".cache", progress: bool = False
+) -> City:
     """`generate_city`, cached as a pickle in `cache_dir` (a directory this process trusts:
     unpickling runs code). Bump CACHE_FORMAT whenever generation changes."""
     path = Path(cache_dir) / f"city-v{CACHE_FORMAT}-seed{seed}-d{districts}.pickle"
@@ -114,14 +116,22 @@ def generate_city(seed: int = 7, districts: int = 11, progress: bool = False) ->
     outline = _outline(frame, anchors, rng)
     cells = _district_cells(outline, anchors)
     areas = np.array([c.area for c in cells])
-    street_counts = _allocate(TARGET_STREETS, areas**_STREET_AREA_EXP * rng.uniform(0.85, 1.15, len(cells)), 3)
+    street_counts = _allocate(
+        TARGET_STREETS, areas**_STREET_AREA_EXP * rng.uniform(0.85, 1.15, len(cells)), 3
+    )
 
     kept = GUANGZHOU[:districts]
     root_code = city_code(kept[0].code)
     city_shape = outline if districts == len(GUANGZHOU) else _single(shapely.union_all(cells[:districts]))
     records = [_Record(root_code, CITY_NAME, "city", None, city_shape)]
     core = anchors[0]
-    bar = tqdm(total=sum(street_counts[:districts]), desc="city", unit="street", file=sys.stderr, disable=not progress)
+    bar = tqdm(
+        total=sum(street_counts[:districts]),
+        desc="city",
+        unit="street",
+        file=sys.stderr,
+        disable=not progress,
+    )
     for i, seed_district in enumerate(kept):
         district_rng = np.random.default_rng([seed, int(seed_district.code)])
         code = make_code(seed_district.code)
@@ -152,25 +162,29 @@ class _DistrictBuilder:
         per_street = _allocate(n_communities, weights * rng.uniform(0.8, 1.2, len(streets)), 3)
 
         out: list[_Record] = []
-        communities: list[tuple[_Record, bool]] = []
+        communities: list[_Record] = []
         street_names: set[str] = set()
         for s, (street_shape, n) in enumerate(zip(streets, per_street, strict=True), start=1):
             street_code = make_code(self.seed.code, s)
             suffix = "镇" if towns[s - 1] else "街道"
-            out.append(_Record(street_code, self.names.place(street_names) + suffix, "street", self.code, street_shape))
+            out.append(
+                _Record(
+                    street_code, self.names.place(street_names) + suffix, "street", self.code, street_shape
+                )
+            )
             community_names: set[str] = set()
             for c, community_shape in enumerate(_ordered(_partition(street_shape, int(n), rng)), start=1):
                 village = bool(rng.random() < (0.75 if towns[s - 1] else 0.05))
                 name = self.names.place(community_names) + ("村" if village else "社区")
                 code = make_code(self.seed.code, s, c)
-                communities.append((_Record(code, name, "community", street_code, community_shape), village))
+                communities.append(_Record(code, name, "community", street_code, community_shape))
             bar.update(1)
 
         n_grids = round(n_communities * TARGET_GRIDS / TARGET_COMMUNITIES)
-        weights = np.array([r.shape.area for r, _ in communities]) ** _GRID_AREA_EXP
+        weights = np.array([r.shape.area for r in communities]) ** _GRID_AREA_EXP
         per_community = _allocate(n_grids, weights * rng.uniform(0.8, 1.2, len(communities)), 2)
         grids: list[_Record] = []
-        for (community, _), n in zip(communities, per_community, strict=True):
+        for community, n in zip(communities, per_community, strict=True):
             out.append(community)
             grids.extend(self._grids(community, int(n)))
         for grid, shape in zip(grids, _shrink([g.shape for g in grids]), strict=True):
@@ -225,7 +239,10 @@ def _outline(frame: LocalFrame, anchors: np.ndarray, rng: np.random.Generator) -
     is grown by a margin around the anchors' hull before clipping.
     """
     theta = np.linspace(0.0, 2 * np.pi, 240, endpoint=False)
-    wobble = sum(a * np.sin(k * theta + rng.uniform(0, 2 * np.pi)) for k, a in ((2, 0.10), (3, 0.07), (5, 0.04), (9, 0.02)))
+    wobble = sum(
+        a * np.sin(k * theta + rng.uniform(0, 2 * np.pi))
+        for k, a in ((2, 0.10), (3, 0.07), (5, 0.04), (9, 0.02))
+    )
     radius = 30_000.0 * (1.0 + wobble)
     star = Polygon(np.column_stack([radius * np.cos(theta), radius * np.sin(theta)]))
     core = MultiPoint(anchors).convex_hull.buffer(_ANCHOR_MARGIN_M, quad_segs=4)
@@ -237,7 +254,13 @@ def _anchors(frame: LocalFrame, rng: np.random.Generator) -> np.ndarray:
     lon = np.array([d.lon for d in GUANGZHOU])
     lat = np.array([d.lat for d in GUANGZHOU])
     x, y = frame.to_xy(lon, lat)
-    return np.column_stack([x, y]) + rng.normal(0.0, 1_200.0, (len(GUANGZHOU), 2))
+    jittered = np.column_stack([x, y]) + rng.normal(0.0, 1_200.0, (len(GUANGZHOU), 2))
+    # Keep anchors off the box edge, or an unlucky seed could clip one out of the city.
+    (minx, maxx), (miny, maxy) = frame.to_xy([BOX[0], BOX[2]], [BOX[1], BOX[3]])
+    margin = 2_000.0
+    jittered[:, 0] = jittered[:, 0].clip(minx + margin, maxx - margin)
+    jittered[:, 1] = jittered[:, 1].clip(miny + margin, maxy - margin)
+    return jittered
 
 
 def _district_cells(outline: Polygon, anchors: np.ndarray) -> list[Polygon]:

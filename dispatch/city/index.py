@@ -12,6 +12,7 @@ import shapely
 from numpy.typing import ArrayLike
 from shapely import STRtree
 
+from dispatch.city.codes import ancestor_at, is_code, level_of
 from dispatch.city.model import Area, City
 
 DEFAULT_MAX_FALLBACK_M = 5_000.0
@@ -51,7 +52,7 @@ class GridIndex:
 
     def __init__(self, city: City, max_fallback_m: float = DEFAULT_MAX_FALLBACK_M) -> None:
         self.city = city
-        self.max_fallback_m = max_fallback_m
+        self._max_fallback_m = max_fallback_m
         self.frame = city.frame
         self._m_per_deg_lon, self._m_per_deg_lat = self.frame.m_per_deg_lon, self.frame.m_per_deg_lat
         self._steps: dict[str, dict[str, str]] = {}
@@ -68,6 +69,11 @@ class GridIndex:
         self._community_tree = STRtree(community_shapes)
         self._community_answers = [self._answer(c, fallback=True, distance_m=0.0) for c in city.communities]
         self._reach = _reach(community_shapes, max_fallback_m)
+
+    @property
+    def max_fallback_m(self) -> float:
+        """Read-only: the reach filter is built for this distance."""
+        return self._max_fallback_m
 
     def locate(self, lon: float, lat: float) -> Located | None:
         x = (lon - self.frame.lon0) * self._m_per_deg_lon
@@ -107,16 +113,22 @@ class GridIndex:
         rest = np.flatnonzero(inside == len(self._communities))
         rest = rest[shapely.intersects_xy(self._reach, x[rest], y[rest])]
         (point_idx, community_idx), distances = self._community_tree.query_nearest(
-            points[rest], max_distance=self.max_fallback_m, return_distance=True, all_matches=False
+            points[rest], max_distance=self._max_fallback_m, return_distance=True, all_matches=False
         )
         for i, c, d in zip(rest[point_idx].tolist(), community_idx.tolist(), distances.tolist(), strict=True):
             near = self._community_answers[c]
-            out[i] = Located(None, near.community_code, near.street_code, near.district_code, near.path, True, d)
+            out[i] = Located(
+                None, near.community_code, near.street_code, near.district_code, near.path, True, d
+            )
         return out
 
     def _answer(self, area: Area, fallback: bool, distance_m: float) -> Located:
         chain = self.city.path(area.code)
-        codes = {a.level: a.code for a in chain}
+        codes: dict[str, str | None] = {a.level: a.code for a in chain}
+        if is_code(area.code) and level_of(area.code) == area.level:
+            # Partial data (e.g. a GeoJSON of grids only) still yields the enclosing codes.
+            for level in ("community", "street", "district"):
+                codes.setdefault(level, ancestor_at(area.code, level))
         return Located(
             grid_code=codes.get("grid"),
             community_code=codes.get("community"),

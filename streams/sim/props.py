@@ -61,32 +61,34 @@ def draw_smoke(
 
     Puffs are born on a fixed clock since `t0`, so the plume at any time is a pure function of t.
     """
-    step, life = 0.35, 9.0
+    step, life = 0.3, 8.0
     s = cam.scale(x, y)
     puffs = []
     first = max(0, math.ceil((t - t0 - life) / step))
     last = math.floor((t - t0) / step)
     for k in range(first, last + 1):
         age = t - t0 - k * step
-        rise = 0.9 * age + 0.6
-        drift = wind * age + 0.25 * math.sin(k * 1.3 + age)
-        alpha = strength * 0.8 * (1.0 - age / life) ** 1.2
-        radius = 0.35 + 0.32 * age
-        u, v, _ = cam.point(x + drift, y, 1.0 + rise)
+        rise = 0.8 + 1.1 * age
+        drift = wind * age * (1.0 + 0.1 * age) + 0.15 * age * math.sin(k * 1.3 + 0.7 * age)
+        alpha = strength * 0.95 * (1.0 - age / life) ** 0.6
+        radius = 0.25 + 0.17 * age
+        u, v, _ = cam.point(x + drift, y, rise)
         puffs.append((u, v, radius * s, alpha))
     if not puffs:
         return None
     h, w = img.shape[:2]
-    x0 = int(max(0, min(p[0] - p[2] for p in puffs) - 2))
-    x1 = int(min(w, max(p[0] + p[2] for p in puffs) + 2))
-    y0 = int(max(0, min(p[1] - p[2] for p in puffs) - 2))
-    y1 = int(min(h, max(p[1] + p[2] for p in puffs) + 2))
+    sigma = max(1.0, 0.12 * s)
+    pad = 3.0 * sigma + 2.0  # room for the blur to fade to nothing inside the patch
+    x0 = int(max(0, min(p[0] - p[2] for p in puffs) - pad))
+    x1 = int(min(w, max(p[0] + p[2] for p in puffs) + pad))
+    y0 = int(max(0, min(p[1] - p[2] for p in puffs) - pad))
+    y1 = int(min(h, max(p[1] + p[2] for p in puffs) + pad))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     alpha = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
     for u, v, r, a in puffs:  # oldest (highest, faintest) first; younger puffs overwrite
         cv2.circle(alpha, (int(u - x0), int(v - y0)), max(1, int(r)), int(255 * a), -1, cv2.LINE_AA)
-    a = cv2.GaussianBlur(alpha, (0, 0), max(1.0, 0.25 * s)).astype(np.float32)[:, :, None] * (1.0 / 255.0)
+    a = cv2.GaussianBlur(alpha, (0, 0), sigma).astype(np.float32)[:, :, None] * (1.0 / 255.0)
     roi = img[y0:y1, x0:x1]
     roi[:] = (roi * (1.0 - a) + np.float32(grey) * a).astype(np.uint8)
     dense = [p for p in puffs if p[3] >= 0.25]

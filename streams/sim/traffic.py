@@ -29,7 +29,7 @@ class Traffic:
         self._streams: list[Callable[[random.Random, float, float], list[Actor]]] = []
         longest = 10.0
         if backdrop.open_ground is not None:
-            self._streams.append(self._plaza_walkers(6.0 * density))
+            self._streams.append(self._plaza_walkers(4.5 * density))
             self._streams.append(self._plaza_riders(0.5 * density))
             g = backdrop.open_ground
             longest = max(longest, 2 * (g.x1 - g.x0 + g.y1 - g.y0))

@@ -1,0 +1,137 @@
+"""A fixed street or plaza camera: backdrop + ambient traffic + scheduled incidents, with
+exact ground-truth boxes for everything visible in each frame."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+
+from streams.sim.actors import Actor
+from streams.sim.events import EventPlanner
+from streams.sim.layout import Backdrop, Polygon
+from streams.sim.lighting import Grade, Noise, finish, random_grade
+from streams.sim.paint import Box, Label, clip_box
+from streams.sim.plaza import build_plaza
+from streams.sim.street import build_street
+from streams.sim.traffic import Traffic
+
+CLASSES = ("person", "vehicle", "bicycle", "fire", "smoke", "garbage", "stall")
+SCENE_KINDS = ("street", "plaza")
+MIN_SIDE_PX = 4.0
+MAX_HIDDEN = 0.85  # drop a label when more than this share of its box is hidden
+_GRID = np.linspace(0.04, 0.96, 12)
+
+
+class SceneRenderer:
+    def __init__(
+        self,
+        seed: int,
+        width: int = 640,
+        height: int = 360,
+        kind: str = "street",
+        event_every_s: float = 40.0,
+        first_event_s: float = 8.0,
+        randomize: bool = False,
+        noise_sigma: float = 1.5,
+        density: float = 1.0,
+    ) -> None:
+        if kind not in SCENE_KINDS:
+            raise ValueError(f"unknown scene kind {kind!r}; expected one of {', '.join(SCENE_KINDS)}")
+        if width < 64 or height < 64:
+            raise ValueError(f"frame size {width}x{height} is too small (at least 64x64)")
+        self.seed = seed
+        self.kind = kind
+        self.width = width
+        self.height = height
+        self.randomize = randomize
+        rnd = random.Random(f"{seed}/{kind}/{int(randomize)}")
+        build = build_street if kind == "street" else build_plaza
+        self.backdrop: Backdrop = build(width, height, rnd, randomize)
+        self.traffic = Traffic(self.backdrop, seed, density)
+        self.planner = EventPlanner(self.backdrop, self.traffic, seed, event_every_s, first_event_s)
+        lamps = [o.lamp for o in self.backdrop.occluders if o.lamp is not None]
+        self.grade = random_grade(rnd, width, height, lamps) if randomize else Grade(noise_sigma=noise_sigma)
+        self._noise = Noise(width, height, self.grade.noise_sigma, rnd.getrandbits(32))
+        # Farthest first: the painter's order in which occluders are pasted back over actors.
+        self._occluders = sorted(self.backdrop.occluders, key=lambda o: -o.depth)
+
+    @property
+    def zones(self) -> dict[str, Polygon]:
+        """Named ground areas in pixels: street: no-parking, road, sidewalk, sidewalk-far;
+        plaza: plaza, no-vending."""
+        return {k: list(v) for k, v in self.backdrop.zones.items()}
+
+    @property
+    def no_parking_zone(self) -> Polygon:
+        return list(self.backdrop.zones.get("no-parking", []))
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """The first hour of the schedule (see `events_until` for later)."""
+        return self.events_until(3600.0)
+
+    def events_until(self, t: float) -> list[dict[str, Any]]:
+        return [e.as_dict() for e in self.planner.until(t)]
+
+    def render(self, t: float) -> tuple[np.ndarray, list[tuple[str, Box]]]:
+        actors: list[Actor] = self.traffic.active(t) + self.planner.active(t)
+        depths = [a.depth(t) for a in actors]
+        order = sorted(range(len(actors)), key=lambda i: -depths[i])
+        img = self.backdrop.image.copy()
+        drawn: list[tuple[float, Label]] = []  # (depth, label) in drawing order
+        occ = self._occluders
+        j = 0
+        for i in order:
+            d = depths[i]
+            while j < len(occ) and occ[j].depth >= d:
+                self._paste_if_needed(img, j, drawn)
+                j += 1
+            for label in actors[i].draw(img, self.backdrop.cam, t):
+                drawn.append((d, label))
+        while j < len(occ):
+            self._paste_if_needed(img, j, drawn)
+            j += 1
+        img = finish(img, self.grade, self._noise, t)
+        return img, self._visible_labels(drawn)
+
+    def _paste_if_needed(self, img: np.ndarray, j: int, drawn: list[tuple[float, Label]]) -> None:
+        """Put a tree or post back over actors behind it; skipped when none overlaps it."""
+        o = self._occluders[j]
+        ob = o.box
+        for _, (_, b) in drawn:
+            if b[0] < ob[2] and b[2] > ob[0] and b[1] < ob[3] and b[3] > ob[1]:
+                o.paste(img)
+                return
+
+    def _visible_labels(self, drawn: list[tuple[float, Label]]) -> list[tuple[str, Box]]:
+        out: list[tuple[str, Box]] = []
+        for k, (depth, (cls, box)) in enumerate(drawn):
+            clipped = clip_box(box, self.width, self.height)
+            w, h = clipped[2] - clipped[0], clipped[3] - clipped[1]
+            if w < MIN_SIDE_PX or h < MIN_SIDE_PX:
+                continue
+            hidden = self._hidden_share(clipped, depth, drawn[k + 1 :])
+            if hidden > MAX_HIDDEN:
+                continue
+            out.append((cls, (round(clipped[0], 1), round(clipped[1], 1), round(clipped[2], 1), round(clipped[3], 1))))
+        return out
+
+    def _hidden_share(self, box: Box, depth: float, later: list[tuple[float, Label]]) -> float:
+        w, h = box[2] - box[0], box[3] - box[1]
+        by_static = sum(o.covered(box) for o in self._occluders if o.depth < depth) / (w * h)
+        gx, gy = box[0] + _GRID * w, box[1] + _GRID * h
+        hit = np.zeros((len(gy), len(gx)), dtype=bool)
+        for d, (cls, c) in later:
+            if d >= depth or cls == "smoke":
+                continue  # smoke is see-through; same-depth parts belong to one actor
+            # A figure fills only part of its box: count the middle of a person's box as solid.
+            shrink = 0.2 if cls in ("person", "bicycle") else 0.05
+            cw = (c[2] - c[0]) * shrink
+            inx = (gx > c[0] + cw) & (gx < c[2] - cw)
+            iny = (gy > c[1]) & (gy < c[3])
+            if inx.any() and iny.any():
+                hit |= iny[:, None] & inx[None, :]
+        by_actors = float(hit.mean())
+        return 1.0 - (1.0 - min(by_static, 1.0)) * (1.0 - by_actors)
