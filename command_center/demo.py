@@ -22,6 +22,14 @@ SITES: list[tuple[str, str, float, float, str]] = [
 ]
 DRONE_ROUTE = "113.3000,23.1200;113.3300,23.1250;113.3350,23.1400;113.3050,23.1380"
 WIDTH, HEIGHT = 640, 360
+# The rendered scenes' zones → the rule that watches each; traffic lanes are not watched.
+ZONE_RULES = {
+    "no-parking": "illegal_parking",
+    "no-vending": "stall",
+    "sidewalk": "dwell",
+    "sidewalk-far": "dwell",
+    "plaza": "dwell",
+}
 
 
 def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_workers: bool = True) -> dict[str, Any]:
@@ -32,8 +40,9 @@ def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_worker
         seed = 11 + i
         scene = SceneRenderer(seed=seed, width=WIDTH, height=HEIGHT, kind=kind)
         zones = [
-            {"name": zone, "polygon": [list(map(float, p)) for p in polygon], "rules": [_rule_for(zone)]}
+            {"name": zone, "polygon": [list(map(float, p)) for p in polygon], "rules": [ZONE_RULES[zone]]}
             for zone, polygon in scene.zones.items()
+            if zone in ZONE_RULES
         ]
         cameras.append(
             {
@@ -65,12 +74,6 @@ def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_worker
         "workers": {"simulate": simulate_workers},
         "cameras": cameras,
     }
-
-
-def _rule_for(zone: str) -> str:
-    if "parking" in zone:
-        return "illegal_parking"
-    return "dwell"
 
 
 def demo_config(data_dir: Path, port: int = 8000, simulate_workers: bool = True) -> Config:

@@ -132,7 +132,9 @@ class Fire:
         k = min(1.0, (t - self.t0) / 5.0, (self.t1 - t) / 5.0)
         out: list[Label] = []
         if k * self.size > 0.12:
-            out.append(("fire", draw_fire(img, cam, self.x, self.y, t, self.size * (0.4 + 0.6 * k), self.seed)))
+            out.append(
+                ("fire", draw_fire(img, cam, self.x, self.y, t, self.size * (0.4 + 0.6 * k), self.seed))
+            )
         smoke = draw_smoke(img, cam, self.x, self.y, t, self.t0 + 1.0, max(0.0, k), self.wind, self.grey)
         if smoke is not None:
             out.append(("smoke", smoke))

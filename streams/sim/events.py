@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from streams.sim.actors import Actor, Car, Fire, Rubbish, Stall, Walker
-from streams.sim.layout import Backdrop
+from streams.sim.layout import Backdrop, Rect
 from streams.sim.motion import keyframes, walk
 from streams.sim.people import random_look
 from streams.sim.props import random_pile, random_stall
@@ -52,7 +52,9 @@ class SimEvent:
 class EventPlanner:
     LOOKAHEAD_S = 400.0
 
-    def __init__(self, backdrop: Backdrop, traffic: Traffic, seed: int, every_s: float, first_s: float) -> None:
+    def __init__(
+        self, backdrop: Backdrop, traffic: Traffic, seed: int, every_s: float, first_s: float
+    ) -> None:
         if every_s <= 0:
             raise ValueError("event_every_s must be positive")
         self.b = backdrop
@@ -101,25 +103,57 @@ class EventPlanner:
 
     # Placement
 
-    def _spot(self, rnd: random.Random, start: float, margin: float, room: float) -> tuple[float, float, str]:
-        """A free ground spot on a walkway (or the plaza) at least `room` metres from busy ones."""
+    def _spot(
+        self,
+        rnd: random.Random,
+        start: float,
+        margin: float,
+        room: float,
+        size: tuple[float, float] = (2.0, 2.0),
+        min_scale: float = 0.02,
+        within: Rect | None = None,
+    ) -> tuple[float, float, str]:
+        """A ground spot for an event: on a walkway (or inside `within`), in view, at least
+        `room` metres from other running events, big enough on screen (`min_scale` × image
+        width pixels per metre) and not hidden behind a tree or post (`size`: w, h metres)."""
         b = self.b
         bands = b.event_bands or b.walkways
         busy = [e.ground for e in self.events if e.span[1] > start - 5 and e.span[0] < start + 100]
-        best: tuple[float, float, str] | None = None
-        for _ in range(40):
-            i = rnd.randrange(len(bands))
-            y = rnd.uniform(*bands[i])
-            lo, hi = b.visible_x(y, margin)
-            if hi <= lo:
-                continue
-            x = rnd.uniform(lo, hi)
-            zone = ("sidewalk" if i == 0 else "sidewalk-far") if b.kind == "street" else "plaza"
-            best = (x, y, zone)
-            if b.clear_of_obstacles(x, y, 1.2) and all(math.dist((x, y), g) > room for g in busy):
-                return best
+        best: tuple[float, float, float, str] | None = None
+        for _ in range(60):
+            if within is not None:
+                x, y, zone = rnd.uniform(within.x0, within.x1), rnd.uniform(within.y0, within.y1), "no-vending"
+            else:
+                i = rnd.randrange(len(bands))
+                y = rnd.uniform(*bands[i])
+                lo, hi = b.visible_x(y, margin)
+                if hi <= lo:
+                    continue
+                x = rnd.uniform(lo, hi)
+                zone = ("sidewalk" if i == 0 else "sidewalk-far") if b.kind == "street" else "plaza"
+            hidden = self._hidden(x, y, *size)
+            small = b.cam.scale(x, y) < min_scale * b.cam.width
+            crowded = not all(math.dist((x, y), g) > room for g in busy)
+            blocked = not b.clear_of_obstacles(x, y, 1.2)
+            score = hidden + small + 0.5 * crowded + 0.5 * blocked
+            if best is None or score < best[0]:
+                best = (score, x, y, zone)
+            if score < 0.15:
+                break
         assert best is not None, "no walkway in view"
-        return best
+        return best[1], best[2], best[3]
+
+    def _hidden(self, x: float, y: float, w: float, h: float) -> float:
+        """Share of a w×h metre upright box at (x, y) that nearer trees and posts cover."""
+        cam = self.b.cam
+        u, v, _ = cam.point(x, y)
+        top = cam.point(x, y, h)[1]
+        half = w / 2 * cam.scale(x, y)
+        box = (u - half, top, u + half, v)
+        area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
+        inside = (min(box[2], cam.width) - max(box[0], 0)) * (min(box[3], cam.height) - max(box[1], 0))
+        covered = sum(o.covered(box) for o in self.b.occluders if o.depth < y)
+        return min(1.0, covered / area + (1.0 - max(inside, 0.0) / area))
 
     def _where(self, x: float, y: float) -> tuple[float, float]:
         u, v, _ = self.b.cam.point(x, y)
@@ -133,9 +167,18 @@ class EventPlanner:
     # One builder per kind
 
     def _fire(self, rnd: random.Random, start: float) -> SimEvent:
-        x, y, zone = self._spot(rnd, start, 3.0, 6.0)
+        x, y, zone = self._spot(rnd, start, 3.0, 6.0, size=(1.5, 1.5))
         end = start + rnd.uniform(40.0, 80.0)
-        fire = Fire(x, y, start, end, rnd.uniform(0.8, 1.6), rnd.uniform(-0.6, 0.6), self._smoke_grey(rnd, x, y), rnd.randrange(1000))
+        fire = Fire(
+            x,
+            y,
+            start,
+            end,
+            rnd.uniform(0.8, 1.6),
+            rnd.uniform(-0.6, 0.6),
+            self._smoke_grey(rnd, x, y),
+            rnd.randrange(1000),
+        )
         return SimEvent("fire", start, end, (start + 3.0, end - 3.0), (x, y), self._where(x, y), zone, [fire])
 
     def _smoke_grey(self, rnd: random.Random, x: float, y: float) -> int:
@@ -143,12 +186,15 @@ class EventPlanner:
         img = self.b.image
         u, v, _ = self.b.cam.point(x, y, 3.0)
         h, w = img.shape[:2]
-        patch = img[int(min(max(v - 40, 0), h - 1)) : int(min(max(v + 40, 1), h)), int(min(max(u - 40, 0), w - 1)) : int(min(max(u + 40, 1), w))]
+        patch = img[
+            int(min(max(v - 40, 0), h - 1)) : int(min(max(v + 40, 1), h)),
+            int(min(max(u - 40, 0), w - 1)) : int(min(max(u + 40, 1), w)),
+        ]
         bright = float(patch.mean()) if patch.size else 100.0
         return rnd.randint(40, 75) if bright > 125 else rnd.randint(165, 215)
 
     def _fallen_person(self, rnd: random.Random, start: float) -> SimEvent:
-        x, y, zone = self._spot(rnd, start, 2.0, 4.0)
+        x, y, zone = self._spot(rnd, start, 2.0, 4.0, size=(1.8, 0.6), min_scale=0.035)
         d = rnd.choice((-1, 1))
         speed = rnd.uniform(1.0, 1.4)
         lie = rnd.uniform(35.0, 60.0)
@@ -157,13 +203,25 @@ class EventPlanner:
         track = walk(t0, [(x0, y), (x, y), (self._edge(y, -d), y)], speed, waits=[0.0, lie])
         angle = (0.0 if d > 0 else math.pi) + rnd.uniform(-0.5, 0.5)
         person = Walker(track, random_look(rnd), lying=(start, start + lie, angle))
-        return SimEvent("fallen_person", start, start + lie, (start, start + lie), (x, y), self._where(x, y), zone, [person])
+        return SimEvent(
+            "fallen_person",
+            start,
+            start + lie,
+            (start, start + lie),
+            (x, y),
+            self._where(x, y),
+            zone,
+            [person],
+        )
 
     def _crowd(self, rnd: random.Random, start: float) -> SimEvent:
-        x, y, zone = self._spot(rnd, start, 3.5, 9.0)
+        x, y, zone = self._spot(rnd, start, 3.5, 9.0, size=(6.0, 1.8), min_scale=0.03)
         n = rnd.randint(8, 20)
         radius = 0.55 * math.sqrt(n)
-        band = next(((a, c) for a, c in (self.b.event_bands or self.b.walkways) if a - 0.1 <= y <= c + 0.1), (y - 2, y + 2))
+        band = next(
+            ((a, c) for a, c in (self.b.event_bands or self.b.walkways) if a - 0.1 <= y <= c + 0.1),
+            (y - 2, y + 2),
+        )
         spots: list[tuple[float, float]] = []
         while len(spots) < n:
             r, a = radius * math.sqrt(rnd.random()), rnd.uniform(0, 2 * math.pi)
@@ -181,7 +239,16 @@ class EventPlanner:
             leave = gathered + hold + rnd.uniform(0.0, 4.0)
             track = walk(t0, [come, (sx, sy), go], speed, [0.0, leave - arrive])
             people.append(Walker(track, random_look(rnd), facing=rnd.choice((-1, 1))))
-        return SimEvent("crowd", start, gathered + hold, (gathered, gathered + hold), (x, y), self._where(x, y), zone, people)
+        return SimEvent(
+            "crowd",
+            start,
+            gathered + hold,
+            (gathered, gathered + hold),
+            (x, y),
+            self._where(x, y),
+            zone,
+            people,
+        )
 
     def _approach(self, rnd: random.Random, x: float, y: float) -> tuple[float, float]:
         """Where someone walking to (x, y) comes from: along the sidewalk, or across the square."""
@@ -203,7 +270,9 @@ class EventPlanner:
         xs = zone.centre[0] + rnd.uniform(-slack, slack)
         ys = min(max(park.y + 0.1, zone.y0 + model.width / 2 + 0.1), zone.y1 - model.width / 2 - 0.1)
         lo, hi = b.cam.visible_x(lane.y, pad_px=250)
-        x_in, x_out = (lo - model.length, hi + model.length) if d > 0 else (hi + model.length, lo - model.length)
+        x_in, x_out = (
+            (lo - model.length, hi + model.length) if d > 0 else (hi + model.length, lo - model.length)
+        )
         v = lane.speed * 0.8
         t_stop = start + 8.0
         hold = rnd.uniform(42.0, 70.0)
@@ -221,14 +290,21 @@ class EventPlanner:
         self.traffic.block_lane(lane.y, t_stop + hold - 1.0, frames[-1][0] + 1.0)
         u, _ = self._where(xs, ys)
         _, vb = self._where(xs, ys - model.width / 2)
-        return SimEvent("illegal_parking", start, t_stop + hold, (t_stop, t_stop + hold), (xs, ys), (u, vb), "no-parking", [car])
+        return SimEvent(
+            "illegal_parking",
+            start,
+            t_stop + hold,
+            (t_stop, t_stop + hold),
+            (xs, ys),
+            (u, vb),
+            "no-parking",
+            [car],
+        )
 
     def _garbage(self, rnd: random.Random, start: float) -> SimEvent:
-        if self.b.vending is not None and rnd.random() < 0.7:
-            r = self.b.vending
-            x, y, zone = rnd.uniform(r.x0 + 1, r.x1 - 1), rnd.uniform(r.y0 + 1, r.y1 - 1), "no-vending"
-        else:
-            x, y, zone = self._spot(rnd, start, 2.5, 4.0)
+        r = self.b.vending
+        inner = Rect(r.x0 + 1, r.x1 - 1, r.y0 + 1, r.y1 - 1) if r is not None and rnd.random() < 0.7 else None
+        x, y, zone = self._spot(rnd, start, 2.5, 4.0, size=(1.5, 0.8), min_scale=0.03, within=inner)
         pile = random_pile(rnd)
         d = rnd.choice((-1, 1))
         speed = rnd.uniform(1.0, 1.3)
@@ -239,21 +315,23 @@ class EventPlanner:
         dumper = Walker(track, random_look(rnd), carry_until=start + 0.5, carry=bag)
         end = start + rnd.uniform(40.0, 80.0)
         heap = Rubbish(x, y, start + 0.5, end, pile)
-        return SimEvent("garbage", start, end, (start + 0.5, end), (x, y), self._where(x, y), zone, [dumper, heap])
+        return SimEvent(
+            "garbage", start, end, (start + 0.5, end), (x, y), self._where(x, y), zone, [dumper, heap]
+        )
 
     def _stall(self, rnd: random.Random, start: float) -> SimEvent:
-        if self.b.vending is not None:
-            r = self.b.vending
-            x, y, zone = rnd.uniform(r.x0 + 1.5, r.x1 - 1.5), rnd.uniform(r.y0 + 1, r.y1 - 1), "no-vending"
-        else:
-            x, y, zone = self._spot(rnd, start, 3.0, 5.0)
+        r = self.b.vending
+        inner = Rect(r.x0 + 1.5, r.x1 - 1.5, r.y0 + 1, r.y1 - 1) if r is not None else None
+        x, y, zone = self._spot(rnd, start, 3.0, 5.0, size=(2.0, 2.5), within=inner)
         d = rnd.choice((-1, 1))
         speed = 0.9
         x0, x1 = self._edge(y, d) - d * 1.0, self._edge(y, -d) + d * 2.5
         arrive = start
         t0 = arrive - abs(x - x0) / speed
         opened, packed = arrive + 3.0, arrive + 3.0 + rnd.uniform(40.0, 70.0)
-        cart = keyframes([(t0, x0, y), (arrive, x, y), (packed + 2.0, x, y), (packed + 2.0 + abs(x1 - x) / speed, x1, y)])
+        cart = keyframes(
+            [(t0, x0, y), (arrive, x, y), (packed + 2.0, x, y), (packed + 2.0 + abs(x1 - x) / speed, x1, y)]
+        )
         gap = 1.3
         stand = (x + rnd.uniform(-0.5, 0.5), y + 0.75)
         vendor = keyframes(
@@ -266,5 +344,8 @@ class EventPlanner:
                 (cart.t1, x1 - d * gap, y),
             ]
         )
-        actors: list[Actor] = [Stall(cart, random_stall(rnd), opened, packed), Walker(vendor, random_look(rnd))]
+        actors: list[Actor] = [
+            Stall(cart, random_stall(rnd), opened, packed),
+            Walker(vendor, random_look(rnd)),
+        ]
         return SimEvent("stall", start, packed, (opened, packed), (x, y), self._where(x, y), zone, actors)

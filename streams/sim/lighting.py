@@ -56,7 +56,9 @@ def _glow(width: int, height: int, lamps: list[tuple[float, float]], strength: f
     for u, v in lamps:
         r = 0.03 * width
         acc += np.exp(-((xx - u) ** 2 + (yy - v) ** 2) / (2 * r * r))
-        acc += 0.35 * np.exp(-((xx - u) ** 2 / (2 * (3 * r) ** 2) + (yy - v - 4 * r) ** 2 / (2 * (2.5 * r) ** 2)))
+        acc += 0.35 * np.exp(
+            -((xx - u) ** 2 / (2 * (3 * r) ** 2) + (yy - v - 4 * r) ** 2 / (2 * (2.5 * r) ** 2))
+        )
     acc = np.clip(acc * strength, 0, 1.5)
     warm = np.array([50.0, 120.0, 165.0], dtype=np.float32)
     return np.clip(acc[:, :, None] * warm, 0, 255).astype(np.uint8)

@@ -62,7 +62,9 @@ def keyframes(frames: Sequence[tuple[float, float, float]]) -> Track:
     return Track(times, points, tuple(dists))
 
 
-def walk(t0: float, points: Sequence[tuple[float, float]], speed: float, waits: Sequence[float] = ()) -> Track:
+def walk(
+    t0: float, points: Sequence[tuple[float, float]], speed: float, waits: Sequence[float] = ()
+) -> Track:
     """A path at constant speed through `points`, standing `waits[i]` seconds at point i."""
     frames = [(t0, points[0][0], points[0][1])]
     t = t0

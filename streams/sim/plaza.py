@@ -11,7 +11,14 @@ import numpy as np
 from streams.sim.camera import PoleCamera, fit_camera
 from streams.sim.layout import Backdrop, Lane, Rect, band_polygon, ground_polygon
 from streams.sim.paint import BGR, fill, fill_many, line, shade
-from streams.sim.scenery import bench_painter, draw_facades, lamp_painter, make_occluder, planter_painter, tree_painter
+from streams.sim.scenery import (
+    bench_painter,
+    draw_facades,
+    lamp_painter,
+    make_occluder,
+    planter_painter,
+    tree_painter,
+)
 from streams.sim.shapes import ground_strip
 from streams.sim.sky import paint_sky, texture
 
@@ -45,7 +52,15 @@ def build_plaza(width: int, height: int, rnd: random.Random, varied: bool) -> Ba
     _paving(img, cam, rnd, y0 - 10, y1, light, dark)
     asphalt: BGR = shade((72, 72, 76), rnd.uniform(0.85, 1.15))
     fill_many(img, ground_strip(cam, -300, 300, road0, road1), asphalt)
-    fill_many(img, [p for x in np.arange(-300, 300, 9.0) for p in ground_strip(cam, x, x + 3, 3.43 + road0, 3.57 + road0)], (225, 228, 228))
+    fill_many(
+        img,
+        [
+            p
+            for x in np.arange(-300, 300, 9.0)
+            for p in ground_strip(cam, x, x + 3, 3.43 + road0, 3.57 + road0)
+        ],
+        (225, 228, 228),
+    )
     fill_many(img, ground_strip(cam, -300, 300, road1, facade_y + 0.5), shade(light, 0.95))
     fill_many(img, ground_strip(cam, -300, 300, road1, road1 + 0.25), (200, 200, 200))
     fx = cam.visible_x(facade_y, 0.0, pad_px=width)
@@ -67,7 +82,10 @@ def build_plaza(width: int, height: int, rnd: random.Random, varied: bool) -> Ba
         zones={},
         walkways=[(road1 + 0.8, facade_y - 0.6)],
         open_ground=ground,
-        lanes=[Lane(road0 + 1.75, 1, rnd.uniform(6.0, 10.0), 3.5), Lane(road0 + 5.25, -1, rnd.uniform(6.0, 10.0), 3.5)],
+        lanes=[
+            Lane(road0 + 1.75, 1, rnd.uniform(6.0, 10.0), 3.5),
+            Lane(road0 + 5.25, -1, rnd.uniform(6.0, 10.0), 3.5),
+        ],
         vending=vending,
         event_bands=[(y0 + 3.0, y1 - 3.0)],
     )
@@ -78,7 +96,9 @@ def build_plaza(width: int, height: int, rnd: random.Random, varied: bool) -> Ba
     return b
 
 
-def _paving(img: np.ndarray, cam: PoleCamera, rnd: random.Random, y0: float, y1: float, light: BGR, dark: BGR) -> None:
+def _paving(
+    img: np.ndarray, cam: PoleCamera, rnd: random.Random, y0: float, y1: float, light: BGR, dark: BGR
+) -> None:
     band = rnd.uniform(5.0, 8.0)
     for y in np.arange(y0, y1, band):
         fill_many(img, ground_strip(cam, -300, 300, float(y), float(y) + 0.8), dark)
@@ -125,7 +145,11 @@ def _feature(b: Backdrop, rnd: random.Random, g: Rect, avoid: Rect) -> None:
         for _ in range(25):
             a, d = rnd.uniform(0, 2 * math.pi), rnd.uniform(0, r - 0.6)
             p = cam.point(x + d * math.cos(a), y + d * math.sin(a))
-            fill(b.image, np.array([(p[0] - 1.5, p[1] - 1), (p[0] + 1.5, p[1] - 1), (p[0], p[1] + 1.5)]), rnd.choice(((60, 60, 220), (60, 200, 240), (220, 220, 240))))
+            fill(
+                b.image,
+                np.array([(p[0] - 1.5, p[1] - 1), (p[0] + 1.5, p[1] - 1), (p[0], p[1] + 1.5)]),
+                rnd.choice(((60, 60, 220), (60, 200, 240), (220, 220, 240))),
+            )
     b.obstacles.append((x, y, r))
 
 
@@ -133,13 +157,19 @@ def _furniture(b: Backdrop, rnd: random.Random, g: Rect, avoid: Rect) -> None:
     cam = b.cam
     items = []
     wood = rnd.choice(((60, 100, 150), (50, 80, 120), (120, 120, 120)))
-    for kind, count, r in (("bench", rnd.randint(3, 6), 1.0), ("planter", rnd.randint(2, 5), 1.2), ("tree", rnd.randint(2, 4), 1.0)):
+    for kind, count, r in (
+        ("bench", rnd.randint(3, 6), 1.0),
+        ("planter", rnd.randint(2, 5), 1.2),
+        ("tree", rnd.randint(2, 4), 1.0),
+    ):
         for _ in range(count):
             for _ in range(20):
                 y = rnd.uniform(g.y0 + 2.0, g.y1 - 1.0)
                 lo, hi = cam.visible_x(y)
                 x = rnd.uniform(lo, hi)
-                if _free(b, x, y, r, avoid):
+                # Nothing tall in front of the no-vending area: its stalls must stay in sight.
+                screens = kind == "tree" and avoid.x0 - 4 < x < avoid.x1 + 4 and y < avoid.y1
+                if _free(b, x, y, r, avoid) and not screens:
                     b.obstacles.append((x, y, r))
                     items.append((y, kind, x))
                     break

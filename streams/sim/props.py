@@ -36,7 +36,12 @@ def draw_fire(img: np.ndarray, cam: PoleCamera, x: float, y: float, t: float, si
             if i < n:
                 # Each tongue flickers at its own rate; the sway makes the outline crawl like flame.
                 ph = seed * 1.7 + i * 2.3
-                h = size * 1.4 * hf * (0.55 + 0.3 * math.sin(t * (7.0 + i) + ph) + 0.15 * math.sin(t * 13.0 + ph * 2))
+                h = (
+                    size
+                    * 1.4
+                    * hf
+                    * (0.55 + 0.3 * math.sin(t * (7.0 + i) + ph) + 0.15 * math.sin(t * 13.0 + ph * 2))
+                )
                 h *= 1.0 - 0.5 * abs((i + 0.5) / n - 0.5)
                 sway = 0.12 * size * math.sin(t * 5.0 + ph)
                 tip = cam.point(x + a + half / n + sway, y, 0.05 + max(h, 0.1 * size))
@@ -55,7 +60,15 @@ def draw_fire(img: np.ndarray, cam: PoleCamera, x: float, y: float, t: float, si
 
 
 def draw_smoke(
-    img: np.ndarray, cam: PoleCamera, x: float, y: float, t: float, t0: float, strength: float, wind: float, grey: int
+    img: np.ndarray,
+    cam: PoleCamera,
+    x: float,
+    y: float,
+    t: float,
+    t0: float,
+    strength: float,
+    wind: float,
+    grey: int,
 ) -> Box | None:
     """A plume of puffs that rise, swell, drift with the wind and thin out.
 
@@ -74,10 +87,19 @@ def draw_smoke(
         radius = 0.25 + 0.17 * age
         u, v, _ = cam.point(x + drift, y, rise)
         puffs.append((u, v, radius * s, alpha))
+    return blend_puffs(img, puffs, grey, max(1.0, 0.12 * s))
+
+
+def blend_puffs(
+    img: np.ndarray, puffs: list[tuple[float, float, float, float]], grey: int, sigma: float
+) -> Box | None:
+    """Blend see-through discs (u, v, radius, opacity), oldest first, softened by a blur.
+
+    Returns the box of the dense part (opacity ≥ 0.25), which is what a viewer calls smoke.
+    """
     if not puffs:
         return None
     h, w = img.shape[:2]
-    sigma = max(1.0, 0.12 * s)
     pad = 3.0 * sigma + 2.0  # room for the blur to fade to nothing inside the patch
     x0 = int(max(0, min(p[0] - p[2] for p in puffs) - pad))
     x1 = int(min(w, max(p[0] + p[2] for p in puffs) + pad))
@@ -86,7 +108,7 @@ def draw_smoke(
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
     alpha = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
-    for u, v, r, a in puffs:  # oldest (highest, faintest) first; younger puffs overwrite
+    for u, v, r, a in puffs:  # younger puffs overwrite older ones where they overlap
         cv2.circle(alpha, (int(u - x0), int(v - y0)), max(1, int(r)), int(255 * a), -1, cv2.LINE_AA)
     a = cv2.GaussianBlur(alpha, (0, 0), sigma).astype(np.float32)[:, :, None] * (1.0 / 255.0)
     roi = img[y0:y1, x0:x1]
@@ -94,12 +116,13 @@ def draw_smoke(
     dense = [p for p in puffs if p[3] >= 0.25]
     if not dense:
         return None
-    return (
+    box = (
         max(0.0, min(p[0] - p[2] for p in dense)),
         max(0.0, min(p[1] - p[2] for p in dense)),
         min(float(w), max(p[0] + p[2] for p in dense)),
         min(float(h), max(p[1] + p[2] for p in dense)),
     )
+    return box if box[2] > box[0] and box[3] > box[1] else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +147,9 @@ def draw_pile(img: np.ndarray, cam: PoleCamera, x: float, y: float, pile: Pile) 
     xs, ys = [], []
     for dx, dy, kind, size, colour in pile.items:
         if kind == "box":
-            c = hexa(x + dx - size / 2, x + dx + size / 2, y + dy - size / 2, y + dy + size / 2, 0, size * 0.8)
+            c = hexa(
+                x + dx - size / 2, x + dx + size / 2, y + dy - size / 2, y + dy + size / 2, 0, size * 0.8
+            )
             uv = draw_hexa(img, cam, c, colour)
             xs += [uv[:, 0].min(), uv[:, 0].max()]
             ys += [uv[:, 1].min(), uv[:, 1].max()]
@@ -148,8 +173,12 @@ class StallLook:
 
 def random_stall(rnd: random.Random) -> StallLook:
     body = rnd.choice(((230, 230, 230), (60, 60, 180), (160, 100, 40), (70, 120, 160)))
-    canopy = rnd.choice((((40, 40, 220), (240, 240, 240)), ((200, 120, 30), (240, 240, 240)), ((40, 180, 230), (40, 120, 40))))
-    goods = tuple(rnd.choice(((40, 160, 240), (40, 40, 200), (60, 190, 60), (40, 220, 240))) for _ in range(5))
+    canopy = rnd.choice(
+        (((40, 40, 220), (240, 240, 240)), ((200, 120, 30), (240, 240, 240)), ((40, 180, 230), (40, 120, 40)))
+    )
+    goods = tuple(
+        rnd.choice(((40, 160, 240), (40, 40, 200), (60, 190, 60), (40, 220, 240))) for _ in range(5)
+    )
     return StallLook(body, canopy, goods)
 
 
@@ -182,4 +211,9 @@ def draw_stall(img: np.ndarray, cam: PoleCamera, x: float, y: float, look: Stall
         furled = np.array([cam.point(x - 0.08, y, 1.4)[:2], cam.point(x + 0.08, y, 1.4)[:2], top[:2]])
         fill(img, furled, look.canopy[0])
     allp = np.concatenate(uvs)
-    return (float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max()))
+    return (
+        float(allp[:, 0].min()),
+        float(allp[:, 1].min()),
+        float(allp[:, 0].max()),
+        float(allp[:, 1].max()),
+    )

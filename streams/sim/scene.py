@@ -115,7 +115,12 @@ class SceneRenderer:
             hidden = self._hidden_share(clipped, depth, drawn[k + 1 :])
             if hidden > MAX_HIDDEN:
                 continue
-            out.append((cls, (round(clipped[0], 1), round(clipped[1], 1), round(clipped[2], 1), round(clipped[3], 1))))
+            out.append(
+                (
+                    cls,
+                    (round(clipped[0], 1), round(clipped[1], 1), round(clipped[2], 1), round(clipped[3], 1)),
+                )
+            )
         return out
 
     def _hidden_share(self, box: Box, depth: float, later: list[tuple[float, Label]]) -> float:

@@ -28,8 +28,11 @@ def texture(img: np.ndarray, rnd: random.Random, below_row: int, strength: float
     if row >= h:
         return
     fine = rng.normal(0.0, strength, (h - row, w)).astype(np.float32)
-    coarse = cv2.resize(rng.normal(0.0, strength, ((h - row) // 16 + 1, w // 16 + 1)).astype(np.float32),
-                        (w, h - row), interpolation=cv2.INTER_CUBIC)
+    coarse = cv2.resize(
+        rng.normal(0.0, strength, ((h - row) // 16 + 1, w // 16 + 1)).astype(np.float32),
+        (w, h - row),
+        interpolation=cv2.INTER_CUBIC,
+    )
     grain = cv2.GaussianBlur(fine, (3, 3), 0) + coarse
     part = img[row:].astype(np.float32) + grain[:, :, None]
     img[row:] = np.clip(part, 0, 255).astype(np.uint8)

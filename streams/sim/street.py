@@ -14,7 +14,13 @@ from streams.sim.scenery import draw_facades, lamp_painter, make_occluder, tree_
 from streams.sim.shapes import ground_strip, wall
 from streams.sim.sky import paint_sky, texture
 
-PAVING: tuple[BGR, ...] = ((150, 160, 168), (128, 138, 160), (112, 122, 150), (165, 165, 160), (120, 130, 135))
+PAVING: tuple[BGR, ...] = (
+    (150, 160, 168),
+    (128, 138, 160),
+    (112, 122, 150),
+    (165, 165, 160),
+    (120, 130, 135),
+)
 WHITE: BGR = (225, 228, 228)
 YELLOW: BGR = (40, 190, 230)
 
@@ -84,8 +90,12 @@ def build_street(width: int, height: int, rnd: random.Random, varied: bool) -> B
         event_bands=[(kerb - 2.0, kerb - 0.7), (far_kerb + 1.8, facade_y - 0.8)],
     )
     _street_furniture(backdrop, rnd, kerb, far_kerb, varied)
+    # The detection zone reaches a metre past the paint towards the kerb: a box's bottom-centre
+    # (the usual zone anchor) sits at its lowest pixel, which for a car seen at an angle lies
+    # nearer the camera than the ground under the car's middle.
+    reach = Rect(no_parking.x0 - 0.3, no_parking.x1 + 0.3, no_parking.y0 - 1.0, no_parking.y1 + 0.2)
     backdrop.zones = {
-        "no-parking": ground_polygon(cam, no_parking),
+        "no-parking": ground_polygon(cam, reach),
         "road": band_polygon(cam, park0, far_kerb),
         "sidewalk": band_polygon(cam, kerb - 14.0, kerb),
         "sidewalk-far": band_polygon(cam, far_kerb, facade_y),
@@ -102,7 +112,9 @@ def _sidewalk(img: np.ndarray, cam, x0: float, x1: float, y0: float, y1: float, 
         if a1 > a0:
             p, q = cam.point(a0, float(y)), cam.point(a1, float(y))
             line(img, p[:2], q[:2], joint, 1, aa=True)
-    ylo = max(y0, min(g[1] for g in [cam.ground_at(0, cam.height), cam.ground_at(cam.width, cam.height)] if g))
+    ylo = max(
+        y0, min(g[1] for g in [cam.ground_at(0, cam.height), cam.ground_at(cam.width, cam.height)] if g)
+    )
     xa, xb = cam.visible_x(ylo, pad_px=200)
     xc, xd = cam.visible_x(y1, pad_px=200)
     for x in np.arange(np.floor(min(xa, xc)), max(xb, xd), 1.0):

@@ -28,6 +28,8 @@ class Traffic:
         self._cache: dict[tuple[int, int], list[Actor]] = {}
         self._streams: list[Callable[[random.Random, float, float], list[Actor]]] = []
         longest = 10.0
+        if density <= 0:
+            backdrop = _empty(backdrop)
         if backdrop.open_ground is not None:
             self._streams.append(self._plaza_walkers(4.5 * density))
             self._streams.append(self._plaza_riders(0.5 * density))
@@ -187,3 +189,10 @@ class Traffic:
             return out
 
         return spawn
+
+
+def _empty(b: Backdrop) -> Backdrop:
+    """The same backdrop with nowhere to walk or drive: a scene with events only."""
+    from dataclasses import replace
+
+    return replace(b, walkways=[], open_ground=None, lanes=[], bike_lanes=[])

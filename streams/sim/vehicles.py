@@ -93,7 +93,9 @@ def draw_vehicle(
 ) -> Box:
     """A vehicle centred on ground point (x, y) heading along ±x (turned by `angle` radians)."""
     hw = m.width / 2
-    shadow = _place(hexa(-m.length / 2 - 0.2, m.length / 2 + 0.2, -hw - 0.25, hw + 0.1, 0, 0), x, y, direction, angle)
+    shadow = _place(
+        hexa(-m.length / 2 - 0.2, m.length / 2 + 0.2, -hw - 0.25, hw + 0.1, 0, 0), x, y, direction, angle
+    )
     fill(img, cam.project(shadow[:4])[0], (38, 38, 40))
     pts = []
     glass = shade(GLASS, 1.0 + 0.3 * (m.colour[0] > 200))
@@ -135,7 +137,9 @@ def _lights(img: np.ndarray, cam: PoleCamera, body: np.ndarray) -> None:
         for f0, f1 in ((0.08, 0.25), (0.75, 0.92)):
             lo = p[0] + (p[1] - p[0]) * f0
             hi = p[0] + (p[1] - p[0]) * f1
-            quad = np.array([lo, hi, hi, lo]) + np.array([(0, 0, 0.45), (0, 0, 0.45), (0, 0, 0.58), (0, 0, 0.58)])
+            quad = np.array([lo, hi, hi, lo]) + np.array(
+                [(0, 0, 0.45), (0, 0, 0.45), (0, 0, 0.58), (0, 0, 0.58)]
+            )
             fill(img, cam.project(quad)[0], colour)
 
 
@@ -160,7 +164,9 @@ def draw_bicycle(
     r = 0.34 * s
     rear, front = at(-0.52, 0.34), at(0.52, 0.34)
     bb, seat, bars = at(0.0, 0.3), at(-0.2, 0.95), at(0.42, 1.05)
-    pedal = [at(0.17 * math.cos(crank + k * math.pi), 0.3 + 0.17 * math.sin(crank + k * math.pi)) for k in (0, 1)]
+    pedal = [
+        at(0.17 * math.cos(crank + k * math.pi), 0.3 + 0.17 * math.sin(crank + k * math.pi)) for k in (0, 1)
+    ]
     thick = max(1.0, 0.045 * s)
     for wheel in (rear, front):
         ring(img, wheel, r, (30, 30, 30), max(1.0, 0.06 * s))
@@ -171,5 +177,10 @@ def draw_bicycle(
     rider_box = draw_rider(img, seat, at(0.12, 1.55), bars, (pedal[0], pedal[1]), s, rider, d)
     pts = np.array([(rear[0] - r, rear[1] - r), (rear[0] + r, rear[1] + r), (front[0] - r, front[1] - r),
                     (front[0] + r, front[1] + r), seat, bars])  # fmt: skip
-    bike_box = (float(pts[:, 0].min()), float(pts[:, 1].min()), float(pts[:, 0].max()), float(pts[:, 1].max()))
+    bike_box = (
+        float(pts[:, 0].min()),
+        float(pts[:, 1].min()),
+        float(pts[:, 0].max()),
+        float(pts[:, 1].max()),
+    )
     return bike_box, rider_box

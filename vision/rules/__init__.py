@@ -26,9 +26,10 @@ _DEFAULT_LABELS: dict[str, frozenset[str] | None] = {
 
 def _dwell(rule: str, zone: ZoneConfig, rules: RulesConfig) -> Rule:
     labels = frozenset(zone.labels) if zone.labels is not None else _DEFAULT_LABELS[rule]
-    # Intrusion fires on entry; the others wait for the dwell time.
+    # Intrusion fires on entry; loitering is moving about; the others are things that stay put.
     dwell = 0.0 if rule == "zone_intrusion" else (zone.dwell_s or rules.dwell_s)
-    return DwellRule(rule, zone.name, zone.polygon, dwell, labels, rules.cooldown_s)
+    stationary = rule not in ("zone_intrusion", "loitering")
+    return DwellRule(rule, zone.name, zone.polygon, dwell, labels, rules.cooldown_s, stationary)
 
 
 _RULES: dict[str, RuleFactory] = {name: _dwell for name in _DEFAULT_LABELS}
