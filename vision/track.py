@@ -7,7 +7,7 @@ Good enough for the motion detector's blobs; ByteTrack replaces it with the mode
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vision.detectors.base import Box, Detection
 
@@ -21,6 +21,9 @@ class Track:
     first_seen: float
     last_seen: float
     hits: int = 1
+    # Decaying votes per label: a blob's shape-based label wobbles, and what the object
+    # looked like recently should win over what it looked like when it appeared.
+    votes: dict[str, float] = field(default_factory=dict)
 
     @property
     def bottom_centre(self) -> tuple[float, float]:
@@ -41,6 +44,9 @@ def _centre_close(a: Box, b: Box) -> bool:
     bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
     reach = max(a[2] - a[0], a[3] - a[1], b[2] - b[0], b[3] - b[1]) / 2
     return abs(ax - bx) <= reach and abs(ay - by) <= reach
+
+
+VOTE_DECAY = 0.85
 
 
 class IoUTracker:
@@ -68,7 +74,7 @@ class IoUTracker:
             used_dets.add(i)
         for i, det in enumerate(detections):
             if i not in used_dets:
-                track = Track(next(self._ids), det.label, det.score, det.box, ts, ts)
+                track = Track(next(self._ids), det.label, det.score, det.box, ts, ts, votes={det.label: det.score})
                 self.tracks[track.id] = track
                 used_tracks.add(track.id)
         for tid in [tid for tid, t in self.tracks.items() if ts - t.last_seen > self.max_gap_s]:
@@ -81,6 +87,7 @@ class IoUTracker:
         track.score = max(det.score, track.score * 0.9)
         track.last_seen = ts
         track.hits += 1
-        # A blob's shape wobbles; keep the first confident label unless a stronger one appears.
-        if det.label != "object" and (track.label == "object" or det.score > track.score):
-            track.label = det.label
+        for label in track.votes:
+            track.votes[label] *= VOTE_DECAY
+        track.votes[det.label] = track.votes.get(det.label, 0.0) + det.score
+        track.label = max(track.votes, key=track.votes.__getitem__)

@@ -76,7 +76,8 @@ def random_vehicle(rnd: random.Random) -> VehicleModel:
         Part(-length / 2, length / 2, (-length / 2, length / 2), 1.25, 2.55, True),
         Part(-length / 2, length / 2, (-length / 2 + 0.2, length / 2 - 0.2), 2.55, 3.1, False),
     )
-    return VehicleModel("bus", length, width, parts, length / 2 - 2.3, 0.5, colour)
+    bus = rnd.choice(((235, 235, 235), (70, 150, 60), (170, 110, 40), (50, 60, 190)))
+    return VehicleModel("bus", length, width, parts, length / 2 - 2.3, 0.5, bus)
 
 
 def _place(local: np.ndarray, x: float, y: float, direction: int, angle: float) -> np.ndarray:
@@ -105,6 +106,8 @@ def draw_vehicle(
         faces = {1: glass, 2: glass, 3: glass, 4: glass} if p.glass else None
         uv = draw_hexa(img, cam, world, m.colour, faces)
         pts.append(uv)
+        if p.glass:
+            _pillars(img, cam, world, uv, m)
         if not p.glass and p.z0 < 0.5:
             _lights(img, cam, world)
     if m.kind == "taxi":
@@ -124,6 +127,17 @@ def draw_vehicle(
         float(allp[:, 0].max()),
         float(allp[:, 1].max()),
     )
+
+
+def _pillars(img: np.ndarray, cam: PoleCamera, world: np.ndarray, uv: np.ndarray, m: VehicleModel) -> None:
+    """Posts between the side windows, so a cabin reads as windows rather than one dark slab."""
+    if not any(idx == (0, 1, 5, 4) for idx, _ in visible_faces(cam, world)):
+        return
+    n = max(1, int((m.length - 2.0) / 1.4)) if m.kind == "bus" else 1
+    thick = max(1.0, 0.09 * cam.focal / max(cam.point(*world[0])[2], 1.0))
+    for k in range(1, n + 1):
+        f = k / (n + 1)
+        line(img, uv[0] + (uv[1] - uv[0]) * f, uv[4] + (uv[5] - uv[4]) * f, m.colour, thick)
 
 
 def _lights(img: np.ndarray, cam: PoleCamera, body: np.ndarray) -> None:
