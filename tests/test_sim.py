@@ -99,22 +99,23 @@ def test_every_event_kind_appears_with_its_labels(street: SceneRenderer) -> None
         assert 30.0 <= e["end_s"] - e["start_s"] <= 95.0
     first = {k: next(e for e in events if e["kind"] == k) for k in STREET_KINDS}
 
-    def classes_at(t: float) -> list[str]:
-        return [c for c, _ in street.render(t)[1]]
+    def samples(e: dict) -> list[list[tuple[str, tuple]]]:
+        """Labels at five moments of the event's active span (passing traffic may hide it now and then)."""
+        a0, a1 = e["active_s"]
+        return [street.render(a0 + (a1 - a0) * f)[1] for f in (0.1, 0.3, 0.5, 0.7, 0.9)]
 
-    fire = first["fire"]
-    mid = sum(fire["active_s"]) / 2
-    assert {"fire", "smoke"} <= set(classes_at(mid))
-    assert "garbage" in classes_at(sum(first["garbage"]["active_s"]) / 2)
-    assert "stall" in classes_at(sum(first["stall"]["active_s"]) / 2)
+    def share(e: dict, *classes: str) -> float:
+        frames = samples(e)
+        return sum(all(c in {k for k, _ in f} for c in classes) for f in frames) / len(frames)
 
-    crowd = first["crowd"]
-    assert classes_at(sum(crowd["active_s"]) / 2).count("person") >= 8
+    assert share(first["fire"], "fire", "smoke") >= 0.6
+    assert share(first["garbage"], "garbage") >= 0.6
+    assert share(first["stall"], "stall") >= 0.6
+    assert max([k for k, _ in f].count("person") for f in samples(first["crowd"])) >= 8
 
     fallen = first["fallen_person"]
     u, v = fallen["where"]
-    _, labels = street.render(sum(fallen["active_s"]) / 2)
-    lying = [b for c, b in labels if c == "person" and b[2] - b[0] > b[3] - b[1]]
+    lying = [b for f in samples(fallen) for c, b in f if c == "person" and b[2] - b[0] > b[3] - b[1]]
     assert any(b[0] - 5 <= u <= b[2] + 5 and b[1] - 10 <= v <= b[3] + 10 for b in lying)
 
 

@@ -76,7 +76,8 @@ class SceneRenderer:
         return [e.as_dict() for e in self.planner.until(t)]
 
     def render(self, t: float) -> tuple[np.ndarray, list[tuple[str, Box]]]:
-        actors: list[Actor] = self.traffic.active(t) + self.planner.active(t)
+        staged = self.planner.active(t)  # first: staging an event may close a lane to traffic
+        actors: list[Actor] = self.traffic.active(t) + staged
         depths = [a.depth(t) for a in actors]
         order = sorted(range(len(actors)), key=lambda i: -depths[i])
         img = self.backdrop.image.copy()

@@ -49,7 +49,9 @@ class Traffic:
 
     def block_lane(self, lane_y: float, t_from: float, t_until: float) -> None:
         """Keep ambient cars out of a lane while an event's car uses it (none drives through it)."""
-        self._blocks.append((lane_y, t_from, t_until))
+        block = (lane_y, t_from, t_until)
+        if block not in self._blocks:  # a rebuilt event closes the same lane again
+            self._blocks.append(block)
 
     def active(self, t: float) -> list[Actor]:
         w = int(t // WINDOW_S)
@@ -62,6 +64,8 @@ class Traffic:
         if len(self._cache) > 4 * len(self._streams) * (self._lookback + 2):
             for key in [key for key in self._cache if key[1] < w - self._lookback - 1]:
                 del self._cache[key]
+            # Closures long past matter no more (their events re-close lanes if rebuilt).
+            self._blocks = [b for b in self._blocks if b[2] > t - 900.0]
         return [a for a in out if not self._blocked(a)]
 
     def _blocked(self, a: Actor) -> bool:
