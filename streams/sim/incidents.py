@@ -141,15 +141,16 @@ class Stager:
 
     def _smoke_grey(self, rnd: random.Random, x: float, y: float) -> int:
         """Dark smoke over light ground and walls, pale smoke over asphalt: it must stand out."""
-        img = self.b.image
-        u, v, _ = self.b.cam.point(x, y, 3.0)
+        img, cam = self.b.image, self.b.cam
         h, w = img.shape[:2]
-        patch = img[
-            int(min(max(v - 40, 0), h - 1)) : int(min(max(v + 40, 1), h)),
-            int(min(max(u - 40, 0), w - 1)) : int(min(max(u + 40, 1), w)),
-        ]
+        # Where the plume will hang: 2 to 8 metres up, a couple of metres either side.
+        u0, v0, _ = cam.point(x - 2.0, y, 8.0)
+        u1, v1, _ = cam.point(x + 2.0, y, 2.0)
+        r0, r1 = int(min(max(v0, 0), h - 1)), int(min(max(v1, 1), h))
+        c0, c1 = int(min(max(u0, 0), w - 1)), int(min(max(u1, 1), w))
+        patch = img[r0 : max(r1, r0 + 1), c0 : max(c1, c0 + 1)]
         bright = float(patch.mean()) if patch.size else 100.0
-        return rnd.randint(40, 75) if bright > 125 else rnd.randint(165, 215)
+        return rnd.randint(40, 75) if bright > 120 else rnd.randint(170, 220)
 
     def _fallen_person(self, rnd: random.Random, start: float) -> SimEvent:
         x, y, zone = self._spot(rnd, start, 2.0, 4.0, size=(1.8, 0.6), min_scale=0.035)
