@@ -1,7 +1,12 @@
-"""Source kinds: one registry, chosen by the camera's `kind` or its URL scheme."""
+"""Source kinds: one registry, chosen by the camera's `kind` or its URL scheme.
+
+Each source module registers its kinds when imported; the built-in modules are
+imported on first use, so importing the registry stays cheap.
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from streams.base import Source
@@ -9,6 +14,8 @@ from streams.config import SourceConfig
 
 SourceFactory = Callable[[SourceConfig], Source]
 _KINDS: dict[str, SourceFactory] = {}
+_BUILTIN = ("streams.sim.source",)
+_loaded = False
 
 
 def register(*kinds: str) -> Callable[[SourceFactory], SourceFactory]:
@@ -35,11 +42,8 @@ def create_source(config: SourceConfig) -> Source:
 
 
 def _load_builtin() -> None:
-    if _KINDS:
-        return
-
-    from streams.sim.source import open_sim
-
-    @register("sim", "drone")
-    def _sim(config: SourceConfig) -> Source:
-        return open_sim(config.url, config.fps)
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in _BUILTIN:
+            importlib.import_module(module)

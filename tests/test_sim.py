@@ -213,7 +213,9 @@ def test_aerial_view_is_deterministic_and_labelled() -> None:
 
 
 def test_drone_source_carries_telemetry() -> None:
-    src = SimDroneSource(fps=10.0, seed=5, waypoints=[(113.30, 23.12), (113.31, 23.13)], speed_mps=20.0, alt_m=80.0)
+    src = SimDroneSource(
+        fps=10.0, seed=5, waypoints=[(113.30, 23.12), (113.31, 23.13)], speed_mps=20.0, alt_m=80.0
+    )
     src.open()
     frames = [src.read() for _ in range(3)]
     src.close()
@@ -225,7 +227,9 @@ def test_drone_source_carries_telemetry() -> None:
 
 def test_open_sim_parses_urls() -> None:
     street = open_sim("sim://street?seed=3", 5.0)
-    assert isinstance(street, SimCameraSource) and street.renderer.kind == "street" and street.renderer.seed == 3
+    assert (
+        isinstance(street, SimCameraSource) and street.renderer.kind == "street" and street.renderer.seed == 3
+    )
     plaza = open_sim("sim://plaza?seed=4&width=960&height=540&event_every_s=30&fps=2", 5.0)
     assert isinstance(plaza, SimCameraSource) and plaza.fps == 2.0
     assert plaza.renderer.kind == "plaza" and (plaza.renderer.width, plaza.renderer.height) == (960, 540)

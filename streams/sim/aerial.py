@@ -288,8 +288,8 @@ class AerialRenderer:
             wx = x + self.wind[0] * age + 0.4 * age * math.sin(n * 1.7)
             wy = y + self.wind[1] * age + 0.4 * age * math.cos(n * 1.3)
             u, v = view.pt(wx, wy)
-            puffs.append((u, v, (2.0 + 1.1 * age) * view.k, grow * 0.85 * (1 - age / life) ** 0.7))
-        smoke = blend_puffs(img, puffs, 70, max(1.0, 0.8 * view.k))
+            puffs.append((u, v, (1.5 + 0.8 * age) * view.k, grow * 0.95 * (1 - age / life) ** 0.5))
+        smoke = blend_puffs(img, puffs, 38, max(1.0, 0.5 * view.k))
         if smoke is not None:
             out.append(("smoke", smoke))
         return out

@@ -143,14 +143,18 @@ class Stager:
         """Dark smoke over light ground and walls, pale smoke over asphalt: it must stand out."""
         img, cam = self.b.image, self.b.cam
         h, w = img.shape[:2]
-        # Where the plume will hang: 2 to 8 metres up, a couple of metres either side.
-        u0, v0, _ = cam.point(x - 2.0, y, 8.0)
-        u1, v1, _ = cam.point(x + 2.0, y, 2.0)
+        # Where the plume will hang: 4 to 9 metres up (above shop fronts), a bit either side.
+        u0, v0, _ = cam.point(x - 2.0, y, 9.0)
+        u1, v1, _ = cam.point(x + 2.0, y, 4.0)
         r0, r1 = int(min(max(v0, 0), h - 1)), int(min(max(v1, 1), h))
         c0, c1 = int(min(max(u0, 0), w - 1)), int(min(max(u1, 1), w))
         patch = img[r0 : max(r1, r0 + 1), c0 : max(c1, c0 + 1)]
-        bright = float(patch.mean()) if patch.size else 100.0
-        return rnd.randint(40, 75) if bright > 120 else rnd.randint(170, 220)
+        dark, pale = rnd.randint(40, 75), rnd.randint(170, 220)
+        if not patch.size:
+            return pale
+        grey = patch.mean(axis=2)
+        # Against a mixed background (dark shop windows under pale walls) judge pixel by pixel.
+        return dark if abs(grey - dark).mean() > abs(grey - pale).mean() else pale
 
     def _fallen_person(self, rnd: random.Random, start: float) -> SimEvent:
         x, y, zone = self._spot(rnd, start, 2.0, 4.0, size=(1.8, 0.6), min_scale=0.035)

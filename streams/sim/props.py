@@ -107,12 +107,17 @@ def blend_puffs(
     y1 = int(min(h, max(p[1] + p[2] for p in puffs) + pad))
     if x1 - x0 < 2 or y1 - y0 < 2:
         return None
-    alpha = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+    w_roi, h_roi = x1 - x0, y1 - y0
+    # Smoke is soft: its opacity map is drawn and blurred at quarter size, then stretched.
+    k = 0.25 if w_roi * h_roi > 4000 else 1.0
+    alpha = np.zeros((max(1, int(h_roi * k + 1)), max(1, int(w_roi * k + 1))), dtype=np.uint8)
     for u, v, r, a in puffs:  # younger puffs overwrite older ones where they overlap
-        cv2.circle(alpha, (int(u - x0), int(v - y0)), max(1, int(r)), int(255 * a), -1, cv2.LINE_AA)
-    a = cv2.GaussianBlur(alpha, (0, 0), sigma).astype(np.float32)[:, :, None] * (1.0 / 255.0)
+        c = (int((u - x0) * k), int((v - y0) * k))
+        cv2.circle(alpha, c, max(1, int(r * k)), int(255 * a), -1, cv2.LINE_AA)
+    alpha = cv2.GaussianBlur(alpha, (0, 0), max(0.5, sigma * k))
+    a = cv2.resize(alpha, (w_roi, h_roi), interpolation=cv2.INTER_LINEAR).astype(np.float32) * (1.0 / 255.0)
     roi = img[y0:y1, x0:x1]
-    roi[:] = (roi * (1.0 - a) + np.float32(grey) * a).astype(np.uint8)
+    roi[:] = cv2.blendLinear(roi, np.full_like(roi, grey), 1.0 - a, a)
     dense = [p for p in puffs if p[3] >= 0.25]
     if not dense:
         return None

@@ -32,6 +32,10 @@ SIGN_COLOURS: tuple[BGR, ...] = ((40, 40, 200), (180, 90, 20), (40, 150, 40), (3
 LEAF_COLOURS: tuple[BGR, ...] = ((50, 110, 50), (40, 95, 60), (60, 125, 70), (45, 100, 40))
 
 
+# Paints one static object onto an image; returns its lamp head's pixel if it has one.
+Painter = Callable[[np.ndarray], "tuple[float, float] | None"]
+
+
 @dataclass(slots=True)
 class Occluder:
     """A static object standing at ground depth `depth`, as a sprite cut from the backdrop."""
@@ -66,9 +70,7 @@ class Occluder:
         return int(s[y2, x2] - s[y1, x2] - s[y2, x1] + s[y1, x1])
 
 
-def make_occluder(
-    backdrop: np.ndarray, depth: float, paint: Callable[[np.ndarray], tuple[float, float] | None]
-) -> Occluder | None:
+def make_occluder(backdrop: np.ndarray, depth: float, paint: Painter) -> Occluder | None:
     """Paint onto the backdrop and keep what changed as the sprite (anti-aliased edges included)."""
     before = backdrop.copy()
     lamp = paint(backdrop)
@@ -84,7 +86,7 @@ def make_occluder(
     return Occluder(float(depth), int(x0), int(y0), sprite, mask[:, :, None], integral, lamp)
 
 
-def tree_painter(cam: PoleCamera, x: float, y: float, rnd: random.Random) -> Callable:
+def tree_painter(cam: PoleCamera, x: float, y: float, rnd: random.Random) -> Painter:
     trunk = (40, 60, 85)
     leaves = [rnd.choice(LEAF_COLOURS) for _ in range(3)]
     crown_z = rnd.uniform(3.6, 5.2)
@@ -107,7 +109,7 @@ def tree_painter(cam: PoleCamera, x: float, y: float, rnd: random.Random) -> Cal
     return paint
 
 
-def lamp_painter(cam: PoleCamera, x: float, y: float, arm: float) -> Callable:
+def lamp_painter(cam: PoleCamera, x: float, y: float, arm: float) -> Painter:
     """A street lamp whose arm reaches `arm` metres towards the road (sign = direction)."""
     pole = (95, 95, 100)
 
@@ -123,7 +125,7 @@ def lamp_painter(cam: PoleCamera, x: float, y: float, arm: float) -> Callable:
     return paint
 
 
-def bench_painter(cam: PoleCamera, x: float, y: float, wood: BGR) -> Callable:
+def bench_painter(cam: PoleCamera, x: float, y: float, wood: BGR) -> Painter:
     def paint(img: np.ndarray) -> None:
         for lx in (x - 0.7, x + 0.7):
             draw_hexa(img, cam, hexa(lx - 0.05, lx + 0.05, y - 0.2, y + 0.2, 0.0, 0.42), (60, 60, 60))
@@ -133,7 +135,7 @@ def bench_painter(cam: PoleCamera, x: float, y: float, wood: BGR) -> Callable:
     return paint
 
 
-def planter_painter(cam: PoleCamera, x: float, y: float, size: float, rnd: random.Random) -> Callable:
+def planter_painter(cam: PoleCamera, x: float, y: float, size: float, rnd: random.Random) -> Painter:
     stone = rnd.choice(((170, 175, 178), (120, 130, 140), (95, 120, 150)))
     bush = rnd.choice(LEAF_COLOURS)
     flowers = rnd.choice(((60, 60, 220), (60, 200, 240), (200, 120, 230), (240, 240, 240)))

@@ -15,6 +15,8 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from streams.base import Frame, Source, SourceError, Telemetry
+from streams.config import SourceConfig
+from streams.registry import register
 from streams.sim.drone import AerialRenderer, DroneFlight
 from streams.sim.paint import Box
 from streams.sim.scene import SCENE_KINDS, SceneRenderer
@@ -243,3 +245,8 @@ def _validate(url: str, kw: dict[str, Any]) -> None:
     need(0 <= kw.get("density", 1.0) <= 5, "density must be between 0 and 5")
     need(kw.get("speed_mps", 1.0) > 0, "speed must be > 0")
     need(kw.get("alt_m", 1.0) > 0, "alt must be > 0")
+
+
+@register("sim", "drone")
+def _from_config(config: SourceConfig) -> Source:
+    return open_sim(config.url, config.fps)

@@ -7,7 +7,7 @@ import random
 
 import numpy as np
 
-from streams.sim.camera import fit_camera
+from streams.sim.camera import PoleCamera, fit_camera
 from streams.sim.layout import Backdrop, Lane, Rect, band_polygon, ground_polygon
 from streams.sim.paint import BGR, fill, fill_many, line, mix, shade
 from streams.sim.scenery import draw_facades, lamp_painter, make_occluder, tree_painter
@@ -103,7 +103,9 @@ def build_street(width: int, height: int, rnd: random.Random, varied: bool) -> B
     return backdrop
 
 
-def _sidewalk(img: np.ndarray, cam, x0: float, x1: float, y0: float, y1: float, colour: BGR) -> None:
+def _sidewalk(
+    img: np.ndarray, cam: PoleCamera, x0: float, x1: float, y0: float, y1: float, colour: BGR
+) -> None:
     fill_many(img, ground_strip(cam, x0, x1, y0, y1), colour)
     joint = shade(colour, 0.86)
     # Paving joints: they give the ground its perspective, and people's feet something to stand on.
@@ -125,7 +127,7 @@ def _sidewalk(img: np.ndarray, cam, x0: float, x1: float, y0: float, y1: float, 
 
 def _road(
     img: np.ndarray,
-    cam,
+    cam: PoleCamera,
     rnd: random.Random,
     x0: float,
     x1: float,
@@ -175,7 +177,7 @@ def _road(
     _hatched(img, cam, zone)
 
 
-def _hatched(img: np.ndarray, cam, r: Rect) -> None:
+def _hatched(img: np.ndarray, cam: PoleCamera, r: Rect) -> None:
     """The yellow box with diagonal hatching that marks where stopping is forbidden."""
     s = cam.scale(*r.centre)
     w = 0.15
@@ -194,7 +196,7 @@ def _hatched(img: np.ndarray, cam, r: Rect) -> None:
         line(img, p[:2], q[:2], YELLOW, max(1.0, 0.1 * s))
 
 
-def _kerbs(img: np.ndarray, cam, x0: float, x1: float, kerb: float, far_kerb: float) -> None:
+def _kerbs(img: np.ndarray, cam: PoleCamera, x0: float, x1: float, kerb: float, far_kerb: float) -> None:
     stone: BGR = (170, 172, 170)
     fill_many(img, ground_strip(cam, x0, x1, kerb - 0.2, kerb), stone)
     # The far kerb's riser faces the camera, so it shows as a thin bright band.

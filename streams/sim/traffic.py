@@ -18,6 +18,8 @@ from streams.sim.people import random_look
 from streams.sim.vehicles import PAINTS, random_vehicle
 
 WINDOW_S = 20.0
+# A stream: given its window's generator and [start, end), the actors that arrive then.
+Spawner = Callable[[random.Random, float, float], list[Actor]]
 
 
 class Traffic:
@@ -26,7 +28,7 @@ class Traffic:
         self.seed = seed
         self._blocks: list[tuple[float, float, float]] = []  # (lane y, from, until)
         self._cache: dict[tuple[int, int], list[Actor]] = {}
-        self._streams: list[Callable[[random.Random, float, float], list[Actor]]] = []
+        self._streams: list[Spawner] = []
         longest = 10.0
         if density <= 0:
             backdrop = _empty(backdrop)
@@ -85,7 +87,7 @@ class Traffic:
 
     # Each stream below returns the actors that arrive in [start, end).
 
-    def _band_walkers(self, y0: float, y1: float, target: float) -> Callable:
+    def _band_walkers(self, y0: float, y1: float, target: float) -> Spawner:
         cam = self.b.cam
         lo, hi = cam.visible_x((y0 + y1) / 2, pad_px=60)
         rate = target * 1.3 / max(hi - lo, 1.0)
@@ -105,7 +107,7 @@ class Traffic:
 
         return spawn
 
-    def _lane_cars(self, lane: Lane, target: float) -> Callable:
+    def _lane_cars(self, lane: Lane, target: float) -> Spawner:
         cam = self.b.cam
         lo, hi = cam.visible_x(lane.y, pad_px=250)
         crossing = (hi - lo + 12.0) / lane.speed
@@ -126,7 +128,7 @@ class Traffic:
 
         return spawn
 
-    def _lane_riders(self, lane: Lane, target: float) -> Callable:
+    def _lane_riders(self, lane: Lane, target: float) -> Spawner:
         cam = self.b.cam
         lo, hi = cam.visible_x(lane.y, pad_px=80)
         rate = target * lane.speed / max(hi - lo, 1.0)
@@ -143,7 +145,7 @@ class Traffic:
 
         return spawn
 
-    def _plaza_walkers(self, target: float) -> Callable:
+    def _plaza_walkers(self, target: float) -> Spawner:
         g = self.b.open_ground
         assert g is not None
         cam = self.b.cam
@@ -173,7 +175,7 @@ class Traffic:
 
         return spawn
 
-    def _plaza_riders(self, target: float) -> Callable:
+    def _plaza_riders(self, target: float) -> Spawner:
         g = self.b.open_ground
         assert g is not None
         cam = self.b.cam
