@@ -3,7 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := python3-venv python3-dev libgl1 libglib2.0-0
+# Real peers for the ingest tests: ffmpeg (publisher), GStreamer's RTSP server, nginx with the RTMP
+# module, Chromium (WHIP publisher and page tests, driven by Playwright), and CJK fonts for the pages.
+APT_PACKAGES := python3-venv python3-dev libgl1 libglib2.0-0 ffmpeg \
+	gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
+	gstreamer1.0-libav nginx libnginx-mod-rtmp chromium fonts-wqy-zenhei
 
 .PHONY: demo test setup system-deps lint bench-route clean
 

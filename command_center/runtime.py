@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,7 @@ from vision.rules import build_rules
 
 log = logging.getLogger(__name__)
 TOPICS = ["incidents", "cases", "cameras", "drones"]
+TRACK_POINTS = 300  # a moving camera's recent path: 5 minutes at one point a second
 
 
 def load_city(config: Config) -> City:
@@ -79,6 +81,7 @@ class Runtime:
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started_at = time.time()
         self._tasks: list[asyncio.Task[None]] = []
+        self.tracks: dict[str, deque[list[float]]] = {}
         self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0}
 
     # lifecycle
@@ -209,8 +212,15 @@ class Runtime:
                 if view["state"] != state or now - sent >= 5.0:
                     last[cam_id] = (view["state"], now)
                     await self.bus.publish(Event("cameras", "camera.status", view))
-                if view.get("telemetry") and view["state"] == "online":
-                    await self.bus.publish(Event("drones", "drone.position", {"id": cam_id, **view["telemetry"]}))
+                position = view.get("telemetry")
+                if position and view["state"] == "online":
+                    track = self.tracks.setdefault(cam_id, deque(maxlen=TRACK_POINTS))
+                    point = [round(position["lon"], 6), round(position["lat"], 6)]
+                    if not track or track[-1] != point:
+                        track.append(point)
+                    await self.bus.publish(
+                        Event("drones", "drone.position", {"id": cam_id, **position, "track": list(track)})
+                    )
             await asyncio.sleep(1.0)
 
     # views for the API and events

@@ -42,7 +42,7 @@ def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:
                 except httpx.TransportError:
                     time.sleep(0.2)
             with connect(f"ws://127.0.0.1:{port}/ws") as ws:
-                ws.send(json.dumps({"op": "subscribe", "channels": ["incidents", "cases"]}))
+                ws.send(json.dumps({"op": "subscribe", "channels": ["incidents", "cases", "drones"]}))
                 events: list[dict] = []
                 cameras: list[dict] = []
                 while time.monotonic() - started < 60:
@@ -63,6 +63,9 @@ def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:
             assert all(c["state"] == "online" for c in cameras), [(c["id"], c["state"]) for c in cameras]
             drone = next(c for c in cameras if c["kind"] == "drone")
             assert drone["telemetry"]["alt"] > 0
+            positions = [e["data"] for e in events if e["type"] == "drone.position"]
+            assert positions and positions[-1]["id"] == drone["id"]
+            assert len(positions[-1]["track"]) >= 2 and positions[-1]["track"][0] != positions[-1]["track"][-1]
 
             incidents = http.get("/api/incidents").json()["items"]
             assert incidents and http.get(incidents[0]["snapshot_url"]).content[:2] == b"\xff\xd8"
