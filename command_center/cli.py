@@ -40,6 +40,15 @@ def main(argv: list[str] | None = None) -> int:
     locate.add_argument("lat", type=float)
     locate.add_argument("--config", type=Path)
 
+    detect = sub.add_parser("detect", help="run the detector on an image, a video or a stream URL")
+    detect.add_argument("source", help="image file, video file or stream URL")
+    detect.add_argument("--model", required=True, type=Path, help="ONNX export (YOLOX or ultralytics)")
+    detect.add_argument("--imgsz", type=int, default=320, help="input size when the model's is dynamic")
+    detect.add_argument("--conf", type=float, default=0.35, help="default score threshold")
+    detect.add_argument("--format", default="auto", choices=["auto", "yolox", "ultralytics"])
+    detect.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
+    detect.add_argument("--json", action="store_true", help="one JSON object per frame")
+
     bench = sub.add_parser("bench", help="benchmarks; the last line is 'ratio: X.XX' against a baseline")
     bench.add_argument("name", choices=BENCHMARKS)
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options of the benchmark (see NAME --help)")
@@ -51,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": _serve,
         "check-config": _check_config,
         "grids": _grids,
+        "detect": _detect,
         "bench": _bench,
     }[args.command]
     return handler(args)
@@ -143,6 +153,31 @@ def _grids(args: argparse.Namespace) -> int:
         print(json.dumps({"error": "no grid or community near this point", "lon": args.lon, "lat": args.lat}))
         return 1
     print(json.dumps(asdict(located), ensure_ascii=False, indent=2))
+    return 0
+
+
+def _detect(args: argparse.Namespace) -> int:
+    from vision.detectors.onnx import OnnxDetector
+    from vision.frames import read_frames
+
+    if not args.model.exists():
+        print(f"model not found: {args.model}", file=sys.stderr)
+        return 2
+    # The model's own labels: this command shows what the detector sees.
+    detector = OnnxDetector(args.model, args.imgsz, {"default": args.conf}, output_format=args.format, label_map={})
+    try:
+        for n, image in enumerate(read_frames(args.source)):
+            if args.max_frames and n >= args.max_frames:
+                break
+            found = [d.to_dict() for d in detector.detect(image)]
+            if args.json:
+                print(json.dumps({"frame": n, "detections": found}), flush=True)
+            else:
+                summary = ", ".join(f"{d['label']} {d['score']:.2f}" for d in found) or "nothing"
+                print(f"frame {n}: {summary}", flush=True)
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     return 0
 
 

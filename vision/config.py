@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,6 +18,10 @@ class DetectorConfig(_Strict):
     imgsz: int = Field(320, ge=32, le=2048)
     thresholds: dict[str, float] = Field(default_factory=lambda: {"default": 0.35})
     min_area: int = Field(120, ge=1, description="motion backend: smallest blob in pixels")
+    format: Literal["auto", "yolox", "ultralytics"] = "auto"
+    nms_iou: float = Field(0.45, gt=0, le=1)
+    label_map: dict[str, str] | None = Field(None, description="model label → product label; None: COCO vehicles → vehicle")
+    threads: int | None = Field(None, ge=1, description="ONNX Runtime intra-op threads")
 
     @field_validator("thresholds")
     @classmethod

@@ -8,8 +8,20 @@ from vision.config import DetectorConfig
 from vision.detectors.base import Box, Detection, Detector
 from vision.detectors.motion import MotionDetector
 
+
+def _onnx(cfg: DetectorConfig) -> Detector:
+    from vision.detectors.onnx import OnnxDetector
+
+    if cfg.model is None:
+        raise ValueError("detector.model is required for the onnx backend")
+    return OnnxDetector(
+        cfg.model, cfg.imgsz, cfg.thresholds, cfg.nms_iou, cfg.format, cfg.label_map, threads=cfg.threads
+    )
+
+
 _BACKENDS: dict[str, Callable[[DetectorConfig], Detector]] = {
     "motion": lambda cfg: MotionDetector(min_area=cfg.min_area),
+    "onnx": _onnx,
 }
 
 

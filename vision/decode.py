@@ -1,0 +1,96 @@
+"""Model input and output formats: letterboxing, YOLOX and ultralytics heads, NMS.
+
+YOLOX exports take BGR 0–255 letterboxed to the top-left with pad 114 and give
+1×N×(5+C) raw head outputs (xy = (p + grid)·stride, wh = exp(p)·stride, score =
+objectness × class). Ultralytics exports take RGB 0–1 letterboxed to the centre
+and give 1×(4+C)×N boxes (cx, cy, w, h in input pixels) with class scores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+PAD = 114
+
+
+@dataclass(frozen=True, slots=True)
+class Letterbox:
+    scale: float
+    pad_x: float
+    pad_y: float
+
+    def to_source(self, boxes: np.ndarray) -> np.ndarray:
+        """Boxes (x1, y1, x2, y2) in model-input pixels → source pixels."""
+        out = boxes.copy()
+        out[:, [0, 2]] = (out[:, [0, 2]] - self.pad_x) / self.scale
+        out[:, [1, 3]] = (out[:, [1, 3]] - self.pad_y) / self.scale
+        return out
+
+
+def letterbox(image: np.ndarray, size: tuple[int, int], centre: bool) -> tuple[np.ndarray, Letterbox]:
+    """Resize keeping the aspect ratio, pad to `size` (h, w) with grey."""
+    h, w = image.shape[:2]
+    th, tw = size
+    scale = min(th / h, tw / w)
+    nh, nw = round(h * scale), round(w * scale)
+    resized = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != (h, w) else image
+    canvas = np.full((th, tw, 3), PAD, dtype=np.uint8)
+    top = (th - nh) // 2 if centre else 0
+    left = (tw - nw) // 2 if centre else 0
+    canvas[top : top + nh, left : left + nw] = resized
+    return canvas, Letterbox(scale, left, top)
+
+
+def yolox_grids(size: tuple[int, int], strides: tuple[int, ...] = (8, 16, 32)) -> tuple[np.ndarray, np.ndarray]:
+    """The grid offsets and strides of every anchor, in the head's output order."""
+    grids, expanded = [], []
+    for stride in strides:
+        gh, gw = size[0] // stride, size[1] // stride
+        xv, yv = np.meshgrid(np.arange(gw), np.arange(gh))
+        grids.append(np.stack((xv, yv), 2).reshape(-1, 2))
+        expanded.append(np.full((gh * gw, 1), stride))
+    return np.concatenate(grids).astype(np.float32), np.concatenate(expanded).astype(np.float32)
+
+
+def decode_yolox(raw: np.ndarray, grids: np.ndarray, strides: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One image's N×(5+C) raw output → (boxes x1y1x2y2 in input pixels, N×C scores)."""
+    xy = (raw[:, :2] + grids) * strides
+    wh = np.exp(np.clip(raw[:, 2:4], -10, 10)) * strides
+    boxes = np.concatenate((xy - wh / 2, xy + wh / 2), axis=1)
+    scores = raw[:, 4:5] * raw[:, 5:]
+    return boxes, scores
+
+
+def decode_ultralytics(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One image's (4+C)×N output → (boxes x1y1x2y2 in input pixels, N×C scores)."""
+    raw = raw.T
+    cxcy, wh = raw[:, :2], raw[:, 2:4]
+    return np.concatenate((cxcy - wh / 2, cxcy + wh / 2), axis=1), raw[:, 4:]
+
+
+def select(
+    boxes: np.ndarray,
+    scores: np.ndarray,
+    thresholds: np.ndarray,
+    iou: float,
+    max_detections: int = 300,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Best class per box, per-class thresholds, then class-aware NMS.
+
+    Returns (boxes, scores, class ids)."""
+    classes = scores.argmax(axis=1)
+    best = scores[np.arange(len(scores)), classes]
+    keep = best >= thresholds[classes]
+    boxes, best, classes = boxes[keep], best[keep], classes[keep]
+    if not len(boxes):
+        return boxes, best, classes
+    # Offsetting each class into its own region makes one NMS call class-aware.
+    offset = classes[:, None].astype(np.float32) * (float(boxes.max()) + 1.0)
+    shifted = boxes + offset
+    xywh = np.concatenate((shifted[:, :2], shifted[:, 2:] - shifted[:, :2]), axis=1)
+    idx = cv2.dnn.NMSBoxes(xywh.tolist(), best.tolist(), 0.0, iou)
+    idx = np.array(idx, dtype=np.int64).reshape(-1)[:max_detections]
+    return boxes[idx], best[idx], classes[idx]

@@ -1,0 +1,107 @@
+"""YOLO detectors on ONNX Runtime: YOLOX and ultralytics exports, told apart by shape.
+
+The output layout decides the decoder: 1×N×(5+C) is YOLOX, 1×(4+C)×N is an
+ultralytics export (which also names its classes in the model's metadata).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from vision.decode import decode_ultralytics, decode_yolox, letterbox, select, yolox_grids
+from vision.detectors.base import Detection
+from vision.labels import COCO, DEFAULT_LABEL_MAP
+
+
+class OnnxDetector:
+    def __init__(
+        self,
+        model: str | Path,
+        imgsz: int = 320,
+        thresholds: dict[str, float] | None = None,
+        nms_iou: float = 0.45,
+        output_format: str = "auto",
+        label_map: dict[str, str] | None = None,
+        providers: Sequence[str] | None = None,
+        threads: int | None = None,
+    ) -> None:
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        available = ort.get_available_providers()
+        wanted = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        self.session = ort.InferenceSession(str(model), options, providers=list(wanted))
+        meta = self.session.get_modelmeta().custom_metadata_map
+        model_input = self.session.get_inputs()[0]
+        self.input_name = model_input.name
+        h, w = model_input.shape[2], model_input.shape[3]
+        self.size = (h, w) if isinstance(h, int) and isinstance(w, int) else (imgsz, imgsz)
+        self.batchable = not isinstance(model_input.shape[0], int)
+        self.format = output_format if output_format != "auto" else self._sniff_format(meta)
+        self.names = self._names(meta)
+        mapping = DEFAULT_LABEL_MAP if label_map is None else label_map
+        self.class_labels = [mapping.get(name, name) for name in self.names]
+        self.labels = tuple(dict.fromkeys(self.class_labels))
+        thresholds = thresholds or {}
+        default = thresholds.get("default", 0.35)
+        self.thresholds = np.array(
+            [thresholds.get(lbl, thresholds.get(raw, default)) for raw, lbl in zip(self.names, self.class_labels, strict=True)],
+            dtype=np.float32,
+        )
+        self.nms_iou = nms_iou
+        if self.format == "yolox":
+            self._grids, self._strides = yolox_grids(self.size)
+
+    def detect(self, image: np.ndarray, stream_id: str = "") -> list[Detection]:
+        return self.detect_batch([image])[0]
+
+    def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
+        """Several frames (e.g. from several cameras) in one inference when the model allows."""
+        centre = self.format == "ultralytics"
+        prepared = [letterbox(img, self.size, centre) for img in images]
+        tensors = np.stack([self._to_tensor(canvas) for canvas, _ in prepared])
+        if self.batchable:
+            outputs = self.session.run(None, {self.input_name: tensors})[0]
+        else:
+            outputs = np.concatenate([self.session.run(None, {self.input_name: t[None]})[0] for t in tensors])
+        return [self._postprocess(out, box) for out, (_, box) in zip(outputs, prepared, strict=True)]
+
+    def _to_tensor(self, canvas: np.ndarray) -> np.ndarray:
+        if self.format == "yolox":
+            return canvas.transpose(2, 0, 1).astype(np.float32)  # BGR, 0–255
+        return canvas[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) / 255.0  # RGB, 0–1
+
+    def _postprocess(self, raw: np.ndarray, box: object) -> list[Detection]:
+        if self.format == "yolox":
+            boxes, scores = decode_yolox(raw, self._grids, self._strides)
+        else:
+            boxes, scores = decode_ultralytics(raw)
+        boxes, best, classes = select(boxes, scores, self.thresholds, self.nms_iou)
+        boxes = box.to_source(boxes)  # type: ignore[attr-defined]
+        return [
+            Detection(self.class_labels[c], float(s), tuple(float(v) for v in b))  # type: ignore[arg-type]
+            for b, s, c in zip(boxes, best, classes, strict=True)
+        ]
+
+    def _sniff_format(self, meta: dict[str, str]) -> str:
+        if "names" in meta:
+            return "ultralytics"
+        shape = self.session.get_outputs()[0].shape
+        if not all(isinstance(d, int) for d in shape[1:]):
+            dummy = np.zeros((1, 3, *self.size), dtype=np.float32)
+            shape = self.session.run(None, {self.input_name: dummy})[0].shape
+        # Anchors outnumber channels: whichever axis is longer holds the anchors.
+        return "yolox" if shape[1] > shape[2] else "ultralytics"
+
+    def _names(self, meta: dict[str, str]) -> list[str]:
+        if "names" in meta:
+            parsed = ast.literal_eval(meta["names"])
+            return [parsed[i] for i in sorted(parsed)] if isinstance(parsed, dict) else list(parsed)
+        shape = self.session.get_outputs()[0].shape
+        channels = shape[2] - 5 if self.format == "yolox" else shape[1] - 4
+        return list(COCO) if channels == len(COCO) else [f"class{i}" for i in range(channels)]
