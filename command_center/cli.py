@@ -49,6 +49,16 @@ def main(argv: list[str] | None = None) -> int:
     detect.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
     detect.add_argument("--json", action="store_true", help="one JSON object per frame")
 
+    train = sub.add_parser("train", help="train the default detector on rendered scenes, export ONNX")
+    train.add_argument("--images", type=int, default=1500)
+    train.add_argument("--val-images", type=int, default=300)
+    train.add_argument("--epochs", type=int, default=40)
+    train.add_argument("--imgsz", type=int, default=320)
+    train.add_argument("--batch", type=int, default=16)
+    train.add_argument("--device", default="cpu", help="cpu, or a CUDA device index such as 0")
+    train.add_argument("--out", type=Path, default=Path("runs/grid-yolo"))
+    train.add_argument("--model-out", type=Path, default=Path("models/grid-yolo.onnx"))
+
     bench = sub.add_parser("bench", help="benchmarks; the last line is 'ratio: X.XX' against a baseline")
     bench.add_argument("name", choices=BENCHMARKS)
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options of the benchmark (see NAME --help)")
@@ -61,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         "check-config": _check_config,
         "grids": _grids,
         "detect": _detect,
+        "train": _train,
         "bench": _bench,
     }[args.command]
     return handler(args)
@@ -178,6 +189,19 @@ def _detect(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from vision.train.train import TrainSpec, train
+
+    spec = TrainSpec(
+        out_dir=args.out, model_out=args.model_out, images=args.images, val_images=args.val_images,
+        epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
+    )
+    report = train(spec)
+    print(json.dumps(report["metrics"], indent=2))
+    print(f"model: {spec.model_out} ({report['model_bytes'] / 1e6:.1f} MB); report: {spec.out_dir / 'report.json'}")
     return 0
 
 
