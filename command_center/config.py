@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dispatch.config import CityConfig, DispatchConfig
 from streams.config import SourceConfig
+from streams.webrtc import WebRTCConfig
 from vision.config import DetectorConfig, RulesConfig, ZoneConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
@@ -59,6 +60,7 @@ class Config(_Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
+    webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("store")
@@ -162,7 +164,7 @@ def _check_references(config: Config, source: str) -> list[str]:
     from dispatch.catalog import load_catalog
     from streams.registry import kinds
     from vision.detectors import backends
-    from vision.rules import known_rules
+    from vision.rules import build_rules, known_rules
 
     errors: list[str] = []
     try:
@@ -188,4 +190,9 @@ def _check_references(config: Config, source: str) -> list[str]:
             for k, rule in enumerate(zone.rules):
                 if rule not in rules:
                     errors.append(f"{source}: cameras[{i}].zones[{j}].rules[{k}]: unknown rule {rule!r}")
+                else:
+                    try:
+                        build_rules([zone.model_copy(update={"rules": [rule]})], config.rules)
+                    except ValueError as exc:
+                        errors.append(f"{source}: cameras[{i}].zones[{j}].rules[{k}]: {exc}")
     return errors

@@ -25,7 +25,7 @@ WIDTH, HEIGHT = 640, 360
 # The rendered scenes' zones → the rule that watches each; traffic lanes are not watched.
 ZONE_RULES = {
     "no-parking": "illegal_parking",
-    "no-vending": "stall",
+    "no-vending": "dwell",
     "sidewalk": "dwell",
     "sidewalk-far": "dwell",
     "plaza": "dwell",

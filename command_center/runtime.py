@@ -72,7 +72,7 @@ class Runtime:
                 detector,
                 build_rules(cam.zones, config.rules),
                 (cam.location.lon, cam.location.lat),
-                [(z.name, z.polygon) for z in cam.zones],
+                [(z.name, z.polygon or list(z.line or ())) for z in cam.zones],
                 config.rules.max_track_gap_s,
             )
         self.vision = VisionWorker(

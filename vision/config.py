@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -33,14 +33,29 @@ class DetectorConfig(_Strict):
 
 
 class ZoneConfig(_Strict):
+    """A region of a camera's view (a polygon, or a line for line crossing) and its rules."""
+
     name: str = Field(min_length=1)
-    polygon: list[tuple[float, float]] = Field(min_length=3)
+    polygon: list[tuple[float, float]] | None = Field(None, min_length=3)
+    line: tuple[tuple[float, float], tuple[float, float]] | None = None
+    direction: Literal["any", "in", "out"] = Field("any", description="line crossing: 'in' is left→right of a→b")
     rules: list[str] = Field(min_length=1)
     labels: list[str] | None = None  # None: the rule's own default labels
     dwell_s: float | None = Field(None, gt=0)
+    min_count: int | None = Field(None, ge=1, description="crowding: people at once")
+
+    @model_validator(mode="after")
+    def _shape(self) -> ZoneConfig:
+        if (self.polygon is None) == (self.line is None):
+            raise ValueError("give a polygon or a line")
+        return self
 
 
 class RulesConfig(_Strict):
     dwell_s: float = Field(10.0, gt=0, description="seconds in a zone before a dwell rule fires")
     cooldown_s: float = Field(60.0, ge=0, description="one incident per zone and rule within this time")
     max_track_gap_s: float = Field(2.0, gt=0, description="how long a track survives without a detection")
+    crowd_count: int = Field(8, ge=2, description="crowding: people in the zone at once")
+    crowd_s: float = Field(5.0, ge=0, description="crowding: for this long")
+    fallen_s: float = Field(3.0, ge=0, description="fallen person: lying for this long")
+    fire_frames: int = Field(3, ge=1, description="fire/smoke: seen in this many recent frames")

@@ -1,4 +1,7 @@
-"""Rule kinds: one registry from a zone's rule names to rule objects."""
+"""Rule kinds: one registry from a zone's rule names to rule objects.
+
+Each rule maps to a matter type of the catalog by its name (the catalog's `rules`).
+"""
 
 from __future__ import annotations
 
@@ -6,33 +9,77 @@ from collections.abc import Callable
 
 from vision.config import RulesConfig, ZoneConfig
 from vision.rules.base import Hit, Rule
+from vision.rules.crowd import CrowdRule
 from vision.rules.dwell import DwellRule
+from vision.rules.fallen import FallenRule
+from vision.rules.line import LineRule
+from vision.rules.presence import PresenceRule
 
 RuleFactory = Callable[[str, ZoneConfig, RulesConfig], Rule]
 
-# Until the trained model lands, every zone rule is a dwell rule over the labels it is about.
-_DEFAULT_LABELS: dict[str, frozenset[str] | None] = {
-    "dwell": None,
-    "illegal_parking": frozenset({"vehicle"}),
-    "loitering": frozenset({"person"}),
-    "dumping": None,
-    "stall": None,
-    "fallen_person": None,
-    "crowding": None,
-    "zone_intrusion": None,
-    "fire": None,
+PEOPLE = frozenset({"person"})
+MOVERS = frozenset({"person", "vehicle", "bicycle"})
+
+
+def _labels(zone: ZoneConfig, default: frozenset[str] | None) -> frozenset[str] | None:
+    return frozenset(zone.labels) if zone.labels is not None else default
+
+
+def _staying(default: frozenset[str] | None) -> RuleFactory:
+    """Something that stays put in the zone: parked vehicles, dumped garbage, stalls."""
+
+    def build(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
+        dwell = zone.dwell_s or cfg.dwell_s
+        return DwellRule(rule, zone.name, zone.polygon, dwell, _labels(zone, default), cfg.cooldown_s, stationary=True)
+
+    return build
+
+
+def _intrusion(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
+    dwell = zone.dwell_s or 0.0
+    return DwellRule(rule, zone.name, zone.polygon, dwell, _labels(zone, MOVERS), cfg.cooldown_s, stationary=False)
+
+
+def _loitering(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
+    dwell = zone.dwell_s or cfg.dwell_s
+    return DwellRule(rule, zone.name, zone.polygon, dwell, _labels(zone, PEOPLE), cfg.cooldown_s, stationary=False)
+
+
+def _crowding(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
+    count = zone.min_count or cfg.crowd_count
+    hold = zone.dwell_s if zone.dwell_s is not None else cfg.crowd_s
+    return CrowdRule(rule, zone.name, zone.polygon, count, hold, _labels(zone, PEOPLE) or PEOPLE, cfg.cooldown_s)
+
+
+def _fire(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
+    labels = _labels(zone, frozenset({"fire", "smoke"})) or frozenset({"fire", "smoke"})
+    return PresenceRule(rule, zone.name, zone.polygon, labels, cfg.fire_frames, cooldown_s=cfg.cooldown_s)
+
+
+def _fallen(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
+    down = zone.dwell_s if zone.dwell_s is not None else cfg.fallen_s
+    return FallenRule(rule, zone.name, zone.polygon, down, _labels(zone, PEOPLE) or PEOPLE, cfg.cooldown_s)
+
+
+def _line(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
+    if zone.line is None:
+        raise ValueError(f"zone {zone.name!r}: line_crossing needs a 'line'")
+    return LineRule(rule, zone.name, zone.line, zone.direction, _labels(zone, MOVERS))
+
+
+_RULES: dict[str, RuleFactory] = {
+    "dwell": _staying(None),  # anything that stays: the motion detector's rule
+    "illegal_parking": _staying(frozenset({"vehicle"})),
+    "dumping": _staying(frozenset({"garbage"})),
+    "stall": _staying(frozenset({"stall"})),
+    "zone_intrusion": _intrusion,
+    "label": _intrusion,  # any label present in the zone: set the zone's labels
+    "loitering": _loitering,
+    "crowding": _crowding,
+    "fire": _fire,
+    "fallen_person": _fallen,
+    "line_crossing": _line,
 }
-
-
-def _dwell(rule: str, zone: ZoneConfig, rules: RulesConfig) -> Rule:
-    labels = frozenset(zone.labels) if zone.labels is not None else _DEFAULT_LABELS[rule]
-    # Intrusion fires on entry; loitering is moving about; the others are things that stay put.
-    dwell = 0.0 if rule == "zone_intrusion" else (zone.dwell_s or rules.dwell_s)
-    stationary = rule not in ("zone_intrusion", "loitering")
-    return DwellRule(rule, zone.name, zone.polygon, dwell, labels, rules.cooldown_s, stationary)
-
-
-_RULES: dict[str, RuleFactory] = {name: _dwell for name in _DEFAULT_LABELS}
 
 
 def register(name: str, factory: RuleFactory) -> None:
@@ -49,6 +96,9 @@ def build_rules(zones: list[ZoneConfig], config: RulesConfig) -> list[Rule]:
         for rule in zone.rules:
             if rule not in _RULES:
                 raise ValueError(f"zone {zone.name!r}: unknown rule {rule!r}; known: {', '.join(known_rules())}")
+            if (rule == "line_crossing") != (zone.line is not None):
+                needs = "a 'line'" if rule == "line_crossing" else "a 'polygon'"
+                raise ValueError(f"zone {zone.name!r}: rule {rule!r} needs {needs}")
             out.append(_RULES[rule](rule, zone, config))
     return out
 

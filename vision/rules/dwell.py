@@ -1,17 +1,17 @@
 """An object staying inside a zone longer than N seconds.
 
 With `stationary`, it must also stay roughly in place: walking through a zone is
-not staying in it, while a parked vehicle, a stall or a pile of garbage is. Fires
-once per track, and at most once per zone within the cooldown, so a parked vehicle
-whose blob splits into several tracks still alerts once.
+not staying in it, while a parked vehicle, a stall or a pile of garbage is. This
+one rule serves intrusion (0 s, moving allowed), loitering (moving allowed),
+illegal parking, dumping and stalls (stationary, per label).
 """
 
 from __future__ import annotations
 
-from shapely import Point, Polygon
-from shapely.prepared import prep
+from collections.abc import Sequence
 
 from vision.rules.base import Hit
+from vision.rules.zone import Area, Once
 from vision.track import Track
 
 
@@ -20,7 +20,7 @@ class DwellRule:
         self,
         name: str,
         zone: str,
-        polygon: list[tuple[float, float]],
+        polygon: Sequence[tuple[float, float]] | None,
         dwell_s: float,
         labels: frozenset[str] | None = None,
         cooldown_s: float = 60.0,
@@ -28,16 +28,13 @@ class DwellRule:
     ) -> None:
         self.name = name
         self.zone = zone
-        self.polygon = polygon
-        self._area = prep(Polygon(polygon))
+        self.area = Area(polygon)
         self.dwell_s = dwell_s
         self.labels = labels
-        self.cooldown_s = cooldown_s
         self.stationary = stationary
+        self.once = Once(cooldown_s)
         self._entered: dict[int, float] = {}
         self._anchor: dict[int, tuple[float, float]] = {}
-        self._fired: set[int] = set()
-        self._last_fire: float | None = None
 
     def update(self, tracks: list[Track], ts: float) -> list[Hit]:
         hits: list[Hit] = []
@@ -45,24 +42,19 @@ class DwellRule:
         for track in tracks:
             if self.labels is not None and track.label not in self.labels:
                 continue
-            if not self._area.contains(Point(track.bottom_centre)):
+            if not self.area.holds(track):
                 continue
             inside.add(track.id)
             entered = self._entered.setdefault(track.id, ts)
             if self.stationary and self._moved(track):
                 entered = self._entered[track.id] = ts
-            if ts - entered < self.dwell_s or track.id in self._fired:
-                continue
-            self._fired.add(track.id)
-            if self._last_fire is not None and ts - self._last_fire < self.cooldown_s:
-                continue
-            self._last_fire = ts
-            hits.append(Hit(self.name, self.zone, track))
+            if ts - entered >= self.dwell_s and self.once.allow(track.id, ts):
+                hits.append(Hit(self.name, self.zone, track))
         # Forget tracks that left the zone: re-entering restarts the clock.
         for tid in set(self._entered) - inside:
             del self._entered[tid]
             self._anchor.pop(tid, None)
-        self._fired &= set(self._entered) | inside
+        self.once.forget(set(self._entered))
         return hits
 
     def _moved(self, track: Track) -> bool:
