@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from dispatch.config import CityConfig, DispatchConfig
 from streams.config import SourceConfig
 from streams.webrtc import WebRTCConfig
-from vision.config import DetectorConfig, RulesConfig, ZoneConfig
+from vision.config import DetectorConfig, EvidenceConfig, RulesConfig, ZoneConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
@@ -57,6 +57,7 @@ class Config(_Strict):
     catalog: Path = CONFIG_DIR / "matters.yaml"
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+    evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
     hub: HubConfig = Field(default_factory=HubConfig)

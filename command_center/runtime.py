@@ -28,6 +28,7 @@ from dispatch.intake import Intake
 from streams.health import SourceHealth
 from streams.registry import create_source
 from streams.runner import SourceRunner
+from vision.clips import ClipRecorder, enforce_retention
 from vision.detectors import create_detector
 from vision.evidence import SnapshotStore
 from vision.incident import Incident
@@ -61,6 +62,8 @@ class Runtime:
         self.catalog: Catalog = load_catalog(config.catalog)
         self.dispatcher = Dispatcher(self.city, self.index, self.catalog, self.store, config.dispatch)
         self.snapshots = SnapshotStore(data_dir / "snapshots")
+        evidence = config.evidence
+        self.clips = ClipRecorder(data_dir / "clips", evidence.pre_s, evidence.post_s, self._clip_ready, evidence.clips)
         self.runners: dict[str, SourceRunner] = {}
         self.pipelines: dict[str, CameraPipeline] = {}
         detector = create_detector(config.detector)
@@ -76,7 +79,9 @@ class Runtime:
                 config.rules.max_track_gap_s,
             )
         self.vision = VisionWorker(
-            {c.id: (self.runners[c.id], self.pipelines[c.id], c.fps) for c in config.cameras}, self._from_vision
+            {c.id: (self.runners[c.id], self.pipelines[c.id], c.fps) for c in config.cameras},
+            self._from_vision,
+            self.clips,
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started_at = time.time()
@@ -91,6 +96,7 @@ class Runtime:
         self._spawn(self._feed_hub, self.bus.subscribe(TOPICS, "hub"))
         self._spawn(self._dispatch_incidents, self.bus.subscribe(["incidents"], "dispatcher"))
         self._tasks.append(asyncio.create_task(self._watch_cameras(), name="camera-watch"))
+        self._tasks.append(asyncio.create_task(self._keep_evidence_bounded(), name="retention"))
         for runner in self.runners.values():
             runner.start()
         self.vision.start()
@@ -151,6 +157,29 @@ class Runtime:
         self.counters["incidents"] += 1
         await self.bus.publish(Event("incidents", "incident.created", doc))
         return doc
+
+    def _clip_ready(self, incident_id: str, _path: object) -> None:
+        """Called on a clip-writer thread once the post-roll is encoded."""
+        if self.loop is not None:
+            asyncio.run_coroutine_threadsafe(self._link_clip(incident_id), self.loop)
+
+    async def _link_clip(self, incident_id: str) -> None:
+        updated = await asyncio.to_thread(
+            self.store.update_incident, incident_id, clip_url=f"/api/incidents/{incident_id}/clip.mp4"
+        )
+        if updated is not None:
+            await self.bus.publish(Event("incidents", "incident.updated", updated))
+
+    async def _keep_evidence_bounded(self) -> None:
+        evidence = self.config.evidence
+        root = self.config.server.data_dir
+        while True:
+            for folder in (root / "snapshots", root / "clips"):
+                if folder.exists():
+                    await asyncio.to_thread(
+                        enforce_retention, folder, evidence.max_age_days * 86400, int(evidence.max_gb * 1e9 / 2), time.time()
+                    )
+            await asyncio.sleep(60)
 
     # bus → dispatch
     async def _dispatch_incidents(self, subscription: Any) -> None:

@@ -94,3 +94,19 @@ def test_rendered_frames_become_a_task_on_the_workers_terminal(tmp_path: Path, s
                 break
         assert msg["data"]["id"] == case["id"] and msg["data"]["state"] == "accepted"
         assert msg["seq"] == task["seq"] + 1
+
+        # The evidence clip (5 s pre-roll + 5 s post-roll) is linked once it is encoded.
+        clip_url = None
+        deadline = time.monotonic() + 30
+        while clip_url is None and time.monotonic() < deadline:
+            try:
+                msg = json.loads(wall.recv(timeout=1))
+            except TimeoutError:
+                continue
+            if msg.get("type") == "incident.updated" and msg["data"]["id"] == incident["id"]:
+                clip_url = msg["data"].get("clip_url")
+        assert clip_url == f"/api/incidents/{incident['id']}/clip.mp4"
+        with httpx.Client(base_url=server.url) as http:
+            clip = http.get(clip_url)
+            assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp4"
+            assert b"ftyp" in clip.content[:16]

@@ -59,3 +59,11 @@ class RulesConfig(_Strict):
     crowd_s: float = Field(5.0, ge=0, description="crowding: for this long")
     fallen_s: float = Field(3.0, ge=0, description="fallen person: lying for this long")
     fire_frames: int = Field(3, ge=1, description="fire/smoke: seen in this many recent frames")
+
+
+class EvidenceConfig(_Strict):
+    pre_s: float = Field(5.0, ge=0, description="clip seconds before the incident")
+    post_s: float = Field(5.0, ge=0, description="clip seconds after the incident")
+    clips: bool = True
+    max_age_days: float = Field(30.0, gt=0)
+    max_gb: float = Field(5.0, gt=0, description="snapshots and clips together")

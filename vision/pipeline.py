@@ -17,8 +17,9 @@ import numpy as np
 
 from streams.base import Frame
 from streams.runner import SourceRunner
+from vision.clips import ClipRecorder
 from vision.detectors.base import Detection, Detector
-from vision.evidence import draw_box, draw_zones, snapshot
+from vision.evidence import draw_box, draw_zones, encode_jpeg, snapshot
 from vision.incident import Incident
 from vision.rules.base import Rule
 from vision.track import IoUTracker
@@ -85,9 +86,11 @@ class VisionWorker:
         self,
         cameras: dict[str, tuple[SourceRunner, CameraPipeline, float]],  # id → (runner, pipeline, detect fps)
         on_incident: Callable[[Incident], None],
+        clips: ClipRecorder | None = None,
     ) -> None:
         self.cameras = cameras
         self.on_incident = on_incident
+        self.clips = clips
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vision", daemon=True)
         self.errors = 0
@@ -115,8 +118,13 @@ class VisionWorker:
                 next_due[cam_id] = now + 1.0 / fps * 0.9
                 worked = True
                 try:
-                    for incident in pipeline.process(frame):
+                    incidents = pipeline.process(frame)
+                    for incident in incidents:
+                        if self.clips is not None:
+                            self.clips.start(cam_id, incident.id, frame.ts)
                         self.on_incident(incident)
+                    if self.clips is not None and self.clips.enabled and pipeline.annotated is not None:
+                        self.clips.add_frame(cam_id, frame.ts, encode_jpeg(pipeline.annotated.image, 75))
                 except Exception:  # one camera's bad frame must not stop the others
                     self.errors += 1
                     log.exception("vision failed on camera %s", cam_id)

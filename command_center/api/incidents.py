@@ -40,6 +40,15 @@ def routes(rt: Runtime) -> list[Route]:
             raise ApiError(404, "snapshot not found", request.path_params["id"])
         return FileResponse(path, media_type="image/jpeg")
 
+    async def clip(request: Request) -> FileResponse:
+        try:
+            path = rt.clips.path(request.path_params["id"])
+        except ValueError:
+            raise ApiError(404, "clip not found", request.path_params["id"]) from None
+        if not path.exists():
+            raise ApiError(404, "clip not found (it is ready a few seconds after the incident)", request.path_params["id"])
+        return FileResponse(path, media_type="video/mp4")
+
     def mark(new_state: str):  # noqa: ANN202 - returns an endpoint
         async def endpoint(request: Request) -> JSONResponse:
             body = await json_body(request)
@@ -63,6 +72,7 @@ def routes(rt: Runtime) -> list[Route]:
         Route("/api/incidents", list_incidents),
         Route("/api/incidents/{id}", get_incident),
         Route("/api/incidents/{id}/snapshot.jpg", snapshot),
+        Route("/api/incidents/{id}/clip.mp4", clip),
         Route("/api/incidents/{id}/ack", mark("acked"), methods=["POST"]),
         Route("/api/incidents/{id}/dismiss", mark("dismissed"), methods=["POST"]),
     ]
