@@ -31,6 +31,7 @@ from streams.runner import SourceRunner
 from vision.clips import ClipRecorder, enforce_retention
 from vision.detectors import create_detector
 from vision.evidence import SnapshotStore
+from vision.gate import MotionGate
 from vision.incident import Incident
 from vision.pipeline import CameraPipeline, VisionWorker
 from vision.rules import build_rules
@@ -77,6 +78,7 @@ class Runtime:
                 (cam.location.lon, cam.location.lat),
                 [(z.name, z.polygon or list(z.line or ())) for z in cam.zones],
                 config.rules.max_track_gap_s,
+                self._gate(),
             )
         self.vision = VisionWorker(
             {c.id: (self.runners[c.id], self.pipelines[c.id], c.fps) for c in config.cameras},
@@ -88,6 +90,13 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.tracks: dict[str, deque[list[float]]] = {}
         self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0}
+
+    def _gate(self) -> MotionGate | None:
+        """Model detectors look only where things move; the motion detector needs no gate."""
+        det = self.config.detector
+        if det.backend == "motion" or not det.motion_gate:
+            return None
+        return MotionGate(region_size=det.imgsz, recheck_every=det.recheck_every)
 
     # lifecycle
     async def start(self) -> None:
@@ -265,6 +274,7 @@ class Runtime:
             "location": {"lon": telemetry.lon, "lat": telemetry.lat} if telemetry else cam.location.model_dump(),
             "fps": cam.fps,
             **runner.health.snapshot(),
+            "gate": gate.stats.to_dict() if (gate := self.pipelines[cam_id].gate) else None,
             "telemetry": (
                 {"lat": telemetry.lat, "lon": telemetry.lon, "alt": telemetry.alt, "heading": telemetry.heading}
                 if telemetry

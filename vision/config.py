@@ -22,6 +22,8 @@ class DetectorConfig(_Strict):
     nms_iou: float = Field(0.45, gt=0, le=1)
     label_map: dict[str, str] | None = Field(None, description="model label → product label; None: COCO vehicles → vehicle")
     threads: int | None = Field(None, ge=1, description="ONNX Runtime intra-op threads")
+    motion_gate: bool = Field(True, description="model backends: detect only around motion and tracked objects")
+    recheck_every: int = Field(50, ge=1, description="frames between re-checks of still objects")
 
     @field_validator("thresholds")
     @classmethod

@@ -20,9 +20,10 @@ from streams.runner import SourceRunner
 from vision.clips import ClipRecorder
 from vision.detectors.base import Detection, Detector
 from vision.evidence import draw_box, draw_zones, encode_jpeg, snapshot
+from vision.gate import MotionGate
 from vision.incident import Incident
 from vision.rules.base import Rule
-from vision.track import IoUTracker
+from vision.track import IoUTracker, Track
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class CameraPipeline:
         location: tuple[float, float],
         zones: list[tuple[str, list[tuple[float, float]]]] | None = None,
         max_track_gap_s: float = 2.0,
+        gate: MotionGate | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.detector = detector
@@ -50,13 +52,17 @@ class CameraPipeline:
         self.location = location
         self.zones = zones or []
         self.tracker = IoUTracker(max_gap_s=max_track_gap_s)
+        self.gate = gate
         self.annotated: Annotated | None = None
         self.frames = 0
 
     def process(self, frame: Frame) -> list[Incident]:
         self.frames += 1
-        detections = self.detector.detect(frame.image, self.camera_id)
-        tracks = self.tracker.update(detections, frame.ts)
+        if self.gate is None:
+            detections = self.detector.detect(frame.image, self.camera_id)
+            tracks = self.tracker.update(detections, frame.ts)
+        else:
+            detections, tracks = self._gated(frame)
         lon, lat = (frame.telemetry.lon, frame.telemetry.lat) if frame.telemetry else self.location
         incidents = []
         for rule in self.rules:
@@ -73,12 +79,35 @@ class CameraPipeline:
         self.annotated = Annotated(self._annotate(frame.image, tracks), frame.index, detections)
         return incidents
 
+    def _gated(self, frame: Frame) -> tuple[list[Detection], list[Track]]:
+        assert self.gate is not None
+        known = list(self.tracker.tracks.values())
+        moving = [t.box for t in known if not t.still(frame.ts)]
+        still = [t.box for t in known if t.still(frame.ts)]
+        regions = self.gate.regions(frame.image, moving, still)
+        # Tracks the detector will not look at this frame are assumed to be where they were.
+        unseen = [t for t in known if not any(_inside(t.box, r) for r in regions)]
+        self.tracker.coast(unseen, frame.ts)
+        detections = [d for region in regions for d in self._detect_in(frame.image, region)]
+        tracks = self.tracker.update(detections, frame.ts)
+        return detections, tracks + [t for t in unseen if t.id in self.tracker.tracks and t not in tracks]
+
+    def _detect_in(self, image: np.ndarray, region: tuple[float, float, float, float]) -> list[Detection]:
+        x1, y1, x2, y2 = (int(round(v)) for v in region)
+        found = self.detector.detect(image[y1:y2, x1:x2], self.camera_id)
+        return [Detection(d.label, d.score, (d.box[0] + x1, d.box[1] + y1, d.box[2] + x1, d.box[3] + y1)) for d in found]
+
     def _annotate(self, image: np.ndarray, tracks: list) -> np.ndarray:
         canvas = image.copy()
         draw_zones(canvas, self.zones)
         for t in tracks:
             draw_box(canvas, t.box, f"{t.label} #{t.id}", label=t.label)
         return canvas
+
+
+def _inside(box: tuple[float, float, float, float], region: tuple[float, float, float, float]) -> bool:
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
 
 
 class VisionWorker:

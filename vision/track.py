@@ -24,6 +24,10 @@ class Track:
     # Decaying votes per label: a blob's shape-based label wobbles, and what the object
     # looked like recently should win over what it looked like when it appeared.
     votes: dict[str, float] = field(default_factory=dict)
+    moved_at: float = 0.0  # when the box last shifted noticeably; still objects are re-checked less
+
+    def still(self, now: float, after_s: float = 2.0) -> bool:
+        return now - max(self.moved_at, self.first_seen) >= after_s
 
     @property
     def bottom_centre(self) -> tuple[float, float]:
@@ -47,6 +51,14 @@ def _centre_close(a: Box, b: Box) -> bool:
 
 
 VOTE_DECAY = 0.85
+
+
+def _shift(a: Box, b: Box) -> float:
+    """How far the centre moved, relative to the box's size."""
+    ax, ay = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
+    bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
+    size = max(a[2] - a[0], a[3] - a[1], 1.0)
+    return max(abs(ax - bx), abs(ay - by)) / size
 
 
 class IoUTracker:
@@ -74,15 +86,24 @@ class IoUTracker:
             used_dets.add(i)
         for i, det in enumerate(detections):
             if i not in used_dets:
-                track = Track(next(self._ids), det.label, det.score, det.box, ts, ts, votes={det.label: det.score})
+                track = Track(
+                    next(self._ids), det.label, det.score, det.box, ts, ts, votes={det.label: det.score}, moved_at=ts
+                )
                 self.tracks[track.id] = track
                 used_tracks.add(track.id)
         for tid in [tid for tid, t in self.tracks.items() if ts - t.last_seen > self.max_gap_s]:
             del self.tracks[tid]
         return [self.tracks[tid] for tid in used_tracks if tid in self.tracks]
 
+    def coast(self, keep: list[Track], ts: float) -> None:
+        """Keep tracks alive through frames where the detector did not look at them."""
+        for track in keep:
+            track.last_seen = ts
+
     @staticmethod
     def _refresh(track: Track, det: Detection, ts: float) -> None:
+        if _shift(track.box, det.box) > 0.15:
+            track.moved_at = ts
         track.box = det.box
         track.score = max(det.score, track.score * 0.9)
         track.last_seen = ts
