@@ -1,7 +1,9 @@
 """The demo: a generated city, six simulated street cameras, a drone, simulated workers.
 
 The demo's configuration is generated, so the detection zones sit where the
-rendered scenes put their no-parking area.
+rendered scenes put their no-parking area. With the project's trained model
+(models/grid-yolo.onnx) the zones carry the real rules; without it, the motion
+detector's single rule: something that stays.
 """
 
 from __future__ import annotations
@@ -22,28 +24,40 @@ SITES: list[tuple[str, str, float, float, str]] = [
 ]
 DRONE_ROUTE = "113.3000,23.1200;113.3300,23.1250;113.3350,23.1400;113.3050,23.1380"
 WIDTH, HEIGHT = 640, 360
-# The rendered scenes' zones → the rule that watches each; traffic lanes are not watched.
-ZONE_RULES = {
-    "no-parking": "illegal_parking",
-    "no-vending": "dwell",
-    "sidewalk": "dwell",
-    "sidewalk-far": "dwell",
-    "plaza": "dwell",
+MODEL = Path(__file__).resolve().parent.parent / "models" / "grid-yolo.onnx"
+WHOLE_VIEW = [[0.0, 0.0], [WIDTH, 0.0], [WIDTH, HEIGHT], [0.0, HEIGHT]]
+# The rendered scenes' zones → the rules that watch each; traffic lanes are not watched.
+MODEL_RULES = {
+    "no-parking": ["illegal_parking"],
+    "no-vending": ["stall"],
+    "sidewalk": ["dumping", "stall", "fallen_person", "crowding"],
+    "sidewalk-far": ["dumping", "stall", "fallen_person", "crowding"],
+    "plaza": ["dumping", "fallen_person", "crowding"],
 }
+MOTION_RULES = {zone: ["illegal_parking" if zone == "no-parking" else "dwell"] for zone in MODEL_RULES}
 
 
 def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_workers: bool = True) -> dict[str, Any]:
     from streams.sim.scene import SceneRenderer
 
+    model = MODEL.exists()
+    rules = MODEL_RULES if model else MOTION_RULES
+    detector = (
+        {"backend": "onnx", "model": str(MODEL), "imgsz": 320, "thresholds": {"default": 0.4, "fire": 0.3, "smoke": 0.3}}
+        if model
+        else {"backend": "motion"}
+    )
     cameras: list[dict[str, Any]] = []
     for i, (cam_id, name, lon, lat, kind) in enumerate(SITES):
         seed = 11 + i
         scene = SceneRenderer(seed=seed, width=WIDTH, height=HEIGHT, kind=kind)
         zones = [
-            {"name": zone, "polygon": [list(map(float, p)) for p in polygon], "rules": [ZONE_RULES[zone]]}
+            {"name": zone, "polygon": [list(map(float, p)) for p in polygon], "rules": rules[zone]}
             for zone, polygon in scene.zones.items()
-            if zone in ZONE_RULES
+            if zone in rules
         ]
+        if model:
+            zones.append({"name": "view", "polygon": WHOLE_VIEW, "rules": ["fire"]})
         cameras.append(
             {
                 "id": cam_id,
@@ -70,6 +84,7 @@ def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_worker
         "store": f"sqlite:///{data_dir / 'command-center.db'}",
         "bus": "memory",
         "city": {"generator": {"seed": 7, "districts": 11}},
+        "detector": detector,
         "rules": {"dwell_s": 8.0, "cooldown_s": 45.0},
         "workers": {"simulate": simulate_workers},
         "cameras": cameras,
