@@ -28,6 +28,7 @@ from dispatch.intake import Intake
 from streams.health import SourceHealth
 from streams.registry import create_source
 from streams.runner import SourceRunner
+from streams.telemetry import with_telemetry
 from vision.clips import ClipRecorder, enforce_retention
 from vision.detectors import create_detector
 from vision.evidence import SnapshotStore
@@ -70,7 +71,11 @@ class Runtime:
         detector = create_detector(config.detector)
         for cam in config.cameras:
             health = SourceHealth(stall_after_s=cam.stall_after_s, offline_after_s=cam.offline_after_s)
-            self.runners[cam.id] = SourceRunner(cam.id, lambda cam=cam: create_source(cam), health)
+            # A publisher may come any moment: a WHIP camera re-checks its slot quickly.
+            backoff = (0.1, 0.5) if cam.kind == "whip" else (0.5, 10.0)
+            self.runners[cam.id] = SourceRunner(
+                cam.id, lambda cam=cam: with_telemetry(create_source(cam), cam.id), health, backoff
+            )
             self.pipelines[cam.id] = CameraPipeline(
                 cam.id,
                 detector,

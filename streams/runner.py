@@ -80,8 +80,11 @@ class SourceRunner:
                     self._publish(frame)
                     delay = self.backoff_s[0]
             except Exception as exc:  # any failure of a feed means: reconnect
-                self.health.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("source %s failed: %s", self.camera_id, self.health.last_error)
+                error = f"{type(exc).__name__}: {exc}"
+                # The same failure again (a server that stays down) is not news: log it once.
+                level = logging.DEBUG if error == self.health.last_error else logging.WARNING
+                self.health.last_error = error
+                log.log(level, "source %s failed: %s", self.camera_id, error)
             finally:
                 self.health.connected = False
                 if source is not None:
