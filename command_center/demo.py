@@ -22,7 +22,8 @@ SITES: list[tuple[str, str, float, float, str]] = [
     ("haizhu-0001", "Canton Tower, Yuejiang W Rd", 113.3245, 23.1064, "street"),
     ("baiyun-0001", "Baiyun Ave / Huangshi Rd", 113.2750, 23.1850, "street"),
 ]
-DRONE_ROUTE = "113.3000,23.1200;113.3300,23.1250;113.3350,23.1400;113.3050,23.1380"
+DRONE_ID = "drone-01"
+DRONE_SIM = "sim://drone?seed=5&route=113.3000,23.1200;113.3300,23.1250;113.3350,23.1400;113.3050,23.1380&speed=15&alt=120"
 WIDTH, HEIGHT = 640, 360
 MODEL = Path(__file__).resolve().parent.parent / "models" / "grid-yolo.onnx"
 WHOLE_VIEW = [[0.0, 0.0], [WIDTH, 0.0], [WIDTH, HEIGHT], [0.0, HEIGHT]]
@@ -69,12 +70,13 @@ def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_worker
                 "zones": zones,
             }
         )
+    # The drone's 4G feed arrives over WHIP, published by `drone_publisher` below.
     cameras.append(
         {
-            "id": "drone-01",
-            "name": "Drone 01 (4G)",
-            "kind": "drone",
-            "url": f"sim://drone?seed=5&route={DRONE_ROUTE}&speed=15&alt=120",
+            "id": DRONE_ID,
+            "name": "Drone 01 (4G, WHIP)",
+            "kind": "whip",
+            "url": f"whip://{DRONE_ID}",
             "location": {"lon": 113.30, "lat": 23.12},
             "fps": fps,
         }
@@ -87,9 +89,18 @@ def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_worker
         "detector": detector,
         "rules": {"dwell_s": 8.0, "cooldown_s": 45.0},
         "workers": {"simulate": simulate_workers},
+        "webrtc": {"ice_hosts": ["127.0.0.1"]},
         "cameras": cameras,
     }
 
 
 def demo_config(data_dir: Path, port: int = 8000, simulate_workers: bool = True) -> Config:
     return parse_config(demo_raw(data_dir, port, simulate_workers=simulate_workers), "<demo>")
+
+
+async def drone_publisher(port: int, fps: float = 5.0) -> None:
+    """The simulated drone, publishing its video and telemetry to our own WHIP endpoint."""
+    from streams.sim.source import open_sim
+    from streams.whip_client import publish_forever
+
+    await publish_forever(f"http://127.0.0.1:{port}/whip/{DRONE_ID}", open_sim(DRONE_SIM, fps), ["127.0.0.1"])

@@ -94,6 +94,8 @@ class Runtime:
         self.started_at = time.time()
         self._tasks: list[asyncio.Task[None]] = []
         self.tracks: dict[str, deque[list[float]]] = {}
+        # Coroutine factories run for the runtime's lifetime (the demo's drone publisher).
+        self.background: list[Callable[[], Awaitable[None]]] = []
         self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0}
 
     def _gate(self) -> MotionGate | None:
@@ -114,6 +116,8 @@ class Runtime:
         for runner in self.runners.values():
             runner.start()
         self.vision.start()
+        for make in self.background:
+            self.add_task(make())
         if self.config.workers.simulate:
             from command_center.simulate import simulate_workers
 

@@ -59,9 +59,9 @@ def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:
                 took = time.monotonic() - started
 
             assert took < 60, f"loop not closed within 60 s: {sorted({e['type'] for e in events})}"
-            assert len(cameras) >= 7 and {c["kind"] for c in cameras} >= {"sim", "drone"}
+            assert len(cameras) >= 7 and {c["kind"] for c in cameras} >= {"sim", "whip"}
             assert all(c["state"] == "online" for c in cameras), [(c["id"], c["state"]) for c in cameras]
-            drone = next(c for c in cameras if c["kind"] == "drone")
+            drone = next(c for c in cameras if c["kind"] == "whip")  # the drone publishes over WHIP
             assert drone["telemetry"]["alt"] > 0
             positions = [e["data"] for e in events if e["type"] == "drone.position"]
             assert positions and positions[-1]["id"] == drone["id"]
