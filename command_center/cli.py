@@ -12,7 +12,7 @@ from pathlib import Path
 
 from command_center.config import Config, ConfigError, load_config
 
-BENCHMARKS = ("route",)
+BENCHMARKS = ("route", "ingest")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,14 +108,14 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from command_center.demo import demo_config
+    from command_center.demo import demo_config, drone_publisher
 
     config = demo_config(args.data_dir, args.port, simulate_workers=not args.no_simulated_workers)
     config.server.host = args.host
-    return _run(config, demo=True)
+    return _run(config, demo=True, background=[lambda: drone_publisher(args.port)])
 
 
-def _run(config: Config, demo: bool = False) -> int:
+def _run(config: Config, demo: bool = False, background: list | None = None) -> int:
     import uvicorn
 
     from command_center.app import build_app
@@ -123,6 +123,7 @@ def _run(config: Config, demo: bool = False) -> int:
 
     print("building the city and starting cameras...", file=sys.stderr)
     rt = Runtime(config)
+    rt.background.extend(background or [])
     base = f"http://{config.server.host}:{config.server.port}"
     print(f"\n  wall:      {base}/wall", file=sys.stderr)
     worker = _a_camera_worker(rt)
