@@ -182,6 +182,13 @@ def _check_references(config: Config, source: str) -> list[str]:
         errors.append(f"{source}: detector.backend: unknown backend {config.detector.backend!r}; known: {', '.join(backends())}")
     if config.detector.model is not None and not config.detector.model.exists():
         errors.append(f"{source}: detector.model: file not found: {config.detector.model}")
+    elif config.detector.backend == "onnx":
+        try:
+            from vision.detectors import create_detector
+
+            create_detector(config.detector)
+        except ValueError as exc:
+            errors.append(f"{source}: detector.model: {exc}")
     rules = set(known_rules())
     for i, cam in enumerate(config.cameras):
         scheme = cam.url.split("://", 1)[0] if "://" in cam.url else ""

@@ -284,6 +284,8 @@ class Runtime:
             "fps": cam.fps,
             **runner.health.snapshot(),
             "gate": gate.stats.to_dict() if (gate := self.pipelines[cam_id].gate) else None,
+            "vision_errors": self.pipelines[cam_id].errors,
+            "vision_last_error": self.pipelines[cam_id].last_error,
             "telemetry": (
                 {"lat": telemetry.lat, "lon": telemetry.lon, "alt": telemetry.alt, "heading": telemetry.heading}
                 if telemetry

@@ -55,8 +55,12 @@ class CameraPipeline:
         self.gate = gate
         self.annotated: Annotated | None = None
         self.frames = 0
+        self.errors = 0
+        self.last_error: str | None = None
 
     def process(self, frame: Frame) -> list[Incident]:
+        if frame.image is None or frame.image.size == 0 or frame.image.ndim != 3:
+            raise ValueError(f"empty or malformed frame {frame.index} (shape {getattr(frame.image, 'shape', None)})")
         self.frames += 1
         if self.gate is None:
             detections = self.detector.detect(frame.image, self.camera_id)
@@ -154,8 +158,10 @@ class VisionWorker:
                         self.on_incident(incident)
                     if self.clips is not None and self.clips.enabled and pipeline.annotated is not None:
                         self.clips.add_frame(cam_id, frame.ts, encode_jpeg(pipeline.annotated.image, 75))
-                except Exception:  # one camera's bad frame must not stop the others
+                except Exception as exc:  # one camera's bad frame must not stop the others
                     self.errors += 1
-                    log.exception("vision failed on camera %s", cam_id)
+                    pipeline.errors += 1
+                    pipeline.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("vision failed on camera %s: %s", cam_id, pipeline.last_error)
             if not worked:
                 self._stop.wait(0.01)

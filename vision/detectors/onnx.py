@@ -35,9 +35,18 @@ class OnnxDetector:
             options.intra_op_num_threads = threads
         available = ort.get_available_providers()
         wanted = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-        self.session = ort.InferenceSession(str(model), options, providers=list(wanted))
+        try:
+            self.session = ort.InferenceSession(str(model), options, providers=list(wanted))
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
+            raise ValueError(f"cannot load model {model}: {str(exc).splitlines()[0][:300]}") from None
         meta = self.session.get_modelmeta().custom_metadata_map
         model_input = self.session.get_inputs()[0]
+        shape = model_input.shape
+        if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3):
+            raise ValueError(f"model {model}: expected an image input N×3×H×W, got {shape}")
+        outputs = self.session.get_outputs()
+        if len(outputs[0].shape) != 3:
+            raise ValueError(f"model {model}: expected a detection output of 3 dimensions, got {outputs[0].shape}")
         self.input_name = model_input.name
         h, w = model_input.shape[2], model_input.shape[3]
         self.size = (h, w) if isinstance(h, int) and isinstance(w, int) else (imgsz, imgsz)
@@ -62,6 +71,9 @@ class OnnxDetector:
 
     def detect_batch(self, images: Sequence[np.ndarray]) -> list[list[Detection]]:
         """Several frames (e.g. from several cameras) in one inference when the model allows."""
+        for image in images:
+            if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
+                raise ValueError(f"expected a BGR image H×W×3, got {None if image is None else image.shape}")
         centre = self.format == "ultralytics"
         prepared = [letterbox(img, self.size, centre) for img in images]
         tensors = np.stack([self._to_tensor(canvas) for canvas, _ in prepared])
