@@ -32,6 +32,7 @@ from streams.telemetry import with_telemetry
 from vision.clips import ClipRecorder, enforce_retention
 from vision.detectors import create_detector
 from vision.evidence import SnapshotStore
+from vision.feedback import FalsePositiveTuner
 from vision.gate import MotionGate
 from vision.incident import Incident
 from vision.pipeline import CameraPipeline, VisionWorker
@@ -85,6 +86,9 @@ class Runtime:
                 config.rules.max_track_gap_s,
                 self._gate(),
             )
+        self.tuner = FalsePositiveTuner(data_dir / "feedback.json")
+        for cam_id, pipeline in self.pipelines.items():
+            pipeline.min_scores = self.tuner.thresholds(cam_id)
         self.vision = VisionWorker(
             {c.id: (self.runners[c.id], self.pipelines[c.id], c.fps) for c in config.cameras},
             self._from_vision,
@@ -175,6 +179,17 @@ class Runtime:
         self.counters["incidents"] += 1
         await self.bus.publish(Event("incidents", "incident.created", doc))
         return doc
+
+    def record_dismissal(self, incident: dict[str, Any]) -> float | None:
+        """A dismissed incident is a false positive at its camera, zone and label."""
+        cam_id = incident.get("camera_id")
+        if cam_id not in self.pipelines or not incident.get("zone"):
+            return None
+        raised = self.tuner.dismissed(cam_id, incident["zone"], incident["label"], incident.get("score", 0.0))
+        if raised is not None:
+            self.pipelines[cam_id].min_scores = self.tuner.thresholds(cam_id)
+            log.info("camera %s zone %s: %s now needs score ≥ %.2f", cam_id, incident["zone"], incident["label"], raised)
+        return raised
 
     def _clip_ready(self, incident_id: str, _path: object) -> None:
         """Called on a clip-writer thread once the post-roll is encoded."""
@@ -285,6 +300,7 @@ class Runtime:
             **runner.health.snapshot(),
             "gate": gate.stats.to_dict() if (gate := self.pipelines[cam_id].gate) else None,
             "vision_errors": self.pipelines[cam_id].errors,
+            "zone_thresholds": self.tuner.view(cam_id),
             "vision_last_error": self.pipelines[cam_id].last_error,
             "telemetry": (
                 {"lat": telemetry.lat, "lon": telemetry.lon, "alt": telemetry.alt, "heading": telemetry.heading}

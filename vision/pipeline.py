@@ -57,6 +57,8 @@ class CameraPipeline:
         self.frames = 0
         self.errors = 0
         self.last_error: str | None = None
+        # (zone, label) → minimum score, raised by dismissed false positives.
+        self.min_scores: dict[tuple[str, str], float] = {}
 
     def process(self, frame: Frame) -> list[Incident]:
         if frame.image is None or frame.image.size == 0 or frame.image.ndim != 3:
@@ -70,7 +72,8 @@ class CameraPipeline:
         lon, lat = (frame.telemetry.lon, frame.telemetry.lat) if frame.telemetry else self.location
         incidents = []
         for rule in self.rules:
-            for hit in rule.update(tracks, frame.ts):
+            seen = [t for t in tracks if t.score >= self.min_scores.get((rule.zone, t.label), 0.0)]
+            for hit in rule.update(seen, frame.ts):
                 t = hit.track
                 text = f"{hit.rule} {t.label} #{t.id}"
                 incidents.append(

@@ -61,6 +61,10 @@ def routes(rt: Runtime) -> list[Route]:
             fields = {"state": new_state, "handled_by": str(body.get("actor", "officer"))}
             if "note" in body:
                 fields["note"] = str(body["note"])[:2000]
+            if new_state == "dismissed":
+                raised = await asyncio.to_thread(rt.record_dismissal, current)
+                if raised is not None:
+                    fields["raised_threshold"] = raised
             updated = await asyncio.to_thread(rt.store.update_incident, incident_id, **fields)
             assert updated is not None
             await rt.bus.publish(Event("incidents", "incident.updated", updated))

@@ -17,6 +17,7 @@ class Hit:
 
 class Rule(Protocol):
     name: str
+    zone: str
 
     def update(self, tracks: list[Track], ts: float) -> list[Hit]:
         """The hits of this frame. Called once per processed frame with the tracks seen in it."""
