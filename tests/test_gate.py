@@ -65,3 +65,22 @@ def test_gated_pipeline_keeps_still_people_tracked_while_skipping() -> None:
     stats = pipeline.gate.stats.to_dict()  # type: ignore[union-attr]
     # The model ran on the first frame, while the new tracks were young (2 s), and on re-checks.
     assert stats["frames_skipped_ratio"] >= 0.7
+
+
+@needs_yolox
+def test_cameras_are_batched_and_a_bad_one_is_isolated() -> None:
+    from vision.detectors.onnx import OnnxDetector
+    from vision.pipeline import VisionWorker
+
+    detector = OnnxDetector(YOLOX)
+    image = cv2.imread(str(ASSETS / "zidane.jpg"))
+    names = ("a", "b", "broken")
+    pipelines = {n: CameraPipeline(n, detector, [], (0.0, 0.0), gate=MotionGate(region_size=416)) for n in names}
+    worker = VisionWorker({n: (None, p, 5.0) for n, p in pipelines.items()}, lambda _i: None)  # type: ignore[misc]
+    for i in range(3):
+        empty = np.zeros((0, 0, 3), np.uint8)
+        worker.step([(n, Frame(empty if n == "broken" else image, i * 0.2, i, float(i))) for n in names])
+    assert worker.batches == 3
+    for n in ("a", "b"):
+        assert len([t for t in pipelines[n].tracker.tracks.values() if t.label == "person"]) == 2
+    assert pipelines["broken"].errors == 3 and pipelines["a"].errors == 0

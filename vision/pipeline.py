@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -26,6 +27,14 @@ from vision.rules.base import Rule
 from vision.track import IoUTracker, Track
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass
+class Plan:
+    frame: Frame
+    regions: list[tuple[float, float, float, float]]  # where to detect; empty: nothing to look at
+    unseen: list[Track]  # tracks outside every region, kept alive as they were
 
 
 @dataclass
@@ -61,14 +70,45 @@ class CameraPipeline:
         self.min_scores: dict[tuple[str, str], float] = {}
 
     def process(self, frame: Frame) -> list[Incident]:
+        """One frame, start to end (the single-camera path; VisionWorker batches instead)."""
+        plan = self.plan(frame)
+        return self.finish(plan, self.detect(plan))
+
+    def plan(self, frame: Frame) -> Plan:
+        """Decide where the detector looks in this frame (everywhere without a gate)."""
         if frame.image is None or frame.image.size == 0 or frame.image.ndim != 3:
             raise ValueError(f"empty or malformed frame {frame.index} (shape {getattr(frame.image, 'shape', None)})")
         self.frames += 1
         if self.gate is None:
-            detections = self.detector.detect(frame.image, self.camera_id)
-            tracks = self.tracker.update(detections, frame.ts)
-        else:
-            detections, tracks = self._gated(frame)
+            h, w = frame.image.shape[:2]
+            return Plan(frame, [(0.0, 0.0, float(w), float(h))], [])
+        known = list(self.tracker.tracks.values())
+        moving = [t.box for t in known if not t.still(frame.ts)]
+        still = [t.box for t in known if t.still(frame.ts)]
+        regions = self.gate.regions(frame.image, moving, still)
+        # Tracks the detector will not look at this frame are assumed to be where they were.
+        unseen = [t for t in known if not any(_inside(t.box, r) for r in regions)]
+        self.tracker.coast(unseen, frame.ts)
+        return Plan(frame, regions, unseen)
+
+    def crops(self, plan: Plan) -> list[np.ndarray]:
+        return [plan.frame.image[int(y1) : int(round(y2)), int(x1) : int(round(x2))] for x1, y1, x2, y2 in plan.regions]
+
+    def detect(self, plan: Plan) -> list[list[Detection]]:
+        if self.gate is None:  # the whole frame, with the stream's identity (stateful detectors)
+            return [self.detector.detect(plan.frame.image, self.camera_id)]
+        return [self.detector.detect(crop, self.camera_id) for crop in self.crops(plan)]
+
+    def finish(self, plan: Plan, per_region: list[list[Detection]]) -> list[Incident]:
+        """Detections per region → tracks → rules → incidents, and the annotated view."""
+        frame = plan.frame
+        detections = [
+            Detection(d.label, d.score, (d.box[0] + x1, d.box[1] + y1, d.box[2] + x1, d.box[3] + y1))
+            for (x1, y1, _, _), found in zip(plan.regions, per_region, strict=True)
+            for d in found
+        ]
+        tracks = self.tracker.update(detections, frame.ts)
+        tracks += [t for t in plan.unseen if t.id in self.tracker.tracks and t not in tracks]
         lon, lat = (frame.telemetry.lon, frame.telemetry.lat) if frame.telemetry else self.location
         incidents = []
         for rule in self.rules:
@@ -85,24 +125,6 @@ class CameraPipeline:
                 )
         self.annotated = Annotated(self._annotate(frame.image, tracks), frame.index, detections)
         return incidents
-
-    def _gated(self, frame: Frame) -> tuple[list[Detection], list[Track]]:
-        assert self.gate is not None
-        known = list(self.tracker.tracks.values())
-        moving = [t.box for t in known if not t.still(frame.ts)]
-        still = [t.box for t in known if t.still(frame.ts)]
-        regions = self.gate.regions(frame.image, moving, still)
-        # Tracks the detector will not look at this frame are assumed to be where they were.
-        unseen = [t for t in known if not any(_inside(t.box, r) for r in regions)]
-        self.tracker.coast(unseen, frame.ts)
-        detections = [d for region in regions for d in self._detect_in(frame.image, region)]
-        tracks = self.tracker.update(detections, frame.ts)
-        return detections, tracks + [t for t in unseen if t.id in self.tracker.tracks and t not in tracks]
-
-    def _detect_in(self, image: np.ndarray, region: tuple[float, float, float, float]) -> list[Detection]:
-        x1, y1, x2, y2 = (int(round(v)) for v in region)
-        found = self.detector.detect(image[y1:y2, x1:x2], self.camera_id)
-        return [Detection(d.label, d.score, (d.box[0] + x1, d.box[1] + y1, d.box[2] + x1, d.box[3] + y1)) for d in found]
 
     def _annotate(self, image: np.ndarray, tracks: list) -> np.ndarray:
         canvas = image.copy()
@@ -130,6 +152,8 @@ class VisionWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vision", daemon=True)
         self.errors = 0
+        self.batches = 0
+        self.max_batch = 8
 
     def start(self) -> None:
         self._thread.start()
@@ -142,29 +166,82 @@ class VisionWorker:
         last_index = dict.fromkeys(self.cameras, -1)
         next_due = dict.fromkeys(self.cameras, 0.0)
         while not self._stop.is_set():
-            worked = False
-            for cam_id, (runner, pipeline, fps) in self.cameras.items():
+            due: list[tuple[str, Frame]] = []
+            for cam_id, (runner, _, fps) in self.cameras.items():
                 now = time.monotonic()
                 if now < next_due[cam_id]:
                     continue
                 frame = runner.take(last_index[cam_id], timeout=0)
-                if frame is None:
-                    continue
-                last_index[cam_id] = frame.index
-                next_due[cam_id] = now + 1.0 / fps * 0.9
-                worked = True
-                try:
-                    incidents = pipeline.process(frame)
-                    for incident in incidents:
-                        if self.clips is not None:
-                            self.clips.start(cam_id, incident.id, frame.ts)
-                        self.on_incident(incident)
-                    if self.clips is not None and self.clips.enabled and pipeline.annotated is not None:
-                        self.clips.add_frame(cam_id, frame.ts, encode_jpeg(pipeline.annotated.image, 75))
-                except Exception as exc:  # one camera's bad frame must not stop the others
-                    self.errors += 1
-                    pipeline.errors += 1
-                    pipeline.last_error = f"{type(exc).__name__}: {exc}"
-                    log.warning("vision failed on camera %s: %s", cam_id, pipeline.last_error)
-            if not worked:
+                if frame is not None:
+                    last_index[cam_id] = frame.index
+                    next_due[cam_id] = now + 1.0 / fps * 0.9
+                    due.append((cam_id, frame))
+            if due:
+                self.step(due)
+            else:
                 self._stop.wait(0.01)
+
+    def step(self, due: list[tuple[str, Frame]]) -> None:
+        """Process one frame of each due camera, batching their detector work."""
+        plans: dict[str, Plan] = {}
+        for cam_id, frame in due:
+            plan = self._guard(cam_id, self._pipeline(cam_id).plan, frame)
+            if plan is not None:
+                plans[cam_id] = plan
+        found = self._detect(plans)
+        for cam_id, plan in plans.items():
+            if cam_id in found:
+                self._guard(cam_id, self._finish, cam_id, plan, found[cam_id])
+
+    def _detect(self, plans: dict[str, Plan]) -> dict[str, list[list[Detection]]]:
+        batched = {c: p for c, p in plans.items() if self._batchable(c)}
+        out: dict[str, list[list[Detection]]] = {}
+        if batched:
+            detector = self._pipeline(next(iter(batched))).detector
+            crops = [(c, crop) for c, p in batched.items() for crop in self._pipeline(c).crops(p)]
+            try:
+                results: list[list[Detection]] = []
+                for start in range(0, len(crops), self.max_batch):
+                    chunk = [crop for _, crop in crops[start : start + self.max_batch]]
+                    results += detector.detect_batch(chunk)  # type: ignore[attr-defined]
+                self.batches += 1
+                for c in batched:
+                    out[c] = []
+                for (c, _), dets in zip(crops, results, strict=True):
+                    out[c].append(dets)
+            except Exception:  # find the camera at fault: fall back to one at a time
+                out = {}
+        for cam_id, plan in plans.items():
+            if cam_id not in out:
+                detections = self._guard(cam_id, self._pipeline(cam_id).detect, plan)
+                if detections is not None:
+                    out[cam_id] = detections
+        return out
+
+    def _batchable(self, cam_id: str) -> bool:
+        pipeline = self._pipeline(cam_id)
+        return pipeline.gate is not None and hasattr(pipeline.detector, "detect_batch")
+
+    def _finish(self, cam_id: str, plan: Plan, found: list[list[Detection]]) -> None:
+        pipeline = self._pipeline(cam_id)
+        for incident in pipeline.finish(plan, found):
+            if self.clips is not None:
+                self.clips.start(cam_id, incident.id, plan.frame.ts)
+            self.on_incident(incident)
+        if self.clips is not None and self.clips.enabled and pipeline.annotated is not None:
+            self.clips.add_frame(cam_id, plan.frame.ts, encode_jpeg(pipeline.annotated.image, 75))
+
+    def _pipeline(self, cam_id: str) -> CameraPipeline:
+        return self.cameras[cam_id][1]
+
+    def _guard(self, cam_id: str, work: Callable[..., T], *args: object) -> T | None:
+        """One camera's work; a failure is counted on that camera (None) and never stops the others."""
+        try:
+            return work(*args)
+        except Exception as exc:
+            pipeline = self._pipeline(cam_id)
+            self.errors += 1
+            pipeline.errors += 1
+            pipeline.last_error = f"{type(exc).__name__}: {exc}"
+            log.warning("vision failed on camera %s: %s", cam_id, pipeline.last_error)
+            return None
