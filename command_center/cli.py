@@ -194,13 +194,14 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from vision.train.train import TrainSpec, train
+    from vision.train.train import TrainSpec, model_card, train
 
     spec = TrainSpec(
         out_dir=args.out, model_out=args.model_out, images=args.images, val_images=args.val_images,
         epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
     )
     report = train(spec)
+    model_card(spec.out_dir)
     print(json.dumps(report["metrics"], indent=2))
     print(f"model: {spec.model_out} ({report['model_bytes'] / 1e6:.1f} MB); report: {spec.out_dir / 'report.json'}")
     return 0

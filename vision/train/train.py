@@ -64,6 +64,12 @@ def train(spec: TrainSpec, progress: bool = True) -> dict[str, Any]:
     return report
 
 
+def model_card(out_dir: Path, doc: Path = Path("docs/MODEL.md")) -> str:
+    from vision.train.report import write_model_card
+
+    return write_model_card(out_dir / "report.json", doc, out_dir / "train" / "results.png")
+
+
 def evaluate(weights: Path, data_yaml: Path, imgsz: int) -> dict[str, Any]:
     """mAP50 and mAP50-95, overall and per class, on the data set's val split."""
     from ultralytics import YOLO
