@@ -19,7 +19,7 @@ from command_center.bus import Bus, create_bus
 from command_center.config import Config
 from command_center.events import Event
 from command_center.hub import Hub
-from command_center.store import Store, create_store
+from command_center.store import CaseQuery, Store, create_store
 from dispatch.cases import Case
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.city import City, GridIndex, load_geojson, load_or_generate
@@ -117,6 +117,7 @@ class Runtime:
         self._spawn(self._dispatch_incidents, self.bus.subscribe(["incidents"], "dispatcher"))
         self._tasks.append(asyncio.create_task(self._watch_cameras(), name="camera-watch"))
         self._tasks.append(asyncio.create_task(self._keep_evidence_bounded(), name="retention"))
+        self._tasks.append(asyncio.create_task(self._supervise(), name="supervision"))
         for runner in self.runners.values():
             runner.start()
         self.vision.start()
@@ -202,6 +203,25 @@ class Runtime:
         )
         if updated is not None:
             await self.bus.publish(Event("incidents", "incident.updated", updated))
+
+    async def _supervise(self) -> None:
+        """Warn at 75% of each open case's time limit, escalate the overdue (督办)."""
+        while True:
+            try:
+                await self.supervise_once()
+            except Exception:  # the next sweep tries again; nothing is lost in between
+                log.exception("supervision sweep failed")
+            await asyncio.sleep(self.config.dispatch.supervise_every_s)
+
+    async def supervise_once(self) -> int:
+        cases, _ = await asyncio.to_thread(self.store.list_cases, CaseQuery(open_only=True, limit=100_000))
+        results = await asyncio.to_thread(self.dispatcher.supervise, cases)
+        for result in results:
+            view = self.case_view(result.case)
+            await self.bus.publish(Event("cases", "case.updated", view))
+            note = {"case": view, "kind": result.kind, "target": result.target}
+            await self.bus.publish(Event("cases", f"case.{result.kind}", note))
+        return len(results)
 
     async def _keep_evidence_bounded(self) -> None:
         evidence = self.config.evidence

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from dispatch.calendar import CalendarConfig
 
 
 class _Strict(BaseModel):
@@ -31,5 +33,19 @@ class CityConfig(_Strict):
 
 class DispatchConfig(_Strict):
     timezone: str = "Asia/Shanghai"
+    calendar: CalendarConfig = Field(default_factory=CalendarConfig)
+    warn_at: float = Field(0.75, gt=0, lt=1, description="share of the time limit used when a warning goes out")
+    supervise_every_s: float = Field(30.0, gt=0)
     dedupe_radius_m: float = Field(60.0, ge=0)
     dedupe_window_min: float = Field(30.0, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value

@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from dispatch.assign import pick_worker
+from dispatch.calendar import WorkCalendar
 from dispatch.cases import Case, CaseState, TimelineEntry, new_case_id, transition
 from dispatch.catalog import Catalog
 from dispatch.city import City, GridIndex
 from dispatch.config import DispatchConfig
+from dispatch.deadlines import Supervision, deadline_for, supervise
 from dispatch.intake import Intake
 from dispatch.repository import CaseRepository
 
@@ -47,6 +49,7 @@ class Dispatcher:
         self.repo = repo
         self.config = config or DispatchConfig()
         self.tz = ZoneInfo(self.config.timezone)
+        self.calendar = WorkCalendar(self.config.calendar, self.config.timezone)
 
     def intake(self, item: Intake) -> IntakeResult:
         now = datetime.now(UTC)
@@ -57,7 +60,6 @@ class Dispatcher:
 
         located = self.index.locate(item.lon, item.lat)
         grid_code = located.grid_code or located.community_code if located else self.city_code
-        hours = self.catalog.time_limit_hours(matter)
         report = TimelineEntry(now, "report", item.source, CaseState.REPORTED, CaseState.REPORTED, item.description)
         case = Case(
             id=new_case_id(now),
@@ -66,7 +68,7 @@ class Dispatcher:
             grid_code=grid_code,
             source=item.source,
             created_at=now,
-            deadline=now + timedelta(hours=hours),
+            deadline=deadline_for(self.calendar, matter, now),
             lon=item.lon,
             lat=item.lat,
             incident_ids=(item.ref_id,) if item.ref_id else (),
@@ -87,6 +89,16 @@ class Dispatcher:
         if not self.repo.save_transition(updated, entry):
             raise ConcurrentUpdate(f"case {case_id} changed meanwhile; reload and retry")
         return updated
+
+    def supervise(self, cases: list[Case], now: datetime | None = None) -> list[Supervision]:
+        """Warn and escalate what is due (call it periodically); returns what was stored."""
+        now = now or datetime.now(UTC)
+        done = []
+        for case in cases:
+            result = supervise(case, now, self.calendar, self.config.warn_at)
+            if result is not None and self.repo.save_transition(result.case, result.entry):
+                done.append(result)
+        return done
 
     def get(self, case_id: str) -> Case:
         case = self.repo.get_case(case_id)
