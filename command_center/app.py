@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from command_center.api import cameras, cases, grids, health, incidents, webrtc
+from command_center.api import cameras, cases, grids, health, incidents, kpi, webrtc
 from command_center.api.errors import error_response, handle_http_error
 from command_center.config import Config
 from command_center.runtime import Runtime
@@ -49,6 +49,7 @@ def build_app(rt: Runtime) -> Starlette:
         *incidents.routes(rt),
         *cases.routes(rt),
         *grids.routes(rt),
+        *kpi.routes(rt),
         *webrtc.routes(rt),
         WebSocketRoute("/ws", ws),
         Route("/", root),

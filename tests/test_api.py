@@ -148,3 +148,17 @@ def test_pages_are_served(client: httpx.Client) -> None:
 def test_unknown_camera_is_404(client: httpx.Client) -> None:
     assert client.get("/api/cameras/none").status_code == 404
     assert client.get("/api/cameras").json() == {"items": [], "total": 0}
+
+
+def test_kpi_endpoint(server, client: httpx.Client, small_city: City) -> None:  # noqa: ANN001
+    srv, rt = server
+    grid = small_city.grids[80]
+    case = wait_case(client, inject(srv, rt, grid.lon, grid.lat, rule="stall")["id"])
+    rows = client.get("/api/kpi", params={"group": "grid"}).json()["items"]
+    row = next(r for r in rows if r["key"] == case["grid_code"])
+    assert row["cases"] >= 1 and row["closed"] == 0 and row["closure_rate"] == 0.0
+    csv_text = client.get("/api/kpi", params={"group": "district", "format": "csv"})
+    assert csv_text.headers["content-type"].startswith("text/csv") and csv_text.text.startswith("key,")
+    for bad in ({"group": "planet"}, {"format": "xml"}, {"from": "yesterday"}):
+        response = client.get("/api/kpi", params=bad)
+        assert response.status_code == 400 and response.json()["error"]
