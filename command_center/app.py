@@ -15,7 +15,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from command_center.api import cameras, cases, grids, health, incidents, kpi, webrtc
+from command_center.api import cameras, cases, grids, health, incidents, kpi, open311, webrtc
 from command_center.api.errors import error_response, handle_http_error
 from command_center.config import Config
 from command_center.runtime import Runtime
@@ -50,11 +50,13 @@ def build_app(rt: Runtime) -> Starlette:
         *cases.routes(rt),
         *grids.routes(rt),
         *kpi.routes(rt),
+        *open311.routes(rt),
         *webrtc.routes(rt),
         WebSocketRoute("/ws", ws),
         Route("/", root),
         Route("/wall", page("wall/index.html")),
         Route("/terminal", page("terminal/index.html")),
+        Route("/citizen", page("citizen/index.html")),
         Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),
     ]
 

@@ -43,6 +43,14 @@ class WorkersConfig(_Strict):
     close_after_s: float = Field(6.0, ge=0, description="the simulated officer's check after feedback")
 
 
+class CitizenConfig(_Strict):
+    """Public citizen reporting (Open311 and the web form)."""
+
+    reports_per_minute: float = Field(5.0, gt=0, description="per client address")
+    burst: int = Field(5, ge=1)
+    max_photo_mb: float = Field(5.0, gt=0)
+
+
 class HubConfig(_Strict):
     history: int = Field(1000, ge=1)
     queue_size: int = Field(256, ge=1)
@@ -61,6 +69,7 @@ class Config(_Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
+    citizen: CitizenConfig = Field(default_factory=CitizenConfig)
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 

@@ -47,6 +47,13 @@ CREATE TABLE IF NOT EXISTS case_timeline (
     note TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS case_timeline_case ON case_timeline (case_id, seq);
+CREATE TABLE IF NOT EXISTS reports (
+    id TEXT PRIMARY KEY,
+    created_at TEXT NOT NULL,
+    case_id TEXT,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reports_created ON reports (created_at);
 """
 _DONE = tuple(s.value for s in DONE_STATES)
 
@@ -101,6 +108,26 @@ class SQLiteStore:
                 f"SELECT doc FROM incidents {where} ORDER BY ts DESC LIMIT ? OFFSET ?", [*args, limit, offset]
             ).fetchall()
         return [json.loads(r[0]) for r in rows], total
+
+    # citizen reports (Open311 service requests)
+    def add_report(self, report: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO reports (id, created_at, case_id, doc) VALUES (?, ?, ?, ?)",
+                (report["id"], report["requested_datetime"], report.get("case_id"), json.dumps(report, ensure_ascii=False)),
+            )
+
+    def get_report(self, report_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM reports WHERE id = ?", (report_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list_reports(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT doc FROM reports ORDER BY created_at DESC LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
 
     # cases
     def insert_case(self, case: Case) -> None:
