@@ -37,6 +37,7 @@ from vision.gate import MotionGate
 from vision.incident import Incident
 from vision.pipeline import CameraPipeline, VisionWorker
 from vision.rules import build_rules
+from vision.track_byte import create_tracker
 
 log = logging.getLogger(__name__)
 TOPICS = ["incidents", "cases", "cameras", "drones"]
@@ -85,6 +86,7 @@ class Runtime:
                 [(z.name, z.polygon or list(z.line or ())) for z in cam.zones],
                 config.rules.max_track_gap_s,
                 self._gate(),
+                create_tracker(config.rules.tracker, cam.fps, config.rules.max_track_gap_s),
             )
         self.tuner = FalsePositiveTuner(data_dir / "feedback.json")
         for cam_id, pipeline in self.pipelines.items():

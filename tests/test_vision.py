@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from streams.base import Frame
 from vision.config import RulesConfig, ZoneConfig
@@ -11,6 +12,7 @@ from vision.detectors import Detection, MotionDetector
 from vision.pipeline import CameraPipeline
 from vision.rules import build_rules
 from vision.track import IoUTracker, Track
+from vision.track_byte import create_tracker
 
 W, H = 320, 240
 ZONE = ZoneConfig(name="bay", polygon=[(150, 100), (310, 100), (310, 230), (150, 230)], rules=["dwell"])
@@ -62,13 +64,15 @@ def test_dwell_fires_once_for_an_object_that_stays_and_not_for_a_passer_by() -> 
     assert [(h.track.id, h.rule, h.zone) for h in hits] == [(1, "dwell", "bay")]
 
 
-def test_pipeline_turns_a_parked_object_into_one_incident_with_a_snapshot() -> None:
+@pytest.mark.parametrize("tracker", ["iou", "bytetrack", "botsort"])
+def test_pipeline_turns_a_parked_object_into_one_incident_with_a_snapshot(tracker: str) -> None:
     pipeline = CameraPipeline(
         "cam-1",
         MotionDetector(min_area=100),
         build_rules([ZONE], RulesConfig(dwell_s=2.0)),
         location=(113.3, 23.1),
         zones=[(ZONE.name, ZONE.polygon)],
+        tracker=create_tracker(tracker, fps=5.0, max_gap_s=2.0),
     )
     incidents = []
     for i in range(20):  # empty scene: the background is learned

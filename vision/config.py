@@ -57,6 +57,9 @@ class RulesConfig(_Strict):
     dwell_s: float = Field(10.0, gt=0, description="seconds in a zone before a dwell rule fires")
     cooldown_s: float = Field(60.0, ge=0, description="one incident per zone and rule within this time")
     max_track_gap_s: float = Field(2.0, gt=0, description="how long a track survives without a detection")
+    tracker: Literal["iou", "bytetrack", "botsort"] = Field(
+        "iou", description="iou: greedy (motion blobs); bytetrack: model detections; botsort: moving cameras (drones)"
+    )
     crowd_count: int = Field(8, ge=2, description="crowding: people in the zone at once")
     crowd_s: float = Field(5.0, ge=0, description="crowding: for this long")
     fallen_s: float = Field(3.0, ge=0, description="fallen person: lying for this long")

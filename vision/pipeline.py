@@ -24,7 +24,7 @@ from vision.evidence import draw_box, draw_zones, encode_jpeg, snapshot
 from vision.gate import MotionGate
 from vision.incident import Incident
 from vision.rules.base import Rule
-from vision.track import IoUTracker, Track
+from vision.track import IoUTracker, Track, Tracker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -54,13 +54,14 @@ class CameraPipeline:
         zones: list[tuple[str, list[tuple[float, float]]]] | None = None,
         max_track_gap_s: float = 2.0,
         gate: MotionGate | None = None,
+        tracker: Tracker | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.detector = detector
         self.rules = rules
         self.location = location
         self.zones = zones or []
-        self.tracker = IoUTracker(max_gap_s=max_track_gap_s)
+        self.tracker: Tracker = tracker or IoUTracker(max_gap_s=max_track_gap_s)
         self.gate = gate
         self.annotated: Annotated | None = None
         self.frames = 0
@@ -107,7 +108,7 @@ class CameraPipeline:
             for (x1, y1, _, _), found in zip(plan.regions, per_region, strict=True)
             for d in found
         ]
-        tracks = self.tracker.update(detections, frame.ts)
+        tracks = self.tracker.update(detections, frame.ts, frame.image)
         tracks += [t for t in plan.unseen if t.id in self.tracker.tracks and t not in tracks]
         lon, lat = (frame.telemetry.lon, frame.telemetry.lat) if frame.telemetry else self.location
         incidents = []

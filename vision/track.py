@@ -1,13 +1,17 @@
 """A small IoU tracker: stable ids for objects across frames.
 
 Greedy matching by IoU, with a centre-distance fallback for small, fast objects.
-Good enough for the motion detector's blobs; ByteTrack replaces it with the model.
+Good enough for the motion detector's blobs; ByteTrack and BoT-SORT (`vision.track_byte`)
+replace it behind the same `Tracker` interface when a model detects.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
 
 from vision.detectors.base import Box, Detection
 
@@ -33,6 +37,21 @@ class Track:
     def bottom_centre(self) -> tuple[float, float]:
         x1, _, x2, y2 = self.box
         return ((x1 + x2) / 2, y2)
+
+
+class Tracker(Protocol):
+    """What the pipeline needs from a tracker; rules keep per-track state, so a `Track`
+    object stays the same object for as long as its id lives."""
+
+    tracks: dict[int, Track]  # the live ones, including those missed for a few frames
+
+    def update(self, detections: list[Detection], ts: float, image: np.ndarray | None = None) -> list[Track]:
+        """The tracks seen in this frame."""
+        ...
+
+    def coast(self, keep: list[Track], ts: float) -> None:
+        """Keep `keep` alive, where they were, through a frame the detector did not look at them."""
+        ...
 
 
 def iou(a: Box, b: Box) -> float:
@@ -61,6 +80,27 @@ def _shift(a: Box, b: Box) -> float:
     return max(abs(ax - bx), abs(ay - by)) / size
 
 
+def start_track(track_id: int, det: Detection, ts: float) -> Track:
+    return Track(track_id, det.label, det.score, det.box, ts, ts, votes={det.label: det.score}, moved_at=ts)
+
+
+def observe(track: Track, det: Detection, ts: float) -> None:
+    """Fold a matched detection into a track: box, score, label votes and when it last moved.
+
+    Shared by every tracker, so rules see the same label and stillness semantics whichever
+    one assigns the ids."""
+    if _shift(track.box, det.box) > 0.15:
+        track.moved_at = ts
+    track.box = det.box
+    track.score = max(det.score, track.score * 0.9)
+    track.last_seen = ts
+    track.hits += 1
+    for label in track.votes:
+        track.votes[label] *= VOTE_DECAY
+    track.votes[det.label] = track.votes.get(det.label, 0.0) + det.score
+    track.label = max(track.votes, key=track.votes.__getitem__)
+
+
 class IoUTracker:
     def __init__(self, max_gap_s: float = 2.0, min_iou: float = 0.25) -> None:
         self.max_gap_s = max_gap_s
@@ -68,8 +108,8 @@ class IoUTracker:
         self.tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
 
-    def update(self, detections: list[Detection], ts: float) -> list[Track]:
-        """Match detections to tracks; returns the tracks seen in this frame."""
+    def update(self, detections: list[Detection], ts: float, image: np.ndarray | None = None) -> list[Track]:
+        """Match detections to tracks; returns the tracks seen in this frame. `image` is unused here."""
         pairs = sorted(
             ((iou(t.box, d.box), tid, i) for tid, t in self.tracks.items() for i, d in enumerate(detections)),
             reverse=True,
@@ -81,14 +121,12 @@ class IoUTracker:
                 continue
             if score < self.min_iou and not _centre_close(self.tracks[tid].box, detections[i].box):
                 continue
-            self._refresh(self.tracks[tid], detections[i], ts)
+            observe(self.tracks[tid], detections[i], ts)
             used_tracks.add(tid)
             used_dets.add(i)
         for i, det in enumerate(detections):
             if i not in used_dets:
-                track = Track(
-                    next(self._ids), det.label, det.score, det.box, ts, ts, votes={det.label: det.score}, moved_at=ts
-                )
+                track = start_track(next(self._ids), det, ts)
                 self.tracks[track.id] = track
                 used_tracks.add(track.id)
         for tid in [tid for tid, t in self.tracks.items() if ts - t.last_seen > self.max_gap_s]:
@@ -99,16 +137,3 @@ class IoUTracker:
         """Keep tracks alive through frames where the detector did not look at them."""
         for track in keep:
             track.last_seen = ts
-
-    @staticmethod
-    def _refresh(track: Track, det: Detection, ts: float) -> None:
-        if _shift(track.box, det.box) > 0.15:
-            track.moved_at = ts
-        track.box = det.box
-        track.score = max(det.score, track.score * 0.9)
-        track.last_seen = ts
-        track.hits += 1
-        for label in track.votes:
-            track.votes[label] *= VOTE_DECAY
-        track.votes[det.label] = track.votes.get(det.label, 0.0) + det.score
-        track.label = max(track.votes, key=track.votes.__getitem__)

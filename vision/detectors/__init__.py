@@ -19,9 +19,18 @@ def _onnx(cfg: DetectorConfig) -> Detector:
     )
 
 
+def _ultralytics(cfg: DetectorConfig) -> Detector:
+    from vision.detectors.ultralytics import UltralyticsDetector  # imports torch: slow, so only when chosen
+
+    if cfg.model is None:
+        raise ValueError("detector.model is required for the ultralytics backend")
+    return UltralyticsDetector(cfg.model, cfg.imgsz, cfg.thresholds, cfg.nms_iou, cfg.label_map)
+
+
 _BACKENDS: dict[str, Callable[[DetectorConfig], Detector]] = {
     "motion": lambda cfg: MotionDetector(min_area=cfg.min_area),
     "onnx": _onnx,
+    "ultralytics": _ultralytics,
 }
 
 
