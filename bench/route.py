@@ -8,7 +8,6 @@ prebuilt points, which answers less (tree indices only, misses left unanswered).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ import numpy as np
 import shapely
 from shapely import STRtree
 
+from bench.report import report
 from dispatch.city import City, GridIndex, generate_city
 
 
@@ -81,14 +81,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "locate_single_us": round(single_s / n_single * 1e6, 2),
         "ratio": round((args.points / ours_s) / (args.points / baseline_s), 2),
     }
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            if key != "ratio":
-                print(f"{key}: {value}")
-        print(f"ratio: {figures['ratio']:.2f}")
-    return figures
+    return report(figures, args.json)
 
 
 def _draw_points(city: City, n: int, seed: int, inside: bool) -> tuple[np.ndarray, np.ndarray]:
