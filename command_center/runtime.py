@@ -74,7 +74,7 @@ class Runtime:
         for cam in config.cameras:
             health = SourceHealth(stall_after_s=cam.stall_after_s, offline_after_s=cam.offline_after_s)
             # A publisher may come any moment: a WHIP camera re-checks its slot quickly.
-            backoff = (0.1, 0.5) if cam.kind == "whip" else (0.5, 10.0)
+            backoff = (0.1, 0.5) if cam.kind == "whip" else (min(0.5, cam.reconnect_max_s), cam.reconnect_max_s)
             self.runners[cam.id] = SourceRunner(
                 cam.id, lambda cam=cam: with_telemetry(create_source(cam), cam.id), health, backoff
             )

@@ -48,7 +48,9 @@ class SourceHealth:
     def state(self, now: float | None = None) -> str:
         now = time.monotonic() if now is None else now
         if self.last_frame_at is None:
-            return "starting" if now - self.started_at < self.offline_after_s else "offline"
+            # Never seen a frame: starting, unless an attempt already failed or it took too long.
+            failed = self.last_error is not None and not self.connected
+            return "offline" if failed or now - self.started_at >= self.offline_after_s else "starting"
         age = now - self.last_frame_at
         if age < self.stall_after_s:
             return "online"
