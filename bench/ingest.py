@@ -11,7 +11,6 @@ per feed. ratio = our decoded frames per CPU-second ÷ ffmpeg's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if (ROOT / "tests" / "servers").is_dir() and str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the real servers live with the tests
 
+from bench.report import report  # noqa: E402
 from streams.av import AvSource  # noqa: E402
 from streams.registry import create_source  # noqa: E402
 from streams.runner import SourceRunner  # noqa: E402
@@ -81,14 +81,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         figures["ratio"] = round(ours["frames_per_cpu_s"] / max(theirs["ffmpeg_frames_per_cpu_s"], 1e-9), 2)
     else:
         figures["ratio"] = 0.0
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            if key != "ratio":
-                print(f"{key}: {value}")
-        print(f"ratio: {figures['ratio']:.2f}")
-    return figures
+    return report(figures, args.json)
 
 
 def _ours(configs: list[Any], args: argparse.Namespace, period: int, clip_fps: int) -> dict[str, Any]:
