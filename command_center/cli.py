@@ -12,7 +12,7 @@ from pathlib import Path
 
 from command_center.config import Config, ConfigError, load_config
 
-BENCHMARKS = ("route", "ingest")
+BENCHMARKS = ("route", "ingest", "detect")
 
 
 def main(argv: list[str] | None = None) -> int:

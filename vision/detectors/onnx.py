@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from vision.decode import decode_ultralytics, decode_yolox, letterbox, select, yolox_grids
+from vision.decode import Letterbox, decode_ultralytics, decode_yolox, letterbox_batch, select, yolox_grids
 from vision.detectors.base import Detection
 from vision.labels import COCO, DEFAULT_LABEL_MAP
 
@@ -46,7 +46,9 @@ class OnnxDetector:
             raise ValueError(f"model {model}: expected an image input N×3×H×W, got {shape}")
         outputs = self.session.get_outputs()
         if len(outputs[0].shape) != 3:
-            raise ValueError(f"model {model}: expected a detection output of 3 dimensions, got {outputs[0].shape}")
+            raise ValueError(
+                f"model {model}: expected a detection output of 3 dimensions, got {outputs[0].shape}"
+            )
         self.input_name = model_input.name
         h, w = model_input.shape[2], model_input.shape[3]
         self.size = (h, w) if isinstance(h, int) and isinstance(w, int) else (imgsz, imgsz)
@@ -59,7 +61,10 @@ class OnnxDetector:
         thresholds = thresholds or {}
         default = thresholds.get("default", 0.35)
         self.thresholds = np.array(
-            [thresholds.get(lbl, thresholds.get(raw, default)) for raw, lbl in zip(self.names, self.class_labels, strict=True)],
+            [
+                thresholds.get(lbl, thresholds.get(raw, default))
+                for raw, lbl in zip(self.names, self.class_labels, strict=True)
+            ],
             dtype=np.float32,
         )
         self.nms_iou = nms_iou
@@ -74,30 +79,26 @@ class OnnxDetector:
         for image in images:
             if image is None or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
                 raise ValueError(f"expected a BGR image H×W×3, got {None if image is None else image.shape}")
-        centre = self.format == "ultralytics"
-        prepared = [letterbox(img, self.size, centre) for img in images]
-        tensors = np.stack([self._to_tensor(canvas) for canvas, _ in prepared])
+        if self.format == "yolox":  # BGR 0–255, letterboxed to the top left
+            tensors, boxes = letterbox_batch(images, self.size, False, 1.0, False)
+        else:  # RGB 0–1, letterboxed to the centre
+            tensors, boxes = letterbox_batch(images, self.size, True, 1 / 255.0, True)
         if self.batchable:
             outputs = self.session.run(None, {self.input_name: tensors})[0]
         else:
             outputs = np.concatenate([self.session.run(None, {self.input_name: t[None]})[0] for t in tensors])
-        return [self._postprocess(out, box) for out, (_, box) in zip(outputs, prepared, strict=True)]
+        return [self._postprocess(out, box) for out, box in zip(outputs, boxes, strict=True)]
 
-    def _to_tensor(self, canvas: np.ndarray) -> np.ndarray:
-        if self.format == "yolox":
-            return canvas.transpose(2, 0, 1).astype(np.float32)  # BGR, 0–255
-        return canvas[:, :, ::-1].transpose(2, 0, 1).astype(np.float32) / 255.0  # RGB, 0–1
-
-    def _postprocess(self, raw: np.ndarray, box: object) -> list[Detection]:
+    def _postprocess(self, raw: np.ndarray, box: Letterbox) -> list[Detection]:
         if self.format == "yolox":
             boxes, scores = decode_yolox(raw, self._grids, self._strides)
         else:
             boxes, scores = decode_ultralytics(raw)
         boxes, best, classes = select(boxes, scores, self.thresholds, self.nms_iou)
-        boxes = box.to_source(boxes)  # type: ignore[attr-defined]
+        # tolist() hands over Python floats in one call, not one numpy scalar at a time.
         return [
-            Detection(self.class_labels[c], float(s), tuple(float(v) for v in b))  # type: ignore[arg-type]
-            for b, s, c in zip(boxes, best, classes, strict=True)
+            Detection(self.class_labels[c], s, (b[0], b[1], b[2], b[3]))
+            for b, s, c in zip(box.to_source(boxes).tolist(), best.tolist(), classes.tolist(), strict=True)
         ]
 
     def _sniff_format(self, meta: dict[str, str]) -> str:

@@ -1,0 +1,236 @@
+"""Rule tests on rendered sequences with known ground truth (issue 4).
+
+The rendered scenes schedule their incidents and say when and where each one is active.
+For the first event of each kind in a street and a plaza scene, the pipeline (tracker and
+the demo's rules on the scene's zones) runs from a few seconds before the event until its
+rule has had time to fire: the rule must fire (recall), and nothing else may fire without
+an event to match (precision). A stretch of each scene without events must stay silent.
+
+Each sequence goes through two detectors on the same frames: the renderer's ground truth
+(always; it judges the tracker and rules alone, so every rule must be perfect there) and
+the project's model `models/grid-yolo.onnx` (when present; floors at what it reaches).
+The per-rule TP/FP/FN, precision and recall tables are printed (`pytest -s` shows them).
+The scoring itself is tested on hand-made incidents.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from streams.sim.scene import SceneRenderer
+from vision.detectors.base import Detector
+from vision.detectors.onnx import OnnxDetector
+from vision.evaluate import (
+    EVENT_RULES,
+    THRESHOLDS,
+    Scores,
+    TruthDetector,
+    format_table,
+    matches,
+    run_clip,
+    scene_pipeline,
+    score,
+)
+from vision.incident import Incident
+
+ROOT = Path(__file__).resolve().parent.parent
+# GRID_MODEL tries a candidate model (a fresh export) before it is committed.
+MODEL = Path(os.environ.get("GRID_MODEL", ROOT / "models" / "grid-yolo.onnx"))
+needs_model = pytest.mark.skipif(
+    not MODEL.exists(),
+    reason=f"{MODEL} (the project's trained model) is not there yet; GRID_MODEL may name another",
+)
+
+FPS = 5.0
+LEAD_S = 5.0  # quiet time before an event: tracks form, the fallen person is seen standing
+# How long after an event turns active its rule needs: fire 3 of 5 frames, a fall 3 s down,
+# a crowd 5 s gathered, parking/dumping/stall 8 s stationary; plus time for tracks to settle.
+NEEDS_S = {
+    "fire": 8.0,
+    "fallen_person": 10.0,
+    "crowd": 12.0,
+    "illegal_parking": 16.0,
+    "garbage": 16.0,
+    "stall": 16.0,
+}
+SCENES = (("street", 1), ("plaza", 1))
+QUIET_S = 60.0
+# With the renderer's own boxes as detections only the tracker and the rules can fail: every
+# rule must find its events, and nothing may fire without one.
+TRUTH_RECALL = 1.0
+TRUTH_PRECISION = 1.0
+TRUTH_RULE_RECALL = dict.fromkeys(EVENT_RULES.values(), 1.0)
+# With the project's model (grid-yolo.onnx of 2026-11-28: held-out mAP50 0.57), measured on
+# these 11 events: recall 6/11, precision 6/9 (false alarms: a garbage pile taken for fire at
+# score 0.31, in two runs; smoke in a corner). Each floor leaves room for one more miss.
+MODEL_RECALL = 0.45
+MODEL_PRECISION = 0.5
+MODEL_RULE_RECALL = {
+    "fire": 0.5,  # 2/2
+    "stall": 0.5,  # 2/2
+    "crowding": 0.5,  # 2/2
+    # The model misses these (reported in the table, not asserted): dumped garbage scores
+    # 0.2 (garbage mAP50 0.38), a lying person 0.2 or nothing, this parked car 0.2.
+    "dumping": 0.0,
+    "fallen_person": 0.0,
+    "illegal_parking": 0.0,
+}
+
+
+def incident(rule: str, ts: float, box: tuple[float, float, float, float], zone: str = "z") -> Incident:
+    return Incident("cam", ts, rule, zone, "x", 0.9, box, 0.0, 0.0, 1, b"")
+
+
+EVENTS: list[dict[str, Any]] = [
+    {
+        "kind": "fire",
+        "start_s": 10.0,
+        "end_s": 50.0,
+        "active_s": (13.0, 47.0),
+        "where": (100.0, 100.0),
+        "zone": "a",
+    },
+    {
+        "kind": "crowd",
+        "start_s": 30.0,
+        "end_s": 90.0,
+        "active_s": (44.0, 90.0),
+        "where": (400.0, 200.0),
+        "zone": "b",
+    },
+    {
+        "kind": "fire",
+        "start_s": 200.0,
+        "end_s": 240.0,
+        "active_s": (203.0, 237.0),
+        "where": (500.0, 90.0),
+        "zone": "a",
+    },
+]
+
+
+def test_an_incident_matches_its_kind_when_and_where_the_event_runs() -> None:
+    fire = EVENTS[0]
+    assert matches(incident("fire", 12.0, (80, 60, 120, 100)), fire)
+    assert matches(incident("fire", 8.0, (80, 60, 120, 100)), fire)  # within the grace period
+    assert not matches(incident("fire", 60.0, (80, 60, 120, 100)), fire)  # long after
+    assert not matches(incident("crowding", 12.0, (80, 60, 120, 100)), fire)  # another rule
+    assert not matches(incident("fire", 12.0, (400, 300, 440, 340), zone="view"), fire)  # elsewhere
+    assert matches(incident("fire", 12.0, (400, 300, 440, 340), zone="a"), fire)  # but in its zone
+
+
+def test_scores_count_found_missed_false_and_repeated() -> None:
+    found = [
+        incident("fire", 14.0, (90, 60, 110, 100)),
+        incident("fire", 20.0, (90, 60, 110, 100)),  # the same fire again
+        incident("crowding", 120.0, (380, 150, 420, 210)),  # no crowd then
+    ]
+    scores = score(found, EVENTS, expected=[0, 1])  # the last fire is outside the run
+    fire, crowd = scores.rules["fire"], scores.rules["crowding"]
+    assert (fire.tp, fire.fp, fire.fn, fire.duplicates) == (1, 0, 0, 1)
+    assert (crowd.tp, crowd.fp, crowd.fn) == (0, 1, 1)
+    assert crowd.precision == 0.0 and crowd.recall == 0.0 and fire.precision == 1.0
+    assert scores.total.tp == 1 and scores.total.fp == 1 and scores.total.fn == 1
+    assert set(EVENT_RULES.values()) <= set(scores.rules)
+
+
+Results = list[tuple[str, dict[str, Any], dict[str, Scores]]]
+
+
+@pytest.fixture(scope="module")
+def around_events() -> Results:
+    """(scene kind, event, {"truth" | "model": scores}) for the first event of each kind in
+    each scene, each run on its own from LEAD_S before the event until its rule has had time
+    to fire. The same frames go through two pipelines: one detecting with the project's model
+    (when it is there), one fed the renderer's ground truth (the rules judged alone)."""
+    model = OnnxDetector(MODEL, thresholds=THRESHOLDS) if MODEL.exists() else None
+    truth = TruthDetector()
+    out: Results = []
+    for kind, seed in SCENES:
+        scene = SceneRenderer(seed, kind=kind)
+        events = scene.events_until(600.0)
+        firsts = {e["kind"]: i for i, e in reversed(list(enumerate(events)))}
+        for i in sorted(firsts.values()):
+            event = events[i]
+            t0, t1 = event["start_s"] - LEAD_S, event["active_s"][0] + NEEDS_S[event["kind"]]
+            detectors: dict[str, Detector] = {"truth": truth} | ({"model": model} if model else {})
+            pipelines = [scene_pipeline(scene, d) for d in detectors.values()]
+            found = run_clip(scene, pipelines, t0, t1, FPS, truth=truth)
+            # Other events overlapping the run may absorb incidents but are not expected.
+            scores = {
+                name: score(incidents, events, [i]) for name, incidents in zip(detectors, found, strict=True)
+            }
+            out.append((kind, event, scores))
+    return out
+
+
+def summary(results: Results, detector: str) -> tuple[Scores, dict[str, Any], list[tuple[str, str, float]]]:
+    total = Scores()
+    for _, _, scores in results:
+        total.add(scores[detector])
+    table = total.to_dict()
+    print(
+        f"\nrules on rendered sequences, detecting with the {detector} (first event of each kind, street and plaza):"
+    )
+    print(format_table({**table["rules"], "total": table["total"]}))
+    missed = [(kind, e["kind"], e["start_s"]) for kind, e, s in results if s[detector].total.fn]
+    return total, table, missed
+
+
+@pytest.mark.parametrize(
+    ("detector", "min_recall", "min_rule_recall"),
+    [
+        ("truth", TRUTH_RECALL, TRUTH_RULE_RECALL),
+        pytest.param("model", MODEL_RECALL, MODEL_RULE_RECALL, marks=needs_model),
+    ],
+)
+def test_each_rule_fires_when_it_should(
+    around_events: Results, detector: str, min_recall: float, min_rule_recall: dict[str, float]
+) -> None:
+    _, table, missed = summary(around_events, detector)
+    assert table["total"]["recall"] >= min_recall, f"missed events: {missed}"
+    for rule, floor in min_rule_recall.items():
+        recall = table["rules"][rule]["recall"]
+        assert recall is not None and recall >= floor, f"{rule} recall {recall}; missed: {missed}"
+
+
+@pytest.mark.parametrize(
+    ("detector", "min_precision"),
+    [("truth", TRUTH_PRECISION), pytest.param("model", MODEL_PRECISION, marks=needs_model)],
+)
+def test_rules_stay_silent_without_an_event(
+    around_events: Results, detector: str, min_precision: float
+) -> None:
+    total, _, _ = summary(around_events, detector)
+    false_alarms = [(i.rule, i.zone, i.label, round(i.ts, 1)) for i in total.false_alarms]
+    precision = total.total.precision
+    assert precision is not None and precision >= min_precision, f"false alarms: {false_alarms}"
+
+
+@pytest.mark.parametrize("kind", ["street", "plaza"])
+def test_a_quiet_scene_raises_nothing(kind: str) -> None:
+    """Ordinary traffic only (no event is ever staged): no rule may fire, with the model or
+    with perfect detections."""
+    scene = SceneRenderer(2, kind=kind, first_event_s=1e9)
+    truth = TruthDetector()
+    detectors: list[Detector] = [truth] + (
+        [OnnxDetector(MODEL, thresholds=THRESHOLDS)] if MODEL.exists() else []
+    )
+    found = run_clip(scene, [scene_pipeline(scene, d) for d in detectors], 0.0, QUIET_S, FPS, truth=truth)
+    assert not scene.events_until(QUIET_S)
+    for incidents in found:
+        assert [(i.rule, i.zone, i.label, round(i.ts, 1)) for i in incidents] == []
+
+
+def test_frames_are_rendered_the_same_when_asked_again() -> None:
+    """The tests above render windows out of order; the scene must not depend on that."""
+    scene = SceneRenderer(1, kind="street")
+    first, _ = scene.render(42.0)
+    scene.render(300.0)
+    again, _ = scene.render(42.0)
+    assert np.array_equal(first, again)
