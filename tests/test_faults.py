@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,13 +18,13 @@ from streams.runner import SourceRunner
 from tests.servers import (
     Clip,
     ManagedProcess,
-    MissingTool,
     NginxRtmp,
     RtmpPublisher,
     RtspServer,
     camera,
     looped,
     make_clip,
+    or_skip,
     resources,
     source_threads,
     start_runner,
@@ -40,11 +39,6 @@ FAST = {"stall_after_s": 1.0, "offline_after_s": 2.0, "read_timeout_s": 2.0, "op
 SLACK = {"threads": 1, "tasks": 4, "fds": 4}
 
 
-def _tool(make: Callable[[], Any]) -> Any:
-    try:
-        return make()
-    except MissingTool as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -54,18 +48,18 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def clip() -> Clip:
-    return _tool(lambda: make_clip("h264", 1280, 720, 25, 10))
+    return or_skip(lambda: make_clip("h264", 1280, 720, 25, 10))
 
 
 @pytest.fixture
 def rtsp(clip: Clip, workdir: Path) -> Iterator[RtspServer]:
-    with _tool(lambda: RtspServer({"cam": looped(clip, 120)}, workdir)) as server:
+    with or_skip(lambda: RtspServer({"cam": looped(clip, 120)}, workdir)) as server:
         yield server
 
 
 @pytest.fixture
 def rtmp(workdir: Path) -> Iterator[NginxRtmp]:
-    with _tool(lambda: NginxRtmp(workdir)) as nginx:
+    with or_skip(lambda: NginxRtmp(workdir)) as nginx:
         yield nginx
 
 

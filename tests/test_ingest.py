@@ -22,7 +22,6 @@ from streams.registry import create_source
 from tests.servers import (
     Clip,
     HlsServer,
-    MissingTool,
     MjpegServer,
     NginxRtmp,
     RtmpPublisher,
@@ -34,6 +33,7 @@ from tests.servers import (
     garbage,
     looped,
     make_clip,
+    or_skip,
     resources,
     source_threads,
     start_runner,
@@ -44,11 +44,6 @@ FRAMES = 6  # at 5 fps: a bit over a second of each feed
 TTFF_BOUND_S = 10.0
 
 
-def _tool(make: Callable[[], Any]) -> Any:
-    try:
-        return make()
-    except MissingTool as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +53,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def clips() -> dict[str, Clip]:
-    return _tool(
+    return or_skip(
         lambda: {
             "h264-720p": make_clip("h264", 1280, 720, 25, 10),
             "h265-720p": make_clip("h265", 1280, 720, 25, 4),
@@ -71,13 +66,13 @@ def clips() -> dict[str, Clip]:
 @pytest.fixture(scope="module")
 def rtsp(clips: dict[str, Clip], workdir: Path) -> Iterator[RtspServer]:
     served = {"h264": looped(clips["h264-720p"], 120), "h265": looped(clips["h265-720p"], 120)}
-    with _tool(lambda: RtspServer(served, workdir)) as server:
+    with or_skip(lambda: RtspServer(served, workdir)) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def rtmp(clips: dict[str, Clip], workdir: Path) -> Iterator[NginxRtmp]:
-    with _tool(lambda: NginxRtmp(workdir)) as nginx, RtmpPublisher(clips["h264-720p"], nginx.url("drone1"), workdir):
+    with or_skip(lambda: NginxRtmp(workdir)) as nginx, RtmpPublisher(clips["h264-720p"], nginx.url("drone1"), workdir):
         yield nginx
 
 
@@ -89,7 +84,7 @@ def mjpeg() -> Iterator[MjpegServer]:
 
 @pytest.fixture(scope="module")
 def hls(clips: dict[str, Clip], workdir: Path) -> Iterator[HlsServer]:
-    with _tool(lambda: HlsServer(clips["h264-720p"], workdir)) as server:
+    with or_skip(lambda: HlsServer(clips["h264-720p"], workdir)) as server:
         yield server
 
 
@@ -178,12 +173,12 @@ def test_unreachable_mjpeg_and_404(mjpeg: MjpegServer) -> None:
 
 
 def test_no_video_stream() -> None:
-    snap = _bad(camera("audio", "file", str(_tool(audio_only))))
+    snap = _bad(camera("audio", "file", str(or_skip(audio_only))))
     assert "no video stream (found audio aac)" in str(snap["last_error"])
 
 
 def test_not_a_media_file() -> None:
-    snap = _bad(camera("garbage", "file", str(_tool(garbage))))
+    snap = _bad(camera("garbage", "file", str(or_skip(garbage))))
     assert "Invalid data" in str(snap["last_error"])
 
 

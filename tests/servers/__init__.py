@@ -10,7 +10,7 @@ from .cameras import camera, resources, source_threads, start_runner, wait_state
 from .clips import Clip, audio_only, counter_of, garbage, looped, make_clip, truncated
 from .hls import HlsServer
 from .mjpeg import MjpegServer
-from .process import ManagedProcess, MissingTool, free_port
+from .process import ManagedProcess, MissingTool, free_port, or_skip
 from .rtmp import NginxRtmp, RtmpPublisher
 from .rtsp import RtspServer
 
@@ -30,6 +30,7 @@ __all__ = [
     "garbage",
     "looped",
     "make_clip",
+    "or_skip",
     "resources",
     "source_threads",
     "start_runner",

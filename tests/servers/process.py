@@ -12,6 +12,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class MissingTool(RuntimeError):
@@ -127,3 +130,13 @@ class ManagedProcess:
 
     def __exit__(self, *_: object | TracebackType) -> None:
         self.kill()
+
+
+def or_skip(make: Callable[[], T]) -> T:
+    """Build a real peer, or skip the test (with the install hint) when its binary is missing."""
+    import pytest
+
+    try:
+        return make()
+    except MissingTool as exc:
+        pytest.skip(str(exc))

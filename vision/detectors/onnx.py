@@ -15,7 +15,7 @@ import onnxruntime as ort
 
 from vision.decode import Letterbox, decode_ultralytics, decode_yolox, letterbox_batch, select, yolox_grids
 from vision.detectors.base import Detection
-from vision.labels import COCO, DEFAULT_LABEL_MAP
+from vision.labels import COCO, class_thresholds
 
 
 class OnnxDetector:
@@ -55,18 +55,7 @@ class OnnxDetector:
         self.batchable = not isinstance(model_input.shape[0], int)
         self.format = output_format if output_format != "auto" else self._sniff_format(meta)
         self.names = self._names(meta)
-        mapping = DEFAULT_LABEL_MAP if label_map is None else label_map
-        self.class_labels = [mapping.get(name, name) for name in self.names]
-        self.labels = tuple(dict.fromkeys(self.class_labels))
-        thresholds = thresholds or {}
-        default = thresholds.get("default", 0.35)
-        self.thresholds = np.array(
-            [
-                thresholds.get(lbl, thresholds.get(raw, default))
-                for raw, lbl in zip(self.names, self.class_labels, strict=True)
-            ],
-            dtype=np.float32,
-        )
+        self.class_labels, self.labels, self.thresholds = class_thresholds(self.names, label_map, thresholds)
         self.nms_iou = nms_iou
         if self.format == "yolox":
             self._grids, self._strides = yolox_grids(self.size)

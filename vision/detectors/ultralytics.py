@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from vision.detectors.base import Detection
-from vision.labels import DEFAULT_LABEL_MAP
+from vision.labels import class_thresholds
 
 # Tasks whose results carry axis-aligned boxes (`Results.boxes`).
 _BOX_TASKS = ("detect", "segment", "pose")
@@ -41,18 +41,7 @@ class UltralyticsDetector:
         self.nms_iou = nms_iou
         names = self.model.names
         self.names = [names[i] for i in sorted(names)] if isinstance(names, dict) else list(names)
-        mapping = DEFAULT_LABEL_MAP if label_map is None else label_map
-        self.class_labels = [mapping.get(name, name) for name in self.names]
-        self.labels = tuple(dict.fromkeys(self.class_labels))
-        thresholds = thresholds or {}
-        default = thresholds.get("default", 0.35)
-        self.thresholds = np.array(
-            [
-                thresholds.get(lbl, thresholds.get(raw, default))
-                for raw, lbl in zip(self.names, self.class_labels, strict=True)
-            ],
-            dtype=np.float32,
-        )
+        self.class_labels, self.labels, self.thresholds = class_thresholds(self.names, label_map, thresholds)
         # Non-.pt formats load lazily on the first predict: a corrupt file must fail here, not
         # on a camera's first frame.
         try:
