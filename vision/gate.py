@@ -5,6 +5,10 @@ still objects every N frames. A frame with nothing to look at is skipped.
 Motion is found on a small grey copy of the frame (cheap), against a running
 average background; regions are squares around motion and tracks, at least the
 model's input size so small objects are not upscaled, merged when they overlap.
+
+Motion inside a still object's box is ignored between re-checks, as Frigate does for
+stationary objects: a flickering fire, a stall's awning in the wind or a parked car's
+shadow would otherwise keep the detector busy on something already known.
 """
 
 from __future__ import annotations
@@ -63,9 +67,11 @@ class MotionGate:
             self._motion(image)  # learn the background
             self.stats.pixels_detected += h * w
             return [(0.0, 0.0, float(w), float(h))]
-        boxes = self._motion(image) + list(moving)
+        motion = self._motion(image)
         if self._frames % self.recheck_every == 0:
-            boxes += list(still)
+            boxes = motion + list(moving) + list(still)
+        else:
+            boxes = [m for m in motion if not any(_within(m, s) for s in still)] + list(moving)
         if not boxes:
             self.stats.frames_skipped += 1
             return []
@@ -93,6 +99,14 @@ class MotionGate:
             x, y, bw, bh = cv2.boundingRect(contour)
             out.append((x / scale, y / scale, (x + bw) / scale, (y + bh) / scale))
         return out
+
+
+def _within(inner: Box, outer: Box, margin: float = 0.25) -> bool:
+    """Whether `inner` lies inside `outer` grown by `margin` of its size on each side."""
+    mx, my = (outer[2] - outer[0]) * margin, (outer[3] - outer[1]) * margin
+    return (
+        inner[0] >= outer[0] - mx and inner[1] >= outer[1] - my and inner[2] <= outer[2] + mx and inner[3] <= outer[3] + my
+    )
 
 
 def _square(box: Box, size: int, w: int, h: int) -> Box:

@@ -37,11 +37,26 @@ class Plan:
     unseen: list[Track]  # tracks outside every region, kept alive as they were
 
 
-@dataclass
 class Annotated:
-    image: np.ndarray
-    index: int
-    detections: list[Detection]
+    """The latest frame with zones and tracks drawn, drawn only when someone looks: most
+    frames of most cameras are never viewed, and drawing costs about a millisecond."""
+
+    def __init__(
+        self, frame: np.ndarray, index: int, detections: list[Detection], draw: Callable[[np.ndarray], np.ndarray]
+    ) -> None:
+        self.index = index
+        self.detections = detections
+        self._frame = frame
+        self._draw = draw
+        self._image: np.ndarray | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def image(self) -> np.ndarray:
+        with self._lock:  # several viewers may ask at once; draw once
+            if self._image is None:
+                self._image = self._draw(self._frame)
+            return self._image
 
 
 class CameraPipeline:
@@ -124,14 +139,16 @@ class CameraPipeline:
                         snapshot_jpeg=snapshot(frame.image, t.box, text, t.label),
                     )
                 )
-        self.annotated = Annotated(self._annotate(frame.image, tracks), frame.index, detections)
+        # Boxes as they are now: the tracks themselves move on with later frames.
+        boxes = [(t.box, f"{t.label} #{t.id}", t.label) for t in tracks]
+        self.annotated = Annotated(frame.image, frame.index, detections, lambda image: self._annotate(image, boxes))
         return incidents
 
-    def _annotate(self, image: np.ndarray, tracks: list) -> np.ndarray:
+    def _annotate(self, image: np.ndarray, boxes: list[tuple[tuple[float, float, float, float], str, str]]) -> np.ndarray:
         canvas = image.copy()
         draw_zones(canvas, self.zones)
-        for t in tracks:
-            draw_box(canvas, t.box, f"{t.label} #{t.id}", label=t.label)
+        for box, text, label in boxes:
+            draw_box(canvas, box, text, label=label)
         return canvas
 
 

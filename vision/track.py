@@ -29,6 +29,9 @@ class Track:
     # looked like recently should win over what it looked like when it appeared.
     votes: dict[str, float] = field(default_factory=dict)
     moved_at: float = 0.0  # when the box last shifted noticeably; still objects are re-checked less
+    # Where the box was when it last moved. Shifts are measured from here, not from the previous
+    # frame: a slow walker adds up to a move, while a jittery box around one spot never does.
+    anchor: Box | None = None
 
     def still(self, now: float, after_s: float = 2.0) -> bool:
         return now - max(self.moved_at, self.first_seen) >= after_s
@@ -62,6 +65,17 @@ def iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in `a` (N×4) with every box in `b` (M×4), as N×M."""
+    ix = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    iy = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = ix * iy
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
 def _centre_close(a: Box, b: Box) -> bool:
     ax, ay = (a[0] + a[2]) / 2, (a[1] + a[3]) / 2
     bx, by = (b[0] + b[2]) / 2, (b[1] + b[3]) / 2
@@ -80,6 +94,15 @@ def _shift(a: Box, b: Box) -> float:
     return max(abs(ax - bx), abs(ay - by)) / size
 
 
+def coast_by(keep: list[Track], ts: float, last_ts: float | None) -> None:
+    """Move each track's `last_seen` forward by the frame gap (it was not looked at, so it
+    was neither seen nor missed). Renewing it to `ts` instead would keep a vanished still
+    object alive for ever: it is only looked at every N frames, and coasted in between."""
+    step = ts - last_ts if last_ts is not None else 0.0
+    for track in keep:
+        track.last_seen = min(ts, track.last_seen + max(step, 0.0))
+
+
 def start_track(track_id: int, det: Detection, ts: float) -> Track:
     return Track(track_id, det.label, det.score, det.box, ts, ts, votes={det.label: det.score}, moved_at=ts)
 
@@ -89,8 +112,9 @@ def observe(track: Track, det: Detection, ts: float) -> None:
 
     Shared by every tracker, so rules see the same label and stillness semantics whichever
     one assigns the ids."""
-    if _shift(track.box, det.box) > 0.15:
+    if _shift(track.anchor or track.box, det.box) > 0.15:
         track.moved_at = ts
+        track.anchor = det.box
     track.box = det.box
     track.score = max(det.score, track.score * 0.9)
     track.last_seen = ts
@@ -107,23 +131,30 @@ class IoUTracker:
         self.min_iou = min_iou
         self.tracks: dict[int, Track] = {}
         self._ids = itertools.count(1)
+        self._last_ts: float | None = None
 
     def update(self, detections: list[Detection], ts: float, image: np.ndarray | None = None) -> list[Track]:
         """Match detections to tracks; returns the tracks seen in this frame. `image` is unused here."""
-        pairs = sorted(
-            ((iou(t.box, d.box), tid, i) for tid, t in self.tracks.items() for i, d in enumerate(detections)),
-            reverse=True,
-        )
         used_tracks: set[int] = set()
         used_dets: set[int] = set()
-        for score, tid, i in pairs:
-            if tid in used_tracks or i in used_dets:
-                continue
-            if score < self.min_iou and not _centre_close(self.tracks[tid].box, detections[i].box):
-                continue
-            observe(self.tracks[tid], detections[i], ts)
-            used_tracks.add(tid)
-            used_dets.add(i)
+        tids = list(self.tracks)
+        if tids and detections:
+            scores = iou_matrix(
+                np.array([self.tracks[t].box for t in tids], np.float64), np.array([d.box for d in detections], np.float64)
+            )
+            # Greedy, best overlap first; stop once either side is used up.
+            for flat in np.argsort(-scores, axis=None, kind="stable"):
+                row, i = divmod(int(flat), len(detections))
+                tid = tids[row]
+                if tid in used_tracks or i in used_dets:
+                    continue
+                if scores[row, i] < self.min_iou and not _centre_close(self.tracks[tid].box, detections[i].box):
+                    continue
+                observe(self.tracks[tid], detections[i], ts)
+                used_tracks.add(tid)
+                used_dets.add(i)
+                if len(used_tracks) == len(tids) or len(used_dets) == len(detections):
+                    break
         for i, det in enumerate(detections):
             if i not in used_dets:
                 track = start_track(next(self._ids), det, ts)
@@ -131,9 +162,10 @@ class IoUTracker:
                 used_tracks.add(track.id)
         for tid in [tid for tid, t in self.tracks.items() if ts - t.last_seen > self.max_gap_s]:
             del self.tracks[tid]
+        self._last_ts = ts
         return [self.tracks[tid] for tid in used_tracks if tid in self.tracks]
 
     def coast(self, keep: list[Track], ts: float) -> None:
-        """Keep tracks alive through frames where the detector did not look at them."""
-        for track in keep:
-            track.last_seen = ts
+        """Carry tracks through a frame the detector did not look at them: the time is not
+        counted toward their gap, so a track lasts `max_gap_s` of looking without finding it."""
+        coast_by(keep, ts, self._last_ts)

@@ -77,7 +77,8 @@ def band_polygon(cam: PoleCamera, y0: float, y1: float) -> Polygon:
     pad = 0.2 * (max(xs) - min(xs))
     x0, x1 = min(xs) - pad, max(xs) + pad
     uv, _ = cam.project(np.array([(x0, lo, 0), (x1, lo, 0), (x1, hi, 0), (x0, hi, 0)], dtype=np.float64))
-    frame = np.array([(0, 0), (cam.width - 1, 0), (cam.width - 1, cam.height - 1), (0, cam.height - 1)])
+    # The frame's outer edge (not the last pixel's centre): boxes cut at the edge end there too.
+    frame = np.array([(0, 0), (cam.width, 0), (cam.width, cam.height), (0, cam.height)])
     area, clipped = cv2.intersectConvexConvex(uv.astype(np.float32), frame.astype(np.float32))
     if area <= 0 or clipped is None:
         return []

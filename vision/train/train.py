@@ -24,6 +24,8 @@ class TrainSpec:
     seed: int = 1000
     val_seed: int = 9000  # held out: scenes no training image shares
     epochs: int = 40
+    hours: float | None = None  # a time budget instead: ultralytics fits the schedule to it
+    init: Path | None = None  # an earlier run's weights (.pt, or its .onnx export) instead of random ones
     imgsz: int = 320
     batch: int = 16
     workers: int = 2
@@ -43,10 +45,18 @@ def train(spec: TrainSpec, progress: bool = True) -> dict[str, Any]:
     )
     data_yaml = data_dir / "data.yaml"
     model = YOLO(spec.arch)
+    pretrained: str | bool = False
+    if spec.init is not None:
+        init = spec.init
+        if init.suffix == ".onnx":
+            from vision.train.warmstart import checkpoint_from_onnx
+
+            init = checkpoint_from_onnx(init, spec.arch, len(CLASSES), spec.out_dir / "init.pt")
+        pretrained = str(init.resolve())
     model.train(
         data=str(data_yaml), epochs=spec.epochs, imgsz=spec.imgsz, batch=spec.batch, workers=spec.workers,
-        device=spec.device, pretrained=False, project=str(spec.out_dir.resolve()), name="train", exist_ok=True,
-        seed=0, amp=False, verbose=progress, plots=True,
+        device=spec.device, pretrained=pretrained, project=str(spec.out_dir.resolve()), name="train", exist_ok=True,
+        seed=0, amp=False, verbose=progress, plots=True, time=spec.hours,
     )
     best = spec.out_dir / "train" / "weights" / "best.pt"
     metrics = evaluate(best, data_yaml, spec.imgsz)
