@@ -9,15 +9,19 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from command_center.api import cameras, cases, grids, health, incidents, kpi, open311, webrtc
+from command_center.api import auth, cameras, cases, grids, health, hotspots, incidents, kpi, open311, webrtc
 from command_center.api.errors import error_response, handle_http_error
+from command_center.auth.middleware import AuthMiddleware, principal_of
+from command_center.auth.principal import Principal
 from command_center.config import Config
+from command_center.hub import Access
 from command_center.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -38,18 +42,20 @@ async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 def build_app(rt: Runtime) -> Starlette:
     async def ws(websocket: WebSocket) -> None:
-        await rt.hub.serve(websocket)
+        await rt.hub.serve(websocket, hub_access(principal_of(websocket)))
 
     async def root(_request: Request) -> RedirectResponse:
         return RedirectResponse("/wall")
 
     routes: list[BaseRoute] = [
+        *auth.routes(rt),
         *health.routes(rt),
         *cameras.routes(rt),
         *incidents.routes(rt),
         *cases.routes(rt),
         *grids.routes(rt),
         *kpi.routes(rt),
+        *hotspots.routes(rt),
         *open311.routes(rt),
         *webrtc.routes(rt),
         WebSocketRoute("/ws", ws),
@@ -73,9 +79,18 @@ def build_app(rt: Runtime) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: handle_http_error, Exception: handle_unexpected},
+        # Every request passes the auth policy first (see command_center/auth/policy.py).
+        middleware=[Middleware(AuthMiddleware, signer=rt.auth.signer, policy=rt.auth.policy)],
     )
     app.state.runtime = rt
+    rt.background.append(lambda: hotspots.watch(rt))  # live 热点预警 alerts on the `hotspots` channel
     return app
+
+
+def hub_access(principal: Principal) -> Access:
+    """A worker hears only their own task channel; others everything in their jurisdiction."""
+    only = frozenset({f"tasks:{principal.worker_id}"}) if principal.is_worker else None
+    return Access(principal.jurisdiction, only, principal.user, principal.role)
 
 
 def create_app(config: Config) -> Starlette:

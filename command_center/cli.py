@@ -12,7 +12,7 @@ from pathlib import Path
 
 from command_center.config import Config, ConfigError, load_config
 
-BENCHMARKS = ("route", "ingest", "detect")
+BENCHMARKS = ("route", "ingest", "detect", "cases", "hub")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,6 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     locate.add_argument("lon", type=float)
     locate.add_argument("lat", type=float)
     locate.add_argument("--config", type=Path)
+    validate = grids_sub.add_parser("validate", help="check a GeoJSON map of areas; exit 2 listing every problem")
+    validate.add_argument("file", type=Path)
+    validate.add_argument("--overlap-m2", type=float, default=10.0, help="overlap area tolerated between neighbours")
+    validate.add_argument("--overlap-share", type=float, default=0.001, help="... or this share of the smaller area")
+    validate.add_argument("--json", action="store_true", help="one JSON object with the summary and problems")
 
     detect = sub.add_parser("detect", help="run the detector on an image, a video or a stream URL")
     detect.add_argument("source", help="image file, video file or stream URL")
@@ -53,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--images", type=int, default=1500)
     train.add_argument("--val-images", type=int, default=300)
     train.add_argument("--epochs", type=int, default=40)
+    train.add_argument("--hours", type=float, help="a time budget instead of --epochs")
+    train.add_argument("--init", type=Path, help="start from an earlier run's weights (.pt or its .onnx export)")
     train.add_argument("--imgsz", type=int, default=320)
     train.add_argument("--batch", type=int, default=16)
     train.add_argument("--device", default="cpu", help="cpu, or a CUDA device index such as 0")
@@ -119,12 +126,18 @@ def _run(config: Config, demo: bool = False, background: list | None = None) -> 
     import uvicorn
 
     from command_center.app import build_app
+    from command_center.auth.seed import seed_users
     from command_center.runtime import Runtime
 
     print("building the city and starting cameras...", file=sys.stderr)
     rt = Runtime(config)
     rt.background.extend(background or [])
+    accounts = seed_users(rt, demo)
     base = f"http://{config.server.host}:{config.server.port}"
+    if accounts:
+        print("\n  sign in as (username/password):", file=sys.stderr)
+        for line in accounts:
+            print(f"    {line}", file=sys.stderr)
     print(f"\n  wall:      {base}/wall", file=sys.stderr)
     worker = _a_camera_worker(rt)
     if worker:
@@ -155,6 +168,10 @@ def _a_camera_worker(rt: object) -> str | None:
 
 
 def _grids(args: argparse.Namespace) -> int:
+    if args.grids_command == "validate":
+        from command_center.grids_cli import validate_file
+
+        return validate_file(args.file, args.overlap_m2, args.overlap_share, args.json)
     from command_center.runtime import load_city
     from dispatch.city import GridIndex
 
@@ -198,7 +215,7 @@ def _train(args: argparse.Namespace) -> int:
 
     spec = TrainSpec(
         out_dir=args.out, model_out=args.model_out, images=args.images, val_images=args.val_images,
-        epochs=args.epochs, imgsz=args.imgsz, batch=args.batch, device=args.device,
+        epochs=args.epochs, hours=args.hours, init=args.init, imgsz=args.imgsz, batch=args.batch, device=args.device,
     )
     report = train(spec)
     model_card(spec.out_dir)

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from command_center.auth.config import AuthConfig
 from dispatch.config import CityConfig, DispatchConfig
 from streams.config import SourceConfig
 from streams.webrtc import WebRTCConfig
@@ -69,6 +70,7 @@ class Config(_Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
     citizen: CitizenConfig = Field(default_factory=CitizenConfig)
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
@@ -83,8 +85,14 @@ class Config(_Strict):
     @field_validator("bus")
     @classmethod
     def _bus_url(cls, value: str) -> str:
-        if value != "memory" and not value.startswith("redis://"):
-            raise ValueError("expected 'memory' or redis://HOST:PORT/DB")
+        if value == "memory":
+            return value
+        if not value.startswith(("redis://", "rediss://")):
+            raise ValueError("expected 'memory' or redis://HOST:PORT/DB[?prefix=cc&maxlen=100000]")
+        # Only the URL's shape: no connection is made while validating.
+        from command_center.bus.redis_options import parse_redis_url
+
+        parse_redis_url(value)
         return value
 
     @model_validator(mode="after")

@@ -1,27 +1,64 @@
-"""Websocket hub: channels with per-channel seq, bounded history and replay.
+"""Websocket hub: channels with per-channel seq, bounded history and replay, scoped delivery.
 
 A client subscribes to channels, optionally with the last seq it saw per channel;
 the hub replays what it missed from history, or tells it to resync when the gap is
 older than the history. Each client has a bounded send queue: a client that cannot
 keep up is disconnected instead of slowing the others down.
+
+Scoping: every message may carry an area (a grid code) and every client an `Access`
+(a jurisdiction prefix and the channels it may subscribe). A message is delivered
+only where the area starts with the prefix, so a district officer never receives
+another district's events; a message without an area (a city-wide notice) goes to
+every subscriber of its channel. Replays are filtered the same way.
+
+Cost per delivery is what matters at a thousand clients: a message is serialized
+once, a channel knows its subscribers (no scan of every client), the per-client queue
+is a plain deque, and a client's writer drains everything queued in one wake-up.
+
+Slow client or busy server: a full queue means the client is slow only when its
+writer is stuck in a send (the connection's buffers are full: it does not read).
+When the writer is merely waiting for the CPU, the whole server is behind, and
+dropping every client would turn a burst into a reconnect storm; the queue may then
+grow to LAG_FACTOR times its size before the client is dropped all the same.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
+import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 log = logging.getLogger(__name__)
+RATE_WINDOW_S = 5.0  # messages/s is measured over about this long
+LAG_FACTOR = 8  # how far past queue_size a client may fall behind when the server, not it, is slow
 
-Filter = Callable[[str, dict[str, Any]], bool]  # (channel, data) → may this client see it?
+
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What one connection may see: areas under `prefix` ("" is everywhere) and, when
+    `only` is set, nothing but those channels (a worker's own `tasks:<id>`)."""
+
+    prefix: str = ""
+    only: frozenset[str] | None = None
+    user: str = ""
+    role: str = ""
+
+    def may_subscribe(self, channel: str) -> bool:
+        return self.only is None or channel in self.only
+
+    def sees(self, area: str | None) -> bool:
+        return area is None or not self.prefix or area.startswith(self.prefix)
+
+
+EVERYONE = Access()
 
 
 @dataclass
@@ -29,41 +66,55 @@ class Channel:
     name: str
     history_size: int
     seq: int = 0
-    history: deque[tuple[int, str]] = field(default_factory=deque)
+    history: deque[tuple[int, str, str | None]] = field(default_factory=deque)  # (seq, message, area)
+    subscribers: set[Client] = field(default_factory=set)
 
-    def append(self, message: str) -> None:
-        self.history.append((self.seq, message))
+    def append(self, message: str, area: str | None) -> None:
+        self.history.append((self.seq, message, area))
         while len(self.history) > self.history_size:
             self.history.popleft()
 
-    def since(self, seq: int) -> list[str] | None:
-        """Messages after `seq`, or None when some of them have left the history."""
+    def since(self, seq: int) -> list[tuple[str, str | None]] | None:
+        """(message, area) after `seq`, or None when some of them have left the history."""
         if seq >= self.seq:
             return []
         oldest = self.history[0][0] if self.history else self.seq + 1
         if seq + 1 < oldest:
             return None
-        return [message for s, message in self.history if s > seq]
+        return [(message, area) for s, message, area in self.history if s > seq]
 
 
 class Client:
-    def __init__(self, websocket: WebSocket, queue_size: int, allow: Filter | None) -> None:
+    _ids = itertools.count(1)
+
+    def __init__(self, websocket: WebSocket, access: Access) -> None:
+        self.id = next(self._ids)
         self.websocket = websocket
-        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
+        self.access = access
         self.channels: set[str] = set()
-        self.allow = allow
+        self.pending: deque[str] = deque()
+        self.waiter: asyncio.Future[None] | None = None
         self.slow = False
+        self.in_send = False  # the writer is suspended inside a send: flow control holds it
+        self.sent = 0
+        self.last_sent = time.monotonic()
         self.task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
 
 
 @dataclass
 class HubStats:
-    connected: int = 0
+    connected: int = 0  # connections accepted, ever
     published: int = 0
     sent: int = 0
     disconnected_slow: int = 0
+    lagging: int = 0  # times a queue overflowed while the server, not the client, was behind
     resyncs: int = 0
-    max_queue_depth: int = 0
+    max_queue_depth: int = 0  # the deepest any client's queue has been
+    refused_channels: int = 0
 
 
 class Hub:
@@ -74,46 +125,55 @@ class Hub:
         self.channels: dict[str, Channel] = {}
         self.clients: set[Client] = set()
         self.stats = HubStats()
+        self._rate: deque[tuple[float, int]] = deque()  # (monotonic time, stats.sent)
+        self._ticker: asyncio.Task[None] | None = None
 
     def channel(self, name: str) -> Channel:
-        if name not in self.channels:
-            self.channels[name] = Channel(name, self.history)
-        return self.channels[name]
+        chan = self.channels.get(name)
+        if chan is None:
+            chan = self.channels[name] = Channel(name, self.history)
+        return chan
 
-    def publish(self, channel: str, type_: str, data: dict[str, Any]) -> int:
-        """Number the message, keep it in history and queue it for every subscriber.
-        Call from the event loop."""
+    def publish(self, channel: str, type_: str, data: dict[str, Any], area: str | None = None) -> int:
+        """Number the message, keep it in history and queue it for every subscriber that
+        may see `area` (None: everyone). Call from the event loop."""
         chan = self.channel(channel)
         chan.seq += 1
         message = json.dumps({"channel": channel, "seq": chan.seq, "type": type_, "data": data}, ensure_ascii=False)
-        chan.append(message)
+        chan.append(message, area)
         self.stats.published += 1
-        for client in list(self.clients):
-            if channel in client.channels and (client.allow is None or client.allow(channel, data)):
+        for client in tuple(chan.subscribers):
+            if client.access.sees(area):
                 self._offer(client, message)
         return chan.seq
 
     def _offer(self, client: Client, message: str) -> None:
         if client.slow:
             return
-        try:
-            client.queue.put_nowait(message)
-        except asyncio.QueueFull:
+        depth = len(client.pending)
+        if depth >= self.queue_size and (client.in_send or depth >= self.queue_size * LAG_FACTOR):
             client.slow = True
             self.stats.disconnected_slow += 1
-            log.warning("disconnecting slow websocket client (%d queued)", client.queue.qsize())
+            log.warning("disconnecting slow websocket client %s (%d queued)", client.access.user or client.id, depth)
             # Its writer may be stuck in a send that never drains: stop the whole handler.
             if client.task is not None:
                 client.task.cancel()
             return
-        self.stats.max_queue_depth = max(self.stats.max_queue_depth, client.queue.qsize())
+        if depth == self.queue_size:
+            self.stats.lagging += 1
+        client.pending.append(message)
+        if depth == 0:
+            client.wake()
+        if depth >= self.stats.max_queue_depth:
+            self.stats.max_queue_depth = depth + 1
 
-    async def serve(self, websocket: WebSocket, allow: Filter | None = None) -> None:
+    async def serve(self, websocket: WebSocket, access: Access = EVERYONE) -> None:
         await websocket.accept()
-        client = Client(websocket, self.queue_size, allow)
+        client = Client(websocket, access)
         client.task = asyncio.current_task()
         self.clients.add(client)
         self.stats.connected += 1
+        self._start_ticker()
         writer = asyncio.create_task(self._write(client))
         try:
             while True:
@@ -127,13 +187,24 @@ class Hub:
                 raise
             asyncio.current_task().uncancel()  # type: ignore[union-attr]  # we cancelled it ourselves
         finally:
-            self.clients.discard(client)
+            self._forget(client)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
         if not client.slow:
             with contextlib.suppress(Exception):
                 await websocket.close()
+
+    def _forget(self, client: Client) -> None:
+        self.clients.discard(client)
+        for name in client.channels:
+            chan = self.channels.get(name)
+            if chan is not None:
+                chan.subscribers.discard(client)
+        client.pending.clear()
+        if not self.clients and self._ticker is not None:
+            self._ticker.cancel()  # nothing to beat for; the next client starts it again
+            self._ticker = None
 
     def _handle(self, client: Client, raw: str) -> None:
         try:
@@ -147,7 +218,11 @@ class Hub:
         elif op == "subscribe":
             self._subscribe(client, msg.get("channels") or [], msg.get("since") or {})
         elif op == "unsubscribe":
-            client.channels.difference_update(msg.get("channels") or [])
+            names = msg.get("channels") or []
+            for name in names if isinstance(names, list) else []:
+                if isinstance(name, str) and name in client.channels:
+                    client.channels.discard(name)
+                    self.channel(name).subscribers.discard(client)
         elif op == "ack":
             pass  # case acks go through the HTTP API, which records who and when
         else:
@@ -157,29 +232,108 @@ class Hub:
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
             self._offer(client, json.dumps({"type": "error", "error": "channels must be a list of names"}))
             return
+        refused = [name for name in channels if not client.access.may_subscribe(name)]
+        if refused:
+            self.stats.refused_channels += len(refused)
+            error = {"type": "error", "error": "not allowed to subscribe", "channels": refused}
+            self._offer(client, json.dumps(error))
+            channels = [name for name in channels if name not in refused]
         # Replay and registration happen without an await in between, so nothing
         # published meanwhile can slip between the replayed and the live messages.
         for name in channels:
             chan = self.channel(name)
             last = since.get(name) if isinstance(since, dict) else None
-            if isinstance(last, int):
+            if isinstance(last, int) and not isinstance(last, bool):
                 missed = chan.since(last)
                 if missed is None:
                     self.stats.resyncs += 1
                     self._offer(client, json.dumps({"type": "resync", "channel": name, "seq": chan.seq}))
                 else:
-                    for message in missed:
-                        if client.allow is None or client.allow(name, json.loads(message)["data"]):
+                    for message, area in missed:
+                        if client.access.sees(area):
                             self._offer(client, message)
             client.channels.add(name)
+            chan.subscribers.add(client)
         seqs = {name: self.channel(name).seq for name in channels}
         self._offer(client, json.dumps({"type": "subscribed", "channels": channels, "seq": seqs}))
 
     async def _write(self, client: Client) -> None:
+        loop = asyncio.get_running_loop()
+        send = client.websocket.send_text
+        pending = client.pending
         while True:
-            try:
-                message = await asyncio.wait_for(client.queue.get(), timeout=self.heartbeat_s)
-            except TimeoutError:
-                message = json.dumps({"type": "heartbeat"})
-            await client.websocket.send_text(message)
-            self.stats.sent += 1
+            sent = 0
+            while pending:
+                client.in_send = True
+                await send(pending.popleft())
+                client.in_send = False
+                sent += 1
+            if sent:
+                client.sent += sent
+                self.stats.sent += sent
+                client.last_sent = time.monotonic()
+            client.waiter = loop.create_future()
+            await client.waiter
+            client.waiter = None
+
+    # heartbeats and the send rate, for every client from one task
+    def _start_ticker(self) -> None:
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.create_task(self._tick(), name="hub-ticker")
+
+    async def _tick(self) -> None:
+        heartbeat = json.dumps({"type": "heartbeat"})
+        every = min(1.0, self.heartbeat_s / 2)
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            self._sample_rate(now)
+            for client in tuple(self.clients):
+                if not client.pending and now - client.last_sent >= self.heartbeat_s:
+                    client.last_sent = now
+                    self._offer(client, heartbeat)
+
+    def _sample_rate(self, now: float) -> None:
+        self._rate.append((now, self.stats.sent))
+        while len(self._rate) > 2 and now - self._rate[1][0] >= RATE_WINDOW_S:
+            self._rate.popleft()
+
+    def sent_per_s(self) -> float:
+        if len(self._rate) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = self._rate[0], self._rate[-1]
+        return (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def view(self, per_client: int = 0) -> dict[str, Any]:
+        """The stats object: totals, backpressure now, and the `per_client` deepest queues."""
+        depths = [len(c.pending) for c in self.clients]
+        out: dict[str, Any] = {
+            "clients": len(self.clients),
+            "channels": len(self.channels),
+            "published": self.stats.published,
+            "sent": self.stats.sent,
+            "sent_per_s": round(self.sent_per_s(), 1),
+            "queued": sum(depths),
+            "queued_max": max(depths, default=0),
+            "queue_limit": self.queue_size,
+            "max_queue_depth": self.stats.max_queue_depth,
+            "disconnected_slow": self.stats.disconnected_slow,
+            "lagging": self.stats.lagging,
+            "resyncs": self.stats.resyncs,
+            "connected_total": self.stats.connected,
+            "refused_channels": self.stats.refused_channels,
+        }
+        if per_client:
+            deepest = sorted(self.clients, key=lambda c: len(c.pending), reverse=True)[:per_client]
+            out["per_client"] = [
+                {
+                    "id": c.id,
+                    "user": c.access.user,
+                    "role": c.access.role,
+                    "queued": len(c.pending),
+                    "sent": c.sent,
+                    "channels": sorted(c.channels),
+                }
+                for c in deepest
+            ]
+        return out

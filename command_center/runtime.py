@@ -11,10 +11,12 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from command_center.auth.scoping import AreaLocator, event_area
+from command_center.auth.service import Auth
 from command_center.bus import Bus, create_bus
 from command_center.config import Config
 from command_center.events import Event
@@ -22,8 +24,8 @@ from command_center.hub import Hub
 from command_center.store import CaseQuery, Store, create_store
 from dispatch.cases import Case
 from dispatch.catalog import Catalog, load_catalog
-from dispatch.city import City, GridIndex, load_geojson, load_or_generate
-from dispatch.dispatcher import Dispatcher
+from dispatch.city import City, GridIndex, load_geojson, load_or_generate, load_saved_city, save_city
+from dispatch.dispatcher import Dispatcher, IntakeResult
 from dispatch.intake import Intake
 from streams.health import SourceHealth
 from streams.registry import create_source
@@ -40,11 +42,17 @@ from vision.rules import build_rules
 from vision.track_byte import create_tracker
 
 log = logging.getLogger(__name__)
-TOPICS = ["incidents", "cases", "cameras", "drones"]
+TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots"]
+SAVED_MAP = "city/map.geojson"  # under data_dir: a re-drawn map, preferred over the configured one
 TRACK_POINTS = 300  # a moving camera's recent path: 5 minutes at one point a second
+INTAKE_BATCH = 64  # most incidents per group commit: a batch holds the store for ~50 ms
 
 
 def load_city(config: Config) -> City:
+    saved = load_saved_city(config.server.data_dir / SAVED_MAP)
+    if saved is not None:
+        log.info("using the re-drawn map saved at %s", config.server.data_dir / SAVED_MAP)
+        return saved
     if config.city.geojson is not None:
         return load_geojson(config.city.geojson)
     gen = config.city.generator
@@ -60,7 +68,9 @@ class Runtime:
         self.store: Store = create_store(config.store)
         self.bus: Bus = create_bus(config.bus)
         self.hub = Hub(config.hub.history, config.hub.queue_size, config.hub.heartbeat_s)
+        self.auth = Auth.build(config.auth, data_dir, self.store)
         self.city = city or load_city(config)
+        self.area_of = AreaLocator(lambda: self.index)  # positions → grid codes, for scoping
         self.workers = {w.id: w for w in self.city.workers}
         self.index = GridIndex(self.city)
         self.catalog: Catalog = load_catalog(config.catalog)
@@ -148,6 +158,20 @@ class Runtime:
     def add_task(self, coro: Awaitable[None]) -> None:
         """Run a background coroutine for the runtime's lifetime (e.g. simulated workers)."""
         self._tasks.append(asyncio.ensure_future(coro))
+
+    def replace_city(self, city: City, persist: bool = True) -> GridIndex:
+        """Swap in a re-drawn map for new cases (blocking: call it on a worker thread).
+
+        The index is built and the map saved before anything is swapped, so lookups go
+        on against the old map meanwhile and a failed save changes nothing. Open cases
+        keep the grid code stored on them; only new intakes see the new map.
+        """
+        index = GridIndex(city)
+        if persist:
+            save_city(city, self.config.server.data_dir / SAVED_MAP)
+        self.city, self.index, self.workers = city, index, {w.id: w for w in city.workers}
+        self.dispatcher.city, self.dispatcher.index = city, index
+        return index
 
     # vision → bus
     def _from_vision(self, incident: Incident) -> None:
@@ -238,33 +262,41 @@ class Runtime:
 
     # bus → dispatch
     async def _dispatch_incidents(self, subscription: Any) -> None:
-        async for event in subscription:
-            if event.type != "incident.created":
+        """Incidents that queued up meanwhile become cases in one group commit (one fsync
+        for all); each case is announced only after that commit, so nothing announced
+        can be lost. Under light load a batch is a single incident: no added wait."""
+        async for events in _batches(subscription, INTAKE_BATCH):
+            docs = [e.data for e in events if e.type == "incident.created"]
+            if not docs:
                 continue
             try:
-                await self._incident_to_case(event.data)
-            except Exception:  # a bad incident must not stop the dispatcher
-                log.exception("dispatching incident %s", event.data.get("id"))
+                done = await asyncio.to_thread(self._intake_batch, docs)
+            except Exception:  # a failed commit must not stop the dispatcher
+                log.exception("dispatching incidents %s", [d.get("id") for d in docs])
+                continue
+            for result, updated in done:
+                self.counters["cases_created" if result.created else "cases_merged"] += 1
+                await self.publish_case(result.case, created=result.created)
+                if updated is not None:
+                    await self.bus.publish(Event("incidents", "incident.updated", updated))
 
-    async def _incident_to_case(self, doc: dict[str, Any]) -> None:
-        intake = Intake(
-            source="video",
-            lon=doc["location"]["lon"],
-            lat=doc["location"]["lat"],
-            ts=datetime.fromisoformat(doc["ts"]),
-            ref_id=doc["id"],
-            rule=doc["rule"],
-            label=doc["label"],
-            matter_code=doc.get("matter_code"),
-            description=f"{doc['rule']}: {doc['label']} at camera {doc['camera_id']}",
-            snapshot_url=doc["snapshot_url"],
-        )
-        result = await asyncio.to_thread(self.dispatcher.intake, intake)
-        self.counters["cases_created" if result.created else "cases_merged"] += 1
-        await self.publish_case(result.case, created=result.created)
-        updated = await asyncio.to_thread(self.store.update_incident, doc["id"], case_id=result.case.id)
-        if updated is not None:
-            await self.bus.publish(Event("incidents", "incident.updated", updated))
+    def _intake_batch(self, docs: list[dict[str, Any]]) -> list[tuple[IntakeResult, dict[str, Any] | None]]:
+        """On a worker thread: each incident's case and its link back, in one transaction."""
+        out = []
+        with getattr(self.store, "batch", contextlib.nullcontext)():
+            for doc in docs:
+                try:
+                    result = self.dispatcher.intake(_video_intake(doc))
+                except Exception:  # a bad incident must not sink the rest of its batch
+                    log.exception("dispatching incident %s", doc.get("id"))
+                    continue
+                updated = None
+                try:  # the case stands either way: announce it even if the link back fails
+                    updated = self.store.update_incident(doc["id"], case_id=result.case.id)
+                except Exception:
+                    log.exception("linking incident %s to case %s", doc.get("id"), result.case.id)
+                out.append((result, updated))
+        return out
 
     async def act(self, case_id: str, action: str, actor: str, note: str = "", **changes: Any) -> Case:
         case = await asyncio.to_thread(self.dispatcher.act, case_id, action, actor, note, **changes)
@@ -277,12 +309,14 @@ class Runtime:
     # bus → hub
     async def _feed_hub(self, subscription: Any) -> None:
         async for event in subscription:
-            self.hub.publish(event.topic, event.type, event.data)
+            # One area per event, computed once: the hub compares it with each client's jurisdiction.
+            area = event_area(event.topic, event.data, self.area_of)
+            self.hub.publish(event.topic, event.type, event.data, area)
             if event.topic == "cases" and event.data.get("assignee"):
                 timeline = event.data.get("timeline") or [{}]
-                assigned = event.type == "case.created" or timeline[-1].get("action") in ("dispatch", "return")
+                assigned = event.type == "case.created" or timeline[-1].get("action") in ("dispatch", "return", "transfer")
                 self.hub.publish(
-                    f"tasks:{event.data['assignee']}", "task.assigned" if assigned else "task.updated", event.data
+                    f"tasks:{event.data['assignee']}", "task.assigned" if assigned else "task.updated", event.data, area
                 )
 
     # health → bus
@@ -341,5 +375,33 @@ class Runtime:
         view["grid_name"] = area.name if area else None
         worker = self.workers.get(case.assignee) if case.assignee else None
         view["assignee_name"] = worker.name if worker else None
-        view["overdue"] = case.is_open and datetime.now(UTC) > case.deadline
+        # The dispatcher's clock, not the wall's: tests and replays inject it.
+        view["overdue"] = case.is_open and self.dispatcher.clock() > case.deadline
         return view
+
+
+def _video_intake(doc: dict[str, Any]) -> Intake:
+    return Intake(
+        source="video",
+        lon=doc["location"]["lon"],
+        lat=doc["location"]["lat"],
+        ts=datetime.fromisoformat(doc["ts"]),
+        ref_id=doc["id"],
+        rule=doc["rule"],
+        label=doc["label"],
+        matter_code=doc.get("matter_code"),
+        description=f"{doc['rule']}: {doc['label']} at camera {doc['camera_id']}",
+        snapshot_url=doc["snapshot_url"],
+    )
+
+
+async def _batches(subscription: Any, most: int) -> AsyncIterator[list[Event]]:
+    """What a subscriber has queued, up to `most` at a time; it waits only for the first."""
+    batch: list[Event] = []
+    async for event in subscription:
+        batch.append(event)
+        if len(batch) >= most or not getattr(subscription, "backlog", 0):
+            yield batch
+            batch = []
+    if batch:
+        yield batch

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from dispatch.city import City, Worker
@@ -10,19 +10,19 @@ from dispatch.city import City, Worker
 LoadOf = Callable[[Iterable[str]], dict[str, int]]
 
 
-def candidate_tiers(city: City, grid_code: str) -> list[list[Worker]]:
+def candidate_tiers(city: City, grid_code: str) -> Iterator[list[Worker]]:
     """The grid's own workers first, then the community's other grids (the community
-    station), then the street's."""
-    tiers: list[list[Worker]] = [list(city.workers_by_grid.get(grid_code, ()))]
+    station), then the street's. Lazy: walking a street's grids cost more than the
+    rest of an intake, and the grid's own tier almost always has someone on duty."""
+    yield list(city.workers_by_grid.get(grid_code, ()))
     area = city.areas.get(grid_code)
     parent = area.parent if area else None
     for _ in range(2):  # community, then street
         if parent is None or parent not in city.areas:
             break
         grids = _grids_under(city, parent)
-        tiers.append([w for g in grids if g != grid_code for w in city.workers_by_grid.get(g, ())])
+        yield [w for g in grids if g != grid_code for w in city.workers_by_grid.get(g, ())]
         parent = city.areas[parent].parent
-    return tiers
 
 
 def _grids_under(city: City, code: str) -> list[str]:

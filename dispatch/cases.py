@@ -3,13 +3,15 @@
 reported → registered → dispatched → accepted → in_progress → feedback → verified
 → closed → evaluated. A failed check returns the case to dispatched; escalation
 (督办) raises the level without changing the step; a duplicate is merged into
-another case.
+another case. Branches: 缓办 (defer) puts an accepted case on hold until a date and
+`resume` returns it to the step it left; 转办 (transfer) hands it to a department
+(采办分离), which then runs the loop as its assignee.
 """
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -26,6 +28,7 @@ class CaseState(StrEnum):
     CLOSED = "closed"
     EVALUATED = "evaluated"
     MERGED = "merged"
+    DEFERRED = "deferred"  # 缓办: on hold, the time limit stopped until `deferred_until`
 
 
 S = CaseState
@@ -33,6 +36,8 @@ DONE_STATES = frozenset({S.CLOSED, S.EVALUATED, S.MERGED})
 OPEN_STATES = frozenset(set(S) - DONE_STATES)
 
 # action → {from state: to state}. Escalation keeps the step and raises the level.
+# Deferral and transfer start only once someone has looked at the task (accepted it):
+# before that the officer, not the worker, decides where it goes (transfer from registered).
 TRANSITIONS: dict[str, dict[CaseState, CaseState]] = {
     "register": {S.REPORTED: S.REGISTERED},
     "dispatch": {S.REGISTERED: S.DISPATCHED},
@@ -46,8 +51,15 @@ TRANSITIONS: dict[str, dict[CaseState, CaseState]] = {
     "evaluate": {S.CLOSED: S.EVALUATED},
     "escalate": {s: s for s in OPEN_STATES},
     "merge": {s: S.MERGED for s in OPEN_STATES},
+    # Deferring a deferred case moves its hold date (a second approval), not a new step.
+    "defer": {S.ACCEPTED: S.DEFERRED, S.IN_PROGRESS: S.DEFERRED, S.DEFERRED: S.DEFERRED},
+    # The target is a placeholder: resume goes back to the step the case was deferred from.
+    "resume": {S.DEFERRED: S.DEFERRED},
+    "transfer": {S.REGISTERED: S.DISPATCHED, S.ACCEPTED: S.DISPATCHED, S.IN_PROGRESS: S.DISPATCHED},
 }
 ACTIONS = tuple(TRANSITIONS)
+# 核查 must be done by someone other than who reported the work done.
+REVIEW_ACTIONS = frozenset({"verify", "close", "return"})
 
 
 def allowed_actions(state: CaseState | str) -> list[str]:
@@ -59,6 +71,16 @@ class UnknownAction(ValueError):
     def __init__(self, action: str) -> None:
         super().__init__(f"unknown case action {action!r}; known: {', '.join(ACTIONS)}")
         self.action = action
+
+
+class ActorNotAllowed(PermissionError):
+    """The action is valid for the case's state, but not for this actor."""
+
+    def __init__(self, action: str, actor: str, reason: str) -> None:
+        self.action = action
+        self.actor = actor
+        self.reason = reason
+        super().__init__(f"{actor} cannot {action} this case: {reason}")
 
 
 class InvalidTransition(ValueError):
@@ -111,6 +133,9 @@ class Case:
     level: int = 0  # supervision level: 0 none, 1 escalated one level up, ...
     returns: int = 0  # failed checks (返工)
     merged_into: str | None = None
+    deferred_until: datetime | None = None  # set while deferred: when the hold ends
+    department: str | None = None  # set once transferred: the department that handles it
+    photos: tuple[str, ...] = ()  # URLs of photos attached by feedback and checks
     version: int = 0  # bumped on every transition: the store's compare-and-set key
     updated_at: datetime | None = None
     timeline: tuple[TimelineEntry, ...] = field(default=())
@@ -119,19 +144,37 @@ class Case:
     def is_open(self) -> bool:
         return self.state in OPEN_STATES
 
-    def to_dict(self) -> dict[str, Any]:
-        raw = asdict(self)
-        raw.update(
-            state=self.state.value,
-            created_at=self.created_at.isoformat(),
-            deadline=self.deadline.isoformat(),
-            updated_at=(self.updated_at or self.created_at).isoformat(),
-            incident_ids=list(self.incident_ids),
-            location={"lon": self.lon, "lat": self.lat},
-            timeline=[entry.to_dict() for entry in self.timeline],
-            allowed_actions=allowed_actions(self.state),
-        )
-        del raw["lon"], raw["lat"]
+    def to_dict(self, timeline: bool = True) -> dict[str, Any]:
+        """The case as JSON-ready data. Built field by field: `asdict` deep-copies every
+        nested value and was the largest cost of storing a case. `timeline=False` leaves
+        out the timeline (and what is derived from it), for a store that keeps it apart."""
+        raw: dict[str, Any] = {
+            "id": self.id,
+            "state": self.state.value,
+            "matter_code": self.matter_code,
+            "grid_code": self.grid_code,
+            "source": self.source,
+            "created_at": self.created_at.isoformat(),
+            "deadline": self.deadline.isoformat(),
+            "location": {"lon": self.lon, "lat": self.lat},
+            "assignee": self.assignee,
+            "incident_ids": list(self.incident_ids),
+            "description": self.description,
+            "snapshot_url": self.snapshot_url,
+            "level": self.level,
+            "returns": self.returns,
+            "merged_into": self.merged_into,
+            "deferred_until": self.deferred_until.isoformat() if self.deferred_until else None,
+            "department": self.department,
+            "photos": list(self.photos),
+            "version": self.version,
+            "updated_at": (self.updated_at or self.created_at).isoformat(),
+            "allowed_actions": allowed_actions(self.state),
+        }
+        if timeline:
+            raw["timeline"] = [entry.to_dict() for entry in self.timeline]
+            # Who gave the feedback may not check it: lets a terminal hide verify/close for them.
+            raw["handled_by"] = handler_of(self)
         return raw
 
     @classmethod
@@ -164,10 +207,21 @@ class Case:
             level=raw.get("level", 0),
             returns=raw.get("returns", 0),
             merged_into=raw.get("merged_into"),
+            deferred_until=datetime.fromisoformat(raw["deferred_until"]) if raw.get("deferred_until") else None,
+            department=raw.get("department"),
+            photos=tuple(raw.get("photos", ())),
             version=raw.get("version", 0),
             updated_at=datetime.fromisoformat(raw["updated_at"]) if raw.get("updated_at") else None,
             timeline=timeline,
         )
+
+
+def check_transition(case: Case, action: str) -> None:
+    """Raise unless `action` may be applied to the case in its current state."""
+    if action not in TRANSITIONS:
+        raise UnknownAction(action)
+    if case.state not in TRANSITIONS[action]:
+        raise InvalidTransition(case.state, action)
 
 
 def transition(
@@ -179,13 +233,9 @@ def transition(
     **changes: Any,
 ) -> tuple[Case, TimelineEntry]:
     """Apply one action; returns the new case and the timeline entry to append."""
-    if action not in TRANSITIONS:
-        raise UnknownAction(action)
-    moves = TRANSITIONS[action]
-    if case.state not in moves:
-        raise InvalidTransition(case.state, action)
+    check_transition(case, action)
     now = now or datetime.now(UTC)
-    to_state = moves[case.state]
+    to_state = resumed_state(case) if action == "resume" else TRANSITIONS[action][case.state]
     entry = TimelineEntry(now, action, actor, case.state, to_state, note)
     if action == "escalate":
         changes.setdefault("level", case.level + 1)
@@ -200,3 +250,22 @@ def transition(
         **changes,
     )
     return updated, entry
+
+
+def resumed_state(case: Case) -> CaseState:
+    """The step a deferred case left: the last deferral that started from a working step."""
+    for entry in reversed(case.timeline):
+        if entry.action == "defer" and entry.from_state != S.DEFERRED:
+            return entry.from_state
+    return S.ACCEPTED  # only deferrals from accepted or in_progress exist
+
+
+def handler_of(case: Case) -> str | None:
+    """Who reported the work done last (the feedback's actor), if anyone."""
+    return next((e.actor for e in reversed(case.timeline) if e.action == "feedback"), None)
+
+
+def check_actor(case: Case, action: str, actor: str) -> None:
+    """Separation of duties: whoever reported the work done may not check it (核查)."""
+    if action in REVIEW_ACTIONS and actor == handler_of(case):
+        raise ActorNotAllowed(action, actor, "the check must be made by someone other than who gave the feedback")

@@ -38,6 +38,7 @@ class DispatchConfig(_Strict):
     supervise_every_s: float = Field(30.0, gt=0)
     dedupe_radius_m: float = Field(60.0, ge=0)
     dedupe_window_min: float = Field(30.0, ge=0)
+    max_photo_bytes: int = Field(5 * 1024 * 1024, gt=0, description="largest photo a worker may upload to a case")
 
     @field_validator("timezone")
     @classmethod

@@ -1,6 +1,10 @@
 """Time limits and supervision (督办): warn at 75% of the working time, escalate one
 level up when overdue. Computed from stored times on every sweep, never from
-sleeping timers, so a restart loses nothing."""
+sleeping timers, so a restart loses nothing.
+
+A deferral (缓办) stops the clock: the deadline moves later by the working time on
+hold, nothing is warned or escalated while the hold lasts, and a sweep after the
+hold date resumes the case with the working time it had left."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from dispatch.calendar import WorkCalendar
-from dispatch.cases import Case, TimelineEntry, transition
+from dispatch.cases import Case, CaseState, TimelineEntry, transition
 from dispatch.catalog import Matter
 
 SUPERVISION = "supervision"
@@ -23,9 +27,33 @@ def deadline_for(calendar: WorkCalendar, matter: Matter, start: datetime) -> dat
 
 
 def dispatched_at(case: Case) -> datetime:
-    """The time limit runs from dispatch (DESIGN §4); the latest dispatch after a return counts."""
+    """The time limit runs from the first dispatch (DESIGN §4): a failed check or a transfer
+    does not restart it, or rework would be rewarded with more time."""
     times = [e.ts for e in case.timeline if e.action == "dispatch"]
     return times[0] if times else case.created_at
+
+
+def remaining_hours(case: Case, now: datetime, calendar: WorkCalendar) -> float:
+    """Working hours left on the clock; a deferred case's clock stopped when it was deferred,
+    so what it had left is the span from the hold's end to its deadline."""
+    if case.state == CaseState.DEFERRED and case.deferred_until is not None:
+        return calendar.hours_between(case.deferred_until, case.deadline)
+    return calendar.hours_between(now, case.deadline)
+
+
+def defer_changes(case: Case, now: datetime, calendar: WorkCalendar, until: datetime) -> dict[str, datetime]:
+    """Fields for deferring until `until`: the time left restarts from there."""
+    if until <= now:
+        raise ValueError(f"a deferral must end in the future, not {until.isoformat()}")
+    left = remaining_hours(case, now, calendar)
+    return {"deferred_until": until, "deadline": calendar.add_hours(until, left)}
+
+
+def resume_changes(case: Case, now: datetime, calendar: WorkCalendar) -> dict[str, datetime | None]:
+    """Fields for ending a deferral: early, the unused hold comes off the deadline."""
+    if case.deferred_until is not None and now < case.deferred_until:
+        return {"deferred_until": None, "deadline": calendar.add_hours(now, remaining_hours(case, now, calendar))}
+    return {"deferred_until": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +66,24 @@ class Progress:
         return "overdue" if self.used >= 1.0 else "warning" if self.used >= 0.75 else "ok"
 
 
+def held_hours(case: Case, now: datetime, calendar: WorkCalendar) -> float:
+    """Working hours spent on hold: a deferral moved the deadline by as much, so the share of
+    the time limit used must leave them out on both sides."""
+    held, since = 0.0, None
+    for entry in case.timeline:
+        if entry.action == "defer" and entry.from_state != CaseState.DEFERRED:
+            since = entry.ts
+        elif entry.action == "resume" and since is not None:
+            held += calendar.hours_between(since, entry.ts)
+            since = None
+    return held + (calendar.hours_between(since, now) if since is not None else 0.0)
+
+
 def progress(case: Case, now: datetime, calendar: WorkCalendar) -> Progress:
     start = dispatched_at(case)
-    total = calendar.hours_between(start, case.deadline)
-    used = calendar.hours_between(start, now)
+    held = held_hours(case, now, calendar)
+    total = max(0.0, calendar.hours_between(start, case.deadline) - held)
+    used = max(0.0, calendar.hours_between(start, now) - held)
     if now >= case.deadline:
         return Progress(max(1.0, used / total if total else 1.0), -calendar.hours_between(case.deadline, now))
     return Progress(used / total if total else 0.0, total - used)
@@ -58,7 +100,7 @@ def escalation_target(case: Case) -> str:
 class Supervision:
     case: Case  # with the entry appended and its version bumped: ready for save_transition
     entry: TimelineEntry
-    kind: str  # warning, overdue
+    kind: str  # warning, overdue, resumed
     target: str | None = None  # overdue: the area code that now supervises the case
 
 
@@ -66,16 +108,28 @@ def supervise(case: Case, now: datetime, calendar: WorkCalendar, warn_at: float 
     """What supervision does to one case now, if anything."""
     if not case.is_open:
         return None
+    if case.state == CaseState.DEFERRED:
+        if case.deferred_until is None or now < case.deferred_until:
+            return None  # on hold: the clock is stopped
+        changes = resume_changes(case, now, calendar)
+        updated, entry = transition(case, "resume", SUPERVISION, "the deferral ended", now, **changes)
+        return Supervision(updated, entry, "resumed")
     state = progress(case, now, calendar)
     if state.used >= 1.0 and not _has(case, "escalate", since=case.deadline):
         target = escalation_target(case)
         updated, entry = transition(case, "escalate", SUPERVISION, f"overdue: supervised by {target}", now)
         return Supervision(updated, entry, "overdue", target)
-    if warn_at <= state.used < 1.0 and not _has(case, "warn", since=dispatched_at(case)):
+    if warn_at <= state.used < 1.0 and not _has(case, "warn", since=_clock_restarted(case)):
         entry = TimelineEntry(now, "warn", SUPERVISION, case.state, case.state, f"{state.used:.0%} of the time limit used")
         updated = replace(case, version=case.version + 1, updated_at=now, timeline=(*case.timeline, entry))
         return Supervision(updated, entry, "warning")
     return None
+
+
+def _clock_restarted(case: Case) -> datetime:
+    """A case resumed after a deferral may be warned again about its new deadline."""
+    resumed = [e.ts for e in case.timeline if e.action == "resume"]
+    return max([dispatched_at(case), *resumed])
 
 
 def _has(case: Case, action: str, since: datetime) -> bool:

@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from dispatch.assign import pick_worker
 from dispatch.calendar import WorkCalendar
-from dispatch.cases import Case, CaseState, TimelineEntry, new_case_id, transition
-from dispatch.catalog import Catalog
+from dispatch.cases import (
+    REVIEW_ACTIONS,
+    Case,
+    CaseState,
+    TimelineEntry,
+    check_actor,
+    check_transition,
+    new_case_id,
+    transition,
+)
+from dispatch.catalog import Catalog, Matter
 from dispatch.city import City, GridIndex
 from dispatch.config import DispatchConfig
-from dispatch.deadlines import Supervision, deadline_for, supervise
+from dispatch.deadlines import Supervision, deadline_for, defer_changes, resume_changes, supervise
 from dispatch.intake import Intake
 from dispatch.repository import CaseRepository
 
 SYSTEM = "system"
+# A lost compare-and-set is retried on the fresh case: most races are with a sweep's
+# warning, which must not make a worker's accept fail. A real conflict then shows as
+# InvalidTransition (someone else already moved the case on).
+RETRIES = 5
+PHOTO_ACTIONS = frozenset({"feedback"}) | REVIEW_ACTIONS  # the handler's proof, the checker's counter-proof
+MAX_HOLD_DAYS = 250  # about a working year
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class CaseNotFound(KeyError):
@@ -26,6 +49,21 @@ class CaseNotFound(KeyError):
 
 class ConcurrentUpdate(RuntimeError):
     """Someone else changed the case first (e.g. two workers accepting at once)."""
+
+
+class UnknownMatter(ValueError):
+    def __init__(self, code: str) -> None:
+        super().__init__(f"unknown matter code {code!r}")
+        self.code = code
+
+
+class BadParams(ValueError):
+    """The action is allowed, but its parameters are wrong for this case."""
+
+    def __init__(self, reason: str, detail: object = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +80,7 @@ class Dispatcher:
         catalog: Catalog,
         repo: CaseRepository,
         config: DispatchConfig | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.city = city
         self.index = index
@@ -50,15 +89,18 @@ class Dispatcher:
         self.config = config or DispatchConfig()
         self.tz = ZoneInfo(self.config.timezone)
         self.calendar = WorkCalendar(self.config.calendar, self.config.timezone)
+        self.clock: Clock = clock or utc_now  # injectable: time limits are tested across weekends
+        self.departments = frozenset(m.department for m in catalog.items)
 
     def intake(self, item: Intake) -> IntakeResult:
-        now = datetime.now(UTC)
-        matter = self.catalog.get(item.matter_code) if item.matter_code else self.catalog.match(item.rule, item.label)
+        now = self.clock()
+        matter = self._matter(item.matter_code) if item.matter_code else self.catalog.match(item.rule, item.label)
         duplicate = self._open_duplicate(matter.code, item, now)
         if duplicate is not None:
-            return IntakeResult(self._attach(duplicate, item, now), created=False)
+            return IntakeResult(self._attach(duplicate, item.ref_id, item.source, item.description, now), created=False)
 
-        located = self.index.locate(item.lon, item.lat)
+        index = self.index  # once: a re-drawn map may swap it meanwhile; its city goes with it
+        located = index.locate(item.lon, item.lat)
         grid_code = located.grid_code or located.community_code if located else self.city_code
         report = TimelineEntry(now, "report", item.source, CaseState.REPORTED, CaseState.REPORTED, item.description)
         case = Case(
@@ -77,22 +119,40 @@ class Dispatcher:
             timeline=(report,),
         )
         case, _ = transition(case, "register", SYSTEM, now=now)
-        worker = pick_worker(self.city, grid_code, now.astimezone(self.tz), self.repo.open_counts)
+        worker = pick_worker(index.city, grid_code, now.astimezone(self.tz), self.repo.open_counts)
         if worker is not None:
             case, _ = transition(case, "dispatch", SYSTEM, note=f"to {worker.id}", now=now, assignee=worker.id)
         self.repo.insert_case(case)
         return IntakeResult(case, created=True)
 
-    def act(self, case_id: str, action: str, actor: str, note: str = "", **changes: object) -> Case:
-        case = self.get(case_id)
-        updated, entry = transition(case, action, actor, note, **changes)
-        if not self.repo.save_transition(updated, entry):
-            raise ConcurrentUpdate(f"case {case_id} changed meanwhile; reload and retry")
-        return updated
+    def act(
+        self, case_id: str, action: str, actor: str, note: str = "", *, expected_version: int | None = None, **params: Any
+    ) -> Case:
+        """Apply one action with its parameters: `into` (merge); `until`, `hours` or `days` (defer);
+        `department` (transfer); `photos` (feedback and checks: URLs to attach).
+
+        `expected_version` makes it a compare-and-set against what the caller last saw."""
+        for _ in range(RETRIES):
+            case = self.get(case_id)
+            if expected_version is not None and case.version != expected_version:
+                raise ConcurrentUpdate(f"case {case_id} is at version {case.version}, not {expected_version}; reload")
+            check_transition(case, action)
+            check_actor(case, action, actor)
+            now = self.clock()
+            changes, full_note = self._prepare(case, action, note, dict(params), now)
+            updated, entry = transition(case, action, actor, full_note, now, **changes)
+            if self.repo.save_transition(updated, entry):
+                if action == "merge" and updated.merged_into:
+                    # Best effort: the merge itself is stored; the survivor shows the incidents too.
+                    with contextlib.suppress(ConcurrentUpdate, CaseNotFound):
+                        self._attach_many(updated.merged_into, case.incident_ids, actor, f"merged {case.id}", now)
+                return updated
+        raise ConcurrentUpdate(f"case {case_id} kept changing; reload and retry")
 
     def supervise(self, cases: list[Case], now: datetime | None = None) -> list[Supervision]:
-        """Warn and escalate what is due (call it periodically); returns what was stored."""
-        now = now or datetime.now(UTC)
+        """Warn, escalate what is due and resume what was on hold (call it periodically);
+        returns what was stored."""
+        now = now or self.clock()
         done = []
         for case in cases:
             result = supervise(case, now, self.calendar, self.config.warn_at)
@@ -110,26 +170,112 @@ class Dispatcher:
     def city_code(self) -> str:
         return next(a.code for a in self.city.areas.values() if a.level == "city")
 
+    def _matter(self, code: str) -> Matter:
+        try:
+            return self.catalog.get(code)
+        except KeyError:
+            raise UnknownMatter(code) from None
+
+    def _prepare(
+        self, case: Case, action: str, note: str, params: dict[str, Any], now: datetime
+    ) -> tuple[dict[str, Any], str]:
+        """The field changes an action brings, computed on the current case (so a retry after
+        a lost race recomputes them), and the note to record."""
+        changes: dict[str, Any] = {}
+        photos = tuple(params.pop("photos", None) or ())
+        if photos:
+            if action not in PHOTO_ACTIONS:
+                raise BadParams(f"photos go with {', '.join(sorted(PHOTO_ACTIONS))}, not {action}")
+            changes["photos"] = case.photos + tuple(dict.fromkeys(u for u in photos if u not in case.photos))
+            note = f"{note} [{len(photos)} photo{'s' if len(photos) > 1 else ''}]".strip()
+        if action == "merge":
+            changes["merged_into"] = self._merge_target(case, params.pop("into", None) or params.pop("merged_into", None))
+        elif action == "defer":
+            until = self._hold_end(params, now)
+            try:
+                changes.update(defer_changes(case, now, self.calendar, until))
+            except ValueError as exc:
+                raise BadParams(str(exc)) from None
+            # The fields are overwritten by the next deferral; the timeline keeps each one.
+            note = f"{note} (until {self._local(until)}; deadline {self._local(changes['deadline'])})"
+        elif action == "resume":
+            changes.update(resume_changes(case, now, self.calendar))
+            if "deadline" in changes:
+                note = f"{note} (early; deadline {self._local(changes['deadline'])})".strip()
+        elif action == "transfer":
+            department = params.pop("department", None) or self._matter(case.matter_code).department
+            if department not in self.departments:
+                raise BadParams("unknown department", sorted(self.departments))
+            changes.update(assignee=department, department=department)
+            note = f"to {department}: {note}" if note else f"to {department}"
+        if params:
+            raise BadParams(f"unexpected parameters for {action}", sorted(params))
+        return changes, note
+
+    def _local(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.tz):%Y-%m-%d %H:%M}"
+
+    def _merge_target(self, case: Case, into: object) -> str:
+        if not isinstance(into, str) or not into or into == case.id:
+            raise BadParams("merge needs 'into'", "the id of another case")
+        target = self.repo.get_case(into)
+        if target is None:
+            raise BadParams("case to merge into not found", into)
+        if not target.is_open:
+            raise BadParams("cannot merge into a case that is no longer open", {"into": into, "state": target.state.value})
+        return into
+
+    def _hold_end(self, params: dict[str, Any], now: datetime) -> datetime:
+        """A deferral's end: a date (`until`), or a span of working `hours` or `days` from now."""
+        given = [k for k in ("until", "hours", "days") if params.get(k) is not None]
+        if len(given) != 1:
+            raise BadParams("a deferral needs exactly one of 'until', 'hours' or 'days'", given)
+        key = given[0]
+        value = params.pop(key)
+        for other in ("until", "hours", "days"):
+            params.pop(other, None)
+        if key == "until":
+            if not isinstance(value, datetime):
+                raise BadParams("'until' must be a date and time", str(value))
+            until = value if value.tzinfo else value.replace(tzinfo=self.tz)  # naive = the city's local time
+        else:
+            most = MAX_HOLD_DAYS * (self.calendar.hours_per_day if key == "hours" else 1)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= most:
+                raise BadParams(f"'{key}' must be a number of working {key} within 0..{most:g}", value)
+            until = (self.calendar.add_hours if key == "hours" else self.calendar.add_days)(now, value)
+        # Bounded: a hold of years is a closed case in disguise, and calendar arithmetic
+        # that far out is where a bad holiday list would fail.
+        if until > now + timedelta(days=2 * MAX_HOLD_DAYS):
+            raise BadParams(f"a deferral may last at most {MAX_HOLD_DAYS} working days", until.isoformat())
+        return until
+
     def _open_duplicate(self, matter_code: str, item: Intake, now: datetime) -> Case | None:
         since = now - timedelta(minutes=self.config.dedupe_window_min)
         radius = self.config.dedupe_radius_m
         near = [
-            c for c in self.repo.open_cases_of_matter(matter_code, since)
+            c for c in self.repo.open_cases_of_matter(matter_code, since, (item.lon, item.lat, radius))
             if _metres(c.lon, c.lat, item.lon, item.lat) <= radius
         ]
         return min(near, key=lambda c: _metres(c.lon, c.lat, item.lon, item.lat)) if near else None
 
-    def _attach(self, case: Case, item: Intake, now: datetime) -> Case:
-        for _ in range(3):
-            ids = case.incident_ids + ((item.ref_id,) if item.ref_id else ())
-            entry = TimelineEntry(now, "attach", item.source, case.state, case.state, item.ref_id or item.description)
+    def _attach(self, case: Case, ref_id: str | None, actor: str, description: str, now: datetime) -> Case:
+        return self._attach_many(case.id, (ref_id,) if ref_id else (), actor, ref_id or description, now, case)
+
+    def _attach_many(
+        self, case_id: str, ids: tuple[str, ...], actor: str, note: str, now: datetime, case: Case | None = None
+    ) -> Case:
+        """Add incident ids to a case without changing its step (a duplicate, a merged case)."""
+        case = case or self.get(case_id)
+        for _ in range(RETRIES):
+            merged_ids = case.incident_ids + tuple(i for i in ids if i not in case.incident_ids)
+            entry = TimelineEntry(now, "attach", actor, case.state, case.state, note)
             updated = replace(
-                case, incident_ids=ids, version=case.version + 1, updated_at=now, timeline=(*case.timeline, entry)
+                case, incident_ids=merged_ids, version=case.version + 1, updated_at=now, timeline=(*case.timeline, entry)
             )
             if self.repo.save_transition(updated, entry):
                 return updated
-            case = self.get(case.id)
-        raise ConcurrentUpdate(f"case {case.id} kept changing while attaching {item.ref_id}")
+            case = self.get(case_id)
+        raise ConcurrentUpdate(f"case {case_id} kept changing while attaching {note}")
 
 
 def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from command_center.auth import Principal
 from dispatch.city import City, generate_city
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,7 @@ class ServerThread:
     """A real uvicorn server for an ASGI app, on its own thread and loop."""
 
     def __init__(self, app: object) -> None:
+        self.app = app
         self.port = free_port()
         self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -46,6 +48,14 @@ class ServerThread:
     @property
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
+
+    def headers(self, **who: str | None) -> dict[str, str]:
+        """Authorization headers for this server's app (built by build_app); admin by default."""
+        return auth_headers(self.app.state.runtime, **who)  # type: ignore[attr-defined]
+
+    def ws_url_for(self, **who: str | None) -> str:
+        """The websocket URL with a token, as the pages send it."""
+        return f"{self.ws_url}?token={token_for(self.app.state.runtime, **who)}"  # type: ignore[attr-defined, arg-type]
 
     def _run(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -88,3 +98,16 @@ class ServerThread:
 @pytest.fixture
 def serve() -> Iterator[type[ServerThread]]:
     yield ServerThread
+
+
+def token_for(
+    rt: object, role: str = "admin", user: str | None = None, jurisdiction: str = "", worker_id: str | None = None
+) -> str:
+    """A signed token for a Runtime's app, minted without an account (no argon2 in every test)."""
+    principal = Principal(user or worker_id or role, role, jurisdiction, worker_id)  # type: ignore[arg-type]
+    return rt.auth.signer.issue(principal)[0]  # type: ignore[attr-defined]
+
+
+def auth_headers(rt: object, **who: str | None) -> dict[str, str]:
+    """Authorization headers for `rt`'s app; an admin of the whole city unless told otherwise."""
+    return {"Authorization": f"Bearer {token_for(rt, **who)}"}  # type: ignore[arg-type]

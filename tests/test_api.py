@@ -48,7 +48,7 @@ def wait_case(client: httpx.Client, incident_id: str) -> dict:
 
 @pytest.fixture
 def client(server: tuple[ServerThread, Runtime]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server[0].url, timeout=10) as c:
+    with httpx.Client(base_url=server[0].url, timeout=10, headers=server[0].headers()) as c:
         yield c
 
 

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from command_center.store import CaseQuery, SQLiteStore
-from dispatch.cases import Case, CaseState, InvalidTransition, UnknownAction, allowed_actions, transition
+from dispatch.cases import (
+    ActorNotAllowed,
+    Case,
+    CaseState,
+    InvalidTransition,
+    TimelineEntry,
+    UnknownAction,
+    allowed_actions,
+    check_actor,
+    transition,
+)
 from dispatch.catalog import load_catalog
 from dispatch.city import City, GridIndex
 from dispatch.dispatcher import Dispatcher
@@ -52,6 +63,42 @@ def test_invalid_transition_lists_allowed_next_actions() -> None:
 def test_failed_check_returns_and_counts() -> None:
     case, _ = transition(make_case(CaseState.FEEDBACK), "return", "officer", "photo does not show the site")
     assert case.state == CaseState.DISPATCHED and case.returns == 1
+
+
+def test_defer_holds_and_resume_returns_to_the_step_it_left() -> None:
+    assert allowed_actions("accepted") == ["start", "feedback", "escalate", "merge", "defer", "transfer"]
+    until = NOW + timedelta(days=3)
+    case, _ = transition(make_case(CaseState.IN_PROGRESS), "defer", "officer", "no budget yet", deferred_until=until)
+    assert case.state == CaseState.DEFERRED and allowed_actions(case.state) == ["escalate", "merge", "defer", "resume"]
+    case, _ = transition(case, "defer", "officer", "still waiting", deferred_until=until + timedelta(days=1))
+    resumed, entry = transition(case, "resume", "W1", deferred_until=None)
+    assert resumed.state == entry.to_state == CaseState.IN_PROGRESS and resumed.deferred_until is None
+
+
+def test_transfer_hands_the_case_to_a_department() -> None:
+    for state in (CaseState.REGISTERED, CaseState.ACCEPTED, CaseState.IN_PROGRESS):
+        case, _ = transition(make_case(state), "transfer", "officer", "to 水务局", assignee="水务局", department="水务局")
+        assert case.state == CaseState.DISPATCHED and case.assignee == "水务局"
+    with pytest.raises(InvalidTransition):
+        transition(make_case(CaseState.FEEDBACK), "transfer", "officer")
+
+
+def test_the_handler_may_not_check_his_own_feedback() -> None:
+    case, _ = transition(make_case(CaseState.IN_PROGRESS), "feedback", "W1", "done")
+    for action in ("verify", "close", "return"):
+        with pytest.raises(ActorNotAllowed) as info:
+            check_actor(case, action, "W1")
+        assert info.value.reason.startswith("the check must be made by someone other")
+        check_actor(case, action, "officer")
+    check_actor(case, "escalate", "W1")  # only checks are reserved
+
+
+def test_new_fields_survive_a_round_trip() -> None:
+    case = make_case()
+    case, _ = transition(case, "accept", "W1", now=NOW)
+    case, _ = transition(case, "defer", "officer", "rain", now=NOW, deferred_until=NOW + timedelta(days=1))
+    case = replace(case, department="水务局", photos=("/api/cases/C1/photos/P0123456789ab.jpg",))
+    assert Case.from_dict(case.to_dict()) == case
 
 
 def test_escalate_keeps_step_and_raises_level() -> None:
@@ -145,3 +192,19 @@ def test_stale_update_is_refused(dispatcher: Dispatcher, small_city: City) -> No
     assert dispatcher.repo.save_transition(stale_accept, entry) is False
     with pytest.raises(InvalidTransition):
         dispatcher.act(case.id, "accept", "late-worker")
+
+
+def test_to_dict_round_trips_every_field() -> None:
+    """to_dict is written field by field (for speed): a field added to Case must be added there too."""
+    from dataclasses import fields
+
+    now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    case = Case(
+        id="C1", state=CaseState.DEFERRED, matter_code="0101", grid_code="440103001001001", source="video",
+        created_at=now, deadline=now, lon=113.3, lat=23.1, assignee="w1", incident_ids=("i1",), description="d",
+        snapshot_url="/s.jpg", level=2, returns=1, merged_into="C0", deferred_until=now, department="城管",
+        photos=("/p.jpg",), version=3, updated_at=now,
+        timeline=(TimelineEntry(now, "report", "cam", CaseState.REPORTED, CaseState.REPORTED, "n"),),
+    )
+    assert all(getattr(case, f.name) not in (None, (), 0, "") for f in fields(Case))
+    assert Case.from_dict(case.to_dict()) == case

@@ -41,7 +41,12 @@ def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:
                         break
                 except httpx.TransportError:
                     time.sleep(0.2)
-            with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+            # The demo's documented account (DESIGN §3), printed at start.
+            login = http.post("/api/auth/login", json={"username": "officer", "password": "officer"})
+            assert login.status_code == 200, login.text
+            token = login.json()["token"]
+            http.headers["Authorization"] = f"Bearer {token}"
+            with connect(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
                 ws.send(json.dumps({"op": "subscribe", "channels": ["incidents", "cases", "drones"]}))
                 events: list[dict] = []
                 cameras: list[dict] = []
@@ -84,3 +89,4 @@ def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:
             proc.kill()
             out, _ = proc.communicate()
     assert "/wall" in out and "/terminal?worker=W" in out
+    assert "admin/admin" in out and "officer/officer" in out and "<worker id>/worker" in out

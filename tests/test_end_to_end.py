@@ -52,7 +52,11 @@ def test_rendered_frames_become_a_task_on_the_workers_terminal(tmp_path: Path, s
     rt = Runtime(config, city=small_city)
     worker = pick_worker(small_city, grid_code, datetime.now(rt.dispatcher.tz), lambda ids: {})
     assert worker is not None
-    with ServerThread(build_app(rt)) as server, connect(server.ws_url) as wall, connect(server.ws_url) as terminal:
+    with (
+        ServerThread(build_app(rt)) as server,
+        connect(server.ws_url_for(role="officer")) as wall,
+        connect(server.ws_url_for(role="worker", worker_id=worker.id)) as terminal,
+    ):
         wall.send(json.dumps({"op": "subscribe", "channels": ["incidents", "cases", "cameras"]}))
         terminal.send(json.dumps({"op": "subscribe", "channels": [f"tasks:{worker.id}"]}))
 
@@ -83,7 +87,7 @@ def test_rendered_frames_become_a_task_on_the_workers_terminal(tmp_path: Path, s
             seqs = [m["seq"] for msgs in seen.values() for m in msgs if m["channel"] == channel]
             assert seqs == list(range(1, len(seqs) + 1))
 
-        with httpx.Client(base_url=server.url) as http:
+        with httpx.Client(base_url=server.url, headers=server.headers()) as http:
             snapshot = http.get(incident["snapshot_url"])
             assert snapshot.status_code == 200 and snapshot.content[:2] == b"\xff\xd8"
             accepted = http.post(f"/api/cases/{case['id']}/accept", json={"actor": worker.id})
@@ -106,7 +110,7 @@ def test_rendered_frames_become_a_task_on_the_workers_terminal(tmp_path: Path, s
             if msg.get("type") == "incident.updated" and msg["data"]["id"] == incident["id"]:
                 clip_url = msg["data"].get("clip_url")
         assert clip_url == f"/api/incidents/{incident['id']}/clip.mp4"
-        with httpx.Client(base_url=server.url) as http:
+        with httpx.Client(base_url=server.url, headers=server.headers()) as http:
             clip = http.get(clip_url)
             assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp4"
             assert b"ftyp" in clip.content[:16]

@@ -70,7 +70,7 @@ def test_dismiss_through_the_api_shows_the_new_threshold(tmp_path: Path, small_c
     )
     rt = Runtime(config, city=small_city)
     image = np.zeros((60, 80, 3), np.uint8)
-    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url) as http:
+    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url, headers=server.headers()) as http:
         ids = []
         for score in (0.5, 0.58, 0.52):
             incident = Incident(

@@ -6,6 +6,8 @@ import base64
 import json
 import os
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -14,12 +16,17 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.sync.client import connect
 
-from command_center.hub import Hub
+from command_center.hub import Access, Hub
+from tests.conftest import ROOT
 
 
 def hub_app(hub: Hub) -> Starlette:
+    """The hub alone; `?prefix=` and `?only=` stand in for what a token would grant."""
+
     async def ws(websocket: WebSocket) -> None:
-        await hub.serve(websocket)
+        only = websocket.query_params.get("only")
+        access = Access(websocket.query_params.get("prefix", ""), frozenset(only.split(",")) if only else None)
+        await hub.serve(websocket, access)
 
     return Starlette(routes=[WebSocketRoute("/ws", ws)])
 
@@ -112,6 +119,9 @@ def test_slow_client_is_dropped_and_others_get_everything(serve) -> None:  # noq
         assert len(hub.clients) == 1
         server.call(hub.publish, "incidents", "incident.created", {"n": "after"})
         assert recv(fast)["data"] == {"n": "after"}
+        view = hub.view(per_client=5)
+        assert view["disconnected_slow"] == 1 and view["clients"] == 1 and view["queue_limit"] == 8
+        assert view["max_queue_depth"] == 8 and view["per_client"][0]["sent"] >= 121
         slow.close()
 
 
@@ -147,3 +157,103 @@ def test_malformed_since_is_ignored(serve, since) -> None:  # noqa: ANN001
     with serve(hub_app(hub)) as server, connect(server.ws_url) as conn:
         conn.send(json.dumps({"op": "subscribe", "channels": ["incidents"], "since": since}))
         assert recv(conn)["type"] == "subscribed"
+
+
+def channel_messages(conn, n: int, timeout: float = 5.0) -> list[dict]:  # noqa: ANN001
+    out: list[dict] = []
+    while len(out) < n:
+        msg = recv(conn, timeout)
+        if "channel" in msg:
+            out.append(msg)
+    return out
+
+
+def test_a_district_client_never_gets_another_districts_events(serve) -> None:  # noqa: ANN001
+    hub = Hub()
+    with (
+        serve(hub_app(hub)) as server,
+        connect(f"{server.ws_url}?prefix=440103") as district,
+        connect(server.ws_url) as city,
+    ):
+        for conn in (district, city):
+            conn.send(json.dumps({"op": "subscribe", "channels": ["incidents", "grids"]}))
+            recv_type(conn, "subscribed")
+        published = [
+            ("incidents", {"id": "a1"}, "440103001001001"),
+            ("incidents", {"id": "b1"}, "440104001001001"),
+            ("incidents", {"id": "x1"}, "-"),  # should have a place, has none: city-wide only
+            ("incidents", {"id": "c1"}, "440100000000000"),  # filed at city level
+            ("grids", {"id": "map"}, None),  # a notice for everyone
+            ("incidents", {"id": "a2"}, "440103002000000"),
+        ]
+        for channel, data, area in published:
+            server.call(hub.publish, channel, "x", data, area)
+        assert [m["data"]["id"] for m in channel_messages(city, 6)] == ["a1", "b1", "x1", "c1", "map", "a2"]
+        got = channel_messages(district, 3)
+        assert [m["data"]["id"] for m in got] == ["a1", "map", "a2"]
+        # seq is the channel's: the district sees gaps where others' events were
+        assert [m["seq"] for m in got if m["channel"] == "incidents"] == [1, 5]
+        with pytest.raises(TimeoutError):
+            channel_messages(district, 1, timeout=0.3)
+
+
+def test_reconnect_with_since_gets_exactly_the_missed_events_in_scope(serve) -> None:  # noqa: ANN001
+    hub = Hub(history=100)
+    area = {"a": "440103001001001", "b": "440104001001001"}
+    with serve(hub_app(hub)) as server:
+        with connect(f"{server.ws_url}?prefix=440103") as conn:
+            conn.send(json.dumps({"op": "subscribe", "channels": ["cases"]}))
+            recv_type(conn, "subscribed")
+            for i in range(3):
+                server.call(hub.publish, "cases", "case.updated", {"n": i}, area["a"])
+            last = channel_messages(conn, 3)[-1]["seq"]
+        # offline: events in both districts
+        for i in range(3, 9):
+            server.call(hub.publish, "cases", "case.updated", {"n": i}, area["a" if i % 2 else "b"])
+        with connect(f"{server.ws_url}?prefix=440103") as conn:
+            conn.send(json.dumps({"op": "subscribe", "channels": ["cases"], "since": {"cases": last}}))
+            replayed = []
+            while (msg := recv(conn)).get("type") != "subscribed":
+                replayed.append(msg)
+            assert [m["data"]["n"] for m in replayed] == [3, 5, 7]
+            assert [m["seq"] for m in replayed] == [4, 6, 8]
+            server.call(hub.publish, "cases", "case.updated", {"n": 9}, area["a"])
+            assert recv(conn)["data"]["n"] == 9  # live again, nothing doubled or lost
+
+
+def test_a_worker_connection_hears_only_its_task_channel(serve) -> None:  # noqa: ANN001
+    hub = Hub()
+    with serve(hub_app(hub)) as server, connect(f"{server.ws_url}?only=tasks:W1") as phone:
+        phone.send(json.dumps({"op": "subscribe", "channels": ["cases", "tasks:W2", "tasks:W1"]}))
+        refused = recv(phone)
+        assert refused["error"] == "not allowed to subscribe" and refused["channels"] == ["cases", "tasks:W2"]
+        assert recv(phone)["channels"] == ["tasks:W1"]
+        for channel in ("cases", "tasks:W2", "tasks:W1"):
+            server.call(hub.publish, channel, "task.assigned", {"to": channel}, "440103001001001")
+        assert recv(phone)["data"] == {"to": "tasks:W1"}
+        with pytest.raises(TimeoutError):
+            recv(phone, timeout=0.3)
+        assert hub.stats.refused_channels == 2
+
+
+def test_bench_hub_prints_a_ratio_last() -> None:
+    """`command-center bench hub` end to end, small: the real app and the websockets baseline."""
+    args = ["--clients", "20", "--rate", "20", "--seconds", "1", "--warmup", "0.5", "--processes", "1"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "command_center", "bench", "hub", *args], capture_output=True, text=True, cwd=ROOT, timeout=180
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1].startswith("ratio: ") and float(lines[-1].split()[1]) > 0
+    figures = dict(line.split(": ", 1) for line in lines)
+    assert figures["ours_lost"] == "0" and figures["baseline_lost"] == "0"
+    assert float(figures["ours_p99_ms"]) > 0 and figures["ours_dropped_clients"] == "0"
+
+
+def test_rate_of_sends_is_measured_over_a_window() -> None:
+    hub = Hub()
+    for t, sent in ((0.0, 0), (1.0, 500), (2.0, 1500)):
+        hub.stats.sent = sent
+        hub._sample_rate(t)
+    assert hub.sent_per_s() == 750.0
+    assert hub.view()["sent_per_s"] == 750.0

@@ -36,7 +36,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterat
 
 @pytest.fixture
 def http(server: tuple[ServerThread, Runtime]) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=server[0].url, timeout=10) as client:
+    with httpx.Client(base_url=server[0].url, timeout=10, headers=server[0].headers()) as client:
         yield client
 
 

@@ -79,7 +79,7 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float =
 
 
 def camera(server: ServerThread, cam_id: str = STREAM) -> dict[str, Any]:
-    return httpx.get(f"{server.url}/api/cameras/{cam_id}").json()
+    return httpx.get(f"{server.url}/api/cameras/{cam_id}", headers=server.headers()).json()
 
 
 def server_tasks(server: ServerThread) -> set[str]:
@@ -169,7 +169,7 @@ def test_aiortc_publisher_goes_online_and_moves(tmp_path: Path, small_city: City
             sender = asyncio.create_task(send_positions())
             out: dict[str, Any] = {}
             try:
-                async with httpx.AsyncClient(base_url=server.url) as http:
+                async with httpx.AsyncClient(base_url=server.url, headers=server.headers()) as http:
                     started = time.monotonic()
                     # Loopback candidates only: this is what webrtc.ice_hosts is for.
                     location = await publish(http, pc, loopback=True)
@@ -265,7 +265,7 @@ def test_chromium_publisher_goes_online_and_moves(tmp_path: Path, small_city: Ci
 def test_bad_input_gets_4xx_and_leaks_nothing(tmp_path: Path, small_city: City) -> None:
     sim = {"id": "cam-sim", "kind": "sim", "url": "sim://street?seed=3", "location": {"lon": 113.3, "lat": 23.1}}
     rt = runtime(tmp_path, small_city, [sim])
-    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url) as http:
+    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url, headers=server.headers()) as http:
         tasks, fds = server_tasks(server), open_fds()
 
         def post(path: str, body: bytes | str, headers: dict[str, str] = SDP) -> httpx.Response:
@@ -324,7 +324,7 @@ def test_whep_viewer_receives_the_camera(tmp_path: Path, small_city: City) -> No
             pc = new_peer(WebRTCConfig())
             pc.addTransceiver("video", direction="recvonly")
             try:
-                async with httpx.AsyncClient(base_url=server.url) as http:
+                async with httpx.AsyncClient(base_url=server.url, headers=server.headers()) as http:
                     started = time.monotonic()
                     res = await http.post("/whep/cam-sim", content=await client_offer(pc), headers=SDP)
                     assert res.status_code == 201, res.text
@@ -349,7 +349,7 @@ def test_whep_viewer_receives_the_camera(tmp_path: Path, small_city: City) -> No
 
 def test_drone_telemetry_over_http(tmp_path: Path, small_city: City) -> None:
     rt = runtime(tmp_path, small_city)
-    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url) as http:
+    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url, headers=server.headers()) as http:
         url = f"/api/drones/{STREAM}/telemetry"
 
         def bad(body: Any, **kw: Any) -> str:

@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from command_center.api.errors import ApiError
+from command_center.auth.middleware import principal_of
 from command_center.runtime import Runtime
 from vision.evidence import encode_jpeg
 
@@ -17,9 +18,14 @@ BOUNDARY = "frame"
 
 
 def routes(rt: Runtime) -> list[Route]:
+    def visible(request: Request, view: dict) -> bool:
+        """Is the camera (where it stands, or where a drone is now) in the caller's jurisdiction?"""
+        where = view["location"]
+        return principal_of(request).sees_area(rt.area_of(where["lon"], where["lat"]))
+
     def camera_id(request: Request) -> str:
         cam_id = request.path_params["id"]
-        if cam_id not in rt.runners:
+        if cam_id not in rt.runners or not visible(request, rt.camera_view(cam_id)):
             raise ApiError(404, "camera not found", cam_id)
         return cam_id
 
@@ -30,8 +36,8 @@ def routes(rt: Runtime) -> list[Route]:
         latest = rt.runners[cam_id].latest
         return (latest.index, latest.image) if latest is not None else None
 
-    async def list_cameras(_request: Request) -> JSONResponse:
-        items = [rt.camera_view(cam_id) for cam_id in rt.runners]
+    async def list_cameras(request: Request) -> JSONResponse:
+        items = [view for view in map(rt.camera_view, rt.runners) if visible(request, view)]
         return JSONResponse({"items": items, "total": len(items)})
 
     async def get_camera(request: Request) -> JSONResponse:

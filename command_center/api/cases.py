@@ -1,25 +1,51 @@
-"""Cases: list, one, and the actions of the case loop."""
+"""Cases: list, one, report one, the actions of the case loop, and their photos."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
+from typing import Any
 
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
+from starlette.types import Message
 
+from command_center import audit
 from command_center.api.errors import ApiError, int_param, json_body
+from command_center.auth import WORKER_ACTIONS
+from command_center.auth.middleware import principal_of
+from command_center.photos import PHOTO_ID, NotAnImage, PhotoStore, clean_photo
 from command_center.runtime import Runtime
 from command_center.store import CaseQuery
-from dispatch.cases import ACTIONS, CaseState, InvalidTransition
-from dispatch.dispatcher import CaseNotFound, ConcurrentUpdate
+from dispatch.cases import ACTIONS, ActorNotAllowed, Case, CaseState, InvalidTransition
+from dispatch.dispatcher import BadParams, CaseNotFound, ConcurrentUpdate, UnknownMatter
+from dispatch.intake import Intake
 
 # Actions that are not for the HTTP API: the system registers and dispatches.
 PUBLIC_ACTIONS = tuple(a for a in ACTIONS if a not in ("register", "dispatch"))
 MAX_NOTE = 4000
+MAX_PHOTOS = 10  # per action
+# What is recorded has to say why: the work done, why it waits. (A return's reason is
+# welcome but optional: the wall's Return button sends none.)
+NOTE_REQUIRED = {"feedback": "say what was done", "defer": "give the reason"}
+REPORT_SOURCES = ("worker", "citizen", "emergency")  # video cases come from the detector, not this route
+IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
+MULTIPART_SLACK = 64 * 1024  # boundaries and headers around the file
 
 
 def routes(rt: Runtime) -> list[Route]:
+    photos = PhotoStore(rt.config.server.data_dir / "photos")
+
+    async def visible_case(request: Request, case_id: str) -> Case:
+        """The case, if the caller may see it: in their jurisdiction, or assigned to them
+        (a worker). Otherwise 404, as if it did not exist."""
+        case = await asyncio.to_thread(rt.store.get_case, case_id)
+        if case is None or not principal_of(request).sees_case(case.grid_code, case.assignee):
+            raise ApiError(404, "case not found", case_id)
+        return case
+
     async def list_cases(request: Request) -> JSONResponse:
         params = request.query_params
         state = params.get("state")
@@ -28,10 +54,20 @@ def routes(rt: Runtime) -> list[Route]:
         grid = params.get("grid")
         if grid is not None and not (grid.isdigit() and len(grid) <= 15):
             raise ApiError(400, "bad query parameter 'grid'", "a code prefix of up to 15 digits")
+        who, assignee = principal_of(request), params.get("assignee")
+        if who.is_worker:
+            if assignee not in (None, who.worker_id):
+                raise ApiError(403, "forbidden", "a worker sees only the cases assigned to them")
+            assignee = who.worker_id
+        else:
+            try:
+                grid = who.narrow(grid)
+            except ValueError as exc:
+                raise ApiError(403, "forbidden", str(exc)) from None
         query = CaseQuery(
             open_only=params.get("open", "").lower() in ("1", "true", "yes"),
             state=state,
-            assignee=params.get("assignee"),
+            assignee=assignee,
             grid_prefix=grid,
             limit=int_param(request, "limit", 100, 1, 1000),
             offset=int_param(request, "offset", 0, 0, 10_000_000),
@@ -41,47 +77,225 @@ def routes(rt: Runtime) -> list[Route]:
             {"items": [rt.case_view(c) for c in cases], "total": total, "limit": query.limit, "offset": query.offset}
         )
 
+    async def report(request: Request) -> JSONResponse:
+        """A case reported by a person (a worker's clue, an officer taking a call): 201 when
+        created, 200 when it joined an open case about the same thing nearby."""
+        body = await json_body(request, required=True)
+        code = body.get("matter_code")
+        if not isinstance(code, str) or not code:
+            raise ApiError(400, "matter_code is required", "see /open311/v2/services.json")
+        lon, lat = _number(body, "lon", -180, 180), _number(body, "lat", -90, 90)
+        source = body.get("source", "worker")
+        if source not in REPORT_SOURCES:
+            raise ApiError(400, "bad field 'source'", list(REPORT_SOURCES))
+        who = principal_of(request)
+        if who.is_worker and source != "worker":
+            raise ApiError(403, "forbidden", "a worker reports with source 'worker'")
+        description = body.get("description", "")
+        if not isinstance(description, str) or len(description) > MAX_NOTE:
+            raise ApiError(400, "bad field 'description'", f"a string of up to {MAX_NOTE} characters")
+        located = rt.index.locate(lon, lat)
+        if located is None:
+            raise ApiError(400, "this place is outside the city's grids", {"lon": lon, "lat": lat})
+        # Workers report clues wherever they are; officers file within their jurisdiction.
+        if not who.is_worker and not who.sees_area(located.grid_code or located.community_code):
+            raise ApiError(403, "forbidden", f"this place is outside your jurisdiction {who.jurisdiction}")
+        intake = Intake(source, lon, lat, rt.dispatcher.clock(), matter_code=code, description=description.strip())
+        try:
+            result = await asyncio.to_thread(rt.dispatcher.intake, intake)
+        except UnknownMatter as exc:
+            raise ApiError(400, "unknown matter_code", {"matter_code": exc.code, "see": "/open311/v2/services.json"}) from None
+        await rt.publish_case(result.case, created=result.created)
+        await audit.record(rt.store, request, who, "case.report", result.case.id, f"source={source}")
+        view = rt.case_view(result.case) | {"created": result.created}
+        return JSONResponse(view, status_code=201 if result.created else 200)
+
     async def get_case(request: Request) -> JSONResponse:
-        case = await asyncio.to_thread(rt.store.get_case, request.path_params["id"])
-        if case is None:
-            raise ApiError(404, "case not found", request.path_params["id"])
-        return JSONResponse(rt.case_view(case))
+        return JSONResponse(rt.case_view(await visible_case(request, request.path_params["id"])))
 
     async def act(request: Request) -> JSONResponse:
         case_id, action = request.path_params["id"], request.path_params["action"]
         if action not in PUBLIC_ACTIONS:
             raise ApiError(404, "unknown case action", {"action": action, "known": list(PUBLIC_ACTIONS)})
         body = await json_body(request)
-        actor = body.get("actor", "officer")
+        who = principal_of(request)
+        # Staff may record an action for someone without a login (a department, a worker on
+        # the phone): the timeline gets that name, the audit log who really did it.
+        actor = body.get("actor", who.actor)
         note = body.get("note", "")
         if not isinstance(actor, str) or not actor or len(actor) > 64:
             raise ApiError(400, "bad field 'actor'", "a non-empty string of up to 64 characters")
+        if who.is_worker and action not in WORKER_ACTIONS:
+            raise ApiError(403, "forbidden", {"action": action, "reason": "checks and supervision are for officers"})
+        if who.is_worker and actor != who.worker_id:
+            raise ApiError(403, "forbidden", {"actor": actor, "reason": "a worker acts under their own worker id"})
         if not isinstance(note, str) or len(note) > MAX_NOTE:
             raise ApiError(400, "bad field 'note'", f"a string of up to {MAX_NOTE} characters")
-        if action == "feedback" and not note.strip():
-            raise ApiError(400, "feedback needs a note", "say what was done")
-        changes: dict[str, object] = {}
-        if action == "merge":
-            into = body.get("into")
-            if not isinstance(into, str) or into == case_id:
-                raise ApiError(400, "merge needs 'into'", "the id of another case")
-            if await asyncio.to_thread(rt.store.get_case, into) is None:
-                raise ApiError(404, "case to merge into not found", into)
-            changes["merged_into"] = into
+        if action in NOTE_REQUIRED and not note.strip():
+            raise ApiError(400, f"{action} needs a note", NOTE_REQUIRED[action])
+        version = body.get("version")
+        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+            raise ApiError(400, "bad field 'version'", "the case version you last saw, an integer")
+        current = await visible_case(request, case_id)
+        if who.is_worker and version is None:
+            version = current.version  # so a reassignment meanwhile fails instead of acting on it
+        params = await _action_params(rt, photos, case_id, action, body)
+        if "into" in params:
+            await visible_case(request, params["into"])
         try:
-            case = await rt.act(case_id, action, actor, note, **changes)
+            case = await rt.act(case_id, action, actor, note, expected_version=version, **params)
         except CaseNotFound:
             raise ApiError(404, "case not found", case_id) from None
         except InvalidTransition as exc:
             raise ApiError(
                 409, "invalid transition", {"state": exc.state.value, "action": action, "allowed": exc.allowed}
             ) from None
+        except ActorNotAllowed as exc:
+            raise ApiError(403, "not allowed", {"action": action, "actor": actor, "reason": exc.reason}) from None
         except ConcurrentUpdate as exc:
             raise ApiError(409, "case changed meanwhile", str(exc)) from None
+        except (BadParams, UnknownMatter) as exc:
+            raise ApiError(400, str(exc), getattr(exc, "detail", None)) from None
+        detail = f"{current.state.value}→{case.state.value}" + (f" as {actor}" if actor != who.user else "")
+        await audit.record(rt.store, request, who, f"case.{action}", case_id, detail)
         return JSONResponse(rt.case_view(case))
 
+    async def upload_photo(request: Request) -> JSONResponse:
+        """One photo as the raw body (image/jpeg, image/png, image/webp) or as a multipart file;
+        checked and stored for the case, to be referenced by id in feedback or a check."""
+        case_id = request.path_params["id"]
+        case = await visible_case(request, case_id)
+        if not case.is_open:
+            raise ApiError(409, "the case is no longer open", {"state": case.state.value})
+        limit = rt.config.dispatch.max_photo_bytes
+        raw = await _read_photo(request, limit)
+        try:
+            photo = await asyncio.to_thread(clean_photo, raw)
+        except NotAnImage as exc:
+            raise ApiError(415, "not an image", f"{exc.reason}; send a JPEG, PNG or WebP photo") from None
+        photo_id = await asyncio.to_thread(photos.save, case_id, photo.jpeg)
+        return JSONResponse(
+            {
+                "id": photo_id, "case_id": case_id, "url": _photo_url(case_id, photo_id), "bytes": len(photo.jpeg),
+                "width": photo.width, "height": photo.height, "sent_as": photo.kind,
+            },
+            status_code=201,
+        )  # fmt: skip
+
+    async def list_photos(request: Request) -> JSONResponse:
+        """Every photo uploaded for the case, also those no action references yet."""
+        case_id = request.path_params["id"]
+        await visible_case(request, case_id)
+        ids = await asyncio.to_thread(photos.list, case_id)
+        return JSONResponse({"items": [{"id": i, "url": _photo_url(case_id, i)} for i in ids]})
+
+    async def get_photo(request: Request) -> FileResponse:
+        case_id, name = request.path_params["id"], request.path_params["photo"]
+        await visible_case(request, case_id)
+        path = photos.path(case_id, name.removesuffix(".jpg"))
+        if path is None:
+            raise ApiError(404, "no such photo", {"case": case_id, "photo": name})
+        return FileResponse(path, media_type="image/jpeg")
+
     return [
-        Route("/api/cases", list_cases),
+        Route("/api/cases", list_cases, methods=["GET"]),
+        Route("/api/cases", report, methods=["POST"]),
         Route("/api/cases/{id}", get_case),
+        # Before the action route, which would otherwise take "photos" for an action.
+        Route("/api/cases/{id}/photos", upload_photo, methods=["POST"]),
+        Route("/api/cases/{id}/photos", list_photos, methods=["GET"]),
+        Route("/api/cases/{id}/photos/{photo}", get_photo),
         Route("/api/cases/{id}/{action}", act, methods=["POST"]),
     ]
+
+
+async def _action_params(
+    rt: Runtime, photos: PhotoStore, case_id: str, action: str, body: dict[str, Any]
+) -> dict[str, Any]:
+    """The body's fields for one action, type-checked; what they mean is the dispatcher's call."""
+    params: dict[str, Any] = {}
+    if action == "merge":
+        into = body.get("into")
+        if not isinstance(into, str) or into == case_id:
+            raise ApiError(400, "merge needs 'into'", "the id of another case")
+        target = await asyncio.to_thread(rt.store.get_case, into)
+        if target is None:
+            raise ApiError(404, "case to merge into not found", into)
+        if not target.is_open:
+            raise ApiError(409, "cannot merge into a case that is no longer open", {"into": into, "state": target.state.value})
+        params["into"] = into
+    elif action == "defer":
+        for key in ("hours", "days"):
+            if body.get(key) is not None:
+                params[key] = body[key]
+        until = body.get("until")
+        if until is not None:
+            try:
+                params["until"] = datetime.fromisoformat(until) if isinstance(until, str) else None
+            except ValueError:
+                params["until"] = None
+            if params["until"] is None:
+                raise ApiError(400, "bad field 'until'", "an ISO 8601 date and time, e.g. 2026-12-08T09:00:00+08:00")
+    elif action == "transfer":
+        department = body.get("department")
+        if department is not None and (not isinstance(department, str) or not department):
+            raise ApiError(400, "bad field 'department'", "a department's name, as in the matter catalog")
+        params["department"] = department
+    ids = body.get("photos")
+    if ids is not None:
+        if not isinstance(ids, list) or len(ids) > MAX_PHOTOS or not all(isinstance(i, str) for i in ids):
+            raise ApiError(400, "bad field 'photos'", f"a list of up to {MAX_PHOTOS} photo ids from POST .../photos")
+        for photo_id in ids:
+            if not PHOTO_ID.match(photo_id) or await asyncio.to_thread(photos.path, case_id, photo_id) is None:
+                raise ApiError(400, "unknown photo", {"photo": photo_id, "hint": f"upload it to /api/cases/{case_id}/photos"})
+        params["photos"] = [_photo_url(case_id, i) for i in dict.fromkeys(ids)]
+    return params
+
+
+def _photo_url(case_id: str, photo_id: str) -> str:
+    return f"/api/cases/{case_id}/photos/{photo_id}.jpg"
+
+
+def _number(body: dict[str, Any], key: str, low: float, high: float) -> float:
+    value = body.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ApiError(400, f"bad field {key!r}", f"a number within {low}..{high}")
+    return float(value)
+
+
+async def _read_photo(request: Request, limit: int) -> bytes:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "multipart/form-data":
+        raw = await _read_capped(request, limit + MULTIPART_SLACK)
+
+        async def replay() -> Message:  # the form parser reads the body we already hold
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        form = await Request(request.scope, replay).form(max_files=1, max_fields=5)
+        upload = form.get("photo") or next((v for v in form.values() if isinstance(v, UploadFile)), None)
+        if not isinstance(upload, UploadFile):
+            raise ApiError(400, "no photo in the form", "send the image as the file field 'photo'")
+        data = await upload.read()
+        if len(data) > limit:
+            raise ApiError(413, "photo too large", f"at most {limit} bytes")
+    elif ctype in IMAGE_TYPES:
+        data = await _read_capped(request, limit)
+    else:
+        raise ApiError(415, "unsupported content type", f"send the image as {', '.join(IMAGE_TYPES[:3])} or multipart")
+    if not data:
+        raise ApiError(400, "empty photo", "the body holds no image")
+    return data
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `limit`: by its declared
+    length before reading anything, or while reading a body sent without one."""
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise ApiError(413, "photo too large", f"at most {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, "photo too large", f"at most {limit} bytes")
+    return bytes(body)

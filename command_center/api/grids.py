@@ -1,66 +1,212 @@
-"""Grids and workers: point → grid, an area with its children, a worker."""
+"""Grids and workers: point → grid, an area with its children, a worker, and the map itself.
+
+`PUT /api/grids` re-draws the map without a restart: the new FeatureCollection is
+validated against the current map (levels it leaves out are kept), and only a clean
+one is swapped in, saved under the data dir, and announced on the `grids` channel.
+Open cases keep the grid code they were filed under; new cases use the new map.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from command_center.api.errors import ApiError, float_param
+from command_center.events import Event
 from command_center.runtime import Runtime
-from command_center.store import CaseQuery
+from dispatch.city import LEVELS, Area, City, Report, Worker, build_city, city_to_geojson, validate_map
+from dispatch.city.codes import is_code, level_of, significant_digits
+
+MAX_MAP_BYTES = 64 * 1024 * 1024  # the full sample city (23k areas) is about 9 MB at 6 decimals
+MAX_LISTED = 1000  # problems spelled out in one answer; the counts cover the rest
 
 
 def routes(rt: Runtime) -> list[Route]:
+    importing = asyncio.Lock()
+
     async def locate(request: Request) -> JSONResponse:
         lon, lat = float_param(request, "lon"), float_param(request, "lat")
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise ApiError(400, "coordinates out of range", {"lon": lon, "lat": lat})
         located = rt.index.locate(lon, lat)
         if located is None:
-            raise ApiError(404, "no grid or community near this point", {"lon": lon, "lat": lat})
-        return JSONResponse(asdict(located))
+            raise ApiError(
+                404,
+                "no grid or community near this point",
+                {"lon": lon, "lat": lat, "reason": f"outside the city: over {rt.index.max_fallback_m:.0f} m from every community"},
+            )
+        return JSONResponse(located.to_dict())
 
     async def area(request: Request) -> JSONResponse:
         code = request.path_params["code"]
-        found = rt.city.areas.get(code)
+        city = rt.city  # one map for the whole answer, even if a re-draw lands meanwhile
+        found = city.areas.get(code)
         if found is None:
-            raise ApiError(404, "area not found", code)
-        prefix = code.rstrip("0") or code
-        _, open_cases = await asyncio.to_thread(rt.store.list_cases, CaseQuery(open_only=True, grid_prefix=prefix, limit=1))
-        return JSONResponse(
-            {
-                "code": found.code,
-                "name": found.name,
-                "level": found.level,
-                "parent": found.parent,
-                "path": [{"code": a.code, "name": a.name, "level": a.level} for a in rt.city.path(code)],
-                "centre": {"lon": found.lon, "lat": found.lat},
-                "children": [{"code": c.code, "name": c.name, "level": c.level} for c in rt.city.children(code)],
-                "workers": [worker_view(w) for w in rt.city.workers_by_grid.get(code, ())],
-                "open_cases": open_cases,
-            }
-        )
+            raise ApiError(404, "area not found", {"code": code, "hint": "a 15-digit area code"})
+        counts = await asyncio.to_thread(rt.store.open_counts_by_grid, _prefix(found))
+        children = city.children(code)
+        per_child: Counter[str] = Counter()
+        for grid_code, n in counts.items():
+            per_child[_child_of(found, children, grid_code)] += n
+        now = datetime.now(rt.dispatcher.tz)
+        workers = _workers_under(city, found)
+        child_workers = Counter(_child_of(found, children, w.grid_code) for w in workers)
+        body: dict[str, Any] = {
+            "code": found.code,
+            "name": found.name,
+            "level": found.level,
+            "parent": found.parent,
+            "path": [{"code": a.code, "name": a.name, "level": a.level} for a in city.path(code)],
+            "centre": {"lon": found.lon, "lat": found.lat},
+            "open_cases": sum(counts.values()),
+            # filed under the area itself rather than a child: points in no grid (属地兜底)
+            "open_cases_direct": per_child.get(found.code, 0),
+            "worker_counts": _worker_counts(workers, now),
+            "children": [
+                {
+                    "code": c.code,
+                    "name": c.name,
+                    "level": c.level,
+                    "open_cases": per_child.get(c.code, 0),
+                    "workers": child_workers.get(c.code, 0),
+                }
+                for c in children
+            ],
+        }
+        if found.level == "grid":
+            body["workers"] = [worker_view(w, city, now) for w in workers]
+        return JSONResponse(body)
 
-    def worker_view(worker: object) -> dict[str, object]:
-        view = asdict(worker)  # type: ignore[call-overload]
-        area = rt.city.areas.get(view["grid_code"])
+    def worker_view(worker: Worker, city: City, now: datetime) -> dict[str, object]:
+        view: dict[str, object] = asdict(worker)
+        area = city.areas.get(worker.grid_code)
         view["grid_name"] = area.name if area else None
-        view["on_duty"] = worker.on_duty(datetime.now(rt.dispatcher.tz))  # type: ignore[attr-defined]
+        view["on_duty"] = worker.on_duty(now)
         return view
 
     async def get_worker(request: Request) -> JSONResponse:
         worker = rt.workers.get(request.path_params["id"])
         if worker is None:
             raise ApiError(404, "worker not found", request.path_params["id"])
-        return JSONResponse(worker_view(worker))
+        return JSONResponse(worker_view(worker, rt.city, datetime.now(rt.dispatcher.tz)))
+
+    async def export_map(request: Request) -> JSONResponse:
+        raw = request.query_params.get("levels", "district,street,community,grid")
+        levels = [lv for lv in raw.split(",") if lv]
+        unknown = [lv for lv in levels if lv not in LEVELS]
+        if unknown or not levels:
+            raise ApiError(400, "bad query parameter 'levels'", {"unknown": unknown, "known": list(LEVELS)})
+        doc = await asyncio.to_thread(city_to_geojson, rt.city, levels)
+        return JSONResponse(doc)
+
+    async def check_map(request: Request) -> JSONResponse:
+        report = await _validated(request, rt)
+        return JSONResponse({"ok": report.ok, **_problems(report)}, status_code=200 if report.ok else 422)
+
+    async def replace_map(request: Request) -> JSONResponse:
+        if importing.locked():
+            raise ApiError(409, "a map import is already running", "retry when it is done")
+        async with importing:
+            report = await _validated(request, rt)
+            if not report.ok:
+                raise ApiError(422, "invalid map: nothing was changed", _problems(report))
+            old = rt.city
+            new = await asyncio.to_thread(build_city, report, old)  # 20k areas: off the event loop
+            await asyncio.to_thread(rt.replace_city, new)
+            counts = await asyncio.to_thread(rt.store.open_counts_by_grid, "")
+            summary = {
+                **report.summary(),
+                "areas": len(new.areas),
+                "grids": len(new.grids),
+                "kept_levels": sorted({a.level for a in old.areas.values()} - report.levels, key=LEVELS.index),
+                "grids_without_workers": sum(1 for g in new.grids if g.code not in new.workers_by_grid),
+                "workers_without_grid": sum(1 for w in new.workers if w.grid_code not in new.areas),
+                # they keep their grid code: reassign by hand if the grid is gone for good
+                "open_cases_on_removed_areas": sum(n for c, n in counts.items() if c not in new.areas),
+            }
+            await rt.bus.publish(Event("grids", "grids.replaced", summary))
+            return JSONResponse({"replaced": True, **summary, "warnings": [p.to_dict() for p in report.warnings[:MAX_LISTED]]})
 
     return [
+        Route("/api/grids", export_map, methods=["GET"]),
+        Route("/api/grids", replace_map, methods=["PUT"]),
+        Route("/api/grids/validate", check_map, methods=["POST"]),
         Route("/api/grids/locate", locate),
         Route("/api/grids/{code}", area),
         Route("/api/workers/{id}", get_worker),
     ]
+
+
+async def _validated(request: Request, rt: Runtime) -> Report:
+    raw = await _read_capped(request, MAX_MAP_BYTES)
+    try:
+        data = await asyncio.to_thread(json.loads, raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "malformed JSON", str(exc)) from None
+    return await asyncio.to_thread(validate_map, data, rt.city)
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    """The body, refused with 413 as soon as it passes `limit` (a lying or absent
+    Content-Length does not get more through)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "map too large", {"limit_bytes": limit, "content_length": int(declared)})
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "map too large", {"limit_bytes": limit})
+        chunks.append(chunk)
+    if not size:
+        raise ApiError(400, "request body required", "send a GeoJSON FeatureCollection")
+    return b"".join(chunks)
+
+
+def _problems(report: Report) -> dict[str, Any]:
+    return {
+        "summary": report.summary(),
+        "problems": [p.to_dict() for p in report.problems[:MAX_LISTED]],
+        "listed": min(len(report.problems), MAX_LISTED),
+    }
+
+
+def _prefix(area: Area) -> str:
+    """The significant digits that every code under `area` starts with."""
+    if is_code(area.code) and level_of(area.code) == area.level:
+        return area.code[: significant_digits(area.level)]
+    return area.code
+
+
+def _child_of(area: Area, children: list[Area], code: str) -> str:
+    """Which child of `area` a code under it falls in; the area itself when none does."""
+    if children and is_code(code):
+        level = children[0].level
+        child = code[: significant_digits(level)].ljust(len(code), "0")
+        if level_of(code) != area.level:
+            return child
+    return area.code
+
+
+def _workers_under(city: City, area: Area) -> list[Worker]:
+    if area.level == "grid":
+        return list(city.workers_by_grid.get(area.code, ()))
+    prefix = _prefix(area)
+    return [w for w in city.workers if w.grid_code.startswith(prefix)]
+
+
+def _worker_counts(workers: list[Worker], now: datetime) -> dict[str, int]:
+    return {
+        "total": len(workers),
+        "full_time": sum(w.kind == "full_time" for w in workers),
+        "on_duty": sum(w.on_duty(now) for w in workers),
+    }

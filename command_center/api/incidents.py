@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
 
+from command_center import audit
 from command_center.api.errors import ApiError, int_param, json_body
+from command_center.auth.middleware import principal_of
 from command_center.events import Event
 from command_center.runtime import Runtime
 
@@ -16,22 +19,34 @@ STATES = ("new", "acked", "dismissed")
 
 
 def routes(rt: Runtime) -> list[Route]:
+    async def visible_incident(request: Request, incident_id: str) -> dict[str, Any]:
+        """The incident if the caller may see it (in their jurisdiction; for a worker, the
+        evidence of a case assigned to them), else 404 as if it did not exist."""
+        who = principal_of(request)
+        incident = await asyncio.to_thread(rt.store.get_incident, incident_id)
+        if incident is not None and who.is_worker:
+            case = await asyncio.to_thread(rt.store.get_case, incident["case_id"]) if incident.get("case_id") else None
+            if case is None or not who.sees_case(case.grid_code, case.assignee):
+                incident = None
+        if incident is None or not who.sees_area(incident.get("grid_code")):
+            raise ApiError(404, "incident not found", incident_id)
+        return incident
+
     async def list_incidents(request: Request) -> JSONResponse:
         state = request.query_params.get("state")
         if state is not None and state not in STATES:
             raise ApiError(400, "bad query parameter 'state'", f"one of {', '.join(STATES)}")
         limit = int_param(request, "limit", 50, 1, 1000)
         offset = int_param(request, "offset", 0, 0, 10_000_000)
-        items, total = await asyncio.to_thread(rt.store.list_incidents, limit, offset, state)
+        prefix = principal_of(request).jurisdiction or None
+        items, total = await asyncio.to_thread(rt.store.list_incidents, limit, offset, state, prefix)
         return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
 
     async def get_incident(request: Request) -> JSONResponse:
-        incident = await asyncio.to_thread(rt.store.get_incident, request.path_params["id"])
-        if incident is None:
-            raise ApiError(404, "incident not found", request.path_params["id"])
-        return JSONResponse(incident)
+        return JSONResponse(await visible_incident(request, request.path_params["id"]))
 
     async def snapshot(request: Request) -> FileResponse:
+        await visible_incident(request, request.path_params["id"])
         try:
             path = rt.snapshots.path(request.path_params["id"])
         except ValueError:
@@ -41,6 +56,7 @@ def routes(rt: Runtime) -> list[Route]:
         return FileResponse(path, media_type="image/jpeg")
 
     async def clip(request: Request) -> FileResponse:
+        await visible_incident(request, request.path_params["id"])
         try:
             path = rt.clips.path(request.path_params["id"])
         except ValueError:
@@ -53,12 +69,11 @@ def routes(rt: Runtime) -> list[Route]:
         async def endpoint(request: Request) -> JSONResponse:
             body = await json_body(request)
             incident_id = request.path_params["id"]
-            current = await asyncio.to_thread(rt.store.get_incident, incident_id)
-            if current is None:
-                raise ApiError(404, "incident not found", incident_id)
+            who = principal_of(request)
+            current = await visible_incident(request, incident_id)
             if current["state"] != "new":
                 raise ApiError(409, f"incident is already {current['state']}", {"state": current["state"]})
-            fields = {"state": new_state, "handled_by": str(body.get("actor", "officer"))}
+            fields = {"state": new_state, "handled_by": str(body.get("actor", who.actor))}
             if "note" in body:
                 fields["note"] = str(body["note"])[:2000]
             if new_state == "dismissed":
@@ -68,6 +83,8 @@ def routes(rt: Runtime) -> list[Route]:
             updated = await asyncio.to_thread(rt.store.update_incident, incident_id, **fields)
             assert updated is not None
             await rt.bus.publish(Event("incidents", "incident.updated", updated))
+            action = "incident.ack" if new_state == "acked" else "incident.dismiss"
+            await audit.record(rt.store, request, who, action, incident_id, fields.get("note"))
             return JSONResponse(updated)
 
         return endpoint

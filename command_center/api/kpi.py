@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from command_center.api.errors import ApiError
+from command_center.auth.middleware import principal_of
 from command_center.runtime import Runtime
 from command_center.store import CaseQuery
 from dispatch.kpi import GROUPS, kpis, to_csv
@@ -37,7 +38,8 @@ def routes(rt: Runtime) -> list[Route]:
         if fmt not in ("json", "csv"):
             raise ApiError(400, "bad query parameter 'format'", ["json", "csv"])
         start, end = when(request, "from"), when(request, "to")
-        cases, _ = await asyncio.to_thread(rt.store.list_cases, CaseQuery(limit=MAX_CASES))
+        prefix = principal_of(request).jurisdiction or None  # a district officer's KPIs are their district's
+        cases, _ = await asyncio.to_thread(rt.store.list_cases, CaseQuery(grid_prefix=prefix, limit=MAX_CASES))
         rows = kpis(cases, group, start, end)
         if fmt == "csv":
             return Response(to_csv(rows), media_type="text/csv; charset=utf-8")

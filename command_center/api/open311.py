@@ -12,14 +12,13 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any
 
-import cv2
-import numpy as np
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
 
 from command_center.api.errors import ApiError
+from command_center.photos import NotAnImage, clean_photo
 from command_center.ratelimit import RateLimiter
 from command_center.runtime import Runtime
 from dispatch.cases import DONE_STATES
@@ -155,11 +154,10 @@ async def _read(request: Request) -> tuple[dict[str, str], bytes | None]:
     photo = None
     if isinstance(media, UploadFile) and media.filename:
         raw = await media.read()
-        image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR) if raw else None
-        if image is None:
-            raise ApiError(400, "the photo is not an image we can read", media.filename)
-        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 85])  # re-encoded: strips metadata
-        photo = encoded.tobytes() if ok else None
+        try:
+            photo = (await asyncio.to_thread(clean_photo, raw)).jpeg  # re-encoded: strips metadata
+        except NotAnImage as exc:
+            raise ApiError(400, "the photo is not an image we can read", f"{media.filename}: {exc.reason}") from None
     return fields, photo
 
 

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from command_center.bus.base import Bus, Subscription
+from command_center.bus.base import Bus, BusUnavailable, Subscription
 from command_center.bus.memory import MemoryBus
 
-_BACKENDS: dict[str, Callable[[str], Bus]] = {"memory": lambda _url: MemoryBus()}
+
+def _redis(url: str) -> Bus:
+    # Imported on use: the embedded default needs no Redis client.
+    from command_center.bus.redis_streams import RedisBus
+
+    return RedisBus(url)
+
+
+_BACKENDS: dict[str, Callable[[str], Bus]] = {
+    "memory": lambda _url: MemoryBus(),
+    "redis": _redis,
+    "rediss": _redis,
+}
 
 
 def register(scheme: str, factory: Callable[[str], Bus]) -> None:
@@ -17,9 +29,10 @@ def register(scheme: str, factory: Callable[[str], Bus]) -> None:
 def create_bus(url: str) -> Bus:
     scheme = url.split("://", 1)[0] if "://" in url else url
     try:
-        return _BACKENDS[scheme](url)
+        factory = _BACKENDS[scheme]
     except KeyError:
         raise ValueError(f"unknown bus {url!r}; known: {', '.join(sorted(_BACKENDS))}") from None
+    return factory(url)
 
 
-__all__ = ["Bus", "Subscription", "MemoryBus", "create_bus", "register"]
+__all__ = ["Bus", "BusUnavailable", "Subscription", "MemoryBus", "create_bus", "register"]

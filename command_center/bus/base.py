@@ -8,8 +8,22 @@ from typing import Protocol
 from command_center.events import Event
 
 
+class BusUnavailable(RuntimeError):
+    """The bus cannot take an event now: its backend is unreachable and the local buffer
+    that bridges an outage is full. Raised rather than dropping the event silently."""
+
+
 class Subscription(Protocol):
-    def __aiter__(self) -> AsyncIterator[Event]: ...
+    def __aiter__(self) -> AsyncIterator[Event]:
+        """Events of the subscribed topics. With a durable backend an event handed out is
+        acknowledged once the consumer comes back for more, so one that dies while
+        handling it gets it again (here or in another process): consumers must be
+        idempotent by `Event.id` (see bus/dedupe.py)."""
+        ...
+
+    async def ack(self, *events: Event) -> None:
+        """Acknowledge now, before asking for more; a no-op where nothing is durable."""
+        ...
 
     async def close(self) -> None: ...
 
@@ -17,7 +31,9 @@ class Subscription(Protocol):
 class Bus(Protocol):
     async def start(self) -> None: ...
 
-    async def publish(self, event: Event) -> None: ...
+    async def publish(self, event: Event) -> None:
+        """Hand the event on; raises BusUnavailable rather than lose it."""
+        ...
 
     def subscribe(self, topics: list[str], name: str) -> Subscription:
         """A named subscriber; with a durable backend the name is its consumer group."""

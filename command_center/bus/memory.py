@@ -34,6 +34,10 @@ class MemorySubscription:
             assert isinstance(item, Event)
             yield item
 
+    async def ack(self, *events: Event) -> None:
+        # In one process nothing outlives a crash, so there is nothing to acknowledge.
+        return None
+
     async def close(self) -> None:
         self._bus._subscriptions.discard(self)
         self._queue.put_nowait(_CLOSED)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import sqlite3
 import threading
-from collections.abc import Iterable
-from datetime import datetime
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +35,12 @@ CREATE TABLE IF NOT EXISTS cases (
     created_at TEXT NOT NULL,
     deadline TEXT NOT NULL,
     version INTEGER NOT NULL,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    lon REAL,
+    lat REAL
 );
 CREATE INDEX IF NOT EXISTS cases_open_matter ON cases (is_open, matter_code, created_at);
+CREATE INDEX IF NOT EXISTS cases_open_matter_lon ON cases (is_open, matter_code, lon);
 CREATE INDEX IF NOT EXISTS cases_assignee ON cases (assignee, is_open);
 CREATE TABLE IF NOT EXISTS case_timeline (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -54,8 +60,35 @@ CREATE TABLE IF NOT EXISTS reports (
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS reports_created ON reports (created_at);
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    role TEXT NOT NULL,
+    jurisdiction TEXT NOT NULL DEFAULT '',
+    worker_id TEXT,
+    created_at TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor, seq);
 """
+USER_FIELDS = ("username", "password_hash", "role", "jurisdiction", "worker_id", "created_at", "disabled")
+AUDIT_FIELDS = ("seq", "ts", "actor", "role", "action", "target", "ip", "detail")
 _DONE = tuple(s.value for s in DONE_STATES)
+# Cases kept parsed, by id: the dedupe check reads every open case of a matter on each
+# intake, and parsing them (JSON, timeline query, dataclasses) was most of its cost.
+# An entry is used only while its version equals the stored one, and every change to a
+# case row bumps the version (save_transition's compare-and-set), so it is never stale.
+CASE_CACHE = 20_000
 
 
 class SQLiteStore:
@@ -63,13 +96,27 @@ class SQLiteStore:
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # One connection guarded by a lock: callers come from worker threads.
+        # One connection guarded by a lock: callers come from worker threads. Re-entrant,
+        # so that a thread holding a group commit (`batch`) can go on writing.
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
+        self._in_batch = False
+        self._cache: OrderedDict[str, Case] = OrderedDict()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
+        self._migrate()
         self._db.executescript(SCHEMA)
+
+    def _migrate(self) -> None:
+        """Bring a database made by an older version up to this schema, in place."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(cases)")}
+        if columns and "lon" not in columns:  # before cases had their location as columns
+            self._db.execute("ALTER TABLE cases ADD COLUMN lon REAL")
+            self._db.execute("ALTER TABLE cases ADD COLUMN lat REAL")
+            self._db.execute(
+                "UPDATE cases SET lon = json_extract(doc, '$.location.lon'), lat = json_extract(doc, '$.location.lat')"
+            )
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -100,8 +147,17 @@ class SQLiteStore:
             row = self._db.execute("SELECT doc FROM incidents WHERE id = ?", (incident_id,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def list_incidents(self, limit: int = 50, offset: int = 0, state: str | None = None) -> tuple[list[dict], int]:
-        where, args = ("WHERE state = ?", [state]) if state else ("", [])
+    def list_incidents(
+        self, limit: int = 50, offset: int = 0, state: str | None = None, grid_prefix: str | None = None
+    ) -> tuple[list[dict], int]:
+        clauses, args = [], []
+        if state:
+            clauses.append("state = ?")
+            args.append(state)
+        if grid_prefix:  # a jurisdiction: the grid code is in the document only
+            clauses.append("json_extract(doc, '$.grid_code') LIKE ?")
+            args.append(grid_prefix + "%")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._lock:
             total = self._db.execute(f"SELECT count(*) FROM incidents {where}", args).fetchone()[0]
             rows = self._db.execute(
@@ -129,43 +185,111 @@ class SQLiteStore:
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    # users and the audit log (command_center.auth, command_center.audit)
+    def add_users(self, users: Iterable[dict[str, Any]]) -> int:
+        """Insert the users not there yet (by username); how many were new."""
+        rows = [tuple(u.get(k, 0 if k == "disabled" else None) for k in USER_FIELDS) for u in users]
+        with self._lock, self._tx():
+            before = self._db.total_changes
+            self._db.executemany(f"INSERT OR IGNORE INTO users ({', '.join(USER_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            return self._db.total_changes - before
+
+    def get_user(self, username: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {', '.join(USER_FIELDS)} FROM users WHERE username = ?", (username,)).fetchone()
+        return dict(zip(USER_FIELDS, row, strict=True)) if row else None
+
+    def update_user(self, username: str, **fields: Any) -> None:
+        unknown = set(fields) - set(USER_FIELDS[1:])
+        if unknown:
+            raise ValueError(f"unknown user fields: {sorted(unknown)}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._lock:
+            self._db.execute(f"UPDATE users SET {sets} WHERE username = ?", [*fields.values(), username])
+
+    def list_users(self, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        with self._lock:
+            total = self._db.execute("SELECT count(*) FROM users").fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT {', '.join(USER_FIELDS)} FROM users ORDER BY username LIMIT ? OFFSET ?", (limit, offset)
+            ).fetchall()
+        return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows], total
+
+    def add_audit(self, entry: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO audit (ts, actor, role, action, target, ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                tuple(entry.get(k) for k in AUDIT_FIELDS[1:]),
+            )
+
+    def list_audit(
+        self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Newest first."""
+        clauses, args = [], []
+        if actor:
+            clauses.append("actor = ?")
+            args.append(actor)
+        if action:
+            clauses.append("action = ?")
+            args.append(action)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._lock:
+            total = self._db.execute(f"SELECT count(*) FROM audit {where}", args).fetchone()[0]
+            rows = self._db.execute(
+                f"SELECT {', '.join(AUDIT_FIELDS)} FROM audit {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                [*args, limit, offset],
+            ).fetchall()
+        return [dict(zip(AUDIT_FIELDS, r, strict=True)) for r in rows], total
+
     # cases
     def insert_case(self, case: Case) -> None:
-        with self._lock, self._tx():
-            self._db.execute(
-                "INSERT INTO cases (state, is_open, matter_code, grid_code, assignee, created_at, deadline,"
-                " version, doc, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (*self._case_columns(case), case.id),
-            )
-            for entry in case.timeline:
-                self._append(case.id, entry)
+        with self._lock:
+            with self._tx():
+                self._db.execute(
+                    "INSERT INTO cases (state, is_open, matter_code, grid_code, assignee, created_at, deadline,"
+                    " version, doc, lon, lat, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (*self._case_columns(case), case.id),
+                )
+                self._append(case.id, *case.timeline)
+            self._remember(case)  # after the commit: a failed one must not leave it cached
 
     def save_transition(self, case: Case, entry: TimelineEntry) -> bool:
-        with self._lock, self._tx():
-            cur = self._db.execute(
-                "UPDATE cases SET state = ?, is_open = ?, matter_code = ?, grid_code = ?, assignee = ?,"
-                " created_at = ?, deadline = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
-                (*self._case_columns(case), case.id, case.version - 1),
-            )
-            if cur.rowcount != 1:
-                return False
-            self._append(case.id, entry)
+        with self._lock:
+            with self._tx():
+                cur = self._db.execute(
+                    "UPDATE cases SET state = ?, is_open = ?, matter_code = ?, grid_code = ?, assignee = ?,"
+                    " created_at = ?, deadline = ?, version = ?, doc = ?, lon = ?, lat = ? WHERE id = ? AND version = ?",
+                    (*self._case_columns(case), case.id, case.version - 1),
+                )
+                if cur.rowcount != 1:
+                    return False
+                self._append(case.id, entry)
+            self._remember(case)
             return True
 
     def get_case(self, case_id: str) -> Case | None:
         with self._lock:
-            row = self._db.execute("SELECT doc FROM cases WHERE id = ?", (case_id,)).fetchone()
+            row = self._db.execute("SELECT id, version, doc FROM cases WHERE id = ?", (case_id,)).fetchone()
             if row is None:
                 return None
-            return self._load(row[0])
+            return self._cached(row[0], row[1], row[2])
 
-    def open_cases_of_matter(self, matter_code: str, since: datetime) -> list[Case]:
+    def open_cases_of_matter(
+        self, matter_code: str, since: datetime, near: tuple[float, float, float] | None = None
+    ) -> list[Case]:
+        sql = "SELECT id, version FROM cases WHERE is_open = 1 AND matter_code = ? AND created_at >= ?"
+        args: list[object] = [matter_code, since.isoformat()]
+        if near is not None:  # a box around (lon, lat) of ± radius metres: the caller measures exactly
+            lon, lat, radius_m = near
+            dlat = radius_m / 111_320.0
+            dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+            sql += " AND lon BETWEEN ? AND ? AND lat BETWEEN ? AND ?"
+            args += [lon - dlon, lon + dlon, lat - dlat, lat + dlat]
         with self._lock:
-            rows = self._db.execute(
-                "SELECT doc FROM cases WHERE is_open = 1 AND matter_code = ? AND created_at >= ?",
-                (matter_code, since.isoformat()),
-            ).fetchall()
-            return [self._load(r[0]) for r in rows]
+            # Ids and versions first: most are cached, and their docs need not be read.
+            rows = self._db.execute(sql, args).fetchall()
+            return [self._cached(case_id, version) for case_id, version in rows]
 
     def open_counts(self, worker_ids: Iterable[str]) -> dict[str, int]:
         ids = list(worker_ids)
@@ -176,6 +300,15 @@ class SQLiteStore:
             rows = self._db.execute(
                 f"SELECT assignee, count(*) FROM cases WHERE is_open = 1 AND assignee IN ({marks}) GROUP BY assignee",
                 ids,
+            ).fetchall()
+        return dict(rows)
+
+    def open_counts_by_grid(self, prefix: str = "") -> dict[str, int]:
+        """Open cases per stored grid code under a code prefix (an area's significant digits)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT grid_code, count(*) FROM cases WHERE is_open = 1 AND grid_code LIKE ? GROUP BY grid_code",
+                (prefix + "%",),
             ).fetchall()
         return dict(rows)
 
@@ -192,6 +325,9 @@ class SQLiteStore:
         if query.grid_prefix:
             clauses.append("grid_code LIKE ?")
             args.append(query.grid_prefix + "%")
+        if query.created_since is not None:
+            clauses.append("created_at >= ?")
+            args.append(query.created_since.astimezone(UTC).isoformat())
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._lock:
             total = self._db.execute(f"SELECT count(*) FROM cases {where}", args).fetchone()[0]
@@ -205,18 +341,60 @@ class SQLiteStore:
         with self._lock:
             self._db.close()
 
-    # helpers
-    def _tx(self) -> _Transaction:
-        # In autocommit mode a `with connection` block does not open a transaction; BEGIN does.
-        return _Transaction(self._db)
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: this thread's writes inside share one transaction and one fsync.
 
-    def _append(self, case_id: str, entry: TimelineEntry) -> None:
-        row = entry.to_dict()
-        self._db.execute(
+        Each write inside is a savepoint, so a failed one undoes only itself. Nothing
+        written inside is durable until the block ends: acknowledge after it, not
+        before. Other threads wait for the block, so keep it short (tens of cases).
+        """
+        with self._lock:
+            if self._in_batch:  # nested: part of the outer batch
+                yield
+                return
+            self._db.execute("BEGIN IMMEDIATE")
+            self._in_batch = True
+            try:
+                yield
+                self._db.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                self._cache.clear()  # it may hold versions that were just rolled back
+                raise
+            finally:
+                self._in_batch = False
+
+    # helpers
+    def _tx(self) -> _Transaction | _Savepoint:
+        # In autocommit mode a `with connection` block does not open a transaction; BEGIN does.
+        return _Savepoint(self._db) if self._in_batch else _Transaction(self._db)
+
+    def _append(self, case_id: str, *entries: TimelineEntry) -> None:
+        self._db.executemany(
             "INSERT INTO case_timeline (case_id, ts, action, actor, from_state, to_state, note)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (case_id, row["ts"], row["action"], row["actor"], row["from_state"], row["to_state"], row["note"]),
+            [
+                (case_id, e.ts.isoformat(), e.action, e.actor, e.from_state.value, e.to_state.value, e.note)
+                for e in entries
+            ],
         )
+
+    def _remember(self, case: Case) -> None:
+        self._cache[case.id] = case
+        self._cache.move_to_end(case.id)
+        if len(self._cache) > CASE_CACHE:
+            self._cache.popitem(last=False)
+
+    def _cached(self, case_id: str, version: int, doc: str | None = None) -> Case:
+        case = self._cache.get(case_id)
+        if case is None or case.version != version:
+            if doc is None:
+                doc = self._db.execute("SELECT doc FROM cases WHERE id = ?", (case_id,)).fetchone()[0]
+            case = self._load(doc)
+            self._remember(case)
+        return case
 
     def _load(self, doc: str) -> Case:
         raw = json.loads(doc)
@@ -229,8 +407,9 @@ class SQLiteStore:
 
     @staticmethod
     def _case_columns(case: Case) -> tuple:
-        doc = case.to_dict()
-        del doc["timeline"]  # the timeline table is the record; the doc holds the rest
+        # The timeline table is the record; the doc holds the rest. Dropping the timeline
+        # before to_dict spares asdict deep-copying it only to throw the copy away.
+        doc = case.to_dict(timeline=False)
         return (
             case.state.value,
             int(case.state.value not in _DONE),
@@ -241,6 +420,8 @@ class SQLiteStore:
             case.deadline.isoformat(),
             case.version,
             json.dumps(doc, ensure_ascii=False),
+            case.lon,
+            case.lat,
         )
 
 
@@ -254,3 +435,16 @@ class _Transaction:
 
     def __exit__(self, exc_type: object, *_: object) -> None:
         self._db.execute("ROLLBACK" if exc_type else "COMMIT")
+
+
+class _Savepoint(_Transaction):
+    """One write inside a batch: undone alone when it fails, committed with the batch."""
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._db.execute("SAVEPOINT op")
+        return self._db
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        if exc_type:
+            self._db.execute("ROLLBACK TO op")
+        self._db.execute("RELEASE op")

@@ -17,6 +17,11 @@ CODE_LENGTH = 15
 _SIGNIFICANT: dict[Level, int] = {"city": 4, "district": 6, "street": 9, "community": 12, "grid": 15}
 
 
+def significant_digits(level: Level) -> int:
+    """How many leading digits of a code name an area at `level` (the rest are zeros)."""
+    return _SIGNIFICANT[level]
+
+
 def make_code(district: str, street: int = 0, community: int = 0, grid: int = 0) -> str:
     """Compose a code from a 6-digit district code and 1-based sequence numbers (0 = not that deep)."""
     if len(district) != 6 or not district.isdigit():

@@ -8,86 +8,37 @@ from pathlib import Path
 from typing import Any
 
 import shapely
-from shapely import MultiPolygon, Polygon
-from shapely.geometry import shape
+from shapely import Polygon
 
-from dispatch.city.codes import LEVELS
-from dispatch.city.model import Area, City
+from dispatch.city.model import City
+from dispatch.city.validate import build_city, validate_map
 
-REQUIRED = ("code", "name", "level", "parent")
 EXPORT_LEVELS = ("district", "street", "community", "grid")
+MAX_REPORTED = 50  # problems spelled out in a load error; the CLI's `grids validate` lists all
 
 
-def load_geojson(path: str | Path) -> City:
-    """A city from features with properties code, name, level, parent (WGS84 lon/lat).
-
-    A MultiPolygon keeps only its largest part: an area is one polygon here. Errors name
-    the feature index, so a large file can be fixed without guessing.
-    """
+def read_geojson(path: str | Path) -> Any:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise ValueError(f"{path}: not JSON: {exc}") from exc
-    if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
-        raise ValueError(f"{path}: expected a GeoJSON FeatureCollection")
-    features = data.get("features")
-    if not isinstance(features, list):
-        raise ValueError(f"{path}: 'features' must be a list")
-
-    areas: dict[str, Area] = {}
-    for i, feature in enumerate(features):
-        area = _area(i, feature)
-        if area.code in areas:
-            raise ValueError(f"feature {i}: duplicate code {area.code!r}")
-        areas[area.code] = area
-    return City(areas)
 
 
-def _area(i: int, feature: Any) -> Area:
-    if not isinstance(feature, dict):
-        raise ValueError(f"feature {i}: not an object")
-    props = feature.get("properties")
-    if not isinstance(props, dict):
-        raise ValueError(f"feature {i}: missing properties")
-    for key in REQUIRED:
-        if key not in props:
-            raise ValueError(f"feature {i}: missing property {key!r}")
-    code, name, level, parent = (props[k] for k in REQUIRED)
-    if not isinstance(code, str | int) or not str(code):
-        raise ValueError(f"feature {i}: property 'code' must be a non-empty string")
-    if level not in LEVELS:
-        raise ValueError(f"feature {i}: property 'level' must be one of {', '.join(LEVELS)}, got {level!r}")
-    if parent is not None and not isinstance(parent, str | int):
-        raise ValueError(f"feature {i}: property 'parent' must be a string or null")
-    polygon = _polygon(i, feature.get("geometry"))
-    point = polygon.point_on_surface()
-    return Area(
-        code=str(code),
-        name=str(name),
-        level=level,
-        parent=None if parent is None else str(parent),
-        polygon=polygon,
-        lon=point.x,
-        lat=point.y,
-    )
+def load_geojson(path: str | Path, context: City | None = None) -> City:
+    """A city from features with properties code, name, level, parent (WGS84 lon/lat).
 
-
-def _polygon(i: int, geometry: Any) -> Polygon:
-    if not isinstance(geometry, dict):
-        raise ValueError(f"feature {i}: missing geometry")
-    try:
-        geom = shape(geometry)
-    except Exception as exc:  # shapely raises several types for malformed coordinates
-        raise ValueError(f"feature {i}: bad geometry: {exc}") from exc
-    if isinstance(geom, MultiPolygon) and not geom.is_empty:
-        geom = max(geom.geoms, key=lambda p: p.area)
-    if not isinstance(geom, Polygon):
-        raise ValueError(f"feature {i}: geometry must be a Polygon or MultiPolygon, got {geom.geom_type}")
-    if geom.is_empty or geom.area == 0:
-        raise ValueError(f"feature {i}: empty polygon")
-    if not geom.is_valid:
-        raise ValueError(f"feature {i}: invalid polygon: {shapely.is_valid_reason(geom)}")
-    return geom
+    The map is validated first (dispatch.city.validate) and refused with every error,
+    each naming its feature index. A MultiPolygon keeps only its largest part: an area
+    is one polygon here.
+    """
+    report = validate_map(read_geojson(path), context)
+    if not report.ok:
+        errors = report.errors
+        lines = [str(p) for p in errors[:MAX_REPORTED]]
+        if len(errors) > MAX_REPORTED:
+            lines.append(f"... and {len(errors) - MAX_REPORTED} more")
+        raise ValueError(f"{path}: {len(errors)} problem(s):\n" + "\n".join(lines))
+    return build_city(report, context)
 
 
 def city_to_geojson(

@@ -1,0 +1,241 @@
+"""Websocket load for `bench hub`: many receiving clients in worker processes.
+
+A client is a bare asyncio protocol (handshake, masked text frames out, unmasked
+frames in, no compression), so that a thousand of them fit in two processes and the
+clients cost the machine as little as possible: both servers measured feed the same
+clients. Each message's publish time and index are read from its payload without
+parsing the whole JSON (`"i": N, "t": T` lead the data object).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import multiprocessing as mp
+import os
+import time
+from array import array
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+from urllib.parse import urlsplit
+
+
+def _frame(text: str) -> bytes:
+    """A masked client text frame."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    n = len(payload)
+    head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
+    return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+@dataclass
+class Tally:
+    """What one worker process saw of the measured messages [first, last)."""
+
+    first: int = -1
+    last: int = -1
+    delivered: int = 0
+    latencies: array = field(default_factory=lambda: array("d"))
+    last_rx: float = 0.0
+    done: int = 0  # clients that got the last measured message
+
+
+class Client(asyncio.Protocol):
+    def __init__(self, host: str, path: str, subscribe: str, tally: Tally, opened: asyncio.Future[None]) -> None:
+        self.host, self.path, self.subscribe = host, path, subscribe
+        self.tally = tally
+        self.opened = opened
+        self.transport: asyncio.Transport | None = None
+        self.buf = bytearray()
+        self.upgraded = False
+        self.closed = False
+        self.got_last = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.transport.write(  # type: ignore[union-attr]
+            f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def connection_lost(self, _exc: Exception | None) -> None:
+        self.closed = True
+        if not self.opened.done():
+            self.opened.set_exception(ConnectionError("closed during the handshake"))
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.upgraded:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(self.buf[: self.buf.find(b"\r\n")])
+            del self.buf[: end + 4]
+            if b" 101 " not in status:
+                self.opened.set_exception(ConnectionError(status.decode(errors="replace")))
+                self.transport.close()  # type: ignore[union-attr]
+                return
+            self.upgraded = True
+            self.transport.write(_frame(self.subscribe))  # type: ignore[union-attr]
+            self.opened.set_result(None)
+        self._frames()
+
+    def _frames(self) -> None:
+        buf, pos, size = self.buf, 0, len(self.buf)
+        now = time.time()
+        tally = self.tally
+        while size - pos >= 2:
+            opcode, n = buf[pos] & 0x0F, buf[pos + 1] & 0x7F
+            head = 2
+            if n == 126:
+                if size - pos < 4:
+                    break
+                n, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+            elif n == 127:
+                if size - pos < 10:
+                    break
+                n, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+            if size - pos < head + n:
+                break
+            start = pos + head
+            if opcode == 1:
+                at = buf.find(b'"i": ', start, start + n)
+                if at >= 0:
+                    comma = buf.find(b",", at)
+                    i = int(buf[at + 5 : comma])
+                    if tally.first <= i < tally.last:
+                        t_at = buf.find(b'"t": ', comma)
+                        t = float(buf[t_at + 5 : buf.find(b",", t_at)])
+                        tally.delivered += 1
+                        tally.latencies.append(now - t)
+                        tally.last_rx = now
+                        if i == tally.last - 1 and not self.got_last:
+                            self.got_last = True
+                            tally.done += 1
+            elif opcode == 8:
+                self.transport.close()  # type: ignore[union-attr]
+            elif opcode == 9:  # ping: answer with a masked pong carrying the same payload
+                payload = bytes(buf[start : start + n])
+                mask = os.urandom(4)
+                self.transport.write(  # type: ignore[union-attr]
+                    bytes([0x8A, 0x80 | n]) + mask + bytes(b ^ mask[j % 4] for j, b in enumerate(payload))
+                )
+            pos = start + n
+        del buf[:pos]
+
+
+async def _serve_commands(conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    clients: list[Client] = []
+    tally = Tally()
+    inbox: asyncio.Queue[Any] = asyncio.Queue()
+    loop.add_reader(conn.fileno(), lambda: inbox.put_nowait(conn.recv()))
+    while True:
+        cmd, *args = await inbox.get()
+        if cmd == "connect":
+            url, n, subscribe = args
+            parts = urlsplit(url)
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            tally = Tally()
+            clients = []
+            opened = []
+            for k in range(n):
+                fut: asyncio.Future[None] = loop.create_future()
+                client = Client(parts.netloc, path, subscribe, tally, fut)
+                try:
+                    await loop.create_connection(lambda c=client: c, parts.hostname, parts.port)  # type: ignore[misc]
+                except OSError:
+                    fut.cancel()
+                    continue
+                clients.append(client)
+                opened.append(fut)
+                if k % 50 == 49:
+                    await asyncio.sleep(0)  # let handshakes progress while we dial
+            results = await asyncio.gather(*opened, return_exceptions=True)
+            conn.send(("ready", sum(r is None for r in results)))
+        elif cmd == "measure":
+            tally.first, tally.last = args
+            conn.send(("ok",))
+        elif cmd == "finish":
+            (deadline,) = args
+            live = [c for c in clients if c.upgraded and not c.closed]
+            while time.time() < deadline and tally.done < len(live):
+                await asyncio.sleep(0.02)
+                live = [c for c in live if not c.closed]
+            dropped = sum(1 for c in clients if c.upgraded and c.closed)
+            conn.send(("tally", tally.delivered, tally.latencies.tobytes(), tally.last_rx, dropped, len(clients)))
+            for c in clients:
+                if c.transport is not None:
+                    c.transport.close()
+            await asyncio.sleep(0.2)
+        elif cmd == "quit":
+            return
+
+
+def _worker(conn: Connection) -> None:
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve_commands(conn))
+
+
+class LoadClients:
+    """Worker processes holding the clients; driven over pipes."""
+
+    def __init__(self, processes: int) -> None:
+        ctx = mp.get_context("spawn")  # no copy of the parent's threads and loops
+        self.pipes: list[Connection] = []
+        self.procs = []
+        for _ in range(processes):
+            ours, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(theirs,), daemon=True)
+            proc.start()
+            self.pipes.append(ours)
+            self.procs.append(proc)
+
+    def _all(self, message: tuple, timeout: float) -> list[tuple]:
+        for pipe in self.pipes:
+            pipe.send(message)
+        out = []
+        for pipe in self.pipes:
+            if not pipe.poll(timeout):
+                raise TimeoutError(f"a load process did not answer {message[0]!r} within {timeout} s")
+            out.append(pipe.recv())
+        return out
+
+    def connect(self, url: str, clients: int, subscribe: str, timeout: float = 120) -> int:
+        share = [clients // len(self.pipes) + (k < clients % len(self.pipes)) for k in range(len(self.pipes))]
+        for pipe, n in zip(self.pipes, share, strict=True):
+            pipe.send(("connect", url, n, subscribe))
+        ready = 0
+        for pipe in self.pipes:
+            if not pipe.poll(timeout):
+                raise TimeoutError(f"clients not connected within {timeout} s")
+            ready += pipe.recv()[1]
+        return ready
+
+    def measure(self, first: int, last: int) -> None:
+        self._all(("measure", first, last), 10)
+
+    def finish(self, deadline: float) -> dict[str, Any]:
+        replies = self._all(("finish", deadline), max(10.0, deadline - time.time() + 10))
+        latencies = array("d")
+        for reply in replies:
+            latencies.frombytes(reply[2])
+        return {
+            "delivered": sum(r[1] for r in replies),
+            "latencies": latencies,
+            "last_rx": max(r[3] for r in replies),
+            "dropped": sum(r[4] for r in replies),
+        }
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(("quit",))
+        for proc in self.procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()

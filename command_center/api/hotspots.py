@@ -1,0 +1,192 @@
+"""Hotspots (热点预警): GET /api/hotspots, GET /api/hotspots/series, and the live alerts.
+
+The rule lives in dispatch.hotspots. The endpoints recount from stored cases on each
+call; `watch` keeps a tracker fed from the bus and publishes a `hotspot` event on the
+`hotspots` channel when an area turns hot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from command_center.api.errors import ApiError, int_param
+from command_center.auth.middleware import principal_of
+from command_center.events import Event
+from command_center.runtime import Runtime
+from command_center.store import CaseQuery
+from dispatch.city import LEVELS
+from dispatch.hotspots import (
+    HotspotRule,
+    HotspotTracker,
+    Occurrence,
+    area_key,
+    counts,
+    find_hotspots,
+    occurrences_of,
+)
+
+log = logging.getLogger(__name__)
+MAX_CASES = 1_000_000
+MAX_SPAN = timedelta(days=92)
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_NAMED = {"hour": "1h", "hourly": "1h", "day": "1d", "daily": "1d", "week": "7d"}
+
+
+def routes(rt: Runtime) -> list[Route]:
+    async def hotspots(request: Request) -> JSONResponse:
+        rule, level, at = _query(request)
+        by = request.query_params.get("by", "area")
+        if by not in ("area", "matter"):
+            raise ApiError(400, "bad query parameter 'by'", ["area", "matter"])
+        by_matter = by == "matter"
+        occurrences = await _history(rt, rule, at)
+        principal = principal_of(request)  # a district officer sees their district's hotspots
+        found = [h for h in find_hotspots(occurrences, at, rule, level, by_matter) if principal.sees_area(h.code)]
+        limit = int_param(request, "limit", 100, 1, 10_000)
+        return JSONResponse(
+            {
+                "at": at.isoformat(),
+                "rule": rule.to_dict(),
+                "level": level,
+                "by": "matter" if by_matter else "area",
+                "total": len(found),
+                "items": [_view(rt, h.to_dict()) for h in found[:limit]],
+            }
+        )
+
+    async def series(request: Request) -> JSONResponse:
+        """Counts per window for one area, in all and per matter: the chart behind an alert."""
+        code = request.query_params.get("code")
+        area = rt.city.areas.get(code or "")
+        if area is None:
+            raise ApiError(404 if code else 400, "area not found" if code else "missing query parameter 'code'", code)
+        rule, _, at = _query(request)
+        occurrences = await _history(rt, rule, at)
+        mine = [o for o in occurrences if area_key(o.grid_code, area.level) == area.code]
+        total = counts(mine, at, rule, area.level).get((area.code, None))
+        per_matter = counts(mine, at, rule, area.level, by_matter=True)
+        empty = [0] * (rule.baseline + 1)
+        return JSONResponse(
+            {
+                "code": area.code,
+                "name": area.name,
+                "level": area.level,
+                "at": at.isoformat(),
+                "rule": rule.to_dict(),
+                "series": total.tolist() if total is not None else empty,
+                "matters": {m: s.tolist() for (_, m), s in sorted(per_matter.items(), key=lambda kv: str(kv[0][1]))},
+            }
+        )
+
+    return [Route("/api/hotspots", hotspots), Route("/api/hotspots/series", series)]
+
+
+async def watch(rt: Runtime, rule: HotspotRule | None = None) -> None:
+    """Feed a tracker from case events and publish each area that turns hot.
+
+    It subscribes before reading history, and skips events no newer than that history,
+    so a case filed during start-up is counted once.
+    """
+    tracker = HotspotTracker(rule)
+    subscription = rt.bus.subscribe(["cases"], "hotspots")
+    now = datetime.now(UTC)
+    history = await _history(rt, tracker.rule, now)
+    tracker.seed(history)
+    cutoff = max((o.ts for o in history), default=now - tracker.rule.span)
+    seen = 0
+    async for event in subscription:
+        try:
+            occ = _intake_of(event)
+            if occ is None or occ.ts <= cutoff:
+                continue
+            hot = tracker.add(occ)
+            if hot is not None:
+                await rt.bus.publish(Event("hotspots", "hotspot", _view(rt, hot.to_dict())))
+            seen += 1
+            if seen % 1000 == 0:
+                tracker.prune(occ.ts)
+        except Exception:  # one odd event must not end the alerts
+            log.exception("hotspot tracking of %s", event.type)
+
+
+def _intake_of(event: Event) -> Occurrence | None:
+    """The intake a case event stands for: a new case, or a duplicate attached to one."""
+    data = event.data
+    timeline = data.get("timeline") or []
+    if event.type == "case.created":
+        entry = next((e for e in timeline if e.get("action") == "report"), None)
+        ts = entry["ts"] if entry else data.get("created_at")
+    elif event.type == "case.updated" and timeline and timeline[-1].get("action") == "attach":
+        ts = timeline[-1]["ts"]
+    else:
+        return None
+    if not ts or not data.get("grid_code"):
+        return None
+    return Occurrence(datetime.fromisoformat(ts), data["grid_code"], data.get("matter_code") or "")
+
+
+async def _history(rt: Runtime, rule: HotspotRule, at: datetime) -> list[Occurrence]:
+    # Duplicates attach to a case only within the dedupe window after it was filed.
+    since = at - rule.span - timedelta(minutes=rt.config.dispatch.dedupe_window_min)
+    cases, _ = await asyncio.to_thread(rt.store.list_cases, CaseQuery(created_since=since, limit=MAX_CASES))
+    return occurrences_of(cases)
+
+
+def _view(rt: Runtime, hot: dict[str, Any]) -> dict[str, Any]:
+    area = rt.city.areas.get(hot["code"])
+    hot["name"] = area.name if area else None
+    hot["centre"] = {"lon": area.lon, "lat": area.lat} if area else None
+    return hot
+
+
+def _query(request: Request) -> tuple[HotspotRule, str, datetime]:
+    params = request.query_params
+    window = parse_window(params.get("window", "1h"))
+    baseline = int_param(request, "baseline", 24, 1, 1000)
+    if window * (baseline + 1) > MAX_SPAN:
+        raise ApiError(400, "window × (baseline + 1) is too long", f"at most {MAX_SPAN.days} days")
+    k = _float(request, "k", 3.0, 0.0, 100.0)
+    min_count = int_param(request, "min_count", 3, 1, 1_000_000)
+    level = params.get("level", "grid")
+    if level not in LEVELS[1:]:
+        raise ApiError(400, "bad query parameter 'level'", list(LEVELS[1:]))
+    raw_at = params.get("at")
+    try:
+        at = datetime.fromisoformat(raw_at) if raw_at else datetime.now(UTC)
+    except ValueError:
+        raise ApiError(400, "bad query parameter 'at'", "an ISO 8601 time") from None
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return HotspotRule(window, baseline, k, min_count), level, at
+
+
+def parse_window(raw: str) -> timedelta:
+    """'1h', '30m', '1d', '90s', 'hour', 'day', or plain seconds; one minute to 31 days."""
+    text = _NAMED.get(raw.strip().lower(), raw.strip().lower())
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([smhd]?)", text)
+    if match is None:
+        raise ApiError(400, "bad query parameter 'window'", "e.g. 1h, 30m, 1d, hour, day, or seconds")
+    value = timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2) or "s"])
+    if not timedelta(minutes=1) <= value <= timedelta(days=31):
+        raise ApiError(400, "bad query parameter 'window'", "between 1 minute and 31 days")
+    return value
+
+
+def _float(request: Request, name: str, default: float, low: float, high: float) -> float:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ApiError(400, f"bad query parameter {name!r}", f"expected a number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ApiError(400, f"bad query parameter {name!r}", f"must be within {low}..{high}")
+    return value

@@ -1,0 +1,105 @@
+"""Which requests need a token, and which roles may make them.
+
+One ordered table over method and path, first match wins; a path that no rule
+names needs a staff token (officer, emergency, admin), so a new endpoint is closed
+until it is listed here. Finer checks that need data (is this case assigned to this
+worker?) stay in the endpoints.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from command_center.auth.principal import ROLES, STAFF, Principal
+
+ANY_ROLE: frozenset[str] = frozenset(ROLES)
+ADMIN: frozenset[str] = frozenset({"admin"})
+READ = frozenset({"GET", "HEAD"})
+
+# (principal, path match, query params) → why it is refused, or None
+Check = Callable[[Principal, "re.Match[str]", dict[str, str]], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    pattern: re.Pattern[str]
+    methods: frozenset[str] | None  # None: any method
+    roles: frozenset[str] | None  # None: public
+    check: Check | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    public: bool
+    roles: frozenset[str]
+    check: Check | None = None
+
+
+def _own_worker(principal: Principal, match: re.Match[str], _query: dict[str, str]) -> str | None:
+    if principal.is_worker and match["id"] != principal.worker_id:
+        return "a worker may look up only their own record"
+    return None
+
+
+def _area_in_path(principal: Principal, match: re.Match[str], _query: dict[str, str]) -> str | None:
+    code = match["code"]
+    if principal.jurisdiction and not (code.isdigit() and principal.sees_area(code)):
+        return f"area {code} is outside your jurisdiction {principal.jurisdiction}"
+    return None
+
+
+def _area_in_query(principal: Principal, _match: re.Match[str], query: dict[str, str]) -> str | None:
+    code = query.get("code")  # missing: the endpoint answers 400
+    if principal.jurisdiction and code is not None and not principal.sees_area(code):
+        return f"area {code} is outside your jurisdiction {principal.jurisdiction}"
+    return None
+
+
+def _rule(pattern: str, methods: frozenset[str] | None, roles: frozenset[str] | None, check: Check | None = None) -> Rule:
+    return Rule(re.compile(pattern), methods, roles, check)
+
+
+def rules(public_metrics: bool) -> list[Rule]:
+    return [
+        # pages and their static files: the pages sign in through the API
+        _rule(r"^/(wall|terminal|citizen)?$", READ, None),
+        _rule(r"^/ui/", READ, None),
+        _rule(r"^/api/health$", READ, None),
+        _rule(r"^/metrics$", READ, None if public_metrics else ADMIN),
+        _rule(r"^/api/auth/login$", frozenset({"POST"}), None),
+        # citizens: Open311 reports, their status and their photos
+        _rule(r"^/open311/v2/", None, None),
+        _rule(r"^/api/reports/[^/]+/photo\.jpg$", READ, None),
+        # Drones publish over WHIP and post telemetry without a user: open for now, to be
+        # closed by a per-drone key. Viewing (WHEP) needs a token like the rest.
+        _rule(r"^/whip/", None, None),
+        _rule(r"^/api/drones/[^/]+/telemetry$", frozenset({"POST"}), None),
+        _rule(r"^/api/auth/me$", READ, ANY_ROLE),
+        _rule(r"^/api/(audit|users)$", None, ADMIN),
+        _rule(r"^/api/grids$", frozenset({"PUT"}), ADMIN),
+        _rule(r"^/api/grids/locate$", READ, ANY_ROLE),
+        _rule(r"^/api/grids/validate$", None, frozenset(STAFF)),
+        _rule(r"^/api/grids/(?P<code>[^/]+)$", READ, frozenset(STAFF), _area_in_path),
+        _rule(r"^/api/hotspots/series$", READ, frozenset(STAFF), _area_in_query),
+        _rule(r"^/api/workers/(?P<id>[^/]+)$", READ, ANY_ROLE, _own_worker),
+        # the worker's own cases (the endpoints check the assignment) and their evidence
+        _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
+        _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),
+        _rule(r"^/ws$", None, ANY_ROLE),  # the hub scopes channels and events
+    ]
+
+
+class Policy:
+    def __init__(self, public_metrics: bool = True) -> None:
+        self._rules = rules(public_metrics)
+
+    def decide(self, method: str, path: str) -> tuple[Decision, re.Match[str] | None]:
+        for rule in self._rules:
+            if rule.methods is not None and method not in rule.methods:
+                continue
+            match = rule.pattern.match(path)
+            if match:
+                return Decision(rule.roles is None, rule.roles or frozenset(), rule.check), match
+        return Decision(False, frozenset(STAFF)), None
