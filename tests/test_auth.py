@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from command_center.app import build_app
@@ -226,12 +226,13 @@ def test_admin_creates_accounts(server: tuple[ServerThread, Runtime], anon: http
 
 def test_websocket_needs_a_token_and_is_scoped(server: tuple[ServerThread, Runtime], small_city: City) -> None:
     srv, rt = server
-    with pytest.raises(InvalidStatus) as refused:
-        connect(srv.ws_url)
-    assert refused.value.response.status_code == 401
-    with pytest.raises(InvalidStatus) as bad:
-        connect(f"{srv.ws_url}?token=forged.token.here")
-    assert bad.value.response.status_code == 401
+    for url, reason in ((srv.ws_url, "sign in required"), (f"{srv.ws_url}?token=forged.token.here", "invalid token")):
+        with connect(url) as refused:
+            said = json.loads(refused.recv(timeout=5))
+            assert said["type"] == "error" and said["status"] == 401 and said["error"] == reason
+            with pytest.raises(ConnectionClosed) as closed:
+                refused.recv(timeout=5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401
 
     a_grid = next(g for g in small_city.grids if g.code.startswith("440103"))
     b_grid = next(g for g in small_city.grids if g.code.startswith("440104"))
@@ -284,3 +285,24 @@ def channel_msg(conn, timeout: float = 5.0) -> dict:  # noqa: ANN001
         msg = json.loads(conn.recv(timeout=max(0.01, deadline - time.monotonic())))
         if "channel" in msg:
             return msg
+
+
+def test_start_up_accounts(tmp_path: Path, small_city: City) -> None:
+    from command_center.auth.seed import seed_users
+
+    fresh = make_runtime(tmp_path / "serve", small_city)
+    lines = seed_users(fresh, demo=False)
+    admin_password = next(line for line in lines if line.startswith("admin/")).split()[0].split("/", 1)[1]
+    assert len(admin_password) >= 12 and admin_password != "admin"
+    assert fresh.auth.users.authenticate("admin", admin_password) is not None
+    assert seed_users(fresh, demo=False) == []  # only on an empty user table
+
+    demo = make_runtime(tmp_path / "demo", small_city)
+    lines = seed_users(demo, demo=True)
+    assert any(line.startswith("admin/admin") for line in lines) and any("<worker id>/worker" in line for line in lines)
+    district = demo.auth.users.authenticate("district", "district")
+    assert district is not None and len(district.jurisdiction) == 6
+    worker = small_city.workers[-1]
+    signed_in = demo.auth.users.authenticate(worker.id, "worker")
+    assert signed_in is not None and signed_in.role == "worker" and signed_in.worker_id == worker.id
+    assert demo.store.list_users(limit=1)[1] == 4 + len(small_city.workers)

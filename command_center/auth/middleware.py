@@ -4,7 +4,8 @@ The token comes from `Authorization: Bearer …`, else from `?token=` (what page
 where they cannot set headers: <img src>, the websocket). The principal is put in
 the request state (`principal_of(request)`); refusals are the API's JSON errors:
 401 with the reason for a missing or bad token, 403 for a role that may not.
-A refused websocket gets the same answer as an HTTP response to its handshake.
+A refused websocket gets the same error as its first message, then a close with
+code 4401 or 4403.
 """
 
 from __future__ import annotations
@@ -97,8 +98,10 @@ class AuthMiddleware:
         if scope["type"] == "http":
             await response(scope, receive, send)
             return
+        # An HTTP answer to the handshake would be the plain way, but a page cannot read it
+        # (it sees only a failed connection) and uvicorn logs each one as an error. So the
+        # socket is accepted, told why, and closed with 4000 + the status (4401, 4403).
         websocket = WebSocket(scope, receive, send)
-        try:
-            await websocket.send_denial_response(response)
-        except RuntimeError:  # the server cannot answer a handshake with HTTP: close it instead
-            await websocket.close(code=4000 + status, reason=error)
+        await websocket.accept()
+        await websocket.send_json({"type": "error", "status": status, "error": error, "detail": detail})
+        await websocket.close(code=4000 + status, reason=error)
