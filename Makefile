@@ -18,7 +18,7 @@ demo: setup
 test: setup lint
 	$(PY) -m pytest -q
 
-setup: system-deps $(STAMP)
+setup: system-deps $(STAMP) node_modules/.installed
 
 # Debian packages the product and its tests need; installed only when missing and when we are root.
 system-deps:
@@ -33,6 +33,13 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $(STAMP)
+
+# Browser libraries for the pages (MapLibre GL JS for the wall's map), pinned in package.json and
+# served from node_modules by the app (/vendor/...); `npm ci` when a lock file exists.
+node_modules/.installed: package.json
+	@command -v npm >/dev/null || { echo "please install node and npm (apt-get install nodejs npm)"; exit 1; }
+	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+	touch $@
 
 lint: setup
 	$(VENV)/bin/ruff check command_center streams vision dispatch bench tests

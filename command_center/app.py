@@ -16,7 +16,19 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from command_center.api import auth, cameras, cases, grids, health, hotspots, incidents, kpi, open311, webrtc
+from command_center.api import (
+    auth,
+    cameras,
+    cases,
+    emergency,
+    grids,
+    health,
+    hotspots,
+    incidents,
+    kpi,
+    open311,
+    webrtc,
+)
 from command_center.api.errors import error_response, handle_http_error
 from command_center.auth.middleware import AuthMiddleware, principal_of
 from command_center.auth.principal import Principal
@@ -26,6 +38,8 @@ from command_center.runtime import Runtime
 
 log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
+# Browser libraries installed by `make` (npm, see package.json); pages import them from /vendor/.
+MAPLIBRE_DIR = UI_DIR.parent / "node_modules" / "maplibre-gl" / "dist"
 
 
 def page(relative: str) -> Route:
@@ -58,12 +72,16 @@ def build_app(rt: Runtime) -> Starlette:
         *hotspots.routes(rt),
         *open311.routes(rt),
         *webrtc.routes(rt),
+        *emergency.routes(rt),
         WebSocketRoute("/ws", ws),
         Route("/", root),
         Route("/wall", page("wall/index.html")),
         Route("/terminal", page("terminal/index.html")),
         Route("/citizen", page("citizen/index.html")),
+        Route("/emergency", page("emergency/index.html")),
         Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),
+        # check_dir=False: the app still starts without node_modules; the wall then shows no map.
+        Mount("/vendor/maplibre", StaticFiles(directory=MAPLIBRE_DIR, check_dir=False), name="maplibre"),
     ]
 
     @contextlib.asynccontextmanager

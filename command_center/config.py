@@ -64,6 +64,7 @@ class Config(_Strict):
     bus: str = "memory"
     city: CityConfig = Field(default_factory=CityConfig)
     catalog: Path = CONFIG_DIR / "matters.yaml"
+    plans: Path = CONFIG_DIR / "plans.yaml"  # response plans (预案) for incident mode
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
@@ -171,6 +172,7 @@ def _resolve_paths(config: Config, base_dir: Path) -> None:
         return beside if beside.exists() else p
 
     config.catalog = resolve(config.catalog)
+    config.plans = resolve(config.plans)
     if config.city.geojson is not None:
         config.city.geojson = resolve(config.city.geojson)
     if config.detector.model is not None:
@@ -193,6 +195,7 @@ def _check_references(config: Config, source: str) -> list[str]:
         errors.extend(validation_errors(str(config.catalog), exc))
     except (ValueError, yaml.YAMLError) as exc:
         errors.append(f"{config.catalog}: {exc}")
+    errors.extend(_check_plans(config.plans, source))
     if config.city.geojson is not None and not config.city.geojson.exists():
         errors.append(f"{source}: city.geojson: file not found: {config.city.geojson}")
     if config.detector.backend not in backends():
@@ -221,3 +224,17 @@ def _check_references(config: Config, source: str) -> list[str]:
                     except ValueError as exc:
                         errors.append(f"{source}: cameras[{i}].zones[{j}].rules[{k}]: {exc}")
     return errors
+
+
+def _check_plans(path: Path, source: str) -> list[str]:
+    from command_center.emergency.plans import load_plans
+
+    try:
+        load_plans(path)
+    except FileNotFoundError:
+        return [f"{source}: plans: file not found: {path}"]
+    except ValidationError as exc:
+        return validation_errors(str(path), exc)
+    except (ValueError, yaml.YAMLError) as exc:
+        return [f"{path}: {exc}"]
+    return []

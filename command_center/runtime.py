@@ -19,6 +19,9 @@ from command_center.auth.scoping import AreaLocator, event_area
 from command_center.auth.service import Auth
 from command_center.bus import Bus, create_bus
 from command_center.config import Config
+from command_center.emergency.plans import load_plans
+from command_center.emergency.sensing import Sensing
+from command_center.emergency.service import IncidentModes
 from command_center.events import Event
 from command_center.hub import Hub
 from command_center.store import CaseQuery, Store, create_store
@@ -42,7 +45,7 @@ from vision.rules import build_rules
 from vision.track_byte import create_tracker
 
 log = logging.getLogger(__name__)
-TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots"]
+TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency"]
 SAVED_MAP = "city/map.geojson"  # under data_dir: a re-drawn map, preferred over the configured one
 TRACK_POINTS = 300  # a moving camera's recent path: 5 minutes at one point a second
 INTAKE_BATCH = 64  # most incidents per group commit: a batch holds the store for ~50 ms
@@ -105,6 +108,13 @@ class Runtime:
             {c.id: (self.runners[c.id], self.pipelines[c.id], c.fps) for c in config.cameras},
             self._from_vision,
             self.clips,
+        )
+        # Incident mode: built after the vision worker, whose settings are its baseline.
+        self.emergency = IncidentModes(
+            data_dir / "emergency.json",
+            load_plans(config.plans),
+            Sensing(self.vision, config.detector.thresholds),
+            config.detector.thresholds,
         )
         self.loop: asyncio.AbstractEventLoop | None = None
         self.started_at = time.time()
@@ -352,7 +362,7 @@ class Runtime:
             "name": cam.name or cam.id,
             "kind": cam.kind,
             "location": {"lon": telemetry.lon, "lat": telemetry.lat} if telemetry else cam.location.model_dump(),
-            "fps": cam.fps,
+            "fps": self.vision.cameras[cam_id][2],  # raised while an incident mode covers it
             **runner.health.snapshot(),
             "gate": gate.stats.to_dict() if (gate := self.pipelines[cam_id].gate) else None,
             "vision_errors": self.pipelines[cam_id].errors,

@@ -84,6 +84,9 @@ class CameraPipeline:
         self.last_error: str | None = None
         # (zone, label) → minimum score, raised by dismissed false positives.
         self.min_scores: dict[tuple[str, str], float] = {}
+        # label (or "default") → minimum detection score for this camera alone; None: the
+        # shared detector's own. Incident mode lowers it near an incident and restores it.
+        self.thresholds: dict[str, float] | None = None
 
     def process(self, frame: Frame) -> list[Incident]:
         """One frame, start to end (the single-camera path; VisionWorker batches instead)."""
@@ -123,6 +126,9 @@ class CameraPipeline:
             for (x1, y1, _, _), found in zip(plan.regions, per_region, strict=True)
             for d in found
         ]
+        if (floors := self.thresholds) is not None:
+            default = floors.get("default", 0.0)
+            detections = [d for d in detections if d.score >= floors.get(d.label, default)]
         tracks = self.tracker.update(detections, frame.ts, frame.image)
         tracks += [t for t in plan.unseen if t.id in self.tracker.tracks and t not in tracks]
         lon, lat = (frame.telemetry.lon, frame.telemetry.lat) if frame.telemetry else self.location

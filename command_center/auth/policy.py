@@ -16,6 +16,7 @@ from command_center.auth.principal import ROLES, STAFF, Principal
 
 ANY_ROLE: frozenset[str] = frozenset(ROLES)
 ADMIN: frozenset[str] = frozenset({"admin"})
+EMERGENCY_TEAM: frozenset[str] = frozenset({"emergency", "admin"})
 READ = frozenset({"GET", "HEAD"})
 
 # (principal, path match, query params) → why it is refused, or None
@@ -64,8 +65,9 @@ def _rule(pattern: str, methods: frozenset[str] | None, roles: frozenset[str] | 
 def rules(public_metrics: bool) -> list[Rule]:
     return [
         # pages and their static files: the pages sign in through the API
-        _rule(r"^/(wall|terminal|citizen)?$", READ, None),
+        _rule(r"^/(wall|terminal|citizen|emergency)?$", READ, None),
         _rule(r"^/ui/", READ, None),
+        _rule(r"^/vendor/", READ, None),  # third-party browser libraries (MapLibre)
         _rule(r"^/api/health$", READ, None),
         _rule(r"^/metrics$", READ, None if public_metrics else ADMIN),
         _rule(r"^/api/auth/login$", frozenset({"POST"}), None),
@@ -87,6 +89,10 @@ def rules(public_metrics: bool) -> list[Rule]:
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
         _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),
+        # incident mode: staff start, read and end it, and add to its timeline; the
+        # emergency team (and admins) tick off its tasks
+        _rule(r"^/api/emergency/[^/]+/tasks/[^/]+/done$", frozenset({"POST"}), EMERGENCY_TEAM),
+        _rule(r"^/api/emergency(/.*)?$", None, frozenset(STAFF)),
         _rule(r"^/ws$", None, ANY_ROLE),  # the hub scopes channels and events
     ]
 

@@ -60,7 +60,9 @@ def event_area(channel: str, data: dict[str, Any], locate: Locate) -> str | None
     if not code and channel == "hotspots":
         code = data.get("code")
     if not code:
-        where = data.get("location") if isinstance(data.get("location"), dict) else data
+        # incident modes carry their place as `center`
+        place = data.get("location") or data.get("center")
+        where = place if isinstance(place, dict) else data
         lon, lat = where.get("lon"), where.get("lat")
         if isinstance(lon, int | float) and isinstance(lat, int | float):
             code = locate(float(lon), float(lat))

@@ -111,8 +111,13 @@ class RedisSubscription:
                 continue
             self._waiting = True
             try:
+                c0 = asyncio.current_task().cancelling()
                 await self._send_acks()
+                c1 = asyncio.current_task().cancelling()
+                if c1 != c0: print("DEBUG cancel swallowed in send_acks", flush=True)
                 await self._fill()
+                c2 = asyncio.current_task().cancelling()
+                if c2 != c1: print("DEBUG cancel swallowed in fill", self._last_reclaim, flush=True)
             except UNREACHABLE as exc:
                 if not failing:
                     log.warning("Redis bus: reader %s lost Redis (%s); retrying", self.group, exc)
@@ -126,6 +131,9 @@ class RedisSubscription:
                 log.warning("Redis bus: group %s is gone (Redis restarted?); creating it again", self.group)
                 self._ready, self._start, self._cursors = False, "0", {}
                 continue
+            except BaseException as exc:
+                print("DEBUG gen saw", type(exc).__name__, self.group, flush=True)
+                raise
             finally:
                 self._waiting = False
             if failing:
@@ -158,14 +166,21 @@ class RedisSubscription:
 
     # reading
     async def _fill(self) -> None:
+        t = asyncio.current_task()
+        if t is not None and t.cancelling():
+            print("DEBUG fill while cancelling", self.group, t.get_name(), flush=True)
         if not self._ready:
+            c = asyncio.current_task().cancelling()
             await self._ensure_groups()
+            if asyncio.current_task().cancelling() != c: print("DEBUG swallowed in ensure", flush=True)
         opts = self._bus.options
         now = time.monotonic()
         # A fan-out group has one consumer: nobody else's entries to take over.
         if not self.fanout and now - self._last_reclaim >= opts.reclaim_every_s:
             self._last_reclaim = now
+            c = asyncio.current_task().cancelling()
             await self._reclaim()
+            if asyncio.current_task().cancelling() != c: print("DEBUG swallowed in reclaim", flush=True)
             if self._ahead:
                 return
         reply = await self._bus.client.xreadgroup(

@@ -6,23 +6,28 @@ import { badge, deadlineStatus, el, fmtClock, isOpenCase, stateLabel } from '../
 export const WORKER_ACTIONS = [
   { action: 'accept', label: 'Accept', cls: 'btn-primary' },
   { action: 'start', label: 'Start work', cls: 'btn-primary' },
-  { action: 'feedback', label: 'Report back', cls: 'btn-ok', note: 'What was done?' },
+  { action: 'feedback', label: 'Report back', cls: 'btn-ok', note: 'What was done?', photo: true },
   { action: 'close', label: 'Close', cls: 'btn-ok', note: 'Closing note' },
 ];
 
-const mapLink = (loc) => (loc && Number.isFinite(loc.lon) && Number.isFinite(loc.lat)
-  ? `https://uri.amap.com/marker?position=${loc.lon},${loc.lat}`
-  : null);
+const hasLoc = (loc) => loc && Number.isFinite(loc.lon) && Number.isFinite(loc.lat);
+const mapLink = (loc) => (hasLoc(loc) ? `https://uri.amap.com/marker?position=${loc.lon},${loc.lat}` : null);
+// geo: opens the phone's own navigation app (Android, most map apps on iOS).
+const geoLink = (loc) => (hasLoc(loc) ? `geo:${loc.lat},${loc.lon}?q=${loc.lat},${loc.lon}` : null);
+// Review actions are for someone other than who reported the work (the server refuses them too).
+const REVIEW = new Set(['verify', 'close']);
 
 /**
  * Builds a card. onAction(caseId, action, note, card) returns a promise; the card disables
  * its buttons meanwhile. `keep` = {action, note} restores a note being typed across a re-render.
  */
-export function taskCard(c, { onAction, keep = null, now = Date.now() }) {
+export function taskCard(c, { onAction, keep = null, now = Date.now(), worker = '', queued = null }) {
   const open = isOpenCase(c);
   const st = deadlineStatus(c, now);
   const allowed = new Set(Array.isArray(c.allowed_actions) ? c.allowed_actions : []);
-  const actions = open ? WORKER_ACTIONS.filter((a) => allowed.has(a.action)) : [];
+  if (worker && c.handled_by === worker) REVIEW.forEach((a) => allowed.delete(a));
+  // An action waiting in the offline outbox: no second one until it is sent.
+  const actions = open && !queued ? WORKER_ACTIONS.filter((a) => allowed.has(a.action)) : [];
 
   const countdown = el('span', { class: 'countdown', dataset: { level: open ? st.level : 'none', countdown: '' } }, open ? st.text : '');
   const map = mapLink(c.location);
@@ -44,7 +49,10 @@ export function taskCard(c, { onAction, keep = null, now = Date.now() }) {
       el('span', { class: 'muted' }, open ? 'Due ' : 'Was due '),
       el('span', { class: 'num' }, fmtClock(c.deadline)),
       countdown),
-    map ? el('a', { class: 'task-map', href: map, target: '_blank', rel: 'noopener' }, 'Open location in map ↗') : null,
+    map ? el('div', { class: 'task-map' },
+      el('a', { class: 'btn', href: geoLink(c.location), dataset: { nav: 'geo' } }, 'Navigate'),
+      el('a', { href: map, target: '_blank', rel: 'noopener' }, 'Open in map ↗')) : null,
+    queued ? el('p', { class: 'task-queued', role: 'status' }, `“${queued}” saved offline: it is sent when the network is back.`) : null,
     lastNote ? el('p', { class: 'task-note' }, el('span', { class: 'muted' }, `${lastNote.action || 'note'}: `), lastNote.note) : null,
     timeline(c.timeline),
   );
@@ -70,17 +78,24 @@ function actionArea(c, actions, onAction, keep, card) {
   const submit = el('button', { class: 'btn btn-ok btn-big', type: 'submit' }, 'Send');
   const cancel = el('button', { class: 'btn btn-big', type: 'button', dataset: { cancel: '' } }, 'Cancel');
   const prompt = el('label', { class: 'note-label' });
-  const form = el('form', { class: 'note-form', hidden: true }, prompt, textarea, el('div', { class: 'note-buttons' }, cancel, submit));
+  // capture=environment: the phone opens its rear camera straight away.
+  const photo = el('input', { type: 'file', name: 'photo', accept: 'image/*', capture: 'environment', multiple: true });
+  const preview = el('div', { class: 'photo-preview' });
+  const photoBox = el('label', { class: 'photo-field', hidden: true }, 'Photo of the result', photo, preview);
+  photo.addEventListener('change', () => {
+    preview.replaceChildren(...[...photo.files].slice(0, 4).map((f) => el('img', { src: URL.createObjectURL(f), alt: f.name })));
+  });
+  const form = el('form', { class: 'note-form', hidden: true }, prompt, textarea, photoBox, el('div', { class: 'note-buttons' }, cancel, submit));
   let pending = null; // the action waiting for its note
 
   const setBusy = (busy) => {
     card.querySelectorAll('button').forEach((b) => { b.disabled = busy; });
     card.classList.toggle('busy', busy);
   };
-  const run = async (action, note) => {
+  const run = async (action, note, photos = []) => {
     setBusy(true);
     try {
-      await onAction(c.id, action, note, card);
+      await onAction(c.id, action, note, card, photos);
     } finally {
       if (card.isConnected) setBusy(false);
     }
@@ -91,6 +106,7 @@ function actionArea(c, actions, onAction, keep, card) {
     submit.dataset.submit = a.action;
     submit.textContent = a.label;
     textarea.value = text;
+    photoBox.hidden = !a.photo;
     form.hidden = false;
     buttons.hidden = true;
     card.dataset.noteFor = a.action;
@@ -112,7 +128,7 @@ function actionArea(c, actions, onAction, keep, card) {
   cancel.addEventListener('click', closeNote);
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    await run(pending, textarea.value.trim());
+    await run(pending, textarea.value.trim(), photoBox.hidden ? [] : [...photo.files]);
   });
 
   const kept = keep && actions.find((a) => a.action === keep.action && a.note);

@@ -1,16 +1,18 @@
 // Grid worker terminal: the worker's tasks, live on `tasks:<worker_id>`, with big action buttons.
 
-import { LiveSocket, api, bindIndicator, post } from '../common/live.js';
+import { LiveSocket, api, bindIndicator } from '../common/live.js';
 import { showLogin } from '../common/login.js';
 import {
   Store, caseClosedAt, compareCases, deadlineStatus, isOpenCase, parseTs, rafBatch, reconcile, el, toast,
 } from '../common/util.js';
 import { pendingNote, taskCard } from './cards.js';
+import { Outbox, send } from './outbox.js';
 
 const $ = (id) => document.getElementById(id);
 const worker = (new URLSearchParams(location.search).get('worker') || '').trim();
 const FRESH_MS = 10000;
 const DONE_TEXT = { accept: 'Task accepted', start: 'Work started', feedback: 'Report sent', close: 'Task closed' };
+const OUTBOX_RETRY_MS = 15000;
 
 const store = new Store();
 const cards = new Map();        // id -> {node, sig, countdown}
@@ -74,12 +76,13 @@ function historySort(a, b) {
 }
 
 function renderList(container, items, emptyText, now) {
+  const queued = outbox.pending();
   const nodes = items.map((c) => {
-    const sig = JSON.stringify(c);
+    const sig = `${JSON.stringify(c)}|${queued.get(c.id) || ''}`;
     let card = cards.get(c.id);
     if (!card || card.sig !== sig || card.node.parentElement !== container) {
       const keep = card ? pendingNote(card.node) : null;
-      card = { ...taskCard(c, { onAction, keep, now }), sig };
+      card = { ...taskCard(c, { onAction, keep, now, worker, queued: queued.get(c.id) || null }), sig };
       cards.set(c.id, card);
       const until = freshUntil.get(c.id);
       if (until && until > now) {
@@ -155,12 +158,40 @@ function upsertCase(c, { live = false, assigned = false } = {}) {
   render();
 }
 
-async function onAction(id, action, note) {
+// ---- actions, online or through the offline outbox ----
+
+const outbox = new Outbox(worker, {
+  onSent: (entry, updated) => {
+    if (updated && updated.id != null) upsertCase(updated);
+    toast(`${DONE_TEXT[entry.action] || 'Done'} (sent after reconnecting)`, 'ok', 3000);
+  },
+  onDropped: (entry, err) => {
+    toast(`${entry.caseId}: the saved “${entry.action}” was refused: ${err.message}`, 'error', 9000);
+    api(`/api/cases/${encodeURIComponent(entry.caseId)}`).then((c) => upsertCase(c)).catch(() => {});
+  },
+  onChange: () => render(),
+});
+
+async function queueAction(entry) {
   try {
-    const updated = await post(`/api/cases/${encodeURIComponent(id)}/${action}`, { actor: worker, note });
+    await outbox.add(entry.caseId, entry.action, entry.note, entry.version, entry.photos);
+    toast('No network: saved, it is sent when you are back online', 'info', 5000);
+  } catch (err) {
+    toast(err.message, 'error', 7000);
+  }
+}
+
+async function onAction(id, action, note, _card, photos = []) {
+  const current = store.get(id);
+  // The version we saw: the server applies the action only to that version, so a resend never doubles it.
+  const entry = { caseId: id, action, note, version: current ? current.version : undefined, photos };
+  if (navigator.onLine === false) return queueAction(entry);
+  try {
+    const updated = await send(entry, worker);
     if (updated && updated.id != null) upsertCase(updated);
     toast(DONE_TEXT[action] || 'Done', 'ok', 1800);
   } catch (err) {
+    if (err.status === 0) return queueAction(entry);
     if (err.status === 401) return showLogin({ username: worker });
     toast(err.message, 'error', 7000);
     if (err.status === 409) {
@@ -251,9 +282,13 @@ function start() {
   });
 
   const channel = `tasks:${worker}`;
+  const indicator = bindIndicator($('conn'));
   const socket = new LiveSocket({
     channels: [channel],
-    onStatus: bindIndicator($('conn')),
+    onStatus: (state, info) => {
+      indicator(state, info);
+      if (state === 'open') outbox.flush(); // back online: send what was saved meanwhile
+    },
     onResync: () => loadTasks(),
     onEvent: (msg) => {
       if (!msg.data || msg.data.id == null) return;
@@ -265,7 +300,8 @@ function start() {
   loadWorker();
   loadTasks();
   setInterval(tick, 1000);
-  window.cc = { socket, store, reload: loadTasks };
+  setInterval(() => { if (outbox.entries().length) outbox.flush(); }, OUTBOX_RETRY_MS);
+  window.cc = { socket, store, outbox, reload: loadTasks };
 }
 
 start();

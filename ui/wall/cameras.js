@@ -24,6 +24,7 @@ export class CameraGrid {
     this.onChange = onChange;
     this.tiles = new Map();   // id -> tile record
     this.liveIds = [];        // ids streaming live, least recently chosen first
+    this.pinned = [];         // incident mode: its drones and cameras, shown first and live
     this._snapTimer = setInterval(() => this._refreshSnapshots(), SNAPSHOT_MS);
     if ('ResizeObserver' in window) new ResizeObserver(() => this._fit()).observe(this.area);
     window.addEventListener('resize', () => this._fit());
@@ -136,10 +137,23 @@ export class CameraGrid {
     this.liveIds = this.liveIds.filter((x) => x !== id);
   }
 
-  /** Drones first (they move and matter most), then by name. */
+  /** Incident mode: these ids first and streaming live; [] restores the usual order. */
+  setPinned(ids) {
+    this.pinned = ids.filter((id) => this.tiles.has(id));
+    for (const t of this.tiles.values()) t.root.dataset.pinned = String(this.pinned.includes(t.cam.id));
+    this._order();
+    for (const id of [...this.pinned].reverse().slice(0, this.maxLive)) this.promote(id);
+    this._fit();
+  }
+
+  /** Pinned first (incident mode), then drones (they move and matter most), then by name. */
   _order() {
+    const rank = (cam) => {
+      const i = this.pinned.indexOf(cam.id);
+      return i < 0 ? this.pinned.length : i;
+    };
     const tiles = [...this.tiles.values()].sort((a, b) => {
-      const d = Number(isDrone(b.cam)) - Number(isDrone(a.cam));
+      const d = rank(a.cam) - rank(b.cam) || Number(isDrone(b.cam)) - Number(isDrone(a.cam));
       return d || String(a.cam.name || a.cam.id).localeCompare(String(b.cam.name || b.cam.id));
     });
     tiles.forEach((t, i) => {

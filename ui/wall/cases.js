@@ -45,6 +45,14 @@ export class CaseBoard {
     return stale;
   }
 
+  /** The signed-in user (from /api/auth/me): recorded as the actor, and decides the review buttons. */
+  setActor(name) {
+    if (!name || name === this.actor) return;
+    this.actor = name;
+    this.rows.clear();
+    this.render();
+  }
+
   upsert(c, { live = true } = {}) {
     const prev = this.store.upsert(c);
     if (live && !prev) this.freshUntil.set(c.id, Date.now() + FRESH_MS);
@@ -132,6 +140,8 @@ export class CaseBoard {
     const st = deadlineStatus(c, now);
     const countdown = el('span', { class: 'countdown', dataset: { level: st.level }, title: c.deadline || '' }, st.text);
     const allowed = new Set(Array.isArray(c.allowed_actions) ? c.allowed_actions : []);
+    // Who reported the work may not check it (the server refuses too): no Verify/Close for them.
+    if (c.handled_by && c.handled_by === this.actor) ['verify', 'close'].forEach((x) => allowed.delete(x));
     const actions = OFFICER_ACTIONS.filter((a) => allowed.has(a.action)).map((a) => el('button', {
       class: `btn ${a.cls}`, type: 'button', title: a.title, dataset: { action: a.action },
       onclick: (ev) => this._act(c.id, a.action, ev),

@@ -1,24 +1,39 @@
-// The duty officer's wall: KPIs, camera tiles, incident feed and case board, kept live over /ws.
+// The duty officer's wall: KPIs, city map, camera tiles, incident feed, case board and charts,
+// kept live over /ws; incident mode (the `emergency` channel) takes the map and the tiles.
 
 import { LiveSocket, api, bindIndicator } from '../common/live.js';
 import { showLogin } from '../common/login.js';
 import { toast } from '../common/util.js';
 import { CameraGrid } from './cameras.js';
 import { CaseBoard } from './cases.js';
+import { IncidentCharts } from './charts.js';
 import { IncidentFeed } from './incidents.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const MAX_LIVE = Math.max(0, Math.min(5, Number(params.get('live') ?? 4) || 0));
 const CAMERA_POLL_MS = 15000;
+const KPI_POLL_MS = 60000;      // 按期结案率 over all cases comes from /api/kpi, not from what the board holds
+const HOTSPOT_POLL_MS = 60000;
 
-const cameras = new CameraGrid($('cameras'), { maxLive: MAX_LIVE, onChange: () => updateKpis() });
+const charts = new IncidentCharts($('chart-hour'), $('chart-class'));
+// The map loads MapLibre from /vendor/ (installed by `make`); without it the wall still works.
+let cityMap = null;
+
+const cameras = new CameraGrid($('cameras'), {
+  maxLive: MAX_LIVE,
+  onChange: () => { updateKpis(); if (cityMap) cityMap.setCameras(cameras.cameras()); },
+});
 const feed = new IncidentFeed($('incidents'), {
   cameraName: (id) => cameras.name(id),
   countEl: $('incidents-count'),
-  onChange: () => updateKpis(),
+  onChange: () => { updateKpis(); charts.update(feed.store.values()); },
 });
-const board = new CaseBoard($('cases'), { countEl: $('cases-count'), onChange: () => updateKpis() });
+const board = new CaseBoard($('cases'), {
+  countEl: $('cases-count'),
+  onChange: () => { updateKpis(); if (cityMap) cityMap.setOpenCases(board.openCases()); },
+});
+let serverKpi = null; // {rate, onTime, due} from /api/kpi
 
 const loaded = { cameras: false, incidents: false, cases: false };
 
@@ -45,11 +60,15 @@ function updateKpis() {
     const k = board.kpis();
     setKpi('kpi-open-cases', String(k.open));
     setKpi('kpi-overdue', String(k.overdue), k.overdue ? 'bad' : 'ok');
-    if (k.rate == null) setKpi('kpi-ontime', '–');
+    // The server's figure covers every case (on-time closures ÷ (due − deferred)); the board's is a fallback.
+    const rate = serverKpi ? serverKpi.rate : k.rate;
+    if (rate == null) setKpi('kpi-ontime', '–');
     else {
-      const pct = Math.round(k.rate * 1000) / 10;
+      const pct = Math.round(rate * 1000) / 10;
       setKpi('kpi-ontime', `${pct}%`, pct >= 90 ? 'ok' : pct >= 75 ? 'warn' : 'bad');
-      $('kpi-ontime').title = `${k.onTime} of ${k.closed} closed cases closed before the deadline`;
+      $('kpi-ontime').title = serverKpi
+        ? `按期结案率: ${serverKpi.onTime} closed on time of ${serverKpi.due} due (deferred excluded)`
+        : `${k.onTime} of ${k.closed} closed cases closed before the deadline`;
     }
   }
 }
@@ -83,6 +102,7 @@ async function loadIncidents() {
   const page = await getList('/api/incidents', [200, 50]);
   loaded.incidents = true;
   feed.endLoad(page);
+  if (cityMap) for (const inc of feed.store.values()) cityMap.upsertIncident(inc);
 }
 
 async function loadCases() {
@@ -105,6 +125,23 @@ async function loadCases() {
   }));
   board.render();
   updateKpis();
+}
+
+async function loadKpi() {
+  const page = await api('/api/kpi?group=district');
+  let onTime = 0;
+  let due = 0;
+  for (const row of (page && page.items) || []) {
+    onTime += row.closed_on_time || 0;
+    due += (row.cases || 0) - (row.deferred || 0);
+  }
+  serverKpi = { onTime, due, rate: due > 0 ? onTime / due : null };
+  updateKpis();
+}
+
+async function loadHotspots() {
+  const page = await api('/api/hotspots');
+  if (cityMap) cityMap.setHotspots(((page && page.items) || []).map((h) => h.code).filter(Boolean));
 }
 
 const loaders = { cameras: loadCameras, incidents: loadIncidents, cases: loadCases };
@@ -150,6 +187,7 @@ function onEvent(msg) {
     case 'incident.created':
     case 'incident.updated':
       feed.upsert(data, { live: type === 'incident.created' });
+      if (cityMap) cityMap.upsertIncident(data);
       break;
     case 'case.created':
     case 'case.updated':
@@ -158,15 +196,64 @@ function onEvent(msg) {
     case 'camera.status':
       cameras.update(data);
       break;
+    case 'drone.position':
+      if (cityMap) cityMap.updateDrone(data);
+      break;
+    case 'emergency.started':
+    case 'emergency.updated':
+      if (data.ended_at) endEmergency(data);
+      else startEmergency(data);
+      break;
+    case 'emergency.ended':
+      endEmergency(data);
+      break;
     default:
+      if (msg.channel === 'hotspots') loadHotspots().catch(() => {});
       break;
   }
 }
 
+// ---- incident mode ----
+
+let emergency = null;
+
+function startEmergency(em) {
+  emergency = em;
+  const banner = $('emergency');
+  const where = em.center ? ` · ${Number(em.radius_m) || 500} m around ${em.center.lat?.toFixed?.(4)}, ${em.center.lon?.toFixed?.(4)}` : '';
+  banner.textContent = `Incident mode: ${em.title || em.class || em.id}${where}`;
+  banner.hidden = false;
+  // The scene's drones first, then its cameras (drone feeds are pinned in incident mode).
+  cameras.setPinned([...(em.drones || []), ...(em.cameras || [])].map(String));
+  if (cityMap) cityMap.showEmergency(em);
+}
+
+/** An incident mode already running when the wall (re)loads: the newest active one takes the wall. */
+async function loadEmergency() {
+  const page = await api('/api/emergency');
+  const active = ((page && page.items) || []).filter((m) => !m.ended_at)
+    .sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
+  if (active.length) startEmergency(active[0]);
+  else if (emergency) endEmergency(emergency);
+}
+
+function endEmergency(em) {
+  if (emergency && em && em.id && emergency.id !== em.id) return; // another incident's end
+  emergency = null;
+  $('emergency').hidden = true;
+  cameras.setPinned([]);
+  if (cityMap) cityMap.showEmergency(null);
+}
+
+
 const socket = new LiveSocket({
-  channels: ['incidents', 'cases', 'cameras'],
+  channels: ['incidents', 'cases', 'cameras', 'drones', 'hotspots', 'emergency'],
   onEvent,
-  onResync: (channel) => { if (loaders[channel]) reload(channel); },
+  onResync: (channel) => {
+    if (loaders[channel]) reload(channel);
+    else if (channel === 'hotspots') loadHotspots().catch(() => {});
+    else if (channel === 'emergency') loadEmergency().catch(() => {});
+  },
   onStatus: bindIndicator($('conn')),
 });
 
@@ -179,9 +266,35 @@ function tick() {
   updateKpis();
 }
 
+async function startMap() {
+  try {
+    const { CityMap } = await import('./map.js');
+    cityMap = new CityMap($('map'), { onIncidentClick: (id) => feed.reveal?.(id) });
+    $('map-home').addEventListener('click', () => cityMap.showEmergency(emergency));
+    await cityMap.ready;
+    cityMap.setCameras(cameras.cameras());
+    cityMap.setOpenCases(board.openCases());
+    for (const inc of feed.store.values()) cityMap.upsertIncident(inc);
+    if (emergency) cityMap.showEmergency(emergency);
+    loadHotspots().catch((err) => console.warn('hotspots unavailable', err));
+  } catch (err) {
+    // No WebGL, or MapLibre not installed (run `make`): say so in the panel, keep the rest live.
+    console.warn('map unavailable', err);
+    $('map').parentElement.dataset.error = `Map unavailable: ${err.message || err}`;
+  }
+}
+
 function start() {
   socket.connect();
   for (const channel of Object.keys(loaders)) reload(channel);
+  startMap();
+  charts.loadClasses();
+  loadEmergency().catch((err) => console.warn('incident modes unavailable', err));
+  api('/api/auth/me').then((me) => board.setActor(me && me.username)).catch(() => { /* 401: the overlay handles it */ });
+  const kpiLoop = () => loadKpi().catch((err) => console.warn('kpi unavailable', err));
+  kpiLoop();
+  setInterval(kpiLoop, KPI_POLL_MS);
+  setInterval(() => { if (cityMap) loadHotspots().catch(() => {}); }, HOTSPOT_POLL_MS);
   tick();
   setInterval(tick, 1000);
   // camera.status events carry changes; a slow poll keeps fps figures fresh if the server only sends on state changes.
@@ -191,4 +304,4 @@ function start() {
 start();
 
 // For debugging from the console and for tests.
-window.cc = { socket, cameras, feed, board, reload };
+window.cc = { socket, cameras, feed, board, charts, reload, map: () => cityMap };
