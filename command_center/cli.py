@@ -138,10 +138,12 @@ def _run(config: Config, demo: bool = False, background: list | None = None) -> 
         print("\n  sign in as (username/password):", file=sys.stderr)
         for line in accounts:
             print(f"    {line}", file=sys.stderr)
-    print(f"\n  wall:      {base}/wall", file=sys.stderr)
+    print(f"\n  wall:      {base}/wall" + ("   (sign in as officer/officer)" if demo else ""), file=sys.stderr)
+    print(f"  emergency: {base}/emergency", file=sys.stderr)
     worker = _a_camera_worker(rt)
     if worker:
-        print(f"  terminal:  {base}/terminal?worker={worker}   (worker {worker})", file=sys.stderr)
+        hint = f"   (sign in as {worker}/worker)" if demo else f"   (worker {worker})"
+        print(f"  terminal:  {base}/terminal?worker={worker}{hint}", file=sys.stderr)
     print(f"  api:       {base}/api/health   websocket: ws://{config.server.host}:{config.server.port}/ws", file=sys.stderr)
     if demo and config.workers.simulate:
         print("  simulated workers accept and handle every task; --no-simulated-workers leaves them to you", file=sys.stderr)
