@@ -36,8 +36,12 @@ $(STAMP): pyproject.toml
 
 # Browser libraries for the pages (MapLibre GL JS for the wall's map), pinned in package.json and
 # served from node_modules by the app (/vendor/...); `npm ci` when a lock file exists.
-node_modules/.installed: package.json
-	@command -v npm >/dev/null || { echo "please install node and npm (apt-get install nodejs npm)"; exit 1; }
+node_modules/.installed: package.json package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+	  else echo "please install node and npm (as root: apt-get install nodejs npm)"; exit 1; fi; \
+	fi
 	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 	touch $@
 
