@@ -122,7 +122,7 @@ class Runtime:
         self.tracks: dict[str, deque[list[float]]] = {}
         # Coroutine factories run for the runtime's lifetime (the demo's drone publisher).
         self.background: list[Callable[[], Awaitable[None]]] = []
-        self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0}
+        self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0, "incidents_redelivered": 0}
 
     def _gate(self) -> MotionGate | None:
         """Model detectors look only where things move; the motion detector needs no gate."""
@@ -284,17 +284,27 @@ class Runtime:
             except Exception:  # a failed commit must not stop the dispatcher
                 log.exception("dispatching incidents %s", [d.get("id") for d in docs])
                 continue
-            for result, updated in done:
-                self.counters["cases_created" if result.created else "cases_merged"] += 1
+            for result, updated, again in done:
+                counter = "incidents_redelivered" if again else "cases_created" if result.created else "cases_merged"
+                self.counters[counter] += 1
                 await self.publish_case(result.case, created=result.created)
                 if updated is not None:
                     await self.bus.publish(Event("incidents", "incident.updated", updated))
 
-    def _intake_batch(self, docs: list[dict[str, Any]]) -> list[tuple[IntakeResult, dict[str, Any] | None]]:
-        """On a worker thread: each incident's case and its link back, in one transaction."""
+    def _intake_batch(self, docs: list[dict[str, Any]]) -> list[tuple[IntakeResult, dict[str, Any] | None, bool]]:
+        """On a worker thread: each incident's case and its link back, in one transaction.
+
+        A durable bus delivers at least once: an incident whose case is already stored (the
+        process died after the commit, before the ack) is not taken in again; its case is
+        announced once more instead, since that announcement may be what was lost."""
         out = []
         with getattr(self.store, "batch", contextlib.nullcontext)():
             for doc in docs:
+                stored = self.store.get_incident(doc["id"]) if doc.get("id") else None
+                known = self.store.get_case(stored["case_id"]) if stored and stored.get("case_id") else None
+                if known is not None:
+                    out.append((IntakeResult(known, created=False), None, True))
+                    continue
                 try:
                     result = self.dispatcher.intake(_video_intake(doc))
                 except Exception:  # a bad incident must not sink the rest of its batch
@@ -305,7 +315,7 @@ class Runtime:
                     updated = self.store.update_incident(doc["id"], case_id=result.case.id)
                 except Exception:
                     log.exception("linking incident %s to case %s", doc.get("id"), result.case.id)
-                out.append((result, updated))
+                out.append((result, updated, False))
         return out
 
     async def act(self, case_id: str, action: str, actor: str, note: str = "", **changes: Any) -> Case:

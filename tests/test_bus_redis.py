@@ -97,11 +97,44 @@ def pending(prefix: str, group: str, topic: str = "incidents") -> int:
         client.close()
 
 
+def consumed(prefix: str, group: str, topic: str = "incidents") -> bool:
+    """The group has read and acknowledged everything in the stream."""
+    client = redis.Redis.from_url(REDIS, decode_responses=True)
+    try:
+        last = client.xinfo_stream(f"{prefix}:stream:{topic}")["last-generated-id"]
+        info = next(g for g in client.xinfo_groups(f"{prefix}:stream:{topic}") if g["name"] == group)
+        return bool(info["last-delivered-id"] == last and info["pending"] == 0)
+    finally:
+        client.close()
+
+
 async def eventually(check: Any, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
+
+
+# ----------------------------------------------------------------------------- config
+
+
+def test_bus_urls_are_checked_at_config_time_and_passwords_never_shown() -> None:
+    from command_center.config import ConfigError, parse_config
+
+    assert parse_config({"bus": "redis://127.0.0.1:6379/0?prefix=cc&maxlen=1000"}).bus.startswith("redis://")
+    assert parse_config({"bus": "rediss://cache.example:6380/1"}).bus.startswith("rediss://")
+    for bad, reason in (
+        ("redis://127.0.0.1:port/0", "malformed redis URL"),
+        ("redis://127.0.0.1:6379/zero", "database number"),
+        ("redis://127.0.0.1:6379/0?maxlen=0", "maxlen"),
+        ("redis://127.0.0.1:6379/0?colour=blue", "unknown option 'colour'"),
+        ("redis://:hunter2@127.0.0.1:x/0", "***"),
+        ("kafka://x", "expected 'memory' or redis://"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            parse_config({"bus": bad})
+        (error,) = info.value.errors
+        assert error.startswith("<config>: bus: ") and reason in error and "hunter2" not in error, error
 
 
 # ----------------------------------------------------------------------------- delivery
@@ -158,7 +191,10 @@ def test_two_consumers_of_one_group_share_the_events(prefix: str) -> None:
         one, two = make_bus(prefix, "batch=1"), make_bus(prefix, "batch=1")  # two processes
         for bus in (one, two):
             await bus.start()
-        readers = [Reader(one.subscribe(["incidents"], "dispatcher")), Reader(two.subscribe(["incidents"], "dispatcher"))]
+        readers = [
+            Reader(one.subscribe(["incidents"], "dispatcher")),
+            Reader(two.subscribe(["incidents"], "dispatcher")),
+        ]
         tasks = [asyncio.create_task(r.drain(40)) for r in readers]
         await asyncio.sleep(0.3)  # both blocked in XREADGROUP
         sent = events(40)
@@ -203,7 +239,10 @@ def test_each_group_sees_every_event_and_fanout_names_get_a_group_per_process(pr
         for bus in (one, two):
             await bus.close()
         # A fan-out group lives as long as its process; shared groups keep their position.
-        assert {g["name"] for g in client.xinfo_groups(f"{prefix}:stream:incidents")} == {"dispatcher", "audit"}
+        assert {g["name"] for g in client.xinfo_groups(f"{prefix}:stream:incidents")} == {
+            "dispatcher",
+            "audit",
+        }
         client.close()
 
     asyncio.run(scenario())
@@ -216,7 +255,10 @@ def test_a_fanout_group_starts_with_what_comes_next_and_a_shared_one_with_all_ke
         early = events(2)
         for e in early:
             await bus.publish(e)  # before anyone subscribed: kept for the dispatcher
-        hub, dispatcher = Reader(bus.subscribe(["incidents"], "hub")), Reader(bus.subscribe(["incidents"], "dispatcher"))
+        hub, dispatcher = (
+            Reader(bus.subscribe(["incidents"], "hub")),
+            Reader(bus.subscribe(["incidents"], "dispatcher")),
+        )
         late = events(1, start=2)
         await bus.publish(late[0])  # right after subscribing: the hub must not miss it
         assert [e.id for e in await hub.take(1)] == [late[0].id]
@@ -330,7 +372,19 @@ class RedisServer:
         if binary is None:
             pytest.skip("redis-server is not installed")
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(self.tmp)],
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.tmp),
+            ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -354,7 +408,9 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.kill()
 
 
-def test_publishes_during_a_redis_restart_are_buffered_then_delivered_in_order(own_redis: RedisServer) -> None:
+def test_publishes_during_a_redis_restart_are_buffered_then_delivered_in_order(
+    own_redis: RedisServer,
+) -> None:
     async def scenario() -> None:
         bus = create_bus(f"{own_redis.url}?prefix=restart&buffer=5&{FAST}")
         assert isinstance(bus, RedisBus)
@@ -415,7 +471,9 @@ def test_a_bus_started_while_redis_is_down_buffers_until_it_comes(tmp_path: Path
 # ----------------------------------------------------------------------------- runtime
 
 
-def test_the_runtime_turns_an_incident_into_a_case_over_redis(prefix: str, tmp_path: Path, small_city: Any) -> None:
+def test_the_runtime_turns_an_incident_into_a_case_over_redis(
+    prefix: str, tmp_path: Path, small_city: Any
+) -> None:
     import cv2
     import numpy as np
 
@@ -437,18 +495,36 @@ def test_the_runtime_turns_an_incident_into_a_case_over_redis(prefix: str, tmp_p
     async def scenario() -> None:
         await rt.start()
         try:
-            incident = Incident("cam-r", time.time(), "illegal_parking", "z", "vehicle", 0.9, (1, 2, 3, 4), grid.lon, grid.lat, 1, jpeg)
+            incident = Incident(
+                "cam-r",
+                time.time(),
+                "illegal_parking",
+                "z",
+                "vehicle",
+                0.9,
+                (1, 2, 3, 4),
+                grid.lon,
+                grid.lat,
+                1,
+                jpeg,
+            )
             doc = await rt.record_incident(incident)
             await eventually(lambda: (rt.store.get_incident(doc["id"]) or {}).get("case_id") is not None)
             case_id = rt.store.get_incident(doc["id"])["case_id"]  # type: ignore[index]
-            await eventually(lambda: rt.hub.channels["cases"].seq >= 1 if "cases" in rt.hub.channels else False)
+            await eventually(
+                lambda: rt.hub.channels["cases"].seq >= 1 if "cases" in rt.hub.channels else False
+            )
 
-            # A redelivery of the same incident (a consumer died before acknowledging it):
-            # inside the dedupe window it lands on the same case, no second case.
+            # A redelivery of the same incident (a consumer died before acknowledging it)
+            # makes no second case and does not touch the first: the intake skips an
+            # incident whose case is already stored, and announces that case again.
+            version = rt.store.get_case(case_id).version  # type: ignore[union-attr]
             await rt.bus.publish(Event("incidents", "incident.created", doc))
-            await eventually(lambda: rt.counters["cases_merged"] == 1)
+            await eventually(lambda: rt.counters["incidents_redelivered"] == 1)
+            await eventually(lambda: consumed(prefix, "dispatcher"))
             cases = [c.id for c in rt.store.list_cases(_all_cases())[0]]
             assert cases == [case_id]
+            assert rt.store.get_case(case_id).version == version  # type: ignore[union-attr]
         finally:
             await rt.stop()
         assert pending(prefix, "dispatcher") == 0

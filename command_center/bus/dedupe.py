@@ -55,7 +55,9 @@ class Deduped:
     A skipped duplicate is acknowledged with the next read, like any event handed on.
     """
 
-    def __init__(self, subscription: Any, seen: SeenIds | None = None, key: Callable[[Event], str] = event_id) -> None:
+    def __init__(
+        self, subscription: Any, seen: SeenIds | None = None, key: Callable[[Event], str] = event_id
+    ) -> None:
         self.subscription = subscription
         self.seen = seen if seen is not None else SeenIds()
         self.key = key

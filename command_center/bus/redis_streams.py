@@ -1,10 +1,14 @@
 """Redis Streams bus: one stream per topic, consumer groups, at-least-once delivery.
 
 - Keys: `{prefix}:stream:{topic}`, each bounded by `XADD MAXLEN ~ maxlen`.
-- A subscriber's name is its consumer group; each process is one consumer in it
+- A subscriber's name is its consumer group; each subscription is one consumer in it
   (`host-pid-random`). A shared group (the dispatcher) splits the events among its
   processes; a fan-out name (`hub` by default) gets a group per process, so every node
   sees every event. See redis_subscription.py for reading, acking and reclaiming.
+- URL options (redis_options.py): prefix, maxlen, buffer, batch, block_ms,
+  reclaim_idle_s, reclaim_every_s, fanout, start, stale_s, backoff_max_s.
+- `stats` (published, buffered, rejected, reconnects, redelivered, trimmed_unacked...)
+  is for /metrics.
 - While Redis is unreachable, `publish` keeps events in a bounded in-memory buffer that
   a background task writes out in order once Redis answers again; a full buffer raises
   BusUnavailable. Nothing is dropped silently.
@@ -27,7 +31,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from command_center.bus.base import BusUnavailable
-from command_center.bus.redis_codec import UNREACHABLE, encode
+from command_center.bus.redis_codec import UNREACHABLE, encode, raise_if_cancelled
 from command_center.bus.redis_options import RedisBusOptions, parse_redis_url, redacted
 from command_center.bus.redis_subscription import RedisSubscription
 from command_center.events import Event
@@ -108,6 +112,7 @@ class RedisBus:
             try:
                 await self.client.xadd(key, fields, maxlen=self.options.maxlen, approximate=True)  # type: ignore[arg-type]
                 self.stats.published += 1
+                raise_if_cancelled()
                 return
             except UNREACHABLE as exc:
                 # The XADD may have landed before the connection broke: sending it again
@@ -157,7 +162,9 @@ class RedisBus:
                 await self._flush()
         if self._buffer:
             # Said loudly: these events exist nowhere else.
-            log.error("closing the Redis bus with %d events still unsent (Redis unreachable)", len(self._buffer))
+            log.error(
+                "closing the Redis bus with %d events still unsent (Redis unreachable)", len(self._buffer)
+            )
         await self.client.aclose()
 
     def forget(self, sub: RedisSubscription) -> None:
@@ -166,7 +173,9 @@ class RedisBus:
     # outage handling
     def _went_down(self, exc: BaseException) -> None:
         if self._up:
-            log.warning("Redis bus: %s unreachable (%s); buffering publishes", redacted(self.options.url), exc)
+            log.warning(
+                "Redis bus: %s unreachable (%s); buffering publishes", redacted(self.options.url), exc
+            )
         self._up = False
         self._down.set()
 
@@ -179,6 +188,7 @@ class RedisBus:
                 try:
                     await self.client.ping()
                     await self._flush()
+                    raise_if_cancelled()
                     break
                 except UNREACHABLE:
                     await asyncio.sleep(delay)

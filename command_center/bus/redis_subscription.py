@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 
 from redis.exceptions import ResponseError
 
-from command_center.bus.redis_codec import UNREACHABLE, decode
+from command_center.bus.redis_codec import UNREACHABLE, decode, raise_if_cancelled
 from command_center.events import Event
 
 if TYPE_CHECKING:
@@ -109,15 +109,12 @@ class RedisSubscription:
                 self._bus.stats.delivered += 1
                 yield event
                 continue
+            raise_if_cancelled()
             self._waiting = True
             try:
-                c0 = asyncio.current_task().cancelling()
                 await self._send_acks()
-                c1 = asyncio.current_task().cancelling()
-                if c1 != c0: print("DEBUG cancel swallowed in send_acks", flush=True)
                 await self._fill()
-                c2 = asyncio.current_task().cancelling()
-                if c2 != c1: print("DEBUG cancel swallowed in fill", self._last_reclaim, flush=True)
+                raise_if_cancelled()
             except UNREACHABLE as exc:
                 if not failing:
                     log.warning("Redis bus: reader %s lost Redis (%s); retrying", self.group, exc)
@@ -131,9 +128,6 @@ class RedisSubscription:
                 log.warning("Redis bus: group %s is gone (Redis restarted?); creating it again", self.group)
                 self._ready, self._start, self._cursors = False, "0", {}
                 continue
-            except BaseException as exc:
-                print("DEBUG gen saw", type(exc).__name__, self.group, flush=True)
-                raise
             finally:
                 self._waiting = False
             if failing:
@@ -166,25 +160,22 @@ class RedisSubscription:
 
     # reading
     async def _fill(self) -> None:
-        t = asyncio.current_task()
-        if t is not None and t.cancelling():
-            print("DEBUG fill while cancelling", self.group, t.get_name(), flush=True)
         if not self._ready:
-            c = asyncio.current_task().cancelling()
             await self._ensure_groups()
-            if asyncio.current_task().cancelling() != c: print("DEBUG swallowed in ensure", flush=True)
         opts = self._bus.options
         now = time.monotonic()
         # A fan-out group has one consumer: nobody else's entries to take over.
         if not self.fanout and now - self._last_reclaim >= opts.reclaim_every_s:
             self._last_reclaim = now
-            c = asyncio.current_task().cancelling()
             await self._reclaim()
-            if asyncio.current_task().cancelling() != c: print("DEBUG swallowed in reclaim", flush=True)
             if self._ahead:
                 return
         reply = await self._bus.client.xreadgroup(
-            self.group, self.consumer, dict.fromkeys(self._streams, ">"), count=opts.batch, block=opts.block_ms
+            self.group,
+            self.consumer,
+            dict.fromkeys(self._streams, ">"),
+            count=opts.batch,
+            block=opts.block_ms,
         )
         for stream, entries in reply or []:
             for entry_id, fields in entries:
@@ -254,7 +245,11 @@ class RedisSubscription:
             if deleted:
                 # Trimmed by MAXLEN while pending: the stream was too short for the backlog.
                 self._bus.stats.trimmed_unacked += len(deleted)
-                log.error("Redis bus: %d pending entries of %s were trimmed before being acknowledged", len(deleted), stream)
+                log.error(
+                    "Redis bus: %d pending entries of %s were trimmed before being acknowledged",
+                    len(deleted),
+                    stream,
+                )
             for entry_id, fields in entries:
                 if (stream, entry_id) in mine:
                     continue  # our own, still in hand
