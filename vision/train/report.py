@@ -11,13 +11,23 @@ from typing import Any
 def write_model_card(report_path: Path, out: Path, curves: Path | None = None) -> str:
     report: dict[str, Any] = json.loads(report_path.read_text())
     spec, metrics = report["spec"], report["metrics"]
+    epochs = _epochs_run(curves.parent / "results.csv") if curves is not None else None
+    budget = f"{epochs or spec['epochs']} epochs" + (f" (a {spec['hours']} h budget)" if spec.get("hours") else "")
+    start = (
+        f"starting from the weights of an earlier run of this project (`{spec['init']}`, itself trained here from"
+        " scratch), with no outside pretrained weights,"
+        if spec.get("init") and spec["init"] != "None"
+        else "from scratch (no pretrained weights)"
+    )
     lines = [
         "# The default detector: grid-yolo",
         "",
         f"`models/grid-yolo.onnx` ({report['model_bytes'] / 1e6:.1f} MB), an ultralytics `{spec['arch'].removesuffix('.yaml')}`",
-        f"trained here from scratch (no pretrained weights) on {spec['images']} frames the project renders itself",
-        "(`streams/sim`: street, plaza and drone views with randomized light, scale, occlusion, blur and noise),",
-        f"at {spec['imgsz']}×{spec['imgsz']}, batch {spec['batch']}, {spec['epochs']} epochs on {spec['device']}, in {report['minutes']} minutes.",
+        f"trained here {start} on {spec['images']} images the project renders itself",
+        "(`streams/sim`: street, plaza and drone views with randomized light, scale, occlusion, blur and noise;",
+        "three in four are model-input-sized crops at the camera's own scale, centred on an object picked class",
+        "first, as the motion-gated pipeline feeds the model; the rest are whole frames),",
+        f"at {spec['imgsz']}×{spec['imgsz']}, batch {spec['batch']}, {budget} on {spec['device']}, in {report['minutes']} minutes.",
         "",
         f"**Held-out set**: {spec['val_images']} frames rendered with seed {spec['val_seed']} (training used seed",
         f"{spec['seed']}), so no scene layout, actor or event timing is shared with training.",
@@ -34,8 +44,10 @@ def write_model_card(report_path: Path, out: Path, curves: Path | None = None) -
         "Reproduce (about the same figures; training is seeded but not bit-exact across machines):",
         "",
         "```sh",
-        f"command-center train --images {spec['images']} --val-images {spec['val_images']} --epochs {spec['epochs']} "
-        f"--imgsz {spec['imgsz']} --batch {spec['batch']}",
+        f"command-center train --images {spec['images']} --val-images {spec['val_images']} "
+        + (f"--hours {spec['hours']} " if spec.get("hours") else f"--epochs {spec['epochs']} ")
+        + (f"--init {spec['init']} " if spec.get("init") and spec["init"] != "None" else "")
+        + f"--imgsz {spec['imgsz']} --batch {spec['batch']}",
         "```",
         "",
         "Training instances per class: "
@@ -48,3 +60,10 @@ def write_model_card(report_path: Path, out: Path, curves: Path | None = None) -
     text = "\n".join(lines)
     out.write_text(text)
     return text
+
+
+def _epochs_run(results_csv: Path) -> int | None:
+    """Epochs actually run (a time budget decides them), from ultralytics' results.csv."""
+    if not results_csv.exists():
+        return None
+    return max(0, len(results_csv.read_text().strip().splitlines()) - 1)
