@@ -34,7 +34,8 @@ from bench.report import report
 from bench.route import _draw_points
 from command_center.config import CONFIG_DIR, parse_config
 from command_center.events import Event
-from command_center.store.sqlite import SCHEMA, SQLiteStore
+from command_center.store.migrate import apply_sqlite
+from command_center.store.sqlite import SQLiteStore
 from dispatch.cases import Case
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.city import City, GridIndex, load_or_generate
@@ -132,7 +133,7 @@ def _baseline(path: Path, cases: list[Case], batch: int) -> float:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.executescript(SCHEMA)
+    apply_sqlite(db)
     started = time.perf_counter()
     for i, (case_row, timeline) in enumerate(rows):
         if i % batch == 0:

@@ -30,8 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int)
     serve.add_argument("--host")
 
+    worker = sub.add_parser("worker", help="a detection worker: sources and vision for the cameras it leases")
+    worker.add_argument("--config", required=True, type=Path, help="the serve nodes' configuration (bus: redis://...)")
+    worker.add_argument("--id", help="this worker's name in Redis (default: host-pid-random)")
+
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file", type=Path)
+
+    migrate = sub.add_parser("migrate", help="apply the store's pending schema migrations")
+    target = migrate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--config", type=Path, help="the store of this configuration file")
+    target.add_argument("--store", help="a store URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
 
     grids = sub.add_parser("grids", help="grid tools")
     grids_sub = grids.add_subparsers(dest="grids_command", required=True)
@@ -75,7 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     handler = {
         "demo": _demo,
         "serve": _serve,
+        "worker": _worker,
         "check-config": _check_config,
+        "migrate": _migrate,
         "grids": _grids,
         "detect": _detect,
         "train": _train,
@@ -96,6 +107,21 @@ def _check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from command_center.store.migrate import migrate_url
+
+    url = _load_or_exit(args.config).store if args.config else args.store
+    try:
+        applied, version = migrate_url(url)
+    except (ValueError, ConnectionError) as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for label in applied:
+        print(f"applied {label}")
+    print(f"{url}: schema at version {version}" + ("" if applied else " (nothing to do)"))
+    return 0
+
+
 def _load_or_exit(path: Path) -> Config:
     try:
         return load_config(path)
@@ -112,6 +138,21 @@ def _serve(args: argparse.Namespace) -> int:
     if args.host is not None:
         config.server.host = args.host
     return _run(config)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from command_center.worker import WorkerError, check_worker_config, run_worker
+
+    config = _load_or_exit(args.config)
+    try:
+        check_worker_config(config)
+    except WorkerError as exc:
+        print(f"{args.config}: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(run_worker(config, args.id))
+    return 0
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -58,6 +58,21 @@ class HubConfig(_Strict):
     heartbeat_s: float = Field(15.0, gt=0)
 
 
+class ShardingConfig(_Strict):
+    """Cameras spread over `command-center worker` processes by leases in Redis (the bus's)."""
+
+    enabled: bool = Field(False, description="serve watches no camera itself: workers do")
+    lease_ttl_s: float = Field(5.0, gt=0, description="a dead worker's cameras are free again after this")
+    heartbeat_s: float = Field(1.0, gt=0)
+    scan_s: float = Field(1.0, gt=0, description="how often a worker looks for unowned cameras")
+
+    @model_validator(mode="after")
+    def _heartbeat_within_ttl(self) -> ShardingConfig:
+        if self.heartbeat_s * 2 >= self.lease_ttl_s:
+            raise ValueError("heartbeat_s must be under half of lease_ttl_s, or leases lapse between renewals")
+        return self
+
+
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: str = "sqlite:///var/command-center.db"
@@ -71,6 +86,7 @@ class Config(_Strict):
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
+    sharding: ShardingConfig = Field(default_factory=ShardingConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     citizen: CitizenConfig = Field(default_factory=CitizenConfig)
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
@@ -103,6 +119,12 @@ class Config(_Strict):
             if cam.id in seen:
                 raise ValueError(f"duplicate camera id {cam.id!r}")
             seen.add(cam.id)
+        return self
+
+    @model_validator(mode="after")
+    def _sharding_needs_redis(self) -> Config:
+        if self.sharding.enabled and self.bus == "memory":
+            raise ValueError("sharding.enabled needs a shared bus: set bus: redis://HOST:PORT/DB")
         return self
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from command_center.auth.scoping import AreaLocator, event_area
 from command_center.auth.service import Auth
 from command_center.bus import Bus, create_bus
-from command_center.config import Config
+from command_center.config import CameraConfig, Config
 from command_center.emergency.plans import load_plans
 from command_center.emergency.sensing import Sensing
 from command_center.emergency.service import IncidentModes
@@ -85,12 +85,7 @@ class Runtime:
         self.pipelines: dict[str, CameraPipeline] = {}
         detector = create_detector(config.detector)
         for cam in config.cameras:
-            health = SourceHealth(stall_after_s=cam.stall_after_s, offline_after_s=cam.offline_after_s)
-            # A publisher may come any moment: a WHIP camera re-checks its slot quickly.
-            backoff = (0.1, 0.5) if cam.kind == "whip" else (min(0.5, cam.reconnect_max_s), cam.reconnect_max_s)
-            self.runners[cam.id] = SourceRunner(
-                cam.id, lambda cam=cam: with_telemetry(create_source(cam), cam.id), health, backoff
-            )
+            self.runners[cam.id] = self._runner(cam)
             self.pipelines[cam.id] = CameraPipeline(
                 cam.id,
                 detector,
@@ -123,6 +118,15 @@ class Runtime:
         # Coroutine factories run for the runtime's lifetime (the demo's drone publisher).
         self.background: list[Callable[[], Awaitable[None]]] = []
         self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0, "incidents_redelivered": 0}
+        # Cameras this process watches: all, unless detection workers hold them (sharding).
+        self.watched: set[str] = set() if config.sharding.enabled else set(self.runners)
+
+    @staticmethod
+    def _runner(cam: CameraConfig) -> SourceRunner:
+        health = SourceHealth(stall_after_s=cam.stall_after_s, offline_after_s=cam.offline_after_s)
+        # A publisher may come any moment: a WHIP camera re-checks its slot quickly.
+        backoff = (0.1, 0.5) if cam.kind == "whip" else (min(0.5, cam.reconnect_max_s), cam.reconnect_max_s)
+        return SourceRunner(cam.id, lambda: with_telemetry(create_source(cam), cam.id), health, backoff)
 
     def _gate(self) -> MotionGate | None:
         """Model detectors look only where things move; the motion detector needs no gate."""
@@ -140,15 +144,45 @@ class Runtime:
         self._tasks.append(asyncio.create_task(self._watch_cameras(), name="camera-watch"))
         self._tasks.append(asyncio.create_task(self._keep_evidence_bounded(), name="retention"))
         self._tasks.append(asyncio.create_task(self._supervise(), name="supervision"))
-        for runner in self.runners.values():
-            runner.start()
-        self.vision.start()
+        for cam_id in self.watched:
+            self.runners[cam_id].start()
+        if not self.config.sharding.enabled:
+            self.vision.start()
         for make in self.background:
             self.add_task(make())
         if self.config.workers.simulate:
             from command_center.simulate import simulate_workers
 
             self.add_task(simulate_workers(self, self.config.workers))
+
+    async def start_worker(self) -> None:
+        """A detection worker: the bus, vision and camera status, no dispatcher, hub or
+        supervision; cameras start one by one as their leases come (`start_camera`)."""
+        self.loop = asyncio.get_running_loop()
+        self.watched = set()
+        await self.bus.start()
+        self._tasks.append(asyncio.create_task(self._watch_cameras(), name="camera-watch"))
+        self._tasks.append(asyncio.create_task(self._keep_evidence_bounded(), name="retention"))
+        self.vision.start()
+
+    async def start_camera(self, cam_id: str) -> None:
+        if cam_id in self.watched:
+            return
+        self.watched.add(cam_id)
+        self.runners[cam_id].start()
+
+    async def stop_camera(self, cam_id: str) -> None:
+        """Stop watching a camera; a fresh runner waits in its place (a thread starts once)."""
+        if cam_id not in self.watched:
+            return
+        self.watched.discard(cam_id)
+        old = self.runners[cam_id]
+        fresh = self._runner(next(c for c in self.config.cameras if c.id == cam_id))
+        self.runners[cam_id] = fresh
+        _, pipeline, fps = self.vision.cameras[cam_id]
+        # The vision thread takes no frame of the old runner after this swap.
+        self.vision.cameras[cam_id] = (fresh, pipeline, fps)
+        await asyncio.to_thread(old.stop)
 
     async def stop(self) -> None:
         self.vision.stop()
@@ -344,7 +378,7 @@ class Runtime:
         last: dict[str, tuple[str, float]] = {}
         while True:
             now = time.monotonic()
-            for cam_id in self.runners:
+            for cam_id in [c for c in self.runners if c in self.watched]:
                 view = self.camera_view(cam_id)
                 state, sent = last.get(cam_id, ("", 0.0))
                 if view["state"] != state or now - sent >= 5.0:

@@ -43,7 +43,8 @@ class SourceRunner:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
-        self._thread.join(timeout)
+        if self._thread.ident is not None:  # a runner that never started has nothing to join
+            self._thread.join(timeout)
 
     @property
     def latest(self) -> Frame | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.types import Message
 
 from command_center import audit
 from command_center.api.errors import ApiError, int_param, json_body
-from command_center.auth import WORKER_ACTIONS
+from command_center.auth import WORKER_ACTIONS, Principal
 from command_center.auth.middleware import principal_of
 from command_center.photos import PHOTO_ID, NotAnImage, PhotoStore, clean_photo
 from command_center.runtime import Runtime
@@ -33,18 +34,33 @@ NOTE_REQUIRED = {"feedback": "say what was done", "defer": "give the reason"}
 REPORT_SOURCES = ("worker", "citizen", "emergency")  # video cases come from the detector, not this route
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
 MULTIPART_SLACK = 64 * 1024  # boundaries and headers around the file
+# A phone's own id for one report, so a resend after a lost answer returns the same case.
+CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+REPORTS_REMEMBERED = 200  # a reporter's latest reports looked up for resends and their photos
 
 
 def routes(rt: Runtime) -> list[Route]:
     photos = PhotoStore(rt.config.server.data_dir / "photos")
 
-    async def visible_case(request: Request, case_id: str) -> Case:
+    async def visible_case(request: Request, case_id: str, reporter_too: bool = False) -> Case:
         """The case, if the caller may see it: in their jurisdiction, or assigned to them
-        (a worker). Otherwise 404, as if it did not exist."""
+        (a worker); with `reporter_too` also a case the caller reported (a worker's clue goes
+        to whoever the dispatcher picks, but its photo comes from the reporter's phone).
+        Otherwise 404, as if it did not exist."""
         case = await asyncio.to_thread(rt.store.get_case, case_id)
-        if case is None or not principal_of(request).sees_case(case.grid_code, case.assignee):
-            raise ApiError(404, "case not found", case_id)
-        return case
+        who = principal_of(request)
+        if case is not None and who.sees_case(case.grid_code, case.assignee):
+            return case
+        if case is not None and reporter_too and any(r["target"] == case_id for r in await reports_of(who)):
+            return case
+        raise ApiError(404, "case not found", case_id)
+
+    async def reports_of(who: Principal) -> list[dict[str, Any]]:
+        """The caller's latest reports, newest first, from the audit log (which names the user)."""
+        rows, _ = await asyncio.to_thread(
+            rt.store.list_audit, limit=REPORTS_REMEMBERED, actor=who.user, action="case.report"
+        )
+        return rows
 
     async def list_cases(request: Request) -> JSONResponse:
         params = request.query_params
@@ -94,6 +110,16 @@ def routes(rt: Runtime) -> list[Route]:
         description = body.get("description", "")
         if not isinstance(description, str) or len(description) > MAX_NOTE:
             raise ApiError(400, "bad field 'description'", f"a string of up to {MAX_NOTE} characters")
+        client_id = body.get("client_id")
+        if client_id is not None and not (isinstance(client_id, str) and CLIENT_ID.match(client_id)):
+            raise ApiError(400, "bad field 'client_id'", "8 to 64 letters, digits, '-' or '_'")
+        if client_id is not None:
+            # A resend (the phone lost the first answer): the case it made, not a second report.
+            tag = f" client={client_id}"
+            earlier = next((r["target"] for r in await reports_of(who) if (r["detail"] or "").endswith(tag)), None)
+            case = await asyncio.to_thread(rt.store.get_case, earlier) if earlier else None
+            if case is not None:
+                return JSONResponse(rt.case_view(case) | {"created": False, "resent": True})
         located = rt.index.locate(lon, lat)
         if located is None:
             raise ApiError(400, "this place is outside the city's grids", {"lon": lon, "lat": lat})
@@ -106,7 +132,8 @@ def routes(rt: Runtime) -> list[Route]:
         except UnknownMatter as exc:
             raise ApiError(400, "unknown matter_code", {"matter_code": exc.code, "see": "/open311/v2/services.json"}) from None
         await rt.publish_case(result.case, created=result.created)
-        await audit.record(rt.store, request, who, "case.report", result.case.id, f"source={source}")
+        detail = f"source={source}" + (f" client={client_id}" if client_id else "")
+        await audit.record(rt.store, request, who, "case.report", result.case.id, detail)
         view = rt.case_view(result.case) | {"created": result.created}
         return JSONResponse(view, status_code=201 if result.created else 200)
 
@@ -164,7 +191,7 @@ def routes(rt: Runtime) -> list[Route]:
         """One photo as the raw body (image/jpeg, image/png, image/webp) or as a multipart file;
         checked and stored for the case, to be referenced by id in feedback or a check."""
         case_id = request.path_params["id"]
-        case = await visible_case(request, case_id)
+        case = await visible_case(request, case_id, reporter_too=True)
         if not case.is_open:
             raise ApiError(409, "the case is no longer open", {"state": case.state.value})
         limit = rt.config.dispatch.max_photo_bytes
@@ -185,7 +212,7 @@ def routes(rt: Runtime) -> list[Route]:
     async def list_photos(request: Request) -> JSONResponse:
         """Every photo uploaded for the case, also those no action references yet."""
         case_id = request.path_params["id"]
-        await visible_case(request, case_id)
+        await visible_case(request, case_id, reporter_too=True)
         ids = await asyncio.to_thread(photos.list, case_id)
         return JSONResponse({"items": [{"id": i, "url": _photo_url(case_id, i)} for i in ids]})
 

@@ -89,6 +89,8 @@ def routes(rt: Runtime) -> list[Route]:
         view: dict[str, object] = asdict(worker)
         area = city.areas.get(worker.grid_code)
         view["grid_name"] = area.name if area else None
+        # A point inside the grid: where the terminal files a clue when the phone has no GPS fix.
+        view["grid_center"] = {"lon": area.lon, "lat": area.lat} if area else None
         view["on_duty"] = worker.on_duty(now)
         return view
 

@@ -7,7 +7,19 @@ from collections.abc import Callable
 from command_center.store.base import CaseQuery, Store
 from command_center.store.sqlite import SQLiteStore
 
-_BACKENDS: dict[str, Callable[[str], Store]] = {"sqlite": SQLiteStore.from_url}
+
+def _postgres(url: str) -> Store:
+    # Imported on use: a SQLite deployment never loads the PostgreSQL driver.
+    from command_center.store.postgres import PostgresStore
+
+    return PostgresStore.from_url(url)
+
+
+_BACKENDS: dict[str, Callable[[str], Store]] = {
+    "sqlite": SQLiteStore.from_url,
+    "postgresql": _postgres,
+    "postgres": _postgres,
+}
 
 
 def register(scheme: str, factory: Callable[[str], Store]) -> None:

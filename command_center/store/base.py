@@ -1,4 +1,4 @@
-"""The store Protocol: incidents and cases, durable. Backends: sqlite (default), later postgresql."""
+"""The store Protocol: incidents and cases, durable. Backends: sqlite (default) and postgresql."""
 
 from __future__ import annotations
 

@@ -14,73 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from command_center.store.base import CaseQuery
+from command_center.store.migrate import apply_sqlite
 from dispatch.cases import DONE_STATES, Case, TimelineEntry
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS incidents (
-    id TEXT PRIMARY KEY,
-    ts TEXT NOT NULL,
-    camera_id TEXT,
-    state TEXT NOT NULL,
-    doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS incidents_ts ON incidents (ts);
-CREATE TABLE IF NOT EXISTS cases (
-    id TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
-    is_open INTEGER NOT NULL,
-    matter_code TEXT NOT NULL,
-    grid_code TEXT NOT NULL,
-    assignee TEXT,
-    created_at TEXT NOT NULL,
-    deadline TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    doc TEXT NOT NULL,
-    lon REAL,
-    lat REAL
-);
-CREATE INDEX IF NOT EXISTS cases_open_matter ON cases (is_open, matter_code, created_at);
-CREATE INDEX IF NOT EXISTS cases_open_matter_lon ON cases (is_open, matter_code, lon);
-CREATE INDEX IF NOT EXISTS cases_assignee ON cases (assignee, is_open);
-CREATE TABLE IF NOT EXISTS case_timeline (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    case_id TEXT NOT NULL,
-    ts TEXT NOT NULL,
-    action TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    from_state TEXT NOT NULL,
-    to_state TEXT NOT NULL,
-    note TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS case_timeline_case ON case_timeline (case_id, seq);
-CREATE TABLE IF NOT EXISTS reports (
-    id TEXT PRIMARY KEY,
-    created_at TEXT NOT NULL,
-    case_id TEXT,
-    doc TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reports_created ON reports (created_at);
-CREATE TABLE IF NOT EXISTS users (
-    username TEXT PRIMARY KEY,
-    password_hash TEXT NOT NULL,
-    role TEXT NOT NULL,
-    jurisdiction TEXT NOT NULL DEFAULT '',
-    worker_id TEXT,
-    created_at TEXT NOT NULL,
-    disabled INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS audit (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    ts TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    role TEXT NOT NULL,
-    action TEXT NOT NULL,
-    target TEXT NOT NULL,
-    ip TEXT NOT NULL,
-    detail TEXT
-);
-CREATE INDEX IF NOT EXISTS audit_actor ON audit (actor, seq);
-"""
 USER_FIELDS = ("username", "password_hash", "role", "jurisdiction", "worker_id", "created_at", "disabled")
 AUDIT_FIELDS = ("seq", "ts", "actor", "role", "action", "target", "ip", "detail")
 _DONE = tuple(s.value for s in DONE_STATES)
@@ -105,23 +41,15 @@ class SQLiteStore:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute("PRAGMA busy_timeout=5000")
-        self._migrate()
-        self._db.executescript(SCHEMA)
+        self.migrations = self._migrate()
 
-    def _migrate(self) -> None:
+    def _migrate(self) -> list[str]:
         """Bring a database made by an older version up to this schema, in place."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(cases)")}
-        if columns and "lon" not in columns:  # before cases had their location as columns
-            self._db.execute("ALTER TABLE cases ADD COLUMN lon REAL")
-            self._db.execute("ALTER TABLE cases ADD COLUMN lat REAL")
-            self._db.execute(
-                "UPDATE cases SET lon = json_extract(doc, '$.location.lon'), lat = json_extract(doc, '$.location.lat')"
-            )
+        return apply_sqlite(self._db, legacy_baseline)
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
-        # sqlite:///relative/path.db or sqlite:////absolute/path.db
-        return cls(url.removeprefix("sqlite:///") or ":memory:")
+        return cls(sqlite_path(url))
 
     # incidents
     def add_incident(self, incident: dict[str, Any]) -> None:
@@ -423,6 +351,27 @@ class SQLiteStore:
             case.lon,
             case.lat,
         )
+
+
+_INITIAL_TABLES = {"incidents", "cases", "case_timeline", "reports", "users", "audit"}
+
+
+def sqlite_path(url: str) -> str:
+    # sqlite:///relative/path.db or sqlite:////absolute/path.db
+    return url.removeprefix("sqlite:///") or ":memory:"
+
+
+def legacy_baseline(db: sqlite3.Connection) -> set[int]:
+    """The migrations a database made before `schema_migrations` existed already has.
+
+    0001 counts only when every one of its tables is there: it is all IF NOT EXISTS, so
+    running it adds what a very old database lacks. 0002 (the location columns) must not
+    run twice.
+    """
+    tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    columns = {row[1] for row in db.execute("PRAGMA table_info(cases)")}
+    present = {1} if tables >= _INITIAL_TABLES else set()
+    return present | ({2} if "lon" in columns else set())
 
 
 class _Transaction:

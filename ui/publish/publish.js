@@ -1,10 +1,9 @@
-// Publishes this phone's camera to the command center over WHIP, with its position on a
-// `telemetry` data channel, so incidents seen from a moving camera are placed where it is.
+// The publish page: this phone's camera to the command center over WHIP (see whip.js).
 //
 // Query parameters: ?stream=ID (pre-fills the stream), ?lat=&lon= (a fixed position instead of
 // the phone's GPS: for tests and for a camera on a tripod), ?token= (as on the other pages).
 
-import { getToken } from '../common/live.js';
+import { WhipPublisher, watchPosition } from './whip.js';
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
@@ -16,12 +15,19 @@ const ui = {
 
 // Shown phase → the shared badge colours (style.css): amber, green, red.
 const BADGE = { idle: ['', 'Idle'], connecting: ['starting', 'Connecting…'], live: ['online', 'Live'], error: ['offline', 'Error'] };
-const TELEMETRY_EVERY_MS = 1000;
-const GATHER_TIMEOUT_MS = 3000;
 
-let live = null; // {pc, media, channel, resource, timer, watch}
 let position = fixedPosition();
-let sent = 0;
+let streamId = '';
+let unwatch = null;
+const publisher = new WhipPublisher({
+  position: () => position,
+  onSent: () => showPosition(),
+  onState: (state) => {
+    if (state === 'connected') setPhase('live', `Publishing as ${streamId}`);
+    else if (state === 'failed') setPhase('error', 'The connection failed; press Stop, then Go live', 'error');
+    else if (state === 'disconnected') setPhase('connecting', 'Connection lost, retrying…');
+  },
+});
 
 function setPhase(phase, message = '', kind = '') {
   document.body.dataset.phase = phase;
@@ -31,8 +37,8 @@ function setPhase(phase, message = '', kind = '') {
   ui.message.textContent = message;
   ui.message.dataset.kind = kind;
   ui.start.disabled = phase === 'connecting' || phase === 'live';
-  ui.stop.disabled = !live;
-  ui.stream.disabled = Boolean(live);
+  ui.stop.disabled = !publisher.live;
+  ui.stream.disabled = Boolean(publisher.live);
 }
 
 function fixedPosition() {
@@ -45,113 +51,13 @@ function fixedPosition() {
 
 function showPosition() {
   ui.position.textContent = position ? `${position.lat.toFixed(6)}, ${position.lon.toFixed(6)}` : 'no position yet';
-  ui.sent.textContent = String(sent);
+  ui.sent.textContent = String(publisher.sent);
 }
 
-function watchPosition() {
-  if (fixedPosition() || !navigator.geolocation) return null;
-  return navigator.geolocation.watchPosition(
-    (pos) => {
-      const { latitude, longitude, altitude, heading } = pos.coords;
-      position = { lat: latitude, lon: longitude };
-      if (Number.isFinite(altitude)) position.alt = altitude;
-      if (Number.isFinite(heading)) position.heading = heading;
-      showPosition();
-    },
-    (err) => { ui.position.textContent = `no position: ${err.message}`; },
-    { enableHighAccuracy: true, maximumAge: 2000 },
-  );
-}
-
-function sendTelemetry() {
-  const channel = live?.channel;
-  if (!position || !channel || channel.readyState !== 'open') return;
-  channel.send(JSON.stringify({ ...position, ts: Date.now() / 1000 }));
-  sent += 1;
-  showPosition();
-}
-
-/** Non-trickle WHIP: the offer goes out once it holds every candidate (or after a timeout). */
-function gatheringDone(pc) {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
-    pc.addEventListener('icegatheringstatechange', () => {
-      if (pc.iceGatheringState === 'complete') {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
-
-function headers(contentType) {
-  const h = { 'Content-Type': contentType };
-  const token = getToken();
-  if (token) h.Authorization = `Bearer ${token}`;
-  return h;
-}
-
-async function errorText(res) {
-  try {
-    const body = await res.json();
-    return [body.error, body.detail].filter(Boolean).join(': ') || `HTTP ${res.status}`;
-  } catch {
-    return `HTTP ${res.status}`;
-  }
-}
-
-async function start(streamId) {
-  if (!navigator.mediaDevices?.getUserMedia) {
-    throw new Error('this page needs HTTPS (or localhost) to use the camera');
-  }
-  setPhase('connecting', 'Opening the camera…');
-  const media = await navigator.mediaDevices.getUserMedia({
-    video: { facingMode: 'environment', width: { ideal: 1280 }, height: { ideal: 720 } },
-    audio: false,
-  });
-  const pc = new RTCPeerConnection({ iceServers: [] });
-  live = { pc, media, channel: null, resource: null, timer: null, watch: null };
-  ui.preview.srcObject = media;
-  ui.placeholder.hidden = true;
-  setPhase('connecting', 'Connecting to the command center…');
-  for (const track of media.getVideoTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [media] });
-  live.channel = pc.createDataChannel('telemetry');
-  live.channel.addEventListener('open', sendTelemetry);
-  live.timer = setInterval(sendTelemetry, TELEMETRY_EVERY_MS);
-  live.watch = watchPosition();
-  pc.addEventListener('connectionstatechange', () => {
-    if (live?.pc !== pc) return;
-    if (pc.connectionState === 'connected') setPhase('live', `Publishing as ${streamId}`);
-    else if (pc.connectionState === 'failed') setPhase('error', 'The connection failed; press Stop, then Go live', 'error');
-    else if (pc.connectionState === 'disconnected') setPhase('connecting', 'Connection lost, retrying…');
-  });
-
-  await pc.setLocalDescription(await pc.createOffer());
-  await gatheringDone(pc);
-  const res = await fetch(`/whip/${encodeURIComponent(streamId)}`, {
-    method: 'POST',
-    headers: headers('application/sdp'),
-    body: pc.localDescription.sdp,
-  });
-  if (res.status !== 201) throw new Error(await errorText(res));
-  live.resource = new URL(res.headers.get('Location'), location.href).pathname;
-  ui.session.textContent = live.resource.split('/').pop();
-  await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
-}
-
-/** Ends the session on the server too; `keepalive` lets it go out while the page unloads. */
 function stop() {
-  const was = live;
-  live = null;
-  if (!was) return;
-  clearInterval(was.timer);
-  if (was.watch != null) navigator.geolocation.clearWatch(was.watch);
-  if (was.resource) {
-    fetch(was.resource, { method: 'DELETE', headers: headers('text/plain'), keepalive: true }).catch(() => {});
-  }
-  was.pc.close();
-  for (const track of was.media.getTracks()) track.stop();
+  publisher.stop();
+  if (unwatch) unwatch();
+  unwatch = null;
   ui.preview.srcObject = null;
   ui.placeholder.hidden = false;
   ui.session.textContent = '–';
@@ -159,10 +65,20 @@ function stop() {
 
 ui.form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
-  const streamId = ui.stream.value.trim();
+  streamId = ui.stream.value.trim();
   if (!streamId) return;
+  setPhase('connecting', 'Opening the camera and connecting…');
   try {
-    await start(streamId);
+    if (!fixedPosition()) {
+      unwatch = watchPosition(
+        (fix) => { position = fix; showPosition(); },
+        (err) => { ui.position.textContent = `no position: ${err.message}`; },
+      );
+    }
+    ui.preview.srcObject = await publisher.start(streamId);
+    ui.placeholder.hidden = true;
+    ui.session.textContent = publisher.session || '–';
+    if (document.body.dataset.phase !== 'live') setPhase('connecting', 'Connecting to the command center…');
   } catch (err) {
     stop();
     setPhase('error', err.message || String(err), 'error');

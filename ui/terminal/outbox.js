@@ -5,6 +5,8 @@
 // action only against that version (409 "case changed meanwhile" otherwise), so a resend of an
 // action that did reach the server (its answer was lost) is refused instead of applied twice; we
 // then look at the case and drop the entry when its timeline already shows our action.
+// A reported clue (`kind: 'report'`) carries a client id instead: the server answers a resend
+// with the case the first one made, and each photo leaves the entry once it is uploaded.
 
 import { api, post } from '../common/live.js';
 
@@ -30,9 +32,18 @@ export class Outbox {
     this.onChange(list);
   }
 
-  /** The case ids with an action waiting, and which action. */
+  /** The case ids with an action waiting, and which action (reported clues have no case yet). */
   pending() {
-    return new Map(this.entries().map((e) => [e.caseId, e.action]));
+    return new Map(this.entries().filter((e) => e.kind !== 'report').map((e) => [e.caseId, e.action]));
+  }
+
+  /** Queues a clue report: `body` for POST /api/cases, photos as File/Blob objects. */
+  async addReport(clientId, body, photos = []) {
+    const dataUrls = await Promise.all(photos.map(readAsDataUrl));
+    if (dataUrls.some((u) => u.length > MAX_PHOTO_CHARS)) throw new Error('photo too large to keep offline; send it when online');
+    const entry = { key: `report:${clientId}`, kind: 'report', action: 'report', clientId, body, photos: dataUrls, at: Date.now() };
+    this._save([...this.entries().filter((e) => e.key !== entry.key), entry]);
+    return entry;
   }
 
   /** Queues one action; photos are File/Blob objects, kept as data URLs until sent. */
@@ -55,12 +66,14 @@ export class Outbox {
   async _flush() {
     for (const entry of this.entries()) {
       try {
-        const updated = await send(entry, this.worker);
+        const updated = entry.kind === 'report'
+          ? await sendReport(entry, (left) => this._update(entry.key, { photos: left }))
+          : await send(entry, this.worker);
         this._remove(entry.key);
         this.onSent(entry, updated);
       } catch (err) {
         if (err.status === 0 || err.status >= 500 || err.status === 401) return; // still offline (or signed out): later
-        const applied = err.status === 409 ? await alreadyApplied(entry, this.worker) : null;
+        const applied = err.status === 409 && entry.kind !== 'report' ? await alreadyApplied(entry, this.worker) : null;
         this._remove(entry.key);
         if (applied) this.onSent(entry, applied);
         else this.onDropped(entry, err);
@@ -70,6 +83,10 @@ export class Outbox {
 
   _remove(key) {
     this._save(this.entries().filter((e) => e.key !== key));
+  }
+
+  _update(key, fields) {
+    this._save(this.entries().map((e) => (e.key === key ? { ...e, ...fields } : e)));
   }
 }
 
@@ -87,6 +104,25 @@ export async function send(entry, worker) {
   if (Number.isInteger(entry.version)) body.version = entry.version;
   if (ids.length) body.photos = ids;
   return post(`/api/cases/${encodeURIComponent(entry.caseId)}/${entry.action}`, body);
+}
+
+/**
+ * Reports a clue, then uploads its photos; `onPhotoSent(left)` hears the photos still to go
+ * after each one (so a resend does not upload one twice). Posting again with the same client
+ * id is safe: the server returns the case the first post made. Resolves to the case.
+ */
+export async function sendReport(entry, onPhotoSent = () => {}) {
+  const c = await post('/api/cases', { ...entry.body, client_id: entry.clientId });
+  const left = [...(entry.photos || [])];
+  while (left.length) {
+    const blob = typeof left[0] === 'string' ? await (await fetch(left[0])).blob() : left[0];
+    const form = new FormData();
+    form.append('photo', blob, 'clue.jpg');
+    await api(`/api/cases/${encodeURIComponent(c.id)}/photos`, { method: 'POST', body: form, timeoutMs: 60000 });
+    left.shift();
+    onPhotoSent(left);
+  }
+  return c;
 }
 
 /** The case as it is now when its timeline already holds our action after the version we sent. */

@@ -6,12 +6,16 @@ import {
   Store, caseClosedAt, compareCases, deadlineStatus, isOpenCase, parseTs, rafBatch, reconcile, el, toast,
 } from '../common/util.js';
 import { pendingNote, taskCard } from './cards.js';
+import { setupGoLive } from './golive.js';
 import { Outbox, send } from './outbox.js';
+import { setupReport } from './report.js';
 
 const $ = (id) => document.getElementById(id);
 const worker = (new URLSearchParams(location.search).get('worker') || '').trim();
 const FRESH_MS = 10000;
-const DONE_TEXT = { accept: 'Task accepted', start: 'Work started', feedback: 'Report sent', close: 'Task closed' };
+const DONE_TEXT = {
+  accept: 'Task accepted', start: 'Work started', feedback: 'Report sent', close: 'Task closed', report: 'Clue reported',
+};
 const OUTBOX_RETRY_MS = 15000;
 
 const store = new Store();
@@ -166,6 +170,10 @@ const outbox = new Outbox(worker, {
     toast(`${DONE_TEXT[entry.action] || 'Done'} (sent after reconnecting)`, 'ok', 3000);
   },
   onDropped: (entry, err) => {
+    if (entry.kind === 'report') {
+      toast(`The saved clue report was refused: ${err.message}`, 'error', 9000);
+      return;
+    }
     toast(`${entry.caseId}: the saved “${entry.action}” was refused: ${err.message}`, 'error', 9000);
     api(`/api/cases/${encodeURIComponent(entry.caseId)}`).then((c) => upsertCase(c)).catch(() => {});
   },
@@ -201,6 +209,9 @@ async function onAction(id, action, note, _card, photos = []) {
   return undefined;
 }
 
+// Set up in start(): the form needs the page's elements, the worker record comes later.
+let report = null;
+
 let loading = null;
 async function loadTasks() {
   if (loading) return loading;
@@ -234,6 +245,7 @@ async function loadTasks() {
 async function loadWorker() {
   try {
     const w = await api(`/api/workers/${encodeURIComponent(worker)}`);
+    report.setWorker(w);
     $('worker-name').textContent = w.name || w.id || worker;
     $('worker-grid').textContent = [w.grid_name, w.grid_code].filter(Boolean).join(' · ');
     const duty = $('worker-duty');
@@ -280,6 +292,9 @@ function start() {
   document.addEventListener('visibilitychange', () => {
     if (!document.hidden && tab === 'tasks') { unseen = 0; updateTitle(); }
   });
+
+  report = setupReport({ worker, outbox, onReported: (c) => upsertCase(c) });
+  setupGoLive({ worker });
 
   const channel = `tasks:${worker}`;
   const indicator = bindIndicator($('conn'));

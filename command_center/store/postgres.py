@@ -1,0 +1,408 @@
+"""PostgreSQL store: the SQLite store's behaviour on a server many processes can share.
+
+A small pool of connections, not one behind a lock: a case transition's compare-and-set
+then really races in the server (row locks, READ COMMITTED re-check of the WHERE), which
+is what keeps "exactly one winner" honest across processes too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+
+from command_center.store.base import CaseQuery
+from command_center.store.migrate import apply_postgres
+from command_center.store.sqlite import AUDIT_FIELDS, CASE_CACHE, USER_FIELDS, SQLiteStore
+from dispatch.cases import Case, TimelineEntry
+
+POOL_SIZE = 8
+_TIMELINE = ("ts", "action", "actor", "from_state", "to_state", "note")
+
+
+def conninfo(url: str) -> tuple[str, int]:
+    """A libpq URL without our own options, and the pool size (`?pool=N`, default 8)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    pool = next((int(v) for k, v in query if k == "pool"), POOL_SIZE)
+    rest = urlencode([(k, v) for k, v in query if k != "pool"])
+    return urlunsplit(("postgresql", parts.netloc, parts.path, rest, parts.fragment)), max(1, pool)
+
+
+class PostgresStore:
+    def __init__(self, url: str, pool_size: int | None = None) -> None:
+        self.dsn, size = conninfo(url)
+        size = pool_size or size
+        # Autocommit, with explicit transactions: `conn.transaction()` nested inside a
+        # batch becomes a savepoint, exactly like the SQLite store's writes in a batch.
+        first = psycopg.connect(self.dsn, autocommit=True)
+        self.migrations = apply_postgres(first)
+        self._pool: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
+        self._pool.put(first)
+        self._spare = size - 1  # opened on demand: most runs never need them all
+        self._pool_lock = threading.Lock()
+        self._local = threading.local()  # the connection a thread's batch holds
+        self._cache: OrderedDict[str, Case] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self._closed = False
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresStore:
+        return cls(url)
+
+    # incidents
+    def add_incident(self, incident: dict[str, Any]) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO incidents (id, ts, camera_id, state, doc) VALUES (%s, %s, %s, %s, %s)",
+                (incident["id"], incident["ts"], incident.get("camera_id"), incident["state"], json.dumps(incident)),
+            )
+
+    def update_incident(self, incident_id: str, **fields: Any) -> dict[str, Any] | None:
+        with self._write() as db:
+            row = db.execute("SELECT doc FROM incidents WHERE id = %s FOR UPDATE", (incident_id,)).fetchone()
+            if row is None:
+                return None
+            doc = json.loads(row[0]) | fields
+            db.execute(
+                "UPDATE incidents SET state = %s, doc = %s WHERE id = %s", (doc["state"], json.dumps(doc), incident_id)
+            )
+            return doc
+
+    def get_incident(self, incident_id: str) -> dict[str, Any] | None:
+        with self._conn() as db:
+            row = db.execute("SELECT doc FROM incidents WHERE id = %s", (incident_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list_incidents(
+        self, limit: int = 50, offset: int = 0, state: str | None = None, grid_prefix: str | None = None
+    ) -> tuple[list[dict], int]:
+        clauses, args = [], []
+        if state:
+            clauses.append("state = %s")
+            args.append(state)
+        if grid_prefix:  # a jurisdiction: the grid code is in the document only
+            clauses.append("(doc::jsonb ->> 'grid_code') LIKE %s")
+            args.append(grid_prefix + "%")
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._conn() as db:
+            total = db.execute(f"SELECT count(*) FROM incidents {where}", args).fetchone()[0]  # type: ignore[index]
+            rows = db.execute(
+                f"SELECT doc FROM incidents {where} ORDER BY ts DESC LIMIT %s OFFSET %s", [*args, limit, offset]
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows], total
+
+    # citizen reports (Open311 service requests)
+    def add_report(self, report: dict[str, Any]) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO reports (id, created_at, case_id, doc) VALUES (%s, %s, %s, %s)",
+                (report["id"], report["requested_datetime"], report.get("case_id"), json.dumps(report, ensure_ascii=False)),
+            )
+
+    def get_report(self, report_id: str) -> dict[str, Any] | None:
+        with self._conn() as db:
+            row = db.execute("SELECT doc FROM reports WHERE id = %s", (report_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def list_reports(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
+        with self._conn() as db:
+            rows = db.execute(
+                "SELECT doc FROM reports ORDER BY created_at DESC LIMIT %s OFFSET %s", (limit, offset)
+            ).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
+    # users and the audit log
+    def add_users(self, users: Iterable[dict[str, Any]]) -> int:
+        """Insert the users not there yet (by username); how many were new."""
+        rows = [tuple(u.get(k, 0 if k == "disabled" else None) for k in USER_FIELDS) for u in users]
+        sql = (
+            f"INSERT INTO users ({', '.join(USER_FIELDS)}) VALUES ({', '.join(['%s'] * len(USER_FIELDS))})"
+            " ON CONFLICT (username) DO NOTHING"
+        )
+        added = 0
+        with self._write() as db:
+            for row in rows:
+                added += db.execute(sql, row).rowcount
+        return added
+
+    def get_user(self, username: str) -> dict[str, Any] | None:
+        with self._conn() as db:
+            row = db.execute(f"SELECT {', '.join(USER_FIELDS)} FROM users WHERE username = %s", (username,)).fetchone()
+        return dict(zip(USER_FIELDS, row, strict=True)) if row else None
+
+    def update_user(self, username: str, **fields: Any) -> None:
+        unknown = set(fields) - set(USER_FIELDS[1:])
+        if unknown:
+            raise ValueError(f"unknown user fields: {sorted(unknown)}")
+        sets = ", ".join(f"{k} = %s" for k in fields)
+        with self._write() as db:
+            db.execute(f"UPDATE users SET {sets} WHERE username = %s", [*fields.values(), username])
+
+    def list_users(self, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+        with self._conn() as db:
+            total = db.execute("SELECT count(*) FROM users").fetchone()[0]  # type: ignore[index]
+            rows = db.execute(
+                f"SELECT {', '.join(USER_FIELDS)} FROM users ORDER BY username LIMIT %s OFFSET %s", (limit, offset)
+            ).fetchall()
+        return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows], total
+
+    def add_audit(self, entry: dict[str, Any]) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO audit (ts, actor, role, action, target, ip, detail) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                tuple(entry.get(k) for k in AUDIT_FIELDS[1:]),
+            )
+
+    def list_audit(
+        self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Newest first."""
+        clauses, args = [], []
+        if actor:
+            clauses.append("actor = %s")
+            args.append(actor)
+        if action:
+            clauses.append("action = %s")
+            args.append(action)
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._conn() as db:
+            total = db.execute(f"SELECT count(*) FROM audit {where}", args).fetchone()[0]  # type: ignore[index]
+            rows = db.execute(
+                f"SELECT {', '.join(AUDIT_FIELDS)} FROM audit {where} ORDER BY seq DESC LIMIT %s OFFSET %s",
+                [*args, limit, offset],
+            ).fetchall()
+        return [dict(zip(AUDIT_FIELDS, r, strict=True)) for r in rows], total
+
+    # cases
+    def insert_case(self, case: Case) -> None:
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO cases (state, is_open, matter_code, grid_code, assignee, created_at, deadline,"
+                " version, doc, lon, lat, id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                (*SQLiteStore._case_columns(case), case.id),
+            )
+            self._append(db, case.id, *case.timeline)
+        self._remember(case)
+
+    def save_transition(self, case: Case, entry: TimelineEntry) -> bool:
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE cases SET state = %s, is_open = %s, matter_code = %s, grid_code = %s, assignee = %s,"
+                " created_at = %s, deadline = %s, version = %s, doc = %s, lon = %s, lat = %s"
+                " WHERE id = %s AND version = %s",
+                (*SQLiteStore._case_columns(case), case.id, case.version - 1),
+            )
+            if cur.rowcount != 1:
+                return False
+            self._append(db, case.id, entry)
+        self._remember(case)
+        return True
+
+    def get_case(self, case_id: str) -> Case | None:
+        with self._snapshot() as db:
+            row = db.execute("SELECT id, version, doc FROM cases WHERE id = %s", (case_id,)).fetchone()
+            return None if row is None else self._cached(db, row[0], row[1], row[2])
+
+    def open_cases_of_matter(
+        self, matter_code: str, since: datetime, near: tuple[float, float, float] | None = None
+    ) -> list[Case]:
+        sql = "SELECT id, version FROM cases WHERE is_open = 1 AND matter_code = %s AND created_at >= %s"
+        args: list[object] = [matter_code, since.isoformat()]
+        if near is not None:  # a box around (lon, lat) of ± radius metres: the caller measures exactly
+            lon, lat, radius_m = near
+            dlat = radius_m / 111_320.0
+            dlon = dlat / max(math.cos(math.radians(lat)), 0.01)
+            sql += " AND lon BETWEEN %s AND %s AND lat BETWEEN %s AND %s"
+            args += [lon - dlon, lon + dlon, lat - dlat, lat + dlat]
+        with self._snapshot() as db:
+            rows = db.execute(sql, args).fetchall()  # type: ignore[arg-type]
+            return [self._cached(db, case_id, version) for case_id, version in rows]
+
+    def open_counts(self, worker_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(worker_ids)
+        if not ids:
+            return {}
+        with self._conn() as db:
+            rows = db.execute(
+                "SELECT assignee, count(*) FROM cases WHERE is_open = 1 AND assignee = ANY(%s) GROUP BY assignee", (ids,)
+            ).fetchall()
+        return dict(rows)  # type: ignore[arg-type]
+
+    def open_counts_by_grid(self, prefix: str = "") -> dict[str, int]:
+        """Open cases per stored grid code under a code prefix (an area's significant digits)."""
+        with self._conn() as db:
+            rows = db.execute(
+                "SELECT grid_code, count(*) FROM cases WHERE is_open = 1 AND grid_code LIKE %s GROUP BY grid_code",
+                (prefix + "%",),
+            ).fetchall()
+        return dict(rows)  # type: ignore[arg-type]
+
+    def list_cases(self, query: CaseQuery) -> tuple[list[Case], int]:
+        clauses, args = [], []
+        if query.open_only:
+            clauses.append("is_open = 1")
+        if query.state:
+            clauses.append("state = %s")
+            args.append(query.state)
+        if query.assignee:
+            clauses.append("assignee = %s")
+            args.append(query.assignee)
+        if query.grid_prefix:
+            clauses.append("grid_code LIKE %s")
+            args.append(query.grid_prefix + "%")
+        if query.created_since is not None:
+            clauses.append("created_at >= %s")
+            args.append(query.created_since.astimezone(UTC).isoformat())
+        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        with self._snapshot() as db:
+            total = db.execute(f"SELECT count(*) FROM cases {where}", args).fetchone()[0]  # type: ignore[index]
+            # id last: ties in the deadline come back in the same order on every page.
+            rows = db.execute(
+                f"SELECT doc FROM cases {where} ORDER BY is_open DESC, deadline ASC, id LIMIT %s OFFSET %s",
+                [*args, query.limit, query.offset],
+            ).fetchall()
+            return [self._load(db, r[0]) for r in rows], total
+
+    def close(self) -> None:
+        with self._pool_lock:
+            self._closed = True
+        while True:
+            try:
+                self._pool.get_nowait().close()
+            except queue.Empty:
+                return
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group commit: this thread's writes inside share one transaction and one commit.
+
+        Each write inside is a savepoint, so a failed one undoes only itself. Nothing
+        written inside is durable, or seen by others, until the block ends: acknowledge
+        after it. Unlike SQLite's, other threads go on meanwhile on other connections;
+        only a row the batch wrote waits for it.
+        """
+        if getattr(self._local, "conn", None) is not None:  # nested: part of the outer batch
+            yield
+            return
+        with self._conn() as db:
+            self._local.conn, self._local.pending = db, []
+            try:
+                with db.transaction():
+                    yield
+                # Cached only once committed: a rolled-back version must never be served.
+                for case in self._local.pending:
+                    self._remember(case, now=True)
+            finally:
+                self._local.conn = self._local.pending = None
+
+    # helpers
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        held = getattr(self._local, "conn", None)
+        if held is not None:  # inside this thread's batch: see its own uncommitted writes
+            yield held
+            return
+        db = self._take()
+        try:
+            yield db
+        finally:
+            self._give(db)
+
+    @contextlib.contextmanager
+    def _snapshot(self) -> Iterator[psycopg.Connection[Any]]:
+        # A case is its row plus its timeline rows, read by separate statements: under
+        # READ COMMITTED a transition committing in between would pair a doc with
+        # another version's timeline. Writes stay READ COMMITTED: the compare-and-set
+        # must re-check its WHERE and answer False, not fail with a serialization error.
+        if getattr(self._local, "conn", None) is not None:
+            with self._conn() as db:
+                yield db
+            return
+        with self._conn() as db, db.transaction():
+            db.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield db
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._conn() as db, db.transaction():  # a savepoint when inside a batch
+            yield db
+
+    def _take(self) -> psycopg.Connection[Any]:
+        with self._pool_lock:
+            if self._closed:
+                raise RuntimeError("store closed")
+            if self._pool.empty() and self._spare > 0:
+                self._spare -= 1
+                opened = True
+            else:
+                opened = False
+        if opened:
+            try:
+                return psycopg.connect(self.dsn, autocommit=True)
+            except BaseException:
+                with self._pool_lock:
+                    self._spare += 1
+                raise
+        return self._pool.get()
+
+    def _give(self, db: psycopg.Connection[Any]) -> None:
+        with self._pool_lock:
+            if db.broken or db.closed or self._closed:
+                # A lost connection is dropped; its slot opens a fresh one when needed.
+                db.close()
+                self._spare += 0 if self._closed else 1
+                return
+        self._pool.put(db)
+
+    def _append(self, db: psycopg.Connection[Any], case_id: str, *entries: TimelineEntry) -> None:
+        with db.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO case_timeline (case_id, ts, action, actor, from_state, to_state, note)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                [
+                    (case_id, e.ts.isoformat(), e.action, e.actor, e.from_state.value, e.to_state.value, e.note)
+                    for e in entries
+                ],
+            )
+
+    def _remember(self, case: Case, now: bool = False) -> None:
+        pending = getattr(self._local, "pending", None)
+        if pending is not None and not now:
+            pending.append(case)
+            return
+        with self._cache_lock:
+            self._cache[case.id] = case
+            self._cache.move_to_end(case.id)
+            if len(self._cache) > CASE_CACHE:
+                self._cache.popitem(last=False)
+
+    def _cached(self, db: psycopg.Connection[Any], case_id: str, version: int, doc: str | None = None) -> Case:
+        # An entry is served only at the stored version, and every change bumps it.
+        with self._cache_lock:
+            case = self._cache.get(case_id)
+        if case is None or case.version != version:
+            if doc is None:
+                doc = db.execute("SELECT doc FROM cases WHERE id = %s", (case_id,)).fetchone()[0]  # type: ignore[index]
+            case = self._load(db, doc)
+            if getattr(self._local, "pending", None) is None:  # read inside a batch: maybe uncommitted
+                self._remember(case)
+        return case
+
+    def _load(self, db: psycopg.Connection[Any], doc: str) -> Case:
+        raw = json.loads(doc)
+        rows = db.execute(
+            "SELECT ts, action, actor, from_state, to_state, note FROM case_timeline WHERE case_id = %s ORDER BY seq",
+            (raw["id"],),
+        ).fetchall()
+        raw["timeline"] = [dict(zip(_TIMELINE, r, strict=True)) for r in rows]
+        return Case.from_dict(raw)
