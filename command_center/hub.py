@@ -20,6 +20,20 @@ writer is stuck in a send (the connection's buffers are full: it does not read).
 When the writer is merely waiting for the CPU, the whole server is behind, and
 dropping every client would turn a burst into a reconnect storm; the queue may then
 grow to LAG_FACTOR times its size before the client is dropped all the same.
+
+Several nodes (hub_history.py). Behind one address, every node's hub gets every bus
+event (a fan-out group per process) and must deliver it under the same seq, so that a
+client reconnecting to another node resumes with `since`. The seq is assigned once per
+event, by whichever node handles it first: a Lua script in Redis numbers it (INCR),
+stores the message in the channel's capped history and remembers the seq under the
+event id; every other node gets that seq back. Each node reads a topic's stream in
+order, so seqs follow stream order and have no holes. A node delivers a seq only once
+and only above the last it delivered (a redelivered event is skipped). Replay on
+`since` then reads the shared history, up to the seq Redis has now: a node may be
+behind the others, or have started after the events, so the client also skips live
+messages at or below what it was replayed (`Client.floors`). Live messages that come
+while the replay is being read wait in `Client.holding`, behind it. With Redis
+unreachable, a replay falls back to this node's own history (or a resync).
 """
 
 from __future__ import annotations
@@ -32,9 +46,12 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
+
+if TYPE_CHECKING:
+    from command_center.hub_history import Post, RedisHubHistory
 
 log = logging.getLogger(__name__)
 RATE_WINDOW_S = 5.0  # messages/s is measured over about this long
@@ -81,7 +98,9 @@ class Channel:
         oldest = self.history[0][0] if self.history else self.seq + 1
         if seq + 1 < oldest:
             return None
-        return [(message, area) for s, message, area in self.history if s > seq]
+        out = [(message, area) for s, message, area in self.history if s > seq]
+        # One node of several may have a hole (Redis lost its counter): not a full replay.
+        return out if len(out) == self.seq - seq else None
 
 
 class Client:
@@ -99,6 +118,10 @@ class Client:
         self.sent = 0
         self.last_sent = time.monotonic()
         self.task: asyncio.Task[None] | None = None
+        # Shared history only: live messages held back while a replay is read (channel →
+        # (seq, message, area)), and per channel the last seq replayed (not to send twice).
+        self.holding: dict[str, list[tuple[int, str, str | None]]] | None = None
+        self.floors: dict[str, int] | None = None
 
     def wake(self) -> None:
         if self.waiter is not None and not self.waiter.done():
@@ -127,6 +150,7 @@ class Hub:
         self.stats = HubStats()
         self._rate: deque[tuple[float, int]] = deque()  # (monotonic time, stats.sent)
         self._ticker: asyncio.Task[None] | None = None
+        self.shared: RedisHubHistory | None = None  # seq and history in Redis: several nodes
 
     def channel(self, name: str) -> Channel:
         chan = self.channels.get(name)
@@ -138,14 +162,54 @@ class Hub:
         """Number the message, keep it in history and queue it for every subscriber that
         may see `area` (None: everyone). Call from the event loop."""
         chan = self.channel(channel)
-        chan.seq += 1
-        message = json.dumps({"channel": channel, "seq": chan.seq, "type": type_, "data": data}, ensure_ascii=False)
+        seq = chan.seq + 1
+        message = json.dumps({"channel": channel, "seq": seq, "type": type_, "data": data}, ensure_ascii=False)
+        self._deliver(chan, seq, message, area)
+        return seq
+
+    async def publish_all(self, posts: list[Post]) -> None:
+        """Bus events' messages, in order: numbered here, or once for all nodes in Redis."""
+        if self.shared is None:
+            for post in posts:
+                self.publish(post.channel, post.type, post.data, post.area)
+            return
+        floors = [self.channel(post.channel).seq for post in posts]
+        try:
+            numbered = await self.shared.assign(posts, floors)  # waits out an outage
+        except Exception:  # not an outage (a bug, a key of the wrong type): keep the feed going
+            log.exception("hub: numbering %d messages in Redis failed; not delivered", len(posts))
+            return
+        for post, (seq, _fresh) in zip(posts, numbered, strict=True):
+            chan = self.channel(post.channel)
+            if seq <= chan.seq:
+                continue  # delivered here already: a redelivery of the event
+            head, tail = post.frame()
+            self._deliver(chan, seq, f"{head}{seq}{tail}", post.area)
+
+    def _deliver(self, chan: Channel, seq: int, message: str, area: str | None) -> None:
+        chan.seq = seq
         chan.append(message, area)
         self.stats.published += 1
         for client in tuple(chan.subscribers):
-            if client.access.sees(area):
+            if not client.access.sees(area):
+                continue
+            if client.holding is None and client.floors is None:
                 self._offer(client, message)
-        return chan.seq
+            else:
+                self._offer_gated(client, chan.name, seq, message, area)
+
+    def _offer_gated(self, client: Client, channel: str, seq: int, message: str, area: str | None) -> None:
+        if client.holding is not None and channel in client.holding:
+            client.holding[channel].append((seq, message, area))
+            return
+        floor = client.floors.get(channel) if client.floors is not None else None
+        if floor is not None:
+            if seq <= floor:
+                return  # replayed from the shared history before this node got to it
+            del client.floors[channel]  # type: ignore[union-attr]
+            if not client.floors:
+                client.floors = None
+        self._offer(client, message)
 
     def _offer(self, client: Client, message: str) -> None:
         if client.slow:
@@ -181,7 +245,7 @@ class Hub:
                     raw = await websocket.receive_text()
                 except WebSocketDisconnect:
                     break
-                self._handle(client, raw)
+                await self._handle(client, raw)
         except asyncio.CancelledError:
             if not client.slow:
                 raise
@@ -206,7 +270,7 @@ class Hub:
             self._ticker.cancel()  # nothing to beat for; the next client starts it again
             self._ticker = None
 
-    def _handle(self, client: Client, raw: str) -> None:
+    async def _handle(self, client: Client, raw: str) -> None:
         try:
             msg = json.loads(raw)
             op = msg["op"]
@@ -216,7 +280,7 @@ class Hub:
         if op == "ping":
             self._offer(client, json.dumps({"type": "pong"}))
         elif op == "subscribe":
-            self._subscribe(client, msg.get("channels") or [], msg.get("since") or {})
+            await self._subscribe(client, msg.get("channels") or [], msg.get("since") or {})
         elif op == "unsubscribe":
             names = msg.get("channels") or []
             for name in names if isinstance(names, list) else []:
@@ -228,7 +292,7 @@ class Hub:
         else:
             self._offer(client, json.dumps({"type": "error", "error": f"unknown op {op!r}"}))
 
-    def _subscribe(self, client: Client, channels: list[Any], since: dict[str, Any]) -> None:
+    async def _subscribe(self, client: Client, channels: list[Any], since: dict[str, Any]) -> None:
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
             self._offer(client, json.dumps({"type": "error", "error": "channels must be a list of names"}))
             return
@@ -238,23 +302,75 @@ class Hub:
             error = {"type": "error", "error": "not allowed to subscribe", "channels": refused}
             self._offer(client, json.dumps(error))
             channels = [name for name in channels if name not in refused]
+        lasts = {}
+        for name in channels:
+            last = since.get(name) if isinstance(since, dict) else None
+            if isinstance(last, int) and not isinstance(last, bool):
+                lasts[name] = last
+        if self.shared is not None and lasts:
+            await self._subscribe_shared(client, channels, lasts)
+            return
         # Replay and registration happen without an await in between, so nothing
         # published meanwhile can slip between the replayed and the live messages.
         for name in channels:
             chan = self.channel(name)
-            last = since.get(name) if isinstance(since, dict) else None
-            if isinstance(last, int) and not isinstance(last, bool):
-                missed = chan.since(last)
-                if missed is None:
-                    self.stats.resyncs += 1
-                    self._offer(client, json.dumps({"type": "resync", "channel": name, "seq": chan.seq}))
-                else:
-                    for message, area in missed:
-                        if client.access.sees(area):
-                            self._offer(client, message)
+            if name in lasts:
+                self._replay(client, name, chan.since(lasts[name]), chan.seq)
             client.channels.add(name)
             chan.subscribers.add(client)
         seqs = {name: self.channel(name).seq for name in channels}
+        self._offer(client, json.dumps({"type": "subscribed", "channels": channels, "seq": seqs}))
+
+    def _replay(self, client: Client, name: str, missed: list[tuple[str, str | None]] | None, seq: int) -> None:
+        if missed is None:
+            self.stats.resyncs += 1
+            self._offer(client, json.dumps({"type": "resync", "channel": name, "seq": seq}))
+            return
+        for message, area in missed:
+            if client.access.sees(area):
+                self._offer(client, message)
+
+    async def _subscribe_shared(self, client: Client, channels: list[str], lasts: dict[str, int]) -> None:
+        """Replay from the shared history: the client is registered first and its live
+        messages of these channels are held until the replay, read with an await, is sent."""
+        assert self.shared is not None
+        holding = client.holding = client.holding or {}
+        for name in channels:
+            if name in lasts:
+                holding[name] = []
+            client.channels.add(name)
+            self.channel(name).subscribers.add(client)
+        try:
+            found = await self.shared.since(lasts)
+        except Exception as exc:  # Redis away: what this node remembers, or a resync
+            log.warning("hub: shared history unreadable (%s); replaying from this node", exc)
+            found = None
+        if client not in self.clients:
+            return  # gone while we read
+        seqs = {}
+        for name in channels:
+            chan = self.channel(name)
+            seqs[name] = chan.seq
+            if name not in lasts:
+                continue
+            held = holding.pop(name, [])
+            if found is None:
+                upto = chan.seq
+                self._replay(client, name, chan.since(lasts[name]), upto)
+            else:
+                upto, replay = found[name]
+                self._replay(client, name, None if replay is None else [(m, a) for _, m, a in replay], upto)
+            for seq, message, _area in held:  # already filtered by access when held
+                if seq > upto:
+                    self._offer(client, message)
+            if upto > chan.seq:
+                # Replayed (or covered by the resync) up to `upto`: this node, behind the
+                # others, is still on its way to some of those seqs and must not send them again.
+                client.floors = client.floors or {}
+                client.floors[name] = upto
+            seqs[name] = max(chan.seq, upto)
+        if not holding:
+            client.holding = None
         self._offer(client, json.dumps({"type": "subscribed", "channels": channels, "seq": seqs}))
 
     async def _write(self, client: Client) -> None:

@@ -24,6 +24,7 @@ from command_center.emergency.sensing import Sensing
 from command_center.emergency.service import IncidentModes
 from command_center.events import Event
 from command_center.hub import Hub
+from command_center.hub_history import Post, shared_history
 from command_center.store import CaseQuery, Store, create_store
 from dispatch.cases import Case
 from dispatch.catalog import Catalog, load_catalog
@@ -49,6 +50,7 @@ TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emerg
 SAVED_MAP = "city/map.geojson"  # under data_dir: a re-drawn map, preferred over the configured one
 TRACK_POINTS = 300  # a moving camera's recent path: 5 minutes at one point a second
 INTAKE_BATCH = 64  # most incidents per group commit: a batch holds the store for ~50 ms
+HUB_BATCH = 256  # most events numbered per round trip to a shared (Redis) hub history
 
 
 def load_city(config: Config) -> City:
@@ -71,6 +73,8 @@ class Runtime:
         self.store: Store = create_store(config.store)
         self.bus: Bus = create_bus(config.bus)
         self.hub = Hub(config.hub.history, config.hub.queue_size, config.hub.heartbeat_s)
+        # A Redis bus means possibly several nodes: seq and history then live in Redis.
+        self.hub.shared = shared_history(self.bus, config.hub.history)
         self.auth = Auth.build(config.auth, data_dir, self.store)
         self.city = city or load_city(config)
         self.area_of = AreaLocator(lambda: self.index)  # positions → grid codes, for scoping
@@ -362,16 +366,19 @@ class Runtime:
 
     # bus → hub
     async def _feed_hub(self, subscription: Any) -> None:
-        async for event in subscription:
-            # One area per event, computed once: the hub compares it with each client's jurisdiction.
-            area = event_area(event.topic, event.data, self.area_of)
-            self.hub.publish(event.topic, event.type, event.data, area)
-            if event.topic == "cases" and event.data.get("assignee"):
-                timeline = event.data.get("timeline") or [{}]
-                assigned = event.type == "case.created" or timeline[-1].get("action") in ("dispatch", "return", "transfer")
-                self.hub.publish(
-                    f"tasks:{event.data['assignee']}", "task.assigned" if assigned else "task.updated", event.data, area
-                )
+        async for events in _batches(subscription, HUB_BATCH):
+            posts = []
+            for event in events:
+                # One area per event, computed once: the hub compares it with each client's jurisdiction.
+                area = event_area(event.topic, event.data, self.area_of)
+                posts.append(Post(event.id, event.topic, event.type, event.data, area))
+                if event.topic == "cases" and event.data.get("assignee"):
+                    timeline = event.data.get("timeline") or [{}]
+                    actions = ("dispatch", "return", "transfer")
+                    assigned = event.type == "case.created" or timeline[-1].get("action") in actions
+                    kind = "task.assigned" if assigned else "task.updated"
+                    posts.append(Post(event.id, f"tasks:{event.data['assignee']}", kind, event.data, area))
+            await self.hub.publish_all(posts)
 
     # health → bus
     async def _watch_cameras(self) -> None:

@@ -21,6 +21,7 @@ import redis
 import redis.asyncio as aredis
 
 from command_center.leases import LeaseManager, LeaseSettings, clear, holdings, owners
+from dispatch.city import City
 
 REDIS = "redis://127.0.0.1:6379/0"
 CAMERAS = [f"cam-{i:02d}" for i in range(12)]
@@ -269,3 +270,62 @@ def test_worker_processes_share_cameras_and_take_over_from_a_killed_one(prefix: 
     assert doubles == []
     # Clean stops gave everything back at once; only the killed worker's liveness key may linger.
     assert all(v is None for v in redis.Redis.from_url(REDIS).mget([f"{prefix}:lease:{c}" for c in CAMERAS]))
+
+
+def test_worker_refuses_the_memory_bus_and_sharding_needs_redis(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from command_center.cli import main
+    from command_center.config import ConfigError, parse_config
+
+    config = tmp_path / "memory.yaml"
+    config.write_text(
+        "bus: memory\ndetector: {backend: motion}\n"
+        "cameras: [{id: a, kind: sim, url: 'sim://street', location: {lon: 113.3, lat: 23.1}}]\n",
+        encoding="utf-8",
+    )
+    assert main(["worker", "--config", str(config)]) == 2
+    assert "needs a shared bus" in capsys.readouterr().err
+    with pytest.raises(ConfigError) as err:
+        parse_config({"bus": "memory", "sharding": {"enabled": True}})
+    assert "sharding.enabled needs a shared bus" in "\n".join(err.value.errors)
+    with pytest.raises(ConfigError) as err:
+        parse_config({"sharding": {"lease_ttl_s": 2, "heartbeat_s": 1}})
+    assert "sharding" in "\n".join(err.value.errors)
+
+
+def test_a_worker_runtime_starts_stops_and_restarts_one_camera(prefix: str, tmp_path: Path, small_city: City) -> None:
+    from command_center.config import parse_config
+    from command_center.runtime import Runtime
+
+    cam = {"kind": "sim", "url": "sim://street?seed=3&width=64&height=64", "fps": 5, "location": {"lon": 113.3, "lat": 23.1}}
+    config = parse_config(
+        {
+            "server": {"data_dir": str(tmp_path)},
+            "store": f"sqlite:///{tmp_path / 'cc.db'}",
+            "bus": f"{REDIS}?prefix={prefix}",
+            "detector": {"backend": "motion"},
+            "sharding": {"enabled": True},
+            "cameras": [{**cam, "id": "a"}, {**cam, "id": "b"}],
+        }
+    )
+
+    async def frames_grow(rt: Runtime, cam_id: str) -> bool:
+        before = rt.pipelines[cam_id].frames
+        await asyncio.sleep(1.0)
+        return rt.pipelines[cam_id].frames > before
+
+    async def scenario() -> None:
+        rt = Runtime(config, city=small_city)
+        await rt.start_worker()
+        try:
+            assert not await frames_grow(rt, "a")  # no lease, no frames
+            await rt.start_camera("a")
+            await until(lambda: rt.pipelines["a"].frames > 0, 10)
+            await rt.stop_camera("a")
+            assert not await frames_grow(rt, "a")
+            await rt.start_camera("a")  # a fresh runner numbers frames from 0 again: vision must follow
+            assert await frames_grow(rt, "a") or await frames_grow(rt, "a")
+            assert rt.pipelines["b"].frames == 0 and rt.watched == {"a"}
+        finally:
+            await rt.stop()
+
+    asyncio.run(scenario())

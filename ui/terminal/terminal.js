@@ -166,7 +166,8 @@ function upsertCase(c, { live = false, assigned = false } = {}) {
 
 const outbox = new Outbox(worker, {
   onSent: (entry, updated) => {
-    if (updated && updated.id != null) upsertCase(updated);
+    // A reported clue is a task here only when the dispatcher gave it to this worker.
+    if (updated && updated.id != null && (entry.kind !== 'report' || updated.assignee === worker)) upsertCase(updated);
     toast(`${DONE_TEXT[entry.action] || 'Done'} (sent after reconnecting)`, 'ok', 3000);
   },
   onDropped: (entry, err) => {
@@ -293,7 +294,7 @@ function start() {
     if (!document.hidden && tab === 'tasks') { unseen = 0; updateTitle(); }
   });
 
-  report = setupReport({ worker, outbox, onReported: (c) => upsertCase(c) });
+  report = setupReport({ worker, outbox, onReported: (c) => { if (c.assignee === worker) upsertCase(c); } });
   setupGoLive({ worker });
 
   const channel = `tasks:${worker}`;
