@@ -117,6 +117,8 @@ class LeaseManager:
         self._tasks = [
             asyncio.create_task(self._every(self.settings.heartbeat_s, self.heartbeat), name="lease-heartbeat"),
             asyncio.create_task(self._every(self.settings.scan_s, self.scan), name="lease-scan"),
+            # Apart from the heartbeat: a renewal stuck on a hung Redis must not delay fencing.
+            asyncio.create_task(self._every(self.settings.guard_s / 4, self._fence), name="lease-fence"),
         ]
 
     async def stop(self) -> None:
@@ -150,7 +152,6 @@ class LeaseManager:
                 raise
             except Exception as exc:  # the next round tries again; fencing covers the gap
                 log.warning("lease %s failed: %s", step.__name__, exc)
-                await self._fence()
             await asyncio.sleep(period_s * random.uniform(0.9, 1.1))
 
     # one round each
@@ -167,7 +168,6 @@ class LeaseManager:
                         log.warning("worker %s lost the lease of camera %s", self.worker_id, cam)
                         await self._give_up(cam, release=False)
             await self._announce()
-        await self._fence()
 
     async def scan(self) -> None:
         async with self._lock:

@@ -190,6 +190,33 @@ def test_only_the_owner_renews_or_releases(prefix: str) -> None:
     asyncio.run(scenario())
 
 
+def test_a_worker_whose_renewals_hang_stops_its_cameras_before_the_leases_lapse(prefix: str) -> None:
+    async def scenario() -> None:
+        client = aredis.Redis.from_url(REDIS, decode_responses=True)
+        watching = Watching()
+        a = manager(client, prefix, "a", watching)
+        try:
+            await a.start()
+            await until(lambda: len(watching.by) == len(CAMERAS), 5)
+
+            async def hang(**_: object) -> list[int]:  # Redis answers nothing, as if the link died
+                await asyncio.sleep(3600)
+                return []
+
+            a._renew = hang
+            renewed = max(a.held.values())
+            await until(lambda: not watching.by, FAST.ttl_s + 1)
+            stopped_after = time.monotonic() - renewed
+            assert stopped_after < FAST.ttl_s, stopped_after  # before Redis could hand any of them on
+            remaining = [await client.pttl(f"{prefix}:lease:{c}") for c in CAMERAS]
+            assert all(ms > 0 for ms in remaining)  # the leases themselves are still there: stopped first
+        finally:
+            await a.abandon()
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
 def test_worker_processes_share_cameras_and_take_over_from_a_killed_one(prefix: str, tmp_path: Path) -> None:
     """Three `command-center worker` processes on twelve simulated cameras; one is killed
     with SIGKILL and the other two hold all its cameras within 10 s, never one camera twice."""
@@ -325,6 +352,34 @@ def test_a_worker_runtime_starts_stops_and_restarts_one_camera(prefix: str, tmp_
             await rt.start_camera("a")  # a fresh runner numbers frames from 0 again: vision must follow
             assert await frames_grow(rt, "a") or await frames_grow(rt, "a")
             assert rt.pipelines["b"].frames == 0 and rt.watched == {"a"}
+        finally:
+            await rt.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_sharded_serve_node_watches_no_camera(prefix: str, tmp_path: Path, small_city: City) -> None:
+    from command_center.config import parse_config
+    from command_center.runtime import Runtime
+
+    cam = {"kind": "sim", "url": "sim://street?seed=3&width=64&height=64", "fps": 5, "location": {"lon": 113.3, "lat": 23.1}}
+    config = parse_config(
+        {
+            "server": {"data_dir": str(tmp_path)},
+            "store": f"sqlite:///{tmp_path / 'cc.db'}",
+            "bus": f"{REDIS}?prefix={prefix}",
+            "detector": {"backend": "motion"},
+            "sharding": {"enabled": True},
+            "cameras": [{**cam, "id": "a"}],
+        }
+    )
+
+    async def scenario() -> None:
+        rt = Runtime(config, city=small_city)
+        await rt.start()
+        try:
+            await asyncio.sleep(1.0)
+            assert rt.watched == set() and rt.runners["a"].latest is None and rt.pipelines["a"].frames == 0
         finally:
             await rt.stop()
 

@@ -1,0 +1,189 @@
+"""Several API nodes behind one address: every node delivers every event under the same
+seq, and a client that reconnects to another node resumes with `since` and misses
+nothing (seq and history live in Redis, see hub.py and hub_history.py).
+
+Uses the Redis at 127.0.0.1:6379 with a key prefix of its own per test (deleted after).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from websockets.sync.client import ClientConnection, connect
+
+from command_center.app import build_app
+from command_center.config import parse_config
+from command_center.events import Event
+from command_center.runtime import Runtime
+from dispatch.city import City
+from tests.conftest import ServerThread
+
+REDIS = "redis://127.0.0.1:6379/0"
+CHANNEL = "grids"  # no consumer but the hub: the events need no real content
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {REDIS} ({exc}); start it as /work/.library/env describes")
+    name = f"test-{secrets.token_hex(4)}"
+    yield name
+    client = redis.Redis.from_url(REDIS)
+    for key in client.scan_iter(f"{name}:*"):
+        client.delete(key)
+    client.close()
+
+
+@contextlib.contextmanager
+def node(root: Path, name: str, prefix: str, city: City, history: int = 1000) -> Iterator[ServerThread]:
+    data = root / name
+    config = parse_config(
+        {
+            "server": {"data_dir": str(data)},
+            "store": f"sqlite:///{data / 'cc.db'}",
+            "bus": f"{REDIS}?prefix={prefix}&block_ms=200&backoff_max_s=0.2",
+            "hub": {"history": history},
+        }
+    )
+    with ServerThread(build_app(Runtime(config, city=city))) as server:
+        server.run(rt(server).bus.ready())  # its hub's group exists: it sees what comes next
+        yield server
+
+
+def rt(server: ServerThread) -> Runtime:
+    return server.app.state.runtime  # type: ignore[attr-defined, no-any-return]
+
+
+def publish(server: ServerThread, n: int) -> None:
+    server.run(rt(server).bus.publish(Event(CHANNEL, "grid.updated", {"n": n})))
+
+
+@contextlib.contextmanager
+def subscribe(server: ServerThread, since: int | None = None) -> Iterator[ClientConnection]:
+    with connect(server.ws_url_for()) as conn:
+        op: dict[str, Any] = {"op": "subscribe", "channels": [CHANNEL]}
+        if since is not None:
+            op["since"] = {CHANNEL: since}
+        conn.send(json.dumps(op))
+        yield conn
+
+
+def take(conn: ClientConnection, until_seq: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """Channel messages (and resyncs) up to seq `until_seq`; heartbeats and acks skipped."""
+    out: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while not out or out[-1].get("seq", 0) < until_seq:
+        msg = json.loads(conn.recv(timeout=max(0.01, deadline - time.monotonic())))
+        if msg.get("channel") == CHANNEL and msg.get("type") != "resync":
+            out.append(msg)
+        elif msg.get("type") == "resync":
+            out.append(msg)
+            return out
+    return out
+
+
+def quiet(conn: ClientConnection, wait: float = 0.5) -> list[dict[str, Any]]:
+    """Channel messages that still come within `wait`: none, when nothing was sent twice."""
+    out = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            msg = json.loads(conn.recv(timeout=wait))
+            if msg.get("channel") == CHANNEL:
+                out.append(msg)
+    return out
+
+
+def test_clients_on_two_nodes_get_every_event_with_the_same_seq(
+    prefix: str, tmp_path: Path, small_city: City
+) -> None:
+    with (
+        node(tmp_path, "a", prefix, small_city) as a,
+        node(tmp_path, "b", prefix, small_city) as b,
+        subscribe(a) as on_a,
+        subscribe(b) as on_b,
+    ):
+        for conn in (on_a, on_b):
+            assert json.loads(conn.recv(timeout=5))["type"] == "subscribed"
+        for n in range(6):
+            publish(a if n % 2 else b, n)
+        got_a, got_b = take(on_a, 6), take(on_b, 6)
+        assert [m["seq"] for m in got_a] == [1, 2, 3, 4, 5, 6]
+        assert got_a == got_b
+        assert sorted(m["data"]["n"] for m in got_a) == list(range(6))
+        assert quiet(on_a) == [] and quiet(on_b, 0.1) == []
+
+
+def test_a_client_moving_to_another_node_gets_exactly_what_it_missed(
+    prefix: str, tmp_path: Path, small_city: City
+) -> None:
+    with node(tmp_path, "a", prefix, small_city) as a:
+        with subscribe(a) as conn:
+            for n in range(3):
+                publish(a, n)
+            seen = take(conn, 3)
+        for n in range(3, 7):  # while it is away
+            publish(a, n)
+        # Node b starts only now: it never saw those events, Redis keeps them for it.
+        with node(tmp_path, "b", prefix, small_city) as b, subscribe(b, since=seen[-1]["seq"]) as conn:
+            replayed = take(conn, 7)
+            assert [m["seq"] for m in replayed] == [4, 5, 6, 7]
+            assert [m["data"]["n"] for m in replayed] == [3, 4, 5, 6]
+            publish(a, 7)
+            publish(b, 8)
+            live = take(conn, 9)
+            assert [m["seq"] for m in live] == [8, 9]
+            assert quiet(conn) == []
+
+
+def test_since_older_than_the_shared_history_asks_for_a_resync(
+    prefix: str, tmp_path: Path, small_city: City
+) -> None:
+    with node(tmp_path, "a", prefix, small_city, history=5) as a:
+        with subscribe(a) as conn:
+            for n in range(12):
+                publish(a, n)
+            take(conn, 12)
+        with node(tmp_path, "b", prefix, small_city, history=5) as b:
+            with subscribe(b, since=2) as conn:
+                assert take(conn, 12)[-1] == {"type": "resync", "channel": CHANNEL, "seq": 12}
+            with subscribe(b, since=7) as conn:  # still in the history: replayed
+                assert [m["seq"] for m in take(conn, 12)] == [8, 9, 10, 11, 12]
+
+
+def test_a_reconnect_while_events_keep_coming_has_no_gap_and_no_duplicate(
+    prefix: str, tmp_path: Path, small_city: City
+) -> None:
+    total = 300
+    with node(tmp_path, "a", prefix, small_city) as a, node(tmp_path, "b", prefix, small_city) as b:
+        published = threading.Event()
+
+        async def keep_publishing() -> None:
+            for n in range(total):
+                await rt(a).bus.publish(Event(CHANNEL, "grid.updated", {"n": n}))
+                await asyncio.sleep(0.002)
+            published.set()
+
+        assert a.loop is not None
+        with subscribe(a) as first:
+            assert json.loads(first.recv(timeout=5))["type"] == "subscribed"
+            asyncio.run_coroutine_threadsafe(keep_publishing(), a.loop)
+            before = take(first, 40)
+        with subscribe(b, since=before[-1]["seq"]) as conn:  # mid-stream, to the other node
+            after = take(conn, total, timeout=30)
+            assert published.wait(10)
+            seqs = [m["seq"] for m in before + after]
+            assert seqs == list(range(1, total + 1))
+            assert [m["data"]["n"] for m in before + after] == list(range(total))
+            assert quiet(conn) == []
