@@ -50,6 +50,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from command_center.hub_stats import HubStats, hub_view
+
 if TYPE_CHECKING:
     from command_center.hub_history import Post, RedisHubHistory
 
@@ -128,18 +130,6 @@ class Client:
             self.waiter.set_result(None)
 
 
-@dataclass
-class HubStats:
-    connected: int = 0  # connections accepted, ever
-    published: int = 0
-    sent: int = 0
-    disconnected_slow: int = 0
-    lagging: int = 0  # times a queue overflowed while the server, not the client, was behind
-    resyncs: int = 0
-    max_queue_depth: int = 0  # the deepest any client's queue has been
-    refused_channels: int = 0
-
-
 class Hub:
     def __init__(self, history: int = 1000, queue_size: int = 256, heartbeat_s: float = 15.0) -> None:
         self.history = history
@@ -160,7 +150,8 @@ class Hub:
 
     def publish(self, channel: str, type_: str, data: dict[str, Any], area: str | None = None) -> int:
         """Number the message, keep it in history and queue it for every subscriber that
-        may see `area` (None: everyone). Call from the event loop."""
+        may see `area` (None: everyone). Call from the event loop. Numbered by this node
+        alone: bus events go through `publish_all`, which numbers them for every node."""
         chan = self.channel(channel)
         seq = chan.seq + 1
         message = json.dumps({"channel": channel, "seq": seq, "type": type_, "data": data}, ensure_ascii=False)
@@ -422,34 +413,4 @@ class Hub:
 
     def view(self, per_client: int = 0) -> dict[str, Any]:
         """The stats object: totals, backpressure now, and the `per_client` deepest queues."""
-        depths = [len(c.pending) for c in self.clients]
-        out: dict[str, Any] = {
-            "clients": len(self.clients),
-            "channels": len(self.channels),
-            "published": self.stats.published,
-            "sent": self.stats.sent,
-            "sent_per_s": round(self.sent_per_s(), 1),
-            "queued": sum(depths),
-            "queued_max": max(depths, default=0),
-            "queue_limit": self.queue_size,
-            "max_queue_depth": self.stats.max_queue_depth,
-            "disconnected_slow": self.stats.disconnected_slow,
-            "lagging": self.stats.lagging,
-            "resyncs": self.stats.resyncs,
-            "connected_total": self.stats.connected,
-            "refused_channels": self.stats.refused_channels,
-        }
-        if per_client:
-            deepest = sorted(self.clients, key=lambda c: len(c.pending), reverse=True)[:per_client]
-            out["per_client"] = [
-                {
-                    "id": c.id,
-                    "user": c.access.user,
-                    "role": c.access.role,
-                    "queued": len(c.pending),
-                    "sent": c.sent,
-                    "channels": sorted(c.channels),
-                }
-                for c in deepest
-            ]
-        return out
+        return hub_view(self, per_client)

@@ -93,13 +93,17 @@ class RedisHubHistory:
         """(seq, fresh) per post; fresh: this call numbered it. While Redis is unreachable
         it retries: the bus feeding the hub stalls then too, and a message cannot be
         numbered anywhere else without breaking the order every node agrees on."""
-        from command_center.bus.redis_codec import UNREACHABLE  # imports redis: not for a memory bus
+        # Imported here: this module is imported with a memory bus too, which needs no redis.
+        from command_center.bus.redis_codec import UNREACHABLE, raise_if_cancelled
 
         delay = FIRST_BACKOFF_S
         while True:
             try:
-                return await self._assign_once(posts, floors)
+                numbered = await self._assign_once(posts, floors)
+                raise_if_cancelled()  # redis-py may swallow a cancel: a shutdown must not hang here
+                return numbered
             except UNREACHABLE as exc:
+                raise_if_cancelled()
                 log.warning("hub: cannot number %d messages in Redis (%s); retrying", len(posts), exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)

@@ -2,7 +2,9 @@
 seq, and a client that reconnects to another node resumes with `since` and misses
 nothing (seq and history live in Redis, see hub.py and hub_history.py).
 
-Uses the Redis at 127.0.0.1:6379 with a key prefix of its own per test (deleted after).
+Nodes run in this process (a Runtime and uvicorn each), and, last, as two `command-center
+serve` processes of which one is killed. Uses the Redis at 127.0.0.1:6379 with a key
+prefix of its own per test (deleted after).
 """
 
 from __future__ import annotations
@@ -11,22 +13,33 @@ import asyncio
 import contextlib
 import json
 import secrets
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
+import redis.asyncio as aioredis
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from command_center.app import build_app
+from command_center.auth import Principal
+from command_center.auth.tokens import TokenSigner
+from command_center.bus.redis_codec import encode
 from command_center.config import parse_config
 from command_center.events import Event
+from command_center.hub import Hub
+from command_center.hub_history import Post, RedisHubHistory
 from command_center.runtime import Runtime
 from dispatch.city import City
-from tests.conftest import ServerThread
+from tests.conftest import ROOT, ServerThread, free_port
 
 REDIS = "redis://127.0.0.1:6379/0"
 CHANNEL = "grids"  # no consumer but the hub: the events need no real content
@@ -187,3 +200,153 @@ def test_a_reconnect_while_events_keep_coming_has_no_gap_and_no_duplicate(
             assert seqs == list(range(1, total + 1))
             assert [m["data"]["n"] for m in before + after] == list(range(total))
             assert quiet(conn) == []
+
+
+# ------------------------------------------------------------------ separate processes
+
+
+def serve_process(root: Path, name: str, prefix: str, secret: str) -> tuple[subprocess.Popen[str], int]:
+    """`command-center serve` with the shared bus and token secret, its own data dir."""
+    data, port = root / name, free_port()
+    data.mkdir()
+    config = {
+        "server": {"data_dir": str(data), "port": port, "host": "127.0.0.1"},
+        "store": f"sqlite:///{data / 'cc.db'}",
+        "bus": f"{REDIS}?prefix={prefix}&block_ms=200&backoff_max_s=0.2",
+        "auth": {"secret": secret},
+        "city": {"generator": {"seed": 7, "districts": 2}},
+    }
+    path = data / "config.yaml"
+    path.write_text(json.dumps(config))  # JSON is YAML
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "command_center", "serve", "--config", str(path)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=(data / "log.txt").open("w"),
+        text=True,
+    )
+    return proc, port
+
+
+def wait_up(proc: subprocess.Popen[str], port: int, log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, log.read_text()
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise AssertionError(f"node on port {port} did not come up: {log.read_text()}")
+
+
+def test_a_client_of_a_killed_node_resumes_on_another_and_misses_nothing(prefix: str, tmp_path: Path) -> None:
+    secret = secrets.token_hex(32)
+    token = TokenSigner(secret.encode(), 3600).issue(Principal("admin", "admin", "", None))[0]  # type: ignore[arg-type]
+    (a, port_a), (b, port_b) = (serve_process(tmp_path, n, prefix, secret) for n in ("a", "b"))
+    sync = redis.Redis.from_url(REDIS, decode_responses=True)
+    stream = f"{prefix}:stream:{CHANNEL}"
+    stop = threading.Event()
+    try:
+        wait_up(a, port_a, tmp_path / "a" / "log.txt")
+        wait_up(b, port_b, tmp_path / "b" / "log.txt")
+        deadline = time.monotonic() + 20  # both hubs' fan-out groups exist: both see what comes next
+        while sum(g["name"].startswith("hub@") for g in groups(sync, stream)) < 2:
+            assert time.monotonic() < deadline, groups(sync, stream)
+            time.sleep(0.1)
+
+        total = 200
+
+        def keep_publishing() -> None:  # as any node's bus would: XADD to the topic's stream
+            for n in range(total):
+                if stop.is_set():
+                    return
+                sync.xadd(stream, encode(Event(CHANNEL, "grid.updated", {"n": n})))
+                time.sleep(0.005)
+
+        publisher = threading.Thread(target=keep_publishing, daemon=True)
+        before: list[dict[str, Any]] = []
+        with connect(f"ws://127.0.0.1:{port_a}/ws?token={token}") as conn:
+            conn.send(json.dumps({"op": "subscribe", "channels": [CHANNEL]}))
+            assert json.loads(conn.recv(timeout=5))["type"] == "subscribed"
+            publisher.start()
+            before = take(conn, 50)
+            a.kill()  # SIGKILL: no clean close, its fan-out group is left behind
+            a.wait(10)
+            with contextlib.suppress(ConnectionClosed, TimeoutError):
+                while True:  # whatever was on the wire still arrives, then the connection ends
+                    msg = json.loads(conn.recv(timeout=5))
+                    if msg.get("channel") == CHANNEL:
+                        before.append(msg)
+        last = before[-1]["seq"]
+        assert last < total  # killed mid-stream: the rest must come from node b
+        with connect(f"ws://127.0.0.1:{port_b}/ws?token={token}") as conn:
+            conn.send(json.dumps({"op": "subscribe", "channels": [CHANNEL], "since": {CHANNEL: last}}))
+            after = take(conn, total, timeout=30)
+            publisher.join(30)
+            assert [m["seq"] for m in before + after] == list(range(1, total + 1))
+            assert [m["data"]["n"] for m in before + after] == list(range(total))
+            assert quiet(conn) == []
+    finally:
+        stop.set()
+        for proc in (a, b):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        sync.close()
+
+
+def groups(client: redis.Redis, stream: str) -> list[dict[str, Any]]:
+    try:
+        return client.xinfo_groups(stream)  # type: ignore[return-value]
+    except redis.ResponseError:  # no stream yet
+        return []
+
+
+# ------------------------------------------------------------------ the Redis history alone
+
+
+def test_an_event_is_numbered_once_and_a_lost_counter_never_goes_back(prefix: str) -> None:
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(REDIS, decode_responses=True)
+        history = RedisHubHistory(client, prefix, history=3)
+        try:
+            posts = [Post(f"e{i}", CHANNEL, "grid.updated", {"n": i}, "440103" if i % 2 else None) for i in range(5)]
+            assert await history.assign(posts, [0] * 5) == [(i, True) for i in range(1, 6)]
+            # Another node handling the same events gets the same seqs back.
+            assert await history.assign(posts[3:], [0, 0]) == [(4, False), (5, False)]
+            now, replay = (await history.since({CHANNEL: 3}))[CHANNEL]
+            assert now == 5 and replay is not None
+            assert [(seq, json.loads(m)["data"]["n"], area) for seq, m, area in replay] == [
+                (4, 3, "440103"), (5, 4, None)
+            ]
+            assert json.loads(replay[0][1]) == {"channel": CHANNEL, "seq": 4, "type": "grid.updated", "data": {"n": 3}}
+            assert (await history.since({CHANNEL: 1}))[CHANNEL] == (5, None)  # trimmed to 3: resync
+            assert (await history.since({CHANNEL: 5}))[CHANNEL] == (5, [])
+            # Redis lost everything (restarted without persistence): a node that has
+            # delivered up to 5 never sees a seq at or below it handed out again.
+            await client.delete(f"{prefix}:hub:seq:{CHANNEL}", f"{prefix}:hub:hist:{CHANNEL}")
+            assert await history.assign([Post("e9", CHANNEL, "grid.updated", {})], [5]) == [(6, True)]
+            assert (await history.since({CHANNEL: 9}))[CHANNEL] == (6, None)  # a client from before
+        finally:
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_redelivered_event_is_not_delivered_twice(prefix: str) -> None:
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(REDIS, decode_responses=True)
+        hub = Hub()
+        hub.shared = RedisHubHistory(client, prefix, history=10)
+        try:
+            first, second = (Post(f"e{i}", CHANNEL, "grid.updated", {"n": i}) for i in range(2))
+            await hub.publish_all([first, second])
+            await hub.publish_all([first])  # the bus hands an event out again (at least once)
+            assert hub.channels[CHANNEL].seq == 2 and hub.stats.published == 2
+        finally:
+            await client.aclose()
+
+    asyncio.run(scenario())
