@@ -12,7 +12,7 @@ from pathlib import Path
 
 from command_center.config import Config, ConfigError, load_config
 
-BENCHMARKS = ("route", "ingest", "detect", "cases", "hub")
+BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale")
 
 
 def main(argv: list[str] | None = None) -> int:

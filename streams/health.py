@@ -63,6 +63,7 @@ class SourceHealth:
             "fps_in": self.fps_in.rate(now),
             "fps_out": self.fps_out.rate(now),
             "frames_in": self.frames_in,
+            "frames_out": self.frames_out,  # taken by vision: a throughput count that survives sampling
             "dropped": self.dropped,
             "last_frame_age_s": None if self.last_frame_at is None else round(now - self.last_frame_at, 2),
             "reconnects": self.reconnects,
