@@ -53,11 +53,13 @@ def test_services_come_from_the_catalog(http: httpx.Client) -> None:
 
 def test_report_becomes_a_case_and_can_be_followed(server, http: httpx.Client, small_city: City) -> None:  # noqa: ANN001
     _, rt = server
-    created = http.post(URL, data=form(small_city))
+    photo = "https://example.org/clue/42.jpg"  # only stored and echoed: nothing is fetched
+    created = http.post(URL, data=form(small_city, media_url=photo))
     assert created.status_code == 201, created.text
     report_id = created.json()[0]["service_request_id"]
     (request,) = http.get(f"/open311/v2/requests/{report_id}.json").json()
     assert request["status"] == "open" and request["service_code"] == "0101"
+    assert request["media_url"] == photo
     assert request["expected_datetime"] and request["agency_responsible"]
     report = rt.store.get_report(report_id)
     case = rt.store.get_case(report["case_id"])
