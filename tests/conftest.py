@@ -17,6 +17,27 @@ from dispatch.city import City, generate_city
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own, its keys deleted afterwards; the test is skipped
+    with the reason when Redis is not reachable (.ci/run starts it)."""
+    import secrets
+
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
+    except redis.RedisError as exc:
+        pytest.skip(f"no Redis at {REDIS} ({exc}); start it as /work/.library/env describes")
+    name = f"test-{secrets.token_hex(4)}"
+    yield name
+    client = redis.Redis.from_url(REDIS)
+    for key in client.scan_iter(f"{name}:*"):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,6 @@ the restart test starts and kills a redis-server of its own on a free loopback p
 from __future__ import annotations
 
 import asyncio
-import secrets
 import shutil
 import subprocess
 import time
@@ -37,19 +36,6 @@ def _reachable(url: str) -> str | None:
     except redis.RedisError as exc:
         return f"{exc}"
     return None
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    problem = _reachable(REDIS)
-    if problem is not None:
-        pytest.skip(f"no Redis at {REDIS} ({problem}); start it as /work/.library/env describes")
-    name = f"test-{secrets.token_hex(4)}"
-    yield name
-    client = redis.Redis.from_url(REDIS)
-    for key in client.scan_iter(f"{name}:*"):
-        client.delete(key)
-    client.close()
 
 
 def url(prefix: str, extra: str = "") -> str:

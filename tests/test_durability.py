@@ -49,20 +49,6 @@ PUBLISH_CHUNK = 250  # one pipelined round trip; paced so the burst outlasts the
 PUBLISH_RATE = 500.0  # incidents/s offered: the burst goes on while the dispatcher is dead
 
 
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS} ({exc})")
-    name = f"test-durability-{secrets.token_hex(4)}"
-    yield name
-    client = redis.Redis.from_url(REDIS)
-    for key in client.scan_iter(f"{name}:*"):
-        client.delete(key)
-    client.close()
-
-
 def _admin(sql: str) -> None:
     import psycopg
 

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import redis
 import redis.asyncio as aioredis
 from websockets.exceptions import ConnectionClosed
@@ -43,20 +42,6 @@ from tests.conftest import ROOT, ServerThread, free_port
 
 REDIS = "redis://127.0.0.1:6379/0"
 CHANNEL = "grids"  # no consumer but the hub: the events need no real content
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS} ({exc}); start it as /work/.library/env describes")
-    name = f"test-{secrets.token_hex(4)}"
-    yield name
-    client = redis.Redis.from_url(REDIS)
-    for key in client.scan_iter(f"{name}:*"):
-        client.delete(key)
-    client.close()
 
 
 @contextlib.contextmanager

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,20 +24,6 @@ from dispatch.city import City
 REDIS = "redis://127.0.0.1:6379/0"
 CAMERAS = [f"cam-{i:02d}" for i in range(12)]
 FAST = LeaseSettings(ttl_s=3.0, heartbeat_s=0.5, scan_s=0.5)
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS} ({exc})")
-    name = f"test-leases-{secrets.token_hex(4)}"
-    yield name
-    client = redis.Redis.from_url(REDIS)
-    for key in client.scan_iter(f"{name}:*"):
-        client.delete(key)
-    client.close()
 
 
 class Watching:

@@ -24,11 +24,9 @@ import secrets
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -41,20 +39,6 @@ from tests.test_hub_nodes import REDIS, groups, serve_process, wait_up
 CAMERAS = [f"cam-{i:02d}" for i in range(12)]
 CHANNEL = "cameras"  # workers publish camera.status here: once per camera every 5 s, and on every change
 WORKERS = ["w1", "w2", "w3"]
-
-
-@pytest.fixture
-def prefix() -> Iterator[str]:
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=1).ping()
-    except redis.RedisError as exc:
-        pytest.skip(f"no Redis at {REDIS} ({exc}); start it as /work/.library/env describes")
-    name = f"test-scale-{secrets.token_hex(4)}"
-    yield name
-    client = redis.Redis.from_url(REDIS)
-    for key in client.scan_iter(f"{name}:*"):
-        client.delete(key)
-    client.close()
 
 
 def worker_process(root: Path, name: str, prefix: str) -> subprocess.Popen[bytes]:
