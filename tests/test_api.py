@@ -37,7 +37,7 @@ def inject(srv: ServerThread, rt: Runtime, lon: float, lat: float, rule: str = "
 
 
 def wait_case(client: httpx.Client, incident_id: str) -> dict:
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         incident = client.get(f"/api/incidents/{incident_id}").json()
         if incident.get("case_id"):

@@ -21,8 +21,7 @@ from command_center.config import parse_config
 from command_center.runtime import SAVED_MAP, Runtime, load_city
 from dispatch.city import LEVELS, City, Tolerance, city_to_geojson, load_geojson, validate_map
 from tests.conftest import SHARED, ServerThread
-from vision.evidence import snapshot
-from vision.incident import Incident
+from tests.test_api import inject, wait_case
 
 REAL_DISTRICTS = SHARED / "geo" / "guangzhou_districts.geojson"
 COMMUNITY = "440106001002000"
@@ -183,24 +182,6 @@ def client(server: tuple[ServerThread, Runtime]) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server[0].url, timeout=60, headers=server[0].headers()) as c:
         yield c
 
-
-def inject(srv: ServerThread, rt: Runtime, lon: float, lat: float, rule: str) -> dict:
-    image = np.zeros((120, 160, 3), np.uint8)
-    incident = Incident(
-        camera_id="cam-test", ts=time.time(), rule=rule, zone="z", label="vehicle", score=0.9,
-        box=(10, 10, 60, 40), lon=lon, lat=lat, track_id=1, snapshot_jpeg=snapshot(image, (10, 10, 60, 40), "t"),
-    )
-    return srv.run(rt.record_incident(incident))  # type: ignore[return-value]
-
-
-def wait_case(client: httpx.Client, incident_id: str) -> dict:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        incident = client.get(f"/api/incidents/{incident_id}").json()
-        if incident.get("case_id"):
-            return client.get(f"/api/cases/{incident['case_id']}").json()
-        time.sleep(0.05)
-    raise AssertionError("no case for the incident")
 
 
 def test_locate_in_the_sea_is_404_with_a_reason(client: httpx.Client) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
+
+N = TypeVar("N", int, float)
 
 
 class ApiError(HTTPException):
@@ -45,13 +48,21 @@ async def json_body(request: Request, required: bool = False) -> dict[str, Any]:
 
 
 def int_param(request: Request, name: str, default: int, low: int = 0, high: int = 10_000) -> int:
+    return _bounded(request, name, default, low, high, int, "an integer")
+
+
+def bounded_float_param(request: Request, name: str, default: float, low: float, high: float) -> float:
+    return _bounded(request, name, default, low, high, float, "a number")
+
+
+def _bounded(request: Request, name: str, default: N, low: N, high: N, parse: Callable[[str], N], what: str) -> N:
     raw = request.query_params.get(name)
     if raw is None:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
-        raise ApiError(400, f"bad query parameter {name!r}", f"expected an integer, got {raw!r}") from None
+        raise ApiError(400, f"bad query parameter {name!r}", f"expected {what}, got {raw!r}") from None
     if not low <= value <= high:
         raise ApiError(400, f"bad query parameter {name!r}", f"must be within {low}..{high}")
     return value

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from command_center.api.errors import ApiError, int_param
+from command_center.api.errors import ApiError, bounded_float_param, int_param
 from command_center.auth.middleware import principal_of
 from command_center.events import Event
 from command_center.runtime import Runtime
@@ -153,7 +153,7 @@ def _query(request: Request) -> tuple[HotspotRule, str, datetime]:
     baseline = int_param(request, "baseline", 24, 1, 1000)
     if window * (baseline + 1) > MAX_SPAN:
         raise ApiError(400, "window × (baseline + 1) is too long", f"at most {MAX_SPAN.days} days")
-    k = _float(request, "k", 3.0, 0.0, 100.0)
+    k = bounded_float_param(request, "k", 3.0, 0.0, 100.0)
     min_count = int_param(request, "min_count", 3, 1, 1_000_000)
     level = params.get("level", "grid")
     if level not in LEVELS[1:]:
@@ -178,15 +178,3 @@ def parse_window(raw: str) -> timedelta:
         raise ApiError(400, "bad query parameter 'window'", "between 1 minute and 31 days")
     return value
 
-
-def _float(request: Request, name: str, default: float, low: float, high: float) -> float:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ApiError(400, f"bad query parameter {name!r}", f"expected a number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise ApiError(400, f"bad query parameter {name!r}", f"must be within {low}..{high}")
-    return value

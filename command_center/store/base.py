@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dispatch.cases import Case, TimelineEntry
@@ -19,6 +19,27 @@ class CaseQuery:
     created_since: datetime | None = None
     limit: int = 100
     offset: int = 0
+
+    def where(self, mark: str) -> tuple[str, list[object]]:
+        """The SQL WHERE clause (or "") and its arguments; `mark` is the driver's placeholder
+        (`?` for sqlite3, `%s` for psycopg), so both stores filter alike."""
+        clauses: list[str] = []
+        args: list[object] = []
+        if self.open_only:
+            clauses.append("is_open = 1")
+        if self.state:
+            clauses.append(f"state = {mark}")
+            args.append(self.state)
+        if self.assignee:
+            clauses.append(f"assignee = {mark}")
+            args.append(self.assignee)
+        if self.grid_prefix:
+            clauses.append(f"grid_code LIKE {mark}")
+            args.append(self.grid_prefix + "%")
+        if self.created_since is not None:
+            clauses.append(f"created_at >= {mark}")
+            args.append(self.created_since.astimezone(UTC).isoformat())
+        return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
 class Store(Protocol):

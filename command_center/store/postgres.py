@@ -14,7 +14,7 @@ import queue
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -248,22 +248,7 @@ class PostgresStore:
         return dict(rows)  # type: ignore[arg-type]
 
     def list_cases(self, query: CaseQuery) -> tuple[list[Case], int]:
-        clauses, args = [], []
-        if query.open_only:
-            clauses.append("is_open = 1")
-        if query.state:
-            clauses.append("state = %s")
-            args.append(query.state)
-        if query.assignee:
-            clauses.append("assignee = %s")
-            args.append(query.assignee)
-        if query.grid_prefix:
-            clauses.append("grid_code LIKE %s")
-            args.append(query.grid_prefix + "%")
-        if query.created_since is not None:
-            clauses.append("created_at >= %s")
-            args.append(query.created_since.astimezone(UTC).isoformat())
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        where, args = query.where("%s")
         with self._snapshot() as db:
             total = db.execute(f"SELECT count(*) FROM cases {where}", args).fetchone()[0]  # type: ignore[index]
             # id last: ties in the deadline come back in the same order on every page.

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -241,22 +241,7 @@ class SQLiteStore:
         return dict(rows)
 
     def list_cases(self, query: CaseQuery) -> tuple[list[Case], int]:
-        clauses, args = [], []
-        if query.open_only:
-            clauses.append("is_open = 1")
-        if query.state:
-            clauses.append("state = ?")
-            args.append(query.state)
-        if query.assignee:
-            clauses.append("assignee = ?")
-            args.append(query.assignee)
-        if query.grid_prefix:
-            clauses.append("grid_code LIKE ?")
-            args.append(query.grid_prefix + "%")
-        if query.created_since is not None:
-            clauses.append("created_at >= ?")
-            args.append(query.created_since.astimezone(UTC).isoformat())
-        where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
+        where, args = query.where("?")
         with self._lock:
             total = self._db.execute(f"SELECT count(*) FROM cases {where}", args).fetchone()[0]
             rows = self._db.execute(
