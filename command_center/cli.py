@@ -66,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     train = sub.add_parser("train", help="train the default detector on rendered scenes, export ONNX")
     train.add_argument("--images", type=int, default=1500)
     train.add_argument("--val-images", type=int, default=300)
+    train.add_argument("--seed", type=int, default=1000, help="training scenes' seed (held-out scenes use 9000)")
     train.add_argument("--epochs", type=int, default=40)
     train.add_argument("--hours", type=float, help="a time budget instead of --epochs")
     train.add_argument("--init", type=Path, help="start from an earlier run's weights (.pt or its .onnx export)")
@@ -257,7 +258,7 @@ def _train(args: argparse.Namespace) -> int:
     from vision.train.train import TrainSpec, model_card, train
 
     spec = TrainSpec(
-        out_dir=args.out, model_out=args.model_out, images=args.images, val_images=args.val_images,
+        out_dir=args.out, model_out=args.model_out, images=args.images, val_images=args.val_images, seed=args.seed,
         epochs=args.epochs, hours=args.hours, init=args.init, imgsz=args.imgsz, batch=args.batch, device=args.device,
     )
     report = train(spec)

@@ -51,12 +51,15 @@ def train(spec: TrainSpec, progress: bool = True) -> dict[str, Any]:
         if init.suffix == ".onnx":
             from vision.train.warmstart import checkpoint_from_onnx
 
-            init = checkpoint_from_onnx(init, spec.arch, len(CLASSES), spec.out_dir / "init.pt")
+            samples = sorted((data_dir / "images" / "train").glob("*.jpg"))[:: max(1, spec.images // 64)]
+            init = checkpoint_from_onnx(init, spec.arch, len(CLASSES), spec.out_dir / "init.pt", samples, spec.imgsz)
         pretrained = str(init.resolve())
     model.train(
         data=str(data_yaml), epochs=spec.epochs, imgsz=spec.imgsz, batch=spec.batch, workers=spec.workers,
         device=spec.device, pretrained=pretrained, project=str(spec.out_dir.resolve()), name="train", exist_ok=True,
         seed=0, amp=False, verbose=progress, plots=True, time=spec.hours,
+        # a warm start is already trained: warm-up's high bias learning rate would only undo it
+        warmup_epochs=0 if spec.init is not None else 3.0,
     )
     best = spec.out_dir / "train" / "weights" / "best.pt"
     metrics = evaluate(best, data_yaml, spec.imgsz)

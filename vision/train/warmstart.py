@@ -5,6 +5,12 @@ ultralytics exports with batch norm folded into each convolution, so the exporte
 weight and bias go into the convolution and its batch norm becomes the identity
 (mean 0, variance 1 - eps, scale 1, shift = the folded bias): the rebuilt network
 computes what the export computes.
+
+Identity norms are exact in eval mode but not in training, where a norm divides by the
+batch's own statistics: the first steps would scramble the network. So the norms are
+calibrated on sample images: each takes its channel's measured mean and variance as
+running statistics and undoes them with its scale and shift, which keeps eval-mode
+output unchanged and makes train-mode output nearly so.
 """
 
 from __future__ import annotations
@@ -14,8 +20,11 @@ from pathlib import Path
 import numpy as np
 
 
-def checkpoint_from_onnx(onnx_path: Path, arch: str, classes: int, out: Path) -> Path:
-    """Write an ultralytics-loadable `.pt` with the weights of `onnx_path`; returns `out`."""
+def checkpoint_from_onnx(
+    onnx_path: Path, arch: str, classes: int, out: Path, samples: list[Path] | None = None, imgsz: int = 320
+) -> Path:
+    """Write an ultralytics-loadable `.pt` with the weights of `onnx_path`; returns `out`.
+    `samples` (image files) calibrate the batch norms for training."""
     import onnx
     import torch
     from onnx import numpy_helper
@@ -46,6 +55,47 @@ def checkpoint_from_onnx(onnx_path: Path, arch: str, classes: int, out: Path) ->
         loaded += 1
     if loaded < len(exported) - 1:  # the DFL's fixed convolution is the only one allowed to miss
         raise ValueError(f"{onnx_path}: only {loaded} of {len(exported)} tensors fit {arch}")
+    if samples:
+        calibrate_norms(model, samples, imgsz)
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model, "train_args": {}}, out)
     return out
+
+
+def calibrate_norms(model, samples: list[Path], imgsz: int) -> None:  # noqa: ANN001 - a torch module
+    """Give every identity batch norm of `model` its input's statistics on `samples`,
+    with scale and shift chosen so that it still computes the identity plus its shift."""
+    import cv2
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    sums: dict[int, list[torch.Tensor]] = {}
+
+    def record(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
+        x = inputs[0].double()
+        acc = sums.setdefault(id(module), [torch.zeros(x.shape[1], dtype=torch.float64)] * 2 + [torch.zeros(())])
+        acc[0] = acc[0] + x.sum(dim=(0, 2, 3))
+        acc[1] = acc[1] + (x * x).sum(dim=(0, 2, 3))
+        acc[2] = acc[2] + x.shape[0] * x.shape[2] * x.shape[3]
+
+    hooks = [m.register_forward_hook(record) for m in norms]
+    model.eval()
+    with torch.no_grad():
+        for path in samples:
+            image = cv2.imread(str(path))
+            if image is None:
+                continue
+            image = cv2.resize(image, (imgsz, imgsz))[:, :, ::-1].transpose(2, 0, 1) / 255.0
+            model(torch.from_numpy(image.copy()).float()[None])
+    for hook in hooks:
+        hook.remove()
+    for norm in norms:
+        total, squares, count = sums[id(norm)]
+        mean = total / count
+        var = (squares / count - mean * mean).clamp(min=0)
+        std = (var + norm.eps).sqrt()
+        # eval: (x - mean) / std * std + shift + mean = x + shift, as before
+        norm.running_mean.copy_(mean.float())
+        norm.running_var.copy_(var.float())
+        norm.weight.data.copy_(std.float())
+        norm.bias.data.add_(mean.float())
