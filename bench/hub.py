@@ -1,7 +1,8 @@
 """Benchmark: websocket fan-out of live events to many subscribers.
 
 Ours: the real app (Runtime + build_app under uvicorn on loopback), N clients
-signed in with a token and subscribed to `cameras`; events go in through the bus,
+signed in with a token and subscribed to `cameras` (taking batched frames unless
+`--frames single`); events go in through the bus,
 as the runtime's own do, and out through the hub (area scoping, history, per-client
 queues). Baseline, same run, same clients and messages: a bare `websockets` server
 that hands every message to `websockets.broadcast` for all its connections.
@@ -146,7 +147,8 @@ def run_ours(load: LoadClients, args: argparse.Namespace, port: int) -> dict[str
         return rt.bus.publish(Event(CHANNEL, "camera.status", payload(i, t, grid.lon, grid.lat)))
 
     try:
-        figures = measure("ours", load, f"ws://127.0.0.1:{port}/ws?token={token}", server, publish, args)
+        batch = "&batch=1" if args.frames == "batch" else ""
+        figures = measure("ours", load, f"ws://127.0.0.1:{port}/ws?token={token}{batch}", server, publish, args)
         view = rt.hub.view()
         figures["hub"] = {k: view[k] for k in ("disconnected_slow", "lagging", "max_queue_depth")}
     finally:
@@ -198,6 +200,10 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--warmup", type=float, default=1, help="published before measuring")
     parser.add_argument("--drain", type=float, default=10, help="longest wait for the last deliveries")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--frames", choices=("batch", "single"), default="batch",
+        help="ours: batch (what has queued for a client goes in one frame, /ws?batch=1) or one message a frame",
+    )  # fmt: skip
     parser.add_argument("--queue-size", type=int, default=256, help="the hub's per-client queue (hub.queue_size)")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
@@ -218,6 +224,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "clients": args.clients,
         "rate": args.rate,
         "seconds": args.seconds,
+        "frames": args.frames,
         "offered_msgs_per_s": round(args.clients * args.rate),
         **{f"ours_{k}": v for k, v in ours.items()},
         **{f"baseline_{k}": v for k, v in baseline.items()},

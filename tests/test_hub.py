@@ -16,7 +16,7 @@ from starlette.routing import WebSocketRoute
 from starlette.websockets import WebSocket
 from websockets.sync.client import connect
 
-from command_center.hub import Access, Hub
+from command_center.hub import MAX_BATCH, Access, Hub
 from tests.conftest import ROOT
 
 
@@ -60,6 +60,32 @@ def test_subscribe_receive_in_order_with_increasing_seq(serve) -> None:  # noqa:
         }
         conn.send(json.dumps({"op": "ping"}))
         assert recv(conn) == {"type": "pong"}
+
+
+def test_a_batching_client_gets_a_burst_in_few_frames_and_in_order(serve) -> None:  # noqa: ANN001
+    hub = Hub()
+
+    def burst() -> None:  # no await between the publishes: all of them queue before a writer runs
+        for i in range(150):
+            hub.publish("incidents", "incident.created", {"n": i})
+
+    subscribe = json.dumps({"op": "subscribe", "channels": ["incidents"]})
+    with serve(hub_app(hub)) as server, connect(f"{server.ws_url}?batch=1") as batched, connect(server.ws_url) as plain:
+        for conn in (batched, plain):
+            conn.send(subscribe)
+            recv_type(conn, "subscribed")
+        server.call(burst)
+        frames, messages = [], []
+        while len(messages) < 150:
+            frame = recv(batched)
+            frames.append(frame)
+            messages.extend(frame if isinstance(frame, list) else [frame])
+        assert [m["seq"] for m in messages] == list(range(1, 151))
+        assert [m["data"]["n"] for m in messages] == list(range(150))
+        assert 3 <= len(frames) < 10 and max(len(f) for f in frames if isinstance(f, list)) <= MAX_BATCH
+        assert [recv(plain)["seq"] for _ in range(150)] == list(range(1, 151))  # one message a frame
+        server.call(hub.publish, "incidents", "incident.created", {"n": 150})
+        assert recv(batched)["seq"] == 151  # a lone message is not wrapped, and never waits for company
 
 
 def test_since_replays_what_was_missed(serve) -> None:  # noqa: ANN001

@@ -116,7 +116,7 @@ def test_wall_and_terminal_in_a_browser(site: dict[str, Any]) -> None:
             sign_in(wall, "officer", "officer")
             # The map: MapLibre loaded its style and the city outlines from /api/grids.
             wall.wait_for_function(
-                "() => window.cc.map() && window.cc.map().map.isStyleLoaded() && window.cc.map().cityBounds",
+                "() => window.cc.map()?.map?.isStyleLoaded() && window.cc.map().cityBounds",  # .map: once MapLibre loaded
                 timeout=20000,
             )
             wall.wait_for_selector(".cam-tile[data-camera-id=cam-hall][data-loaded=true]", timeout=20000)

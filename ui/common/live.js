@@ -99,6 +99,7 @@ export function post(path, body = {}) {
 /**
  * Websocket client for `/ws` with per-channel seq tracking, reconnect with exponential
  * backoff (0.5 s doubling to a 10 s cap, with jitter) and `since` replay on re-subscribe.
+ * It asks for batched frames (`?batch=1`): a busy server may send a JSON array of messages.
  *
  * Callbacks:
  *   onEvent(msg)              a channel event {channel, seq, type, data}, in order, duplicates dropped
@@ -131,7 +132,7 @@ export class LiveSocket {
 
   url() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return withToken(`${proto}//${location.host}${this.path}`);
+    return withToken(`${proto}//${location.host}${this.path}?batch=1`);
   }
 
   connect() {
@@ -217,8 +218,12 @@ export class LiveSocket {
   _handleMessage(ev) {
     this._lastRx = Date.now();
     this._attempt = 0; // the server talks to us: the next outage starts from the short delay again
-    let msg;
-    try { msg = JSON.parse(ev.data); } catch { return; }
+    let frame;
+    try { frame = JSON.parse(ev.data); } catch { return; }
+    for (const msg of Array.isArray(frame) ? frame : [frame]) this._handleOne(msg);
+  }
+
+  _handleOne(msg) {
     if (!msg || typeof msg !== 'object') return;
     if (msg.type === 'resync') {
       if (msg.channel) {
