@@ -36,8 +36,12 @@ class CameraConfig(SourceConfig):
 
 
 class WorkersConfig(_Strict):
-    """Simulated workers close the loop in the demo: they accept, handle and report back."""
+    """Grid workers' terminals; simulated workers close the loop in the demo (accept,
+    handle and report back)."""
 
+    live_video: bool = Field(
+        True, description="a signed-in worker may go live: publishing whip://worker-<own id> adds that camera"
+    )
     simulate: bool = False
     accept_after_s: float = Field(4.0, ge=0)
     feedback_after_s: float = Field(12.0, ge=0)

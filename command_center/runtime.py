@@ -87,22 +87,11 @@ class Runtime:
         self.clips = ClipRecorder(data_dir / "clips", evidence.pre_s, evidence.post_s, self._clip_ready, evidence.clips)
         self.runners: dict[str, SourceRunner] = {}
         self.pipelines: dict[str, CameraPipeline] = {}
-        detector = create_detector(config.detector)
+        self.detector = create_detector(config.detector)
+        self.tuner = FalsePositiveTuner(data_dir / "feedback.json")
         for cam in config.cameras:
             self.runners[cam.id] = self._runner(cam)
-            self.pipelines[cam.id] = CameraPipeline(
-                cam.id,
-                detector,
-                build_rules(cam.zones, config.rules),
-                (cam.location.lon, cam.location.lat),
-                [(z.name, z.polygon or list(z.line or ())) for z in cam.zones],
-                config.rules.max_track_gap_s,
-                self._gate(),
-                create_tracker(config.rules.tracker, cam.fps, config.rules.max_track_gap_s),
-            )
-        self.tuner = FalsePositiveTuner(data_dir / "feedback.json")
-        for cam_id, pipeline in self.pipelines.items():
-            pipeline.min_scores = self.tuner.thresholds(cam_id)
+            self.pipelines[cam.id] = self._pipeline(cam)
         self.vision = VisionWorker(
             {c.id: (self.runners[c.id], self.pipelines[c.id], c.fps) for c in config.cameras},
             self._from_vision,
@@ -131,6 +120,33 @@ class Runtime:
         # A publisher may come any moment: a WHIP camera re-checks its slot quickly.
         backoff = (0.1, 0.5) if cam.kind == "whip" else (min(0.5, cam.reconnect_max_s), cam.reconnect_max_s)
         return SourceRunner(cam.id, lambda: with_telemetry(create_source(cam), cam.id), health, backoff)
+
+    def _pipeline(self, cam: CameraConfig) -> CameraPipeline:
+        rules = self.config.rules
+        pipeline = CameraPipeline(
+            cam.id,
+            self.detector,
+            build_rules(cam.zones, rules),
+            (cam.location.lon, cam.location.lat),
+            [(z.name, z.polygon or list(z.line or ())) for z in cam.zones],
+            rules.max_track_gap_s,
+            self._gate(),
+            create_tracker(rules.tracker, cam.fps, rules.max_track_gap_s),
+        )
+        pipeline.min_scores = self.tuner.thresholds(cam.id)
+        return pipeline
+
+    def add_camera(self, cam: CameraConfig) -> None:
+        """A camera that was not in the config (a worker going live): watched from now on,
+        by this process, until it stops. Call from the event loop."""
+        if cam.id in self.runners:
+            raise ValueError(f"camera {cam.id} exists")
+        self.config.cameras.append(cam)
+        self.runners[cam.id] = self._runner(cam)
+        self.pipelines[cam.id] = self._pipeline(cam)
+        self.vision.cameras[cam.id] = (self.runners[cam.id], self.pipelines[cam.id], cam.fps)
+        self.watched.add(cam.id)
+        self.runners[cam.id].start()
 
     def _gate(self) -> MotionGate | None:
         """Model detectors look only where things move; the motion detector needs no gate."""

@@ -52,12 +52,8 @@ def site(tmp_path: Path, small_city: City) -> Iterator[dict[str, Any]]:
     tz = ZoneInfo(parse_config(base).dispatch.timezone)
     worker = pick_worker(small_city, grid.code, datetime.now(tz), lambda ids: {})
     assert worker is not None
-    # The worker's phone as a camera: what the terminal's "Go live" publishes to.
-    phone = {
-        "id": f"worker-{worker.id}", "name": f"Phone of {worker.id}", "kind": "whip", "url": f"whip://worker-{worker.id}",
-        "location": {"lon": grid.lon, "lat": grid.lat}, "fps": 5, "stall_after_s": 1.0, "offline_after_s": 2.0,
-    }  # fmt: skip
-    rt = Runtime(parse_config(base | {"cameras": [phone]}), city=small_city)
+    # No camera configured for the worker's phone: "Go live" adds it (workers.live_video).
+    rt = Runtime(parse_config(base), city=small_city)
     with ServerThread(build_app(rt)) as server:
         rt.auth.users.seed(
             [
@@ -225,7 +221,7 @@ def test_terminal_reports_a_clue_and_goes_live(site: dict[str, Any]) -> None:
             terminal.click("#live-start")
             camera = f"{server.url}/api/cameras/{stream}"
             wait_for(
-                lambda: httpx.get(camera, headers=server.headers()).json()["state"] == "online", 10, "online"
+                lambda: httpx.get(camera, headers=server.headers()).json().get("state") == "online", 10, "online"
             )
             terminal.wait_for_selector("#live[data-phase=live]", timeout=5000)
             wall.wait_for_selector(f".cam-tile[data-camera-id='{stream}']", state="attached", timeout=5000)

@@ -26,7 +26,7 @@ from command_center.runtime import Runtime
 from dispatch.city import City
 from streams.telemetry import TELEMETRY
 from streams.webrtc import WebRTCConfig, advertise_hosts, new_peer
-from tests.conftest import ServerThread
+from tests.conftest import ServerThread, auth_headers
 
 STREAM = "drone-7"
 SDP = {"Content-Type": "application/sdp"}
@@ -133,9 +133,9 @@ def loopback_only(sdp: str) -> str:
     return "\r\n".join(lines)
 
 
-async def publish(http: httpx.AsyncClient, pc: RTCPeerConnection, loopback: bool = False) -> str:
+async def publish(http: httpx.AsyncClient, pc: RTCPeerConnection, loopback: bool = False, stream: str = STREAM) -> str:
     offer = await client_offer(pc)
-    res = await http.post(f"/whip/{STREAM}", content=loopback_only(offer) if loopback else offer, headers=SDP)
+    res = await http.post(f"/whip/{stream}", content=loopback_only(offer) if loopback else offer, headers=SDP)
     assert res.status_code == 201, res.text
     assert res.headers["content-type"].startswith("application/sdp")
     answer = loopback_only(res.text) if loopback else res.text
@@ -224,6 +224,55 @@ def test_aiortc_publisher_goes_online_and_moves(tmp_path: Path, small_city: City
         wait_for(lambda: camera(server)["state"] == "offline", 5, "the camera to go offline")
         assert "no publisher" in (camera(server)["last_error"] or "")
         assert_no_sessions(server, rt, tasks, fds)
+
+
+def test_a_worker_goes_live_on_their_own_stream_only(tmp_path: Path, small_city: City) -> None:
+    rt = runtime(tmp_path, small_city)
+    worker, other = small_city.workers[0], small_city.workers[1]
+    stream = f"worker-{worker.id}"
+    with ServerThread(build_app(rt)) as server:
+
+        async def scenario() -> dict[str, Any]:
+            pc = new_peer(WebRTCConfig())
+            pc.addTrack(MovingSquare())
+            offer = await client_offer(pc)
+            refused = {}
+            async with httpx.AsyncClient(base_url=server.url) as anyone:
+                for who, headers in {
+                    "nobody": {},
+                    "another worker": auth_headers(rt, role="worker", worker_id=other.id),
+                    "an officer": auth_headers(rt, role="officer"),
+                }.items():
+                    res = await anyone.post(f"/whip/{stream}", content=offer, headers={**SDP, **headers})
+                    refused[who] = res.status_code
+                res = await anyone.post("/whip/worker-nobody-by-that-id", content=offer, headers=SDP)
+                refused["unknown worker"] = res.status_code
+            assert stream not in rt.runners  # nothing added by a refused publish
+            mine = auth_headers(rt, role="worker", worker_id=worker.id)
+            async with httpx.AsyncClient(base_url=server.url, headers=mine) as http:
+                try:
+                    started = time.monotonic()
+                    location = await publish(http, pc, loopback=True, stream=stream)
+                    while camera(server, stream).get("state") != "online":
+                        assert time.monotonic() - started < 5, "not online within 5 s"
+                        await asyncio.sleep(0.05)
+                    listed = httpx.get(f"{server.url}/api/cameras", headers=server.headers()).json()
+                    await asyncio.sleep(1.0)
+                    frames = rt.runners[stream].health.frames_in
+                    assert (await http.delete(location)).status_code in (200, 204)
+                finally:
+                    await pc.close()
+            return {"refused": refused, "listed": listed, "frames": frames}
+
+        out = asyncio.run(scenario())
+        assert out["refused"] == {"nobody": 401, "another worker": 403, "an officer": 403, "unknown worker": 404}
+        cams = out["listed"]["items"]
+        live = next(c for c in cams if c["id"] == stream)
+        assert live["kind"] == "whip" and worker.name in live["name"]
+        home = small_city.areas[worker.grid_code]
+        assert live["location"] == {"lon": home.lon, "lat": home.lat}  # their grid until the phone sends a fix
+        assert out["frames"] >= 3 and stream in rt.vision.cameras  # frames flow, and vision watches them
+        assert len(hubs(rt).whip.sessions) == 0
 
 
 def test_chromium_publisher_goes_online_and_moves(tmp_path: Path, small_city: City) -> None:

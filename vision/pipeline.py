@@ -188,14 +188,15 @@ class VisionWorker:
             self._thread.join(timeout)
 
     def _run(self) -> None:
-        last_index = dict.fromkeys(self.cameras, -1)
-        next_due = dict.fromkeys(self.cameras, 0.0)
+        last_index: dict[str, int] = {}
+        next_due: dict[str, float] = {}
         runner_of: dict[str, SourceRunner] = {}
         while not self._stop.is_set():
             due: list[tuple[str, Frame]] = []
             for cam_id, (runner, _, fps) in list(self.cameras.items()):
-                if runner_of.setdefault(cam_id, runner) is not runner:
-                    # A camera restarted with a fresh runner (a detection worker's lease): its frames count from 0.
+                if runner_of.get(cam_id) is not runner:
+                    # A camera added, or restarted with a fresh runner (a detection worker's
+                    # lease): its frames count from 0.
                     runner_of[cam_id], last_index[cam_id], next_due[cam_id] = runner, -1, 0.0
                 now = time.monotonic()
                 if now < next_due[cam_id]:

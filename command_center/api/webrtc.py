@@ -1,6 +1,7 @@
 """WebRTC endpoints: WHIP ingest, WHEP viewing, and drone telemetry over HTTP.
 
 POST /whip/{stream_id}                 SDP offer → 201 answer, Location: /whip/{stream_id}/{session}
+                                       (worker-<id>: that worker, signed in, going live from the terminal)
 DELETE /whip/{stream_id}/{session}     ends the publish
 POST /whep/{camera_id}                 SDP offer → 201 answer, Location: /whep/{camera_id}/{session}
 DELETE /whep/{camera_id}/{session}     ends the view
@@ -10,6 +11,7 @@ POST /api/drones/{id}/telemetry        {lat, lon, alt?, heading?, ts?} → the c
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +20,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from command_center.api.errors import ApiError, json_body
+from command_center.auth.middleware import STATE_KEY
+from command_center.config import CameraConfig
 from command_center.runtime import Runtime
 from streams.telemetry import TELEMETRY, parse_telemetry
 from streams.webrtc import SdpError, UnknownStream
@@ -62,17 +66,47 @@ def _make_hubs(rt: Runtime) -> Hubs:
             except ValueError:
                 continue  # its source fails the same way and reports it on the camera
 
-    pipelines, runners = rt.pipelines, rt.runners
+    cameras = {cam.id: (_image_source(rt, cam.id), cam.fps) for cam in rt.config.cameras}
+    return Hubs(WhipHub(streams, rt.config.webrtc), WhepHub(cameras, rt.config.webrtc))
 
-    def image_of(cam_id: str) -> np.ndarray | None:
-        annotated = pipelines[cam_id].annotated
+
+def _image_source(rt: Runtime, cam_id: str) -> Callable[[], np.ndarray | None]:
+    """What a WHEP viewer sees: the annotated frame, else the latest raw one."""
+
+    def image() -> np.ndarray | None:
+        annotated = rt.pipelines[cam_id].annotated
         if annotated is not None:
             return annotated.image
-        latest = runners[cam_id].latest
+        latest = rt.runners[cam_id].latest
         return latest.image if latest is not None else None
 
-    cameras = {cam.id: (lambda cam_id=cam.id: image_of(cam_id), cam.fps) for cam in rt.config.cameras}
-    return Hubs(WhipHub(streams, rt.config.webrtc), WhepHub(cameras, rt.config.webrtc))
+    return image
+
+
+WORKER_STREAM = "worker-"
+
+
+def _worker_goes_live(rt: Runtime, the: Hubs, request: Request, stream_id: str) -> None:
+    """A worker's own stream, `worker-<id>`, becomes a camera on first publish: the worker
+    must be signed in as that worker; the camera starts at their grid and follows the
+    position the terminal sends."""
+    worker_id = stream_id.removeprefix(WORKER_STREAM)
+    worker = rt.workers.get(worker_id)
+    if not rt.config.workers.live_video or worker is None:
+        raise ApiError(404, "unknown stream", f"no whip camera has url whip://{stream_id}")
+    principal = request.scope.get("state", {}).get(STATE_KEY)  # a public route: a token is optional
+    if principal is None:
+        raise ApiError(401, "sign in required", f"{stream_id} is {worker_id}'s own stream: send their token")
+    if principal.worker_id != worker_id:
+        raise ApiError(403, "forbidden", f"{stream_id} is {worker_id}'s own stream")
+    grid = rt.city.areas.get(worker.grid_code)
+    location = {"lon": grid.lon, "lat": grid.lat} if grid is not None else {"lon": 0.0, "lat": 0.0}
+    cam = CameraConfig(
+        id=stream_id, name=f"Live: {worker.name}", kind="whip", url=f"whip://{stream_id}", location=location, fps=5
+    )
+    rt.add_camera(cam)
+    the.whip.streams[stream_id] = cam.id
+    the.whep.cameras[cam.id] = (_image_source(rt, cam.id), cam.fps)
 
 
 async def read_offer(request: Request, limit: int) -> str:
@@ -110,9 +144,11 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def whip_publish(request: Request) -> Response:
         stream_id = request.path_params["stream_id"]
-        if stream_id not in the.whip.streams:
+        if stream_id not in the.whip.streams and not stream_id.startswith(WORKER_STREAM):
             raise ApiError(404, "unknown stream", f"no whip camera has url whip://{stream_id}")
         offer = await read_offer(request, limit)
+        if stream_id not in the.whip.streams:
+            _worker_goes_live(rt, the, request, stream_id)
         try:
             answer_sdp, session_id = await the.whip.publish(stream_id, offer)
         except SdpError as exc:

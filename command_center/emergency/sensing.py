@@ -65,8 +65,9 @@ class Sensing:
         # shared floor drops, and the floor is back before they stop filtering.
         if lowered_floor is None:
             self._set_floor(self._floor)
-        for cam, (runner, pipe, _) in list(self._vision.cameras.items()):
-            base_fps, base_thresholds = self.baseline[cam]
+        for cam, (runner, pipe, now_fps) in list(self._vision.cameras.items()):
+            # A camera added since (a worker live) is untouched until now: as it is, is its baseline.
+            base_fps, base_thresholds = self.baseline.setdefault(cam, (now_fps, pipe.thresholds))
             if cam in raised:
                 fps, thresholds = max(base_fps, raised[cam].fps), raised[cam].thresholds
             elif lowered_floor is not None:

@@ -1,6 +1,6 @@
 // "Go live": the worker's phone camera on the wall's camera tiles, published over WHIP as
-// stream `worker-<worker id>` (the command center lists a whip camera with that url for each
-// worker who may stream; an unlisted stream is refused with 404 and said so here).
+// stream `worker-<worker id>` with the worker's token; the command center adds that camera
+// on the first publish (workers.live_video), or refuses with 404 where live video is off.
 
 import { toast } from '../common/util.js';
 import { WhipPublisher, watchPosition } from '../publish/whip.js';
@@ -50,7 +50,7 @@ export function setupGoLive({ worker }) {
       stop();
       const unknown = /unknown stream/.test(err.message || '');
       toast(unknown
-        ? `Live video is not set up for ${worker}: ask the command center to add camera whip://${streamIdOf(worker)}`
+        ? 'Live video is turned off at this command center (workers.live_video)'
         : `Could not go live: ${err.message}`, 'error', 9000);
     }
   });
