@@ -11,13 +11,14 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from command_center.auth.scoping import AreaLocator, event_area
 from command_center.auth.service import Auth
-from command_center.bus import Bus, create_bus
+from command_center.bus import Bus, batches, create_bus
+from command_center.casework import CaseWork
 from command_center.config import CameraConfig, Config
 from command_center.emergency.plans import load_plans
 from command_center.emergency.sensing import Sensing
@@ -25,12 +26,11 @@ from command_center.emergency.service import IncidentModes
 from command_center.events import Event
 from command_center.hub import Hub
 from command_center.hub_history import Post, shared_history
-from command_center.store import CaseQuery, Store, create_store
+from command_center.store import Store, create_store
 from dispatch.cases import Case
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.city import City, GridIndex, load_geojson, load_or_generate, load_saved_city, save_city
-from dispatch.dispatcher import Dispatcher, IntakeResult
-from dispatch.intake import Intake
+from dispatch.dispatcher import Dispatcher
 from streams.health import SourceHealth
 from streams.registry import create_source
 from streams.runner import SourceRunner
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency"]
 SAVED_MAP = "city/map.geojson"  # under data_dir: a re-drawn map, preferred over the configured one
 TRACK_POINTS = 300  # a moving camera's recent path: 5 minutes at one point a second
-INTAKE_BATCH = 64  # most incidents per group commit: a batch holds the store for ~50 ms
 HUB_BATCH = 256  # most events numbered per round trip to a shared (Redis) hub history
 
 
@@ -111,6 +110,7 @@ class Runtime:
         # Coroutine factories run for the runtime's lifetime (the demo's drone publisher).
         self.background: list[Callable[[], Awaitable[None]]] = []
         self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0, "incidents_redelivered": 0}
+        self.casework = CaseWork(self.store, self.dispatcher, self.bus, self.counters)
         # Cameras this process watches: all, unless detection workers hold them (sharding).
         self.watched: set[str] = set() if config.sharding.enabled else set(self.runners)
 
@@ -160,10 +160,11 @@ class Runtime:
         self.loop = asyncio.get_running_loop()
         await self.bus.start()
         self._spawn(self._feed_hub, self.bus.subscribe(TOPICS, "hub"))
-        self._spawn(self._dispatch_incidents, self.bus.subscribe(["incidents"], "dispatcher"))
+        self._spawn(self.casework.take_in, self.bus.subscribe(["incidents"], "dispatcher"))
         self._tasks.append(asyncio.create_task(self._watch_cameras(), name="camera-watch"))
         self._tasks.append(asyncio.create_task(self._keep_evidence_bounded(), name="retention"))
-        self._tasks.append(asyncio.create_task(self._supervise(), name="supervision"))
+        supervising = self.casework.supervise(self.config.dispatch.supervise_every_s)
+        self._tasks.append(asyncio.create_task(supervising, name="supervision"))
         for cam_id in self.watched:
             self.runners[cam_id].start()
         if not self.config.sharding.enabled:
@@ -294,25 +295,6 @@ class Runtime:
         if updated is not None:
             await self.bus.publish(Event("incidents", "incident.updated", updated))
 
-    async def _supervise(self) -> None:
-        """Warn at 75% of each open case's time limit, escalate the overdue (督办)."""
-        while True:
-            try:
-                await self.supervise_once()
-            except Exception:  # the next sweep tries again; nothing is lost in between
-                log.exception("supervision sweep failed")
-            await asyncio.sleep(self.config.dispatch.supervise_every_s)
-
-    async def supervise_once(self) -> int:
-        cases, _ = await asyncio.to_thread(self.store.list_cases, CaseQuery(open_only=True, limit=100_000))
-        results = await asyncio.to_thread(self.dispatcher.supervise, cases)
-        for result in results:
-            view = self.case_view(result.case)
-            await self.bus.publish(Event("cases", "case.updated", view))
-            note = {"case": view, "kind": result.kind, "target": result.target}
-            await self.bus.publish(Event("cases", f"case.{result.kind}", note))
-        return len(results)
-
     async def _keep_evidence_bounded(self) -> None:
         evidence = self.config.evidence
         root = self.config.server.data_dir
@@ -324,65 +306,19 @@ class Runtime:
                     )
             await asyncio.sleep(60)
 
-    # bus → dispatch
-    async def _dispatch_incidents(self, subscription: Any) -> None:
-        """Incidents that queued up meanwhile become cases in one group commit (one fsync
-        for all); each case is announced only after that commit, so nothing announced
-        can be lost. Under light load a batch is a single incident: no added wait."""
-        async for events in _batches(subscription, INTAKE_BATCH):
-            docs = [e.data for e in events if e.type == "incident.created"]
-            if not docs:
-                continue
-            try:
-                done = await asyncio.to_thread(self._intake_batch, docs)
-            except Exception:  # a failed commit must not stop the dispatcher
-                log.exception("dispatching incidents %s", [d.get("id") for d in docs])
-                continue
-            for result, updated, again in done:
-                counter = "incidents_redelivered" if again else "cases_created" if result.created else "cases_merged"
-                self.counters[counter] += 1
-                await self.publish_case(result.case, created=result.created)
-                if updated is not None:
-                    await self.bus.publish(Event("incidents", "incident.updated", updated))
-
-    def _intake_batch(self, docs: list[dict[str, Any]]) -> list[tuple[IntakeResult, dict[str, Any] | None, bool]]:
-        """On a worker thread: each incident's case and its link back, in one transaction.
-
-        A durable bus delivers at least once: an incident whose case is already stored (the
-        process died after the commit, before the ack) is not taken in again; its case is
-        announced once more instead, since that announcement may be what was lost."""
-        out = []
-        with getattr(self.store, "batch", contextlib.nullcontext)():
-            for doc in docs:
-                stored = self.store.get_incident(doc["id"]) if doc.get("id") else None
-                known = self.store.get_case(stored["case_id"]) if stored and stored.get("case_id") else None
-                if known is not None:
-                    out.append((IntakeResult(known, created=False), None, True))
-                    continue
-                try:
-                    result = self.dispatcher.intake(_video_intake(doc))
-                except Exception:  # a bad incident must not sink the rest of its batch
-                    log.exception("dispatching incident %s", doc.get("id"))
-                    continue
-                updated = None
-                try:  # the case stands either way: announce it even if the link back fails
-                    updated = self.store.update_incident(doc["id"], case_id=result.case.id)
-                except Exception:
-                    log.exception("linking incident %s to case %s", doc.get("id"), result.case.id)
-                out.append((result, updated, False))
-        return out
-
+    # bus → dispatch (casework.py); what the API calls
     async def act(self, case_id: str, action: str, actor: str, note: str = "", **changes: Any) -> Case:
-        case = await asyncio.to_thread(self.dispatcher.act, case_id, action, actor, note, **changes)
-        await self.publish_case(case, created=False)
-        return case
+        return await self.casework.act(case_id, action, actor, note, **changes)
 
     async def publish_case(self, case: Case, created: bool) -> None:
-        await self.bus.publish(Event("cases", "case.created" if created else "case.updated", self.case_view(case)))
+        await self.casework.publish_case(case, created)
+
+    def case_view(self, case: Case) -> dict[str, Any]:
+        return self.casework.case_view(case)
 
     # bus → hub
     async def _feed_hub(self, subscription: Any) -> None:
-        async for events in _batches(subscription, HUB_BATCH):
+        async for events in batches(subscription, HUB_BATCH):
             posts = []
             for event in events:
                 # One area per event, computed once: the hub compares it with each client's jurisdiction.
@@ -442,43 +378,3 @@ class Runtime:
             ),
         }
 
-    def case_view(self, case: Case) -> dict[str, Any]:
-        view = case.to_dict()
-        try:
-            view["matter_name"] = self.catalog.get(case.matter_code).name
-        except KeyError:
-            view["matter_name"] = case.matter_code
-        area = self.city.areas.get(case.grid_code)
-        view["grid_name"] = area.name if area else None
-        worker = self.workers.get(case.assignee) if case.assignee else None
-        view["assignee_name"] = worker.name if worker else None
-        # The dispatcher's clock, not the wall's: tests and replays inject it.
-        view["overdue"] = case.is_open and self.dispatcher.clock() > case.deadline
-        return view
-
-
-def _video_intake(doc: dict[str, Any]) -> Intake:
-    return Intake(
-        source="video",
-        lon=doc["location"]["lon"],
-        lat=doc["location"]["lat"],
-        ts=datetime.fromisoformat(doc["ts"]),
-        ref_id=doc["id"],
-        rule=doc["rule"],
-        label=doc["label"],
-        matter_code=doc.get("matter_code"),
-        description=f"{doc['rule']}: {doc['label']} at camera {doc['camera_id']}",
-        snapshot_url=doc["snapshot_url"],
-    )
-
-
-async def _batches(subscription: Any, most: int) -> AsyncIterator[list[Event]]:
-    """What a subscriber has queued, up to `most` at a time; it waits only for the first."""
-    batch: list[Event] = []
-    async for event in subscription:
-        batch.append(event)
-        if len(batch) >= most or not getattr(subscription, "backlog", 0):
-            yield batch
-            batch = []
-    if batch:
-        yield batch

@@ -2,7 +2,7 @@
 process that turns them into cases killed with SIGKILL midway and started again; in
 the end every incident is in exactly one case: none lost, none taken in twice.
 
-The dispatcher here is the runtime's own (`Runtime._dispatch_incidents` in a real serve
+The dispatcher here is the runtime's own (`CaseWork.take_in` in a real serve
 process); the test only plays the cameras' part, as `record_incident` does: each
 incident stored first, then published as `incident.created`. Dedupe is narrowed to
 identical points (`dedupe_radius_m: 0`), so each incident should make a case of its own

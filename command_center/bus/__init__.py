@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from command_center.bus.base import Bus, BusUnavailable, Subscription
+from command_center.bus.base import Bus, BusUnavailable, Subscription, batches
 from command_center.bus.memory import MemoryBus
 
 
@@ -35,4 +35,4 @@ def create_bus(url: str) -> Bus:
     return factory(url)
 
 
-__all__ = ["Bus", "BusUnavailable", "Subscription", "MemoryBus", "create_bus", "register"]
+__all__ = ["Bus", "BusUnavailable", "Subscription", "MemoryBus", "batches", "create_bus", "register"]

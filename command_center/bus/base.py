@@ -40,3 +40,15 @@ class Bus(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+async def batches(subscription: Subscription, most: int) -> AsyncIterator[list[Event]]:
+    """What a subscriber has queued, up to `most` at a time; it waits only for the first."""
+    batch: list[Event] = []
+    async for event in subscription:
+        batch.append(event)
+        if len(batch) >= most or not getattr(subscription, "backlog", 0):
+            yield batch
+            batch = []
+    if batch:
+        yield batch
