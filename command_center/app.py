@@ -101,7 +101,7 @@ def build_app(rt: Runtime) -> Starlette:
         middleware=[Middleware(AuthMiddleware, signer=rt.auth.signer, policy=rt.auth.policy)],
     )
     app.state.runtime = rt
-    rt.background.append(lambda: hotspots.watch(rt))  # live 热点预警 alerts on the `hotspots` channel
+    rt.singletons["hotspots"] = lambda: hotspots.watch(rt)  # live 热点预警 alerts on the `hotspots` channel
     return app
 
 

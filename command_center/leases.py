@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 # Renew only one's own lease: GET then PEXPIRE in one step, so a lease that expired and
 # was taken by another worker meanwhile is never extended by the old owner.
-_RENEW = """
+RENEW_SCRIPT = """
 local out = {}
 for i, key in ipairs(KEYS) do
   if redis.call('GET', key) == ARGV[1] then
@@ -45,7 +45,7 @@ for i, key in ipairs(KEYS) do
 end
 return out
 """
-_RELEASE = """
+RELEASE_SCRIPT = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
@@ -101,8 +101,8 @@ class LeaseManager:
         self.on_release = on_release
         self.settings = settings or LeaseSettings()
         self.held: dict[str, float] = {}  # camera → monotonic time its lease was last set or renewed
-        self._renew = redis.register_script(_RENEW)
-        self._release = redis.register_script(_RELEASE)
+        self._renew = redis.register_script(RENEW_SCRIPT)
+        self._release = redis.register_script(RELEASE_SCRIPT)
         self._tasks: list[asyncio.Task[None]] = []
         self._lock = asyncio.Lock()  # claims, renewals and releases never interleave
         self.takeovers = 0  # leases claimed after they had been someone else's

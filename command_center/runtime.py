@@ -26,6 +26,8 @@ from command_center.emergency.service import IncidentModes
 from command_center.events import Event
 from command_center.hub import Hub
 from command_center.hub_history import Post, shared_history
+from command_center.leader import Singleton
+from command_center.leases import new_worker_id
 from command_center.store import Store, create_store
 from dispatch.cases import Case
 from dispatch.catalog import Catalog, load_catalog
@@ -111,6 +113,11 @@ class Runtime:
         self.background: list[Callable[[], Awaitable[None]]] = []
         self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0, "incidents_redelivered": 0}
         self.casework = CaseWork(self.store, self.dispatcher, self.bus, self.counters)
+        # Jobs one node of several runs (leader.py), by name; the app adds the hotspot alerts.
+        self.singletons: dict[str, Callable[[], Awaitable[None]]] = {
+            "supervision": lambda: self.casework.supervise(config.dispatch.supervise_every_s)
+        }
+        self.node_id = new_worker_id()
         # Cameras this process watches: all, unless detection workers hold them (sharding).
         self.watched: set[str] = set() if config.sharding.enabled else set(self.runners)
 
@@ -163,14 +170,14 @@ class Runtime:
         self._spawn(self.casework.take_in, self.bus.subscribe(["incidents"], "dispatcher"))
         self._tasks.append(asyncio.create_task(self._watch_cameras(), name="camera-watch"))
         self._tasks.append(asyncio.create_task(self._keep_evidence_bounded(), name="retention"))
-        supervising = self.casework.supervise(self.config.dispatch.supervise_every_s)
-        self._tasks.append(asyncio.create_task(supervising, name="supervision"))
         for cam_id in self.watched:
             self.runners[cam_id].start()
         if not self.config.sharding.enabled:
             self.vision.start()
         for make in self.background:
             self.add_task(make())
+        for name, make in self.singletons.items():
+            self._tasks.append(asyncio.create_task(self._singleton(name, make), name=name))
         if self.config.workers.simulate:
             from command_center.simulate import simulate_workers
 
@@ -216,6 +223,13 @@ class Runtime:
                 await task
         await self.bus.close()
         self.store.close()
+
+    def _singleton(self, name: str, job: Callable[[], Awaitable[None]]) -> Awaitable[None]:
+        """`job` here, or only while this node leads it when nodes share a Redis bus."""
+        client, options = getattr(self.bus, "client", None), getattr(self.bus, "options", None)
+        if client is None or not hasattr(client, "register_script"):
+            return job()
+        return Singleton(client, options.prefix, self.node_id, name).run(job)
 
     def _spawn(self, consume: Callable[[Any], Awaitable[None]], subscription: Any) -> None:
         self._tasks.append(asyncio.create_task(consume(subscription), name=consume.__name__))

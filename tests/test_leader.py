@@ -1,0 +1,144 @@
+"""Singleton jobs across nodes against a real Redis: one leader at a time, a handover when
+it stops or loses its lease, a restart when the job fails; and two runtimes on one Redis
+bus sweep their cases from one node only."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import redis.asyncio as aredis
+
+from command_center.config import parse_config
+from command_center.leader import Singleton, leader_key
+from command_center.leases import LeaseSettings
+from command_center.runtime import Runtime
+from dispatch.city import City
+
+REDIS = "redis://127.0.0.1:6379/0"
+FAST = LeaseSettings(ttl_s=1.0, heartbeat_s=0.2, scan_s=0.1)
+
+
+class Runs:
+    """Which node runs the job now, and every start; fails on two at once."""
+
+    def __init__(self) -> None:
+        self.now: set[str] = set()
+        self.starts: list[str] = []
+        self.overlaps = 0
+
+    def job(self, node: str, fail_after: float | None = None):  # noqa: ANN201
+        async def run() -> None:
+            self.overlaps += bool(self.now)
+            self.now.add(node)
+            self.starts.append(node)
+            try:
+                if fail_after is not None:
+                    await asyncio.sleep(fail_after)
+                    raise RuntimeError("the job broke")
+                await asyncio.Event().wait()
+            finally:
+                self.now.discard(node)
+
+        return run
+
+
+async def until(check, timeout: float, what: str) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+def test_one_node_leads_and_another_takes_over(prefix: str) -> None:
+    async def scenario() -> None:
+        client = aredis.Redis.from_url(REDIS, decode_responses=True)
+        runs = Runs()
+        nodes = {n: Singleton(client, prefix, n, "sweep", FAST) for n in ("a", "b", "c")}
+        tasks = {n: asyncio.create_task(s.run(runs.job(n))) for n, s in nodes.items()}
+        try:
+            await until(lambda: runs.now, 2, "a leader")
+            await asyncio.sleep(1.5)  # several heartbeats and scans: still one, the same one
+            first = next(iter(runs.now))
+            assert runs.starts == [first] and await client.get(leader_key(prefix, "sweep")) == first
+
+            # A clean stop hands over at once (the key is released), not after the TTL.
+            stopped = time.monotonic()
+            tasks.pop(first).cancel()
+            await until(lambda: runs.now and first not in runs.now, 2, "a new leader")
+            assert time.monotonic() - stopped < FAST.ttl_s
+            second = next(iter(runs.now))
+
+            # The lease taken from under the leader (say a long pause let it expire): it
+            # steps down at its next renewal; whoever holds the key leads.
+            await client.set(leader_key(prefix, "sweep"), "someone-else", px=600)
+            await until(lambda: not runs.now, 2, "the leader to step down")
+            await until(lambda: runs.now, 2, "a leader after the stolen lease expired")
+            assert runs.overlaps == 0 and runs.starts[:2] == [first, second]
+        finally:
+            for task in tasks.values():
+                task.cancel()
+            await asyncio.gather(*tasks.values(), return_exceptions=True)
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_job_is_started_again(prefix: str) -> None:
+    async def scenario() -> None:
+        client = aredis.Redis.from_url(REDIS, decode_responses=True)
+        runs = Runs()
+        node = Singleton(client, prefix, "a", "sweep", FAST)
+        task = asyncio.create_task(node.run(runs.job("a", fail_after=0.1)))
+        try:
+            await until(lambda: len(runs.starts) >= 3, 3, "the job to be started again")
+            assert node.terms >= 3
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await client.aclose()
+        assert await aredis.Redis.from_url(REDIS).get(leader_key(prefix, "sweep")) is None  # released
+
+    asyncio.run(scenario())
+
+
+def test_two_runtimes_on_one_redis_bus_sweep_from_one_node(prefix: str, tmp_path: Path, small_city: City) -> None:
+    def runtime(name: str) -> Runtime:
+        config = parse_config(
+            {
+                "server": {"data_dir": str(tmp_path / name)},
+                "store": f"sqlite:///{tmp_path / 'shared.db'}",
+                "bus": f"{REDIS}?prefix={prefix}",
+                "dispatch": {"supervise_every_s": 0.1},
+            }
+        )
+        return Runtime(config, city=small_city)
+
+    async def scenario() -> None:
+        nodes = [runtime("a"), runtime("b")]
+        sweeps = {id(rt): 0 for rt in nodes}
+        for rt in nodes:
+            real = rt.casework.supervise_once
+
+            async def counted(rt: Runtime = rt, real=real) -> int:  # noqa: ANN001
+                sweeps[id(rt)] += 1
+                return await real()
+
+            rt.casework.supervise_once = counted  # type: ignore[method-assign]
+        for rt in nodes:
+            await rt.start()
+        try:
+            await asyncio.sleep(1.5)
+            assert sorted(sweeps.values())[0] == 0 and sorted(sweeps.values())[1] >= 5  # one node sweeps
+            leader = next(rt for rt in nodes if sweeps[id(rt)])
+            other = next(rt for rt in nodes if rt is not leader)
+            await leader.stop()
+            before = sweeps[id(other)]
+            await asyncio.sleep(1.5)
+            assert sweeps[id(other)] >= before + 5  # the other node took over
+        finally:
+            for rt in nodes:
+                await rt.stop()
+
+    asyncio.run(scenario())
