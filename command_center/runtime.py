@@ -109,6 +109,7 @@ class Runtime:
         self.started_at = time.time()
         self._tasks: list[asyncio.Task[None]] = []
         self.tracks: dict[str, deque[list[float]]] = {}
+        self.reported: dict[str, dict[str, Any]] = {}  # camera → its latest camera.status from the bus
         # Coroutine factories run for the runtime's lifetime (the demo's drone publisher).
         self.background: list[Callable[[], Awaitable[None]]] = []
         self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0, "incidents_redelivered": 0}
@@ -335,6 +336,8 @@ class Runtime:
         async for events in batches(subscription, HUB_BATCH):
             posts = []
             for event in events:
+                if event.type == "camera.status" and isinstance(event.data.get("id"), str):
+                    self.reported[event.data["id"]] = event.data  # a worker's view, for camera_view
                 # One area per event, computed once: the hub compares it with each client's jurisdiction.
                 area = event_area(event.topic, event.data, self.area_of)
                 posts.append(Post(event.id, event.topic, event.type, event.data, area))
@@ -369,7 +372,15 @@ class Runtime:
             await asyncio.sleep(1.0)
 
     # views for the API and events
+    def camera_ids(self) -> list[str]:
+        """Configured here, then any other a detection worker reports on the bus."""
+        return [*self.runners, *(c for c in self.reported if c not in self.runners)]
+
     def camera_view(self, cam_id: str) -> dict[str, Any]:
+        """What this process sees of the camera, or, for one a detection worker watches,
+        the status that worker last put on the bus."""
+        if cam_id not in self.watched and cam_id in self.reported:
+            return self.reported[cam_id]
         cam = next(c for c in self.config.cameras if c.id == cam_id)
         runner = self.runners[cam_id]
         latest = runner.latest

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -136,6 +137,15 @@ def test_workers_and_api_nodes_scale_out_and_survive_kills(prefix: str, tmp_path
             assert json.loads(conn.recv(timeout=5))["type"] == "subscribed"
             seen += read_until(conn, 0, timeout=10)  # the workers' status events reach node A's hub
             assert seen[0]["type"] == "camera.status" and seen[0]["data"]["id"] in CAMERAS
+            # Node A's API shows the cameras as the workers report them (each one every 5 s).
+            deadline = time.monotonic() + 10
+            while True:
+                cams = httpx.get(f"http://127.0.0.1:{port_a}/api/cameras", headers={"Authorization": f"Bearer {token}"})
+                states = {c["id"]: c["state"] for c in cams.json()["items"]}
+                if set(states) == set(CAMERAS) and set(states.values()) == {"online"}:
+                    break
+                assert time.monotonic() < deadline, states
+                time.sleep(0.5)
 
             # 1. A worker dies: its cameras move to the other two.
             victim = max(WORKERS, key=lambda n: len(snapshot(WORKERS)[n]))

@@ -23,9 +23,12 @@ def routes(rt: Runtime) -> list[Route]:
         where = view["location"]
         return principal_of(request).sees_area(rt.area_of(where["lon"], where["lat"]))
 
-    def camera_id(request: Request) -> str:
+    def camera_id(request: Request, images: bool = True) -> str:
+        """The path's camera, if the caller may see it; with `images`, only one whose
+        frames are in this process (not one only a detection worker's status names)."""
         cam_id = request.path_params["id"]
-        if cam_id not in rt.runners or not visible(request, rt.camera_view(cam_id)):
+        known = cam_id in rt.runners or (not images and cam_id in rt.reported)
+        if not known or not visible(request, rt.camera_view(cam_id)):
             raise ApiError(404, "camera not found", cam_id)
         return cam_id
 
@@ -37,11 +40,11 @@ def routes(rt: Runtime) -> list[Route]:
         return (latest.index, latest.image) if latest is not None else None
 
     async def list_cameras(request: Request) -> JSONResponse:
-        items = [view for view in map(rt.camera_view, rt.runners) if visible(request, view)]
+        items = [view for view in map(rt.camera_view, rt.camera_ids()) if visible(request, view)]
         return JSONResponse({"items": items, "total": len(items)})
 
     async def get_camera(request: Request) -> JSONResponse:
-        return JSONResponse(rt.camera_view(camera_id(request)))
+        return JSONResponse(rt.camera_view(camera_id(request, images=False)))
 
     async def snapshot(request: Request) -> Response:
         cam_id = camera_id(request)
