@@ -32,7 +32,7 @@ import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
 from bench.report import report
-from bench.ws_load import LoadClients
+from bench.ws_load import LoadClients, new_loop
 
 CHANNEL = "cameras"
 SUBSCRIBE = json.dumps({"op": "subscribe", "channels": [CHANNEL]})
@@ -52,7 +52,7 @@ class LoopThread:
     """An event loop on its own thread, for a server under test."""
 
     def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 

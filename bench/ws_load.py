@@ -22,6 +22,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 
+def new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where installed (as uvicorn picks it for `serve`), else asyncio's own; the
+    servers compared and the clients all use the same kind."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 def _frame(text: str) -> bytes:
     """A masked client text frame."""
     payload = text.encode()
@@ -133,10 +143,10 @@ async def _serve_commands(conn: Connection) -> None:
     loop = asyncio.get_running_loop()
     clients: list[Client] = []
     tally = Tally()
-    inbox: asyncio.Queue[Any] = asyncio.Queue()
-    loop.add_reader(conn.fileno(), lambda: inbox.put_nowait(conn.recv()))
     while True:
-        cmd, *args = await inbox.get()
+        # Read on a thread: a reader callback on the loop would make the pipe non-blocking
+        # (uvloop does), and a large reply would then fail to send.
+        cmd, *args = await loop.run_in_executor(None, conn.recv)
         if cmd == "connect":
             url, n, subscribe = args
             parts = urlsplit(url)
@@ -178,8 +188,8 @@ async def _serve_commands(conn: Connection) -> None:
 
 
 def _worker(conn: Connection) -> None:
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve_commands(conn))
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=new_loop) as runner:
+        runner.run(_serve_commands(conn))
 
 
 class LoadClients:
