@@ -185,7 +185,7 @@ class PostgresStore:
 
     # cases
     def insert_case(self, case: Case) -> None:
-        with self._write() as db:
+        with self._write(pipelined=True) as db:
             db.execute(
                 "INSERT INTO cases (state, is_open, matter_code, grid_code, assignee, created_at, deadline,"
                 " version, doc, lon, lat, id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
@@ -195,14 +195,14 @@ class PostgresStore:
         self._remember(case)
 
     def save_transition(self, case: Case, entry: TimelineEntry) -> bool:
-        with self._write() as db:
+        with self._write(pipelined=True) as db:
             cur = db.execute(
                 "UPDATE cases SET state = %s, is_open = %s, matter_code = %s, grid_code = %s, assignee = %s,"
                 " created_at = %s, deadline = %s, version = %s, doc = %s, lon = %s, lat = %s"
-                " WHERE id = %s AND version = %s",
+                " WHERE id = %s AND version = %s RETURNING id",
                 (*SQLiteStore._case_columns(case), case.id, case.version - 1),
             )
-            if cur.rowcount != 1:
+            if cur.fetchone() is None:  # (rowcount is not known yet in a pipeline; a fetch is)
                 return False
             self._append(db, case.id, entry)
         self._remember(case)
@@ -318,8 +318,11 @@ class PostgresStore:
             yield db
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[psycopg.Connection[Any]]:
-        with self._conn() as db, db.transaction():  # a savepoint when inside a batch
+    def _write(self, pipelined: bool = False) -> Iterator[psycopg.Connection[Any]]:
+        """A transaction, or a savepoint inside a batch. `pipelined`: BEGIN (SAVEPOINT),
+        the statements and COMMIT (RELEASE) go out together, one round trip instead of
+        one each, for writes that read no result back (rowcount is not known yet)."""
+        with self._conn() as db, db.pipeline() if pipelined else contextlib.nullcontext(), db.transaction():
             yield db
 
     def _take(self) -> psycopg.Connection[Any]:
