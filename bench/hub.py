@@ -118,6 +118,7 @@ def measure(
 def run_ours(load: LoadClients, args: argparse.Namespace, port: int) -> dict[str, Any]:
     from command_center.app import build_app
     from command_center.auth import Principal
+    from command_center.cli import settle_heap
     from command_center.config import parse_config
     from command_center.events import Event
     from command_center.runtime import Runtime
@@ -136,7 +137,9 @@ def run_ours(load: LoadClients, args: argparse.Namespace, port: int) -> dict[str
     grid = city.grids[len(city.grids) // 2]
     token, _ = rt.auth.signer.issue(Principal("bench", "officer"))
     server = LoopThread()
-    uv = uvicorn.Server(uvicorn.Config(build_app(rt), host="127.0.0.1", port=port, log_level="warning", ws="auto"))
+    app = build_app(rt)
+    settle_heap()  # as `serve` does
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="auto"))
     serving = asyncio.run_coroutine_threadsafe(uv.serve(), server.loop)
     while not uv.started:
         if serving.done():
