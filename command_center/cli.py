@@ -197,13 +197,18 @@ def _run(config: Config, demo: bool = False, background: list | None = None) -> 
 
 
 def settle_heap() -> None:
-    """Move what start-up built (the city's tens of thousands of areas, the catalog,
-    imported modules) out of the collector's view: a full collection then scans only
-    what the server allocates later, instead of pausing every connection for 30–60 ms."""
+    """Tune the cycle collector for a server's latency. What start-up built (the city's
+    tens of thousands of areas, the catalog, imported modules) leaves the collector's
+    view, so a full collection scans only what the server allocated later; and full
+    collections come about ten times less often. A full pass over a thousand
+    websocket connections still pauses every client for tens of milliseconds: rarer
+    pauses touch fewer deliveries (measured in docs/BENCHMARKS.md, hub)."""
     import gc
 
     gc.collect()
     gc.freeze()
+    young, middle, _old = gc.get_threshold()
+    gc.set_threshold(young, middle, 100)
 
 
 def _a_camera_worker(rt: object) -> str | None:
