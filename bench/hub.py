@@ -153,7 +153,7 @@ def run_ours(load: LoadClients, args: argparse.Namespace, port: int) -> dict[str
         batch = "&batch=1" if args.frames == "batch" else ""
         figures = measure("ours", load, f"ws://127.0.0.1:{port}/ws?token={token}{batch}", server, publish, args)
         view = rt.hub.view()
-        figures["hub"] = {k: view[k] for k in ("disconnected_slow", "lagging", "max_queue_depth")}
+        figures["hub"] = {k: view[k] for k in ("sent", "frames", "disconnected_slow", "lagging", "max_queue_depth")}
     finally:
         uv.should_exit = True
         serving.result(30)

@@ -377,7 +377,7 @@ class Hub:
         send = client.websocket.send_text
         pending = client.pending
         while True:
-            sent = 0
+            sent = frames = 0
             while pending:
                 client.in_send = True
                 if client.batch and len(pending) > 1:
@@ -388,9 +388,11 @@ class Hub:
                     await send(pending.popleft())
                     sent += 1
                 client.in_send = False
+                frames += 1
             if sent:
                 client.sent += sent
                 self.stats.sent += sent
+                self.stats.frames += frames
                 client.last_sent = time.monotonic()
             client.waiter = loop.create_future()
             await client.waiter

@@ -13,7 +13,8 @@ if TYPE_CHECKING:
 class HubStats:
     connected: int = 0  # connections accepted, ever
     published: int = 0
-    sent: int = 0
+    sent: int = 0  # messages
+    frames: int = 0  # websocket frames they went out in (a batch is one frame)
     disconnected_slow: int = 0
     lagging: int = 0  # times a queue overflowed while the server, not the client, was behind
     resyncs: int = 0
@@ -30,6 +31,7 @@ def hub_view(hub: Hub, per_client: int = 0) -> dict[str, Any]:
         "channels": len(hub.channels),
         "published": hub.stats.published,
         "sent": hub.stats.sent,
+        "frames": hub.stats.frames,
         "sent_per_s": round(hub.sent_per_s(), 1),
         "queued": sum(depths),
         "queued_max": max(depths, default=0),

@@ -54,6 +54,8 @@ def routes(rt: Runtime) -> list[Route]:
             f"cc_hub_published_total {stats.published}",
             "# TYPE cc_hub_sent_total counter",
             f"cc_hub_sent_total {stats.sent}",
+            "# TYPE cc_hub_frames_total counter",
+            f"cc_hub_frames_total {stats.frames}",
             "# TYPE cc_hub_slow_disconnects_total counter",
             f"cc_hub_slow_disconnects_total {stats.disconnected_slow}",
             "# TYPE cc_hub_max_queue_depth gauge",
