@@ -324,3 +324,27 @@ def test_runtime_on_postgresql_end_to_end(pg_db: str, tmp_path: Path, small_city
         assert rows == [("dispatched",)]  # in PostgreSQL, not anywhere else
     finally:
         _admin_in(pg_db, f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
+
+
+def test_a_young_case_table_gets_fresh_statistics_as_it_grows(pg_fresh: str) -> None:
+    """The store analyzes the case tables when they have doubled (at least MIN_GROWTH rows)."""
+    from command_center.store.pg_stats import MIN_GROWTH
+
+    store = create_store(pg_fresh)
+    try:
+        with store.batch():  # type: ignore[attr-defined]
+            for i in range(MIN_GROWTH - 1):
+                store.insert_case(make_case(i))
+        assert store.stats.analyzed == 0  # type: ignore[attr-defined]
+        store.insert_case(make_case(MIN_GROWTH))  # outside a batch: counted as well
+        assert store.stats.analyzed == 1  # type: ignore[attr-defined]
+        analyzed = _admin_in(pg_fresh, "SELECT relname FROM pg_stat_user_tables WHERE last_analyze IS NOT NULL")
+        assert {"cases", "case_timeline"} <= {name for (name,) in analyzed}
+        planned = _admin_in(pg_fresh, "SELECT reltuples FROM pg_class WHERE relname = 'cases'")[0][0]
+        assert planned == MIN_GROWTH
+        with store.batch():  # type: ignore[attr-defined]
+            for i in range(MIN_GROWTH + 1, 2 * MIN_GROWTH):
+                store.insert_case(make_case(i))
+        assert store.stats.analyzed == 1  # type: ignore[attr-defined]  # not yet doubled
+    finally:
+        store.close()

@@ -22,6 +22,7 @@ import psycopg
 
 from command_center.store.base import CaseQuery
 from command_center.store.migrate import apply_postgres
+from command_center.store.pg_stats import FreshStats
 from command_center.store.sqlite import AUDIT_FIELDS, CASE_CACHE, USER_FIELDS, SQLiteStore
 from dispatch.cases import Case, TimelineEntry
 
@@ -54,6 +55,8 @@ class PostgresStore:
         self._cache: OrderedDict[str, Case] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._closed = False
+        rows = first.execute("SELECT reltuples FROM pg_class WHERE oid = 'cases'::regclass").fetchone()[0]  # type: ignore[index]
+        self.stats = FreshStats(rows, self._analyze)
 
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
@@ -193,6 +196,10 @@ class PostgresStore:
             )
             self._append(db, case.id, *case.timeline)
         self._remember(case)
+        if getattr(self._local, "inserted", None) is None:
+            self.stats.added(1)
+        else:
+            self._local.inserted += 1
 
     def save_transition(self, case: Case, entry: TimelineEntry) -> bool:
         with self._write(pipelined=True) as db:
@@ -280,17 +287,23 @@ class PostgresStore:
             yield
             return
         with self._conn() as db:
-            self._local.conn, self._local.pending = db, []
+            self._local.conn, self._local.pending, self._local.inserted = db, [], 0
             try:
                 with db.transaction():
                     yield
                 # Cached only once committed: a rolled-back version must never be served.
                 for case in self._local.pending:
                     self._remember(case, now=True)
+                inserted = self._local.inserted
             finally:
-                self._local.conn = self._local.pending = None
+                self._local.conn = self._local.pending = self._local.inserted = None
+        self.stats.added(inserted)
 
     # helpers
+    def _analyze(self, table: str) -> None:
+        with self._conn() as db:
+            db.execute(f"ANALYZE {table}")  # type: ignore[arg-type]  # a name from pg_stats.TABLES
+
     @contextlib.contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:
         held = getattr(self._local, "conn", None)
