@@ -14,8 +14,8 @@ def write_model_card(report_path: Path, out: Path, curves: Path | None = None) -
     epochs = _epochs_run(curves.parent / "results.csv") if curves is not None else None
     budget = f"{epochs or spec['epochs']} epochs" + (f" (a {spec['hours']} h budget)" if spec.get("hours") else "")
     start = (
-        f"starting from the weights of an earlier run of this project (`{spec['init']}`, itself trained here from"
-        " scratch), with no outside pretrained weights,"
+        f"starting from the weights of an earlier run of this project (`{spec['init']}`; each run of the chain"
+        " started from the one before, the first from scratch), with no outside pretrained weights,"
         if spec.get("init") and spec["init"] != "None"
         else "from scratch (no pretrained weights)"
     )
@@ -47,6 +47,7 @@ def write_model_card(report_path: Path, out: Path, curves: Path | None = None) -
         f"command-center train --images {spec['images']} --val-images {spec['val_images']} "
         + (f"--hours {spec['hours']} " if spec.get("hours") else f"--epochs {spec['epochs']} ")
         + (f"--init {spec['init']} " if spec.get("init") and spec["init"] != "None" else "")
+        + (f"--seed {spec['seed']} " if spec.get("seed", 1000) != 1000 else "")
         + f"--imgsz {spec['imgsz']} --batch {spec['batch']}",
         "```",
         "",
@@ -57,9 +58,19 @@ def write_model_card(report_path: Path, out: Path, curves: Path | None = None) -
     if curves is not None and curves.exists():
         shutil.copyfile(curves, out.parent / "model_training.png")
         lines += ["Training curves (losses and validation metrics per epoch):", "", "![training](model_training.png)", ""]
-    text = "\n".join(lines)
+    text = "\n".join(lines) + _kept_sections(out)
     out.write_text(text)
     return text
+
+
+KEPT = "## History and status"
+
+
+def _kept_sections(card: Path) -> str:
+    """What the card says from KEPT on, written by hand, survives a new run's card."""
+    old = card.read_text() if card.exists() else ""
+    at = old.find(KEPT)
+    return "" if at < 0 else old[at:]
 
 
 def _epochs_run(results_csv: Path) -> int | None:
