@@ -139,7 +139,7 @@ def run_ours(load: LoadClients, args: argparse.Namespace, port: int) -> dict[str
     server = LoopThread()
     app = build_app(rt)
     settle_heap()  # as `serve` does
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="auto"))
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws=args.ws))
     serving = asyncio.run_coroutine_threadsafe(uv.serve(), server.loop)
     while not uv.started:
         if serving.done():
@@ -207,6 +207,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "--frames", choices=("batch", "single"), default="batch",
         help="ours: batch (what has queued for a client goes in one frame, /ws?batch=1) or one message a frame",
     )  # fmt: skip
+    parser.add_argument("--ws", default="auto", help="uvicorn's websocket implementation for ours (serve uses auto)")
     parser.add_argument("--queue-size", type=int, default=256, help="the hub's per-client queue (hub.queue_size)")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
