@@ -21,6 +21,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from command_center.bus import redis_of
+
 log = logging.getLogger(__name__)
 EVENT_TTL_S = 600
 FIRST_BACKOFF_S = 0.05
@@ -150,8 +152,5 @@ def _contiguous(last: int, current: int, entries: list[tuple[str, dict[str, str]
 def shared_history(bus: object, history: int) -> RedisHubHistory | None:
     """A Redis history when the bus is Redis (same client and prefix), else None: the
     hub then numbers and keeps messages in memory, as a single node needs."""
-    options, client = getattr(bus, "options", None), getattr(bus, "client", None)
-    prefix = getattr(options, "prefix", None)
-    if client is None or not isinstance(prefix, str) or not hasattr(client, "register_script"):
-        return None
-    return RedisHubHistory(client, prefix, history)
+    found = redis_of(bus)
+    return None if found is None else RedisHubHistory(*found, history)

@@ -17,7 +17,7 @@ from typing import Any
 
 from command_center.auth.scoping import AreaLocator, event_area
 from command_center.auth.service import Auth
-from command_center.bus import Bus, batches, create_bus
+from command_center.bus import Bus, batches, create_bus, redis_of
 from command_center.casework import CaseWork
 from command_center.config import CameraConfig, Config
 from command_center.emergency.plans import load_plans
@@ -227,10 +227,8 @@ class Runtime:
 
     def _singleton(self, name: str, job: Callable[[], Awaitable[None]]) -> Awaitable[None]:
         """`job` here, or only while this node leads it when nodes share a Redis bus."""
-        client, options = getattr(self.bus, "client", None), getattr(self.bus, "options", None)
-        if client is None or not hasattr(client, "register_script"):
-            return job()
-        return Singleton(client, options.prefix, self.node_id, name).run(job)
+        found = redis_of(self.bus)
+        return job() if found is None else Singleton(*found, self.node_id, name).run(job)
 
     def _spawn(self, consume: Callable[[Any], Awaitable[None]], subscription: Any) -> None:
         self._tasks.append(asyncio.create_task(consume(subscription), name=consume.__name__))

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from command_center.api.errors import ApiError, json_body
-from command_center.auth.middleware import STATE_KEY
+from command_center.auth.middleware import signed_in
 from command_center.config import CameraConfig
 from command_center.runtime import Runtime
 from streams.telemetry import TELEMETRY, parse_telemetry
@@ -94,7 +94,7 @@ def _worker_goes_live(rt: Runtime, the: Hubs, request: Request, stream_id: str) 
     worker = rt.workers.get(worker_id)
     if not rt.config.workers.live_video or worker is None:
         raise ApiError(404, "unknown stream", f"no whip camera has url whip://{stream_id}")
-    principal = request.scope.get("state", {}).get(STATE_KEY)  # a public route: a token is optional
+    principal = signed_in(request)  # a public route (drones publish without a user)
     if principal is None:
         raise ApiError(401, "sign in required", f"{stream_id} is {worker_id}'s own stream: send their token")
     if principal.worker_id != worker_id:

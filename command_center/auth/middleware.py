@@ -31,10 +31,15 @@ class NotSignedIn(Exception):
     pass
 
 
+def signed_in(conn: HTTPConnection) -> Principal | None:
+    """The caller if a valid token came with the request (on a public route, maybe none)."""
+    return conn.scope.get("state", {}).get(STATE_KEY)
+
+
 def principal_of(conn: HTTPConnection) -> Principal:
     """The caller, as the middleware resolved it; endpoints behind a rule with roles always
     have one."""
-    principal = conn.scope.get("state", {}).get(STATE_KEY)
+    principal = signed_in(conn)
     if principal is None:
         raise NotSignedIn("no principal: is AuthMiddleware installed and the route listed in the policy?")
     return principal

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from command_center.bus.base import Bus, BusUnavailable, Subscription, batches
 from command_center.bus.memory import MemoryBus
@@ -35,4 +36,13 @@ def create_bus(url: str) -> Bus:
     return factory(url)
 
 
-__all__ = ["Bus", "BusUnavailable", "Subscription", "MemoryBus", "batches", "create_bus", "register"]
+def redis_of(bus: object) -> tuple[Any, str] | None:
+    """The Redis client and key prefix of a Redis bus, for what shares them (the hub's
+    history, leader leases); None for a bus without Redis (one process)."""
+    client, prefix = getattr(bus, "client", None), getattr(getattr(bus, "options", None), "prefix", None)
+    if client is None or not isinstance(prefix, str) or not hasattr(client, "register_script"):
+        return None
+    return client, prefix
+
+
+__all__ = ["Bus", "BusUnavailable", "Subscription", "MemoryBus", "batches", "create_bus", "redis_of", "register"]

@@ -334,7 +334,7 @@ class PostgresStore:
     def _write(self, pipelined: bool = False) -> Iterator[psycopg.Connection[Any]]:
         """A transaction, or a savepoint inside a batch. `pipelined`: BEGIN (SAVEPOINT),
         the statements and COMMIT (RELEASE) go out together, one round trip instead of
-        one each, for writes that read no result back (rowcount is not known yet)."""
+        one each; a result arrives only when fetched (rowcount is unknown until then)."""
         with self._conn() as db, db.pipeline() if pipelined else contextlib.nullcontext(), db.transaction():
             yield db
 

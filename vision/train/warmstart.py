@@ -39,7 +39,7 @@ def checkpoint_from_onnx(
         module = modules.get(owner)
         if module is None or kind not in ("weight", "bias"):
             continue
-        tensor = torch.from_numpy(np.ascontiguousarray(value)).float()
+        tensor = torch.from_numpy(np.array(value, dtype=np.float32))  # a writable copy
         bn = modules.get(owner.removesuffix(".conv") + ".bn") if owner.endswith(".conv") else None
         if kind == "weight":
             if tuple(module.weight.shape) != tuple(tensor.shape):
@@ -69,14 +69,14 @@ def calibrate_norms(model, samples: list[Path], imgsz: int) -> None:  # noqa: AN
     import torch
 
     norms = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-    sums: dict[int, list[torch.Tensor]] = {}
+    sums: dict[int, list] = {}
 
     def record(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], _output: torch.Tensor) -> None:
         x = inputs[0].double()
-        acc = sums.setdefault(id(module), [torch.zeros(x.shape[1], dtype=torch.float64)] * 2 + [torch.zeros(())])
+        acc = sums.setdefault(id(module), [0.0, 0.0, 0])  # per channel: sum, sum of squares; count
         acc[0] = acc[0] + x.sum(dim=(0, 2, 3))
         acc[1] = acc[1] + (x * x).sum(dim=(0, 2, 3))
-        acc[2] = acc[2] + x.shape[0] * x.shape[2] * x.shape[3]
+        acc[2] += x.shape[0] * x.shape[2] * x.shape[3]
 
     hooks = [m.register_forward_hook(record) for m in norms]
     model.eval()
