@@ -69,17 +69,21 @@ def rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/ui/", READ, None),
         _rule(r"^/vendor/", READ, None),  # third-party browser libraries (MapLibre)
         _rule(r"^/api/health$", READ, None),
+        _rule(r"^/api/openapi\.json$", READ, None),  # the API contract, for integrators
         _rule(r"^/metrics$", READ, None if public_metrics else ADMIN),
         _rule(r"^/api/auth/login$", frozenset({"POST"}), None),
-        # citizens: Open311 reports, their status and their photos
+        _rule(r"^/api/auth/logout$", frozenset({"POST"}), None),  # clears the cookie, signed in or not
+        # citizens: Open311 reports and their status; a report's photo is public only when
+        # its reporter agreed to publish it (the endpoint checks, and serves staff the rest)
         _rule(r"^/open311/v2/", None, None),
         _rule(r"^/api/reports/[^/]+/photo\.jpg$", READ, None),
-        # Drones publish over WHIP and post telemetry without a user: open for now, to be
-        # closed by a per-drone key. Viewing (WHEP) needs a token like the rest.
+        # Publishers (WHIP) and telemetry: no role suffices, so the policy lets them through to
+        # the endpoints, which demand a credential for the stream itself: a per-device publish
+        # key, or a signed-in user allowed for that stream (streams/publishers.py).
         _rule(r"^/whip/", None, None),
         _rule(r"^/api/drones/[^/]+/telemetry$", frozenset({"POST"}), None),
-        _rule(r"^/api/auth/me$", READ, ANY_ROLE),
-        _rule(r"^/api/(audit|users)$", None, ADMIN),
+        _rule(r"^/api/auth/(me|password)$", None, ANY_ROLE),
+        _rule(r"^/api/(audit|users|publish-keys)(/.*)?$", None, ADMIN),
         _rule(r"^/api/grids$", frozenset({"PUT"}), ADMIN),
         _rule(r"^/api/grids/locate$", READ, ANY_ROLE),
         _rule(r"^/api/grids/validate$", None, frozenset(STAFF)),
@@ -98,7 +102,7 @@ def rules(public_metrics: bool) -> list[Rule]:
 
 
 class Policy:
-    def __init__(self, public_metrics: bool = True) -> None:
+    def __init__(self, public_metrics: bool = False) -> None:
         self._rules = rules(public_metrics)
 
     def decide(self, method: str, path: str) -> tuple[Decision, re.Match[str] | None]:
