@@ -84,11 +84,11 @@ async def paced(total: int, rate: float, publish: Publish, mark: int) -> float:
 
 def measure(
     name: str, load: LoadClients, url: str, server: LoopThread, publish: Publish,
-    args: argparse.Namespace,
+    args: argparse.Namespace, headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     _status(f"{name}: connecting {args.clients} clients")
     t0 = time.perf_counter()
-    connected = load.connect(url, args.clients, SUBSCRIBE)
+    connected = load.connect(url, args.clients, SUBSCRIBE, headers=headers)
     connect_s = time.perf_counter() - t0
     if connected < args.clients:
         _status(f"{name}: only {connected} of {args.clients} clients connected")
@@ -130,12 +130,16 @@ def run_ours(load: LoadClients, args: argparse.Namespace, port: int) -> dict[str
             "server": {"data_dir": str(data)},
             "store": f"sqlite:///{data / 'cc.db'}",
             "hub": {"queue_size": args.queue_size},
+            # every client signs in as the one bench account
+            "auth": {"max_sessions_per_user": {"ws": args.clients + 10}},
         }
     )
     city = generate_city(seed=7, districts=1)
     rt = Runtime(config, city=city)
     grid = city.grids[len(city.grids) // 2]
-    token, _ = rt.auth.signer.issue(Principal("bench", "officer"))
+    rt.store.add_users([{"username": "bench", "password_hash": "-", "role": "officer", "jurisdiction": "",
+                         "worker_id": None, "created_at": "2026-01-01T00:00:00+00:00"}])  # fmt: skip
+    token, _ = rt.auth.signer.issue(Principal("bench", "officer"))  # the account's version 0
     server = LoopThread()
     app = build_app(rt)
     settle_heap()  # as `serve` does
@@ -150,8 +154,9 @@ def run_ours(load: LoadClients, args: argparse.Namespace, port: int) -> dict[str
         return rt.bus.publish(Event(CHANNEL, "camera.status", payload(i, t, grid.lon, grid.lat)))
 
     try:
-        batch = "&batch=1" if args.frames == "batch" else ""
-        figures = measure("ours", load, f"ws://127.0.0.1:{port}/ws?token={token}{batch}", server, publish, args)
+        batch = "?batch=1" if args.frames == "batch" else ""
+        bearer = {"Authorization": f"Bearer {token}"}
+        figures = measure("ours", load, f"ws://127.0.0.1:{port}/ws{batch}", server, publish, args, bearer)
         view = rt.hub.view()
         figures["hub"] = {k: view[k] for k in ("sent", "frames", "disconnected_slow", "lagging", "max_queue_depth")}
     finally:

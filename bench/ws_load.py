@@ -54,8 +54,11 @@ class Tally:
 
 
 class Client(asyncio.Protocol):
-    def __init__(self, host: str, path: str, subscribe: str, tally: Tally, opened: asyncio.Future[None]) -> None:
+    def __init__(
+        self, host: str, path: str, subscribe: str, tally: Tally, opened: asyncio.Future[None], headers: str = ""
+    ) -> None:
         self.host, self.path, self.subscribe = host, path, subscribe
+        self.headers = headers  # extra handshake lines, each ending in CRLF (the Authorization header)
         self.tally = tally
         self.opened = opened
         self.transport: asyncio.Transport | None = None
@@ -69,7 +72,7 @@ class Client(asyncio.Protocol):
         key = base64.b64encode(os.urandom(16)).decode()
         self.transport.write(  # type: ignore[union-attr]
             f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{self.headers}\r\n".encode()
         )
 
     def connection_lost(self, _exc: Exception | None) -> None:
@@ -148,7 +151,7 @@ async def _serve_commands(conn: Connection) -> None:
         # (uvloop does), and a large reply would then fail to send.
         cmd, *args = await loop.run_in_executor(None, conn.recv)
         if cmd == "connect":
-            url, n, subscribe = args
+            url, n, subscribe, headers = args
             parts = urlsplit(url)
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             tally = Tally()
@@ -156,7 +159,7 @@ async def _serve_commands(conn: Connection) -> None:
             opened = []
             for k in range(n):
                 fut: asyncio.Future[None] = loop.create_future()
-                client = Client(parts.netloc, path, subscribe, tally, fut)
+                client = Client(parts.netloc, path, subscribe, tally, fut, headers)
                 try:
                     await loop.create_connection(lambda c=client: c, parts.hostname, parts.port)  # type: ignore[misc]
                 except OSError:
@@ -216,10 +219,13 @@ class LoadClients:
             out.append(pipe.recv())
         return out
 
-    def connect(self, url: str, clients: int, subscribe: str, timeout: float = 120) -> int:
+    def connect(
+        self, url: str, clients: int, subscribe: str, timeout: float = 120, headers: dict[str, str] | None = None
+    ) -> int:
         share = [clients // len(self.pipes) + (k < clients % len(self.pipes)) for k in range(len(self.pipes))]
+        lines = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         for pipe, n in zip(self.pipes, share, strict=True):
-            pipe.send(("connect", url, n, subscribe))
+            pipe.send(("connect", url, n, subscribe, lines))
         ready = 0
         for pipe in self.pipes:
             if not pipe.poll(timeout):

@@ -27,9 +27,13 @@ from command_center.api import (
     incidents,
     kpi,
     open311,
+    openapi,
+    publish_keys,
     webrtc,
 )
 from command_center.api.errors import error_response, handle_http_error
+from command_center.api.headers import SecurityHeadersMiddleware
+from command_center.api.limits import BodyLimitMiddleware
 from command_center.auth.middleware import AuthMiddleware, principal_of
 from command_center.auth.principal import Principal
 from command_center.config import Config
@@ -72,13 +76,16 @@ def build_app(rt: Runtime) -> Starlette:
         *hotspots.routes(rt),
         *open311.routes(rt),
         *webrtc.routes(rt),
+        *publish_keys.routes(rt),
         *emergency.routes(rt),
+        *openapi.routes(),
         WebSocketRoute("/ws", ws),
         Route("/", root),
         Route("/wall", page("wall/index.html")),
         Route("/terminal", page("terminal/index.html")),
         Route("/citizen", page("citizen/index.html")),
         Route("/emergency", page("emergency/index.html")),
+        Route("/admin", page("admin/index.html")),
         Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),
         # check_dir=False: the app still starts without node_modules; the wall then shows no map.
         Mount("/vendor/maplibre", StaticFiles(directory=MAPLIBRE_DIR, check_dir=False), name="maplibre"),
@@ -97,8 +104,14 @@ def build_app(rt: Runtime) -> Starlette:
         routes=routes,
         lifespan=lifespan,
         exception_handlers={HTTPException: handle_http_error, Exception: handle_unexpected},
-        # Every request passes the auth policy first (see command_center/auth/policy.py).
-        middleware=[Middleware(AuthMiddleware, signer=rt.auth.signer, policy=rt.auth.policy)],
+        middleware=[
+            # Outermost: every answer, refusals included, carries the security headers.
+            Middleware(SecurityHeadersMiddleware),
+            # Bodies are bounded while read, before the policy or any route sees them.
+            Middleware(BodyLimitMiddleware, config=rt.config),
+            # Every request passes the auth policy first (see command_center/auth/policy.py).
+            Middleware(AuthMiddleware, signer=rt.auth.signer, policy=rt.auth.policy, sessions=rt.auth.sessions),
+        ],
     )
     app.state.runtime = rt
     rt.singletons["hotspots"] = lambda: hotspots.watch(rt)  # live 热点预警 alerts on the `hotspots` channel

@@ -4,6 +4,13 @@ that every announcement carries.
 Incidents that queued up meanwhile become cases in one group commit (one fsync for
 all); each case is announced only after that commit, so nothing announced can be
 lost. Under light load a batch is a single incident: no added wait.
+
+A batch whose commit fails (disk full, a lost database) is not acknowledged: it is
+tried again in place with growing waits, and if it still fails it goes back to the bus
+unacknowledged (bus.release: the in-process bus queues it again after a pause, Redis
+keeps it pending for the reclaim, here or on another node). Every failure is logged with
+the incident ids and counted (faults.py). The intake is idempotent by incident id, so a
+retry never makes a second case.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from command_center.bus import Bus, batches
+from command_center import faults
+from command_center.bus import Bus, batches, release
 from command_center.events import Event
 from command_center.store import CaseQuery, Store
 from dispatch.cases import Case
@@ -24,6 +32,7 @@ from dispatch.intake import Intake
 
 log = logging.getLogger(__name__)
 INTAKE_BATCH = 64  # most incidents per group commit: a batch holds the store for ~50 ms
+INTAKE_TRIES = 6  # in place (~6 s of waits) before a failing batch goes back to the bus
 
 
 class CaseWork:
@@ -36,21 +45,54 @@ class CaseWork:
 
     # incidents → cases
     async def take_in(self, subscription: Any) -> None:
-        async for events in batches(subscription, INTAKE_BATCH):
-            docs = [e.data for e in events if e.type == "incident.created"]
-            if not docs:
-                continue
+        while True:
             try:
-                done = await asyncio.to_thread(self.intake_batch, docs)
-            except Exception:  # a failed commit must not stop the dispatcher
-                log.exception("dispatching incidents %s", [d.get("id") for d in docs])
-                continue
-            for result, updated, again in done:
-                counter = "incidents_redelivered" if again else "cases_created" if result.created else "cases_merged"
-                self.counters[counter] += 1
+                async for events in batches(subscription, INTAKE_BATCH):
+                    await self._take_batch(subscription, events)
+                return  # the subscription was closed
+            except Exception:  # reading failed (not an outage, which the bus rides out): read on
+                self.counters["bus_errors"] += 1
+                log.exception("dispatcher: reading incidents from the bus failed; reading again in 1 s")
+                await asyncio.sleep(1.0)
+
+    async def _take_batch(self, subscription: Any, events: list[Event]) -> None:
+        taken = [e for e in events if e.type == "incident.created"]
+        if not taken:
+            return
+        done = await self._intake_retrying([e.data for e in taken])
+        if done is None:
+            await release(subscription, taken)  # not acknowledged: handed out again later
+            return
+        for result, updated, again in done:
+            counter = "incidents_redelivered" if again else "cases_created" if result.created else "cases_merged"
+            self.counters[counter] += 1
+            try:
                 await self.publish_case(result.case, created=result.created)
                 if updated is not None:
                     await self.bus.publish(Event("incidents", "incident.updated", updated))
+            except Exception:  # the case is stored: only its announcement is missing (the wall reloads)
+                self.counters["bus_errors"] += 1
+                log.exception("announcing case %s of incidents %s failed", result.case.id, result.case.incident_ids)
+
+    async def _intake_retrying(self, docs: list[dict[str, Any]]) -> list[Any] | None:
+        """intake_batch until it commits, at most INTAKE_TRIES tries; None if it never did."""
+        ids = [d.get("id") for d in docs]
+        delay = faults.FIRST_DELAY_S
+        for attempt in range(1, INTAKE_TRIES + 1):
+            try:
+                return await asyncio.to_thread(self.intake_batch, docs)
+            except Exception as exc:
+                if faults.is_store_error(exc):
+                    self.counters["store_errors"] += 1
+                log.error(
+                    "dispatching incidents %s failed (try %d of %d): %s", ids, attempt, INTAKE_TRIES, exc,
+                    exc_info=exc if attempt == 1 else None,
+                )  # fmt: skip
+            if attempt < INTAKE_TRIES:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, faults.MAX_DELAY_S)
+        log.error("dispatching incidents %s still fails: handed back to the bus unacknowledged, to come again", ids)
+        return None
 
     def intake_batch(self, docs: list[dict[str, Any]]) -> list[tuple[IntakeResult, dict[str, Any] | None, bool]]:
         """On a worker thread: each incident's case and its link back, in one transaction.
@@ -66,15 +108,21 @@ class CaseWork:
                 if known is not None:
                     out.append((IntakeResult(known, created=False), None, True))
                     continue
+                if stored is None and doc.get("id"):  # its own write failed (record_incident): store it now
+                    self.store.add_incident(doc)
                 try:
                     result = self.dispatcher.intake(video_intake(doc))
-                except Exception:  # a bad incident must not sink the rest of its batch
+                except Exception as exc:  # a bad incident must not sink the rest of its batch...
+                    if faults.is_store_error(exc):
+                        raise  # ...but a failing store sinks it all, to be tried again
                     log.exception("dispatching incident %s", doc.get("id"))
                     continue
                 updated = None
                 try:  # the case stands either way: announce it even if the link back fails
                     updated = self.store.update_incident(doc["id"], case_id=result.case.id)
-                except Exception:
+                except Exception as exc:
+                    if faults.is_store_error(exc):
+                        raise
                     log.exception("linking incident %s to case %s", doc.get("id"), result.case.id)
                 out.append((result, updated, False))
         return out

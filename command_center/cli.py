@@ -12,7 +12,7 @@ from pathlib import Path
 
 from command_center.config import Config, ConfigError, load_config
 
-BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale")
+BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,8 +104,26 @@ def _check_config(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(f"{len(exc.errors)} error(s) in {args.file}", file=sys.stderr)
         return 2
-    print(f"{args.file}: ok ({len(config.cameras)} cameras, store {config.store}, bus {config.bus})")
+    print(f"{args.file}: ok ({len(config.cameras)} cameras, store {redacted(config.store)}, bus {redacted(config.bus)})")
     return 0
+
+
+def redacted(url: str) -> str:
+    """A store or bus URL fit to print: its password (user:PASSWORD@ or ?password=) as ***."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    userinfo, at, hostport = netloc.rpartition("@")
+    if at and ":" in userinfo:
+        netloc = f"{userinfo.split(':', 1)[0]}:***@{hostport}"
+    query = parts.query
+    if "password" in query.lower():
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if k.lower() == "password" else v) for k, v in pairs], safe="*")
+    if (netloc, query) == (parts.netloc, parts.query):
+        return url  # nothing secret (and sqlite:///path keeps its slashes)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -119,7 +137,7 @@ def _migrate(args: argparse.Namespace) -> int:
         return 2
     for label in applied:
         print(f"applied {label}")
-    print(f"{url}: schema at version {version}" + ("" if applied else " (nothing to do)"))
+    print(f"{redacted(url)}: schema at version {version}" + ("" if applied else " (nothing to do)"))
     return 0
 
 
@@ -157,11 +175,12 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from command_center.demo import demo_config, drone_publisher
+    from command_center.demo import demo_config, drone_key, drone_publisher
 
     config = demo_config(args.data_dir, args.port, simulate_workers=not args.no_simulated_workers)
     config.server.host = args.host
-    return _run(config, demo=True, background=[lambda: drone_publisher(args.port)])
+    key = drone_key(config.store)  # the drone publishes with a key, as a real one must
+    return _run(config, demo=True, background=[lambda: drone_publisher(args.port, key=key)])
 
 
 def _run(config: Config, demo: bool = False, background: list | None = None) -> int:
@@ -192,7 +211,9 @@ def _run(config: Config, demo: bool = False, background: list | None = None) -> 
     print("", file=sys.stderr)
     app = build_app(rt)
     settle_heap()
-    uvicorn.run(app, host=config.server.host, port=config.server.port, log_level="warning")
+    # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback client;
+    # the app believes it only from server.trusted_proxies (command_center/auth/proxies.py).
+    uvicorn.run(app, host=config.server.host, port=config.server.port, log_level="warning", proxy_headers=False)
     return 0
 
 

@@ -7,11 +7,12 @@ the reason, and treats an unknown key as an error.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from command_center.api.limits import LimitsConfig
 from command_center.auth.config import AuthConfig
 from dispatch.config import CityConfig, DispatchConfig
 from streams.config import SourceConfig
@@ -29,10 +30,34 @@ class ServerConfig(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     data_dir: Path = Path("./var")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="reverse proxies (IPs or CIDRs) whose X-Forwarded-For/-Proto are believed; empty: none",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the bad one
+        return value
 
 
 class CameraConfig(SourceConfig):
     zones: list[ZoneConfig] = Field(default_factory=list)
+    mobile: bool | None = Field(
+        None,
+        description="telemetry may move it (a drone, a phone); unset: true for kind drone or a sim://drone feed."
+        " A fixed camera's position never follows telemetry",
+    )
+
+    @model_validator(mode="after")
+    def _mobile_default(self) -> CameraConfig:
+        if self.mobile is None:
+            self.mobile = self.kind == "drone" or self.url.lower().startswith("sim://drone")
+        return self
 
 
 class WorkersConfig(_Strict):
@@ -60,6 +85,9 @@ class HubConfig(_Strict):
     history: int = Field(1000, ge=1)
     queue_size: int = Field(256, ge=1)
     heartbeat_s: float = Field(15.0, gt=0)
+    max_channels_per_client: int = Field(
+        64, ge=1, le=10_000, description="channels one websocket may subscribe (per message and in all)"
+    )
 
 
 class ShardingConfig(_Strict):
@@ -77,6 +105,30 @@ class ShardingConfig(_Strict):
         return self
 
 
+class RetentionConfig(_Strict):
+    """How long personal data is kept, swept every `every_s` (command_center/retention.py).
+    Days; 0 keeps forever. Snapshots and clips follow `evidence.max_age_days` and `evidence.max_gb`."""
+
+    every_s: float = Field(60.0, gt=0, description="seconds between sweeps")
+    reports_days: float = Field(365.0, ge=0, description="citizen reports (rows and their photos)")
+    uploads_days: float = Field(365.0, ge=0, description="citizen photos under uploads/, by file age")
+    photos_days: float = Field(730.0, ge=0, description="case photos (workers' feedback) under photos/")
+    audit_ip_days: float = Field(90.0, ge=0, description="client addresses in the audit log are blanked after this")
+
+
+class PrivacyConfig(_Strict):
+    """Faces and licence plates blurred in evidence (snapshots, clips, case photos) for
+    roles that do not need identities; officers and admins enforce, so see originals."""
+
+    blur: bool = Field(True, description="blur for the roles below; false serves originals to everyone")
+    blur_for_roles: list[Literal["officer", "worker", "emergency", "admin"]] = Field(
+        default_factory=lambda: ["worker"], description="roles that get blurred evidence"
+    )
+    faces: bool = True
+    plates: bool = True
+    view_audit_every_s: float = Field(300.0, ge=0, description="one evidence.view audit row per user and item per this")
+
+
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: str = "sqlite:///var/command-center.db"
@@ -87,12 +139,15 @@ class Config(_Strict):
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     dispatch: DispatchConfig = Field(default_factory=DispatchConfig)
     workers: WorkersConfig = Field(default_factory=WorkersConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     sharding: ShardingConfig = Field(default_factory=ShardingConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     citizen: CitizenConfig = Field(default_factory=CitizenConfig)
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 

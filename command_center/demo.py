@@ -23,6 +23,7 @@ SITES: list[tuple[str, str, float, float, str]] = [
     ("baiyun-0001", "Baiyun Ave / Huangshi Rd", 113.2750, 23.1850, "street"),
 ]
 DRONE_ID = "drone-01"
+DRONE_KEY_NAME = "演示无人机 drone-01"
 DRONE_SIM = "sim://drone?seed=5&route=113.3000,23.1200;113.3300,23.1250;113.3350,23.1400;113.3050,23.1380&speed=15&alt=120"
 WIDTH, HEIGHT = 640, 360
 MODEL = Path(__file__).resolve().parent.parent / "models" / "grid-yolo.onnx"
@@ -79,6 +80,7 @@ def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_worker
             "url": f"whip://{DRONE_ID}",
             "location": {"lon": 113.30, "lat": 23.12},
             "fps": fps,
+            "mobile": True,  # its telemetry moves it (a WHIP camera is fixed unless declared so)
         }
     )
     return {
@@ -98,9 +100,29 @@ def demo_config(data_dir: Path, port: int = 8000, simulate_workers: bool = True)
     return parse_config(demo_raw(data_dir, port, simulate_workers=simulate_workers), "<demo>")
 
 
-async def drone_publisher(port: int, fps: float = 5.0) -> None:
-    """The simulated drone, publishing its video and telemetry to our own WHIP endpoint."""
+def drone_key(store_url: str) -> str:
+    """The demo drone's publish key (a real drone is given one by an admin on /admin): the
+    previous run's rotated, else a new one. Returns the token, which the store never holds."""
+    from command_center.auth.publish_keys import PublishKeys
+    from command_center.store import create_store
+
+    store = create_store(store_url)
+    try:
+        keys = PublishKeys(store)
+        mine = [k for k in keys.list() if k.active and k.name == DRONE_KEY_NAME and k.stream == DRONE_ID]
+        made = keys.rotate(mine[0].id) if mine else None
+        if made is None:
+            made = keys.create(DRONE_KEY_NAME, DRONE_ID, "演示：模拟无人机的发布密钥，每次启动演示时轮换", "demo")
+        return made[1]
+    finally:
+        store.close()
+
+
+async def drone_publisher(port: int, fps: float = 5.0, key: str | None = None) -> None:
+    """The simulated drone, publishing its video and telemetry to our own WHIP endpoint
+    with its publish key, as a real drone does."""
     from streams.sim.source import open_sim
     from streams.whip_client import publish_forever
 
-    await publish_forever(f"http://127.0.0.1:{port}/whip/{DRONE_ID}", open_sim(DRONE_SIM, fps), ["127.0.0.1"])
+    url = f"http://127.0.0.1:{port}/whip/{DRONE_ID}"
+    await publish_forever(url, open_sim(DRONE_SIM, fps), ["127.0.0.1"], token=key)

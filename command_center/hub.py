@@ -40,6 +40,14 @@ behind the others, or have started after the events, so the client also skips li
 messages at or below what it was replayed (`Client.floors`). Live messages that come
 while the replay is being read wait in `Client.holding`, behind it. With Redis
 unreachable, a replay falls back to this node's own history (or a resync).
+
+Bounds (a client is anyone signed in): a message over MAX_MESSAGE, a subscribe naming
+more than `max_channels` channels, or one that would take a connection past that many,
+is refused whole; only known channels (the bus topics and `tasks:<worker id>`) can be
+subscribed, so a client never creates a channel, and a channel with neither subscribers
+nor history is dropped when its last subscriber leaves. Each websocket is a live
+session of its user (auth/sessions.py): capped per user, and closed with 4401 when the
+token expires or is revoked.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -56,6 +65,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from command_center.auth.middleware import signed_in
+from command_center.auth.sessions import LiveSession, Sessions, TooManySessions
 from command_center.hub_stats import HubStats, hub_view
 
 if TYPE_CHECKING:
@@ -65,6 +76,16 @@ log = logging.getLogger(__name__)
 RATE_WINDOW_S = 5.0  # messages/s is measured over about this long
 LAG_FACTOR = 8  # how far past queue_size a client may fall behind when the server, not it, is slow
 MAX_BATCH = 64  # messages in one frame for a client that takes batches
+MAX_MESSAGE = 64 * 1024  # characters in one client message: a subscribe to the cap takes ~5 KB
+MAX_CHANNELS = 64  # default cap on channels per subscribe message and per connection
+# The bus topics the hub relays (runtime.TOPICS) and each worker's own task channel.
+TOPICS = frozenset({"incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency"})
+TASK_CHANNEL = re.compile(r"tasks:[A-Za-z0-9_.@-]{1,58}")
+ECHO = 10  # refused channel names echoed back in an error, at most
+
+
+def known_channel(name: str) -> bool:
+    return name in TOPICS or TASK_CHANNEL.fullmatch(name) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +149,7 @@ class Client:
         self.sent = 0
         self.last_sent = time.monotonic()
         self.task: asyncio.Task[None] | None = None
+        self.ended: str | None = None  # why the server ended it (token expired or revoked)
         # Shared history only: live messages held back while a replay is read (channel →
         # (seq, message, area)), and per channel the last seq replayed (not to send twice).
         self.holding: dict[str, list[tuple[int, str, str | None]]] | None = None
@@ -149,6 +171,8 @@ class Hub:
         self._rate: deque[tuple[float, int]] = deque()  # (monotonic time, stats.sent)
         self._ticker: asyncio.Task[None] | None = None
         self.shared: RedisHubHistory | None = None  # seq and history in Redis: several nodes
+        self.max_channels = MAX_CHANNELS
+        self.sessions: Sessions | None = None  # set by the runtime: per-user caps and revocation
 
     def channel(self, name: str) -> Channel:
         chan = self.channels.get(name)
@@ -231,9 +255,42 @@ class Hub:
             self.stats.max_queue_depth = depth + 1
 
     async def serve(self, websocket: WebSocket, access: Access = EVERYONE) -> None:
-        await websocket.accept()
         client = Client(websocket, access, batch=websocket.query_params.get("batch") in ("1", "true"))
         client.task = asyncio.current_task()
+        try:
+            session = self._open_session(client)
+        except TooManySessions as exc:
+            await self._refuse(websocket, exc)
+            return
+        try:
+            await websocket.accept()
+            await self._run(client)
+        finally:
+            if session is not None:
+                session.end()
+
+    def _open_session(self, client: Client) -> LiveSession | None:
+        principal = signed_in(client.websocket)
+        if self.sessions is None or principal is None:
+            return None  # a hub without sign-in (tests, benchmarks)
+        return self.sessions.open(principal, "ws", lambda reason: self._end(client, reason))
+
+    @staticmethod
+    async def _refuse(websocket: WebSocket, exc: TooManySessions) -> None:
+        await websocket.accept()
+        detail = {"kind": exc.kind, "limit": exc.limit}
+        await websocket.send_json({"type": "error", "status": 429, "error": "too many connections", "detail": detail})
+        await websocket.close(code=4429, reason="too many connections")
+
+    async def _end(self, client: Client, reason: str) -> None:
+        """The session's close (called by the sessions' sweep): stop the handler, which
+        then tells the client why and closes with 4401."""
+        client.ended = reason
+        if client.task is not None and not client.task.done():
+            client.task.cancel()
+
+    async def _run(self, client: Client) -> None:
+        websocket = client.websocket
         self.clients.add(client)
         self.stats.connected += 1
         self._start_ticker()
@@ -246,7 +303,7 @@ class Hub:
                     break
                 await self._handle(client, raw)
         except asyncio.CancelledError:
-            if not client.slow:
+            if not client.slow and client.ended is None:
                 raise
             asyncio.current_task().uncancel()  # type: ignore[union-attr]  # we cancelled it ourselves
         finally:
@@ -254,22 +311,44 @@ class Hub:
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await writer
-        if not client.slow:
+        if client.ended is not None:
+            await self._close_ended(websocket, client.ended)
+        elif not client.slow:
             with contextlib.suppress(Exception):
                 await websocket.close()
+
+    @staticmethod
+    async def _close_ended(websocket: WebSocket, reason: str) -> None:
+        said = json.dumps({"type": "error", "status": 401, "error": "session ended", "detail": reason})
+        with contextlib.suppress(Exception):  # a client that reads nothing does not hold us up
+            await asyncio.wait_for(websocket.send_text(said), 2.0)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(websocket.close(code=4401, reason=reason[:100]), 2.0)
 
     def _forget(self, client: Client) -> None:
         self.clients.discard(client)
         for name in client.channels:
-            chan = self.channels.get(name)
-            if chan is not None:
-                chan.subscribers.discard(client)
+            self._leave(client, name)
         client.pending.clear()
         if not self.clients and self._ticker is not None:
             self._ticker.cancel()  # nothing to beat for; the next client starts it again
             self._ticker = None
 
+    def _leave(self, client: Client, name: str) -> None:
+        chan = self.channels.get(name)
+        if chan is None:
+            return
+        chan.subscribers.discard(client)
+        if not chan.subscribers and chan.seq == 0:
+            del self.channels[name]  # nothing to keep: no one listens and nothing was said
+
+    def _error(self, client: Client, error: str, **more: Any) -> None:
+        self._offer(client, json.dumps({"type": "error", "error": error, **more}, ensure_ascii=False))
+
     async def _handle(self, client: Client, raw: str) -> None:
+        if len(raw) > MAX_MESSAGE:
+            self._error(client, "message too large", limit=MAX_MESSAGE)
+            return
         try:
             msg = json.loads(raw)
             op = msg["op"]
@@ -285,22 +364,38 @@ class Hub:
             for name in names if isinstance(names, list) else []:
                 if isinstance(name, str) and name in client.channels:
                     client.channels.discard(name)
-                    self.channel(name).subscribers.discard(client)
+                    self._leave(client, name)
         elif op == "ack":
             pass  # case acks go through the HTTP API, which records who and when
         else:
             self._offer(client, json.dumps({"type": "error", "error": f"unknown op {op!r}"}))
 
-    async def _subscribe(self, client: Client, channels: list[Any], since: dict[str, Any]) -> None:
+    def _admit(self, client: Client, channels: list[Any]) -> list[str] | None:
+        """The channels of a subscribe this client may have; None (and an error sent) when
+        the whole message is refused. Nothing is created for a refused name."""
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-            self._offer(client, json.dumps({"type": "error", "error": "channels must be a list of names"}))
+            self._error(client, "channels must be a list of names")
+            return None
+        if len(channels) > self.max_channels:
+            self._error(client, "too many channels", limit=self.max_channels, asked=len(channels))
+            return None
+        channels = list(dict.fromkeys(channels))
+        for test, error in ((known_channel, "unknown channels"), (client.access.may_subscribe, "not allowed to subscribe")):
+            refused = [name for name in channels if not test(name)]
+            if refused:
+                self.stats.refused_channels += len(refused)
+                self._error(client, error, channels=[name[:64] for name in refused[:ECHO]], refused=len(refused))
+                channels = [name for name in channels if test(name)]
+        if len(client.channels | set(channels)) > self.max_channels:
+            self._error(client, "too many channels", limit=self.max_channels, subscribed=len(client.channels))
+            return None
+        return channels
+
+    async def _subscribe(self, client: Client, channels: list[Any], since: dict[str, Any]) -> None:
+        admitted = self._admit(client, channels)
+        if admitted is None:
             return
-        refused = [name for name in channels if not client.access.may_subscribe(name)]
-        if refused:
-            self.stats.refused_channels += len(refused)
-            error = {"type": "error", "error": "not allowed to subscribe", "channels": refused}
-            self._offer(client, json.dumps(error))
-            channels = [name for name in channels if name not in refused]
+        channels = admitted
         lasts = {}
         for name in channels:
             last = since.get(name) if isinstance(since, dict) else None

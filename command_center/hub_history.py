@@ -11,6 +11,10 @@ Keys, under the bus's prefix:
 
 One Lua script numbers a message and stores it, atomically and once per event: the
 first node to handle the event assigns the seq, every other node reads it back.
+
+While Redis cannot number messages the hub delivers nothing (the order every node
+agrees on comes from Redis), yet its heartbeats go on: `degraded` says so, for
+/api/health and the wall's banner, so that a quiet wall is not taken for a calm city.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +92,16 @@ class RedisHubHistory:
         self.history = history
         self.event_ttl_s = event_ttl_s
         self._assign = client.register_script(_ASSIGN)
+        self.degraded_since: float | None = None  # wall-clock time numbering began to fail
+
+    @property
+    def degraded(self) -> bool:
+        """Messages wait, undelivered, because Redis cannot number them."""
+        return self.degraded_since is not None
+
+    def view(self) -> dict[str, object]:
+        since = self.degraded_since
+        return {"ok": since is None, "degraded_for_s": None if since is None else round(time.time() - since, 1)}
 
     def _keys(self, channel: str) -> tuple[str, str]:
         return f"{self.prefix}:hub:seq:{channel}", f"{self.prefix}:hub:hist:{channel}"
@@ -103,9 +118,14 @@ class RedisHubHistory:
             try:
                 numbered = await self._assign_once(posts, floors)
                 raise_if_cancelled()  # redis-py may swallow a cancel: a shutdown must not hang here
+                if self.degraded_since is not None:
+                    log.info("hub: numbering in Redis again after %.1f s", time.time() - self.degraded_since)
+                    self.degraded_since = None
                 return numbered
             except UNREACHABLE as exc:
                 raise_if_cancelled()
+                if self.degraded_since is None:
+                    self.degraded_since = time.time()
                 log.warning("hub: cannot number %d messages in Redis (%s); retrying", len(posts), exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX_S)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import deque
@@ -15,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from command_center import faults
 from command_center.auth.scoping import AreaLocator, event_area
 from command_center.auth.service import Auth
 from command_center.bus import Bus, batches, create_bus, redis_of
@@ -24,10 +26,12 @@ from command_center.emergency.plans import load_plans
 from command_center.emergency.sensing import Sensing
 from command_center.emergency.service import IncidentModes
 from command_center.events import Event
+from command_center.evidence_access import EvidenceAccess
 from command_center.hub import Hub
 from command_center.hub_history import Post, shared_history
 from command_center.leader import Singleton
 from command_center.leases import new_worker_id
+from command_center.retention import Retention
 from command_center.store import Store, create_store
 from dispatch.cases import Case
 from dispatch.catalog import Catalog, load_catalog
@@ -37,7 +41,7 @@ from streams.health import SourceHealth
 from streams.registry import create_source
 from streams.runner import SourceRunner
 from streams.telemetry import with_telemetry
-from vision.clips import ClipRecorder, enforce_retention
+from vision.clips import ClipRecorder
 from vision.detectors import create_detector
 from vision.evidence import SnapshotStore
 from vision.feedback import FalsePositiveTuner
@@ -77,6 +81,8 @@ class Runtime:
         # A Redis bus means possibly several nodes: seq and history then live in Redis.
         self.hub.shared = shared_history(self.bus, config.hub.history)
         self.auth = Auth.build(config.auth, data_dir, self.store)
+        # The hub caps each client's channels and ends a websocket whose token expired or was revoked.
+        self.hub.sessions, self.hub.max_channels = self.auth.sessions, config.hub.max_channels_per_client
         self.city = city or load_city(config)
         self.area_of = AreaLocator(lambda: self.index)  # positions → grid codes, for scoping
         self.workers = {w.id: w for w in self.city.workers}
@@ -112,8 +118,12 @@ class Runtime:
         self.reported: dict[str, dict[str, Any]] = {}  # camera → its latest camera.status from the bus
         # Coroutine factories run for the runtime's lifetime (the demo's drone publisher).
         self.background: list[Callable[[], Awaitable[None]]] = []
+        self.background.append(self.auth.sessions.run)  # closes live sessions whose token ended
         self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0, "incidents_redelivered": 0}
+        self.counters.update(dict.fromkeys(faults.COUNTERS, 0))  # store and bus failures (faults.py)
         self.casework = CaseWork(self.store, self.dispatcher, self.bus, self.counters)
+        self.retention = Retention(config, self.store, self.counters)  # personal data past its time
+        self.evidence_access = EvidenceAccess(config.privacy, data_dir)  # blurring by role, view audit
         # Jobs one node of several runs (leader.py), by name; the app adds the hotspot alerts.
         self.singletons: dict[str, Callable[[], Awaitable[None]]] = {
             "supervision": lambda: self.casework.supervise(config.dispatch.supervise_every_s)
@@ -170,7 +180,7 @@ class Runtime:
         self._spawn(self._feed_hub, self.bus.subscribe(TOPICS, "hub"))
         self._spawn(self.casework.take_in, self.bus.subscribe(["incidents"], "dispatcher"))
         self._tasks.append(asyncio.create_task(self._watch_cameras(), name="camera-watch"))
-        self._tasks.append(asyncio.create_task(self._keep_evidence_bounded(), name="retention"))
+        self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
         for cam_id in self.watched:
             self.runners[cam_id].start()
         if not self.config.sharding.enabled:
@@ -191,7 +201,8 @@ class Runtime:
         self.watched = set()
         await self.bus.start()
         self._tasks.append(asyncio.create_task(self._watch_cameras(), name="camera-watch"))
-        self._tasks.append(asyncio.create_task(self._keep_evidence_bounded(), name="retention"))
+        self.retention.files_only = True  # a detection worker holds evidence, not the store's records
+        self._tasks.append(asyncio.create_task(self.retention.run(), name="retention"))
         self.vision.start()
 
     async def start_camera(self, cam_id: str) -> None:
@@ -255,10 +266,48 @@ class Runtime:
     def _from_vision(self, incident: Incident) -> None:
         """Called on the vision thread; hands the incident to the event loop."""
         if self.loop is not None:
-            asyncio.run_coroutine_threadsafe(self.record_incident(incident), self.loop)
+            done = asyncio.run_coroutine_threadsafe(self.record_incident(incident), self.loop)
+            # Nobody awaits this future: without the callback a failure would vanish unseen.
+            done.add_done_callback(lambda f: self._recorded(incident.id, f))
+
+    def _recorded(self, incident_id: str, done: Any) -> None:
+        exc = None if done.cancelled() else done.exception()
+        if exc is not None and not isinstance(exc, faults.IncidentLost):  # (that one is counted and logged)
+            self.counters["incidents_failed"] += 1
+            log.error("incident %s was not recorded", incident_id, exc_info=exc)
 
     async def record_incident(self, incident: Incident) -> dict[str, Any]:
-        await asyncio.to_thread(self.snapshots.save, incident.id, incident.snapshot_jpeg)
+        """Snapshot, row, then the bus, each retried (faults.py). The snapshot or the row may
+        fail for good and the incident still goes on (the dispatcher stores a missing row
+        with its case); only an incident the bus never took is lost, and logged whole."""
+        counters, tag = self.counters, f"incident {incident.id}"
+        with contextlib.suppress(Exception):  # logged and counted by retrying()
+            await faults.retrying(
+                f"saving the snapshot of {tag}",
+                lambda: asyncio.to_thread(self.snapshots.save, incident.id, incident.snapshot_jpeg),
+                counters, "store_errors",
+            )  # fmt: skip
+        doc = self._incident_doc(incident)
+        try:
+            await faults.retrying(f"storing {tag}", lambda: asyncio.to_thread(self._store_incident, doc), counters, "store_errors")
+        except Exception:
+            log.error("%s is not stored yet; the dispatcher stores it with its case", tag)
+        counters["incidents"] += 1
+        try:
+            event = Event("incidents", "incident.created", doc)
+            await faults.retrying(f"publishing {tag}", lambda: self.bus.publish(event), counters, "bus_errors")
+        except Exception:
+            counters["incidents_failed"] += 1
+            log.error("%s is lost: the bus did not take it; the incident: %s", tag, json.dumps(doc, ensure_ascii=False))
+            raise faults.IncidentLost(incident.id) from None
+        return doc
+
+    def _store_incident(self, doc: dict[str, Any]) -> None:
+        # A try that failed after its row landed must not make every later try a duplicate.
+        if self.store.get_incident(doc["id"]) is None:
+            self.store.add_incident(doc)
+
+    def _incident_doc(self, incident: Incident) -> dict[str, Any]:
         located = self.index.locate(incident.lon, incident.lat)
         matter = self.catalog.match(incident.rule, incident.label)
         doc = {
@@ -280,9 +329,6 @@ class Runtime:
             "state": "new",
             "case_id": None,
         }
-        await asyncio.to_thread(self.store.add_incident, doc)
-        self.counters["incidents"] += 1
-        await self.bus.publish(Event("incidents", "incident.created", doc))
         return doc
 
     def record_dismissal(self, incident: dict[str, Any]) -> float | None:
@@ -307,17 +353,6 @@ class Runtime:
         )
         if updated is not None:
             await self.bus.publish(Event("incidents", "incident.updated", updated))
-
-    async def _keep_evidence_bounded(self) -> None:
-        evidence = self.config.evidence
-        root = self.config.server.data_dir
-        while True:
-            for folder in (root / "snapshots", root / "clips"):
-                if folder.exists():
-                    await asyncio.to_thread(
-                        enforce_retention, folder, evidence.max_age_days * 86400, int(evidence.max_gb * 1e9 / 2), time.time()
-                    )
-            await asyncio.sleep(60)
 
     # bus → dispatch (casework.py); what the API calls
     async def act(self, case_id: str, action: str, actor: str, note: str = "", **changes: Any) -> Case:

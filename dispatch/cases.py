@@ -129,7 +129,9 @@ class Case:
     assignee: str | None = None
     incident_ids: tuple[str, ...] = ()
     description: str = ""
-    snapshot_url: str | None = None
+    snapshot_url: str | None = None  # always ours (an incident's snapshot, an uploaded photo)
+    # A reporter's own link to a picture elsewhere: shown as a link, never loaded as our snapshot.
+    external_media_url: str | None = None
     level: int = 0  # supervision level: 0 none, 1 escalated one level up, ...
     returns: int = 0  # failed checks (返工)
     merged_into: str | None = None
@@ -161,6 +163,7 @@ class Case:
             "incident_ids": list(self.incident_ids),
             "description": self.description,
             "snapshot_url": self.snapshot_url,
+            "external_media_url": self.external_media_url,
             "level": self.level,
             "returns": self.returns,
             "merged_into": self.merged_into,
@@ -204,6 +207,7 @@ class Case:
             incident_ids=tuple(raw.get("incident_ids", ())),
             description=raw.get("description", ""),
             snapshot_url=raw.get("snapshot_url"),
+            external_media_url=raw.get("external_media_url"),
             level=raw.get("level", 0),
             returns=raw.get("returns", 0),
             merged_into=raw.get("merged_into"),

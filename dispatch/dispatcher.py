@@ -116,6 +116,7 @@ class Dispatcher:
             incident_ids=(item.ref_id,) if item.ref_id else (),
             description=item.description or matter.name,
             snapshot_url=item.snapshot_url,
+            external_media_url=item.external_media_url,
             timeline=(report,),
         )
         case, _ = transition(case, "register", SYSTEM, now=now)
@@ -126,11 +127,22 @@ class Dispatcher:
         return IntakeResult(case, created=True)
 
     def act(
-        self, case_id: str, action: str, actor: str, note: str = "", *, expected_version: int | None = None, **params: Any
+        self,
+        case_id: str,
+        action: str,
+        actor: str,
+        note: str = "",
+        *,
+        expected_version: int | None = None,
+        on_behalf_of: str | None = None,
+        **params: Any,
     ) -> Case:
         """Apply one action with its parameters: `into` (merge); `until`, `hours` or `days` (defer);
         `department` (transfer); `photos` (feedback and checks: URLs to attach).
 
+        `actor` is who really acts (the signed-in user): the timeline records them, and the
+        checker-is-not-the-handler rule compares them. `on_behalf_of` names someone without a
+        login they act for (a department, a worker on the phone); it goes into the note.
         `expected_version` makes it a compare-and-set against what the caller last saw."""
         for _ in range(RETRIES):
             case = self.get(case_id)
@@ -140,6 +152,8 @@ class Dispatcher:
             check_actor(case, action, actor)
             now = self.clock()
             changes, full_note = self._prepare(case, action, note, dict(params), now)
+            if on_behalf_of and on_behalf_of != actor:
+                full_note = f"{full_note} (on behalf of {on_behalf_of})".strip()
             updated, entry = transition(case, action, actor, full_note, now, **changes)
             if self.repo.save_transition(updated, entry):
                 if action == "merge" and updated.merged_into:

@@ -17,4 +17,5 @@ class Intake:
     label: str | None = None
     matter_code: str | None = None  # set by a human reporter; otherwise matched from rule/label
     description: str = ""
-    snapshot_url: str | None = None
+    snapshot_url: str | None = None  # ours only: an incident's snapshot or an uploaded photo
+    external_media_url: str | None = None  # a reporter's link elsewhere: never fetched, never a snapshot

@@ -80,8 +80,11 @@ class WhepHub:
         self.cameras = dict(cameras)  # camera id → (latest image, fps)
         self.sessions = PeerSessions("whep", config)
 
-    async def view(self, camera_id: str, offer_sdp: str) -> tuple[str, str]:
-        """Answer a viewer's offer → (answer SDP, session id)."""
+    async def view(
+        self, camera_id: str, offer_sdp: str, on_end: Callable[[], None] | None = None
+    ) -> tuple[str, str]:
+        """Answer a viewer's offer → (answer SDP, session id). `on_end` runs when the session
+        ends, however it ends; a negotiation that fails may run it before this raises."""
         source = self.cameras.get(camera_id)
         if source is None:
             raise UnknownStream(camera_id)
@@ -94,6 +97,8 @@ class WhepHub:
                 raise SdpError("the offer has no video track")
             kept.sender.replaceTrack(track)
             session.on_end.append(track.stop)
+            if on_end is not None:
+                session.on_end.append(on_end)
 
         try:
             session, answer_sdp = await self.sessions.open(camera_id, offer_sdp, prepare)

@@ -15,7 +15,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -199,28 +199,83 @@ def _from_config(config: SourceConfig) -> Source:
     return WhipSource(config.id, stream_id_of(config.url), config.fps)
 
 
+class Occupied(Exception):
+    """The stream has a live publisher that this one may not replace."""
+
+    def __init__(self, stream_id: str, owner: str) -> None:
+        super().__init__(f"{stream_id} is live from another publisher")
+        self.stream_id = stream_id
+        self.owner = owner
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    answer_sdp: str
+    session_id: str
+    replaced: tuple[str, str] | None  # (session id, owner) of the publisher this one ended
+
+
 class WhipHub:
-    """Accepts WHIP publishes for the configured streams; one live publisher per stream."""
+    """Accepts WHIP publishes for the configured streams; one live publisher per stream.
+
+    Each session has an owner (whoever's credential opened it, e.g. `key:<id>` or
+    `user:<name>`); a new publisher replaces the live one only where `may_replace` allows
+    for the live one's owner. Telemetry from the data channel moves only `mobile` cameras.
+    """
 
     def __init__(
-        self, streams: Mapping[str, str], config: WebRTCConfig, telemetry: TelemetryStore = TELEMETRY
+        self,
+        streams: Mapping[str, str],
+        config: WebRTCConfig,
+        telemetry: TelemetryStore = TELEMETRY,
+        mobile: Iterable[str] = (),
     ) -> None:
         self.streams = dict(streams)  # stream id → camera id
         self.config = config
         self.telemetry = telemetry
+        self.mobile = set(mobile)  # camera ids whose position telemetry may change
         self.sessions = PeerSessions("whip", config)
+        self.owners: dict[str, str] = {}  # session id → owner
+        self._why: dict[str, str] = {}  # session id → why it is being ended (for on_end)
         self.bad_telemetry = 0
+        self.fixed_telemetry = 0  # positions dropped: the camera is not mobile
 
     def session_stream(self, session_id: str) -> str | None:
         session = self.sessions.get(session_id)
         return session.key if session else None
 
-    async def publish(self, stream_id: str, offer_sdp: str) -> tuple[str, str]:
-        """Answer a publisher's offer → (answer SDP, session id). Replaces a previous publisher."""
+    def session_owner(self, session_id: str) -> str | None:
+        return self.owners.get(session_id) if self.sessions.get(session_id) else None
+
+    def live_owner(self, stream_id: str) -> tuple[str, str] | None:
+        """(session id, owner) of the stream's live publisher, if any."""
+        session_id = ingest_slot(stream_id).publisher
+        if session_id is None or self.sessions.get(session_id) is None:
+            return None
+        return session_id, self.owners.get(session_id, "")
+
+    def check_replace(self, stream_id: str, may_replace: Callable[[str], bool]) -> tuple[str, str] | None:
+        """The live publisher a new one would end; Occupied when `may_replace` refuses its owner."""
+        live = self.live_owner(stream_id)
+        if live is not None and not may_replace(live[1]):
+            raise Occupied(stream_id, live[1])
+        return live
+
+    async def publish(
+        self,
+        stream_id: str,
+        offer_sdp: str,
+        owner: str = "",
+        may_replace: Callable[[str], bool] = lambda _owner: True,
+        on_end: Callable[[str], None] | None = None,
+    ) -> Published:
+        """Answer a publisher's offer. Replaces the live publisher where `may_replace` allows,
+        else raises Occupied and leaves it streaming. `on_end(why)` runs when the session ends."""
         camera_id = self.streams.get(stream_id)
         if camera_id is None:
             raise UnknownStream(stream_id)
         check_offer(offer_sdp, video="send")
+        self.check_replace(stream_id, may_replace)  # before any peer is made for nothing
         slot = ingest_slot(stream_id)
 
         def prepare(session: Session) -> None:
@@ -231,18 +286,35 @@ class WhipHub:
             self.sessions.spawn(session, self._pump(session.id, kept.receiver.track, slot), "video")
 
         session, answer_sdp = await self.sessions.open(stream_id, offer_sdp, prepare)
-        previous = slot.publisher
+        try:  # again: another publisher may have come while this one negotiated
+            previous = self.check_replace(stream_id, may_replace)
+        except Occupied:
+            await self.sessions.end(session.id)
+            raise
+        self.owners[session.id] = owner
         slot.attach(session.id)
-        session.on_end.append(lambda: slot.detach(session.id))
-        if previous is not None and previous != session.id:
-            await self.sessions.end(previous)
-        log.info("whip: %s publishing on %s (camera %s)", session.id, stream_id, camera_id)
-        return answer_sdp, session.id
 
-    async def end(self, session_id: str) -> bool:
+        def finished() -> None:
+            slot.detach(session.id)
+            self.owners.pop(session.id, None)
+            why = self._why.pop(session.id, "the connection ended")
+            if on_end is not None:
+                on_end(why)
+
+        session.on_end.append(finished)
+        if previous is not None and previous[0] != session.id:
+            await self.end(previous[0], f"replaced by session {session.id}")
+        log.info("whip: %s publishing on %s (camera %s) for %s", session.id, stream_id, camera_id, owner or "?")
+        return Published(answer_sdp, session.id, previous)
+
+    async def end(self, session_id: str, why: str = "ended on request") -> bool:
+        if self.sessions.get(session_id) is not None:
+            self._why[session_id] = why
         return await self.sessions.end(session_id)
 
     async def close(self) -> None:
+        for session in self.sessions.all():
+            self._why[session.id] = "the server is shutting down"
         await self.sessions.close()
         for stream_id in self.streams:
             ingest_slot(stream_id).wake()
@@ -261,6 +333,9 @@ class WhipHub:
             return
 
         def on_message(message: str | bytes) -> None:
+            if camera_id not in self.mobile:  # a fixed camera stays where it was installed
+                self.fixed_telemetry += 1
+                return
             try:
                 telemetry = parse_telemetry(json.loads(message))
             except (ValueError, TypeError) as exc:  # a bad message is dropped, never fatal

@@ -41,14 +41,17 @@ class SourceTrack(VideoStreamTrack):
         return video
 
 
-async def publish_forever(url: str, source: Source, ice_hosts: list[str], retry_s: float = 2.0) -> None:
+async def publish_forever(
+    url: str, source: Source, ice_hosts: list[str], retry_s: float = 2.0, token: str | None = None
+) -> None:
     """Keep `source` published to the WHIP endpoint `url`, re-publishing whenever the
-    session ends or the server is not there yet. Cancel to stop (the session is deleted)."""
+    session ends or the server is not there yet. Cancel to stop (the session is deleted).
+    `token`: the credential the endpoint asks for (a publish key `cck_…`), sent as a bearer."""
     source.open()
     try:
         while True:
             try:
-                await _publish_once(url, source, ice_hosts)
+                await _publish_once(url, source, ice_hosts, token)
             except (httpx.HTTPError, OSError, RuntimeError) as exc:
                 log.info("WHIP publish to %s: %s; retrying", url, exc)
             await asyncio.sleep(retry_s)
@@ -56,7 +59,7 @@ async def publish_forever(url: str, source: Source, ice_hosts: list[str], retry_
         source.close()
 
 
-async def _publish_once(url: str, source: Source, ice_hosts: list[str]) -> None:
+async def _publish_once(url: str, source: Source, ice_hosts: list[str], token: str | None) -> None:
     pc = RTCPeerConnection()
     track = SourceTrack(source)
     pc.addTrack(track)
@@ -69,7 +72,8 @@ async def _publish_once(url: str, source: Source, ice_hosts: list[str]) -> None:
             ended.set()
 
     location = None
-    async with httpx.AsyncClient(timeout=10) as http:
+    auth = {"Authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(timeout=10, headers=auth) as http:
         try:
             await advertise_hosts(pc, ice_hosts)
             await pc.setLocalDescription(await pc.createOffer())

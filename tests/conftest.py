@@ -7,10 +7,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import uvicorn
+from websockets.sync.client import ClientConnection, connect
 
 from command_center.auth import Principal
 from dispatch.city import City, generate_city
@@ -18,6 +20,10 @@ from dispatch.city import City, generate_city
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 REDIS = "redis://127.0.0.1:6379/0"
+# The password of the accounts token_for creates, and its argon2id hash (cheap cost), made
+# once here so that no test pays for hashing.
+TEST_PASSWORD = "test-account-password"
+TEST_HASH = "$argon2id$v=19$m=1024,t=1,p=4$C4DBVFTxJApCgwGkCK3Orw$K8heP/LTTXniVB234jWNbzbqRznxArhxLAqav1Azxmo"
 
 
 @pytest.fixture
@@ -58,7 +64,10 @@ class ServerThread:
     def __init__(self, app: object) -> None:
         self.app = app
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        # proxy_headers=False, as `serve` runs it: X-Forwarded-For is the app's to judge
+        # (server.trusted_proxies), not believed by uvicorn from any loopback client.
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", proxy_headers=False)
+        self.server = uvicorn.Server(config)
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -74,9 +83,9 @@ class ServerThread:
         """Authorization headers for this server's app (built by build_app); admin by default."""
         return auth_headers(self.app.state.runtime, **who)  # type: ignore[attr-defined]
 
-    def ws_url_for(self, **who: str | None) -> str:
-        """The websocket URL with a token, as the pages send it."""
-        return f"{self.ws_url}?token={token_for(self.app.state.runtime, **who)}"  # type: ignore[attr-defined, arg-type]
+    def ws_connect(self, path: str = "", **who: str | None) -> ClientConnection:
+        """A websocket to /ws signed in by header (admin by default); `path` adds e.g. "?batch=1"."""
+        return connect(self.ws_url + path, additional_headers=self.headers(**who))
 
     def _run(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -124,8 +133,19 @@ def serve() -> Iterator[type[ServerThread]]:
 def token_for(
     rt: object, role: str = "admin", user: str | None = None, jurisdiction: str = "", worker_id: str | None = None
 ) -> str:
-    """A signed token for a Runtime's app, minted without an account (no argon2 in every test)."""
-    principal = Principal(user or worker_id or role, role, jurisdiction, worker_id)  # type: ignore[arg-type]
+    """A signed token for a Runtime's app. Its account is created when missing (password
+    TEST_PASSWORD, no argon2 run), and the token carries the account's token_version, so
+    it is current until the account is changed."""
+    name = user or worker_id or role
+    store = rt.store  # type: ignore[attr-defined]
+    row = store.get_user(name)
+    if row is None:
+        store.add_users(
+            [{"username": name, "password_hash": TEST_HASH, "role": role, "jurisdiction": jurisdiction,
+              "worker_id": worker_id, "created_at": datetime.now(UTC).isoformat()}]
+        )  # fmt: skip
+        row = store.get_user(name)
+    principal = Principal(name, role, jurisdiction, worker_id, token_version=int(row["token_version"]))  # type: ignore[arg-type]
     return rt.auth.signer.issue(principal)[0]  # type: ignore[attr-defined]
 
 

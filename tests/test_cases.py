@@ -202,7 +202,7 @@ def test_to_dict_round_trips_every_field() -> None:
     case = Case(
         id="C1", state=CaseState.DEFERRED, matter_code="0101", grid_code="440103001001001", source="video",
         created_at=now, deadline=now, lon=113.3, lat=23.1, assignee="w1", incident_ids=("i1",), description="d",
-        snapshot_url="/s.jpg", level=2, returns=1, merged_into="C0", deferred_until=now, department="城管",
+        snapshot_url="/s.jpg", external_media_url="https://elsewhere.example/p.jpg", level=2, returns=1, merged_into="C0", deferred_until=now, department="城管",
         photos=("/p.jpg",), version=3, updated_at=now,
         timeline=(TimelineEntry(now, "report", "cam", CaseState.REPORTED, CaseState.REPORTED, "n"),),
     )

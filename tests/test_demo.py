@@ -46,7 +46,7 @@ def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:
             assert login.status_code == 200, login.text
             token = login.json()["token"]
             http.headers["Authorization"] = f"Bearer {token}"
-            with connect(f"ws://127.0.0.1:{port}/ws?token={token}") as ws:
+            with connect(f"ws://127.0.0.1:{port}/ws", additional_headers={"Authorization": f"Bearer {token}"}) as ws:
                 ws.send(json.dumps({"op": "subscribe", "channels": ["incidents", "cases", "drones"]}))
                 events: list[dict] = []
                 cameras: list[dict] = []

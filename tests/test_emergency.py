@@ -13,7 +13,6 @@ import httpx
 import numpy as np
 import pytest
 import xmlschema
-from websockets.sync.client import connect
 
 from command_center.app import build_app
 from command_center.config import Config, ConfigError, parse_config
@@ -135,7 +134,7 @@ def test_incident_mode_start_tasks_cap_end_restores(tmp_path: Path, small_city: 
         ServerThread(build_app(rt)) as server,
         httpx.Client(base_url=server.url, headers=server.headers(role="officer")) as officer,
         httpx.Client(base_url=server.url, headers=server.headers(role="emergency")) as team,
-        connect(server.ws_url_for(role="officer")) as ws,
+        server.ws_connect(role="officer") as ws,
     ):
         ws.send(json.dumps({"op": "subscribe", "channels": ["emergency"]}))
         recv_type(ws, "subscribed")

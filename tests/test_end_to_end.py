@@ -10,7 +10,6 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
-from websockets.sync.client import connect
 
 from command_center.app import build_app
 from command_center.config import parse_config
@@ -55,8 +54,8 @@ def test_rendered_frames_become_a_task_on_the_workers_terminal(tmp_path: Path, s
     assert worker is not None
     with (
         ServerThread(build_app(rt)) as server,
-        connect(server.ws_url_for(role="officer")) as wall,
-        connect(server.ws_url_for(role="worker", worker_id=worker.id)) as terminal,
+        server.ws_connect(role="officer") as wall,
+        server.ws_connect(role="worker", worker_id=worker.id) as terminal,
     ):
         wall.send(json.dumps({"op": "subscribe", "channels": ["incidents", "cases", "cameras"]}))
         terminal.send(json.dumps({"op": "subscribe", "channels": [f"tasks:{worker.id}"]}))

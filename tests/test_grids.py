@@ -15,7 +15,6 @@ import shapely
 from shapely.geometry import mapping
 
 from command_center import cli
-from command_center.api import grids as grids_api
 from command_center.app import build_app
 from command_center.config import parse_config
 from command_center.runtime import SAVED_MAP, Runtime, load_city
@@ -245,7 +244,7 @@ def test_an_invalid_map_lists_its_problems_and_nothing_changes(
     assert client.put("/api/grids", json=doc, headers=officer).status_code == 403  # re-drawing is for admins
     dry = client.post("/api/grids/validate", json=doc)
     assert dry.status_code == 422 and dry.json()["ok"] is False
-    monkeypatch.setattr(grids_api, "MAX_MAP_BYTES", 1000)
+    monkeypatch.setattr(rt.config.limits, "map_mb", 0.001)  # read on each request
     assert client.put("/api/grids", json=doc).status_code == 413
 
 

@@ -70,7 +70,7 @@ def publish(server: ServerThread, n: int) -> None:
 
 @contextlib.contextmanager
 def subscribe(server: ServerThread, since: int | None = None) -> Iterator[ClientConnection]:
-    with connect(server.ws_url_for()) as conn:
+    with server.ws_connect() as conn:
         op: dict[str, Any] = {"op": "subscribe", "channels": [CHANNEL]}
         if since is not None:
             op["since"] = {CHANNEL: since}
@@ -227,6 +227,7 @@ def wait_up(proc: subprocess.Popen[str], port: int, log: Path, timeout: float = 
 def test_a_client_of_a_killed_node_resumes_on_another_and_misses_nothing(prefix: str, tmp_path: Path) -> None:
     secret = secrets.token_hex(32)
     token = TokenSigner(secret.encode(), 3600).issue(Principal("admin", "admin", "", None))[0]  # type: ignore[arg-type]
+    bearer = {"Authorization": f"Bearer {token}"}  # `serve` made the admin account (version 0)
     (a, port_a), (b, port_b) = (serve_process(tmp_path, n, prefix, secret) for n in ("a", "b"))
     sync = redis.Redis.from_url(REDIS, decode_responses=True)
     stream = f"{prefix}:stream:{CHANNEL}"
@@ -250,7 +251,7 @@ def test_a_client_of_a_killed_node_resumes_on_another_and_misses_nothing(prefix:
 
         publisher = threading.Thread(target=keep_publishing, daemon=True)
         before: list[dict[str, Any]] = []
-        with connect(f"ws://127.0.0.1:{port_a}/ws?token={token}") as conn:
+        with connect(f"ws://127.0.0.1:{port_a}/ws", additional_headers=bearer) as conn:
             conn.send(json.dumps({"op": "subscribe", "channels": [CHANNEL]}))
             assert json.loads(conn.recv(timeout=5))["type"] == "subscribed"
             publisher.start()
@@ -264,7 +265,7 @@ def test_a_client_of_a_killed_node_resumes_on_another_and_misses_nothing(prefix:
                         before.append(msg)
         last = before[-1]["seq"]
         assert last < total  # killed mid-stream: the rest must come from node b
-        with connect(f"ws://127.0.0.1:{port_b}/ws?token={token}") as conn:
+        with connect(f"ws://127.0.0.1:{port_b}/ws", additional_headers=bearer) as conn:
             conn.send(json.dumps({"op": "subscribe", "channels": [CHANNEL], "since": {CHANNEL: last}}))
             after = take(conn, total, timeout=30)
             publisher.join(30)

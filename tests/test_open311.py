@@ -66,9 +66,11 @@ def test_report_becomes_a_case_and_can_be_followed(server, http: httpx.Client, s
     assert case is not None and case.source == "citizen" and case.grid_code == small_city.grids[100].code
     listed = http.get(URL, params={"service_request_id": report_id}).json()
     assert [r["service_request_id"] for r in listed] == [report_id]
-    # The loop closes: the citizen sees it closed.
-    for action, actor in (("accept", case.assignee), ("feedback", case.assignee), ("close", "officer")):
-        assert http.post(f"/api/cases/{case.id}/{action}", json={"actor": actor, "note": "done"}).status_code == 200
+    # The loop closes: the citizen sees it closed. Each acts under their own login (the
+    # checker is not the handler).
+    worker, officer = server[0].headers(role="worker", worker_id=case.assignee), server[0].headers(role="officer")
+    for action, who in (("accept", worker), ("feedback", worker), ("close", officer)):
+        assert http.post(f"/api/cases/{case.id}/{action}", json={"note": "done"}, headers=who).status_code == 200
     assert http.get(f"/open311/v2/requests/{report_id}.json").json()[0]["status"] == "closed"
 
 

@@ -89,8 +89,9 @@ def read_until(conn: ClientConnection, until_seq: int, timeout: float) -> list[d
 
 def test_workers_and_api_nodes_scale_out_and_survive_kills(prefix: str, tmp_path: Path) -> None:
     secret = secrets.token_hex(32)
-    officer = Principal("duty", "officer", "", None)
+    officer = Principal("officer", "officer", "", None)  # an account `serve` made on its first start
     token = TokenSigner(secret.encode(), 3600).issue(officer)[0]  # type: ignore[arg-type]
+    bearer = {"Authorization": f"Bearer {token}"}
     (a, port_a), (b, port_b) = (serve_process(tmp_path, n, prefix, secret) for n in ("a", "b"))
     workers = {n: worker_process(tmp_path, n, prefix) for n in WORKERS}
     sync = redis.Redis.from_url(REDIS, decode_responses=True)
@@ -132,7 +133,7 @@ def test_workers_and_api_nodes_scale_out_and_survive_kills(prefix: str, tmp_path
         all_held(WORKERS, 60)  # each process builds its runtime first
 
         seen: list[dict[str, Any]] = []
-        with connect(f"ws://127.0.0.1:{port_a}/ws?token={token}") as conn:
+        with connect(f"ws://127.0.0.1:{port_a}/ws", additional_headers=bearer) as conn:
             conn.send(json.dumps({"op": "subscribe", "channels": [CHANNEL]}))
             assert json.loads(conn.recv(timeout=5))["type"] == "subscribed"
             seen += read_until(conn, 0, timeout=10)  # the workers' status events reach node A's hub
@@ -175,7 +176,7 @@ def test_workers_and_api_nodes_scale_out_and_survive_kills(prefix: str, tmp_path
         while int(sync.get(seq_key) or 0) < last + 3:
             assert time.monotonic() < deadline, "the workers' events stopped flowing"
             time.sleep(0.1)
-        with connect(f"ws://127.0.0.1:{port_b}/ws?token={token}") as conn:
+        with connect(f"ws://127.0.0.1:{port_b}/ws", additional_headers=bearer) as conn:
             conn.send(json.dumps({"op": "subscribe", "channels": [CHANNEL], "since": {CHANNEL: last}}))
             missed = int(sync.get(seq_key) or 0)
             after = read_until(conn, last + 1, timeout=10)

@@ -51,6 +51,7 @@ def runtime(tmp_path: Path, city: City, extra_cameras: list[dict[str, Any]] | No
         "url": f"whip://{STREAM}",
         "location": {"lon": grid.lon, "lat": grid.lat},
         "fps": 5,
+        "mobile": True,  # a drone: its telemetry moves it
         # Short, so the test sees the camera go offline soon after the publisher leaves.
         "stall_after_s": 1.0,
         "offline_after_s": 2.0,
@@ -246,6 +247,10 @@ def test_a_worker_goes_live_on_their_own_stream_only(tmp_path: Path, small_city:
                     res = await anyone.post(f"/whip/{stream}", content=offer, headers={**SDP, **headers})
                     refused[who] = res.status_code
                 res = await anyone.post("/whip/worker-nobody-by-that-id", content=offer, headers=SDP)
+                refused["unknown worker, anonymous"] = res.status_code  # no credential: told nothing more
+                res = await anyone.post(
+                    "/whip/worker-nobody-by-that-id", content=offer, headers={**SDP, **server.headers()}
+                )
                 refused["unknown worker"] = res.status_code
             assert stream not in rt.runners  # nothing added by a refused publish
             mine = auth_headers(rt, role="worker", worker_id=worker.id)
@@ -265,7 +270,13 @@ def test_a_worker_goes_live_on_their_own_stream_only(tmp_path: Path, small_city:
             return {"refused": refused, "listed": listed, "frames": frames}
 
         out = asyncio.run(scenario())
-        assert out["refused"] == {"nobody": 401, "another worker": 403, "an officer": 403, "unknown worker": 404}
+        assert out["refused"] == {
+            "nobody": 401,
+            "another worker": 403,
+            "an officer": 403,
+            "unknown worker, anonymous": 401,
+            "unknown worker": 404,
+        }
         cams = out["listed"]["items"]
         live = next(c for c in cams if c["id"] == stream)
         assert live["kind"] == "whip" and worker.name in live["name"]
@@ -288,8 +299,14 @@ def test_chromium_publisher_goes_online_and_moves(tmp_path: Path, small_city: Ci
             console: list[str] = []
             page.on("console", lambda msg: console.append(msg.text))
             tasks = server_tasks(server)
+            made = httpx.post(
+                f"{server.url}/api/publish-keys", json={"name": "phone on a tripod", "stream": STREAM},
+                headers=server.headers(),
+            )
+            assert made.status_code == 201, made.text
             page.goto(f"{server.url}/ui/publish/index.html?stream={STREAM}&lat={lat}&lon={lon}")
             assert page.input_value("#stream") == STREAM
+            page.fill("#key", made.json()["token"])  # a device publishes with its key
             started = time.monotonic()
             page.click("#start")
             wait_for(lambda: camera(server)["state"] == "online", 5, f"online; page said {console}")

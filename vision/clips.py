@@ -8,6 +8,7 @@ camera costs about a megabyte, not the hundreds a raw ring would.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import threading
@@ -111,16 +112,66 @@ class ClipRecorder:
             self.on_ready(pending.incident_id, target)
 
 
-def enforce_retention(root: Path, max_age_s: float, max_bytes: int, now: float) -> int:
+def evidence_files(root: Path, on_error: Callable[[Path, OSError], None] | None = None) -> list[tuple[float, int, Path]]:
+    """(mtime, size, path) of every file under root, oldest first. A file that vanishes or
+    cannot be read between listing and stat (a clip's `.part.mp4` renamed into place, a
+    snapshot another sweep removed) is skipped and reported, never raised: retention must
+    survive anything the writers do meanwhile."""
+    found: list[tuple[float, int, Path]] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            continue  # the folder went away: nothing to keep bounded there
+        except OSError as exc:
+            _report(on_error, folder, exc)
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(Path(entry.path))
+                elif entry.is_file(follow_symlinks=False):
+                    stat = entry.stat(follow_symlinks=False)
+                    found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                _report(on_error, Path(entry.path), exc)
+    found.sort(key=lambda item: item[0])
+    return found
+
+
+def remove_file(path: Path, on_error: Callable[[Path, OSError], None] | None = None) -> bool:
+    """Delete one file; True if it is gone because of us. Already gone is not an error."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        _report(on_error, path, exc)
+        return False
+    return True
+
+
+def _report(on_error: Callable[[Path, OSError], None] | None, path: Path, exc: OSError) -> None:
+    if on_error is None:
+        log.warning("retention: %s: %s", path, exc)
+    else:
+        on_error(path, exc)
+
+
+def enforce_retention(
+    root: Path, max_age_s: float, max_bytes: int, now: float, on_error: Callable[[Path, OSError], None] | None = None
+) -> int:
     """Delete evidence older than max_age_s, then the oldest until under max_bytes.
-    Returns how many files went."""
-    files = sorted((p for p in root.rglob("*") if p.is_file()), key=lambda p: p.stat().st_mtime)
+    Returns how many files went; errors go to on_error (default: logged) and the sweep goes on."""
+    files = evidence_files(root, on_error)
     removed = 0
-    total = sum(p.stat().st_size for p in files)
-    for path in files:
-        stat = path.stat()
-        if now - stat.st_mtime > max_age_s or total > max_bytes:
-            total -= stat.st_size
-            path.unlink(missing_ok=True)
-            removed += 1
+    total = sum(size for _, size, _ in files)
+    for mtime, size, path in files:
+        if now - mtime > max_age_s or total > max_bytes:
+            total -= size  # gone or not, a vanished file no longer counts against the cap
+            removed += remove_file(path, on_error)
     return removed

@@ -1,59 +1,189 @@
-"""Sign-in and accounts: POST /api/auth/login, GET /api/auth/me, GET /api/audit, /api/users."""
+"""Sign-in and accounts.
+
+POST /api/auth/login, POST /api/auth/logout, GET /api/auth/me, POST /api/auth/password
+(one's own); for admins: GET /api/audit, GET/POST /api/users, GET/PATCH
+/api/users/{username}, POST /api/users/{username}/(disable|enable|reset-password).
+
+Sign-in answers with the token (pages keep it for the Authorization header) and sets it
+as the HttpOnly SameSite=Strict cookie `cc_session` too, for what cannot send a header
+(<img>, MJPEG, clip links, the websocket). Attempts are throttled per address and per
+account, and argon2 runs on its own bounded pool (auth/service.py): a flood of bad
+sign-ins is answered 429 or 503 at once instead of stalling the API. Every change that
+alters what a token says or who may hold one revokes the account's tokens (auth/users.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import math
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from command_center import audit
 from command_center.api.errors import ApiError, int_param, json_body
-from command_center.auth.middleware import principal_of
-from command_center.auth.users import MAX_PASSWORD, Account, UserExists, public_view
+from command_center.auth.middleware import COOKIE, bearer_of, principal_of, signed_in
+from command_center.auth.principal import Principal
+from command_center.auth.proxies import is_https
+from command_center.auth.service import HashBusy
+from command_center.auth.users import (
+    MAX_PASSWORD,
+    Account,
+    AccountUnusable,
+    UnknownUser,
+    UserExists,
+    principal_of_row,
+    public_view,
+)
 from command_center.runtime import Runtime
 
 MAX_USERNAME = 64
+EDITABLE = ("role", "jurisdiction", "worker_id")
+
+
+def set_session_cookie(response: Response, request: Request, token: str, expires_at: float) -> None:
+    response.set_cookie(
+        COOKIE, token, max_age=max(0, int(expires_at - time.time())), path="/",
+        secure=is_https(request), httponly=True, samesite="strict",
+    )  # fmt: skip
+
+
+def too_many(retry_s: float) -> JSONResponse:
+    wait = max(1, math.ceil(retry_s))
+    return JSONResponse(
+        {"error": "too many sign-in attempts", "detail": {"retry_after_s": wait}},
+        status_code=429,
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def busy() -> ApiError:
+    return ApiError(503, "sign-in busy", "too many sign-ins are being checked; try again in a second")
+
+
+def text_field(body: dict[str, Any], name: str, limit: int, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value or len(value) > limit:
+        raise ApiError(400, f"bad field {name!r}", f"a string of 1 to {limit} characters")
+    return value
 
 
 def routes(rt: Runtime) -> list[Route]:
     auth = rt.auth
 
-    async def login(request: Request) -> JSONResponse:
-        ip = audit.client_ip(request)
-        allowed, retry = auth.logins.allow(ip)
-        if not allowed:
-            wait = math.ceil(retry)
-            return JSONResponse(
-                {"error": "too many sign-in attempts", "detail": {"retry_after_s": wait}},
-                status_code=429,
-                headers={"Retry-After": str(wait)},
-            )
+    def signed_response(request: Request, principal: Principal, status: int = 200) -> JSONResponse:
+        token, expires_at = auth.issue(principal)
+        body = {"token": token, "token_type": "Bearer", "expires_at": expires_at,
+                "user": principal.to_dict() | {"expires_at": expires_at}}  # fmt: skip
+        response = JSONResponse(body, status_code=status)
+        set_session_cookie(response, request, token, expires_at)
+        return response
+
+    async def hashed(fn: Callable[..., Any], *args: Any) -> Any:
+        """Blocking argon2 work on its own pool; 503 at once when the pool is full."""
+        try:
+            return await auth.hashing.run(fn, *args)
+        except HashBusy:
+            raise busy() from None
+
+    async def login(request: Request) -> Response:
         body = await json_body(request, required=True)
-        username, password = body.get("username"), body.get("password")
-        if not isinstance(username, str) or not username or len(username) > MAX_USERNAME:
-            raise ApiError(400, "bad field 'username'", f"a string of 1 to {MAX_USERNAME} characters")
-        if not isinstance(password, str) or not password or len(password) > MAX_PASSWORD:
-            raise ApiError(400, "bad field 'password'", f"a string of 1 to {MAX_PASSWORD} characters")
-        principal = await asyncio.to_thread(auth.users.authenticate, username, password)
+        username = text_field(body, "username", MAX_USERNAME)
+        password = text_field(body, "password", MAX_PASSWORD)
+        assert username is not None and password is not None
+        ip = audit.client_ip(request)
+        wait = auth.logins.take(ip, username)
+        if wait > 0:
+            return too_many(wait)
+        try:
+            principal = await hashed(auth.users.authenticate, username, password)
+        except AccountUnusable as exc:
+            auth.logins.refund(ip, username)
+            await audit.write(rt.store, audit.entry(username, "-", "login.refused", username, ip, str(exc)))
+            raise ApiError(403, "account cannot sign in", str(exc)) from None
+        except ApiError:
+            auth.logins.refund(ip, username)  # busy: the attempt was not made
+            raise
         if principal is None:
             await audit.write(rt.store, audit.entry(username, "-", "login.failed", username, ip))
             raise ApiError(401, "invalid username or password")
-        token, expires_at = auth.issue(principal)
+        auth.logins.refund(ip, username)  # people signing in do not use up the buckets
         await audit.record(rt.store, request, principal, "login", principal.user)
-        return JSONResponse(
-            {
-                "token": token,
-                "token_type": "Bearer",
-                "expires_at": expires_at,
-                "user": principal.to_dict() | {"expires_at": expires_at},
-            }
-        )
+        return signed_response(request, principal)
 
-    async def me(request: Request) -> JSONResponse:
-        return JSONResponse(principal_of(request).to_dict())
+    async def logout(request: Request) -> Response:
+        response = JSONResponse({"signed_out": True})
+        response.delete_cookie(COOKIE, path="/", secure=is_https(request), httponly=True, samesite="strict")
+        who = signed_in(request)
+        if who is not None:
+            await audit.record(rt.store, request, who, "logout", who.user)
+        return response
+
+    async def me(request: Request) -> Response:
+        who = principal_of(request)
+        response = JSONResponse(who.to_dict())
+        token = bearer_of(request.scope)
+        if token is not None and who.expires_at is not None:
+            # A page signed in by header (its stored token) gets the cookie back for its
+            # images and websocket, e.g. after the cookie alone expired or was cleared.
+            set_session_cookie(response, request, token, who.expires_at)
+        return response
+
+    async def change_password(request: Request) -> Response:
+        who = principal_of(request)
+        body = await json_body(request, required=True)
+        old = text_field(body, "old_password", MAX_PASSWORD)
+        new = text_field(body, "new_password", MAX_PASSWORD)
+        ip = audit.client_ip(request)
+        wait = auth.logins.take(ip, who.user)  # a stolen token must not make a password oracle
+        if wait > 0:
+            return too_many(wait)
+        try:
+            changed = await hashed(auth.users.change_password, who.user, old, new)
+        except ValueError as exc:
+            raise ApiError(400, "bad new password", str(exc)) from None
+        except UnknownUser:
+            raise ApiError(404, "no such user", who.user) from None
+        if changed is None:
+            await audit.record(rt.store, request, who, "password.change.failed", who.user)
+            raise ApiError(403, "wrong password", "old_password is not your current password")
+        auth.logins.refund(ip, who.user)
+        auth.sessions.forget(who.user)
+        await audit.record(rt.store, request, who, "password.change", who.user)
+        # Every other token of the account is revoked now; this device gets a fresh one.
+        return signed_response(request, principal_of_row(changed))
+
+    admin = admin_routes(rt, hashed)
+    return [
+        Route("/api/auth/login", login, methods=["POST"]),
+        Route("/api/auth/logout", logout, methods=["POST"]),
+        Route("/api/auth/me", me),
+        Route("/api/auth/password", change_password, methods=["POST"]),
+        *admin,
+    ]
+
+
+def admin_routes(rt: Runtime, hashed: Callable[..., Awaitable[Any]]) -> list[Route]:
+    auth = rt.auth
+
+    async def account_call(fn: Callable[..., Any], *args: Any, hashing: bool = False) -> Any:
+        """Run an account change; its errors as 400/404."""
+        try:
+            return await (hashed(fn, *args) if hashing else asyncio.to_thread(fn, *args))
+        except UnknownUser as exc:
+            raise ApiError(404, "no such user", str(exc)) from None
+        except ValueError as exc:
+            raise ApiError(400, "bad account change", str(exc)) from None
+
+    async def changed(request: Request, action: str, username: str, detail: str | None = None) -> None:
+        auth.sessions.forget(username)  # this node refuses the old tokens at once, others within seconds
+        await audit.record(rt.store, request, principal_of(request), action, username, detail)
 
     async def audit_log(request: Request) -> JSONResponse:
         limit = int_param(request, "limit", 100, 1, 1000)
@@ -80,7 +210,7 @@ def routes(rt: Runtime) -> list[Route]:
             raise ApiError(400, "username, password and role are required")
         account = Account(fields["username"], fields["password"], fields["role"], fields["jurisdiction"], fields["worker_id"])
         try:
-            created = await asyncio.to_thread(auth.users.create, account, set(rt.workers))
+            created = await hashed(auth.users.create, account, set(rt.workers))
         except ValueError as exc:
             raise ApiError(400, "bad account", str(exc)) from None
         except UserExists:
@@ -88,10 +218,54 @@ def routes(rt: Runtime) -> list[Route]:
         await audit.record(rt.store, request, principal_of(request), "user.create", account.username, account.role)
         return JSONResponse(created, status_code=201)
 
+    async def get_user(request: Request) -> JSONResponse:
+        return JSONResponse(public_view(await account_call(auth.users.row, request.path_params["username"])))
+
+    async def update_user(request: Request) -> JSONResponse:
+        username = request.path_params["username"]
+        body = await json_body(request, required=True)
+        unknown = sorted(set(body) - set(EDITABLE))
+        if unknown or not body:
+            raise ApiError(400, "bad account change", f"send some of {', '.join(EDITABLE)}; not {unknown}")
+        for key, value in body.items():
+            if not (isinstance(value, str) or (key == "worker_id" and value is None)):
+                raise ApiError(400, f"bad field {key!r}", "a string" + (" or null" if key == "worker_id" else ""))
+        if username == principal_of(request).user and body.get("role", "admin") != "admin":
+            raise ApiError(400, "bad account change", "an admin cannot take their own admin role")
+        view = await account_call(auth.users.update, username, body, set(rt.workers))
+        await changed(request, "user.update", username, ", ".join(f"{k}={v}" for k, v in body.items()))
+        return JSONResponse(view)
+
+    async def disable(request: Request) -> JSONResponse:
+        username = request.path_params["username"]
+        if username == principal_of(request).user:
+            raise ApiError(400, "bad account change", "an admin cannot disable themself")
+        view = await account_call(auth.users.set_disabled, username, True)
+        await changed(request, "user.disable", username)
+        return JSONResponse(view)
+
+    async def enable(request: Request) -> JSONResponse:
+        username = request.path_params["username"]
+        view = await account_call(auth.users.set_disabled, username, False)
+        await changed(request, "user.enable", username)
+        return JSONResponse(view)
+
+    async def reset_password(request: Request) -> JSONResponse:
+        username = request.path_params["username"]
+        body = await json_body(request)
+        given = text_field(body, "password", MAX_PASSWORD, required=False)
+        view, password = await account_call(auth.users.reset_password, username, given, hashing=True)
+        await changed(request, "user.reset_password", username, "given" if given else "generated")
+        # The new password is shown once, and only when the server made it up.
+        return JSONResponse({"user": view, "password": None if given else password})
+
     return [
-        Route("/api/auth/login", login, methods=["POST"]),
-        Route("/api/auth/me", me),
         Route("/api/audit", audit_log),
         Route("/api/users", list_users, methods=["GET"]),
         Route("/api/users", create_user, methods=["POST"]),
+        Route("/api/users/{username}", get_user, methods=["GET"]),
+        Route("/api/users/{username}", update_user, methods=["PATCH"]),
+        Route("/api/users/{username}/disable", disable, methods=["POST"]),
+        Route("/api/users/{username}/enable", enable, methods=["POST"]),
+        Route("/api/users/{username}/reset-password", reset_password, methods=["POST"]),
     ]

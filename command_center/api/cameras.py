@@ -1,15 +1,21 @@
-"""Cameras: list, one, snapshot, and the annotated live MJPEG view."""
+"""Cameras: list, one, snapshot, and the annotated live MJPEG view.
+
+A live view is a session of its user (command_center.api.viewers): a per-user cap, and the
+stream ends when the token expires or is revoked."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+import weakref
+from collections.abc import AsyncIterator, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from command_center.api.errors import ApiError
+from command_center.api.viewers import once, open_view
 from command_center.auth.middleware import principal_of
 from command_center.runtime import Runtime
 from vision.evidence import encode_jpeg
@@ -57,10 +63,27 @@ def routes(rt: Runtime) -> list[Route]:
     async def live(request: Request) -> StreamingResponse:
         cam_id = camera_id(request)
         fps = next(c.fps for c in rt.config.cameras if c.id == cam_id)
+        closed = asyncio.Event()
 
-        async def frames() -> AsyncIterator[bytes]:
-            sent = -1
-            while True:
+        async def close(_reason: str) -> None:  # the token expired or was revoked: end the stream
+            closed.set()
+
+        # A view of its user's: capped per user (429 past it), ended when the token lapses.
+        session = open_view(rt, principal_of(request), "mjpeg", close)
+        end = once(session.end)
+        body = frames(cam_id, fps, closed, end)
+        # A body never started (the client left first) never runs its `finally`: end it when dropped.
+        weakref.finalize(body, end)
+        return StreamingResponse(
+            body,
+            media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+            headers={"Cache-Control": "no-store"},
+        )
+
+    async def frames(cam_id: str, fps: float, closed: asyncio.Event, end: Callable[[], None]) -> AsyncIterator[bytes]:
+        sent = -1
+        try:
+            while not closed.is_set():
                 current = current_image(cam_id)
                 # Encode only new frames, and only while this viewer is connected.
                 if current is not None and current[0] != sent:
@@ -71,13 +94,10 @@ def routes(rt: Runtime) -> list[Route]:
                         + jpeg
                         + b"\r\n"
                     )
-                await asyncio.sleep(1.0 / max(fps, 1.0))
-
-        return StreamingResponse(
-            frames(),
-            media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-            headers={"Cache-Control": "no-store"},
-        )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(closed.wait(), 1.0 / max(fps, 1.0))
+        finally:
+            end()
 
     return [
         Route("/api/cameras", list_cameras),

@@ -146,16 +146,20 @@ def routes(rt: Runtime) -> list[Route]:
             raise ApiError(404, "unknown case action", {"action": action, "known": list(PUBLIC_ACTIONS)})
         body = await json_body(request)
         who = principal_of(request)
-        # Staff may record an action for someone without a login (a department, a worker on
-        # the phone): the timeline gets that name, the audit log who really did it.
-        actor = body.get("actor", who.actor)
+        # The actor is always the signed-in user. Staff may record an action for someone
+        # without a login (a department, a worker on the phone): that name is kept as
+        # "on behalf of" beside them, and never replaces them (nor gets round the rule that
+        # the checker is not the handler).
+        actor = who.actor
+        named = body.get("actor", actor)
         note = body.get("note", "")
-        if not isinstance(actor, str) or not actor or len(actor) > 64:
+        if not isinstance(named, str) or not named or len(named) > 64:
             raise ApiError(400, "bad field 'actor'", "a non-empty string of up to 64 characters")
         if who.is_worker and action not in WORKER_ACTIONS:
             raise ApiError(403, "forbidden", {"action": action, "reason": "checks and supervision are for officers"})
-        if who.is_worker and actor != who.worker_id:
-            raise ApiError(403, "forbidden", {"actor": actor, "reason": "a worker acts under their own worker id"})
+        if who.is_worker and named != who.worker_id:
+            raise ApiError(403, "forbidden", {"actor": named, "reason": "a worker acts under their own worker id"})
+        on_behalf_of = named if named != actor else None
         if not isinstance(note, str) or len(note) > MAX_NOTE:
             raise ApiError(400, "bad field 'note'", f"a string of up to {MAX_NOTE} characters")
         if action in NOTE_REQUIRED and not note.strip():
@@ -166,11 +170,11 @@ def routes(rt: Runtime) -> list[Route]:
         current = await visible_case(request, case_id)
         if who.is_worker and version is None:
             version = current.version  # so a reassignment meanwhile fails instead of acting on it
-        params = await _action_params(rt, photos, case_id, action, body)
-        if "into" in params:
-            await visible_case(request, params["into"])
+        params = await _action_params(rt, photos, case_id, action, body, who)
         try:
-            case = await rt.act(case_id, action, actor, note, expected_version=version, **params)
+            case = await rt.act(
+                case_id, action, actor, note, expected_version=version, on_behalf_of=on_behalf_of, **params
+            )
         except CaseNotFound:
             raise ApiError(404, "case not found", case_id) from None
         except InvalidTransition as exc:
@@ -183,7 +187,7 @@ def routes(rt: Runtime) -> list[Route]:
             raise ApiError(409, "case changed meanwhile", str(exc)) from None
         except (BadParams, UnknownMatter) as exc:
             raise ApiError(400, str(exc), getattr(exc, "detail", None)) from None
-        detail = f"{current.state.value}→{case.state.value}" + (f" as {actor}" if actor != who.user else "")
+        detail = f"{current.state.value}→{case.state.value}" + (f" for {on_behalf_of}" if on_behalf_of else "")
         await audit.record(rt.store, request, who, f"case.{action}", case_id, detail)
         return JSONResponse(rt.case_view(case))
 
@@ -222,7 +226,8 @@ def routes(rt: Runtime) -> list[Route]:
         path = photos.path(case_id, name.removesuffix(".jpg"))
         if path is None:
             raise ApiError(404, "no such photo", {"case": case_id, "photo": name})
-        return FileResponse(path, media_type="image/jpeg")
+        # Blurred for roles that need no identities; the view audited (evidence_access.py).
+        return await rt.evidence_access.serve(rt.store, request, path, case_id, f"photo {path.stem}", "image/jpeg")
 
     return [
         Route("/api/cases", list_cases, methods=["GET"]),
@@ -237,7 +242,7 @@ def routes(rt: Runtime) -> list[Route]:
 
 
 async def _action_params(
-    rt: Runtime, photos: PhotoStore, case_id: str, action: str, body: dict[str, Any]
+    rt: Runtime, photos: PhotoStore, case_id: str, action: str, body: dict[str, Any], who: Principal
 ) -> dict[str, Any]:
     """The body's fields for one action, type-checked; what they mean is the dispatcher's call."""
     params: dict[str, Any] = {}
@@ -246,7 +251,9 @@ async def _action_params(
         if not isinstance(into, str) or into == case_id:
             raise ApiError(400, "merge needs 'into'", "the id of another case")
         target = await asyncio.to_thread(rt.store.get_case, into)
-        if target is None:
+        # A case the caller may not see answers exactly as a missing one: nothing about it
+        # (not even that it is closed) may leak.
+        if target is None or not who.sees_case(target.grid_code, target.assignee):
             raise ApiError(404, "case to merge into not found", into)
         if not target.is_open:
             raise ApiError(409, "cannot merge into a case that is no longer open", {"into": into, "state": target.state.value})

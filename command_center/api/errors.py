@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 N = TypeVar("N", int, float)
+JSON_LIMIT = 1024 * 1024  # a JSON command is small: the largest is a case report with its text
 
 
 class ApiError(HTTPException):
@@ -31,9 +32,11 @@ async def handle_http_error(_request: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, exc.detail or "error")
 
 
-async def json_body(request: Request, required: bool = False) -> dict[str, Any]:
-    """The request's JSON object; an empty body is {} unless required."""
-    raw = await request.body()
+async def json_body(request: Request, required: bool = False, limit: int = JSON_LIMIT) -> dict[str, Any]:
+    """The request's JSON object; an empty body is {} unless required. Read in chunks and
+    refused with 413 past `limit` (the body-limit middleware bounds it too; this holds even
+    where an app runs without it)."""
+    raw = await read_capped(request, limit)
     if not raw.strip():
         if required:
             raise ApiError(400, "request body required", "send a JSON object")
@@ -45,6 +48,20 @@ async def json_body(request: Request, required: bool = False) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "malformed JSON", "expected a JSON object")
     return body
+
+
+async def read_capped(request: Request, limit: int) -> bytes:
+    """The whole body, 413 as soon as it is known to pass `limit`: by its declared length
+    before reading anything, or while reading one sent without a length (chunked)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, "request too large", f"at most {limit} bytes on this route")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise ApiError(413, "request too large", f"at most {limit} bytes on this route")
+    return bytes(body)
 
 
 def int_param(request: Request, name: str, default: int, low: int = 0, high: int = 10_000) -> int:

@@ -20,17 +20,25 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from command_center.api.errors import ApiError, float_param
+from command_center.api.limits import map_limit
+from command_center.auth.middleware import principal_of
 from command_center.events import Event
 from command_center.runtime import Runtime
 from dispatch.city import LEVELS, Area, City, Report, Worker, build_city, city_to_geojson, validate_map
 from dispatch.city.codes import is_code, level_of, significant_digits
 
-MAX_MAP_BYTES = 64 * 1024 * 1024  # the full sample city (23k areas) is about 9 MB at 6 decimals
 MAX_LISTED = 1000  # problems spelled out in one answer; the counts cover the rest
 
 
 def routes(rt: Runtime) -> list[Route]:
-    importing = asyncio.Lock()
+    # One map check or import at a time: each parses a body of up to limits.map_mb and
+    # checks every polygon (seconds of CPU on the shared thread pool). A second one is
+    # refused at once, before its body is read, rather than queued.
+    mapping = asyncio.Lock()
+
+    def one_at_a_time() -> None:
+        if mapping.locked():
+            raise ApiError(409, "a map check or import is already running", "retry when it is done")
 
     async def locate(request: Request) -> JSONResponse:
         lon, lat = float_param(request, "lon"), float_param(request, "lat")
@@ -96,7 +104,9 @@ def routes(rt: Runtime) -> list[Route]:
 
     async def get_worker(request: Request) -> JSONResponse:
         worker = rt.workers.get(request.path_params["id"])
-        if worker is None:
+        # Staff see the workers of their jurisdiction; one outside answers as a missing one
+        # (a worker may look up only themself: the policy checks that).
+        if worker is None or not principal_of(request).sees_area(worker.grid_code):
             raise ApiError(404, "worker not found", request.path_params["id"])
         return JSONResponse(worker_view(worker, rt.city, datetime.now(rt.dispatcher.tz)))
 
@@ -110,13 +120,14 @@ def routes(rt: Runtime) -> list[Route]:
         return JSONResponse(doc)
 
     async def check_map(request: Request) -> JSONResponse:
-        report = await _validated(request, rt)
+        one_at_a_time()
+        async with mapping:
+            report = await _validated(request, rt)
         return JSONResponse({"ok": report.ok, **_problems(report)}, status_code=200 if report.ok else 422)
 
     async def replace_map(request: Request) -> JSONResponse:
-        if importing.locked():
-            raise ApiError(409, "a map import is already running", "retry when it is done")
-        async with importing:
+        one_at_a_time()
+        async with mapping:
             report = await _validated(request, rt)
             if not report.ok:
                 raise ApiError(422, "invalid map: nothing was changed", _problems(report))
@@ -148,7 +159,7 @@ def routes(rt: Runtime) -> list[Route]:
 
 
 async def _validated(request: Request, rt: Runtime) -> Report:
-    raw = await _read_capped(request, MAX_MAP_BYTES)
+    raw = await _read_capped(request, map_limit(rt.config))
     try:
         data = await asyncio.to_thread(json.loads, raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:

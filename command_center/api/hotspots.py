@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from command_center.api.errors import ApiError, bounded_float_param, int_param
+from command_center.api.kpi import ZONE_SLACK
 from command_center.auth.middleware import principal_of
 from command_center.events import Event
 from command_center.runtime import Runtime
@@ -34,7 +36,6 @@ from dispatch.hotspots import (
 )
 
 log = logging.getLogger(__name__)
-MAX_CASES = 1_000_000
 MAX_SPAN = timedelta(days=92)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _NAMED = {"hour": "1h", "hourly": "1h", "day": "1d", "daily": "1d", "week": "7d"}
@@ -98,7 +99,7 @@ async def watch(rt: Runtime, rule: HotspotRule | None = None) -> None:
     tracker = HotspotTracker(rule)
     subscription = rt.bus.subscribe(["cases"], "hotspots")
     now = datetime.now(UTC)
-    history = await _history(rt, tracker.rule, now)
+    history = await _history(rt, tracker.rule, now, strict=False)
     tracker.seed(history)
     cutoff = max((o.ts for o in history), default=now - tracker.rule.span)
     seen = 0
@@ -133,10 +134,21 @@ def _intake_of(event: Event) -> Occurrence | None:
     return Occurrence(datetime.fromisoformat(ts), data["grid_code"], data.get("matter_code") or "")
 
 
-async def _history(rt: Runtime, rule: HotspotRule, at: datetime) -> list[Occurrence]:
+async def _history(rt: Runtime, rule: HotspotRule, at: datetime, strict: bool = True) -> list[Occurrence]:
+    """The intakes the rule looks at, from cases created in its span (in SQL), at most
+    limits.query_max_cases of them: past that an API call is refused (narrow the window or
+    the baseline), and the live tracker seeds from the cases due soonest and says so."""
     # Duplicates attach to a case only within the dedupe window after it was filed.
     since = at - rule.span - timedelta(minutes=rt.config.dispatch.dedupe_window_min)
-    cases, _ = await asyncio.to_thread(rt.store.list_cases, CaseQuery(created_since=since, limit=MAX_CASES))
+    query = CaseQuery(created_since=since, created_before=at + ZONE_SLACK, limit=0)
+    cap = rt.config.limits.query_max_cases
+    _, total = await asyncio.to_thread(rt.store.list_cases, query)
+    if total > cap:
+        if strict:
+            detail = {"cases": total, "limit": cap, "hint": "a shorter 'window' or fewer 'baseline' windows"}
+            raise ApiError(400, "too many cases in this span", detail)
+        log.warning("hotspot history: %d cases in the span, seeding from %d", total, cap)
+    cases, _ = await asyncio.to_thread(rt.store.list_cases, replace(query, limit=cap))
     return occurrences_of(cases)
 
 

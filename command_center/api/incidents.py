@@ -1,4 +1,4 @@
-"""Incidents: list, one, snapshot, ack and dismiss."""
+"""Incidents: list, one, snapshot, clip, ack and dismiss (evidence served by evidence_access.py)."""
 
 from __future__ import annotations
 
@@ -53,7 +53,7 @@ def routes(rt: Runtime) -> list[Route]:
             raise ApiError(404, "snapshot not found", request.path_params["id"]) from None
         if not path.exists():
             raise ApiError(404, "snapshot not found", request.path_params["id"])
-        return FileResponse(path, media_type="image/jpeg")
+        return await rt.evidence_access.serve(rt.store, request, path, request.path_params["id"], "snapshot", "image/jpeg")
 
     async def clip(request: Request) -> FileResponse:
         await visible_incident(request, request.path_params["id"])
@@ -63,7 +63,7 @@ def routes(rt: Runtime) -> list[Route]:
             raise ApiError(404, "clip not found", request.path_params["id"]) from None
         if not path.exists():
             raise ApiError(404, "clip not found (it is ready a few seconds after the incident)", request.path_params["id"])
-        return FileResponse(path, media_type="video/mp4")
+        return await rt.evidence_access.serve(rt.store, request, path, request.path_params["id"], "clip", "video/mp4")
 
     def mark(new_state: str):  # noqa: ANN202 - returns an endpoint
         async def endpoint(request: Request) -> JSONResponse:

@@ -1,10 +1,15 @@
-"""KPIs as JSON or CSV: GET /api/kpi?group=district&from=…&to=…&format=csv."""
+"""KPIs as JSON or CSV: GET /api/kpi?group=district&from=…&to=…&format=csv.
+
+The range goes to SQL (cases created in [from, to)), and one call loads at most
+limits.query_max_cases cases: a wider range is refused with the count, so the caller
+narrows it. Without `from`, the range is the limits.kpi_default_days before `to` (or now).
+"""
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
-from datetime import datetime
+from dataclasses import asdict, replace
+from datetime import datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -14,9 +19,12 @@ from command_center.api.errors import ApiError
 from command_center.auth.middleware import principal_of
 from command_center.runtime import Runtime
 from command_center.store import CaseQuery
+from dispatch.cases import Case
 from dispatch.kpi import GROUPS, kpis, to_csv
 
-MAX_CASES = 1_000_000
+# Stored times are compared as text: the SQL range is widened by the largest UTC offset, so
+# a time stored with any offset is still fetched; kpis() then applies the exact range.
+ZONE_SLACK = timedelta(hours=14)
 
 
 def routes(rt: Runtime) -> list[Route]:
@@ -37,12 +45,33 @@ def routes(rt: Runtime) -> list[Route]:
         fmt = request.query_params.get("format", "json")
         if fmt not in ("json", "csv"):
             raise ApiError(400, "bad query parameter 'format'", ["json", "csv"])
-        start, end = when(request, "from"), when(request, "to")
+        end = when(request, "to")
+        start = when(request, "from") or (end or rt.dispatcher.clock()) - timedelta(days=rt.config.limits.kpi_default_days)
+        if end is not None and end <= start:
+            raise ApiError(400, "empty range", "'to' must be after 'from'")
         prefix = principal_of(request).jurisdiction or None  # a district officer's KPIs are their district's
-        cases, _ = await asyncio.to_thread(rt.store.list_cases, CaseQuery(grid_prefix=prefix, limit=MAX_CASES))
+        cases = await load_cases(rt, prefix, start, end)
         rows = kpis(cases, group, start, end)
         if fmt == "csv":
             return Response(to_csv(rows), media_type="text/csv; charset=utf-8")
-        return JSONResponse({"group": group, "items": [asdict(r) for r in rows]})
+        span = {"from": start.isoformat(), "to": end.isoformat() if end else None}
+        return JSONResponse({"group": group, **span, "items": [asdict(r) for r in rows]})
 
     return [Route("/api/kpi", kpi)]
+
+
+async def load_cases(rt: Runtime, prefix: str | None, start: datetime, end: datetime | None) -> list[Case]:
+    """The cases created in the range (and a little around it), counted first: past the cap
+    nothing is loaded and the caller is told to narrow the range."""
+    query = CaseQuery(
+        grid_prefix=prefix,
+        created_since=start - ZONE_SLACK,
+        created_before=end + ZONE_SLACK if end else None,
+        limit=0,
+    )
+    _, total = await asyncio.to_thread(rt.store.list_cases, query)
+    cap = rt.config.limits.query_max_cases
+    if total > cap:
+        raise ApiError(400, "too many cases in this range", {"cases": total, "limit": cap, "hint": "narrow 'from' and 'to'"})
+    cases, _ = await asyncio.to_thread(rt.store.list_cases, replace(query, limit=cap))
+    return cases

@@ -1,12 +1,20 @@
 """Citizen reports: Open311 GeoReport v2 under /open311/v2, used by the citizen form too.
 
-Public (no login): so every POST is rate-limited per client address, size-checked
-and spam-checked before anything is stored.
+Public (no login): so every POST is rate-limited per client address, size-bounded
+while it is read (command_center.api.limits) and spam-checked before anything is stored.
+
+What the public sees of a report is coarse: its status, the matter, the grid's name
+and a point rounded to 3 decimals (~100 m). Its text and photo only when the reporter
+ticked `publish` (同意公开我的描述和照片); the exact point, the text and the photo are
+otherwise for staff of its area (and the photo also for the worker it is assigned to).
+A `media_url` sent with a report is someone else's link: it is kept as a link
+(`external_media_url` on the case), never fetched, never the case's snapshot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import secrets
 from datetime import UTC, datetime
@@ -17,16 +25,22 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Route
 
-from command_center.api.errors import ApiError
+from command_center.api.errors import ApiError, read_capped
+from command_center.api.limits import MULTIPART_SLACK
+from command_center.auth.middleware import signed_in
+from command_center.auth.principal import Principal
 from command_center.photos import NotAnImage, clean_photo
 from command_center.ratelimit import RateLimiter
 from command_center.runtime import Runtime
-from dispatch.cases import DONE_STATES
+from dispatch.cases import DONE_STATES, Case
 from dispatch.intake import Intake
 
 MAX_DESCRIPTION = 4000
 MAX_LINKS = 2
 LINK = re.compile(r"https?://", re.IGNORECASE)
+OWN_PHOTO = "/api/reports/"  # our own photo route: what an uploaded photo's media_url starts with
+PUBLIC_DECIMALS = 3  # ~100 m: where, for the public, without pointing at a doorstep
+YES = ("1", "true", "on", "yes")
 
 
 def routes(rt: Runtime) -> list[Route]:
@@ -34,7 +48,7 @@ def routes(rt: Runtime) -> list[Route]:
     limiter = RateLimiter(cfg.reports_per_minute, cfg.burst)
     uploads = rt.config.server.data_dir / "uploads"
     uploads.mkdir(parents=True, exist_ok=True)
-    max_body = int(cfg.max_photo_mb * 1024 * 1024) + 64 * 1024
+    max_body = int(cfg.max_photo_mb * 1024 * 1024) + MULTIPART_SLACK
 
     async def services(_request: Request) -> JSONResponse:
         return JSONResponse(
@@ -53,20 +67,18 @@ def routes(rt: Runtime) -> list[Route]:
         allowed, wait = limiter.allow(client)
         if not allowed:
             raise ApiError(429, "too many reports from this address", {"retry_after_s": round(wait, 1)})
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > max_body:
-            raise ApiError(413, "report too large", f"at most {cfg.max_photo_mb} MB with the photo")
-        fields, photo = await _read(request)
+        fields, photo = await _read(request, max_body)
         report = _validate(rt, fields)
         report_id = f"R{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(4)}"
         if photo is not None:
             path = uploads / f"{report_id}.jpg"
             await asyncio.to_thread(path.write_bytes, photo)
-            report["media_url"] = f"/api/reports/{report_id}/photo.jpg"
+            report["media_url"] = f"{OWN_PHOTO}{report_id}/photo.jpg"
         now = datetime.now(UTC)
         intake = Intake(
             source="citizen", lon=report["long"], lat=report["lat"], ts=now, ref_id=report_id,
-            matter_code=report["service_code"], description=report["description"], snapshot_url=report.get("media_url"),
+            matter_code=report["service_code"], description=report["description"],
+            snapshot_url=report["media_url"], external_media_url=report["external_media_url"],
         )  # fmt: skip
         result = await asyncio.to_thread(rt.dispatcher.intake, intake)
         await rt.publish_case(result.case, created=result.created)
@@ -77,26 +89,10 @@ def routes(rt: Runtime) -> list[Route]:
             [{"service_request_id": report_id, "service_notice": notice, "account_id": None}], status_code=201
         )
 
-    async def view(report: dict[str, Any]) -> dict[str, Any]:
+    async def view(report: dict[str, Any], who: Principal | None) -> dict[str, Any]:
         case = await asyncio.to_thread(rt.store.get_case, report["case_id"]) if report.get("case_id") else None
-        matter = rt.catalog.get(report["service_code"])
-        area = rt.city.areas.get(case.grid_code) if case else None
-        return {
-            "service_request_id": report["id"],
-            "status": "closed" if case is not None and case.state in DONE_STATES else "open",
-            "status_notes": case.state.value if case else None,
-            "service_code": matter.code,
-            "service_name": matter.name,
-            "description": report["description"],
-            "agency_responsible": matter.department,
-            "requested_datetime": report["requested_datetime"],
-            "updated_datetime": (case.updated_at or case.created_at).isoformat() if case else report["requested_datetime"],
-            "expected_datetime": case.deadline.isoformat() if case else None,
-            "address": area.name if area else report.get("address_string"),
-            "lat": report["lat"],
-            "long": report["long"],
-            "media_url": report.get("media_url"),
-        }
+        full = who is not None and who.is_staff and who.sees_area(case.grid_code if case else None)
+        return _view(rt, report, case, full)
 
     async def list_requests(request: Request) -> JSONResponse:
         ids = request.query_params.get("service_request_id")
@@ -105,7 +101,8 @@ def routes(rt: Runtime) -> list[Route]:
             reports = [r for r in found if r is not None]
         else:
             reports = await asyncio.to_thread(rt.store.list_reports, 50, 0)
-        views = [await view(r) for r in reports]
+        who = signed_in(request)
+        views = [await view(r, who) for r in reports]
         status = request.query_params.get("status")
         if status is not None:
             if status not in ("open", "closed"):
@@ -117,14 +114,28 @@ def routes(rt: Runtime) -> list[Route]:
         report = await asyncio.to_thread(rt.store.get_report, request.path_params["id"])
         if report is None:
             raise ApiError(404, "no such service request", request.path_params["id"])
-        return JSONResponse([await view(report)])
+        return JSONResponse([await view(report, signed_in(request))])
 
     async def photo(request: Request) -> FileResponse:
+        """Public when its reporter agreed to publish it; otherwise for staff of the report's
+        area and the worker its case is assigned to. Anyone else gets the missing photo's 404."""
         report_id = request.path_params["id"]
-        path = uploads / f"{report_id}.jpg"
-        if not report_id.replace("-", "").isalnum() or not path.exists():
+        if not report_id.replace("-", "").isalnum():
             raise ApiError(404, "no such photo", report_id)
-        return FileResponse(path, media_type="image/jpeg")
+        path = uploads / f"{report_id}.jpg"
+        report = await asyncio.to_thread(rt.store.get_report, report_id)
+        if report is None or not path.exists() or not await may_see(report, signed_in(request)):
+            raise ApiError(404, "no such photo", report_id)
+        cache = "public, max-age=300" if report.get("publish") else "private, no-store"
+        return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": cache})
+
+    async def may_see(report: dict[str, Any], who: Principal | None) -> bool:
+        if report.get("publish"):
+            return True
+        if who is None or not report.get("case_id"):
+            return False
+        case = await asyncio.to_thread(rt.store.get_case, report["case_id"])
+        return case is not None and who.sees_case(case.grid_code, case.assignee)
 
     return [
         Route("/open311/v2/services.json", services),
@@ -135,13 +146,50 @@ def routes(rt: Runtime) -> list[Route]:
     ]
 
 
-async def _read(request: Request) -> tuple[dict[str, str], bytes | None]:
-    """Form (urlencoded or multipart, with an optional `media` photo) or JSON."""
+def _view(rt: Runtime, report: dict[str, Any], case: Case | None, full: bool) -> dict[str, Any]:
+    """One service request as Open311 shows it: everything for staff of its area (`full`),
+    else the coarse public view."""
+    matter = rt.catalog.get(report["service_code"])
+    area = rt.city.areas.get(case.grid_code) if case else None
+    published = full or bool(report.get("publish"))
+    own, external = _media(report)
+    digits = None if full else PUBLIC_DECIMALS
+    return {
+        "service_request_id": report["id"],
+        "status": "closed" if case is not None and case.state in DONE_STATES else "open",
+        "status_notes": case.state.value if case else None,
+        "service_code": matter.code,
+        "service_name": matter.name,
+        "description": report["description"] if published else None,
+        "agency_responsible": matter.department,
+        "requested_datetime": report["requested_datetime"],
+        "updated_datetime": (case.updated_at or case.created_at).isoformat() if case else report["requested_datetime"],
+        "expected_datetime": case.deadline.isoformat() if case else None,
+        # the grid's name; the address the reporter typed is theirs, for staff only
+        "address": area.name if area else (report.get("address_string") if full else None),
+        "lat": round(report["lat"], digits) if digits else report["lat"],
+        "long": round(report["long"], digits) if digits else report["long"],
+        "media_url": (own or external) if published else None,
+    }
+
+
+def _media(report: dict[str, Any]) -> tuple[str | None, str | None]:
+    """(our uploaded photo's URL, the reporter's external link); reports stored before the
+    two were kept apart hold either in `media_url`."""
+    media = report.get("media_url")
+    own = media if isinstance(media, str) and media.startswith(OWN_PHOTO) else None
+    external = report.get("external_media_url") or (media if media and own is None else None)
+    return own, external
+
+
+async def _read(request: Request, max_body: int) -> tuple[dict[str, str], bytes | None]:
+    """Form (urlencoded or multipart, with an optional `media` photo) or JSON. The body-limit
+    middleware has already bounded what the form parser may read to `max_body`."""
     ctype = request.headers.get("content-type", "")
     if ctype.startswith("application/json"):
         try:
-            body = await request.json()
-        except ValueError:
+            body = json.loads(await read_capped(request, max_body))
+        except (ValueError, UnicodeDecodeError):
             raise ApiError(400, "malformed JSON") from None
         if not isinstance(body, dict):
             raise ApiError(400, "malformed JSON", "expected a JSON object")
@@ -184,10 +232,13 @@ def _validate(rt: Runtime, fields: dict[str, str]) -> dict[str, Any]:
         raise ApiError(400, "description too long", f"at most {MAX_DESCRIPTION} characters")
     if len(LINK.findall(description)) > MAX_LINKS:
         raise ApiError(400, "this looks like spam", "too many links in the description")
-    media_url = fields.get("media_url", "").strip() or None
-    if media_url is not None and (not media_url.startswith(("http://", "https://")) or len(media_url) > 2000):
+    link = fields.get("media_url", "").strip() or None
+    if link is not None and (not link.lower().startswith(("http://", "https://")) or len(link) > 2000):
         raise ApiError(400, "media_url must be an http(s) URL")
     return {
-        "service_code": code, "lat": lat, "long": lon, "description": description, "media_url": media_url,
+        "service_code": code, "lat": lat, "long": lon, "description": description,
+        "media_url": None,  # our own uploaded photo's URL, set once it is stored
+        "external_media_url": link,  # the reporter's link elsewhere: kept as a link only
         "address_string": fields.get("address_string", "")[:500] or None,
+        "publish": fields.get("publish", "").strip().lower() in YES,
     }  # fmt: skip

@@ -1,8 +1,18 @@
-"""Authentication settings: tokens, password hashing, login throttling."""
+"""Authentication settings: tokens, sessions, password hashing, login throttling."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
+
+
+class SessionCaps(BaseModel):
+    """Live sessions one user may hold at once, per kind; one more is refused (429)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ws: int = Field(20, ge=1, description="websocket connections (/ws): pages open one each")
+    mjpeg: int = Field(12, ge=1, description="live MJPEG streams (the wall's camera tiles)")
+    whep: int = Field(6, ge=1, description="WebRTC viewing sessions (WHEP)")
 
 
 class AuthConfig(BaseModel):
@@ -15,8 +25,25 @@ class AuthConfig(BaseModel):
     )
     token_ttl_s: float = Field(12 * 3600, gt=0, description="a token's lifetime: one duty shift by default")
     public_metrics: bool = Field(False, description="serve /metrics without a token; off: an admin token (camera ids are in it)")
-    login_per_minute: float = Field(10.0, gt=0, description="login attempts per client address")
+    login_per_minute: float = Field(10.0, gt=0, description="failed sign-ins per client address")
     login_burst: int = Field(5, ge=1)
+    login_account_per_minute: float = Field(
+        6.0, gt=0, description="failed sign-ins per account, whatever the address (rotating addresses gain nothing)"
+    )
+    login_account_burst: int = Field(10, ge=1)
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     hash_time_cost: int = Field(3, ge=1)
     hash_memory_kib: int = Field(65536, ge=8)
+    hash_threads: int | None = Field(
+        None, ge=1, le=64, description="argon2 runs on its own threads, at most this many at once; unset: half the CPUs, 1 to 4"
+    )
+    hash_queue: int = Field(
+        16, ge=0, description="sign-ins waiting for an argon2 thread; past this a sign-in is answered 503 at once"
+    )
+    max_sessions_per_user: SessionCaps = Field(default_factory=SessionCaps)
+    session_check_s: float = Field(
+        1.0, gt=0, le=30, description="how long an account's state (disabled, token_version) is cached per node"
+    )
+    session_sweep_s: float = Field(
+        0.5, gt=0, le=30, description="how often live sessions are checked for an expired or revoked token"
+    )

@@ -1,30 +1,42 @@
 """ASGI middleware: resolve the caller's token, enforce the policy, hand the principal on.
 
-The token comes from `Authorization: Bearer …`, else from `?token=` (what pages use
-where they cannot set headers: <img src>, the websocket). The principal is put in
-the request state (`principal_of(request)`); refusals are the API's JSON errors:
-401 with the reason for a missing or bad token, 403 for a role that may not.
-A refused websocket gets the same error as its first message, then a close with
-code 4401 or 4403.
+The token comes from `Authorization: Bearer …`, else from the HttpOnly SameSite=Strict
+cookie `cc_session` that sign-in sets, and the cookie only where a page cannot send a
+header and nothing changes: GET and HEAD (<img src>, MJPEG, clip links) and the
+websocket handshake, whose Origin, when sent, must be this host (a page elsewhere
+cannot ride on the cookie). A token in the query string is never read: URLs end up in
+logs, history and Referer headers.
+
+A token must be signed, unexpired and still current (its account exists, is enabled
+and has the token's version: auth/sessions.py). The principal is put in the request
+state (`principal_of(request)`); refusals are the API's JSON errors: 401 with the
+reason for a missing or bad token, 403 for a role that may not, 503 when the store
+cannot say whether the token was revoked. On a public route a bad token is ignored.
+A refused websocket gets the same error as its first message, then a close with code
+4000 + the status (4401, 4403).
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
-from starlette.requests import HTTPConnection
+from starlette.requests import HTTPConnection, cookie_parser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
 from command_center.auth.policy import Policy
 from command_center.auth.principal import Principal
+from command_center.auth.sessions import Sessions, SessionStoreError
 from command_center.auth.tokens import TokenError, TokenSigner
 
 log = logging.getLogger(__name__)
 STATE_KEY = "principal"
+COOKIE = "cc_session"
+COOKIE_METHODS = frozenset({"GET", "HEAD"})
+Refusal = tuple[int, str, Any]
 
 
 class NotSignedIn(Exception):
@@ -45,40 +57,61 @@ def principal_of(conn: HTTPConnection) -> Principal:
     return principal
 
 
-def token_of(scope: Scope) -> str | None:
-    for name, value in scope.get("headers") or ():
-        if name == b"authorization":
-            scheme, _, credentials = value.decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and credentials.strip():
-                return credentials.strip()
-    query = scope.get("query_string", b"").decode("latin-1")
-    if "token=" in query:
-        for key, value in parse_qsl(query):
-            if key == "token" and value:
-                return value
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key == name:
+            return value.decode("latin-1")
     return None
 
 
+def bearer_of(scope: Scope) -> str | None:
+    """The token of an `Authorization: Bearer` header."""
+    value = _header(scope, b"authorization")
+    if value is None:
+        return None
+    scheme, _, credentials = value.partition(" ")
+    return credentials.strip() if scheme.lower() == "bearer" and credentials.strip() else None
+
+
+def cookie_token(scope: Scope) -> str | None:
+    raw = _header(scope, b"cookie")
+    return (cookie_parser(raw).get(COOKIE) or None) if raw else None
+
+
+def token_of(scope: Scope) -> tuple[str | None, str]:
+    """(token, where it came from: "header", "cookie" or "")."""
+    token = bearer_of(scope)
+    if token is not None:
+        return token, "header"
+    if scope["type"] == "websocket" or scope.get("method", "GET") in COOKIE_METHODS:
+        token = cookie_token(scope)
+        if token is not None:
+            return token, "cookie"
+    return None, ""
+
+
+def same_origin(scope: Scope) -> bool:
+    """A websocket handshake's Origin (when sent: browsers always do) names this host."""
+    origin = _header(scope, b"origin")
+    if origin is None:
+        return True
+    host = _header(scope, b"host") or ""
+    return bool(host) and urlsplit(origin).netloc.lower() == host.lower()
+
+
 class AuthMiddleware:
-    def __init__(self, app: ASGIApp, signer: TokenSigner, policy: Policy) -> None:
+    def __init__(self, app: ASGIApp, signer: TokenSigner, policy: Policy, sessions: Sessions | None = None) -> None:
         self.app = app
         self.signer = signer
         self.policy = policy
+        self.sessions = sessions  # None: signature and expiry only (no revocation)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        method = scope.get("method", "GET")
-        decision, match = self.policy.decide(method, scope["path"])
-        token = token_of(scope)
-        principal: Principal | None = None
-        refusal: tuple[int, str, Any] | None = None
-        if token is not None:
-            try:
-                principal = self.signer.verify(token)
-            except TokenError as exc:
-                refusal = (401, "invalid token", str(exc))
+        decision, match = self.policy.decide(scope.get("method", "GET"), scope["path"])
+        principal, refusal = await self._resolve(scope)
         if not decision.public:
             if refusal is None and principal is None:
                 refusal = (401, "sign in required", "send Authorization: Bearer <token> from POST /api/auth/login")
@@ -90,15 +123,38 @@ class AuthMiddleware:
                 if why is not None:
                     refusal = (403, "forbidden", why)
         elif refusal is not None:
-            refusal = None  # a stale token does not spoil a public page
+            refusal, principal = None, None  # a stale token does not spoil a public page
         if refusal is not None:
             await self._refuse(scope, receive, send, *refusal)
             return
         scope.setdefault("state", {})[STATE_KEY] = principal
         await self.app(scope, receive, send)
 
+    async def _resolve(self, scope: Scope) -> tuple[Principal | None, Refusal | None]:
+        token, source = token_of(scope)
+        if token is None:
+            return None, None
+        if source == "cookie" and scope["type"] == "websocket" and not same_origin(scope):
+            return None, (403, "forbidden", "a websocket signed in by cookie must come from this site's pages")
+        try:
+            principal = self.signer.verify(token)
+        except TokenError as exc:
+            return None, (401, "invalid token", str(exc))
+        if self.sessions is None:
+            return principal, None
+        try:
+            why = await self.sessions.check(principal)
+        except SessionStoreError as exc:
+            log.warning("auth: %s", exc)
+            return None, (503, "cannot check the session now", "the account store is unreachable; try again")
+        if why is not None:
+            return None, (401, "invalid token", why)
+        return principal, None
+
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int, error: str, detail: Any) -> None:
         headers = {"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{error}"'} if status == 401 else {}
+        if status == 503:
+            headers["Retry-After"] = "2"
         response = JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
         if scope["type"] == "http":
             await response(scope, receive, send)

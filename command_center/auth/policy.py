@@ -65,7 +65,7 @@ def _rule(pattern: str, methods: frozenset[str] | None, roles: frozenset[str] | 
 def rules(public_metrics: bool) -> list[Rule]:
     return [
         # pages and their static files: the pages sign in through the API
-        _rule(r"^/(wall|terminal|citizen|emergency)?$", READ, None),
+        _rule(r"^/(wall|terminal|citizen|emergency|admin)?$", READ, None),
         _rule(r"^/ui/", READ, None),
         _rule(r"^/vendor/", READ, None),  # third-party browser libraries (MapLibre)
         _rule(r"^/api/health$", READ, None),

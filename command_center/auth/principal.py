@@ -39,6 +39,14 @@ class Principal:
     jurisdiction: str = ""
     worker_id: str | None = None
     expires_at: float | None = None
+    # The account's token_version when the token was issued: a token of an older version is
+    # revoked (password, role or jurisdiction changed, account disabled; auth/sessions.py).
+    token_version: int = 0
+
+    def __post_init__(self) -> None:
+        # Fail closed (finding 21): a worker without a worker id sees no case, not every case.
+        if self.role == "worker" and not self.worker_id:
+            object.__setattr__(self, "worker_id", "")
 
     @property
     def is_worker(self) -> bool:
@@ -62,7 +70,7 @@ class Principal:
 
     def sees_case(self, grid_code: str | None, assignee: str | None) -> bool:
         if self.is_worker:
-            return assignee is not None and assignee == self.worker_id
+            return bool(self.worker_id) and assignee == self.worker_id
         return self.sees_area(grid_code)
 
     def narrow(self, prefix: str | None) -> str | None:

@@ -1,25 +1,27 @@
-"""Signed bearer tokens: JWT (RFC 7519) with HS256, made with the standard library.
+"""Signed bearer tokens: JWT (RFC 7519) made and checked by PyJWT, HS256 pinned.
 
-Claims: sub (username), role, jur (jurisdiction prefix), wid (worker id), iat, exp.
-A token is checked by signature and expiry only, so a request needs no database
-read; a disabled user's tokens therefore live until they expire (token_ttl_s).
+Claims: sub (username), role, jur (jurisdiction prefix), wid (worker id), ver (the
+account's token_version when issued), iat, exp; all but jur and wid required. The
+signature and expiry are checked here without a database read; whether the account
+still stands behind the token (not disabled, same token_version) is the sessions'
+check (auth/sessions.py), cached per user for about a second.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import os
 import secrets
 import time
 from pathlib import Path
+from typing import Any
+
+import jwt
 
 from command_center.auth.principal import ROLES, Principal
 
 SECRET_FILE = "auth.secret"
-_HEADER = {"alg": "HS256", "typ": "JWT"}
+ALGORITHM = "HS256"  # the only one accepted: a token naming another ("none", RS256) is refused
+REQUIRED = ["exp", "iat", "sub", "role", "ver"]
 MAX_TOKEN = 4096  # far above any token we issue; longer input is refused before any work
 
 
@@ -27,12 +29,16 @@ class TokenError(Exception):
     """Why a token was refused, in words fit for the 401 answer."""
 
 
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def _reason(exc: jwt.PyJWTError) -> str:
+    if isinstance(exc, jwt.ExpiredSignatureError):
+        return "token expired"
+    if isinstance(exc, jwt.InvalidSignatureError):
+        return "bad signature"
+    if isinstance(exc, jwt.InvalidAlgorithmError):
+        return "unsupported token"
+    if isinstance(exc, jwt.DecodeError):
+        return "malformed token"
+    return "malformed claims"  # missing or badly typed claims, iat in the future
 
 
 class TokenSigner:
@@ -51,44 +57,35 @@ class TokenSigner:
             "role": principal.role,
             "jur": principal.jurisdiction,
             "wid": principal.worker_id,
+            "ver": principal.token_version,
             "iat": int(now),
             "exp": exp,
         }
-        head = _b64(json.dumps(_HEADER, separators=(",", ":")).encode())
-        body = _b64(json.dumps(claims, separators=(",", ":"), ensure_ascii=False).encode())
-        signing_input = f"{head}.{body}"
-        return f"{signing_input}.{_b64(self._sign(signing_input))}", float(exp)
+        return jwt.encode(claims, self._key, algorithm=ALGORITHM), float(exp)
 
-    def verify(self, token: str, now: float | None = None) -> Principal:
-        if not token or len(token) > MAX_TOKEN or token.count(".") != 2:
+    def verify(self, token: str) -> Principal:
+        # Non-ASCII can never be a JWT (base64url and dots): refused before any decoding.
+        if not token or len(token) > MAX_TOKEN or not token.isascii() or token.count(".") != 2:
             raise TokenError("malformed token")
-        head, body, sig = token.split(".")
         try:
-            given = _unb64(sig)
-        except ValueError:
-            raise TokenError("malformed token") from None
-        # The signature first: nothing of an unsigned token is parsed or trusted.
-        if not hmac.compare_digest(given, self._sign(f"{head}.{body}")):
-            raise TokenError("bad signature")
-        try:
-            header = json.loads(_unb64(head))
-            claims = json.loads(_unb64(body))
-        except (ValueError, UnicodeDecodeError):
-            raise TokenError("malformed token") from None
-        if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(claims, dict):
-            raise TokenError("unsupported token")
-        exp, sub, role = claims.get("exp"), claims.get("sub"), claims.get("role")
-        if not isinstance(exp, int | float) or not isinstance(sub, str) or role not in ROLES:
-            raise TokenError("malformed claims")
-        if (time.time() if now is None else now) >= exp:
-            raise TokenError("token expired")
-        jur, wid = claims.get("jur") or "", claims.get("wid")
-        if not isinstance(jur, str) or not (wid is None or isinstance(wid, str)):
-            raise TokenError("malformed claims")
-        return Principal(sub, role, jur, wid, float(exp))
+            claims = jwt.decode(
+                token, self._key, algorithms=[ALGORITHM], options={"require": REQUIRED, "verify_iat": False}
+            )  # iat is not checked against this clock: nodes' clocks differ by a little
+        except jwt.PyJWTError as exc:
+            raise TokenError(_reason(exc)) from None
+        return _principal(claims)
 
-    def _sign(self, signing_input: str) -> bytes:
-        return hmac.new(self._key, signing_input.encode("ascii"), hashlib.sha256).digest()
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    sub, role, ver = claims["sub"], claims["role"], claims["ver"]
+    jur, wid = claims.get("jur") or "", claims.get("wid")
+    if not isinstance(sub, str) or role not in ROLES or not isinstance(jur, str):
+        raise TokenError("malformed claims")
+    if not isinstance(ver, int) or isinstance(ver, bool) or not (wid is None or isinstance(wid, str)):
+        raise TokenError("malformed claims")
+    if role == "worker" and not wid:
+        raise TokenError("malformed claims")  # a worker token names its worker (finding 21)
+    return Principal(sub, role, jur, wid, float(claims["exp"]), ver)
 
 
 def load_or_create_secret(data_dir: Path) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from command_center.bus.base import Bus, BusUnavailable, Subscription, batches
+from command_center.bus.base import Bus, BusUnavailable, Subscription, batches, release
 from command_center.bus.memory import MemoryBus
 
 
@@ -45,4 +45,4 @@ def redis_of(bus: object) -> tuple[Any, str] | None:
     return client, prefix
 
 
-__all__ = ["Bus", "BusUnavailable", "Subscription", "MemoryBus", "batches", "create_bus", "redis_of", "register"]
+__all__ = ["Bus", "BusUnavailable", "Subscription", "MemoryBus", "batches", "create_bus", "redis_of", "register", "release"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
 from command_center.events import Event
+
+log = logging.getLogger(__name__)
 
 
 class BusUnavailable(RuntimeError):
@@ -40,6 +43,19 @@ class Bus(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+async def release(subscription: Subscription, events: list[Event]) -> None:
+    """Give events back unhandled, unacknowledged, to be handed out again later (a consumer
+    whose work failed: finding 10). The in-process bus queues them again after a pause;
+    Redis keeps them pending until the reclaim takes them (`reclaim_idle_s`), here or on
+    another node."""
+    give_back = getattr(subscription, "release", None)
+    if give_back is None:  # a backend without it: say so rather than drop them quietly
+        log.error("bus subscription %r cannot take back %d events; they are not handed out again",
+                  subscription, len(events))  # fmt: skip
+        return
+    await give_back(*events)
 
 
 async def batches(subscription: Subscription, most: int) -> AsyncIterator[list[Event]]:

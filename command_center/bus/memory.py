@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from command_center.events import Event
 
 _CLOSED = object()
+RELEASE_AFTER_S = 5.0  # a released event (its consumer failed) is queued again after this
 
 
 class MemorySubscription:
@@ -18,6 +19,7 @@ class MemorySubscription:
         # loop, and a bounded queue would either block producers or drop cases.
         self._queue: asyncio.Queue[object] = asyncio.Queue()
         self._bus = bus
+        self.released = 0  # events given back by a failing consumer, to come again
 
     def put(self, event: Event) -> None:
         self._queue.put_nowait(event)
@@ -38,6 +40,18 @@ class MemorySubscription:
         # In one process nothing outlives a crash, so there is nothing to acknowledge.
         return None
 
+    async def release(self, *events: Event) -> None:
+        """Queue these again after a pause: the same objects, so memory stays bounded by
+        what was published; a closed subscription drops them."""
+        loop = asyncio.get_running_loop()
+        self.released += len(events)
+        for event in events:
+            loop.call_later(RELEASE_AFTER_S, self._again, event)
+
+    def _again(self, event: Event) -> None:
+        if self in self._bus._subscriptions:
+            self.put(event)
+
     async def close(self) -> None:
         self._bus._subscriptions.discard(self)
         self._queue.put_nowait(_CLOSED)
@@ -47,6 +61,7 @@ class MemoryBus:
     def __init__(self) -> None:
         self._subscriptions: set[MemorySubscription] = set()
         self.published = 0
+        self.errors = 0  # in one process a publish cannot fail: for /metrics, like the Redis bus's
 
     async def start(self) -> None:
         return None

@@ -53,6 +53,8 @@ class BusStats:
     acked: int = 0
     trimmed_unacked: int = 0  # pending entries trimmed by MAXLEN before anyone acked them: lost
     malformed: int = 0  # entries that were not our events: acknowledged and skipped
+    errors: int = 0  # Redis calls that failed: publishes buffered instead, reads and acks retried
+    released: int = 0  # entries a consumer gave back unhandled: left pending for the reclaim
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -117,6 +119,7 @@ class RedisBus:
             except UNREACHABLE as exc:
                 # The XADD may have landed before the connection broke: sending it again
                 # can duplicate it, which consumers absorb by event id (at-least-once).
+                self.stats.errors += 1
                 self._went_down(exc)
         if len(self._buffer) >= self.options.buffer:
             self.stats.rejected += 1

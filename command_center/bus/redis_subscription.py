@@ -29,7 +29,6 @@ that stream now holds arrived after the restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -68,6 +67,7 @@ class RedisSubscription:
         self._ahead: deque[tuple[Entry, Event]] = deque()  # read, not yet handed out
         self._held: dict[Entry, Event] = {}  # handed out, not yet done
         self._due: list[Entry] = []  # done, acknowledgement not yet sent
+        self._given: dict[Entry, Event] = {}  # handed out, acknowledgement not yet sent (for release)
         self._yielded: Entry | None = None
         self._ready = False
         self._waiting = False  # the consumer asked for more and nothing was read ahead
@@ -105,6 +105,7 @@ class RedisSubscription:
             if self._ahead:
                 entry, event = self._ahead.popleft()
                 self._held[entry] = event
+                self._given[entry] = event
                 self._yielded = entry
                 self._bus.stats.delivered += 1
                 yield event
@@ -116,6 +117,7 @@ class RedisSubscription:
                 await self._fill()
                 raise_if_cancelled()
             except UNREACHABLE as exc:
+                self._bus.stats.errors += 1
                 if not failing:
                     log.warning("Redis bus: reader %s lost Redis (%s); retrying", self.group, exc)
                 failing = True
@@ -139,8 +141,24 @@ class RedisSubscription:
         for entry in [e for e, held in self._held.items() if any(held is ev for ev in events)]:
             del self._held[entry]
             self._due.append(entry)
-        with contextlib.suppress(*UNREACHABLE):  # kept in _due: sent with the next read
+        try:
             await self._send_acks()
+        except UNREACHABLE:  # kept in _due: sent with the next read
+            self._bus.stats.errors += 1
+
+    async def release(self, *events: Event) -> None:
+        """Give these back unhandled: never acknowledged here, they stay pending in Redis
+        and the reclaim (XAUTOCLAIM after `reclaim_idle_s`) hands them out again, to this
+        consumer or another node's."""
+        ids = {id(e) for e in events}
+        entries = {entry for entry, event in self._given.items() if id(event) in ids}
+        for entry in entries:
+            self._held.pop(entry, None)
+            del self._given[entry]
+        self._due = [entry for entry in self._due if entry not in entries]
+        if self._yielded in entries:
+            self._yielded = None
+        self._bus.stats.released += len(entries)
 
     async def close(self) -> None:
         if self._closed:
@@ -228,6 +246,8 @@ class RedisSubscription:
             # The group went with a Redis restart: nothing is pending there any more.
         self._bus.stats.acked += len(due)
         self._due = []
+        for entry in due:
+            self._given.pop(entry, None)
 
     # reclaim
     async def _reclaim(self) -> None:

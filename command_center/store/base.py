@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from dispatch.cases import Case, TimelineEntry
+
+
+class StoreUnavailable(RuntimeError):
+    """The store did not answer in time: no pooled connection came free within the bound,
+    a connection could not be opened, or a statement went unanswered (a hung server, a
+    network that drops packets). The API answers 503 with Retry-After instead of hanging."""
+
+    def __init__(self, detail: str, retry_after_s: int = 5) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +27,7 @@ class CaseQuery:
     assignee: str | None = None
     grid_prefix: str | None = None  # a district/street/community code's significant digits
     created_since: datetime | None = None
+    created_before: datetime | None = None  # exclusive: [created_since, created_before)
     limit: int = 100
     offset: int = 0
 
@@ -30,15 +41,20 @@ class CaseQuery:
         if self.state:
             clauses.append(f"state = {mark}")
             args.append(self.state)
-        if self.assignee:
-            clauses.append(f"assignee = {mark}")
-            args.append(self.assignee)
+        if self.assignee is not None:
+            # "" is a worker without a worker id (finding 21): no case is theirs, not every case.
+            clauses.append(f"assignee = {mark}" if self.assignee else "1 = 0")
+            if self.assignee:
+                args.append(self.assignee)
         if self.grid_prefix:
             clauses.append(f"grid_code LIKE {mark}")
             args.append(self.grid_prefix + "%")
         if self.created_since is not None:
             clauses.append(f"created_at >= {mark}")
             args.append(self.created_since.astimezone(UTC).isoformat())
+        if self.created_before is not None:
+            clauses.append(f"created_at < {mark}")
+            args.append(self.created_before.astimezone(UTC).isoformat())
         return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
@@ -61,10 +77,18 @@ class Store(Protocol):
 
     def list_reports(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]: ...
 
+    def delete_reports_before(self, ts_iso: str) -> list[str]:
+        """Delete the reports filed before `ts_iso` (UTC ISO 8601); their ids (for their uploads)."""
+        ...
+
     # users (command_center.auth) and the audit log (command_center.audit)
     def add_users(self, users: Iterable[dict[str, Any]]) -> int: ...
 
     def get_user(self, username: str) -> dict[str, Any] | None: ...
+
+    def get_users(self, usernames: list[str]) -> list[dict[str, Any]]:
+        """The rows of those of `usernames` that exist, any order (at most a few hundred names)."""
+        ...
 
     def update_user(self, username: str, **fields: Any) -> None: ...
 
@@ -75,6 +99,29 @@ class Store(Protocol):
     def list_audit(
         self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None
     ) -> tuple[list[dict[str, Any]], int]: ...
+
+    # The audit log is a hash chain (store/audit_chain.py): add_audit appends under a lock
+    # that serialises appends across processes; list_audit rows carry their `hash`.
+    def iter_audit(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every audit row with prev_hash and hash, in seq order, read `batch` at a time."""
+        ...
+
+    def scrub_audit_ips_before(self, ts_iso: str) -> int:
+        """Blank the ip of audit rows older than `ts_iso` (outside the chain); how many."""
+        ...
+
+    def ping(self) -> None:
+        """A cheap query; raises when the store cannot answer (for /api/health)."""
+        ...
+
+    # per-device publish keys (command_center.auth.publish_keys): rows hold the secret's hash only
+    def add_publish_key(self, key: dict[str, Any]) -> None: ...
+
+    def get_publish_key(self, key_id: str) -> dict[str, Any] | None: ...
+
+    def list_publish_keys(self) -> list[dict[str, Any]]: ...
+
+    def update_publish_key(self, key_id: str, **fields: Any) -> bool: ...
 
     # cases: dispatch.repository.CaseRepository plus listing
     def insert_case(self, case: Case) -> None: ...

@@ -12,41 +12,54 @@ import json
 import math
 import queue
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
-from command_center.store.base import CaseQuery
+from command_center.store import audit_chain, pg_connect
+from command_center.store.base import CaseQuery, StoreUnavailable
 from command_center.store.migrate import apply_postgres
 from command_center.store.pg_stats import FreshStats
-from command_center.store.sqlite import AUDIT_FIELDS, CASE_CACHE, USER_FIELDS, SQLiteStore
+from command_center.store.sqlite import (
+    AUDIT_FIELDS,
+    CASE_CACHE,
+    KEY_FIELDS,
+    USER_DEFAULTS,
+    USER_FIELDS,
+    SQLiteStore,
+)
 from dispatch.cases import Case, TimelineEntry
 
-POOL_SIZE = 8
+POOL_SIZE = pg_connect.POOL_SIZE
+AUDIT_LOCK = 0x63635F617564  # advisory lock key serialising audit appends ("cc_aud")
+AUDIT_LISTED = (*AUDIT_FIELDS, "hash")
 _TIMELINE = ("ts", "action", "actor", "from_state", "to_state", "note")
 
 
 def conninfo(url: str) -> tuple[str, int]:
-    """A libpq URL without our own options, and the pool size (`?pool=N`, default 8)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query)
-    pool = next((int(v) for k, v in query if k == "pool"), POOL_SIZE)
-    rest = urlencode([(k, v) for k, v in query if k != "pool"])
-    return urlunsplit(("postgresql", parts.netloc, parts.path, rest, parts.fragment)), max(1, pool)
+    """A libpq URL without our own options (timeouts and keepalives added: pg_connect.py),
+    and the pool size (`?pool=N`, default 8)."""
+    settings = pg_connect.parse(url)
+    return settings.dsn, settings.pool
 
 
 class PostgresStore:
     def __init__(self, url: str, pool_size: int | None = None) -> None:
-        self.dsn, size = conninfo(url)
-        size = pool_size or size
+        self.settings = pg_connect.parse(url)
+        self.dsn = self.settings.dsn
+        size = pool_size or self.settings.pool
         # Autocommit, with explicit transactions: `conn.transaction()` nested inside a
         # batch becomes a savepoint, exactly like the SQLite store's writes in a batch.
-        first = psycopg.connect(self.dsn, autocommit=True)
+        first = pg_connect.connect(self.settings)
         self.migrations = apply_postgres(first)
+        if audit_chain.MIGRATION in self.migrations:  # rows from before the chain: chained once, now
+            with first.transaction():
+                first.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
+                audit_chain.chain_existing(first.execute, "%s")
         self._pool: queue.LifoQueue[psycopg.Connection[Any]] = queue.LifoQueue()
         self._pool.put(first)
         self._spare = size - 1  # opened on demand: most runs never need them all
@@ -124,10 +137,15 @@ class PostgresStore:
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def delete_reports_before(self, ts_iso: str) -> list[str]:
+        with self._write() as db:
+            rows = db.execute("DELETE FROM reports WHERE created_at < %s RETURNING id", (ts_iso,)).fetchall()
+        return [r[0] for r in rows]
+
     # users and the audit log
     def add_users(self, users: Iterable[dict[str, Any]]) -> int:
         """Insert the users not there yet (by username); how many were new."""
-        rows = [tuple(u.get(k, 0 if k == "disabled" else None) for k in USER_FIELDS) for u in users]
+        rows = [tuple(u.get(k, USER_DEFAULTS.get(k)) for k in USER_FIELDS) for u in users]
         sql = (
             f"INSERT INTO users ({', '.join(USER_FIELDS)}) VALUES ({', '.join(['%s'] * len(USER_FIELDS))})"
             " ON CONFLICT (username) DO NOTHING"
@@ -142,6 +160,16 @@ class PostgresStore:
         with self._conn() as db:
             row = db.execute(f"SELECT {', '.join(USER_FIELDS)} FROM users WHERE username = %s", (username,)).fetchone()
         return dict(zip(USER_FIELDS, row, strict=True)) if row else None
+
+    def get_users(self, usernames: list[str]) -> list[dict[str, Any]]:
+        """The rows of those of `usernames` that exist (any order)."""
+        if not usernames:
+            return []
+        with self._conn() as db:
+            rows = db.execute(
+                f"SELECT {', '.join(USER_FIELDS)} FROM users WHERE username = ANY(%s)", (list(usernames),)
+            ).fetchall()
+        return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows]
 
     def update_user(self, username: str, **fields: Any) -> None:
         unknown = set(fields) - set(USER_FIELDS[1:])
@@ -160,11 +188,11 @@ class PostgresStore:
         return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows], total
 
     def add_audit(self, entry: dict[str, Any]) -> None:
+        # Appends from every process serialise on one advisory lock, held to the commit:
+        # the last hash read and the new row go in together, so the chain cannot fork.
         with self._write() as db:
-            db.execute(
-                "INSERT INTO audit (ts, actor, role, action, target, ip, detail) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-                tuple(entry.get(k) for k in AUDIT_FIELDS[1:]),
-            )
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (AUDIT_LOCK,))
+            audit_chain.append(db.execute, "%s", entry)
 
     def list_audit(
         self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None
@@ -181,10 +209,59 @@ class PostgresStore:
         with self._conn() as db:
             total = db.execute(f"SELECT count(*) FROM audit {where}", args).fetchone()[0]  # type: ignore[index]
             rows = db.execute(
-                f"SELECT {', '.join(AUDIT_FIELDS)} FROM audit {where} ORDER BY seq DESC LIMIT %s OFFSET %s",
+                f"SELECT {', '.join(AUDIT_LISTED)} FROM audit {where} ORDER BY seq DESC LIMIT %s OFFSET %s",
                 [*args, limit, offset],
             ).fetchall()
-        return [dict(zip(AUDIT_FIELDS, r, strict=True)) for r in rows], total
+        return [dict(zip(AUDIT_LISTED, r, strict=True)) for r in rows], total
+
+    def iter_audit(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        after = -1
+        while True:
+            with self._conn() as db:
+                rows = audit_chain.page(db.execute, "%s", after, batch)
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1]["seq"]
+
+    def scrub_audit_ips_before(self, ts_iso: str) -> int:
+        # ip is outside the hash chain (audit_chain.py): blanking it breaks nothing.
+        with self._write() as db:
+            return db.execute("UPDATE audit SET ip = '' WHERE ts < %s AND ip <> ''", (ts_iso,)).rowcount
+
+    def ping(self) -> None:
+        with self._conn() as db:
+            db.execute("SELECT 1").fetchone()
+
+    # publish keys (command_center.auth.publish_keys)
+    def add_publish_key(self, key: dict[str, Any]) -> None:
+        with self._write() as db:
+            db.execute(
+                f"INSERT INTO publish_keys ({', '.join(KEY_FIELDS)}) VALUES ({', '.join(['%s'] * len(KEY_FIELDS))})",
+                tuple(key.get(k) for k in KEY_FIELDS),
+            )
+
+    def get_publish_key(self, key_id: str) -> dict[str, Any] | None:
+        with self._conn() as db:
+            row = db.execute(f"SELECT {', '.join(KEY_FIELDS)} FROM publish_keys WHERE id = %s", (key_id,)).fetchone()
+        return dict(zip(KEY_FIELDS, row, strict=True)) if row else None
+
+    def list_publish_keys(self) -> list[dict[str, Any]]:
+        with self._conn() as db:
+            rows = db.execute(f"SELECT {', '.join(KEY_FIELDS)} FROM publish_keys ORDER BY created_at, id").fetchall()
+        return [dict(zip(KEY_FIELDS, r, strict=True)) for r in rows]
+
+    def update_publish_key(self, key_id: str, **fields: Any) -> bool:
+        """Change a key that is not revoked; False when there is none (or it is revoked)."""
+        unknown = set(fields) - set(KEY_FIELDS[1:])
+        if unknown:
+            raise ValueError(f"unknown publish key fields: {sorted(unknown)}")
+        sets = ", ".join(f"{k} = %s" for k in fields)
+        with self._write() as db:
+            cur = db.execute(
+                f"UPDATE publish_keys SET {sets} WHERE id = %s AND revoked_at IS NULL", [*fields.values(), key_id]
+            )
+            return cur.rowcount == 1
 
     # cases
     def insert_case(self, case: Case) -> None:
@@ -313,6 +390,11 @@ class PostgresStore:
         db = self._take()
         try:
             yield db
+        except Exception as exc:
+            lost = pg_connect.unavailable(exc, db)  # a hang or a lost server: 503, not 500
+            if lost is None or lost is exc:
+                raise
+            raise lost from exc
         finally:
             self._give(db)
 
@@ -339,22 +421,32 @@ class PostgresStore:
             yield db
 
     def _take(self) -> psycopg.Connection[Any]:
-        with self._pool_lock:
-            if self._closed:
-                raise RuntimeError("store closed")
-            if self._pool.empty() and self._spare > 0:
-                self._spare -= 1
-                opened = True
-            else:
-                opened = False
-        if opened:
-            try:
-                return psycopg.connect(self.dsn, autocommit=True)
-            except BaseException:
-                with self._pool_lock:
-                    self._spare += 1
-                raise
-        return self._pool.get()
+        """A pooled connection, a new one while the pool is below its size, or after
+        `pool_wait_s` StoreUnavailable: a hung server must not queue threads forever."""
+        deadline = time.monotonic() + self.settings.pool_wait_s
+        while True:
+            with self._pool_lock:
+                if self._closed:
+                    raise RuntimeError("store closed")
+                opened = self._pool.empty() and self._spare > 0
+                if opened:
+                    self._spare -= 1
+            if opened:
+                try:
+                    return pg_connect.connect(self.settings)
+                except BaseException:
+                    with self._pool_lock:
+                        self._spare += 1
+                    raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StoreUnavailable(
+                    f"no PostgreSQL connection free within {self.settings.pool_wait_s:g} s (pool_wait_s)"
+                )
+            try:  # in slices: a slot freed by a dropped connection is seen too
+                return self._pool.get(timeout=min(left, 0.25))
+            except queue.Empty:
+                continue
 
     def _give(self, db: psycopg.Connection[Any]) -> None:
         with self._pool_lock:

@@ -13,12 +13,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from command_center.store import audit_chain
 from command_center.store.base import CaseQuery
 from command_center.store.migrate import apply_sqlite
 from dispatch.cases import DONE_STATES, Case, TimelineEntry
 
-USER_FIELDS = ("username", "password_hash", "role", "jurisdiction", "worker_id", "created_at", "disabled")
+USER_FIELDS = (
+    "username", "password_hash", "role", "jurisdiction", "worker_id", "created_at", "disabled", "token_version"
+)
+# What add_users puts where a row leaves a field out.
+USER_DEFAULTS: dict[str, object] = {"disabled": 0, "token_version": 0}
 AUDIT_FIELDS = ("seq", "ts", "actor", "role", "action", "target", "ip", "detail")
+AUDIT_LISTED = (*AUDIT_FIELDS, "hash")  # list_audit's rows: the fields and the row's chain hash
+KEY_FIELDS = ("id", "name", "stream", "note", "secret_hash", "created_at", "created_by", "rotated_at", "revoked_at")
 _DONE = tuple(s.value for s in DONE_STATES)
 # Cases kept parsed, by id: the dedupe check reads every open case of a matter on each
 # intake, and parsing them (JSON, timeline query, dataclasses) was most of its cost.
@@ -45,7 +52,11 @@ class SQLiteStore:
 
     def _migrate(self) -> list[str]:
         """Bring a database made by an older version up to this schema, in place."""
-        return apply_sqlite(self._db, legacy_baseline)
+        applied = apply_sqlite(self._db, legacy_baseline)
+        if audit_chain.MIGRATION in applied:  # rows from before the chain: chained once, now
+            with self._lock, self._tx():
+                audit_chain.chain_existing(self._db.execute, "?")
+        return applied
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -113,19 +124,36 @@ class SQLiteStore:
             ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def delete_reports_before(self, ts_iso: str) -> list[str]:
+        with self._lock, self._tx():
+            rows = self._db.execute("DELETE FROM reports WHERE created_at < ? RETURNING id", (ts_iso,)).fetchall()
+        return [r[0] for r in rows]
+
     # users and the audit log (command_center.auth, command_center.audit)
     def add_users(self, users: Iterable[dict[str, Any]]) -> int:
         """Insert the users not there yet (by username); how many were new."""
-        rows = [tuple(u.get(k, 0 if k == "disabled" else None) for k in USER_FIELDS) for u in users]
+        rows = [tuple(u.get(k, USER_DEFAULTS.get(k)) for k in USER_FIELDS) for u in users]
+        marks = ", ".join("?" * len(USER_FIELDS))
         with self._lock, self._tx():
             before = self._db.total_changes
-            self._db.executemany(f"INSERT OR IGNORE INTO users ({', '.join(USER_FIELDS)}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            self._db.executemany(f"INSERT OR IGNORE INTO users ({', '.join(USER_FIELDS)}) VALUES ({marks})", rows)
             return self._db.total_changes - before
 
     def get_user(self, username: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute(f"SELECT {', '.join(USER_FIELDS)} FROM users WHERE username = ?", (username,)).fetchone()
         return dict(zip(USER_FIELDS, row, strict=True)) if row else None
+
+    def get_users(self, usernames: list[str]) -> list[dict[str, Any]]:
+        """The rows of those of `usernames` that exist (any order)."""
+        if not usernames:
+            return []
+        marks = ", ".join("?" * len(usernames))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(USER_FIELDS)} FROM users WHERE username IN ({marks})", usernames
+            ).fetchall()
+        return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows]
 
     def update_user(self, username: str, **fields: Any) -> None:
         unknown = set(fields) - set(USER_FIELDS[1:])
@@ -144,11 +172,10 @@ class SQLiteStore:
         return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows], total
 
     def add_audit(self, entry: dict[str, Any]) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO audit (ts, actor, role, action, target, ip, detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                tuple(entry.get(k) for k in AUDIT_FIELDS[1:]),
-            )
+        # The write transaction (BEGIN IMMEDIATE) is the append lock, across processes too:
+        # the last hash read and the new row go in together, so the chain cannot fork.
+        with self._lock, self._tx():
+            audit_chain.append(self._db.execute, "?", entry)
 
     def list_audit(
         self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None
@@ -165,10 +192,59 @@ class SQLiteStore:
         with self._lock:
             total = self._db.execute(f"SELECT count(*) FROM audit {where}", args).fetchone()[0]
             rows = self._db.execute(
-                f"SELECT {', '.join(AUDIT_FIELDS)} FROM audit {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+                f"SELECT {', '.join(AUDIT_LISTED)} FROM audit {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
                 [*args, limit, offset],
             ).fetchall()
-        return [dict(zip(AUDIT_FIELDS, r, strict=True)) for r in rows], total
+        return [dict(zip(AUDIT_LISTED, r, strict=True)) for r in rows], total
+
+    def iter_audit(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        after = -1
+        while True:
+            with self._lock:
+                rows = audit_chain.page(self._db.execute, "?", after, batch)
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1]["seq"]
+
+    def scrub_audit_ips_before(self, ts_iso: str) -> int:
+        # ip is outside the hash chain (audit_chain.py): blanking it breaks nothing.
+        with self._lock, self._tx():
+            return self._db.execute("UPDATE audit SET ip = '' WHERE ts < ? AND ip <> ''", (ts_iso,)).rowcount
+
+    def ping(self) -> None:
+        with self._lock:
+            self._db.execute("SELECT count(*) FROM schema_migrations").fetchone()
+
+    # publish keys (command_center.auth.publish_keys)
+    def add_publish_key(self, key: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                f"INSERT INTO publish_keys ({', '.join(KEY_FIELDS)}) VALUES ({', '.join('?' * len(KEY_FIELDS))})",
+                tuple(key.get(k) for k in KEY_FIELDS),
+            )
+
+    def get_publish_key(self, key_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute(f"SELECT {', '.join(KEY_FIELDS)} FROM publish_keys WHERE id = ?", (key_id,)).fetchone()
+        return dict(zip(KEY_FIELDS, row, strict=True)) if row else None
+
+    def list_publish_keys(self) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {', '.join(KEY_FIELDS)} FROM publish_keys ORDER BY created_at, id").fetchall()
+        return [dict(zip(KEY_FIELDS, r, strict=True)) for r in rows]
+
+    def update_publish_key(self, key_id: str, **fields: Any) -> bool:
+        """Change a key that is not revoked; False when there is none (or it is revoked)."""
+        unknown = set(fields) - set(KEY_FIELDS[1:])
+        if unknown:
+            raise ValueError(f"unknown publish key fields: {sorted(unknown)}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._lock:
+            cur = self._db.execute(
+                f"UPDATE publish_keys SET {sets} WHERE id = ? AND revoked_at IS NULL", [*fields.values(), key_id]
+            )
+        return cur.rowcount == 1
 
     # cases
     def insert_case(self, case: Case) -> None:

@@ -1,14 +1,16 @@
 // The publish page: this phone's camera to the command center over WHIP (see whip.js).
 //
 // Query parameters: ?stream=ID (pre-fills the stream), ?lat=&lon= (a fixed position instead of
-// the phone's GPS: for tests and for a camera on a tripod), ?token= (as on the other pages).
+// the phone's GPS: for tests and for a camera on a tripod). A device publishes with its publish
+// key (typed or pasted once, then remembered on this device for that stream, never put in a URL);
+// a signed-in worker needs none.
 
 import { WhipPublisher, watchPosition } from './whip.js';
 
 const params = new URLSearchParams(location.search);
 const $ = (id) => document.getElementById(id);
 const ui = {
-  state: $('state'), form: $('form'), stream: $('stream'), start: $('start'), stop: $('stop'),
+  state: $('state'), form: $('form'), stream: $('stream'), key: $('key'), start: $('start'), stop: $('stop'),
   preview: $('preview'), placeholder: $('placeholder'), message: $('message'),
   position: $('position'), sent: $('sent'), session: $('session'),
 };
@@ -39,6 +41,20 @@ function setPhase(phase, message = '', kind = '') {
   ui.start.disabled = phase === 'connecting' || phase === 'live';
   ui.stop.disabled = !publisher.live;
   ui.stream.disabled = Boolean(publisher.live);
+  ui.key.disabled = Boolean(publisher.live);
+}
+
+const KEY_PREFIX = 'cc.publishKey.';
+
+function rememberedKey(stream) {
+  try { return localStorage.getItem(KEY_PREFIX + stream) || ''; } catch { return ''; }
+}
+
+function rememberKey(stream, key) {
+  try {
+    if (key) localStorage.setItem(KEY_PREFIX + stream, key);
+    else localStorage.removeItem(KEY_PREFIX + stream);
+  } catch { /* storage disabled: typed each time */ }
 }
 
 function fixedPosition() {
@@ -75,13 +91,17 @@ ui.form.addEventListener('submit', async (ev) => {
         (err) => { ui.position.textContent = `no position: ${err.message}`; },
       );
     }
-    ui.preview.srcObject = await publisher.start(streamId);
+    const key = ui.key.value.trim();
+    ui.preview.srcObject = await publisher.start(streamId, key);
+    rememberKey(streamId, key);
     ui.placeholder.hidden = true;
     ui.session.textContent = publisher.session || '–';
     if (document.body.dataset.phase !== 'live') setPhase('connecting', 'Connecting to the command center…');
   } catch (err) {
     stop();
-    setPhase('error', err.message || String(err), 'error');
+    if (err.status === 401) rememberKey(streamId, ''); // revoked or rotated: forget it
+    const hint = err.status === 401 ? '（密钥无效、已轮换或已吊销）' : err.status === 403 ? '（该凭据不能发布此流）' : '';
+    setPhase('error', `${err.message || String(err)}${hint}`, 'error');
   }
 });
 
@@ -93,5 +113,6 @@ ui.stop.addEventListener('click', () => {
 window.addEventListener('pagehide', stop);
 
 ui.stream.value = params.get('stream') || '';
+ui.key.value = ui.stream.value ? rememberedKey(ui.stream.value) : '';
 showPosition();
 setPhase('idle', ui.stream.value ? 'Press Go live to publish' : 'Enter the stream ID you were given');

@@ -21,8 +21,9 @@ export class WhipPublisher {
   }
 
   /** Opens the camera and publishes it as `streamId`; resolves with the camera's MediaStream
-   *  once the server answered (the connection itself follows through onState). */
-  async start(streamId) {
+   *  once the server answered (the connection itself follows through onState). `key`: a
+   *  device's publish key (cck_…); without one, the signed-in user's token is sent. */
+  async start(streamId, key = '') {
     if (this.live) throw new Error('already live');
     if (!navigator.mediaDevices?.getUserMedia) {
       throw new Error('this page needs HTTPS (or localhost) to use the camera');
@@ -32,7 +33,7 @@ export class WhipPublisher {
       audio: false,
     });
     const pc = new RTCPeerConnection({ iceServers: [] });
-    const live = { pc, media, channel: null, resource: null, timer: null };
+    const live = { pc, media, channel: null, resource: null, timer: null, key };
     this.live = live;
     try {
       for (const track of media.getVideoTracks()) pc.addTransceiver(track, { direction: 'sendonly', streams: [media] });
@@ -46,10 +47,14 @@ export class WhipPublisher {
       await gatheringDone(pc);
       const res = await fetch(`/whip/${encodeURIComponent(streamId)}`, {
         method: 'POST',
-        headers: headers('application/sdp'),
+        headers: headers('application/sdp', key),
         body: pc.localDescription.sdp,
       });
-      if (res.status !== 201) throw new Error(await errorText(res));
+      if (res.status !== 201) {
+        const err = new Error(await errorText(res));
+        err.status = res.status;
+        throw err;
+      }
       live.resource = new URL(res.headers.get('Location'), location.href).pathname;
       await pc.setRemoteDescription({ type: 'answer', sdp: await res.text() });
     } catch (err) {
@@ -71,7 +76,7 @@ export class WhipPublisher {
     if (!was) return;
     clearInterval(was.timer);
     if (was.resource) {
-      fetch(was.resource, { method: 'DELETE', headers: headers('text/plain'), keepalive: true }).catch(() => {});
+      fetch(was.resource, { method: 'DELETE', headers: headers('text/plain', was.key), keepalive: true }).catch(() => {});
     }
     was.pc.close();
     for (const track of was.media.getTracks()) track.stop();
@@ -118,9 +123,10 @@ function gatheringDone(pc) {
   });
 }
 
-function headers(contentType) {
+/** The publish credential: the device's key when given, else the signed-in user's token. */
+function headers(contentType, key = '') {
   const h = { 'Content-Type': contentType };
-  const token = getToken();
+  const token = key || getToken();
   if (token) h.Authorization = `Bearer ${token}`;
   return h;
 }

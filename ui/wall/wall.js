@@ -290,7 +290,10 @@ function start() {
   startMap();
   charts.loadClasses();
   loadEmergency().catch((err) => console.warn('incident modes unavailable', err));
-  api('/api/auth/me').then((me) => board.setActor(me && me.username)).catch(() => { /* 401: the overlay handles it */ });
+  api('/api/auth/me').then((me) => {
+    board.setActor(me && me.username);
+    $('admin-link').hidden = !(me && me.role === 'admin'); // publish keys and accounts: admins only
+  }).catch(() => { /* 401: the overlay handles it */ });
   const kpiLoop = () => loadKpi().catch((err) => console.warn('kpi unavailable', err));
   kpiLoop();
   setInterval(kpiLoop, KPI_POLL_MS);
