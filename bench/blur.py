@@ -70,10 +70,14 @@ def coverage(label: Region, regions: list[Region], shape: tuple[int, ...]) -> fl
     return float(box.mean()) if box.size else 0.0
 
 
-def _condition(image: np.ndarray, faces: list[Region], scale: float, quality: int | None) -> tuple[np.ndarray, list[Region]]:
+def _condition(
+    image: np.ndarray, faces: list[Region], scale: float, quality: int | None
+) -> tuple[np.ndarray, list[Region]]:
     out = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     if quality is not None:
-        out = cv2.imdecode(cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR)
+        out = cv2.imdecode(
+            cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR
+        )
     return out, [tuple(v * scale for v in f) for f in faces]  # type: ignore[misc]
 
 

@@ -39,6 +39,7 @@ from command_center.auth.principal import Principal
 from command_center.config import Config
 from command_center.hub import Access
 from command_center.runtime import Runtime
+from command_center.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
@@ -53,7 +54,18 @@ def page(relative: str) -> Route:
     return endpoint  # type: ignore[return-value]
 
 
+async def handle_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """A store that does not answer in time (finding 11): 503 with Retry-After, not a hang or a 500."""
+    assert isinstance(exc, StoreUnavailable)
+    log.warning("store unavailable on %s %s: %s", request.method, request.url.path, exc)
+    response = error_response(503, "store unavailable", str(exc))
+    response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, StoreUnavailable):  # raised outside the routes (the auth middleware's user check)
+        return await handle_store_unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal error", type(exc).__name__)
 
@@ -103,7 +115,11 @@ def build_app(rt: Runtime) -> Starlette:
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        exception_handlers={HTTPException: handle_http_error, Exception: handle_unexpected},
+        exception_handlers={
+            HTTPException: handle_http_error,
+            StoreUnavailable: handle_store_unavailable,
+            Exception: handle_unexpected,
+        },
         middleware=[
             # Outermost: every answer, refusals included, carries the security headers.
             Middleware(SecurityHeadersMiddleware),

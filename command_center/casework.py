@@ -108,8 +108,8 @@ class CaseWork:
                 if known is not None:
                     out.append((IntakeResult(known, created=False), None, True))
                     continue
-                if stored is None and doc.get("id"):  # its own write failed (record_incident): store it now
-                    self.store.add_incident(doc)
+                if stored is None and doc.get("id"):
+                    self._store_missing(doc)
                 try:
                     result = self.dispatcher.intake(video_intake(doc))
                 except Exception as exc:  # a bad incident must not sink the rest of its batch...
@@ -126,6 +126,15 @@ class CaseWork:
                     log.exception("linking incident %s to case %s", doc.get("id"), result.case.id)
                 out.append((result, updated, False))
         return out
+
+    def _store_missing(self, doc: dict[str, Any]) -> None:
+        """The row of an incident whose own write failed (record_incident), stored with its case."""
+        try:
+            self.store.add_incident(doc)
+        except Exception as exc:
+            if faults.is_store_error(exc):
+                raise  # the whole batch is tried again
+            log.exception("incident %s: its row cannot be stored; its case is made without it", doc.get("id"))
 
     # actions and announcements
     async def act(self, case_id: str, action: str, actor: str, note: str = "", **changes: Any) -> Case:

@@ -42,6 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     target.add_argument("--config", type=Path, help="the store of this configuration file")
     target.add_argument("--store", help="a store URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
 
+    audit = sub.add_parser("audit", help="the audit log")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="walk the audit log's hash chain; exit 1 naming the first bad row")
+    verify.add_argument("--config", type=Path, help="the store of this configuration file (default: the built-in one)")
+
+    db = sub.add_parser("db", help="store maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_check = db_sub.add_parser("check", help="integrity (SQLite) or connectivity (PostgreSQL) and schema version")
+    db_check.add_argument("--config", type=Path)
+    db_backup = db_sub.add_parser("backup", help="a consistent online copy of a SQLite store")
+    db_backup.add_argument("--to", required=True, type=Path, help="the backup file (replaced atomically)")
+    db_backup.add_argument("--config", type=Path)
+
     grids = sub.add_parser("grids", help="grid tools")
     grids_sub = grids.add_subparsers(dest="grids_command", required=True)
     locate = grids_sub.add_parser("locate", help="print the grid path of a point as JSON")
@@ -89,6 +102,8 @@ def main(argv: list[str] | None = None) -> int:
         "check-config": _check_config,
         "migrate": _migrate,
         "grids": _grids,
+        "audit": _audit,
+        "db": _db,
         "detect": _detect,
         "train": _train,
         "bench": _bench,
@@ -139,6 +154,23 @@ def _migrate(args: argparse.Namespace) -> int:
         print(f"applied {label}")
     print(f"{redacted(url)}: schema at version {version}" + ("" if applied else " (nothing to do)"))
     return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from command_center.dbtools import report, verify_audit
+
+    config = _load_or_exit(args.config) if args.config else Config()
+    return report(*verify_audit(config.store))
+
+
+def _db(args: argparse.Namespace) -> int:
+    from command_center.dbtools import backup, check, report
+
+    config = _load_or_exit(args.config) if args.config else Config()
+    if args.db_command == "check":
+        ok, message = check(config.store)
+        return report(0 if ok else 1, message)
+    return report(*backup(config.store, args.to))
 
 
 def _load_or_exit(path: Path) -> Config:

@@ -83,7 +83,9 @@ class EvidenceAccess:
                 log.warning("blurring %s of %s failed: %s", what, target, exc)
                 raise ApiError(503, "this evidence cannot be shown blurred right now", target) from None
         if self.views.due(who.user, f"{target} {what}"):
-            await audit.record(store, request, who, "evidence.view", target, what + (" (blurred)" if blurred else ""))
+            await audit.record(
+                store, request, who, "evidence.view", target, what + (" (blurred)" if blurred else "")
+            )
         # The same URL answers differently by role: no shared cache may keep it.
         headers = {"Cache-Control": "private, max-age=300", "Vary": "Authorization, Cookie"}
         if blurred:

@@ -31,12 +31,13 @@ class IncidentLost(RuntimeError):
 
 
 def is_store_error(exc: BaseException) -> bool:
-    """A failure of the storage itself (disk full, I/O, a lost or hung database), as
-    opposed to a bad input or a bug: worth retrying the same work later."""
-    kinds: tuple[type[BaseException], ...] = (sqlite3.Error, OSError, StoreUnavailable)
+    """A failure of the storage itself (disk full, I/O, a locked, lost or hung database),
+    as opposed to a bad input or a bug (a constraint, a missing field): worth trying the
+    same work again later, where the other kind would fail the same way for ever."""
+    kinds: tuple[type[BaseException], ...] = (sqlite3.OperationalError, OSError, StoreUnavailable)
     psycopg = sys.modules.get("psycopg")  # loaded only with a PostgreSQL store
     if psycopg is not None:
-        kinds += (psycopg.Error,)
+        kinds += (psycopg.OperationalError,)  # lost connections, timeouts, DiskFull (class 53)
     return isinstance(exc, kinds)
 
 

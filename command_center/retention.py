@@ -41,7 +41,9 @@ class SweepResult:
     errors: int = 0
 
 
-def remove_older_than(root: Path, max_age_s: float, now: float, on_error: Callable[[Path, OSError], None]) -> int:
+def remove_older_than(
+    root: Path, max_age_s: float, now: float, on_error: Callable[[Path, OSError], None]
+) -> int:
     """Files under root older than max_age_s deleted, then the folders they leave empty."""
     removed = 0
     for mtime, _size, path in evidence_files(root, on_error):
@@ -61,7 +63,9 @@ class Retention:
     """The sweep for one process. `files_only` for a detection worker, which holds evidence
     but no store of its own to sweep."""
 
-    def __init__(self, config: Config, store: Any, counters: dict[str, int], files_only: bool = False) -> None:
+    def __init__(
+        self, config: Config, store: Any, counters: dict[str, int], files_only: bool = False
+    ) -> None:
         self.config = config
         self.store = store
         self.counters = counters
@@ -102,7 +106,9 @@ class Retention:
         root, evidence, keep = self.config.server.data_dir, self.config.evidence, self.config.retention
         max_age = evidence.max_age_days * DAY
         for name in ("snapshots", "clips"):  # the size cap is shared between the two
-            result.files += enforce_retention(root / name, max_age, int(evidence.max_gb * 1e9 / 2), now, on_error)
+            result.files += enforce_retention(
+                root / name, max_age, int(evidence.max_gb * 1e9 / 2), now, on_error
+            )
         result.files += remove_older_than(root / BLURRED, max_age, now, on_error)
         for name, days in (("uploads", keep.uploads_days), ("photos", keep.photos_days)):
             if days > 0:
@@ -112,8 +118,6 @@ class Retention:
         days = self.config.retention.reports_days
         if days <= 0:
             return
-        if not hasattr(self.store, "delete_reports_before"):
-            return  # a store without it (older build): nothing to do
         try:
             ids = self.store.delete_reports_before(_iso(now - days * DAY))
         except Exception as exc:
@@ -128,7 +132,7 @@ class Retention:
 
     def _audit(self, now: float, result: SweepResult) -> None:
         days = self.config.retention.audit_ip_days
-        if days <= 0 or not hasattr(self.store, "scrub_audit_ips_before"):
+        if days <= 0:
             return
         try:
             result.audit_ips += self.store.scrub_audit_ips_before(_iso(now - days * DAY))

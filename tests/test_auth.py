@@ -79,8 +79,11 @@ def test_login_gives_a_token_that_opens_the_api(anon: httpx.Client) -> None:
     assert body["user"]["role"] == "officer" and body["user"]["jurisdiction"] == "440103"
     me = anon.get("/api/auth/me", headers={"Authorization": f"Bearer {body['token']}"}).json()
     assert me["username"] == "d103" and me["role"] == "officer" and me["jurisdiction"] == "440103"
-    # ?token= works too: what the pages use for <img src> and the websocket
-    assert anon.get("/api/cases", params={"token": body["token"]}).status_code == 200
+    # the answer sets the session cookie too (images, the websocket); a ?token= is never read
+    assert res.cookies.get("cc_session") == body["token"]
+    assert anon.get("/api/cases").status_code == 200  # by the cookie (a GET)
+    anon.cookies.clear()
+    assert anon.get("/api/cases", params={"token": body["token"]}).status_code == 401
 
 
 def test_bad_credentials_are_401_and_bad_bodies_400(anon: httpx.Client) -> None:
@@ -126,8 +129,9 @@ def test_tampered_expired_and_foreign_tokens_are_refused(server: tuple[ServerThr
 
 
 def test_public_endpoints_need_no_token(anon: httpx.Client) -> None:
-    for path in ("/api/health", "/metrics", "/open311/v2/services.json", "/wall", "/terminal", "/citizen", "/ui/common/live.js"):
+    for path in ("/api/health", "/open311/v2/services.json", "/wall", "/terminal", "/citizen", "/ui/common/live.js"):
         assert anon.get(path).status_code == 200, path
+    assert anon.get("/metrics").status_code == 401  # camera ids are in it: admins only unless auth.public_metrics
     # a stale token does not spoil a public page
     assert anon.get("/wall", headers={"Authorization": "Bearer stale"}).status_code == 200
 
@@ -226,8 +230,9 @@ def test_admin_creates_accounts(server: tuple[ServerThread, Runtime], anon: http
 
 def test_websocket_needs_a_token_and_is_scoped(server: tuple[ServerThread, Runtime], small_city: City) -> None:
     srv, rt = server
-    for url, reason in ((srv.ws_url, "sign in required"), (f"{srv.ws_url}?token=forged.token.here", "invalid token")):
-        with connect(url) as refused:
+    forged = {"Authorization": "Bearer forged.token.here"}
+    for headers, reason in (({}, "sign in required"), (forged, "invalid token")):
+        with connect(srv.ws_url, additional_headers=headers) as refused:
             said = json.loads(refused.recv(timeout=5))
             assert said["type"] == "error" and said["status"] == 401 and said["error"] == reason
             with pytest.raises(ConnectionClosed) as closed:
@@ -238,9 +243,9 @@ def test_websocket_needs_a_token_and_is_scoped(server: tuple[ServerThread, Runti
     b_grid = next(g for g in small_city.grids if g.code.startswith("440104"))
     worker = small_city.workers[0]
     with (
-        connect(srv.ws_url_for(role="officer", user="d103", jurisdiction="440103")) as district,
-        connect(srv.ws_url_for(role="officer")) as city,
-        connect(srv.ws_url_for(role="worker", worker_id=worker.id)) as phone,
+        srv.ws_connect(role="officer", user="d103", jurisdiction="440103") as district,
+        srv.ws_connect(role="officer") as city,
+        srv.ws_connect(role="worker", worker_id=worker.id) as phone,
     ):
         district.send(json.dumps({"op": "subscribe", "channels": ["incidents", "cameras"]}))
         city.send(json.dumps({"op": "subscribe", "channels": ["incidents", "cameras"]}))

@@ -79,8 +79,13 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def audit_rows(rt: Runtime, action: str) -> list[dict[str, Any]]:
-    return rt.store.list_audit(limit=1000, action=action)[0]
+def audit_log(rt: Runtime) -> list[dict[str, Any]]:
+    """Every audit row, newest first (read while the server runs: its store closes with it)."""
+    return rt.store.list_audit(limit=1000)[0]
+
+
+def rows(log: list[dict[str, Any]], action: str) -> list[dict[str, Any]]:
+    return [r for r in log if r["action"] == action]
 
 
 async def go_live(base: str, stream: str, headers: dict[str, str]) -> tuple[RTCPeerConnection, str]:
@@ -161,6 +166,8 @@ def test_finding_3_nobody_takes_over_a_live_worker_stream(tmp_path: Path, small_
                 await pc.close()
 
         out = asyncio.run(scenario())
+        time.sleep(0.3)  # the end's audit row is written as the session ends
+        log = audit_log(rt)
 
     assert out["refused"] == {
         "anonymous": 401,
@@ -172,13 +179,13 @@ def test_finding_3_nobody_takes_over_a_live_worker_stream(tmp_path: Path, small_
     }
     assert all(n > 0 for n in out["flowing"].values()), out["flowing"]  # the worker kept streaming
     assert out["ends"] == {"anonymous": 401, "another worker": 403, "the worker": 200}
-    published = audit_rows(rt, "whip.publish")
+    published = rows(log, "whip.publish")
     assert [(r["actor"], r["target"]) for r in published] == [(worker.id, stream)]
-    refusals = audit_rows(rt, "whip.refuse")
+    refusals = rows(log, "whip.refuse")
     anonymous = [r for r in refusals if r["actor"] == "anonymous"]
     assert len(anonymous) == 2  # one per 10 s per address and target: the publishes, the delete
     assert {r["actor"] for r in refusals} >= {"anonymous", other.id, "officer"}
-    ended = audit_rows(rt, "whip.end")
+    ended = rows(log, "whip.end")
     assert ended and ended[0]["actor"] == worker.id and f"ended by {worker.id}" in ended[0]["detail"]
 
 
@@ -244,6 +251,8 @@ def test_finding_3_a_drone_stream_needs_its_key_and_keys_can_be_rotated_and_revo
             return out
 
         out = asyncio.run(scenario())
+        time.sleep(0.3)
+        log = audit_log(rt)
 
     assert out["no key"] == 401
     assert out["refused"] == {
@@ -256,9 +265,9 @@ def test_finding_3_a_drone_stream_needs_its_key_and_keys_can_be_rotated_and_revo
     assert out["same publisher"] and out["flowing"] > 0
     assert out["old token"] == 401 and out["revoked"] == 401 and out["revoked again"] == 404
     assert out["admin took over"]
-    replaced = audit_rows(rt, "whip.replace")
+    replaced = rows(log, "whip.replace")
     assert len(replaced) == 1 and replaced[0]["actor"] == "admin" and f"key:{drone_key['id']}" in replaced[0]["detail"]
-    assert {r["action"] for r in rt.store.list_audit(limit=100)[0]} >= {
+    assert {r["action"] for r in log} >= {
         "publish_key.create",
         "publish_key.rotate",
         "publish_key.revoke",
@@ -266,7 +275,7 @@ def test_finding_3_a_drone_stream_needs_its_key_and_keys_can_be_rotated_and_revo
         "whip.refuse",
         "whip.end",
     }
-    ends = [r["detail"] for r in audit_rows(rt, "whip.end")]
+    ends = [r["detail"] for r in rows(log, "whip.end")]
     assert any("rotated" in d for d in ends) and any("replaced" in d for d in ends)
 
 
@@ -313,9 +322,10 @@ def test_finding_2_spoofed_telemetry_never_moves_a_camera(tmp_path: Path, small_
             assert post(DRONE, bearer(drone_key["token"])).status_code == 200
         stored = TELEMETRY.get(DRONE)
         assert stored is not None and (stored.lat, stored.lon) == (23.2, 113.4)
-    accepted = audit_rows(rt, "telemetry.accept")
+        log = audit_log(rt)
+    accepted = rows(log, "telemetry.accept")
     assert [(r["actor"], r["target"]) for r in accepted] == [(f"key:{drone_key['id']}", DRONE)]
-    refused = audit_rows(rt, "telemetry.refuse")
+    refused = rows(log, "telemetry.refuse")
     assert {r["target"] for r in refused} == {"cam-home", DRONE}
     assert any("409" in (r["detail"] or "") for r in refused)
 

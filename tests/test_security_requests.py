@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import os
 import select
 import signal
 import socket
@@ -33,9 +32,11 @@ from command_center.auth.principal import normalize_jurisdiction
 from command_center.auth.users import Account
 from command_center.config import parse_config
 from command_center.runtime import Runtime
+from command_center.store import CaseQuery
 from dispatch.cases import Case, CaseState
 from dispatch.city import City, city_to_geojson
 from tests.conftest import ROOT, ServerThread, free_port
+from tests.test_store_postgres import pg_db, store, store_url  # noqa: F401  (fixtures: both backends)
 
 URL = "/open311/v2/requests.json"
 CHEAP_HASH = {"hash_time_cost": 1, "hash_memory_kib": 1024}
@@ -207,8 +208,11 @@ MULTIPART_HEAD = (
 def test_finding_4_chunked_body_is_refused_at_the_limit(served_process, ctype: str, first: bytes) -> None:  # noqa: ANN001
     proc, port = served_process
     limit = 1 * MIB + 64 * 1024  # citizen.max_photo_mb + the multipart slack
-    for _ in range(3):  # warm: the form parser, the photo code and the store are loaded and used
-        assert httpx.post(f"http://127.0.0.1:{port}{URL}", data={"service_code": "0101"}).status_code == 400
+    for _ in range(3):  # warm: the form parser and the photo code are loaded and used
+        warm = httpx.post(
+            f"http://127.0.0.1:{port}{URL}", data={"service_code": "0101"}, files={"media": ("x.jpg", b"x", "image/jpeg")}
+        )
+        assert warm.status_code == 400
     before = _rss_kib(proc.pid)
     sent, status, body = _chunked_upload(port, ctype, first, 4 * GIB)
     time.sleep(0.5)  # anything the server still does with it
@@ -281,6 +285,19 @@ def test_finding_8_kpi_and_hotspots_filter_in_sql(
         assert hot.status_code == 400 and hot.json()["error"] == "too many cases in this span"
 
 
+def test_finding_8_the_store_filters_by_time_and_deletes_old_reports(store) -> None:  # noqa: ANN001, F811
+    now = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
+    for i, days in enumerate((-2, 0, 2)):
+        when = now + timedelta(days=days)
+        store.insert_case(Case(f"CT{i}", CaseState.DISPATCHED, "0101", "440106001001001", "video", when, when, 113.3, 23.1))
+        store.add_report({"id": f"RT{i}", "requested_datetime": when.isoformat(), "case_id": f"CT{i}"})
+    window = CaseQuery(created_since=now - timedelta(days=1), created_before=now + timedelta(days=1))
+    cases, total = store.list_cases(window)
+    assert [c.id for c in cases] == ["CT1"] and total == 1
+    assert store.delete_reports_before(now.isoformat()) == ["RT0"]
+    assert store.get_report("RT0") is None and store.get_report("RT1") is not None
+
+
 def test_finding_8_one_map_check_at_a_time(site: tuple[ServerThread, Runtime], monkeypatch: pytest.MonkeyPatch) -> None:
     srv, rt = site
     doc = json.dumps(city_to_geojson(rt.city, levels=("grid",))).encode()
@@ -311,3 +328,177 @@ def test_finding_8_one_map_check_at_a_time(site: tuple[ServerThread, Runtime], m
     assert first["r"].status_code in (200, 422), first["r"].text
     monkeypatch.setattr(rt.config.limits, "map_mb", 0.01)  # read on each request
     assert httpx.post(f"{srv.url}/api/grids/validate", content=doc, headers=srv.headers()).status_code == 413
+
+
+# ---- finding 12: the public sees coarse, unpublished reports keep their text and photo ----
+
+
+def test_finding_12_public_list_is_coarse_unless_published(
+    site: tuple[ServerThread, Runtime], anon: httpx.Client
+) -> None:
+    srv, rt = site
+    private = report(anon, rt.city, 3, files=jpeg_file())
+    public = report(anon, rt.city, 4, files=jpeg_file(), data={"publish": "true"})
+    stored = rt.store.get_report(private)
+    views = {v["service_request_id"]: v for v in anon.get(URL).json()}
+    mine = views[private]
+    assert mine["description"] is None and mine["media_url"] is None
+    assert (mine["lat"], mine["long"]) == (round(stored["lat"], 3), round(stored["long"], 3))
+    assert mine["lat"] != stored["lat"] or mine["long"] != stored["long"]
+    assert mine["address"] == rt.city.areas[rt.store.get_case(stored["case_id"]).grid_code].name
+    # The reporter follows their own report by its id: status, not the text.
+    (own,) = anon.get(f"/open311/v2/requests/{private}.json").json()
+    assert own["status"] == "open" and own["status_notes"] and own["description"] is None
+    shared = views[public]
+    assert shared["description"] == "我家门口的垃圾" and shared["media_url"] == f"/api/reports/{public}/photo.jpg"
+    assert len(str(shared["lat"]).split(".")[1]) <= 3  # the place stays coarse even when published
+    # Photos: a published one is public; an unpublished one is as missing to the public.
+    assert anon.get(shared["media_url"]).status_code == 200
+    photo = f"/api/reports/{private}/photo.jpg"
+    hidden = anon.get(photo)
+    assert hidden.status_code == 404 and hidden.json() == {"error": "no such photo", "detail": private}  # as a missing one
+    assert anon.get(photo, headers=srv.headers(role="officer")).status_code == 200
+    case = rt.store.get_case(stored["case_id"])
+    assert case is not None and case.assignee
+    assert anon.get(photo, headers=srv.headers(role="worker", worker_id=case.assignee)).status_code == 200
+    other = next(d for d in districts(rt.city) if not case.grid_code.startswith(normalize_jurisdiction(d)))
+    elsewhere = srv.headers(role="officer", user="d-other", jurisdiction=normalize_jurisdiction(other))
+    assert anon.get(photo, headers=elsewhere).status_code == 404
+    # Staff of the area see the exact point and the text.
+    (full,) = anon.get(f"/open311/v2/requests/{private}.json", headers=srv.headers(role="officer")).json()
+    assert (full["lat"], full["long"]) == (stored["lat"], stored["long"]) and full["description"] == "我家门口的垃圾"
+    (coarse,) = anon.get(f"/open311/v2/requests/{private}.json", headers=elsewhere).json()
+    assert coarse["description"] is None
+
+
+# ---- finding 15: security headers everywhere, and a CSP the pages pass ----
+
+CSP_PARTS = ("default-src 'self'", "script-src 'self'", "frame-ancestors 'none'", "worker-src 'self' blob:")
+
+
+def test_finding_15_headers_and_csp(site: tuple[ServerThread, Runtime], anon: httpx.Client) -> None:
+    for path, status in (("/wall", 200), ("/api/health", 200), ("/api/cases", 401), ("/ui/citizen/citizen.js", 200)):
+        response = anon.get(path)
+        assert response.status_code == status, path
+        assert all(part in response.headers["content-security-policy"] for part in CSP_PARTS), path
+        assert response.headers["x-frame-options"] == "DENY"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert response.headers["x-content-type-options"] == "nosniff"
+    refused = anon.post("/api/auth/login", content=b"x" * (2 * MIB), headers={"content-type": "application/json"})
+    assert refused.status_code == 413 and refused.headers["x-frame-options"] == "DENY"
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_ARGS = [
+    "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-first-run", "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--ignore-gpu-blocklist",
+]  # fmt: skip
+WATCH_CSP = """
+window.__csp = [];
+document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+"""
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Chromium at /usr/bin/chromium (apt-get install chromium)")
+@pytest.mark.skipif(importlib.util.find_spec("playwright") is None, reason="needs the playwright package")
+@pytest.mark.skipif(not (MAPLIBRE_DIR / "maplibre-gl.mjs").exists(), reason="needs MapLibre from npm: run `make setup`")
+def test_finding_15_pages_pass_the_csp(site: tuple[ServerThread, Runtime]) -> None:
+    from playwright.sync_api import sync_playwright
+
+    srv, rt = site
+    worker = rt.city.workers[0]
+    rt.auth.users.seed([Account("csp-officer", "officer-pw", "officer"), Account(worker.id, "worker-pw", "worker", worker_id=worker.id)])
+    pages = [
+        ("/wall", "csp-officer", "officer-pw"),
+        (f"/terminal?worker={worker.id}", worker.id, "worker-pw"),
+        ("/emergency", "csp-officer", "officer-pw"),
+        ("/citizen", None, None),
+    ]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=BROWSER_ARGS)
+        try:
+            for path, user, password in pages:
+                page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+                console: list[str] = []
+                page.on("console", lambda m, out=console: out.append(m.text) if m.type in ("error", "warning") else None)
+                page.add_init_script(WATCH_CSP)
+                page.goto(f"{srv.url}{path}")
+                if user is not None:
+                    page.wait_for_selector("#login", timeout=15000)
+                    page.fill("#login input[name=username]", user)
+                    page.fill("#login input[name=password]", password)
+                    page.click("#login button[type=submit]")
+                    page.wait_for_selector("#login", state="hidden", timeout=15000)
+                page.wait_for_load_state("networkidle", timeout=15000)
+                page.wait_for_timeout(1500)  # the map's workers, the websocket, late images
+                violations = page.evaluate("window.__csp")
+                blocked = [t for t in console if "Content Security Policy" in t or "Content-Security-Policy" in t]
+                assert violations == [] and blocked == [], (path, violations, blocked)
+                page.context.close()
+        finally:
+            browser.close()
+
+
+# ---- findings 16-18: actor, /api/workers and merge are the signed-in user's ----
+
+
+def new_case(client: httpx.Client, grid: Any, headers: dict[str, str]) -> dict[str, Any]:
+    made = client.post("/api/cases", json={"matter_code": "0105", "lon": grid.lon, "lat": grid.lat}, headers=headers)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def test_finding_16_actor_is_the_signed_in_user(site: tuple[ServerThread, Runtime], anon: httpx.Client) -> None:
+    srv, rt = site
+    alice, bob = srv.headers(role="officer", user="alice"), srv.headers(role="officer", user="bob")
+    case = new_case(anon, rt.city.grids[300], alice)
+    url, worker = f"/api/cases/{case['id']}", case["assignee"]
+    assert anon.post(f"{url}/accept", json={}, headers=srv.headers(role="worker", worker_id=worker)).status_code == 200
+    # Alice records the worker's feedback on the phone's behalf: recorded as both.
+    fed = anon.post(f"{url}/feedback", json={"actor": worker, "note": "cleared"}, headers=alice).json()
+    entry = fed["timeline"][-1]
+    assert entry["actor"] == "alice" and f"on behalf of {worker}" in entry["note"] and fed["handled_by"] == "alice"
+    # The attack: the handler checks their own work under someone else's name.
+    forged = anon.post(f"{url}/verify", json={"actor": "someone"}, headers=alice)
+    assert forged.status_code == 403 and forged.json()["detail"]["actor"] == "alice"
+    assert all(e["actor"] != "someone" for e in anon.get(url, headers=alice).json()["timeline"])
+    checked = anon.post(f"{url}/verify", json={"note": "ok"}, headers=bob).json()
+    assert checked["state"] == "verified" and checked["timeline"][-1]["actor"] == "bob"
+
+
+def test_finding_17_workers_are_scoped_to_the_jurisdiction(
+    site: tuple[ServerThread, Runtime], anon: httpx.Client
+) -> None:
+    srv, rt = site
+    home, away = districts(rt.city)[:2]
+    officer = srv.headers(role="officer", user="d-home", jurisdiction=normalize_jurisdiction(home))
+    mine = next(w for w in rt.city.workers if w.grid_code.startswith(normalize_jurisdiction(home)))
+    theirs = next(w for w in rt.city.workers if w.grid_code.startswith(normalize_jurisdiction(away)))
+    assert anon.get(f"/api/workers/{mine.id}", headers=officer).status_code == 200
+    outside = anon.get(f"/api/workers/{theirs.id}", headers=officer)
+    missing = anon.get("/api/workers/W9999999", headers=officer)
+    assert outside.status_code == missing.status_code == 404
+    assert outside.json()["error"] == missing.json()["error"] and "phone" not in outside.text
+    assert anon.get(f"/api/workers/{theirs.id}", headers=srv.headers(role="officer")).status_code == 200
+    as_worker = srv.headers(role="worker", worker_id=mine.id)
+    assert anon.get(f"/api/workers/{theirs.id}", headers=as_worker).status_code == 403
+
+
+def test_finding_18_merge_does_not_reveal_foreign_cases(
+    site: tuple[ServerThread, Runtime], anon: httpx.Client
+) -> None:
+    srv, rt = site
+    home, away = districts(rt.city)[:2]
+    admin = srv.headers()
+    officer = srv.headers(role="officer", user="d-merge", jurisdiction=normalize_jurisdiction(home))
+    mine = new_case(anon, grid_in(rt.city, home, 1), officer)
+    foreign_open = new_case(anon, grid_in(rt.city, away, 2), admin)
+    foreign_closed = new_case(anon, grid_in(rt.city, away, 3), admin)
+    merged = anon.post(f"/api/cases/{foreign_closed['id']}/merge", json={"into": foreign_open["id"]}, headers=admin)
+    assert merged.status_code == 200  # a merged case is no longer open: 409 if it were ours
+    answers = []
+    for into in (foreign_open["id"], foreign_closed["id"], "C20990101-deadbeef"):
+        response = anon.post(f"/api/cases/{mine['id']}/merge", json={"into": into}, headers=officer)
+        answers.append((response.status_code, response.json()["error"]))
+    assert answers == [(404, "case to merge into not found")] * 3
+    assert anon.get(f"/api/cases/{mine['id']}", headers=officer).json()["state"] == mine["state"]

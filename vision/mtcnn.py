@@ -87,7 +87,9 @@ def _crops(rgb: np.ndarray, boxes: np.ndarray, size: int) -> np.ndarray:
 class Mtcnn:
     """Faces in a BGR image as (x1, y1, x2, y2, score) rows. Thread-safe after load."""
 
-    def __init__(self, min_face: int = 16, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7), threads: int = 1):
+    def __init__(
+        self, min_face: int = 16, thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7), threads: int = 1
+    ):
         self.min_face = min_face
         self.thresholds = thresholds
         self.threads = threads
@@ -124,7 +126,9 @@ class Mtcnn:
         found = []
         while side >= 12:
             w, h = int(np.ceil(width * scale)), int(np.ceil(height * scale))
-            small = (cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) - 127.5) * 0.0078125
+            small = (
+                cv2.resize(rgb, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) - 127.5
+            ) * 0.0078125
             reg, prob = pnet.run(None, {"input_1": small.transpose(1, 0, 2)[None]})  # type: ignore[attr-defined]
             score = prob[0, :, :, 1].T  # back to (y, x)
             ys, xs = np.nonzero(score >= self.thresholds[0])
@@ -144,7 +148,9 @@ class Mtcnn:
         moved = boxes[:, 0:4] + boxes[:, 5:9] * np.stack([w, h, w, h], axis=1)
         return np.fix(_square(np.column_stack([moved, boxes[:, 4]])))
 
-    def _refine(self, net: object, rgb: np.ndarray, boxes: np.ndarray, size: int, threshold: float, last: bool) -> np.ndarray:
+    def _refine(
+        self, net: object, rgb: np.ndarray, boxes: np.ndarray, size: int, threshold: float, last: bool
+    ) -> np.ndarray:
         if boxes.size == 0:
             return np.empty((0, 5))
         inputs = {net.get_inputs()[0].name: _crops(rgb, boxes, size)}  # type: ignore[attr-defined]

@@ -2,7 +2,8 @@
 
 Faces: MTCNN (vision/mtcnn.py), measured on real photos by `command-center bench blur`.
 Plates: a classical localiser (dense vertical strokes in a plate-shaped band, Sobel +
-morphology): no plate detector with weights ships in any package we can install, and no
+morphology, plus China's plate colours): OpenCV 5 no longer ships the Haar cascades (nor
+CascadeClassifier), we found no installable package with plate-detector weights, and no
 real plate photo is available offline, so its recall is unmeasured; it is tested on a
 synthetic plate for function only. It errs towards blurring more (shop signs, bus
 lettering): for privacy a false alarm costs little, a miss costs an identity.
@@ -12,7 +13,7 @@ Blurring is irreversible: each region is pixelated to a few blocks, then smoothe
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import os
 import shutil
 import subprocess
@@ -26,10 +27,10 @@ import numpy as np
 
 from vision.mtcnn import Mtcnn
 
-log = logging.getLogger(__name__)
 Region = tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels
 MAX_SIDE = 1600  # detect on at most this many pixels a side (a 50 MP photo would take seconds)
-FACE_MARGIN = (0.3, 0.5, 0.3)  # of the face's size: sides, top (forehead, hair), bottom; and the detector's slack
+# Grown by this share of the face's size (sides, top, bottom): forehead, hair, the detector's slack.
+FACE_MARGIN = (0.3, 0.5, 0.3)
 PLATE_MARGIN = (0.15, 0.15, 0.15)
 PLATE_HUES = ((100, 124), (15, 34), (35, 85))  # OpenCV hue: blue, yellow, green plates
 BLOCKS = 6  # a blurred region keeps at most this many blocks across: no face survives that
@@ -117,7 +118,9 @@ class Blurrer:
 
     def regions(self, bgr: np.ndarray) -> list[Region]:
         scale = min(1.0, MAX_SIDE / max(bgr.shape[:2]))
-        small = bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        small = (
+            bgr if scale == 1.0 else cv2.resize(bgr, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        )
         found: list[Region] = []
         if self.faces is not None:
             found += [_grow(tuple(row[:4]), FACE_MARGIN) for row in self.faces.detect(small)]  # type: ignore[arg-type]
@@ -158,7 +161,9 @@ class Blurrer:
         jpegs = []
         for i, frame in enumerate(frames):
             near = [r for j in (i - 1, i, i + 1) if 0 <= j < len(found) for r in found[j]]
-            jpegs.append(cv2.imencode(".jpg", blur_regions(frame, near), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes())
+            jpegs.append(
+                cv2.imencode(".jpg", blur_regions(frame, near), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+            )
         cmd = [
             ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "image2pipe", "-framerate", f"{fps:.2f}",
             "-c:v", "mjpeg", "-i", "-", "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
@@ -180,30 +185,33 @@ class BlurCache:
         self._guard = threading.Lock()
 
     def image(self, src: Path, key: str) -> Path:
-        return self._get(src, f"{key}.jpg", lambda out: out.write_bytes(self.blurrer.blur_jpeg(src.read_bytes())))
+        return self._get(
+            src, f"{key}.jpg", lambda out: out.write_bytes(self.blurrer.blur_jpeg(src.read_bytes()))
+        )
 
     def clip(self, src: Path, key: str) -> Path:
         return self._get(src, f"{key}.mp4", lambda out: self.blurrer.blur_clip(src, out))
 
     def _get(self, src: Path, name: str, make: Callable[[Path], None]) -> Path:
-        """Blocking: call on a worker thread. One maker per file at a time."""
+        """Blocking: call on a worker thread. One maker per file at a time (at worst two,
+        right after a lock is dropped: both write whole files, the last rename wins)."""
         target = self.root / name
         with self._guard:
             lock = self._locks.setdefault(name, threading.Lock())
-        with lock:
-            try:
-                if target.stat().st_mtime >= src.stat().st_mtime:
-                    return target
-            except FileNotFoundError:
-                pass
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=target.suffix)
-            os.close(fd)
-            try:
-                make(Path(tmp))
-                os.replace(tmp, target)  # readers never see half a file
-            finally:
-                Path(tmp).unlink(missing_ok=True)
-        with self._guard:
-            self._locks.pop(name, None)
-        return target
+        try:
+            with lock:
+                with contextlib.suppress(FileNotFoundError):
+                    if target.stat().st_mtime >= src.stat().st_mtime:
+                        return target
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".", suffix=target.suffix)
+                os.close(fd)
+                try:
+                    make(Path(tmp))
+                    os.replace(tmp, target)  # readers never see half a file
+                finally:
+                    Path(tmp).unlink(missing_ok=True)
+                return target
+        finally:
+            with self._guard:
+                self._locks.pop(name, None)  # bounded: only files being made are remembered

@@ -55,8 +55,8 @@ def routes(rt: Runtime) -> list[Route]:
     async def snapshot(request: Request) -> Response:
         cam_id = camera_id(request)
         current = current_image(cam_id)
-        if current is None:
-            raise ApiError(503, "no frame yet", cam_id)
+        if current is None:  # not a server fault: the camera has sent nothing yet (no publisher, say)
+            raise ApiError(404, "no frame yet", cam_id)
         jpeg = await asyncio.to_thread(encode_jpeg, current[1])
         return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 

@@ -25,6 +25,7 @@ from command_center.runtime import Runtime
 
 MAX_TITLE = 200
 MAX_NOTE = 2000
+AUDIT_TEXT = 500  # of a note, in its audit row (the mode's own timeline keeps it whole)
 
 
 def routes(rt: Runtime) -> list[Route]:
@@ -96,7 +97,9 @@ def routes(rt: Runtime) -> list[Route]:
         mode_id, task_id = request.path_params["id"], request.path_params["task_id"]
         visible(request, mode_id)
         note = str(body.get("note") or "")[:MAX_NOTE]
-        mode = await call(modes.task_done, mode_id, task_id, principal_of(request).actor, note)
+        who = principal_of(request)
+        mode = await call(modes.task_done, mode_id, task_id, who.actor, note)
+        await audit.record(rt.store, request, who, "emergency.task_done", f"{mode_id}/{task_id}", note[:AUDIT_TEXT] or None)
         return await announce("emergency.updated", mode)
 
     async def add_note(request: Request) -> JSONResponse:
@@ -106,7 +109,9 @@ def routes(rt: Runtime) -> list[Route]:
         text = body.get("text")
         if not isinstance(text, str) or not text.strip():
             raise ApiError(400, "text required", "the note to add to the timeline")
-        mode = await call(modes.note, mode_id, principal_of(request).actor, text.strip()[:MAX_NOTE])
+        who = principal_of(request)
+        mode = await call(modes.note, mode_id, who.actor, text.strip()[:MAX_NOTE])
+        await audit.record(rt.store, request, who, "emergency.note", mode_id, text.strip()[:AUDIT_TEXT])
         return await announce("emergency.updated", mode)
 
     async def end(request: Request) -> JSONResponse:

@@ -61,7 +61,9 @@ async def read_capped(request: Request, limit: int) -> bytes:
         body += chunk
         if len(body) > limit:
             raise ApiError(413, "request too large", f"at most {limit} bytes on this route")
-    return bytes(body)
+    # Kept where Starlette keeps what request.body() read, so a later body() or json() still works.
+    request._body = bytes(body)
+    return request._body
 
 
 def int_param(request: Request, name: str, default: int, low: int = 0, high: int = 10_000) -> int:

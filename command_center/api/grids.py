@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from command_center import audit
 from command_center.api.errors import ApiError, float_param
 from command_center.api.limits import map_limit
 from command_center.auth.middleware import principal_of
@@ -145,6 +146,9 @@ def routes(rt: Runtime) -> list[Route]:
                 # they keep their grid code: reassign by hand if the grid is gone for good
                 "open_cases_on_removed_areas": sum(n for c, n in counts.items() if c not in new.areas),
             }
+            # Done and saved: who re-drew the city's map, and what it now holds (finding 19).
+            shown = {k: summary[k] for k in ("areas", "grids", "kept_levels", "open_cases_on_removed_areas")}
+            await audit.record(rt.store, request, principal_of(request), "grids.replace", "map", json.dumps(shown))
             await rt.bus.publish(Event("grids", "grids.replaced", summary))
             return JSONResponse({"replaced": True, **summary, "warnings": [p.to_dict() for p in report.warnings[:MAX_LISTED]]})
 

@@ -1,8 +1,20 @@
-"""Health and Prometheus metrics."""
+"""Health and Prometheus metrics.
+
+/api/health (public) checks what delivery depends on, each with a short timeout: the
+store (a cheap query), the bus (Redis: a ping; in-process: always up), the hub's shared
+history (degraded while Redis cannot number messages) and the audit log (degraded while
+its latest write failed). Any of them down: {"status": "degraded"} with 503, so that a
+load balancer takes the node out and the wall shows its banner. Sources (cameras
+online/total) are listed but do not count: one dead camera must not take a node out.
+Answers are reused for a second: the route is public, and a flood of it must not
+become a flood of store queries.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -10,72 +22,154 @@ from starlette.routing import Route
 
 from command_center import audit
 from command_center.api.errors import int_param
+from command_center.bus import redis_of
 from command_center.runtime import Runtime
+
+CHECK_TIMEOUT_S = 2.0
+REUSE_S = 1.0
+COUNTED = ("store", "bus", "hub", "audit")  # the checks that make the status
+
+
+async def _timed(probe: Any) -> dict[str, Any]:
+    start = time.monotonic()
+    try:
+        await asyncio.wait_for(probe, CHECK_TIMEOUT_S)
+    except TimeoutError:
+        return {"ok": False, "error": f"no answer within {CHECK_TIMEOUT_S:g} s"}
+    except Exception as exc:
+        return {"ok": False, "error": (str(exc) or type(exc).__name__)[:300]}
+    return {"ok": True, "ms": round((time.monotonic() - start) * 1000, 1)}
+
+
+async def _bus(rt: Runtime) -> dict[str, Any]:
+    found = redis_of(rt.bus)
+    if found is None:
+        return {"ok": True, "kind": "memory"}
+    result = await _timed(found[0].ping())
+    stats = getattr(rt.bus, "stats", None)
+    connected = bool(getattr(rt.bus, "connected", True))
+    # Reachable again but still writing out what it buffered: not delivering yet.
+    return {
+        **result,
+        "ok": result["ok"] and connected,
+        "kind": "redis",
+        "connected": connected,
+        "buffered": getattr(stats, "buffered", 0),
+    }
+
+
+def _hub(rt: Runtime) -> dict[str, Any]:
+    shared = rt.hub.shared
+    return {"ok": True, "kind": "local"} if shared is None else {"kind": "redis", **shared.view()}
+
+
+async def checks(rt: Runtime) -> dict[str, dict[str, Any]]:
+    store, bus = await asyncio.gather(_timed(asyncio.to_thread(rt.store.ping)), _bus(rt))
+    states = [r.health.state() for r in rt.runners.values()]
+    return {
+        "store": store,
+        "bus": bus,
+        "hub": _hub(rt),
+        "audit": audit.health(),
+        "sources": {"ok": True, "online": states.count("online"), "total": len(states)},
+    }
 
 
 def routes(rt: Runtime) -> list[Route]:
+    reused: dict[str, Any] = {"at": -REUSE_S, "checks": None}
+    lock = asyncio.Lock()
+
+    async def current() -> dict[str, dict[str, Any]]:
+        async with lock:  # concurrent callers share one round of checks
+            if time.monotonic() - reused["at"] >= REUSE_S:
+                reused["checks"] = await checks(rt)
+                reused["at"] = time.monotonic()
+            return reused["checks"]
+
     async def health(_request: Request) -> JSONResponse:
-        states = [r.health.state() for r in rt.runners.values()]
+        found = await current()
+        ok = all(found[name]["ok"] for name in COUNTED)
+        sources = found["sources"]
         return JSONResponse(
             {
-                "status": "ok",
+                "status": "ok" if ok else "degraded",
+                "checks": found,
                 "uptime_s": round(time.time() - rt.started_at, 1),
-                "cameras": {"online": states.count("online"), "total": len(states)},
+                "cameras": {"online": sources["online"], "total": sources["total"]},
                 "hub": rt.hub.view(),
                 **rt.counters,
-            }
+            },
+            status_code=200 if ok else 503,
+            headers=None if ok else {"Retry-After": "10"},
         )
 
     async def metrics(_request: Request) -> PlainTextResponse:
-        lines = [
-            "# TYPE cc_camera_up gauge",
-            "# TYPE cc_camera_frames_total counter",
-            "# TYPE cc_camera_dropped_total counter",
-            "# TYPE cc_camera_reconnects_total counter",
-        ]
-        for cam_id, runner in rt.runners.items():
-            h = runner.health
-            label = f'{{camera="{cam_id}"}}'
-            lines += [
-                f"cc_camera_up{label} {int(h.state() == 'online')}",
-                f"cc_camera_frames_total{label} {h.frames_in}",
-                f"cc_camera_dropped_total{label} {h.dropped}",
-                f"cc_camera_reconnects_total{label} {h.reconnects}",
-            ]
-        stats, hub = rt.hub.stats, rt.hub.view()
-        lines += [
-            "# TYPE cc_incidents_total counter",
-            f"cc_incidents_total {rt.counters['incidents']}",
-            "# TYPE cc_cases_created_total counter",
-            f"cc_cases_created_total {rt.counters['cases_created']}",
-            "# TYPE cc_hub_clients gauge",
-            f"cc_hub_clients {len(rt.hub.clients)}",
-            "# TYPE cc_hub_published_total counter",
-            f"cc_hub_published_total {stats.published}",
-            "# TYPE cc_hub_sent_total counter",
-            f"cc_hub_sent_total {stats.sent}",
-            "# TYPE cc_hub_frames_total counter",
-            f"cc_hub_frames_total {stats.frames}",
-            "# TYPE cc_hub_slow_disconnects_total counter",
-            f"cc_hub_slow_disconnects_total {stats.disconnected_slow}",
-            "# TYPE cc_hub_max_queue_depth gauge",
-            f"cc_hub_max_queue_depth {stats.max_queue_depth}",
-            # backpressure now: messages waiting in the clients' send queues, and the send rate
-            "# TYPE cc_hub_queued_messages gauge",
-            f"cc_hub_queued_messages {hub['queued']}",
-            "# TYPE cc_hub_queued_messages_max gauge",
-            f"cc_hub_queued_messages_max {hub['queued_max']}",
-            "# TYPE cc_hub_sent_per_second gauge",
-            f"cc_hub_sent_per_second {hub['sent_per_s']}",
-            "# TYPE cc_hub_resyncs_total counter",
-            f"cc_hub_resyncs_total {stats.resyncs}",
-            "# TYPE cc_audit_write_failures_total counter",
-            f"cc_audit_write_failures_total {audit.failures}",
-        ]
-        return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+        return PlainTextResponse("\n".join(metric_lines(rt)) + "\n", media_type="text/plain; version=0.0.4")
 
     async def hub_stats(request: Request) -> JSONResponse:
         """The hub's stats object with the deepest client queues (backpressure, per client)."""
         return JSONResponse(rt.hub.view(per_client=int_param(request, "clients", 20, 0, 10_000)))
 
     return [Route("/api/health", health), Route("/metrics", metrics), Route("/api/hub", hub_stats)]
+
+
+def metric_lines(rt: Runtime) -> list[str]:
+    lines = [
+        "# TYPE cc_camera_up gauge",
+        "# TYPE cc_camera_frames_total counter",
+        "# TYPE cc_camera_dropped_total counter",
+        "# TYPE cc_camera_reconnects_total counter",
+    ]
+    for cam_id, runner in rt.runners.items():
+        h = runner.health
+        label = f'{{camera="{cam_id}"}}'
+        lines += [
+            f"cc_camera_up{label} {int(h.state() == 'online')}",
+            f"cc_camera_frames_total{label} {h.frames_in}",
+            f"cc_camera_dropped_total{label} {h.dropped}",
+            f"cc_camera_reconnects_total{label} {h.reconnects}",
+        ]
+    stats, hub = rt.hub.stats, rt.hub.view()
+    counters = rt.counters
+    bus_stats = getattr(
+        rt.bus, "stats", rt.bus
+    )  # the Redis bus keeps a stats object; the memory bus its own field
+    shared = rt.hub.shared
+    return lines + [
+        "# TYPE cc_incidents_total counter",
+        f"cc_incidents_total {counters['incidents']}",
+        "# TYPE cc_cases_created_total counter",
+        f"cc_cases_created_total {counters['cases_created']}",
+        "# TYPE cc_hub_clients gauge",
+        f"cc_hub_clients {len(rt.hub.clients)}",
+        "# TYPE cc_hub_published_total counter",
+        f"cc_hub_published_total {stats.published}",
+        "# TYPE cc_hub_sent_total counter",
+        f"cc_hub_sent_total {stats.sent}",
+        "# TYPE cc_hub_frames_total counter",
+        f"cc_hub_frames_total {stats.frames}",
+        "# TYPE cc_hub_slow_disconnects_total counter",
+        f"cc_hub_slow_disconnects_total {stats.disconnected_slow}",
+        "# TYPE cc_hub_max_queue_depth gauge",
+        f"cc_hub_max_queue_depth {stats.max_queue_depth}",
+        # backpressure now: messages waiting in the clients' send queues, and the send rate
+        "# TYPE cc_hub_queued_messages gauge",
+        f"cc_hub_queued_messages {hub['queued']}",
+        "# TYPE cc_hub_queued_messages_max gauge",
+        f"cc_hub_queued_messages_max {hub['queued_max']}",
+        "# TYPE cc_hub_sent_per_second gauge",
+        f"cc_hub_sent_per_second {hub['sent_per_s']}",
+        "# TYPE cc_hub_resyncs_total counter",
+        f"cc_hub_resyncs_total {stats.resyncs}",
+        "# TYPE cc_hub_history_degraded gauge",
+        f"cc_hub_history_degraded {int(shared is not None and shared.degraded)}",
+        "# TYPE cc_audit_write_failures_total counter",
+        f"cc_audit_write_failures_total {audit.failures}",
+        # faults (command_center/faults.py): failed tries at store and bus writes, and lost incidents
+        "# TYPE cc_store_errors_total counter",
+        f"cc_store_errors_total {counters.get('store_errors', 0)}",
+        "# TYPE cc_bus_errors_total counter",
+        f"cc_bus_errors_total {counters.get('bus_errors', 0) + getattr(bus_stats, 'errors', 0)}",
+        "# TYPE cc_incidents_failed_total counter",
+        f"cc_incidents_failed_total {counters.get('incidents_failed', 0)}",
+    ]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 KB = 1024
 MB = 1024 * 1024
 MULTIPART_SLACK = 64 * KB  # boundaries, part headers and the other fields around an uploaded file
+SMALL_BODY = 16 * KB  # a sign-in or a telemetry fix
 
 
 class LimitsConfig(BaseModel):
@@ -70,6 +71,9 @@ ROUTES: list[tuple[frozenset[str], re.Pattern[str], LimitOf]] = [
     (frozenset({"PUT"}), re.compile(r"^/api/grids$"), lambda c: map_limit(c)),
     (frozenset({"POST"}), re.compile(r"^/api/grids/validate$"), lambda c: map_limit(c)),
     (frozenset({"POST", "PATCH"}), re.compile(r"^/(whip|whep)/"), lambda c: c.webrtc.max_offer_bytes),
+    # Public before any credential is checked, and small by nature: a name and a password, a position.
+    (frozenset({"POST"}), re.compile(r"^/api/auth/login$"), lambda _c: SMALL_BODY),
+    (frozenset({"POST"}), re.compile(r"^/api/drones/[^/]+/telemetry$"), lambda _c: SMALL_BODY),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 from collections.abc import Callable
@@ -28,12 +29,23 @@ class HashBusy(Exception):
     """Every argon2 thread is busy and the queue is full: answer at once, do not wait."""
 
 
+HASH_NICENESS = 10  # argon2 threads yield the CPU to the event loop when both want it
+
+
+def _lower_priority() -> None:
+    """Run this thread at a lower priority (Linux schedules threads one by one)."""
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not permitted: as is
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+
+
 class HashPool:
     """argon2 on threads of its own, never the shared default pool that the API's store
-    reads use: a flood of sign-ins then waits here (bounded) instead of stalling the API."""
+    reads use: a flood of sign-ins then waits here (bounded) instead of stalling the API,
+    and past the bound is answered at once. The threads run at a lower priority, so that
+    hashing for a flood takes the CPU the API leaves, not the API's."""
 
     def __init__(self, threads: int, queue: int) -> None:
-        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="argon2")
+        self._executor = ThreadPoolExecutor(threads, thread_name_prefix="argon2", initializer=_lower_priority)
         self.limit = threads + queue
         self._lock = threading.Lock()
         self.pending = 0  # submitted and not finished (running or queued)

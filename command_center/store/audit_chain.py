@@ -31,7 +31,9 @@ MIGRATION = "0005_audit_chain"  # the migration that added the columns
 
 
 def row_hash(prev_hash: str, row: dict[str, Any]) -> str:
-    canonical = json.dumps({k: row.get(k) for k in CHAINED}, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(
+        {k: row.get(k) for k in CHAINED}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
 
@@ -58,11 +60,21 @@ def verify(rows: Iterable[dict[str, Any]]) -> Verdict:
         if last_seq is not None and isinstance(seq, int) and seq <= last_seq:
             return Verdict(False, count, prev, seq, f"seq not after {last_seq}")
         if row.get("hash") is None:
-            return Verdict(False, count, prev, seq, "row has no hash (written outside the store, or its hash removed)")
+            return Verdict(
+                False, count, prev, seq, "row has no hash (written outside the store, or its hash removed)"
+            )
         if row.get("prev_hash") != prev:
-            return Verdict(False, count, prev, seq, "prev_hash is not the previous row's hash (a row removed or inserted?)")
+            return Verdict(
+                False,
+                count,
+                prev,
+                seq,
+                "prev_hash is not the previous row's hash (a row removed or inserted?)",
+            )
         if row_hash(prev, row) != row["hash"]:
-            return Verdict(False, count, prev, seq, "hash does not match the row's content (the row was changed)")
+            return Verdict(
+                False, count, prev, seq, "hash does not match the row's content (the row was changed)"
+            )
         prev, last_seq = row["hash"], seq
     return Verdict(True, count, prev)
 
@@ -90,7 +102,8 @@ def append(execute: Any, mark: str, entry: dict[str, Any]) -> dict[str, Any]:
 
 def page(execute: Any, mark: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
     rows = execute(
-        f"SELECT {', '.join(LISTED)} FROM audit WHERE seq > {mark} ORDER BY seq LIMIT {mark}", (after_seq, limit)
+        f"SELECT {', '.join(LISTED)} FROM audit WHERE seq > {mark} ORDER BY seq LIMIT {mark}",
+        (after_seq, limit),
     ).fetchall()
     return [dict(zip(LISTED, r, strict=True)) for r in rows]
 
@@ -104,6 +117,9 @@ def chain_existing(execute: Any, mark: str) -> int:
     while rows := page(execute, mark, after, 1000):
         for row in rows:
             row["hash"] = row_hash(prev, row)
-            execute(f"UPDATE audit SET prev_hash = {mark}, hash = {mark} WHERE seq = {mark}", (prev, row["hash"], row["seq"]))
+            execute(
+                f"UPDATE audit SET prev_hash = {mark}, hash = {mark} WHERE seq = {mark}",
+                (prev, row["hash"], row["seq"]),
+            )
             prev, after, count = row["hash"], row["seq"], count + 1
     return count

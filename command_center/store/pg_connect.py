@@ -85,7 +85,9 @@ class BoundedConnection(psycopg.Connection[Any]):
         except errors._WaitTimeout:  # psycopg's own signal for an expired wait
             # Mid-protocol, the connection's state is unknown: close it (the pool drops it).
             self.pgconn.finish()
-            raise StoreUnavailable(f"PostgreSQL did not answer within {limit:g} s; connection closed") from None
+            raise StoreUnavailable(
+                f"PostgreSQL did not answer within {limit:g} s; connection closed"
+            ) from None
 
 
 def connect(settings: PgSettings) -> BoundedConnection:

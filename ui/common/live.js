@@ -1,16 +1,17 @@
 // Shared client plumbing: token handling, the REST helper and the live websocket.
 // Plain ES module, no dependencies; works offline and same-origin with the API.
+//
+// The token lives in localStorage (`cc.token`) and goes out only as the Authorization
+// header of api() calls, which are same-origin. Images, MJPEG, clip links and the
+// websocket carry no token: the server's HttpOnly SameSite=Strict cookie signs them in.
+// A token in the page's URL is never read or kept, and is wiped from the address bar.
 
 const TOKEN_KEY = 'cc.token';
+let session = null; // ensureSession()'s promise
 
-/** The bearer token: `?token=` in the page URL wins (and is remembered), else localStorage `cc.token`. */
+/** The bearer token kept by sign-in (localStorage `cc.token`), or ''. */
 export function getToken() {
   try {
-    const fromUrl = new URLSearchParams(location.search).get('token');
-    if (fromUrl) {
-      localStorage.setItem(TOKEN_KEY, fromUrl);
-      return fromUrl;
-    }
     return localStorage.getItem(TOKEN_KEY) || '';
   } catch {
     return '';
@@ -21,15 +22,56 @@ export function setToken(token) {
   try {
     if (token) localStorage.setItem(TOKEN_KEY, token);
     else localStorage.removeItem(TOKEN_KEY);
-  } catch { /* storage disabled: token lives only in the URL */ }
+  } catch { /* storage disabled: the session cookie alone signs the page in */ }
+  session = null;
 }
 
-/** Adds `token=` to a same-origin URL for places that cannot send headers (<img src>, websocket). */
+/** A link that planted a token (`?token=`) must not sign anyone in, nor leave it in the history. */
+function dropTokenFromAddress() {
+  try {
+    const url = new URL(location.href);
+    if (!url.searchParams.has('token')) return;
+    url.searchParams.delete('token');
+    history.replaceState(history.state, '', url.toString());
+  } catch { /* no history API: nothing to clean */ }
+}
+dropTokenFromAddress();
+
+/**
+ * `url` when it is a path on this site ("/api/…"), else ''. Only such URLs may be loaded by
+ * the page (<img src>, links that carry the session): an outside URL would receive the cookie
+ * or tell another server who looks at what.
+ */
+export function sameOriginPath(url) {
+  if (typeof url !== 'string' || !url.startsWith('/') || url.startsWith('//') || url.startsWith('/\\')) return '';
+  try {
+    return new URL(url, location.href).origin === location.origin ? url : '';
+  } catch {
+    return '';
+  }
+}
+
+/** Kept for old call sites: a same-origin path unchanged (the cookie signs it in), else ''. Adds no token. */
 export function withToken(url) {
-  const token = getToken();
-  if (!url || !token) return url || '';
-  const sep = url.includes('?') ? '&' : '?';
-  return `${url}${sep}token=${encodeURIComponent(token)}`;
+  return sameOriginPath(url);
+}
+
+/**
+ * Once per page: a stored token is shown to GET /api/auth/me, which answers with the session
+ * cookie too, so that images and the websocket are signed in even when the cookie had expired
+ * or been cleared while the stored token is still good. Never rejects.
+ */
+export function ensureSession() {
+  if (!session) {
+    const token = getToken();
+    if (!token) return Promise.resolve();
+    const ctrl = new AbortController();
+    const timer = setTimeout(() => ctrl.abort(), 10000);
+    session = fetch('/api/auth/me', { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' }, signal: ctrl.signal })
+      .then(() => {}, () => {})
+      .finally(() => clearTimeout(timer));
+  }
+  return session;
 }
 
 export class ApiError extends Error {
@@ -58,6 +100,7 @@ function formatError(error, detail) {
  */
 export async function api(path, opts = {}) {
   const { timeoutMs = 15000, ...init } = opts;
+  await ensureSession();
   const headers = new Headers(init.headers || {});
   headers.set('Accept', 'application/json');
   let body = init.body;
@@ -128,18 +171,29 @@ export class LiveSocket {
     this._retryTimer = null;
     this._pingTimer = null;
     this._lastRx = 0;
+    this._opening = false;
   }
 
   url() {
     const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    return withToken(`${proto}//${location.host}${this.path}?batch=1`);
+    return `${proto}//${location.host}${this.path}?batch=1`; // signed in by the session cookie
   }
 
   connect() {
     this._stopped = false;
     clearTimeout(this._retryTimer);
     if (this.ws && (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING)) return;
+    if (this._opening) return;
     this._setStatus('connecting', {});
+    this._opening = true;
+    // The cookie first: the handshake carries no token of its own.
+    ensureSession().then(() => {
+      this._opening = false;
+      if (!this._stopped) this._open();
+    });
+  }
+
+  _open() {
     let ws;
     try {
       ws = new WebSocket(this.url());
@@ -150,7 +204,7 @@ export class LiveSocket {
     this.ws = ws;
     ws.onopen = () => this._handleOpen(ws);
     ws.onmessage = (ev) => this._handleMessage(ev);
-    ws.onclose = () => this._handleClose(ws);
+    ws.onclose = (ev) => this._handleClose(ws, ev);
     ws.onerror = () => { /* onclose follows */ };
   }
 
@@ -257,10 +311,13 @@ export class LiveSocket {
     }
   }
 
-  _handleClose(ws) {
+  _handleClose(ws, ev) {
     if (ws !== this.ws) return;
     clearInterval(this._pingTimer);
     this.ws = null;
+    // 4401: the session ended (signed out elsewhere, password or role changed, token expired):
+    // ask /api/auth/me again before the next try, in case the stored token is newer.
+    if (ev && ev.code === 4401) session = null;
     if (this._stopped) {
       this._setStatus('closed', {});
       return;

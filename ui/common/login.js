@@ -1,4 +1,5 @@
 // Sign-in overlay shown when the API answers 401: POST /api/auth/login, keep the token, reload.
+// The answer also sets the HttpOnly session cookie that images and the websocket use.
 
 import { setToken } from './live.js';
 import { el } from './util.js';
@@ -32,7 +33,7 @@ export function showLogin({ username = '', message = 'Sign in to continue' } = {
       const data = await res.json().catch(() => ({}));
       if (!res.ok || !data.token) throw new Error(data.error || `sign-in failed (${res.status})`);
       setToken(data.token);
-      // Drop a stale ?token= from the address so the new one is used after the reload.
+      // Never carry a token in the address (live.js wipes one on load; this is belt and braces).
       const url = new URL(location.href);
       url.searchParams.delete('token');
       location.replace(url.toString());

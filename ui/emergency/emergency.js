@@ -1,7 +1,7 @@
 // Incident mode page: start a mode, work its tasks and timeline, end it, export CAP 1.2.
 // Live through the `emergency` channel; REST for the first load and after a resync.
 
-import { LiveSocket, api, bindIndicator, post, withToken } from '../common/live.js';
+import { LiveSocket, api, bindIndicator, post } from '../common/live.js';
 import { showLogin } from '../common/login.js';
 import { el, fmtClock, toast } from '../common/util.js';
 
@@ -64,7 +64,7 @@ function renderMode(mode) {
     $('timeline').replaceChildren();
     return;
   }
-  $('cap-link').href = withToken(`/api/emergency/${encodeURIComponent(mode.id)}/cap.xml`);
+  $('cap-link').href = `/api/emergency/${encodeURIComponent(mode.id)}/cap.xml`; // the session cookie signs it in
   const c = mode.center || {};
   $('mode-summary').textContent = `${mode.class} · ${Math.round(mode.radius_m)} m around ${c.lat?.toFixed(5)}, ${c.lon?.toFixed(5)}`
     + ` · cameras: ${(mode.cameras || []).join(', ') || '—'} · drones pinned: ${(mode.drones || []).join(', ') || '—'}`

@@ -1,6 +1,6 @@
 // One task card for the worker terminal.
 
-import { withToken } from '../common/live.js';
+import { sameOriginPath } from '../common/live.js';
 import { badge, deadlineStatus, el, fmtClock, isOpenCase, stateLabel } from '../common/util.js';
 
 export const WORKER_ACTIONS = [
@@ -41,10 +41,7 @@ export function taskCard(c, { onAction, keep = null, now = Date.now(), worker = 
       el('div', {}, c.grid_name || '', ' ', el('span', { class: 'num muted' }, c.grid_code || '')),
       el('div', { class: 'muted' }, el('span', { class: 'num' }, c.id), c.source ? ` · ${c.source}` : '',
         Number(c.level) > 0 ? el('span', { class: 'badge level' }, `L${c.level}`) : null)),
-    c.snapshot_url
-      ? el('a', { class: 'task-photo', href: withToken(c.snapshot_url), target: '_blank', rel: 'noopener' },
-        el('img', { src: withToken(c.snapshot_url), alt: 'Evidence photo', loading: 'lazy', decoding: 'async' }))
-      : null,
+    evidence(c),
     el('div', { class: 'task-deadline' },
       el('span', { class: 'muted' }, open ? 'Due ' : 'Was due '),
       el('span', { class: 'num' }, fmtClock(c.deadline)),
@@ -59,6 +56,25 @@ export function taskCard(c, { onAction, keep = null, now = Date.now(), worker = 
 
   if (actions.length) card.append(actionArea(c, actions, onAction, keep, card));
   return { node: card, countdown };
+}
+
+/**
+ * The case's photo: loaded only from this site (the session cookie signs it in). A link to
+ * elsewhere (a citizen's `external_media_url`, or an old case's outside snapshot) is shown as
+ * a plain link, never loaded: the page must not fetch, with or without credentials, from a
+ * server the reporter chose.
+ */
+function evidence(c) {
+  const own = sameOriginPath(c.snapshot_url);
+  if (own) {
+    return el('a', { class: 'task-photo', href: own, target: '_blank', rel: 'noopener' },
+      el('img', { src: own, alt: 'Evidence photo', loading: 'lazy', decoding: 'async' }));
+  }
+  const outside = [c.external_media_url, c.snapshot_url].find((u) => typeof u === 'string' && /^https?:\/\//i.test(u));
+  if (!outside) return null;
+  return el('p', { class: 'task-external' },
+    el('a', { href: outside, target: '_blank', rel: 'noopener noreferrer', referrerpolicy: 'no-referrer', dataset: { external: '' } },
+      '外部图片链接'));
 }
 
 function timeline(entries) {

@@ -3,7 +3,6 @@
 // snapshot refreshed every few seconds. Clicking a tile makes it live (the least recently
 // chosen live tile drops back to snapshots).
 
-import { withToken } from '../common/live.js';
 import { el, badge } from '../common/util.js';
 
 const SNAPSHOT_MS = 3000;
@@ -193,7 +192,7 @@ export class CameraGrid {
     tile.mode = 'live';
     tile.root.dataset.stream = 'live';
     tile.root.title = 'Live';
-    tile.img.src = fresh(withToken(camUrl(tile.cam.id, 'live.mjpg')));
+    tile.img.src = fresh(camUrl(tile.cam.id, 'live.mjpg')); // same-origin: the session cookie signs it in
   }
 
   _toSnapshot(tile) {
@@ -203,7 +202,7 @@ export class CameraGrid {
     tile.root.dataset.stream = 'snapshot';
     tile.root.title = 'Click to watch live';
     // Set the snapshot directly: this also ends the MJPEG response and frees its connection.
-    tile.img.src = fresh(withToken(camUrl(tile.cam.id, 'snapshot.jpg')));
+    tile.img.src = fresh(camUrl(tile.cam.id, 'snapshot.jpg'));
   }
 
   /** Loads a fresh snapshot off-screen, then swaps it in (no flicker, one request at a time). */
@@ -211,7 +210,7 @@ export class CameraGrid {
     if (tile.loading) return;
     tile.loading = true;
     const probe = new Image();
-    const src = fresh(withToken(camUrl(tile.cam.id, 'snapshot.jpg')));
+    const src = fresh(camUrl(tile.cam.id, 'snapshot.jpg'));
     probe.onload = () => {
       tile.loading = false;
       if (tile.mode === 'snapshot') tile.img.src = src;

@@ -1,6 +1,6 @@
 // Incident feed: newest first, thumbnail, details, Ack / Dismiss.
 
-import { post, withToken } from '../common/live.js';
+import { post, sameOriginPath } from '../common/live.js';
 import { Store, badge, el, fmtClock, isToday, parseTs, rafBatch, reconcile, toast } from '../common/util.js';
 
 const FRESH_MS = 8000;
@@ -103,9 +103,11 @@ export class IncidentFeed {
   _row(inc) {
     const score = Number.isFinite(inc.score) ? `${Math.round(inc.score * 100)}%` : '–';
     const what = [inc.rule, inc.label].filter(Boolean).join(' · ') || 'incident';
-    const thumb = inc.snapshot_url
-      ? el('a', { class: 'thumb', href: withToken(inc.snapshot_url), target: '_blank', rel: 'noopener' },
-        el('img', { src: withToken(inc.snapshot_url), alt: what, loading: 'lazy', decoding: 'async' }))
+    // Only this site's evidence is loaded (with the session cookie); anything else is never fetched.
+    const snapshot = sameOriginPath(inc.snapshot_url);
+    const thumb = snapshot
+      ? el('a', { class: 'thumb', href: snapshot, target: '_blank', rel: 'noopener' },
+        el('img', { src: snapshot, alt: what, loading: 'lazy', decoding: 'async' }))
       : el('div', { class: 'thumb thumb-empty' }, 'no image');
     const actions = el('div', { class: 'inc-actions' });
     if (inc.state === 'new') {
@@ -114,8 +116,9 @@ export class IncidentFeed {
         el('button', { class: 'btn btn-danger', type: 'button', dataset: { action: 'dismiss' }, title: 'False positive', onclick: (ev) => this._act(inc.id, 'dismiss', ev) }, 'Dismiss'),
       );
     }
-    if (inc.clip_url) {
-      actions.append(el('a', { class: 'btn', href: withToken(inc.clip_url), target: '_blank', rel: 'noopener' }, 'Clip'));
+    const clip = sameOriginPath(inc.clip_url);
+    if (clip) {
+      actions.append(el('a', { class: 'btn', href: clip, target: '_blank', rel: 'noopener' }, 'Clip'));
     }
     return el('li', { class: 'inc', dataset: { incidentId: inc.id, state: inc.state } },
       thumb,

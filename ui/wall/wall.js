@@ -7,6 +7,7 @@ import { toast } from '../common/util.js';
 import { CameraGrid } from './cameras.js';
 import { CaseBoard } from './cases.js';
 import { IncidentCharts } from './charts.js';
+import { watchDelivery } from './health.js';
 import { IncidentFeed } from './incidents.js';
 
 const $ = (id) => document.getElementById(id);
@@ -286,6 +287,7 @@ async function startMap() {
 
 function start() {
   socket.connect();
+  watchDelivery($('delivery'), $('conn'));
   for (const channel of Object.keys(loaders)) reload(channel);
   startMap();
   charts.loadClasses();
