@@ -47,25 +47,32 @@ class RateLimiter:
 
 class LoginThrottle:
     """Sign-in attempts, limited per client address AND per account: rotating addresses
-    gain nothing against one account, and one address cannot try many accounts. An
-    attempt takes a token from both buckets only when both have one; a successful
-    sign-in gives both back, so people signing in do not use up their hall's bucket."""
+    gain nothing against one account, and one address cannot try many accounts. A third
+    bucket bounds failed attempts of everyone together: a flood from ever new addresses
+    for ever new names passes the first two, and each attempt costs a password hash.
+    An attempt takes a token from every bucket only when each has one; a successful
+    sign-in gives them back, so people signing in do not use up their hall's bucket."""
 
-    def __init__(self, per_address: RateLimiter, per_account: RateLimiter) -> None:
+    def __init__(self, per_address: RateLimiter, per_account: RateLimiter, overall: RateLimiter | None = None) -> None:
         self.per_address = per_address
         self.per_account = per_account
+        self.overall = overall
+
+    def _buckets(self, address: str, account: str) -> list[tuple[RateLimiter, str]]:
+        buckets = [(self.per_address, address), (self.per_account, account.lower())]
+        return buckets + [(self.overall, "*")] if self.overall is not None else buckets
 
     def take(self, address: str, account: str, now: float | None = None) -> float:
         """0.0 when the attempt may go ahead (a token taken from each), else seconds to wait."""
         now = time.monotonic() if now is None else now
-        account = account.lower()
-        wait = max(self.per_address.wait_s(address, now), self.per_account.wait_s(account, now))
+        buckets = self._buckets(address, account)
+        wait = max(limiter.wait_s(key, now) for limiter, key in buckets)
         if wait > 0:
             return wait
-        self.per_address.allow(address, now)
-        self.per_account.allow(account, now)
+        for limiter, key in buckets:
+            limiter.allow(key, now)
         return 0.0
 
     def refund(self, address: str, account: str) -> None:
-        self.per_address.refund(address)
-        self.per_account.refund(account.lower())
+        for limiter, key in self._buckets(address, account):
+            limiter.refund(key)

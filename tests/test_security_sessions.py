@@ -33,6 +33,7 @@ from command_center.runtime import TOPICS, Runtime
 from command_center.store import CaseQuery
 from dispatch.city import City
 from tests.conftest import TEST_HASH, TEST_PASSWORD, ServerThread, token_for
+from tests.test_store_postgres import make_case, pg_db, store, store_url  # noqa: F401  # fixtures, both backends
 
 CHEAP_HASH = {"hash_time_cost": 1, "hash_memory_kib": 1024}  # argon2id still, at test speed
 SECOND_NODE_S = 5.0  # the bound: a revoked token refused, its websocket closed
@@ -96,7 +97,7 @@ def seconds_until(check: Any, timeout: float) -> float:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator[tuple[ServerThread, Runtime]]:
     rt = make_runtime(tmp_path_factory.mktemp("sessions"), small_city, login_burst=100, login_per_minute=600,
-                      login_account_burst=100, login_account_per_minute=600)  # fmt: skip
+                      login_account_burst=100, login_account_per_minute=600, login_all_burst=100)  # fmt: skip
     with ServerThread(build_app(rt)) as srv:
         yield srv, rt
 
@@ -344,6 +345,16 @@ def test_finding_13_x_forwarded_for_is_believed_only_from_a_trusted_proxy(tmp_pa
             assert codes == [401, 401, 429] and ips == expect, (codes, ips)  # one client, whatever it claims
 
 
+def test_finding_13_failed_sign_ins_of_everyone_are_bounded_too(tmp_path: Path, small_city: City) -> None:
+    rt = make_runtime(tmp_path, small_city, {"trusted_proxies": ["127.0.0.1"]}, login_all_burst=4, login_all_per_minute=1)
+    rt.auth.users.seed([Account("steady", "steady-password", "officer")])
+    with ServerThread(build_app(rt)) as srv, http_for(srv) as http:
+        # ever new addresses for ever new names: the per-address and per-account buckets never fill
+        codes = [login(http, f"name{i}", "x", **{"X-Forwarded-For": f"192.0.2.{i}"}).status_code for i in range(6)]
+        assert codes == [401] * 4 + [429] * 2, codes
+        assert login(http, "steady", "steady-password", **{"X-Forwarded-For": "192.0.2.99"}).status_code == 429
+
+
 def test_finding_13_argon2_has_its_own_bounded_pool(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city, hash_time_cost=3, hash_memory_kib=65536, hash_threads=1, hash_queue=1,
                       login_burst=100, login_per_minute=600)  # fmt: skip
@@ -549,3 +560,21 @@ def test_finding_21_a_worker_without_a_worker_id_sees_nothing(node: tuple[Server
     assert rt.store.list_cases(CaseQuery(assignee="")) == ([], 0)  # fails closed in SQL too
     nobody = Principal("ghost", "worker")
     assert nobody.worker_id == "" and not nobody.sees_case("440103", None) and not nobody.sees_case("440103", "")
+
+
+# The store side, on both backends (SQLite and a real PostgreSQL).
+
+
+def test_both_stores_keep_token_versions_and_fail_closed(store: Any) -> None:  # noqa: F811
+    row = {"username": "v", "password_hash": TEST_HASH, "role": "officer", "jurisdiction": "", "worker_id": None,
+           "created_at": datetime.now(UTC).isoformat()}  # fmt: skip
+    assert store.add_users([row, row | {"username": "w"}]) == 2
+    assert store.get_user("v")["token_version"] == 0  # the migration's default
+    store.update_user("v", token_version=3, disabled=1)
+    found = {r["username"]: r for r in store.get_users(["v", "w", "nobody"])}
+    assert set(found) == {"v", "w"} and found["v"]["token_version"] == 3 and found["v"]["disabled"] == 1
+    assert store.get_users([]) == []
+    store.insert_case(make_case(1))
+    assert store.list_cases(CaseQuery(assignee="W1"))[1] == 1
+    assert store.list_cases(CaseQuery(assignee=""))[1] == 0  # finding 21: no worker id, no cases
+    assert store.list_cases(CaseQuery())[1] == 1

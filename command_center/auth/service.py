@@ -99,6 +99,7 @@ class Auth:
             LoginThrottle(
                 RateLimiter(config.login_per_minute, config.login_burst),
                 RateLimiter(config.login_account_per_minute, config.login_account_burst),
+                RateLimiter(config.login_all_per_minute, config.login_all_burst, max_clients=1),
             ),
             Sessions(store, config.max_sessions_per_user, config.session_check_s, config.session_sweep_s),
             HashPool(hash_threads(config), config.hash_queue),
