@@ -32,10 +32,10 @@ class AuthConfig(BaseModel):
     )
     login_account_burst: int = Field(10, ge=1)
     login_all_per_minute: float = Field(
-        120.0, gt=0, description="failed sign-ins of everyone together: each costs an argon2 hash, so a flood from"
+        30.0, gt=0, description="failed sign-ins of everyone together: each costs an argon2 hash, so a flood from"
         " ever new addresses for ever new names is bounded too (successful sign-ins are not counted)",
     )
-    login_all_burst: int = Field(30, ge=1)
+    login_all_burst: int = Field(10, ge=1)
     # argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
     hash_time_cost: int = Field(3, ge=1)
     hash_memory_kib: int = Field(65536, ge=8)

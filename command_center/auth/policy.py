@@ -79,7 +79,7 @@ def rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/api/reports/[^/]+/photo\.jpg$", READ, None),
         # Publishers (WHIP) and telemetry: no role suffices, so the policy lets them through to
         # the endpoints, which demand a credential for the stream itself: a per-device publish
-        # key, or a signed-in user allowed for that stream (streams/publishers.py).
+        # key, or a signed-in user allowed for that stream (command_center/auth/publishers.py).
         _rule(r"^/whip/", None, None),
         _rule(r"^/api/drones/[^/]+/telemetry$", frozenset({"POST"}), None),
         _rule(r"^/api/auth/(me|password)$", None, ANY_ROLE),

@@ -23,7 +23,7 @@ from starlette.requests import HTTPConnection
 
 from command_center import audit
 from command_center.api.errors import ApiError
-from command_center.auth.middleware import signed_in
+from command_center.auth.middleware import bearer_of, signed_in
 from command_center.auth.principal import Principal
 from command_center.auth.publish_keys import PublishKey, PublishKeys, looks_like_key
 from command_center.auth.scoping import Locate
@@ -60,18 +60,13 @@ class Publisher:
         return cls(f"user:{principal.user}", principal.user, principal.role, principal=principal)
 
 
-def bearer(conn: HTTPConnection) -> str | None:
-    scheme, _, value = conn.headers.get("authorization", "").partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
-
-
 async def credential(conn: HTTPConnection, keys: PublishKeys) -> Publisher:
     """The caller's publish key or signed-in user; 401 when there is neither.
 
     The middleware already dropped a bad or revoked user token on this public route
     (`signed_in` is then None), so a bad token reads as none, and a key is checked here.
     """
-    token = bearer(conn)
+    token = bearer_of(conn.scope)  # a key only ever comes as a header, never from the cookie
     if token is not None and looks_like_key(token):
         key = await asyncio.to_thread(keys.verify, token)
         if key is None:

@@ -63,7 +63,7 @@ function keyRow(key) {
     el('td', {}, `${when(key.created_at)} · ${key.created_by}`),
     el('td', {}, when(key.rotated_at)),
     el('td', {}, key.active ? '有效' : `已吊销 ${when(key.revoked_at)}`),
-    el('td', { class: 'actions' }, key.active ? [rotate, revoke] : []));
+    el('td', {}, el('div', { class: 'actions' }, key.active ? [rotate, revoke] : [])));
 }
 
 async function loadKeys() {
@@ -145,7 +145,7 @@ function userRow(u, me) {
     el('td', {}, jurisdiction),
     el('td', { class: 'mono' }, u.worker_id || '—'),
     el('td', {}, u.disabled ? '已停用' : '正常'),
-    el('td', { class: 'actions' }, save, toggle, reset));
+    el('td', {}, el('div', { class: 'actions' }, save, toggle, reset)));
 }
 
 async function loadUsers(me) {
