@@ -137,7 +137,10 @@ class Runtime:
         health = SourceHealth(stall_after_s=cam.stall_after_s, offline_after_s=cam.offline_after_s)
         # A publisher may come any moment: a WHIP camera re-checks its slot quickly.
         backoff = (0.1, 0.5) if cam.kind == "whip" else (min(0.5, cam.reconnect_max_s), cam.reconnect_max_s)
-        return SourceRunner(cam.id, lambda: with_telemetry(create_source(cam), cam.id), health, backoff)
+        # Only a source declared mobile takes posted positions: a fixed camera never moves,
+        # whatever reaches the telemetry store (defence behind the endpoints' own refusal).
+        make = (lambda: with_telemetry(create_source(cam), cam.id)) if cam.mobile else (lambda: create_source(cam))
+        return SourceRunner(cam.id, make, health, backoff)
 
     def _pipeline(self, cam: CameraConfig) -> CameraPipeline:
         rules = self.config.rules

@@ -94,7 +94,7 @@ export class Outbox {
 export async function send(entry, worker) {
   const ids = [];
   for (const photo of entry.photos || []) {
-    const blob = typeof photo === 'string' ? await (await fetch(photo)).blob() : photo;
+    const blob = typeof photo === 'string' ? blobOf(photo) : photo;
     const form = new FormData();
     form.append('photo', blob, 'photo.jpg');
     const up = await api(`/api/cases/${encodeURIComponent(entry.caseId)}/photos`, { method: 'POST', body: form, timeoutMs: 60000 });
@@ -115,7 +115,7 @@ export async function sendReport(entry, onPhotoSent = () => {}) {
   const c = await post('/api/cases', { ...entry.body, client_id: entry.clientId });
   const left = [...(entry.photos || [])];
   while (left.length) {
-    const blob = typeof left[0] === 'string' ? await (await fetch(left[0])).blob() : left[0];
+    const blob = typeof left[0] === 'string' ? blobOf(left[0]) : left[0];
     const form = new FormData();
     form.append('photo', blob, 'clue.jpg');
     await api(`/api/cases/${encodeURIComponent(c.id)}/photos`, { method: 'POST', body: form, timeoutMs: 60000 });
@@ -135,6 +135,19 @@ async function alreadyApplied(entry, worker) {
   } catch {
     return null;
   }
+}
+
+/**
+ * A kept data URL back to a Blob, decoded here: fetch() of a data: URL is a connection that
+ * the Content-Security-Policy (connect-src 'self') rightly refuses.
+ */
+function blobOf(dataUrl) {
+  const [head, payload = ''] = dataUrl.split(',', 2);
+  const type = (head.match(/^data:([^;,]+)/) || [])[1] || 'application/octet-stream';
+  const bytes = head.includes(';base64') ? atob(payload) : decodeURIComponent(payload);
+  const out = new Uint8Array(bytes.length);
+  for (let i = 0; i < bytes.length; i += 1) out[i] = bytes.charCodeAt(i);
+  return new Blob([out], { type });
 }
 
 function readAsDataUrl(blob) {
