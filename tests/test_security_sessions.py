@@ -515,6 +515,13 @@ def test_finding_1_worker_token_stays_home(tmp_path: Path, small_city: City, els
                 cookie = next(c for c in context.cookies() if c["name"] == "cc_session")
                 assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
                 assert page.evaluate("() => document.cookie").find("cc_session") < 0  # scripts cannot read it
+                # The cookie gone (expired, cleared) but the stored token good: the page gets it back
+                # from GET /api/auth/me and its websocket and images work without signing in again.
+                context.clear_cookies()
+                page.reload()
+                page.wait_for_selector("#conn[data-state=open]", timeout=15000)
+                page.wait_for_selector(card, timeout=10000)
+                assert page.query_selector("#login") is None
             finally:
                 browser.close()
     assert token, "signed in"

@@ -103,6 +103,8 @@ class Sessions:
         self._live: dict[str, set[LiveSession]] = {}
         self._closing: set[asyncio.Task[None]] = set()
         self.closed = {"expired": 0, "revoked": 0}  # sessions the sweep ended, for /metrics
+        self._warned_at = -STALE_OK_S
+        self._changed: dict[str, float] = {}  # account → when this node last changed it
 
     # is a token still good
     def is_current(self, principal: Principal) -> bool:
@@ -127,8 +129,20 @@ class Sessions:
         return state.refusal(principal)
 
     def forget(self, username: str) -> None:
-        """Drop what this node knows of an account (it just changed it): the next check reads it."""
+        """Drop what this node knows of an account (it just changed it): the next check reads it,
+        and a read begun before the change is not remembered."""
         self._states.pop(username, None)
+        self._reads.pop(username, None)
+        self._changed[username] = time.monotonic()
+
+    def _current_since(self, username: str, began: float) -> bool:
+        """Did a read begun at `began` see the account as it is (no change here since)?"""
+        changed = self._changed.get(username)
+        if changed is None:
+            return True
+        if time.monotonic() - changed > STALE_OK_S:
+            del self._changed[username]
+        return changed < began
 
     def _fresh(self, username: str) -> AccountState | None:
         state = self._states.get(username)
@@ -143,8 +157,9 @@ class Sessions:
     def _stale(self, username: str, exc: BaseException) -> AccountState:
         state = self._states.get(username)
         if state is not None and time.monotonic() - state.read_at < STALE_OK_S:
-            log.warning("sessions: account %s unreadable (%s); using what was read %.0f s ago",
-                        username, exc, time.monotonic() - state.read_at)  # fmt: skip
+            if time.monotonic() - self._warned_at > STALE_OK_S:  # once a minute, not every request
+                self._warned_at = time.monotonic()
+                log.warning("sessions: accounts unreadable (%s); using what was read up to a minute ago", exc)
             return state
         raise SessionStoreError(f"cannot read account {username!r}: {exc}") from exc
 
@@ -153,14 +168,18 @@ class Sessions:
         pending = self._reads.get(username)
         if pending is None:
             pending = self._reads[username] = asyncio.ensure_future(self._read_now(username))
-            pending.add_done_callback(lambda _f: self._reads.pop(username, None))
+            pending.add_done_callback(lambda f: self._reads.pop(username) if self._reads.get(username) is f else None)
         return await asyncio.shield(pending)
 
     async def _read_now(self, username: str) -> AccountState:
-        try:
-            row = await asyncio.to_thread(self.store.get_user, username)
-        except Exception as exc:
-            return self._stale(username, exc)
+        for _ in range(3):
+            began = time.monotonic()
+            try:
+                row = await asyncio.to_thread(self.store.get_user, username)
+            except Exception as exc:
+                return self._stale(username, exc)
+            if self._current_since(username, began):
+                break  # else changed here while we read: read again
         return self._remember(username, row)
 
     # live connections
@@ -220,14 +239,18 @@ class Sessions:
     async def _refresh(self, users: list[str]) -> None:
         for start in range(0, len(users), BATCH):
             chunk = users[start : start + BATCH]
+            began = time.monotonic()
             try:
                 rows = await asyncio.to_thread(self.store.get_users, chunk)
             except Exception as exc:  # the store is away: expiry is still enforced, revocation waits
-                log.warning("sessions: accounts unreadable (%s); checking expiry only", exc)
+                if time.monotonic() - self._warned_at > STALE_OK_S:  # once a minute, not every sweep
+                    self._warned_at = time.monotonic()
+                    log.warning("sessions: accounts unreadable (%s); checking expiry only", exc)
                 return
             found = {row["username"]: row for row in rows}
             for user in chunk:
-                self._remember(user, found.get(user))
+                if self._current_since(user, began):  # else the next check reads it afresh
+                    self._remember(user, found.get(user))
 
     def _close(self, session: LiveSession, reason: str, counter: str) -> None:
         session.closing = True
