@@ -220,6 +220,7 @@ def _run(config: Config, demo: bool = False, background: list | None = None) -> 
 
     from command_center.app import build_app
     from command_center.auth.seed import seed_users
+    from command_center.hub import MAX_MESSAGE
     from command_center.runtime import Runtime
 
     print("building the city and starting cameras...", file=sys.stderr)
@@ -245,7 +246,12 @@ def _run(config: Config, demo: bool = False, background: list | None = None) -> 
     settle_heap()
     # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback client;
     # the app believes it only from server.trusted_proxies (command_center/auth/proxies.py).
-    uvicorn.run(app, host=config.server.host, port=config.server.port, log_level="warning", proxy_headers=False)
+    # ws_max_size: the websocket layer refuses a frame past the hub's own message limit before
+    # reading it whole (uvicorn's default would buffer 16 MiB per frame first).
+    uvicorn.run(
+        app, host=config.server.host, port=config.server.port, log_level="warning", proxy_headers=False,
+        ws_max_size=4 * MAX_MESSAGE,
+    )  # fmt: skip
     return 0
 
 

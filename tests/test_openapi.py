@@ -61,7 +61,9 @@ def test_every_route_is_described_and_every_description_is_a_route(runtime: Runt
     in_app, in_spec = app_operations(runtime), spec_operations(openapi.description())
     assert in_app, "no routes found"
     assert sorted(in_app - in_spec) == [], "routes with no operation in command_center/api/openapi.yaml"
-    assert sorted(in_spec - in_app) == [], "operations in command_center/api/openapi.yaml that no route serves"
+    assert sorted(in_spec - in_app) == [], (
+        "operations in command_center/api/openapi.yaml that no route serves"
+    )
 
 
 def test_the_description_is_valid_openapi_3_1() -> None:
@@ -84,7 +86,9 @@ def test_every_error_answer_has_the_common_shape() -> None:
         codes = set(op["responses"])
         if secured:
             # no or a bad token, a role that may not, and a store that cannot say if it was revoked
-            assert {"401", "403", "503"} <= codes, f"{method} {path}: a signed-in route answers 401, 403 and 503"
+            assert {"401", "403", "503"} <= codes, (
+                f"{method} {path}: a signed-in route answers 401, 403 and 503"
+            )
         if "requestBody" in op:
             assert {"400", "413"} <= codes, f"{method} {path}: a body can be malformed or too large"
         for code in codes & set(ERRORS):
@@ -94,7 +98,11 @@ def test_every_error_answer_has_the_common_shape() -> None:
                 answer = spec["components"]["responses"][answer["$ref"].rsplit("/", 1)[1]]
             schema = answer["content"]["application/json"]["schema"]
             # the common {"error", "detail"}; a map check lists its problems, health says what is down
-            assert schema["$ref"] in ("#/components/schemas/Error", "#/components/schemas/MapCheck", "#/components/schemas/Health")
+            assert schema["$ref"] in (
+                "#/components/schemas/Error",
+                "#/components/schemas/MapCheck",
+                "#/components/schemas/Health",
+            )
 
 
 def test_the_description_ships_as_package_data() -> None:

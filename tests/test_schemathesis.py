@@ -166,15 +166,25 @@ def world(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterato
             # Throttles on: their 429s are part of the contract. Loose enough that the run gets past
             # them to the sign-ins and reports themselves; argon2 cheap, as every sign-in costs one.
             "auth": {
-                "login_per_minute": 600, "login_burst": 40, "login_account_per_minute": 600,
-                "login_account_burst": 40, "login_all_per_minute": 1200, "login_all_burst": 80,
-                "hash_time_cost": 1, "hash_memory_kib": 1024,
+                "login_per_minute": 600,
+                "login_burst": 40,
+                "login_account_per_minute": 600,
+                "login_account_burst": 40,
+                "login_all_per_minute": 1200,
+                "login_all_burst": 80,
+                "hash_time_cost": 1,
+                "hash_memory_kib": 1024,
             },
             "citizen": {"reports_per_minute": 600, "burst": 80},
             # a WHIP camera: cameras, WHEP, publish keys and telemetry have something real to act on
             "cameras": [
-                {"id": CAMERA, "kind": "whip", "url": f"whip://{CAMERA}", "mobile": True,
-                 "location": {"lon": grid.lon, "lat": grid.lat}}  # fmt: skip
+                {
+                    "id": CAMERA,
+                    "kind": "whip",
+                    "url": f"whip://{CAMERA}",
+                    "mobile": True,
+                    "location": {"lon": grid.lon, "lat": grid.lat},
+                }  # fmt: skip
             ],
         }
     )
@@ -183,7 +193,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterato
         # Something to find: incidents become cases dispatched to workers, and an incident mode.
         grids = small_city.grids[::400][:4]
         rules = ("illegal_parking", "stall", "fire", "crowding")
-        cases = [wait_case(srv, inject(srv, rt, g.lon, g.lat, rule)["id"]) for g, rule in zip(grids, rules, strict=True)]
+        cases = [
+            wait_case(srv, inject(srv, rt, g.lon, g.lat, rule)["id"])
+            for g, rule in zip(grids, rules, strict=True)
+        ]
         inject(srv, rt, grid.lon, grid.lat, "illegal_parking")  # one more, left new
         started = httpx.post(
             f"{srv.url}/api/emergency", headers=srv.headers(),
@@ -218,8 +231,14 @@ def real_things(srv: ServerThread, case_id: str, mode: dict) -> tuple[list[tuple
     key = httpx.post(f"{srv.url}/api/publish-keys", headers=admin, json={"name": "drone", "stream": CAMERA})
     form = {"service_code": "0101", "lat": str(mode["center"]["lat"]), "long": str(mode["center"]["lon"]),
             "description": "路灯坏了", "publish": "1"}  # fmt: skip
-    report = httpx.post(f"{srv.url}/open311/v2/requests.json", data=form, files={"media": ("p.jpg", jpeg, "image/jpeg")})
-    assert (photo.status_code, key.status_code, report.status_code) == (201, 201, 201), (photo.text, key.text, report.text)
+    report = httpx.post(
+        f"{srv.url}/open311/v2/requests.json", data=form, files={"media": ("p.jpg", jpeg, "image/jpeg")}
+    )
+    assert (photo.status_code, key.status_code, report.status_code) == (201, 201, 201), (
+        photo.text,
+        key.text,
+        report.text,
+    )
     incidents = httpx.get(f"{srv.url}/api/incidents", headers=admin).json()["items"]
     report_id = report.json()[0]["service_request_id"]
     return [
@@ -237,7 +256,13 @@ def real_things(srv: ServerThread, case_id: str, mode: dict) -> tuple[list[tuple
 
 
 def send(
-    world: World, strategy: Any, examples: int, role: str, checks: list, tally: Tally, answers: list | None = None
+    world: World,
+    strategy: Any,
+    examples: int,
+    role: str,
+    checks: list,
+    tally: Tally,
+    answers: list | None = None,
 ) -> None:
     """`examples` cases drawn from `strategy`, sent as `role`, each answer checked (and kept in
     `answers` when given)."""
@@ -293,7 +318,9 @@ def stateful(world: World, schema: Any, role: str, tally: Tally) -> None:
     # draw differently: Flaky. schemathesis's own runner ends the suite there too; every answer so
     # far is already checked and counted.
     with contextlib.suppress(Flaky):
-        Machine.run(settings=settings(SETTINGS, max_examples=25, stateful_step_count=10, phases=[Phase.generate]))
+        Machine.run(
+            settings=settings(SETTINGS, max_examples=25, stateful_step_count=10, phases=[Phase.generate])
+        )
 
 
 def targeted(world: World, schema: Any, tally: Tally) -> None:
@@ -312,13 +339,26 @@ def targeted(world: World, schema: Any, tally: Tally) -> None:
     point = world.rt.city.grids[7]
     case = one("POST /api/cases", "admin", {"matter_code": "0101", "lon": point.lon, "lat": point.lat}).json()
     one("POST /api/cases/{id}/{action}", "admin", {"note": "升级处理"}, id=case["id"], action="escalate")
-    districts = httpx.get(f"{world.srv.url}/api/grids", params={"levels": "district"}, headers=world.srv.headers())
+    districts = httpx.get(
+        f"{world.srv.url}/api/grids", params={"levels": "district"}, headers=world.srv.headers()
+    )
     one("POST /api/grids/validate", "admin", districts.json())
-    one("POST /api/drones/{id}/telemetry", "device", {"lat": point.lat, "lon": point.lon, "alt": 80.0}, id=CAMERA)
+    one(
+        "POST /api/drones/{id}/telemetry",
+        "device",
+        {"lat": point.lat, "lon": point.lon, "alt": 80.0},
+        id=CAMERA,
+    )
     for kind, role in (("whip", "device"), ("whep", "admin")):
         stream = "stream_id" if kind == "whip" else "camera_id"
-        started = one(f"POST /{kind}/{{{stream}}}", role, asyncio.run(sdp_offer(publish=kind == "whip")), **{stream: CAMERA})
-        session = started.headers["location"].rsplit("/", 1)[1]
+        started = one(
+            f"POST /{kind}/{{{stream}}}",
+            role,
+            asyncio.run(sdp_offer(publish=kind == "whip")),
+            **{stream: CAMERA},
+        )
+        assert started.status_code == 201, started.text
+        session = started.headers["location"][0].rsplit("/", 1)[1]
         one(f"DELETE /{kind}/{{{stream}}}/{{session_id}}", role, **{stream: CAMERA, "session_id": session})
     world.tokens["mover"] = token_for(world.rt, role="officer", user="mover")
     new = {"old_password": TEST_PASSWORD, "new_password": "a new passphrase"}
@@ -341,7 +381,9 @@ async def sdp_offer(publish: bool) -> str:
 def live_view(world: World, role: str, camera: str) -> int:
     """The MJPEG view's status and content type, without waiting for its endless body."""
     headers = {"Authorization": f"Bearer {world.tokens[role]}"} if world.tokens[role] else {}
-    with httpx.stream("GET", f"{world.srv.url}/api/cameras/{camera}/live.mjpg", headers=headers, timeout=10) as answer:
+    with httpx.stream(
+        "GET", f"{world.srv.url}/api/cameras/{camera}/live.mjpg", headers=headers, timeout=10
+    ) as answer:
         expected = "multipart/x-mixed-replace" if answer.status_code == 200 else "application/json"
         assert answer.headers["content-type"].startswith(expected), answer.headers
         return answer.status_code

@@ -557,3 +557,31 @@ def test_publish_keys_are_stored_hashed_and_checked_in_both_stores(key_store: An
     revoked = keys.revoke(key.id)
     assert revoked is not None and not revoked.active and keys.verify(rotated[1]) is None
     assert keys.revoke(key.id) is None and keys.rotate(key.id) is None and keys.rotate("000000000000") is None
+
+
+def test_finding_6_a_disabled_workers_live_publish_ends(tmp_path: Path, small_city: City) -> None:
+    """A live publish under a user's token is a session like a websocket: disabling the
+    worker ends it within seconds, and the stream is free again."""
+    rt = make_runtime(tmp_path, small_city)
+    worker = small_city.workers[0]
+    stream = f"worker-{worker.id}"
+    with ServerThread(build_app(rt)) as server:
+
+        async def scenario() -> float:
+            pc, _location = await go_live(server.url, stream, auth_headers(rt, role="worker", worker_id=worker.id))
+            try:
+                await until(lambda: hubs(rt).whip.live_owner(stream), 5, "the publish")
+                async with httpx.AsyncClient(base_url=server.url, headers=auth_headers(rt)) as http:
+                    res = await http.post(f"/api/users/{worker.id}/disable")
+                    assert res.status_code == 200, res.text
+                started = time.monotonic()
+                await until(lambda: hubs(rt).whip.live_owner(stream) is None, 5, "the publish to end")
+                return time.monotonic() - started
+            finally:
+                await pc.close()
+
+        took = asyncio.run(scenario())
+        time.sleep(0.3)
+        ends = rows(audit_log(rt), "whip.end")
+    assert took < 5
+    assert ends and "revoked" in (ends[-1]["detail"] or "")

@@ -19,6 +19,7 @@ import asyncio
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from starlette.requests import Request
@@ -183,13 +184,29 @@ class _Ingress:
 
         return ended
 
+    async def _start(self, stream_id: str, offer: str, who: Publisher, ended: Callable[[str], None], live: Any) -> Any:
+        """The WHIP publish; a user's live session is freed again when it does not start."""
+        try:
+            return await self.the.whip.publish(stream_id, offer, who.owner, who.may_replace, ended)
+        except BaseException:
+            if live is not None:
+                live.end()
+            raise
+
     async def publish(self, request: Request, who: Publisher, stream_id: str, offer: str) -> Response:
         the = self.the
         box: dict[str, str] = {}
+        ended = self.on_publish_end(who, stream_id, box)
+        live = None
+        if who.principal is not None:  # a user's publish lives no longer than their token
+            async def close(_reason: str) -> None:
+                if "id" in box:
+                    await the.whip.end(box["id"], "the publisher's token expired or was revoked")
+
+            live = open_view(self.rt, who.principal, "whip", close)
+            ended = _and_then(ended, live.end)
         try:
-            published = await the.whip.publish(
-                stream_id, offer, who.owner, who.may_replace, self.on_publish_end(who, stream_id, box)
-            )
+            published = await self._start(stream_id, offer, who, ended, live)
         except Occupied as exc:
             raise ApiError(
                 409, "stream is live", f"{stream_id} is live from another publisher; only it or an admin may replace it"
@@ -207,6 +224,16 @@ class _Ingress:
             await self.audit.write(request, who, "whip.replace", stream_id, detail)
         await self.audit.write(request, who, "whip.publish", stream_id, f"session {published.session_id}")
         return created(published.answer_sdp, f"/whip/{stream_id}/{published.session_id}")
+
+
+def _and_then(first: Callable[[str], None], then: Callable[[], None]) -> Callable[[str], None]:
+    def both(why: str) -> None:
+        try:
+            first(why)
+        finally:
+            then()
+
+    return both
 
 
 def routes(rt: Runtime) -> list[Route]:

@@ -13,6 +13,7 @@ class SessionCaps(BaseModel):
     ws: int = Field(20, ge=1, description="websocket connections (/ws): pages open one each")
     mjpeg: int = Field(12, ge=1, description="live MJPEG streams (the wall's camera tiles)")
     whep: int = Field(6, ge=1, description="WebRTC viewing sessions (WHEP)")
+    whip: int = Field(4, ge=1, description="live publishes under a user's token (a worker's phone, staff cameras)")
 
 
 class AuthConfig(BaseModel):

@@ -26,7 +26,7 @@ from command_center.auth.principal import Principal
 from command_center.store import Store
 
 log = logging.getLogger(__name__)
-KINDS = ("ws", "mjpeg", "whep")
+KINDS = ("ws", "mjpeg", "whep", "whip")
 STALE_OK_S = 60.0  # with the store unreachable, an account state this old still answers
 CLOSE_TIMEOUT_S = 10.0
 BATCH = 500  # accounts read in one query by the sweep
