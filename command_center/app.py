@@ -37,7 +37,7 @@ from command_center.api.limits import BodyLimitMiddleware
 from command_center.auth.middleware import AuthMiddleware, principal_of
 from command_center.auth.principal import Principal
 from command_center.config import Config
-from command_center.hub import Access
+from command_center.hub_parts import Access
 from command_center.runtime import Runtime
 from command_center.store.base import StoreUnavailable
 

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from command_center import faults
@@ -31,6 +29,7 @@ from command_center.hub import Hub
 from command_center.hub_history import Post, shared_history
 from command_center.leader import Singleton
 from command_center.leases import new_worker_id
+from command_center.recording import IncidentRecorder
 from command_center.retention import Retention
 from command_center.store import Store, create_store
 from dispatch.cases import Case
@@ -122,6 +121,9 @@ class Runtime:
         self.counters = {"incidents": 0, "cases_created": 0, "cases_merged": 0, "incidents_redelivered": 0}
         self.counters.update(dict.fromkeys(faults.COUNTERS, 0))  # store and bus failures (faults.py)
         self.casework = CaseWork(self.store, self.dispatcher, self.bus, self.counters)
+        self.recorder = IncidentRecorder(
+            self.store, self.bus, self.snapshots, self.catalog, lambda: self.index, self.counters
+        )
         self.retention = Retention(config, self.store, self.counters)  # personal data past its time
         self.evidence_access = EvidenceAccess(config.privacy, data_dir)  # blurring by role, view audit
         # Jobs one node of several runs (leader.py), by name; the app adds the hotspot alerts.
@@ -265,74 +267,14 @@ class Runtime:
         self.dispatcher.city, self.dispatcher.index = city, index
         return index
 
-    # vision → bus
+    # vision → bus (recording.py)
     def _from_vision(self, incident: Incident) -> None:
         """Called on the vision thread; hands the incident to the event loop."""
         if self.loop is not None:
-            done = asyncio.run_coroutine_threadsafe(self.record_incident(incident), self.loop)
-            # Nobody awaits this future: without the callback a failure would vanish unseen.
-            done.add_done_callback(lambda f: self._recorded(incident.id, f))
-
-    def _recorded(self, incident_id: str, done: Any) -> None:
-        exc = None if done.cancelled() else done.exception()
-        if exc is not None and not isinstance(exc, faults.IncidentLost):  # (that one is counted and logged)
-            self.counters["incidents_failed"] += 1
-            log.error("incident %s was not recorded", incident_id, exc_info=exc)
+            self.recorder.hand_over(incident, self.loop)
 
     async def record_incident(self, incident: Incident) -> dict[str, Any]:
-        """Snapshot, row, then the bus, each retried (faults.py). The snapshot or the row may
-        fail for good and the incident still goes on (the dispatcher stores a missing row
-        with its case); only an incident the bus never took is lost, and logged whole."""
-        counters, tag = self.counters, f"incident {incident.id}"
-        with contextlib.suppress(Exception):  # logged and counted by retrying()
-            await faults.retrying(
-                f"saving the snapshot of {tag}",
-                lambda: asyncio.to_thread(self.snapshots.save, incident.id, incident.snapshot_jpeg),
-                counters, "store_errors",
-            )  # fmt: skip
-        doc = self._incident_doc(incident)
-        try:
-            await faults.retrying(f"storing {tag}", lambda: asyncio.to_thread(self._store_incident, doc), counters, "store_errors")
-        except Exception:
-            log.error("%s is not stored yet; the dispatcher stores it with its case", tag)
-        counters["incidents"] += 1
-        try:
-            event = Event("incidents", "incident.created", doc)
-            await faults.retrying(f"publishing {tag}", lambda: self.bus.publish(event), counters, "bus_errors")
-        except Exception:
-            counters["incidents_failed"] += 1
-            log.error("%s is lost: the bus did not take it; the incident: %s", tag, json.dumps(doc, ensure_ascii=False))
-            raise faults.IncidentLost(incident.id) from None
-        return doc
-
-    def _store_incident(self, doc: dict[str, Any]) -> None:
-        # A try that failed after its row landed must not make every later try a duplicate.
-        if self.store.get_incident(doc["id"]) is None:
-            self.store.add_incident(doc)
-
-    def _incident_doc(self, incident: Incident) -> dict[str, Any]:
-        located = self.index.locate(incident.lon, incident.lat)
-        matter = self.catalog.match(incident.rule, incident.label)
-        doc = {
-            "id": incident.id,
-            "ts": datetime.fromtimestamp(incident.ts, UTC).isoformat(),
-            "camera_id": incident.camera_id,
-            "rule": incident.rule,
-            "zone": incident.zone,
-            "label": incident.label,
-            "score": round(incident.score, 3),
-            "box": [round(v, 1) for v in incident.box],
-            "track_id": incident.track_id,
-            "location": {"lon": incident.lon, "lat": incident.lat},
-            "grid_code": (located.grid_code or located.community_code) if located else None,
-            "matter_code": matter.code,
-            "matter_name": matter.name,
-            "snapshot_url": f"/api/incidents/{incident.id}/snapshot.jpg",
-            "clip_url": None,
-            "state": "new",
-            "case_id": None,
-        }
-        return doc
+        return await self.recorder.record(incident)
 
     def record_dismissal(self, incident: dict[str, Any]) -> float | None:
         """A dismissed incident is a false positive at its camera, zone and label."""
@@ -348,14 +290,7 @@ class Runtime:
     def _clip_ready(self, incident_id: str, _path: object) -> None:
         """Called on a clip-writer thread once the post-roll is encoded."""
         if self.loop is not None:
-            asyncio.run_coroutine_threadsafe(self._link_clip(incident_id), self.loop)
-
-    async def _link_clip(self, incident_id: str) -> None:
-        updated = await asyncio.to_thread(
-            self.store.update_incident, incident_id, clip_url=f"/api/incidents/{incident_id}/clip.mp4"
-        )
-        if updated is not None:
-            await self.bus.publish(Event("incidents", "incident.updated", updated))
+            asyncio.run_coroutine_threadsafe(self.recorder.link_clip(incident_id), self.loop)
 
     # bus → dispatch (casework.py); what the API calls
     async def act(self, case_id: str, action: str, actor: str, note: str = "", **changes: Any) -> Case:

@@ -28,7 +28,7 @@ from command_center.app import build_app
 from command_center.auth import Principal
 from command_center.auth.users import Account
 from command_center.config import parse_config
-from command_center.hub import TOPICS as HUB_TOPICS
+from command_center.hub_parts import TOPICS as HUB_TOPICS
 from command_center.runtime import TOPICS, Runtime
 from command_center.store import CaseQuery
 from dispatch.city import City
