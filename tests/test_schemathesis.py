@@ -127,11 +127,16 @@ class World:
     def harmless(self, case: Any) -> bool:
         return (case.path_parameters or {}).get("username") not in self.protected
 
-    def session(self, role: str) -> requests.Session:
-        session = requests.Session()
-        if self.tokens[role] is not None:
-            session.headers["Authorization"] = f"Bearer {self.tokens[role]}"
-        return session
+    def sign(self, case: Any, role: str) -> Any:
+        """The case as `role` sends it. schemathesis fills the security schemes with made-up
+        credentials: the anonymous caller keeps them (random tokens must get a 401), a role's
+        own token replaces them."""
+        token = self.tokens[role]
+        if token is not None:
+            headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}
+            case.headers = headers | {"Authorization": f"Bearer {token}"}
+            case.cookies = {k: v for k, v in (case.cookies or {}).items() if k != "cc_session"}
+        return case
 
 
 def inject(srv: ServerThread, rt: Runtime, lon: float, lat: float, rule: str) -> dict:
@@ -265,12 +270,12 @@ def send(
 ) -> None:
     """`examples` cases drawn from `strategy`, sent as `role`, each answer checked (and kept in
     `answers` when given)."""
-    session = world.session(role)
+    session = requests.Session()  # one connection pool per batch
 
     @given(case=strategy.filter(world.harmless))
     @settings(SETTINGS, max_examples=examples)
     def run(case: Any) -> None:
-        response = case.call(base_url=world.srv.url, session=session, timeout=30)
+        response = world.sign(case, role).call(base_url=world.srv.url, session=session, timeout=30)
         tally.record(role, case, response, checks)
         if answers is not None:
             answers.append(response)
@@ -298,7 +303,7 @@ def fuzz(world: World, operation: Any, role: str, counts: tuple[int, int, int], 
 def stateful(world: World, schema: Any, role: str, tally: Tally) -> None:
     """schemathesis's state machine over the description's links: create a case, act on it,
     upload its photo; start an incident mode, tick off its task, end it; create a key, rotate it."""
-    session = world.session(role)
+    session = requests.Session()  # one connection pool per batch
 
     class Machine(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: Any) -> dict[str, Any]:
@@ -307,7 +312,7 @@ def stateful(world: World, schema: Any, role: str, tally: Tally) -> None:
         def call(self, case: Any, **kwargs: Any) -> Any:
             if not world.harmless(case):  # values found in answers may name the run's own users
                 case.path_parameters = {**case.path_parameters, "username": "nobody"}
-            return case.call(**kwargs)
+            return world.sign(case, role).call(**kwargs)
 
         def validate_response(self, response: Any, case: Any, **_kwargs: Any) -> None:
             tally.stateful[role] += 1
