@@ -32,7 +32,7 @@ from command_center.api import (
     webrtc,
 )
 from command_center.api.errors import error_response, handle_http_error
-from command_center.api.headers import SecurityHeadersMiddleware
+from command_center.api.headers import HEADERS, SecurityHeadersMiddleware
 from command_center.api.limits import BodyLimitMiddleware
 from command_center.auth.middleware import AuthMiddleware, principal_of
 from command_center.auth.principal import Principal
@@ -67,7 +67,11 @@ async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, StoreUnavailable):  # raised outside the routes (the auth middleware's user check)
         return await handle_store_unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return error_response(500, "internal error", type(exc).__name__)
+    response = error_response(500, "internal error", type(exc).__name__)
+    # Starlette answers this one outside every middleware: the security headers go on here.
+    for name, value in HEADERS:
+        response.headers[name.decode()] = value.decode()
+    return response
 
 
 def build_app(rt: Runtime) -> Starlette:

@@ -26,6 +26,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+from starlette.routing import Route
 
 from command_center.app import MAPLIBRE_DIR, build_app
 from command_center.auth.principal import normalize_jurisdiction
@@ -386,6 +387,22 @@ def test_finding_15_headers_and_csp(site: tuple[ServerThread, Runtime], anon: ht
         assert response.headers["x-content-type-options"] == "nosniff"
     refused = anon.post("/api/auth/login", content=b"x" * (2 * MIB), headers={"content-type": "application/json"})
     assert refused.status_code == 413 and refused.headers["x-frame-options"] == "DENY"
+
+
+def test_finding_15_even_a_server_error_carries_the_headers(small_city: City, tmp_path: Path) -> None:
+    """Starlette answers an unexpected error outside every middleware: the handler adds them."""
+    rt = Runtime(parse_config({"server": {"data_dir": str(tmp_path)}, "store": "sqlite:///:memory:"}), city=small_city)
+    app = build_app(rt)
+
+    async def broken(_request: object) -> None:
+        raise RuntimeError("a bug")
+
+    app.router.routes.append(Route("/api/broken", broken))
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, headers=server.headers()) as http:
+        response = http.get("/api/broken")
+    assert response.status_code == 500 and response.json()["error"] == "internal error"
+    assert response.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
 
 
 CHROMIUM = Path("/usr/bin/chromium")
