@@ -513,6 +513,10 @@ def test_admin_page_manages_publish_keys_and_is_linked_from_the_wall(tmp_path: P
             page.click(f'#keys tr[data-id="{key_id}"] button:has-text("吊销")')
             page.wait_for_selector(f'#keys tr.revoked[data-id="{key_id}"]')
             assert not [line for line in console if "Content Security Policy" in line], console
+            artifacts = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
+            artifacts.mkdir(parents=True, exist_ok=True)
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.screenshot(path=str(artifacts / "admin.png"), full_page=True)
 
             officer = signed_in_page(role="officer")
             officer.goto(f"{server.url}/wall")
