@@ -14,7 +14,7 @@ from starlette.routing import Route
 from starlette.types import Message
 
 from command_center import audit
-from command_center.api.errors import ApiError, int_param, json_body
+from command_center.api.errors import ApiError, int_param, json_body, read_capped
 from command_center.auth import WORKER_ACTIONS, Principal
 from command_center.auth.middleware import principal_of
 from command_center.photos import PHOTO_ID, NotAnImage, PhotoStore, clean_photo
@@ -300,7 +300,7 @@ def _number(body: dict[str, Any], key: str, low: float, high: float) -> float:
 async def _read_photo(request: Request, limit: int) -> bytes:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
-        raw = await _read_capped(request, limit + MULTIPART_SLACK)
+        raw = await read_capped(request, limit + MULTIPART_SLACK, "photo")
 
         async def replay() -> Message:  # the form parser reads the body we already hold
             return {"type": "http.request", "body": raw, "more_body": False}
@@ -313,23 +313,9 @@ async def _read_photo(request: Request, limit: int) -> bytes:
         if len(data) > limit:
             raise ApiError(413, "photo too large", f"at most {limit} bytes")
     elif ctype in IMAGE_TYPES:
-        data = await _read_capped(request, limit)
+        data = await read_capped(request, limit, "photo")
     else:
         raise ApiError(415, "unsupported content type", f"send the image as {', '.join(IMAGE_TYPES[:3])} or multipart")
     if not data:
         raise ApiError(400, "empty photo", "the body holds no image")
     return data
-
-
-async def _read_capped(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it is known to exceed `limit`: by its declared
-    length before reading anything, or while reading a body sent without one."""
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise ApiError(413, "photo too large", f"at most {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "photo too large", f"at most {limit} bytes")
-    return bytes(body)

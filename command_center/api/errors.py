@@ -50,17 +50,19 @@ async def json_body(request: Request, required: bool = False, limit: int = JSON_
     return body
 
 
-async def read_capped(request: Request, limit: int) -> bytes:
-    """The whole body, 413 as soon as it is known to pass `limit`: by its declared length
-    before reading anything, or while reading one sent without a length (chunked)."""
+async def read_capped(request: Request, limit: int, what: str = "request") -> bytes:
+    """The whole body, 413 ("<what> too large") as soon as it is known to pass `limit`: by its
+    declared length before reading anything, or while reading one sent without a length
+    (chunked). The body-limit middleware bounds every route already; this is the route's
+    own, often tighter, limit."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "request too large", f"at most {limit} bytes on this route")
+        raise ApiError(413, f"{what} too large", f"at most {limit} bytes on this route")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
-            raise ApiError(413, "request too large", f"at most {limit} bytes on this route")
+            raise ApiError(413, f"{what} too large", f"at most {limit} bytes on this route")
     # Kept where Starlette keeps what request.body() read, so a later body() or json() still works.
     request._body = bytes(body)
     return request._body

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from command_center import audit
-from command_center.api.errors import ApiError, float_param
+from command_center.api.errors import ApiError, float_param, read_capped
 from command_center.api.limits import map_limit
 from command_center.auth.middleware import principal_of
 from command_center.events import Event
@@ -163,30 +163,14 @@ def routes(rt: Runtime) -> list[Route]:
 
 
 async def _validated(request: Request, rt: Runtime) -> Report:
-    raw = await _read_capped(request, map_limit(rt.config))
+    raw = await read_capped(request, map_limit(rt.config), "map")
+    if not raw:
+        raise ApiError(400, "request body required", "send a GeoJSON FeatureCollection")
     try:
         data = await asyncio.to_thread(json.loads, raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ApiError(400, "malformed JSON", str(exc)) from None
     return await asyncio.to_thread(validate_map, data, rt.city)
-
-
-async def _read_capped(request: Request, limit: int) -> bytes:
-    """The body, refused with 413 as soon as it passes `limit` (a lying or absent
-    Content-Length does not get more through)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "map too large", {"limit_bytes": limit, "content_length": int(declared)})
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "map too large", {"limit_bytes": limit})
-        chunks.append(chunk)
-    if not size:
-        raise ApiError(400, "request body required", "send a GeoJSON FeatureCollection")
-    return b"".join(chunks)
 
 
 def _problems(report: Report) -> dict[str, Any]:

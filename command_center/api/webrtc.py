@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from command_center.api.errors import ApiError, json_body
+from command_center.api.errors import ApiError, json_body, read_capped
 from command_center.api.viewers import once, open_view
 from command_center.auth.middleware import principal_of
 from command_center.auth.principal import Principal
@@ -129,15 +129,7 @@ async def read_offer(request: Request, limit: int) -> str:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != SDP:
         raise ApiError(415, "unsupported content type", f"send the SDP offer as {SDP}, not {content_type or 'nothing'}")
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, "offer too large", f"at most {limit} bytes")
-    body = bytearray()
-    # Read in chunks so a body without a length cannot fill memory before it is refused.
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            raise ApiError(413, "offer too large", f"at most {limit} bytes")
+    body = await read_capped(request, limit, "offer")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
