@@ -136,11 +136,16 @@ class LeaseManager:
         await self._cancel()
 
     async def _cancel(self) -> None:
+        # Cancelled until done: on Python 3.11, asyncio.wait_for can swallow a cancellation
+        # that lands as its inner step finishes, and the loop would go on renewing for ever
+        # (a stop that never returned, seen once under load).
+        while pending := [task for task in self._tasks if not task.done()]:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.5)
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                task.result()
         self._tasks = []
 
     async def _every(self, period_s: float, step: Callable[[], Awaitable[None]]) -> None:

@@ -14,7 +14,7 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const MAX_LIVE = Math.max(0, Math.min(5, Number(params.get('live') ?? 4) || 0));
 const CAMERA_POLL_MS = 15000;
-const KPI_POLL_MS = 60000;      // 按期结案率 over all cases comes from /api/kpi, not from what the board holds
+const KPI_POLL_MS = 60000;      // 按期结案率 over the last 30 days (the server's default range) comes from /api/kpi, not from what the board holds
 const HOTSPOT_POLL_MS = 60000;
 
 const charts = new IncidentCharts($('chart-hour'), $('chart-class'));
