@@ -485,6 +485,9 @@ def test_admin_page_manages_publish_keys_and_is_linked_from_the_wall(tmp_path: P
                 page.on("dialog", lambda dialog: dialog.accept())  # the rotate/revoke confirmations
                 return page
 
+            prefix = districts(small_city)[0][0]
+            district = next(a for a in small_city.areas.values() if a.level == "district" and a.code.startswith(prefix))
+            auth_headers(rt, role="officer", user="district", jurisdiction=prefix)  # an account to show
             page = signed_in_page()
             console: list[str] = []
             page.on("console", lambda msg: console.append(msg.text))
@@ -493,6 +496,12 @@ def test_admin_page_manages_publish_keys_and_is_linked_from_the_wall(tmp_path: P
             page.click("#admin-link")
             page.wait_for_selector("#main:not([hidden])", timeout=10_000)
             page.wait_for_selector('#users tr[data-user="admin"]')
+            # A jurisdiction shows its area's name beside the code prefix.
+            page.wait_for_function(
+                "(name) => document.querySelector('#users tr[data-user=\"district\"] .area-name')?.textContent === name",
+                arg=district.name,
+            )
+            assert page.text_content('#users tr[data-user="admin"] .area-name') == "全市"
 
             page.fill("#key-form input[name=name]", "1 号无人机")
             page.fill("#key-form input[name=stream]", DRONE)

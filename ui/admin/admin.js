@@ -117,12 +117,33 @@ async function resetPassword(u) {
   if (out && out.password) alert(`${u.username} 的新密码（只显示这一次）：\n\n${out.password}`);
 }
 
+// A jurisdiction is a grid-code prefix; beside it the area's name, so nobody reads raw codes.
+const areaNames = new Map();
+async function areaName(prefix) {
+  if (!prefix) return '全市';
+  if (!/^\d{1,15}$/.test(prefix)) return '编码应为数字';
+  if (!areaNames.has(prefix)) {
+    areaNames.set(prefix, api(`/api/grids/${prefix.padEnd(15, '0')}`)
+      .then((area) => area.name || prefix)
+      .catch(() => '未知辖区'));
+  }
+  return areaNames.get(prefix);
+}
+
+function showAreaName(input, label) {
+  const prefix = input.value.trim();
+  areaName(prefix).then((name) => { if (input.value.trim() === prefix) label.textContent = name; });
+}
+
 function userRow(u, me) {
   const role = el('select', { 'aria-label': '角色' },
     Object.entries(ROLES).map(([value, label]) => el('option', { value, selected: value === u.role }, label)));
   const jurisdiction = el('input', {
     class: 'jurisdiction mono', value: u.jurisdiction || '', placeholder: '全市', 'aria-label': '辖区（网格编码前缀）',
   });
+  const areaLabel = el('span', { class: 'area-name' });
+  showAreaName(jurisdiction, areaLabel);
+  jurisdiction.addEventListener('input', () => showAreaName(jurisdiction, areaLabel));
   const save = el('button', { class: 'btn', type: 'button' }, '保存');
   save.addEventListener('click', async () => {
     const body = { role: role.value, jurisdiction: jurisdiction.value.trim() };
@@ -142,7 +163,7 @@ function userRow(u, me) {
   return el('tr', { class: u.disabled ? 'revoked' : '', dataset: { user: u.username } },
     el('td', { class: 'mono' }, u.username),
     el('td', {}, role),
-    el('td', {}, jurisdiction),
+    el('td', {}, jurisdiction, areaLabel),
     el('td', { class: 'mono' }, u.worker_id || '—'),
     el('td', {}, u.disabled ? '已停用' : '正常'),
     el('td', {}, el('div', { class: 'actions' }, save, toggle, reset)));
