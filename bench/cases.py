@@ -34,6 +34,7 @@ from bench.report import report
 from bench.route import _draw_points
 from command_center.config import CONFIG_DIR, parse_config
 from command_center.events import Event
+from command_center.store.columns import case_columns
 from command_center.store.migrate import apply_sqlite
 from command_center.store.sqlite import SQLiteStore
 from dispatch.cases import Case
@@ -129,7 +130,7 @@ def _baseline(path: Path, cases: list[Case], batch: int) -> float:
             (case.id, e["ts"], e["action"], e["actor"], e["from_state"], e["to_state"], e["note"])
             for e in (entry.to_dict() for entry in case.timeline)
         ]
-        rows.append(((*SQLiteStore._case_columns(case), case.id), timeline))
+        rows.append(((*case_columns(case), case.id), timeline))
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")

@@ -142,7 +142,7 @@ def redacted(url: str) -> str:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from command_center.store.migrate import migrate_url
+    from command_center.store.upgrade import migrate_url
 
     url = _load_or_exit(args.config).store if args.config else args.store
     try:

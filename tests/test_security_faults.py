@@ -535,7 +535,7 @@ def test_finding_24_db_check_finds_a_corrupt_file_and_backup_is_consistent_while
 
 
 def test_finding_24_db_check_on_postgresql(pg_name: str, tmp_path: Path) -> None:
-    from command_center.store.migrate import migrate_url
+    from command_center.store.upgrade import migrate_url
 
     url = PG_ADMIN.rsplit("/", 1)[0] + "/" + pg_name
     migrate_url(url)

@@ -22,7 +22,8 @@ import httpx
 import pytest
 
 from command_center.store import CaseQuery, SQLiteStore, Store, create_store
-from command_center.store.migrate import load, migrate_url
+from command_center.store.migrate import load
+from command_center.store.upgrade import migrate_url
 from dispatch.cases import Case, CaseState, InvalidTransition, transition
 from dispatch.city import City
 from tests.conftest import ServerThread

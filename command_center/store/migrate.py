@@ -134,38 +134,6 @@ def apply_postgres(conn: psycopg.Connection[Any]) -> list[str]:
     return applied
 
 
-def migrate_url(url: str) -> tuple[list[str], int]:
-    """Apply pending migrations to the store at `url`: (labels applied, version now)."""
-    scheme = url.split(":", 1)[0]
-    if scheme == "sqlite":
-        from command_center.store.sqlite import legacy_baseline, sqlite_path
-
-        path = sqlite_path(url)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(path, isolation_level=None)
-        try:
-            applied = apply_sqlite(db, legacy_baseline)
-            version = db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
-        finally:
-            db.close()
-        return applied, version or 0
-    if scheme in ("postgresql", "postgres"):
-        import psycopg
-
-        from command_center.store.postgres import conninfo
-
-        try:
-            conn = psycopg.connect(conninfo(url)[0], autocommit=True, connect_timeout=10)
-        except psycopg.OperationalError as exc:
-            raise ConnectionError(f"cannot reach {url}: {exc}") from None
-        with conn:
-            applied = apply_postgres(conn)
-            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
-        return applied, (row[0] if row else 0) or 0
-    raise ValueError(f"no migrations for store {url!r}")
-
-
 def _record_sqlite(db: sqlite3.Connection, migration: Migration) -> None:
     db.execute(
         "INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",

@@ -22,21 +22,20 @@ import psycopg
 
 from command_center.store import audit_chain, pg_connect
 from command_center.store.base import CaseQuery, StoreUnavailable
-from command_center.store.migrate import apply_postgres
-from command_center.store.pg_stats import FreshStats
-from command_center.store.sqlite import (
-    AUDIT_FIELDS,
+from command_center.store.columns import (
+    AUDIT_LISTED,
     CASE_CACHE,
     KEY_FIELDS,
     USER_DEFAULTS,
     USER_FIELDS,
-    SQLiteStore,
+    case_columns,
 )
+from command_center.store.migrate import apply_postgres
+from command_center.store.pg_stats import FreshStats
 from dispatch.cases import Case, TimelineEntry
 
 POOL_SIZE = pg_connect.POOL_SIZE
 AUDIT_LOCK = 0x63635F617564  # advisory lock key serialising audit appends ("cc_aud")
-AUDIT_LISTED = (*AUDIT_FIELDS, "hash")
 _TIMELINE = ("ts", "action", "actor", "from_state", "to_state", "note")
 
 
@@ -269,7 +268,7 @@ class PostgresStore:
             db.execute(
                 "INSERT INTO cases (state, is_open, matter_code, grid_code, assignee, created_at, deadline,"
                 " version, doc, lon, lat, id) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                (*SQLiteStore._case_columns(case), case.id),
+                (*case_columns(case), case.id),
             )
             self._append(db, case.id, *case.timeline)
         self._remember(case)
@@ -284,7 +283,7 @@ class PostgresStore:
                 "UPDATE cases SET state = %s, is_open = %s, matter_code = %s, grid_code = %s, assignee = %s,"
                 " created_at = %s, deadline = %s, version = %s, doc = %s, lon = %s, lat = %s"
                 " WHERE id = %s AND version = %s RETURNING id",
-                (*SQLiteStore._case_columns(case), case.id, case.version - 1),
+                (*case_columns(case), case.id, case.version - 1),
             )
             if cur.fetchone() is None:  # (rowcount is not known yet in a pipeline; a fetch is)
                 return False

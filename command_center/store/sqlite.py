@@ -15,23 +15,16 @@ from typing import Any
 
 from command_center.store import audit_chain
 from command_center.store.base import CaseQuery
-from command_center.store.migrate import apply_sqlite
-from dispatch.cases import DONE_STATES, Case, TimelineEntry
-
-USER_FIELDS = (
-    "username", "password_hash", "role", "jurisdiction", "worker_id", "created_at", "disabled", "token_version"
+from command_center.store.columns import (
+    AUDIT_LISTED,
+    CASE_CACHE,
+    KEY_FIELDS,
+    USER_DEFAULTS,
+    USER_FIELDS,
+    case_columns,
 )
-# What add_users puts where a row leaves a field out.
-USER_DEFAULTS: dict[str, object] = {"disabled": 0, "token_version": 0}
-AUDIT_FIELDS = ("seq", "ts", "actor", "role", "action", "target", "ip", "detail")
-AUDIT_LISTED = (*AUDIT_FIELDS, "hash")  # list_audit's rows: the fields and the row's chain hash
-KEY_FIELDS = ("id", "name", "stream", "note", "secret_hash", "created_at", "created_by", "rotated_at", "revoked_at")
-_DONE = tuple(s.value for s in DONE_STATES)
-# Cases kept parsed, by id: the dedupe check reads every open case of a matter on each
-# intake, and parsing them (JSON, timeline query, dataclasses) was most of its cost.
-# An entry is used only while its version equals the stored one, and every change to a
-# case row bumps the version (save_transition's compare-and-set), so it is never stale.
-CASE_CACHE = 20_000
+from command_center.store.migrate import apply_sqlite
+from dispatch.cases import Case, TimelineEntry
 
 
 class SQLiteStore:
@@ -253,7 +246,7 @@ class SQLiteStore:
                 self._db.execute(
                     "INSERT INTO cases (state, is_open, matter_code, grid_code, assignee, created_at, deadline,"
                     " version, doc, lon, lat, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (*self._case_columns(case), case.id),
+                    (*case_columns(case), case.id),
                 )
                 self._append(case.id, *case.timeline)
             self._remember(case)  # after the commit: a failed one must not leave it cached
@@ -264,7 +257,7 @@ class SQLiteStore:
                 cur = self._db.execute(
                     "UPDATE cases SET state = ?, is_open = ?, matter_code = ?, grid_code = ?, assignee = ?,"
                     " created_at = ?, deadline = ?, version = ?, doc = ?, lon = ?, lat = ? WHERE id = ? AND version = ?",
-                    (*self._case_columns(case), case.id, case.version - 1),
+                    (*case_columns(case), case.id, case.version - 1),
                 )
                 if cur.rowcount != 1:
                     return False
@@ -393,25 +386,6 @@ class SQLiteStore:
         ).fetchall()
         raw["timeline"] = [dict(zip(("ts", "action", "actor", "from_state", "to_state", "note"), r, strict=True)) for r in rows]
         return Case.from_dict(raw)
-
-    @staticmethod
-    def _case_columns(case: Case) -> tuple:
-        # The timeline table is the record; the doc holds the rest. Dropping the timeline
-        # before to_dict spares asdict deep-copying it only to throw the copy away.
-        doc = case.to_dict(timeline=False)
-        return (
-            case.state.value,
-            int(case.state.value not in _DONE),
-            case.matter_code,
-            case.grid_code,
-            case.assignee,
-            case.created_at.isoformat(),
-            case.deadline.isoformat(),
-            case.version,
-            json.dumps(doc, ensure_ascii=False),
-            case.lon,
-            case.lat,
-        )
 
 
 _INITIAL_TABLES = {"incidents", "cases", "case_timeline", "reports", "users", "audit"}
