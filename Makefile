@@ -45,8 +45,12 @@ node_modules/.installed: package.json package-lock.json
 	if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
 	touch $@
 
+# ruff (style and bugs), mypy (types; files and settings in pyproject.toml) and import-linter
+# (the one-way flow between stages, and no store importing another: pyproject.toml).
 lint: setup
 	$(VENV)/bin/ruff check command_center streams vision dispatch bench tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench-route: setup
 	$(PY) -m command_center bench route

@@ -35,7 +35,7 @@ CONDITIONS = {"original": (1.0, None), "half": (0.5, None), "quarter": (0.25, No
 
 def load_photos(labels: Path = LABELS) -> list[tuple[str, np.ndarray, list[Region]]]:
     """(name, BGR image, labelled face boxes) for each labelled photo that is installed."""
-    found = []
+    found: list[tuple[str, np.ndarray, list[Region]]] = []
     for photo in json.loads(labels.read_text())["photos"]:
         spec = importlib.util.find_spec(photo["package"])
         if spec is None or not spec.submodule_search_locations:
@@ -43,7 +43,8 @@ def load_photos(labels: Path = LABELS) -> list[tuple[str, np.ndarray, list[Regio
         path = Path(next(iter(spec.submodule_search_locations))) / photo["path"]
         image = cv2.imread(str(path))
         if image is not None:
-            found.append((path.name, image, [tuple(map(float, f)) for f in photo["faces"]]))
+            faces = [(float(x1), float(y1), float(x2), float(y2)) for x1, y1, x2, y2 in photo["faces"]]
+            found.append((path.name, image, faces))
     return found
 
 
@@ -75,9 +76,11 @@ def _condition(
 ) -> tuple[np.ndarray, list[Region]]:
     out = image if scale == 1.0 else cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     if quality is not None:
-        out = cv2.imdecode(
+        decoded = cv2.imdecode(
             cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, quality])[1], cv2.IMREAD_COLOR
         )
+        assert decoded is not None  # a JPEG just encoded decodes
+        out = decoded
     return out, [tuple(v * scale for v in f) for f in faces]  # type: ignore[misc]
 
 
@@ -94,11 +97,11 @@ def measure(blurrer: Blurrer, photos: list[tuple[str, np.ndarray, list[Region]]]
             detected = [tuple(r[:4]) for r in blurrer.faces.detect(view)]
             seconds += time.perf_counter() - started
             regions = blurrer.regions(view)
-            hits = [any(matches(f, d) for d in detected) for f in boxes]  # type: ignore[arg-type]
+            hits = [any(matches(f, d) for d in detected) for f in boxes]
             n_found += sum(hits)
             n_labelled += len(boxes)
             hidden += sum(coverage(f, regions, view.shape) >= 0.9 for f in boxes)
-            extra += sum(not any(matches(f, d) for f in boxes) for d in detected)  # type: ignore[arg-type]
+            extra += sum(not any(matches(f, d) for f in boxes) for d in detected)
         figures[f"recall_{name}"] = round(n_found / max(n_labelled, 1), 3)
         labelled, found = labelled + n_labelled, found + n_found
     figures |= {

@@ -183,9 +183,11 @@ async def _bus_latency(city: City, folder: Path, n: int, rate: float, seed: int)
     # Stored up front, as record_incident does before publishing: this run times the
     # bus → dispatcher → store → bus leg, not incident storage (one commit each).
     docs = [_incident(i, float(lons[i]), float(lats[i]), codes[i % len(codes)]) for i in range(n)]
-    with rt.store.batch():
+    store = rt.store
+    assert isinstance(store, SQLiteStore)  # the sqlite:// store configured above; batch() is not in Store
+    with store.batch():
         for doc in docs:
-            rt.store.add_incident(doc)
+            store.add_incident(doc)
     watcher = asyncio.create_task(observe())
     started = time.perf_counter()
     try:

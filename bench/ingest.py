@@ -11,6 +11,7 @@ per feed. ratio = our decoded frames per CPU-second ÷ ffmpeg's.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
 import shutil
@@ -87,12 +88,13 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
 def _ours(configs: list[Any], args: argparse.Namespace, period: int, clip_fps: int) -> dict[str, Any]:
     sources: dict[str, list[AvSource]] = {c.id: [] for c in configs}
 
-    def factory(config: Any) -> Any:
+    def factory(config: Any) -> AvSource:
         source = create_source(config)
+        assert isinstance(source, AvSource)  # rtsp:// feeds decode with PyAV
         sources[config.id].append(source)  # keep them: their counters are the decode figures
         return source
 
-    runners = [SourceRunner(c.id, lambda c=c: factory(c)) for c in configs]
+    runners = [SourceRunner(c.id, functools.partial(factory, c)) for c in configs]
     for runner in runners:
         runner.start()
     try:

@@ -182,7 +182,7 @@ def start_server(data: Path, port: int, auth: dict[str, Any]) -> subprocess.Pope
     from command_center.auth.users import Account, Users
     from command_center.store import create_store
 
-    config = {
+    config: dict[str, Any] = {
         "server": {"data_dir": str(data), "host": "127.0.0.1", "port": port, "trusted_proxies": ["127.0.0.1"]},
         "store": f"sqlite:///{data / 'cc.db'}",
         "city": {"generator": {"seed": 7, "districts": 1}},

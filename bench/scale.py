@@ -27,8 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -169,7 +170,10 @@ def _cpu_s(procs: list[subprocess.Popen[bytes]]) -> float | None:
 def _statuses(client: redis.Redis, stream: str, since: float) -> dict[str, list[tuple[float, int]]]:
     """Each camera's (time, frames taken by vision) from its status events after `since`."""
     out: dict[str, list[tuple[float, int]]] = {}
-    for entry_id, fields in client.xrange(stream, min=f"{int(since * 1000)}-0"):
+    # redis-py types replies for every protocol and encoding; this client decodes responses
+    # (see _workers_fps), and XRANGE answers [(entry id, fields), ...].
+    entries = cast("list[tuple[str, dict[str, str]]]", client.xrange(stream, min=f"{int(since * 1000)}-0"))
+    for entry_id, fields in entries:
         event = decode(fields)
         if event.type != "camera.status" or event.data.get("frames_out") is None:
             continue
@@ -234,21 +238,21 @@ def _intake_rate(url: str, city: Any, catalog: Any, intakes: list[Intake], batch
 
 
 @contextlib.contextmanager
-def _postgres_db(admin: str):  # type: ignore[no-untyped-def]
+def _postgres_db(admin: str) -> Iterator[str]:
     """A database of its own for the run, dropped after; ConnectionError when unreachable."""
     import psycopg
 
     name = f"cc_bench_{secrets.token_hex(4)}"
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+            conn.execute(f"CREATE DATABASE {name}")
     except psycopg.OperationalError as exc:
         raise ConnectionError(f"PostgreSQL unreachable at {admin}: {exc}") from None
     try:
         yield admin.rsplit("/", 1)[0] + "/" + name
     finally:
         with psycopg.connect(admin, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _status(message: str) -> None:

@@ -100,7 +100,7 @@ class CaseWork:
         A durable bus delivers at least once: an incident whose case is already stored (the
         process died after the commit, before the ack) is not taken in again; its case is
         announced once more instead, since that announcement may be what was lost."""
-        out = []
+        out: list[tuple[IntakeResult, dict[str, Any] | None, bool]] = []
         with getattr(self.store, "batch", contextlib.nullcontext)():
             for doc in docs:
                 stored = self.store.get_incident(doc["id"]) if doc.get("id") else None

@@ -28,7 +28,7 @@ class _Strict(BaseModel):
 
 class ServerConfig(_Strict):
     host: str = "127.0.0.1"
-    port: int = Field(8000, ge=0, le=65535)
+    port: int = Field(default=8000, ge=0, le=65535)
     data_dir: Path = Path("./var")
     trusted_proxies: list[str] = Field(
         default_factory=list,
@@ -48,7 +48,7 @@ class ServerConfig(_Strict):
 class CameraConfig(SourceConfig):
     zones: list[ZoneConfig] = Field(default_factory=list)
     mobile: bool | None = Field(
-        None,
+        default=None,
         description="telemetry may move it (a drone, a phone); unset: true for kind drone or a sim://drone feed."
         " A fixed camera's position never follows telemetry",
     )
@@ -65,38 +65,38 @@ class WorkersConfig(_Strict):
     handle and report back)."""
 
     live_video: bool = Field(
-        True, description="a signed-in worker may go live: publishing whip://worker-<own id> adds that camera"
+        default=True, description="a signed-in worker may go live: publishing whip://worker-<own id> adds that camera"
     )
     simulate: bool = False
-    accept_after_s: float = Field(4.0, ge=0)
-    feedback_after_s: float = Field(12.0, ge=0)
-    close_after_s: float = Field(6.0, ge=0, description="the simulated officer's check after feedback")
+    accept_after_s: float = Field(default=4.0, ge=0)
+    feedback_after_s: float = Field(default=12.0, ge=0)
+    close_after_s: float = Field(default=6.0, ge=0, description="the simulated officer's check after feedback")
 
 
 class CitizenConfig(_Strict):
     """Public citizen reporting (Open311 and the web form)."""
 
-    reports_per_minute: float = Field(5.0, gt=0, description="per client address")
-    burst: int = Field(5, ge=1)
-    max_photo_mb: float = Field(5.0, gt=0)
+    reports_per_minute: float = Field(default=5.0, gt=0, description="per client address")
+    burst: int = Field(default=5, ge=1)
+    max_photo_mb: float = Field(default=5.0, gt=0)
 
 
 class HubConfig(_Strict):
-    history: int = Field(1000, ge=1)
-    queue_size: int = Field(256, ge=1)
-    heartbeat_s: float = Field(15.0, gt=0)
+    history: int = Field(default=1000, ge=1)
+    queue_size: int = Field(default=256, ge=1)
+    heartbeat_s: float = Field(default=15.0, gt=0)
     max_channels_per_client: int = Field(
-        64, ge=1, le=10_000, description="channels one websocket may subscribe (per message and in all)"
+        default=64, ge=1, le=10_000, description="channels one websocket may subscribe (per message and in all)"
     )
 
 
 class ShardingConfig(_Strict):
     """Cameras spread over `command-center worker` processes by leases in Redis (the bus's)."""
 
-    enabled: bool = Field(False, description="serve watches no camera itself: workers do")
-    lease_ttl_s: float = Field(5.0, gt=0, description="a dead worker's cameras are free again after this")
-    heartbeat_s: float = Field(1.0, gt=0)
-    scan_s: float = Field(1.0, gt=0, description="how often a worker looks for unowned cameras")
+    enabled: bool = Field(default=False, description="serve watches no camera itself: workers do")
+    lease_ttl_s: float = Field(default=5.0, gt=0, description="a dead worker's cameras are free again after this")
+    heartbeat_s: float = Field(default=1.0, gt=0)
+    scan_s: float = Field(default=1.0, gt=0, description="how often a worker looks for unowned cameras")
 
     @model_validator(mode="after")
     def _heartbeat_within_ttl(self) -> ShardingConfig:
@@ -109,24 +109,29 @@ class RetentionConfig(_Strict):
     """How long personal data is kept, swept every `every_s` (command_center/retention.py).
     Days; 0 keeps forever. Snapshots and clips follow `evidence.max_age_days` and `evidence.max_gb`."""
 
-    every_s: float = Field(60.0, gt=0, description="seconds between sweeps")
-    reports_days: float = Field(365.0, ge=0, description="citizen reports (rows and their photos)")
-    uploads_days: float = Field(365.0, ge=0, description="citizen photos under uploads/, by file age")
-    photos_days: float = Field(730.0, ge=0, description="case photos (workers' feedback) under photos/")
-    audit_ip_days: float = Field(90.0, ge=0, description="client addresses in the audit log are blanked after this")
+    every_s: float = Field(default=60.0, gt=0, description="seconds between sweeps")
+    reports_days: float = Field(default=365.0, ge=0, description="citizen reports (rows and their photos)")
+    uploads_days: float = Field(default=365.0, ge=0, description="citizen photos under uploads/, by file age")
+    photos_days: float = Field(default=730.0, ge=0, description="case photos (workers' feedback) under photos/")
+    audit_ip_days: float = Field(default=90.0, ge=0, description="client addresses in the audit log are blanked after this")
+
+
+_Role = Literal["officer", "worker", "emergency", "admin"]
+
+
+def _blurred_roles() -> list[_Role]:
+    return ["worker"]
 
 
 class PrivacyConfig(_Strict):
     """Faces and licence plates blurred in evidence (snapshots, clips, case photos) for
     roles that do not need identities; officers and admins enforce, so see originals."""
 
-    blur: bool = Field(True, description="blur for the roles below; false serves originals to everyone")
-    blur_for_roles: list[Literal["officer", "worker", "emergency", "admin"]] = Field(
-        default_factory=lambda: ["worker"], description="roles that get blurred evidence"
-    )
+    blur: bool = Field(default=True, description="blur for the roles below; false serves originals to everyone")
+    blur_for_roles: list[_Role] = Field(default_factory=_blurred_roles, description="roles that get blurred evidence")
     faces: bool = True
     plates: bool = True
-    view_audit_every_s: float = Field(300.0, ge=0, description="one evidence.view audit row per user and item per this")
+    view_audit_every_s: float = Field(default=300.0, ge=0, description="one evidence.view audit row per user and item per this")
 
 
 class Config(_Strict):

@@ -53,7 +53,7 @@ def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_worker
     for i, (cam_id, name, lon, lat, kind) in enumerate(SITES):
         seed = 11 + i
         scene = SceneRenderer(seed=seed, width=WIDTH, height=HEIGHT, kind=kind)
-        zones = [
+        zones: list[dict[str, Any]] = [
             {"name": zone, "polygon": [list(map(float, p)) for p in polygon], "rules": rules[zone]}
             for zone, polygon in scene.zones.items()
             if zone in rules

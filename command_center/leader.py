@@ -16,13 +16,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from command_center.leases import RELEASE_SCRIPT, RENEW_SCRIPT, LeaseSettings
 
 log = logging.getLogger(__name__)
-Job = Callable[[], Awaitable[None]]
+Job = Callable[[], Coroutine[Any, Any, None]]
 
 
 def leader_key(prefix: str, job: str) -> str:

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from command_center import faults
@@ -127,7 +127,7 @@ class Runtime:
         self.retention = Retention(config, self.store, self.counters)  # personal data past its time
         self.evidence_access = EvidenceAccess(config.privacy, data_dir)  # blurring by role, view audit
         # Jobs one node of several runs (leader.py), by name; the app adds the hotspot alerts.
-        self.singletons: dict[str, Callable[[], Awaitable[None]]] = {
+        self.singletons: dict[str, Callable[[], Coroutine[Any, Any, None]]] = {
             "supervision": lambda: self.casework.supervise(config.dispatch.supervise_every_s)
         }
         self.node_id = new_worker_id()
@@ -241,12 +241,12 @@ class Runtime:
         await self.bus.close()
         self.store.close()
 
-    def _singleton(self, name: str, job: Callable[[], Awaitable[None]]) -> Awaitable[None]:
+    def _singleton(self, name: str, job: Callable[[], Coroutine[Any, Any, None]]) -> Coroutine[Any, Any, None]:
         """`job` here, or only while this node leads it when nodes share a Redis bus."""
         found = redis_of(self.bus)
         return job() if found is None else Singleton(*found, self.node_id, name).run(job)
 
-    def _spawn(self, consume: Callable[[Any], Awaitable[None]], subscription: Any) -> None:
+    def _spawn(self, consume: Callable[[Any], Coroutine[Any, Any, None]], subscription: Any) -> None:
         self._tasks.append(asyncio.create_task(consume(subscription), name=consume.__name__))
 
     def add_task(self, coro: Awaitable[None]) -> None:

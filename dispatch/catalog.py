@@ -26,8 +26,8 @@ class _Strict(BaseModel):
 class TimeLimit(_Strict):
     """Exactly one of working `hours` or working `days`."""
 
-    hours: float | None = Field(None, gt=0)
-    days: float | None = Field(None, gt=0)
+    hours: float | None = Field(default=None, gt=0)
+    days: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TimeLimit:

@@ -15,7 +15,7 @@ class _Strict(BaseModel):
 
 class GeneratorConfig(_Strict):
     seed: int = 7
-    districts: int = Field(11, ge=1, le=11)
+    districts: int = Field(default=11, ge=1, le=11)
 
 
 class CityConfig(_Strict):
@@ -34,11 +34,11 @@ class CityConfig(_Strict):
 class DispatchConfig(_Strict):
     timezone: str = "Asia/Shanghai"
     calendar: CalendarConfig = Field(default_factory=CalendarConfig)
-    warn_at: float = Field(0.75, gt=0, lt=1, description="share of the time limit used when a warning goes out")
-    supervise_every_s: float = Field(30.0, gt=0)
-    dedupe_radius_m: float = Field(60.0, ge=0)
-    dedupe_window_min: float = Field(30.0, ge=0)
-    max_photo_bytes: int = Field(5 * 1024 * 1024, gt=0, description="largest photo a worker may upload to a case")
+    warn_at: float = Field(default=0.75, gt=0, lt=1, description="share of the time limit used when a warning goes out")
+    supervise_every_s: float = Field(default=30.0, gt=0)
+    dedupe_radius_m: float = Field(default=60.0, ge=0)
+    dedupe_window_min: float = Field(default=30.0, ge=0)
+    max_photo_bytes: int = Field(default=5 * 1024 * 1024, gt=0, description="largest photo a worker may upload to a case")
 
     @field_validator("timezone")
     @classmethod

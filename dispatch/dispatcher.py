@@ -101,7 +101,8 @@ class Dispatcher:
 
         index = self.index  # once: a re-drawn map may swap it meanwhile; its city goes with it
         located = index.locate(item.lon, item.lat)
-        grid_code = located.grid_code or located.community_code if located else self.city_code
+        # Every answer carries a grid or a community code; the city is the type-safe last resort.
+        grid_code = (located.grid_code or located.community_code if located else None) or self.city_code
         report = TimelineEntry(now, "report", item.source, CaseState.REPORTED, CaseState.REPORTED, item.description)
         case = Case(
             id=new_case_id(now),

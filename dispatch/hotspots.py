@@ -111,7 +111,7 @@ class Hotspot:
 
 def occurrences_of(cases: Iterable[Case]) -> list[Occurrence]:
     """One occurrence per intake behind each case (see the module docstring)."""
-    out = []
+    out: list[Occurrence] = []
     for case in cases:
         stamps = [e.ts for e in case.timeline if e.action in INTAKE_ACTIONS] or [case.created_at]
         out.extend(Occurrence(ts, case.grid_code, case.matter_code) for ts in stamps)

@@ -107,7 +107,7 @@ class _Sampler:
         if self._next is not None and t + self.tolerance_s < self._next:
             return False
         late = self._next is None or t > self._next + self.interval_s
-        self._next = (t if late else self._next) + self.interval_s
+        self._next = (t if late or self._next is None else self._next) + self.interval_s
         return True
 
 

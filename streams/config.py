@@ -30,20 +30,26 @@ class SourceConfig(BaseModel):
     kind: str = "sim"  # rtsp, rtmp, mjpeg, snapshot, hls, file, whip, sim, drone
     url: str = Field(min_length=1)
     location: Location
-    fps: float = Field(5.0, gt=0, le=60, description="frames per second handed on (sampled from the feed)")
-    stall_after_s: float = Field(5.0, gt=0)
-    offline_after_s: float = Field(15.0, gt=0)
-    transport: Literal["tcp", "udp"] = Field("tcp", description="RTSP transport; TCP survives NAT and loss")
+    fps: float = Field(
+        default=5.0, gt=0, le=60, description="frames per second handed on (sampled from the feed)"
+    )
+    stall_after_s: float = Field(default=5.0, gt=0)
+    offline_after_s: float = Field(default=15.0, gt=0)
+    transport: Literal["tcp", "udp"] = Field(
+        default="tcp", description="RTSP transport; TCP survives NAT and loss"
+    )
     options: dict[str, str] = Field(
         default_factory=dict, description="extra FFmpeg options for this feed, e.g. {probesize: '65536'}"
     )
-    loop: bool = Field(True, description="files only: start again at the end")
-    open_timeout_s: float = Field(10.0, gt=0, le=120)
+    loop: bool = Field(default=True, description="files only: start again at the end")
+    open_timeout_s: float = Field(default=10.0, gt=0, le=120)
     read_timeout_s: float = Field(
-        5.0, gt=0, le=120, description="no new frame for this long means the feed is hung: reconnect"
+        default=5.0, gt=0, le=120, description="no new frame for this long means the feed is hung: reconnect"
     )
-    reconnect_max_s: float = Field(4.0, gt=0, le=300, description="cap of the reconnect backoff")
-    decode_threads: int = Field(0, ge=0, le=32, description="0: one per stream up to 1080p, automatic above")
+    reconnect_max_s: float = Field(default=4.0, gt=0, le=300, description="cap of the reconnect backoff")
+    decode_threads: int = Field(
+        default=0, ge=0, le=32, description="0: one per stream up to 1080p, automatic above"
+    )
 
     @field_validator("options")
     @classmethod

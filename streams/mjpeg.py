@@ -265,6 +265,6 @@ def _first_line(exc: BaseException) -> str:
 
 
 @register("mjpeg", "snapshot")
-def _from_config(config: SourceConfig) -> _HttpSource:
+def _from_config(config: SourceConfig) -> MjpegSource | SnapshotSource:
     cls = SnapshotSource if config.kind == "snapshot" else MjpegSource
     return cls(config.url, config.fps, config.open_timeout_s, config.read_timeout_s)

@@ -41,11 +41,11 @@ class WebRTCConfig(BaseModel):
     ice_hosts: list[str] = Field(
         default_factory=list, description="extra IP addresses to offer as ICE host candidates (loopback, NAT public IP)"
     )
-    max_offer_bytes: int = Field(65536, ge=1024, le=1_048_576)
+    max_offer_bytes: int = Field(default=65536, ge=1024, le=1_048_576)
     # Empty by default: aiortc would otherwise ask Google's STUN server, and a control
     # room network usually has no internet.
     stun_servers: list[str] = Field(default_factory=list)
-    connect_timeout_s: float = Field(15.0, gt=0, le=120, description="end a session whose peer never connects")
+    connect_timeout_s: float = Field(default=15.0, gt=0, le=120, description="end a session whose peer never connects")
 
     @field_validator("ice_hosts")
     @classmethod

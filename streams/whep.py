@@ -45,17 +45,17 @@ class LatestImageTrack(VideoStreamTrack):
         self._latest = latest
         self._period = 1.0 / max(fps, 0.5)
         self._blank = np.zeros((*blank, 3), np.uint8)
-        self._start: float | None = None
+        self._epoch: float | None = None
         self._due = 0.0
         self._last_pts = -1
         self.sent = 0
 
-    async def recv(self) -> VideoFrame:  # type: ignore[override]
+    async def recv(self) -> VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
         now = time.monotonic()
-        if self._start is None:
-            self._start = self._due = now
+        if self._epoch is None:
+            self._epoch = self._due = now
         wait = self._due - now
         if wait > 0:
             await asyncio.sleep(wait)
@@ -65,7 +65,7 @@ class LatestImageTrack(VideoStreamTrack):
             image = self._blank  # nothing yet: black, so the viewer's player starts anyway
         # Converting a large image takes milliseconds: keep it off the event loop.
         frame = await asyncio.to_thread(VideoFrame.from_ndarray, image, format="bgr24")
-        pts = max(int((time.monotonic() - self._start) * CLOCK), self._last_pts + 1)
+        pts = max(int((time.monotonic() - self._epoch) * CLOCK), self._last_pts + 1)
         self._last_pts = pts
         frame.pts = pts
         frame.time_base = Fraction(1, CLOCK)

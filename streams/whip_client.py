@@ -31,7 +31,7 @@ class SourceTrack(VideoStreamTrack):
         self.last: Frame | None = None
         self._t0: float | None = None
 
-    async def recv(self) -> VideoFrame:  # type: ignore[override]
+    async def recv(self) -> VideoFrame:
         frame = await asyncio.get_running_loop().run_in_executor(None, self.source.read)
         self.last = frame
         if self._t0 is None:

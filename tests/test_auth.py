@@ -223,6 +223,8 @@ def test_admin_creates_accounts(server: tuple[ServerThread, Runtime], anon: http
         bad = admin.post("/api/users", json={"username": "x", "password": "long-enough", "role": "mayor"})
         assert bad.status_code == 400 and "role" in bad.json()["detail"]
         assert admin.post("/api/users", json={"username": "y", "password": "short", "role": "officer"}).status_code == 400
+        null = admin.post("/api/users", json={"username": "z", "password": "long-enough", "role": "officer", "jurisdiction": None})
+        assert null.status_code == 400 and "jurisdiction" in null.json()["error"]
         assert any(u["username"] == "w5" for u in admin.get("/api/users").json()["items"])
     login = anon.post("/api/auth/login", json={"username": "w5", "password": "long-enough"}).json()
     assert login["user"]["role"] == "worker" and login["user"]["worker_id"] == worker.id

@@ -15,15 +15,15 @@ class _Strict(BaseModel):
 class DetectorConfig(_Strict):
     backend: str = "motion"
     model: Path | None = None
-    imgsz: int = Field(320, ge=32, le=2048)
+    imgsz: int = Field(default=320, ge=32, le=2048)
     thresholds: dict[str, float] = Field(default_factory=lambda: {"default": 0.35})
-    min_area: int = Field(120, ge=1, description="motion backend: smallest blob in pixels")
+    min_area: int = Field(default=120, ge=1, description="motion backend: smallest blob in pixels")
     format: Literal["auto", "yolox", "ultralytics"] = "auto"
-    nms_iou: float = Field(0.45, gt=0, le=1)
-    label_map: dict[str, str] | None = Field(None, description="model label → product label; None: COCO vehicles → vehicle")
-    threads: int | None = Field(None, ge=1, description="ONNX Runtime intra-op threads")
-    motion_gate: bool = Field(True, description="model backends: detect only around motion and tracked objects")
-    recheck_every: int = Field(50, ge=1, description="frames between re-checks of still objects")
+    nms_iou: float = Field(default=0.45, gt=0, le=1)
+    label_map: dict[str, str] | None = Field(default=None, description="model label → product label; None: COCO vehicles → vehicle")
+    threads: int | None = Field(default=None, ge=1, description="ONNX Runtime intra-op threads")
+    motion_gate: bool = Field(default=True, description="model backends: detect only around motion and tracked objects")
+    recheck_every: int = Field(default=50, ge=1, description="frames between re-checks of still objects")
 
     @field_validator("thresholds")
     @classmethod
@@ -38,13 +38,13 @@ class ZoneConfig(_Strict):
     """A region of a camera's view (a polygon, or a line for line crossing) and its rules."""
 
     name: str = Field(min_length=1)
-    polygon: list[tuple[float, float]] | None = Field(None, min_length=3)
+    polygon: list[tuple[float, float]] | None = Field(default=None, min_length=3)
     line: tuple[tuple[float, float], tuple[float, float]] | None = None
-    direction: Literal["any", "in", "out"] = Field("any", description="line crossing: 'in' is left→right of a→b")
+    direction: Literal["any", "in", "out"] = Field(default="any", description="line crossing: 'in' is left→right of a→b")
     rules: list[str] = Field(min_length=1)
     labels: list[str] | None = None  # None: the rule's own default labels
-    dwell_s: float | None = Field(None, gt=0)
-    min_count: int | None = Field(None, ge=1, description="crowding: people at once")
+    dwell_s: float | None = Field(default=None, gt=0)
+    min_count: int | None = Field(default=None, ge=1, description="crowding: people at once")
 
     @model_validator(mode="after")
     def _shape(self) -> ZoneConfig:
@@ -54,21 +54,25 @@ class ZoneConfig(_Strict):
 
 
 class RulesConfig(_Strict):
-    dwell_s: float = Field(10.0, gt=0, description="seconds in a zone before a dwell rule fires")
-    cooldown_s: float = Field(60.0, ge=0, description="one incident per zone and rule within this time")
-    max_track_gap_s: float = Field(2.0, gt=0, description="how long a track survives without a detection")
-    tracker: Literal["iou", "bytetrack", "botsort"] = Field(
-        "iou", description="iou: greedy (motion blobs); bytetrack: model detections; botsort: moving cameras (drones)"
+    dwell_s: float = Field(default=10.0, gt=0, description="seconds in a zone before a dwell rule fires")
+    cooldown_s: float = Field(
+        default=60.0, ge=0, description="one incident per zone and rule within this time"
     )
-    crowd_count: int = Field(8, ge=2, description="crowding: people in the zone at once")
-    crowd_s: float = Field(5.0, ge=0, description="crowding: for this long")
-    fallen_s: float = Field(3.0, ge=0, description="fallen person: lying for this long")
-    fire_frames: int = Field(3, ge=1, description="fire/smoke: seen in this many recent frames")
+    max_track_gap_s: float = Field(
+        default=2.0, gt=0, description="how long a track survives without a detection"
+    )
+    tracker: Literal["iou", "bytetrack", "botsort"] = Field(
+        default="iou", description="iou: greedy (motion blobs); bytetrack: model detections; botsort: moving cameras (drones)"
+    )
+    crowd_count: int = Field(default=8, ge=2, description="crowding: people in the zone at once")
+    crowd_s: float = Field(default=5.0, ge=0, description="crowding: for this long")
+    fallen_s: float = Field(default=3.0, ge=0, description="fallen person: lying for this long")
+    fire_frames: int = Field(default=3, ge=1, description="fire/smoke: seen in this many recent frames")
 
 
 class EvidenceConfig(_Strict):
-    pre_s: float = Field(5.0, ge=0, description="clip seconds before the incident")
-    post_s: float = Field(5.0, ge=0, description="clip seconds after the incident")
+    pre_s: float = Field(default=5.0, ge=0, description="clip seconds before the incident")
+    post_s: float = Field(default=5.0, ge=0, description="clip seconds after the incident")
     clips: bool = True
-    max_age_days: float = Field(30.0, gt=0)
-    max_gb: float = Field(5.0, gt=0, description="snapshots and clips together")
+    max_age_days: float = Field(default=30.0, gt=0)
+    max_gb: float = Field(default=5.0, gt=0, description="snapshots and clips together")

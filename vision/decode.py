@@ -123,6 +123,6 @@ def select(
     offset = classes[:, None].astype(np.float32) * (float(boxes.max()) + 1.0)
     shifted = boxes + offset
     xywh = np.concatenate((shifted[:, :2], shifted[:, 2:] - shifted[:, :2]), axis=1)
-    idx = cv2.dnn.NMSBoxes(xywh.tolist(), best.tolist(), 0.0, iou)
-    idx = np.array(idx, dtype=np.int64).reshape(-1)[:max_detections]
+    kept = cv2.dnn.NMSBoxes(xywh.tolist(), best.tolist(), 0.0, iou)
+    idx = np.array(kept, dtype=np.int64).reshape(-1)[:max_detections]
     return boxes[idx], best[idx], classes[idx]

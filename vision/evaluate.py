@@ -112,7 +112,7 @@ class TruthDetector:
     """Detections straight from the renderer's ground truth, scored 1.0: the rules judged
     alone, as if the detector were perfect. `run_clip` shows it each frame's truth."""
 
-    labels = CLASSES
+    labels: tuple[str, ...] = CLASSES
 
     def __init__(self) -> None:
         self._truth: list[tuple[str, Box]] = []

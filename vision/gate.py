@@ -89,7 +89,10 @@ class MotionGate:
             return []
         delta = cv2.absdiff(grey, self._background)
         cv2.accumulateWeighted(grey, self._background, 0.05)
-        mask = cv2.dilate((delta > self.threshold).astype(np.uint8), None, iterations=2)
+        # cv2's stubs lack kernel=None (OpenCV's default 3x3 kernel), which the library accepts.
+        mask = cv2.dilate(  # type: ignore[call-overload]
+            (delta > self.threshold).astype(np.uint8), None, iterations=2
+        )
         contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
         min_area = self.min_area_ratio * grey.size
         out: list[Box] = []

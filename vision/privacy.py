@@ -40,14 +40,14 @@ def find_plates(bgr: np.ndarray) -> list[Region]:
     """Plate-like regions: plate-coloured rectangles (China's blue, yellow and green plates)
     and bands of dense vertical strokes, each with a plate's proportions and lettering."""
     gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
-    grad = np.abs(cv2.Sobel(gray, cv2.CV_16S, 1, 0, ksize=3)).astype(np.float32)
+    grad: np.ndarray = np.abs(cv2.Sobel(gray, cv2.CV_16S, 1, 0, ksize=3)).astype(np.float32)
     grad = cv2.convertScaleAbs(grad, alpha=255.0 / max(float(grad.max()), 1.0))
     _, edges = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     width = gray.shape[1]
     kx = max(9, width // 60)
     strokes = _blobs(edges, (kx, 3))
     hsv = cv2.cvtColor(bgr, cv2.COLOR_BGR2HSV)
-    colour = np.zeros(gray.shape, np.uint8)
+    colour: np.ndarray = np.zeros(gray.shape, np.uint8)
     for low, high in PLATE_HUES:
         colour |= cv2.inRange(hsv, (low, 90, 60), (high, 255, 255))
     found: list[Region] = []
@@ -64,7 +64,7 @@ def _blobs(mask: np.ndarray, close: tuple[int, int]) -> list[tuple[int, int, int
     closed = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, close))
     closed = cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
     contours, _ = cv2.findContours(closed, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    return [b for b in (cv2.boundingRect(c) for c in contours) if b[3] >= 8]
+    return [(x, y, w, h) for x, y, w, h in (cv2.boundingRect(c) for c in contours) if h >= 8]
 
 
 def _join_lines(boxes: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
@@ -123,7 +123,7 @@ class Blurrer:
         )
         found: list[Region] = []
         if self.faces is not None:
-            found += [_grow(tuple(row[:4]), FACE_MARGIN) for row in self.faces.detect(small)]  # type: ignore[arg-type]
+            found += [_grow(tuple(row[:4]), FACE_MARGIN) for row in self.faces.detect(small)]
         if self.plates:
             found += [_grow(r, PLATE_MARGIN) for r in find_plates(small)]
         return [(x1 / scale, y1 / scale, x2 / scale, y2 / scale) for x1, y1, x2, y2 in found]
@@ -192,7 +192,7 @@ class BlurCache:
     def clip(self, src: Path, key: str) -> Path:
         return self._get(src, f"{key}.mp4", lambda out: self.blurrer.blur_clip(src, out))
 
-    def _get(self, src: Path, name: str, make: Callable[[Path], None]) -> Path:
+    def _get(self, src: Path, name: str, make: Callable[[Path], object]) -> Path:
         """Blocking: call on a worker thread. One maker per file at a time (at worst two,
         right after a lock is dropped: both write whole files, the last rename wins)."""
         target = self.root / name

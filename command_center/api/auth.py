@@ -208,7 +208,10 @@ def admin_routes(rt: Runtime, hashed: Callable[..., Awaitable[Any]]) -> list[Rou
             fields[key] = value
         if not fields["username"] or not fields["password"] or not fields["role"]:
             raise ApiError(400, "username, password and role are required")
-        account = Account(fields["username"], fields["password"], fields["role"], fields["jurisdiction"], fields["worker_id"])
+        jurisdiction = fields["jurisdiction"]
+        if jurisdiction is None:  # JSON null: "" is the whole city, and must be said as such
+            raise ApiError(400, "bad field 'jurisdiction'", "a grid-code prefix, or \"\" for the whole city")
+        account = Account(fields["username"], fields["password"], fields["role"], jurisdiction, fields["worker_id"])
         try:
             created = await hashed(auth.users.create, account, set(rt.workers))
         except ValueError as exc:

@@ -10,6 +10,7 @@ import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable
 
+import numpy as np
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -38,7 +39,7 @@ def routes(rt: Runtime) -> list[Route]:
             raise ApiError(404, "camera not found", cam_id)
         return cam_id
 
-    def current_image(cam_id: str) -> tuple[int, object] | None:
+    def current_image(cam_id: str) -> tuple[int, np.ndarray] | None:
         annotated = rt.pipelines[cam_id].annotated
         if annotated is not None:
             return annotated.index, annotated.image

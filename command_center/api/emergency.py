@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeGuard
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -154,10 +154,15 @@ def drone_ids(rt: Runtime) -> list[str]:
     ]  # fmt: skip
 
 
+def _number(v: object) -> TypeGuard[int | float]:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
 def _point(body: dict[str, Any]) -> tuple[float, float]:
-    where = body.get("center") if isinstance(body.get("center"), dict) else body
+    center = body.get("center")
+    where: dict[str, Any] = center if isinstance(center, dict) else body
     lon, lat = where.get("lon"), where.get("lat")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (lon, lat)):
+    if not (_number(lon) and _number(lat)):
         raise ApiError(400, "place required", "give incident_id, or lon and lat (numbers)")
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise ApiError(400, "bad coordinates", {"lon": lon, "lat": lat})

@@ -24,7 +24,7 @@ from command_center.auth.middleware import principal_of
 from command_center.events import Event
 from command_center.runtime import Runtime
 from command_center.store import CaseQuery
-from dispatch.city import LEVELS
+from dispatch.city import LEVELS, Level
 from dispatch.hotspots import (
     HotspotRule,
     HotspotTracker,
@@ -159,7 +159,7 @@ def _view(rt: Runtime, hot: dict[str, Any]) -> dict[str, Any]:
     return hot
 
 
-def _query(request: Request) -> tuple[HotspotRule, str, datetime]:
+def _query(request: Request) -> tuple[HotspotRule, Level, datetime]:
     params = request.query_params
     window = parse_window(params.get("window", "1h"))
     baseline = int_param(request, "baseline", 24, 1, 1000)

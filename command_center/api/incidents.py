@@ -73,7 +73,7 @@ def routes(rt: Runtime) -> list[Route]:
             current = await visible_incident(request, incident_id)
             if current["state"] != "new":
                 raise ApiError(409, f"incident is already {current['state']}", {"state": current["state"]})
-            fields = {"state": new_state, "handled_by": str(body.get("actor", who.actor))}
+            fields: dict[str, Any] = {"state": new_state, "handled_by": str(body.get("actor", who.actor))}
             if "note" in body:
                 fields["note"] = str(body["note"])[:2000]
             if new_state == "dismissed":

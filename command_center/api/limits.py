@@ -38,14 +38,14 @@ class LimitsConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    body_kb: int = Field(1024, ge=1, description="largest request body on routes without a limit of their own, KiB")
+    body_kb: int = Field(default=1024, ge=1, description="largest request body on routes without a limit of their own, KiB")
     map_mb: float = Field(
-        16.0, gt=0, description="largest grid map sent to PUT /api/grids or POST /api/grids/validate, MiB"
+        default=16.0, gt=0, description="largest grid map sent to PUT /api/grids or POST /api/grids/validate, MiB"
     )
     query_max_cases: int = Field(
-        200_000, ge=1, description="cases one KPI or hotspot query may load; past it the caller must narrow the range"
+        default=200_000, ge=1, description="cases one KPI or hotspot query may load; past it the caller must narrow the range"
     )
-    kpi_default_days: int = Field(30, ge=1, description="the KPI range when `from` is not given: this many days to `to`")
+    kpi_default_days: int = Field(default=30, ge=1, description="the KPI range when `from` is not given: this many days to `to`")
 
 
 class BodyTooLarge(ApiError):

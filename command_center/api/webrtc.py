@@ -34,6 +34,7 @@ from command_center.auth.publish_keys import PublishKeys
 from command_center.auth.publishers import WORKER_STREAM, IngressAudit, Publisher, credential, refusal
 from command_center.config import CameraConfig
 from command_center.runtime import Runtime
+from streams.config import Location
 from streams.telemetry import TELEMETRY, parse_telemetry
 from streams.webrtc import SdpError, UnknownStream
 from streams.whep import WhepHub
@@ -104,7 +105,7 @@ def _worker_goes_live(rt: Runtime, the: Hubs, stream_id: str) -> None:
     terminal sends, so it is mobile."""
     worker = rt.workers[stream_id.removeprefix(WORKER_STREAM)]
     grid = rt.city.areas.get(worker.grid_code)
-    location = {"lon": grid.lon, "lat": grid.lat} if grid is not None else {"lon": 0.0, "lat": 0.0}
+    location = Location(lon=grid.lon, lat=grid.lat) if grid is not None else Location(lon=0.0, lat=0.0)
     cam = CameraConfig(
         id=stream_id,
         name=f"Live: {worker.name}",

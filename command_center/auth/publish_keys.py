@@ -105,7 +105,7 @@ class PublishKeys:
     def create(self, name: str, stream: str, note: str, created_by: str) -> tuple[PublishKey, str]:
         """A new key → (the key, its token: shown once)."""
         secret = secrets.token_urlsafe(SECRET_BYTES)
-        row = {
+        row: dict[str, Any] = {
             "id": secrets.token_hex(ID_BYTES),
             "name": name,
             "stream": stream,

@@ -20,8 +20,11 @@ Locate = Callable[[float, float], "str | None"]
 
 
 class _Located(Protocol):
-    grid_code: str | None
-    community_code: str | None
+    # Read-only: a located point is a frozen dataclass (dispatch.city.index.Located).
+    @property
+    def grid_code(self) -> str | None: ...
+    @property
+    def community_code(self) -> str | None: ...
 
 
 class _Index(Protocol):

@@ -34,7 +34,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from redis.exceptions import ResponseError
 
@@ -195,7 +195,10 @@ class RedisSubscription:
             count=opts.batch,
             block=opts.block_ms,
         )
-        for stream, entries in reply or []:
+        # redis-py types the reply for every protocol and encoding; this client speaks RESP2
+        # with decode_responses: [[stream, [(entry id, fields or None), ...]], ...] or None.
+        streams = cast("list[tuple[str, list[tuple[str, dict[str, str] | None]]]] | None", reply)
+        for stream, entries in streams or []:
             for entry_id, fields in entries:
                 self._take((stream, entry_id), fields)
 

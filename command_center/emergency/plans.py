@@ -46,7 +46,7 @@ class Plan(_Strict):
     name: str = Field(min_length=1)
     radius_m: float = Field(gt=0, le=50_000, description="cameras this close to the centre sense harder")
     detect_fps: float = Field(gt=0, le=60, description="detect rate for those cameras (never lowered)")
-    threshold_factor: float = Field(1.0, gt=0, le=1, description="their detection thresholds × this")
+    threshold_factor: float = Field(default=1.0, gt=0, le=1, description="their detection thresholds × this")
     thresholds: dict[str, float] = Field(default_factory=dict, description="absolute thresholds by label (or default)")
     pin_drones: bool = True
     cap: CapFields

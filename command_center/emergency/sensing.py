@@ -68,6 +68,7 @@ class Sensing:
         for cam, (runner, pipe, now_fps) in list(self._vision.cameras.items()):
             # A camera added since (a worker live) is untouched until now: as it is, is its baseline.
             base_fps, base_thresholds = self.baseline.setdefault(cam, (now_fps, pipe.thresholds))
+            thresholds: dict[str, float] | None
             if cam in raised:
                 fps, thresholds = max(base_fps, raised[cam].fps), raised[cam].thresholds
             elif lowered_floor is not None:

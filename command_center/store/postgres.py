@@ -308,7 +308,7 @@ class PostgresStore:
             sql += " AND lon BETWEEN %s AND %s AND lat BETWEEN %s AND %s"
             args += [lon - dlon, lon + dlon, lat - dlat, lat + dlat]
         with self._snapshot() as db:
-            rows = db.execute(sql, args).fetchall()  # type: ignore[arg-type]
+            rows = db.execute(sql, args).fetchall()
             return [self._cached(db, case_id, version) for case_id, version in rows]
 
     def open_counts(self, worker_ids: Iterable[str]) -> dict[str, int]:
@@ -319,7 +319,7 @@ class PostgresStore:
             rows = db.execute(
                 "SELECT assignee, count(*) FROM cases WHERE is_open = 1 AND assignee = ANY(%s) GROUP BY assignee", (ids,)
             ).fetchall()
-        return dict(rows)  # type: ignore[arg-type]
+        return dict(rows)
 
     def open_counts_by_grid(self, prefix: str = "") -> dict[str, int]:
         """Open cases per stored grid code under a code prefix (an area's significant digits)."""
@@ -328,7 +328,7 @@ class PostgresStore:
                 "SELECT grid_code, count(*) FROM cases WHERE is_open = 1 AND grid_code LIKE %s GROUP BY grid_code",
                 (prefix + "%",),
             ).fetchall()
-        return dict(rows)  # type: ignore[arg-type]
+        return dict(rows)
 
     def list_cases(self, query: CaseQuery) -> tuple[list[Case], int]:
         where, args = query.where("%s")
@@ -378,7 +378,7 @@ class PostgresStore:
     # helpers
     def _analyze(self, table: str) -> None:
         with self._conn() as db:
-            db.execute(f"ANALYZE {table}")  # type: ignore[arg-type]  # a name from pg_stats.TABLES
+            db.execute(f"ANALYZE {table}")  # a name from pg_stats.TABLES
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[psycopg.Connection[Any]]:

@@ -84,7 +84,8 @@ def make_block(
             sx, sy = sun[0] * height, sun[1] * height
             ops.append(("poly", rect(bx0 + sx, bx0 + w + sx, by0 + sy, by0 + h + sy), (60, 65, 68)))
             roof = rnd.choice(ROOFS)
-            ops.append(("poly", rect(bx0, bx0 + w, by0, by0 + h), tuple(int(v * 0.8) for v in roof)))
+            eave = (int(roof[0] * 0.8), int(roof[1] * 0.8), int(roof[2] * 0.8))
+            ops.append(("poly", rect(bx0, bx0 + w, by0, by0 + h), eave))
             ops.append(("poly", rect(bx0 + 0.8, bx0 + w - 0.8, by0 + 0.8, by0 + h - 0.8), roof))
             for _ in range(rnd.randint(0, 3)):
                 ux, uy = rnd.uniform(bx0 + 2, bx0 + w - 5), rnd.uniform(by0 + 2, by0 + h - 5)

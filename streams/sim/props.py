@@ -110,14 +110,16 @@ def blend_puffs(
     w_roi, h_roi = x1 - x0, y1 - y0
     # Smoke is soft: its opacity map is drawn and blurred at quarter size, then stretched.
     k = 0.25 if w_roi * h_roi > 4000 else 1.0
-    alpha = np.zeros((max(1, int(h_roi * k + 1)), max(1, int(w_roi * k + 1))), dtype=np.uint8)
+    alpha: np.ndarray = np.zeros((max(1, int(h_roi * k + 1)), max(1, int(w_roi * k + 1))), dtype=np.uint8)
     for u, v, r, a in puffs:  # younger puffs overwrite older ones where they overlap
         c = (int((u - x0) * k), int((v - y0) * k))
         cv2.circle(alpha, c, max(1, int(r * k)), int(255 * a), -1, cv2.LINE_AA)
     alpha = cv2.GaussianBlur(alpha, (0, 0), max(0.5, sigma * k))
-    a = cv2.resize(alpha, (w_roi, h_roi), interpolation=cv2.INTER_LINEAR).astype(np.float32) * (1.0 / 255.0)
+    opacity = (
+        cv2.resize(alpha, (w_roi, h_roi), interpolation=cv2.INTER_LINEAR).astype(np.float32) * (1.0 / 255.0)
+    )
     roi = img[y0:y1, x0:x1]
-    roi[:] = cv2.blendLinear(roi, np.full_like(roi, grey), 1.0 - a, a)
+    roi[:] = cv2.blendLinear(roi, np.full_like(roi, grey), 1.0 - opacity, opacity)
     dense = [p for p in puffs if p[3] >= 0.25]
     if not dense:
         return None

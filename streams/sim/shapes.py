@@ -74,7 +74,7 @@ def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     )
 
 
-def visible_faces(cam: PoleCamera, corners: np.ndarray) -> list[tuple[tuple[int, ...], float]]:
+def visible_faces(cam: PoleCamera, corners: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
     """Faces of a convex solid turned towards the camera (they never overlap each other)."""
     p = corners[_FACE_IDX]  # (6 faces, 4 corners, xyz)
     n = _cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])

@@ -50,7 +50,7 @@ def random_vehicle(rnd: random.Random) -> VehicleModel:
     colour = TAXI if kind == "taxi" else rnd.choice(PAINTS)
     if kind in ("sedan", "taxi"):
         length, width = rnd.uniform(4.3, 4.8), 1.8
-        parts = (
+        parts: tuple[Part, ...] = (
             Part(-length / 2, length / 2, (-length / 2 + 0.15, length / 2 - 0.1), 0.28, 0.95, False),
             Part(-1.35, 1.0, (-0.95, 0.45), 0.95, 1.45, True, 0.08),
         )

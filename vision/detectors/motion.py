@@ -19,7 +19,7 @@ _LEARNING_RATE = 0.0005
 
 
 class MotionDetector:
-    labels = ("person", "vehicle", "object")
+    labels: tuple[str, ...] = ("person", "vehicle", "object")
 
     def __init__(self, min_area: int = 120, var_threshold: float = 24.0) -> None:
         self.min_area = min_area

@@ -85,8 +85,8 @@ def calibrate_norms(model, samples: list[Path], imgsz: int) -> None:  # noqa: AN
             image = cv2.imread(str(path))
             if image is None:
                 continue
-            image = cv2.resize(image, (imgsz, imgsz))[:, :, ::-1].transpose(2, 0, 1) / 255.0
-            model(torch.from_numpy(image.copy()).float()[None])
+            chw = cv2.resize(image, (imgsz, imgsz))[:, :, ::-1].transpose(2, 0, 1) / 255.0
+            model(torch.from_numpy(chw.copy()).float()[None])
     for hook in hooks:
         hook.remove()
     for norm in norms:
@@ -95,6 +95,8 @@ def calibrate_norms(model, samples: list[Path], imgsz: int) -> None:  # noqa: AN
         var = (squares / count - mean * mean).clamp(min=0)
         std = (var + norm.eps).sqrt()
         # eval: (x - mean) / std * std + shift + mean = x + shift, as before
+        # Default BatchNorm2d tracks running statistics: both buffers exist.
+        assert norm.running_mean is not None and norm.running_var is not None
         norm.running_mean.copy_(mean.float())
         norm.running_var.copy_(var.float())
         norm.weight.data.copy_(std.float())
