@@ -27,7 +27,9 @@ def test_the_tree_keeps_every_layer_contract() -> None:
 
 def _importlinter_section() -> str:
     text = (ROOT / "pyproject.toml").read_text()
-    start = text.index("[tool.importlinter]")
+    header = re.search(r"^\[tool\.importlinter\]\s*$", text, flags=re.M)  # the table, not a mention of it
+    assert header is not None, "pyproject.toml has no [tool.importlinter] table"
+    start = header.start()
     following = re.search(r"^\[(?!\[?tool\.importlinter)", text[start + 1 :], flags=re.M)
     return text[start : start + 1 + following.start()] if following else text[start:]
 
