@@ -107,19 +107,6 @@ class Sessions:
         self._changed: dict[str, float] = {}  # account → when this node last changed it
 
     # is a token still good
-    def is_current(self, principal: Principal) -> bool:
-        """Not expired and its account stands behind it; a cache miss reads the store here,
-        on the calling thread (cheap: one row by primary key, once per user per check_s)."""
-        if expired(principal):
-            return False
-        state = self._fresh(principal.user)
-        if state is None:
-            try:
-                state = self._remember(principal.user, self.store.get_user(principal.user))
-            except Exception as exc:
-                state = self._stale(principal.user, exc)
-        return state.refusal(principal) is None
-
     async def check(self, principal: Principal) -> str | None:
         """Why the token is no longer good, or None; reads the store on a worker thread.
         Raises SessionStoreError when the store cannot answer and nothing recent is known."""
