@@ -134,6 +134,14 @@ def build_app(rt: Runtime) -> Starlette:
         ],
     )
     app.state.runtime = rt
+    # The services handlers read (api/deps.py). TEMPORARY: some still point at the runtime
+    # itself until it is split (issue 15); the names and methods are the contract.
+    state = app.state
+    state.config, state.store, state.bus, state.hub, state.auth = rt.config, rt.store, rt.bus, rt.hub, rt.auth
+    state.city, state.cameras, state.jobs = rt, rt, rt
+    state.catalog, state.dispatcher, state.casework = rt.catalog, rt.dispatcher, rt.casework
+    state.recorder, state.evidence = rt.recorder, rt.evidence_access
+    state.snapshots, state.clips, state.emergency = rt.snapshots, rt.clips, rt.emergency
     rt.singletons["hotspots"] = lambda: hotspots.watch(rt)  # live 热点预警 alerts on the `hotspots` channel
     return app
 
