@@ -2,11 +2,11 @@
 // accounts (disable, enable, reset the password, change role and jurisdiction). Every call
 // is admin-only on the server; this page only lays them out.
 
+import { $, el } from '../common/dom.js';
 import { api } from '../common/live.js';
 import { showLogin } from '../common/login.js';
-import { el, toast } from '../common/util.js';
+import { toast } from '../common/util.js';
 
-const $ = (id) => document.getElementById(id);
 const ROLES = { officer: '值班员', worker: '网格员', emergency: '应急', admin: '管理员' };
 
 function when(iso) {

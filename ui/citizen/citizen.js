@@ -1,6 +1,8 @@
 // The citizen form: pick a matter, describe, locate, attach a photo, send to Open311;
 // then follow the report by its tracking id (the page's ?id= reloads it).
-const $ = (id) => document.getElementById(id);
+
+import { $ } from '../common/dom.js';
+
 const BASE = '/open311/v2';
 
 async function loadServices() {

@@ -2,7 +2,7 @@
 // The answer also sets the HttpOnly session cookie that images and the websocket use.
 
 import { setToken } from './live.js';
-import { el } from './util.js';
+import { el } from './dom.js';
 
 let shown = false;
 

@@ -1,11 +1,12 @@
 // Incident mode page: start a mode, work its tasks and timeline, end it, export CAP 1.2.
 // Live through the `emergency` channel; REST for the first load and after a resync.
 
+import { $, el } from '../common/dom.js';
 import { LiveSocket, api, bindIndicator, post } from '../common/live.js';
 import { showLogin } from '../common/login.js';
-import { el, fmtClock, toast } from '../common/util.js';
+import { exposeTestHooks } from '../common/testhooks.js';
+import { fmtClock, toast } from '../common/util.js';
 
-const $ = (id) => document.getElementById(id);
 const modes = new Map(); // id → mode (event shape, plus `active` from REST)
 let selected = null;
 
@@ -139,5 +140,4 @@ const socket = new LiveSocket({
 socket.connect();
 load();
 
-// For debugging from the console and for tests.
-window.cc = { socket, modes, reload: load };
+exposeTestHooks({ socket, modes, reload: load });

@@ -1,14 +1,14 @@
-// The publish page: this phone's camera to the command center over WHIP (see whip.js).
+// The publish page: this phone's camera to the command center over WHIP (see common/whip.js).
 //
 // Query parameters: ?stream=ID (pre-fills the stream), ?lat=&lon= (a fixed position instead of
 // the phone's GPS: for tests and for a camera on a tripod). A device publishes with its publish
 // key (typed or pasted once, then remembered on this device for that stream, never put in a URL);
 // a signed-in worker needs none.
 
-import { WhipPublisher, watchPosition } from './whip.js';
+import { $ } from '../common/dom.js';
+import { WhipPublisher, watchPosition } from '../common/whip.js';
 
 const params = new URLSearchParams(location.search);
-const $ = (id) => document.getElementById(id);
 const ui = {
   state: $('state'), form: $('form'), stream: $('stream'), key: $('key'), start: $('start'), stop: $('stop'),
   preview: $('preview'), placeholder: $('placeholder'), message: $('message'),

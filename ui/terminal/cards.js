@@ -1,7 +1,8 @@
 // One task card for the worker terminal.
 
+import { el } from '../common/dom.js';
 import { sameOriginPath } from '../common/live.js';
-import { badge, deadlineStatus, el, fmtClock, isOpenCase, stateLabel } from '../common/util.js';
+import { badge, deadlineStatus, fmtClock, isOpenCase, stateLabel } from '../common/util.js';
 
 export const WORKER_ACTIONS = [
   { action: 'accept', label: 'Accept', cls: 'btn-primary' },

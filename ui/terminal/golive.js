@@ -2,10 +2,10 @@
 // stream `worker-<worker id>` with the worker's token; the command center adds that camera
 // on the first publish (workers.live_video), or refuses with 404 where live video is off.
 
+import { $ } from '../common/dom.js';
 import { toast } from '../common/util.js';
-import { WhipPublisher, watchPosition } from '../publish/whip.js';
+import { WhipPublisher, watchPosition } from '../common/whip.js';
 
-const $ = (id) => document.getElementById(id);
 const STATE = { connecting: ['starting', 'Connecting…'], live: ['online', 'Live'], lost: ['starting', 'Reconnecting…'], error: ['offline', 'Failed'] };
 
 export const streamIdOf = (worker) => `worker-${worker}`;

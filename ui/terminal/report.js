@@ -2,15 +2,15 @@
 // with a matter type, a note, where it is and a photo. Without network it waits in the outbox;
 // every report has a client id, so a resend returns the case the first send made.
 
+import { $, el } from '../common/dom.js';
 import { api } from '../common/live.js';
 import { showLogin } from '../common/login.js';
-import { el, toast } from '../common/util.js';
+import { toast } from '../common/util.js';
 import { sendReport } from './outbox.js';
 
 const SERVICES_KEY = 'cc.services'; // the matter catalog, kept for a form opened offline
 const FIX_TIMEOUT_MS = 8000;
 const MAX_PHOTOS = 4;
-const $ = (id) => document.getElementById(id);
 
 /** 32 hex digits; crypto.getRandomValues works on plain http too, unlike randomUUID. */
 function newClientId() {

@@ -1,18 +1,20 @@
 // Grid worker terminal: the worker's tasks, live on `tasks:<worker_id>`, with big action buttons.
 
+import { $, $$, el, rafBatch, reconcile } from '../common/dom.js';
+import { FRESH_TASK_MS, FreshMarks } from '../common/freshness.js';
 import { LiveSocket, api, bindIndicator } from '../common/live.js';
 import { showLogin } from '../common/login.js';
+import { retryWithBackoff } from '../common/retry.js';
+import { exposeTestHooks } from '../common/testhooks.js';
 import {
-  Store, caseClosedAt, compareCases, deadlineStatus, isOpenCase, parseTs, rafBatch, reconcile, el, toast,
+  Store, caseClosedAt, compareCases, deadlineStatus, isOpenCase, parseTs, toast,
 } from '../common/util.js';
 import { pendingNote, taskCard } from './cards.js';
 import { setupGoLive } from './golive.js';
 import { Outbox, send } from './outbox.js';
 import { setupReport } from './report.js';
 
-const $ = (id) => document.getElementById(id);
 const worker = (new URLSearchParams(location.search).get('worker') || '').trim();
-const FRESH_MS = 10000;
 const DONE_TEXT = {
   accept: 'Task accepted', start: 'Work started', feedback: 'Report sent', close: 'Task closed', report: 'Clue reported',
 };
@@ -20,7 +22,7 @@ const OUTBOX_RETRY_MS = 15000;
 
 const store = new Store();
 const cards = new Map();        // id -> {node, sig, countdown}
-const freshUntil = new Map();   // id -> time the highlight ends
+const fresh = new FreshMarks(FRESH_TASK_MS);
 let tab = location.hash === '#history' ? 'history' : 'tasks';
 let unseen = 0;
 let loadedOnce = false;
@@ -57,7 +59,7 @@ function alertNewTask(c) {
     if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
   } catch { /* not allowed without a user gesture in some browsers */ }
   try { beep(); } catch { /* audio unavailable */ }
-  freshUntil.set(c.id, Date.now() + FRESH_MS);
+  fresh.mark(c.id);
   toast(`New task: ${c.matter_name || c.matter_code || c.id}`, 'info', 6000);
   if (document.hidden || tab !== 'tasks') {
     unseen += 1;
@@ -88,11 +90,7 @@ function renderList(container, items, emptyText, now) {
       const keep = card ? pendingNote(card.node) : null;
       card = { ...taskCard(c, { onAction, keep, now, worker, queued: queued.get(c.id) || null }), sig };
       cards.set(c.id, card);
-      const until = freshUntil.get(c.id);
-      if (until && until > now) {
-        card.node.classList.add('fresh');
-        setTimeout(() => card.node.classList.remove('fresh'), until - now);
-      }
+      fresh.apply(c.id, card.node, now);
     }
     return card.node;
   });
@@ -116,6 +114,7 @@ function renderNow() {
   renderList($('history'), done, 'No closed tasks yet.', now);
   const ids = new Set(all.map((c) => c.id));
   for (const id of [...cards.keys()]) if (!ids.has(id)) cards.delete(id);
+  fresh.prune(now);
   $('count-tasks').textContent = String(open.length);
   $('count-history').textContent = String(done.length);
 }
@@ -137,8 +136,8 @@ function tick() {
 
 function showTab(name) {
   tab = name;
-  for (const b of document.querySelectorAll('.tab')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
-  for (const p of document.querySelectorAll('[data-panel]')) p.hidden = p.dataset.panel !== name;
+  for (const b of $$('.tab')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
+  for (const p of $$('[data-panel]')) p.hidden = p.dataset.panel !== name;
   history.replaceState(null, '', `${location.pathname}${location.search}${name === 'history' ? '#history' : ''}`);
   if (name === 'tasks') {
     unseen = 0;
@@ -213,32 +212,34 @@ async function onAction(id, action, note, _card, photos = []) {
 // Set up in start(): the form needs the page's elements, the worker record comes later.
 let report = null;
 
+async function fetchTasks() {
+  store.beginLoad();
+  let items = [];
+  try {
+    const page = await api(`/api/cases?assignee=${encodeURIComponent(worker)}&limit=100`);
+    items = (page && page.items) || [];
+  } finally {
+    store.endLoad(items); // on a failure too: it ends what beginLoad() started
+  }
+  loadedOnce = true;
+  hideBanner();
+  render();
+}
+
+function onTasksError(err) {
+  if (err.status === 401) {
+    showLogin({ username: worker, message: `Sign in as ${worker}` });
+    return false;
+  }
+  showBanner(`Could not load tasks: ${err.message}. Retrying…`);
+  return true;
+}
+
 let loading = null;
+/** Loads the worker's tasks, retrying with backoff; a call while a load is under way joins it. */
 async function loadTasks() {
   if (loading) return loading;
-  loading = (async () => {
-    let delay = 1000;
-    for (;;) {
-      try {
-        store.beginLoad();
-        const page = await api(`/api/cases?assignee=${encodeURIComponent(worker)}&limit=100`);
-        store.endLoad((page && page.items) || []);
-        loadedOnce = true;
-        hideBanner();
-        render();
-        return;
-      } catch (err) {
-        store.endLoad([]);
-        if (err.status === 401) {
-          showLogin({ username: worker, message: `Sign in as ${worker}` });
-          return;
-        }
-        showBanner(`Could not load tasks: ${err.message}. Retrying…`);
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 15000);
-      }
-    }
-  })();
+  loading = retryWithBackoff(fetchTasks, { onError: onTasksError });
   try { await loading; } finally { loading = null; }
   return undefined;
 }
@@ -285,7 +286,7 @@ function start() {
   $('app').hidden = false;
   $('worker-name').textContent = worker;
   updateTitle();
-  for (const b of document.querySelectorAll('.tab')) b.addEventListener('click', () => showTab(b.dataset.tab));
+  for (const b of $$('.tab')) b.addEventListener('click', () => showTab(b.dataset.tab));
   showTab(tab);
   // Sound needs a user gesture once; the first tap anywhere enables it.
   window.addEventListener('pointerdown', unlockAudio, { passive: true });
@@ -317,7 +318,7 @@ function start() {
   loadTasks();
   setInterval(tick, 1000);
   setInterval(() => { if (outbox.entries().length) outbox.flush(); }, OUTBOX_RETRY_MS);
-  window.cc = { socket, store, outbox, reload: loadTasks };
+  exposeTestHooks({ socket, store, outbox, reload: loadTasks });
 }
 
 start();

@@ -3,7 +3,8 @@
 // snapshot refreshed every few seconds. Clicking a tile makes it live (the least recently
 // chosen live tile drops back to snapshots).
 
-import { el, badge } from '../common/util.js';
+import { el } from '../common/dom.js';
+import { badge } from '../common/util.js';
 
 const SNAPSHOT_MS = 3000;
 const RETRY_MS = 5000;

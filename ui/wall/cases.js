@@ -1,9 +1,10 @@
 // Case board: open cases, overdue first then by deadline, live countdowns and officer actions.
 
+import { el, rafBatch, reconcile } from '../common/dom.js';
+import { FRESH_ROW_MS, FreshMarks } from '../common/freshness.js';
 import { post } from '../common/live.js';
 import {
-  Store, badge, caseClosedAt, compareCases, deadlineStatus, el, isOpenCase, parseTs, rafBatch,
-  reconcile, toast,
+  Store, badge, caseClosedAt, compareCases, deadlineStatus, isOpenCase, parseTs, toast,
 } from '../common/util.js';
 
 const OFFICER_ACTIONS = [
@@ -12,7 +13,6 @@ const OFFICER_ACTIONS = [
   { action: 'return', label: 'Return', cls: 'btn-warn', title: 'Check failed: back to the worker' },
   { action: 'escalate', label: 'Escalate', cls: 'btn-danger', title: 'Supervise one level up' },
 ];
-const FRESH_MS = 8000;
 
 export class CaseBoard {
   constructor(tbody, { countEl = null, onChange = () => {}, actor = 'officer' } = {}) {
@@ -22,7 +22,7 @@ export class CaseBoard {
     this.actor = actor;
     this.store = new Store();
     this.rows = new Map();   // id -> {node, sig, countdown}
-    this.freshUntil = new Map();
+    this.fresh = new FreshMarks(FRESH_ROW_MS);
     this.render = rafBatch(() => this._render());
   }
 
@@ -55,7 +55,7 @@ export class CaseBoard {
 
   upsert(c, { live = true } = {}) {
     const prev = this.store.upsert(c);
-    if (live && !prev) this.freshUntil.set(c.id, Date.now() + FRESH_MS);
+    if (live && !prev) this.fresh.mark(c.id);
     this.render();
     this.onChange();
   }
@@ -115,17 +115,13 @@ export class CaseBoard {
         row = this._row(c, now);
         row.sig = sig;
         this.rows.set(c.id, row);
-        const until = this.freshUntil.get(c.id);
-        if (until && until > now) {
-          row.node.classList.add('fresh');
-          setTimeout(() => row.node.classList.remove('fresh'), until - now);
-        }
+        this.fresh.apply(c.id, row.node, now);
       }
       return row.node;
     });
     const shown = new Set(cases.map((c) => c.id));
     for (const id of [...this.rows.keys()]) if (!shown.has(id)) this.rows.delete(id);
-    for (const [id, until] of this.freshUntil) if (until <= now) this.freshUntil.delete(id);
+    this.fresh.prune(now);
     if (!nodes.length) {
       this.tbody.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: 7 }, 'No open cases')));
     } else {

@@ -2,7 +2,8 @@
 // Plain SVG (no chart library): a few dozen rects redrawn at most once per frame.
 
 import { api } from '../common/live.js';
-import { isToday, parseTs, rafBatch } from '../common/util.js';
+import { rafBatch } from '../common/dom.js';
+import { isToday, parseTs } from '../common/util.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 

@@ -1,9 +1,9 @@
 // Incident feed: newest first, thumbnail, details, Ack / Dismiss.
 
+import { el, rafBatch, reconcile } from '../common/dom.js';
+import { FRESH_ROW_MS, FreshMarks } from '../common/freshness.js';
 import { post, sameOriginPath } from '../common/live.js';
-import { Store, badge, el, fmtClock, isToday, parseTs, rafBatch, reconcile, toast } from '../common/util.js';
-
-const FRESH_MS = 8000;
+import { Store, badge, fmtClock, isToday, parseTs, toast } from '../common/util.js';
 
 export class IncidentFeed {
   constructor(list, { cameraName = (id) => id, countEl = null, maxRows = 150, onChange = () => {} } = {}) {
@@ -16,7 +16,7 @@ export class IncidentFeed {
     this.total = null;            // server-side total from the last REST load
     this.loadedCount = 0;
     this.rows = new Map();        // id -> {node, sig}
-    this.freshUntil = new Map();  // id -> time the highlight ends
+    this.fresh = new FreshMarks(FRESH_ROW_MS);
     this.render = rafBatch(() => this._render());
   }
 
@@ -35,7 +35,7 @@ export class IncidentFeed {
   upsert(incident, { live = true } = {}) {
     const prev = this.store.upsert(incident);
     if (live && !prev) {
-      this.freshUntil.set(incident.id, Date.now() + FRESH_MS);
+      this.fresh.mark(incident.id);
       if (this.total != null) this.total += 1;
     }
     this.render();
@@ -75,17 +75,13 @@ export class IncidentFeed {
       if (!row || row.sig !== sig) {
         row = { node: this._row(inc), sig };
         this.rows.set(inc.id, row);
-        const until = this.freshUntil.get(inc.id);
-        if (until && until > now) {
-          row.node.classList.add('fresh');
-          setTimeout(() => row.node.classList.remove('fresh'), until - now);
-        }
+        this.fresh.apply(inc.id, row.node, now);
       }
       return row.node;
     });
     const shown = new Set(items.map((i) => i.id));
     for (const id of [...this.rows.keys()]) if (!shown.has(id)) this.rows.delete(id);
-    for (const [id, until] of this.freshUntil) if (until <= now) this.freshUntil.delete(id);
+    this.fresh.prune(now);
     if (!nodes.length) {
       this.list.replaceChildren(el('li', { class: 'empty' }, 'No incidents yet'));
     } else {

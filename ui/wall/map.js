@@ -5,7 +5,7 @@
 
 import { LngLatBounds, Map as MapLibre, Marker } from '/vendor/maplibre/maplibre-gl.mjs';
 import { api } from '../common/live.js';
-import { el } from '../common/util.js';
+import { el } from '../common/dom.js';
 
 const COARSE = 'district,street';   // small: drawn at city zoom
 const FINE = 'community,grid';      // big (~20,000 grids at reference scale): fetched when zoomed in

@@ -1,8 +1,11 @@
 // The duty officer's wall: KPIs, city map, camera tiles, incident feed, case board and charts,
 // kept live over /ws; incident mode (the `emergency` channel) takes the map and the tiles.
 
+import { $ } from '../common/dom.js';
 import { LiveSocket, api, bindIndicator } from '../common/live.js';
 import { showLogin } from '../common/login.js';
+import { retryWithBackoff } from '../common/retry.js';
+import { exposeTestHooks } from '../common/testhooks.js';
 import { toast } from '../common/util.js';
 import { CameraGrid } from './cameras.js';
 import { CaseBoard } from './cases.js';
@@ -10,20 +13,27 @@ import { IncidentCharts } from './charts.js';
 import { watchDelivery } from './health.js';
 import { IncidentFeed } from './incidents.js';
 
-const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const MAX_LIVE = Math.max(0, Math.min(5, Number(params.get('live') ?? 4) || 0));
 const CAMERA_POLL_MS = 15000;
 const KPI_POLL_MS = 60000;      // 按期结案率 over the last 30 days (the server's default range) comes from /api/kpi, not from what the board holds
 const HOTSPOT_POLL_MS = 60000;
 
-const charts = new IncidentCharts($('chart-hour'), $('chart-class'));
-// The map loads MapLibre from /vendor/ (installed by `make`); without it the wall still works.
-let cityMap = null;
+// What the wall knows beyond its panels, in one place: the panels' callbacks, the REST loads,
+// the live events and incident mode all read and change it here.
+const wall = {
+  // The map loads MapLibre from /vendor/ (installed by `make`); until then, or without it, null.
+  cityMap: null,
+  serverKpi: null,  // {rate, onTime, due} from /api/kpi
+  loaded: { cameras: false, incidents: false, cases: false },  // a first REST load finished
+  inflight: {},     // channel -> {again, promise}: its REST load under way
+  emergency: null,  // the incident mode that holds the wall, or null
+};
 
+const charts = new IncidentCharts($('chart-hour'), $('chart-class'));
 const cameras = new CameraGrid($('cameras'), {
   maxLive: MAX_LIVE,
-  onChange: () => { updateKpis(); if (cityMap) cityMap.setCameras(cameras.cameras()); },
+  onChange: () => { updateKpis(); if (wall.cityMap) wall.cityMap.setCameras(cameras.cameras()); },
 });
 const feed = new IncidentFeed($('incidents'), {
   cameraName: (id) => cameras.name(id),
@@ -32,12 +42,8 @@ const feed = new IncidentFeed($('incidents'), {
 });
 const board = new CaseBoard($('cases'), {
   countEl: $('cases-count'),
-  onChange: () => { updateKpis(); if (cityMap) cityMap.setOpenCases(board.openCases()); },
+  onChange: () => { updateKpis(); if (wall.cityMap) wall.cityMap.setOpenCases(board.openCases()); },
 });
-let serverKpi = null; // {rate, onTime, due} from /api/kpi
-
-const loaded = { cameras: false, incidents: false, cases: false };
-
 // ---- KPIs ----
 
 function setKpi(id, text, level = '') {
@@ -53,15 +59,16 @@ function updateKpis() {
     const online = cams.filter((c) => c.state === 'online').length;
     setKpi('kpi-cameras', `${online}/${cams.length}`, online === cams.length ? 'ok' : online === 0 ? 'bad' : 'warn');
   }
-  if (loaded.incidents) {
+  if (wall.loaded.incidents) {
     const today = feed.todayCount();
     setKpi('kpi-incidents-today', `${today.count}${today.more ? '+' : ''}`);
   }
-  if (loaded.cases) {
+  if (wall.loaded.cases) {
     const k = board.kpis();
     setKpi('kpi-open-cases', String(k.open));
     setKpi('kpi-overdue', String(k.overdue), k.overdue ? 'bad' : 'ok');
     // The server's figure covers every case (on-time closures ÷ (due − deferred)); the board's is a fallback.
+    const { serverKpi } = wall;
     const rate = serverKpi ? serverKpi.rate : k.rate;
     if (rate == null) setKpi('kpi-ontime', '–');
     else {
@@ -94,16 +101,16 @@ async function getList(path, limits) {
 async function loadCameras() {
   const page = await api('/api/cameras');
   cameras.setAll((page && page.items) || []);
-  if (!loaded.cameras) feed.invalidate(); // names were unknown until now
-  loaded.cameras = true;
+  if (!wall.loaded.cameras) feed.invalidate(); // names were unknown until now
+  wall.loaded.cameras = true;
 }
 
 async function loadIncidents() {
   feed.beginLoad();
   const page = await getList('/api/incidents', [200, 50]);
-  loaded.incidents = true;
+  wall.loaded.incidents = true;
   feed.endLoad(page);
-  if (cityMap) for (const inc of feed.store.values()) cityMap.upsertIncident(inc);
+  if (wall.cityMap) for (const inc of feed.store.values()) wall.cityMap.upsertIncident(inc);
 }
 
 async function loadCases() {
@@ -114,7 +121,7 @@ async function loadCases() {
   ]);
   const openItems = (open && open.items) || [];
   const complete = !(open && Number.isFinite(open.total) && open.total > openItems.length);
-  loaded.cases = true;
+  wall.loaded.cases = true;
   const stale = board.endLoad([...((all && all.items) || []), ...openItems], complete ? new Set(openItems.map((c) => c.id)) : null);
   // Cases that left the open list while we were away: fetch their current state.
   await Promise.all(stale.slice(0, 50).map(async (id) => {
@@ -136,47 +143,47 @@ async function loadKpi() {
     onTime += row.closed_on_time || 0;
     due += (row.cases || 0) - (row.deferred || 0);
   }
-  serverKpi = { onTime, due, rate: due > 0 ? onTime / due : null };
+  wall.serverKpi = { onTime, due, rate: due > 0 ? onTime / due : null };
   updateKpis();
 }
 
 async function loadHotspots() {
   const page = await api('/api/hotspots');
-  if (cityMap) cityMap.setHotspots(((page && page.items) || []).map((h) => h.code).filter(Boolean));
+  if (wall.cityMap) wall.cityMap.setHotspots(((page && page.items) || []).map((h) => h.code).filter(Boolean));
 }
 
 const loaders = { cameras: loadCameras, incidents: loadIncidents, cases: loadCases };
-const inflight = {};
 
-/** Loads a channel via REST, retrying with backoff; concurrent requests for a channel share one run. */
+/**
+ * Loads a channel via REST, retrying with backoff. A request while a load is under way joins
+ * it, and the channel is loaded once more after it (what changed meanwhile may be missing).
+ */
 function reload(channel) {
-  if (inflight[channel]) {
-    inflight[channel].again = true;
-    return inflight[channel].promise;
+  const running = wall.inflight[channel];
+  if (running) {
+    running.again = true;
+    return running.promise;
   }
-  const state = { again: false };
-  state.promise = (async () => {
-    let delay = 1000;
-    for (;;) {
-      try {
-        await loaders[channel]();
-        if (!state.again) break;
-        state.again = false;
-      } catch (err) {
-        if (err.status === 401) {
-          showLogin({ message: 'Your session has ended or you are not signed in.' });
-          break;
-        }
-        console.warn(`loading ${channel} failed`, err);
-        toast(`Loading ${channel} failed: ${err.message}; retrying`, 'error', 4000);
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 15000);
+  const run = { again: false };
+  const loadUntilCurrent = async () => {
+    do {
+      run.again = false;
+      await loaders[channel]();
+    } while (run.again);
+  };
+  run.promise = retryWithBackoff(loadUntilCurrent, {
+    onError: (err) => {
+      if (err.status === 401) {
+        showLogin({ message: 'Your session has ended or you are not signed in.' });
+        return false;
       }
-    }
-    delete inflight[channel];
-  })();
-  inflight[channel] = state;
-  return state.promise;
+      console.warn(`loading ${channel} failed`, err);
+      toast(`Loading ${channel} failed: ${err.message}; retrying`, 'error', 4000);
+      return true;
+    },
+  }).finally(() => { delete wall.inflight[channel]; });
+  wall.inflight[channel] = run;
+  return run.promise;
 }
 
 // ---- live events ----
@@ -188,7 +195,7 @@ function onEvent(msg) {
     case 'incident.created':
     case 'incident.updated':
       feed.upsert(data, { live: type === 'incident.created' });
-      if (cityMap) cityMap.upsertIncident(data);
+      if (wall.cityMap) wall.cityMap.upsertIncident(data);
       break;
     case 'case.created':
     case 'case.updated':
@@ -198,7 +205,7 @@ function onEvent(msg) {
       cameras.update(data);
       break;
     case 'drone.position':
-      if (cityMap) cityMap.updateDrone(data);
+      if (wall.cityMap) wall.cityMap.updateDrone(data);
       break;
     case 'emergency.started':
     case 'emergency.updated':
@@ -216,17 +223,15 @@ function onEvent(msg) {
 
 // ---- incident mode ----
 
-let emergency = null;
-
 function startEmergency(em) {
-  emergency = em;
+  wall.emergency = em;
   const banner = $('emergency');
   const where = em.center ? ` · ${Number(em.radius_m) || 500} m around ${em.center.lat?.toFixed?.(4)}, ${em.center.lon?.toFixed?.(4)}` : '';
   banner.textContent = `Incident mode: ${em.title || em.class || em.id}${where}`;
   banner.hidden = false;
   // The scene's drones first, then its cameras (drone feeds are pinned in incident mode).
   cameras.setPinned([...(em.drones || []), ...(em.cameras || [])].map(String));
-  if (cityMap) cityMap.showEmergency(em);
+  if (wall.cityMap) wall.cityMap.showEmergency(em);
 }
 
 /** An incident mode already running when the wall (re)loads: the newest active one takes the wall. */
@@ -235,17 +240,16 @@ async function loadEmergency() {
   const active = ((page && page.items) || []).filter((m) => !m.ended_at)
     .sort((a, b) => String(b.started_at).localeCompare(String(a.started_at)));
   if (active.length) startEmergency(active[0]);
-  else if (emergency) endEmergency(emergency);
+  else if (wall.emergency) endEmergency(wall.emergency);
 }
 
 function endEmergency(em) {
-  if (emergency && em && em.id && emergency.id !== em.id) return; // another incident's end
-  emergency = null;
+  if (wall.emergency && em && em.id && wall.emergency.id !== em.id) return; // another incident's end
+  wall.emergency = null;
   $('emergency').hidden = true;
   cameras.setPinned([]);
-  if (cityMap) cityMap.showEmergency(null);
+  if (wall.cityMap) wall.cityMap.showEmergency(null);
 }
-
 
 const socket = new LiveSocket({
   channels: ['incidents', 'cases', 'cameras', 'drones', 'hotspots', 'emergency'],
@@ -270,13 +274,14 @@ function tick() {
 async function startMap() {
   try {
     const { CityMap } = await import('./map.js');
-    cityMap = new CityMap($('map'), { onIncidentClick: (id) => feed.reveal?.(id) });
-    $('map-home').addEventListener('click', () => cityMap.showEmergency(emergency));
+    const cityMap = new CityMap($('map'), { onIncidentClick: (id) => feed.reveal?.(id) });
+    wall.cityMap = cityMap;
+    $('map-home').addEventListener('click', () => cityMap.showEmergency(wall.emergency));
     await cityMap.ready;
     cityMap.setCameras(cameras.cameras());
     cityMap.setOpenCases(board.openCases());
     for (const inc of feed.store.values()) cityMap.upsertIncident(inc);
-    if (emergency) cityMap.showEmergency(emergency);
+    if (wall.emergency) cityMap.showEmergency(wall.emergency);
     loadHotspots().catch((err) => console.warn('hotspots unavailable', err));
   } catch (err) {
     // No WebGL, or MapLibre not installed (run `make`): say so in the panel, keep the rest live.
@@ -299,14 +304,13 @@ function start() {
   const kpiLoop = () => loadKpi().catch((err) => console.warn('kpi unavailable', err));
   kpiLoop();
   setInterval(kpiLoop, KPI_POLL_MS);
-  setInterval(() => { if (cityMap) loadHotspots().catch(() => {}); }, HOTSPOT_POLL_MS);
+  setInterval(() => { if (wall.cityMap) loadHotspots().catch(() => {}); }, HOTSPOT_POLL_MS);
   tick();
   setInterval(tick, 1000);
   // camera.status events carry changes; a slow poll keeps fps figures fresh if the server only sends on state changes.
-  setInterval(() => { if (!document.hidden && !inflight.cameras) reload('cameras'); }, CAMERA_POLL_MS);
+  setInterval(() => { if (!document.hidden && !wall.inflight.cameras) reload('cameras'); }, CAMERA_POLL_MS);
 }
 
 start();
 
-// For debugging from the console and for tests.
-window.cc = { socket, cameras, feed, board, charts, reload, map: () => cityMap };
+exposeTestHooks({ socket, cameras, feed, board, charts, reload, map: () => wall.cityMap });

@@ -1,8 +1,8 @@
 // Publishes this phone's camera to the command center over WHIP (POST /whip/{stream id}), with
 // its position on a `telemetry` data channel, so what a moving camera sees is placed where it is.
-// Shared by the publish page (drones, tripods) and the worker terminal's "Go live".
+// Used by the publish page (drones, tripods) and the worker terminal's "Go live".
 
-import { getToken } from '../common/live.js';
+import { getToken } from './live.js';
 
 const TELEMETRY_EVERY_MS = 1000;
 const GATHER_TIMEOUT_MS = 3000;

@@ -1,0 +1,14 @@
+// The one way a page hands objects to browser tests and to someone debugging at the console:
+// exposeTestHooks({...}) puts them under `window.cc`, and nothing else touches window.cc.
+// Page code never reads these hooks back; they are for tests/test_pages.py,
+// tests/test_terminal_report.py and the devtools console only.
+//
+// What each page exposes (keep in step with its exposeTestHooks call):
+//   wall       socket, cameras, feed, board, charts, reload(channel), map() (the CityMap, once loaded)
+//   terminal   socket, store, outbox, reload()
+//   emergency  socket, modes, reload()
+
+/** Adds `hooks` to window.cc (a page may call it more than once). */
+export function exposeTestHooks(hooks) {
+  window.cc = Object.assign(window.cc || {}, hooks);
+}
