@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
@@ -44,6 +44,7 @@ def test_a_broken_layer_fails_the_lint(tmp_path: Path) -> None:
         "command_center/store/sqlite.py": "",
         "command_center/store/postgres.py": "from command_center.store import sqlite  # broken on purpose\n",
         "streams/__init__.py": "",
+        "scenes/__init__.py": "",
         "vision/__init__.py": "import streams\n",
         "dispatch/__init__.py": "import vision  # broken on purpose\n",
     }
@@ -56,3 +57,25 @@ def test_a_broken_layer_fails_the_lint(tmp_path: Path) -> None:
     assert "dispatch knows nothing of video BROKEN" in done.stdout
     assert "no store imports another BROKEN" in done.stdout
     assert "stages never import the composition root KEPT" in done.stdout
+
+
+def test_no_page_imports_another_pages_files() -> None:
+    """A page imports its own folder's modules, ui/common/ and /vendor/ only: what pages
+    share lives in ui/common, so that no page breaks when another one changes."""
+    imports = re.compile(r"""(?:import|from)\s*(?:[\w{}\s,*]+from\s*)?["']([^"']+)["']""")
+    strays = []
+    for path in sorted((ROOT / "ui").rglob("*.js")):
+        for target in imports.findall(path.read_text(encoding="utf-8")):
+            if not target.startswith(("./", "../common/", "/vendor/", "/ui/common/")):
+                strays.append(f"{path.relative_to(ROOT)} → {target}")
+    assert not strays, strays
+    assert (ROOT / "ui" / "common" / "whip.js").exists()  # the check saw the shared modules
+
+
+def test_only_the_test_hooks_module_writes_window_cc() -> None:
+    writers = [
+        str(p.relative_to(ROOT))
+        for p in sorted((ROOT / "ui").rglob("*.js"))
+        if re.search(r"window\.cc\s*=", p.read_text(encoding="utf-8"))
+    ]
+    assert writers == ["ui/common/testhooks.js"], writers
