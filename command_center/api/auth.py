@@ -17,14 +17,15 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from command_center import audit
+from command_center.api import deps
 from command_center.api.errors import ApiError, int_param, json_body
 from command_center.auth.middleware import COOKIE, bearer_of, principal_of, signed_in
 from command_center.auth.principal import Principal
@@ -39,7 +40,9 @@ from command_center.auth.users import (
     principal_of_row,
     public_view,
 )
-from command_center.runtime import Runtime
+
+if TYPE_CHECKING:
+    from command_center.auth.service import Auth
 
 MAX_USERNAME = 64
 EDITABLE = ("role", "jurisdiction", "worker_id")
@@ -74,201 +77,218 @@ def text_field(body: dict[str, Any], name: str, limit: int, required: bool = Tru
     return value
 
 
-def routes(rt: Runtime) -> list[Route]:
-    auth = rt.auth
-
-    def signed_response(request: Request, principal: Principal, status: int = 200) -> JSONResponse:
-        token, expires_at = auth.issue(principal)
-        body = {"token": token, "token_type": "Bearer", "expires_at": expires_at,
-                "user": principal.to_dict() | {"expires_at": expires_at}}  # fmt: skip
-        response = JSONResponse(body, status_code=status)
-        set_session_cookie(response, request, token, expires_at)
-        return response
-
-    async def hashed(fn: Callable[..., Any], *args: Any) -> Any:
-        """Blocking argon2 work on its own pool; 503 at once when the pool is full."""
-        try:
-            return await auth.hashing.run(fn, *args)
-        except HashBusy:
-            raise busy() from None
-
-    async def login(request: Request) -> Response:
-        body = await json_body(request, required=True)
-        username = text_field(body, "username", MAX_USERNAME)
-        password = text_field(body, "password", MAX_PASSWORD)
-        assert username is not None and password is not None
-        ip = audit.client_ip(request)
-        wait = auth.logins.take(ip, username)
-        if wait > 0:
-            return too_many(wait)
-        try:
-            principal = await hashed(auth.users.authenticate, username, password)
-        except AccountUnusable as exc:
-            auth.logins.refund(ip, username)
-            await audit.write(rt.store, audit.entry(username, "-", "login.refused", username, ip, str(exc)))
-            raise ApiError(403, "account cannot sign in", str(exc)) from None
-        except ApiError:
-            auth.logins.refund(ip, username)  # busy: the attempt was not made
-            raise
-        if principal is None:
-            await audit.write(rt.store, audit.entry(username, "-", "login.failed", username, ip))
-            raise ApiError(401, "invalid username or password")
-        auth.logins.refund(ip, username)  # people signing in do not use up the buckets
-        await audit.record(rt.store, request, principal, "login", principal.user)
-        return signed_response(request, principal)
-
-    async def logout(request: Request) -> Response:
-        response = JSONResponse({"signed_out": True})
-        response.delete_cookie(COOKIE, path="/", secure=is_https(request), httponly=True, samesite="strict")
-        who = signed_in(request)
-        if who is not None:
-            await audit.record(rt.store, request, who, "logout", who.user)
-        return response
-
-    async def me(request: Request) -> Response:
-        who = principal_of(request)
-        response = JSONResponse(who.to_dict())
-        token = bearer_of(request.scope)
-        if token is not None and who.expires_at is not None:
-            # A page signed in by header (its stored token) gets the cookie back for its
-            # images and websocket, e.g. after the cookie alone expired or was cleared.
-            set_session_cookie(response, request, token, who.expires_at)
-        return response
-
-    async def change_password(request: Request) -> Response:
-        who = principal_of(request)
-        body = await json_body(request, required=True)
-        old = text_field(body, "old_password", MAX_PASSWORD)
-        new = text_field(body, "new_password", MAX_PASSWORD)
-        ip = audit.client_ip(request)
-        wait = auth.logins.take(ip, who.user)  # a stolen token must not make a password oracle
-        if wait > 0:
-            return too_many(wait)
-        try:
-            changed = await hashed(auth.users.change_password, who.user, old, new)
-        except ValueError as exc:
-            raise ApiError(400, "bad new password", str(exc)) from None
-        except UnknownUser:
-            raise ApiError(404, "no such user", who.user) from None
-        if changed is None:
-            await audit.record(rt.store, request, who, "password.change.failed", who.user)
-            raise ApiError(403, "wrong password", "old_password is not your current password")
-        auth.logins.refund(ip, who.user)
-        auth.sessions.forget(who.user)
-        await audit.record(rt.store, request, who, "password.change", who.user)
-        # Every other token of the account is revoked now; this device gets a fresh one.
-        return signed_response(request, principal_of_row(changed))
-
-    admin = admin_routes(rt, hashed)
-    return [
-        Route("/api/auth/login", login, methods=["POST"]),
-        Route("/api/auth/logout", logout, methods=["POST"]),
-        Route("/api/auth/me", me),
-        Route("/api/auth/password", change_password, methods=["POST"]),
-        *admin,
-    ]
+def signed_response(auth: Auth, request: Request, principal: Principal, status: int = 200) -> JSONResponse:
+    token, expires_at = auth.issue(principal)
+    body = {"token": token, "token_type": "Bearer", "expires_at": expires_at,
+            "user": principal.to_dict() | {"expires_at": expires_at}}  # fmt: skip
+    response = JSONResponse(body, status_code=status)
+    set_session_cookie(response, request, token, expires_at)
+    return response
 
 
-def admin_routes(rt: Runtime, hashed: Callable[..., Awaitable[Any]]) -> list[Route]:
-    auth = rt.auth
+async def hashed(auth: Auth, fn: Callable[..., Any], *args: Any) -> Any:
+    """Blocking argon2 work on its own pool; 503 at once when the pool is full."""
+    try:
+        return await auth.hashing.run(fn, *args)
+    except HashBusy:
+        raise busy() from None
 
-    async def account_call(fn: Callable[..., Any], *args: Any, hashing: bool = False) -> Any:
-        """Run an account change; its errors as 400/404."""
-        try:
-            return await (hashed(fn, *args) if hashing else asyncio.to_thread(fn, *args))
-        except UnknownUser as exc:
-            raise ApiError(404, "no such user", str(exc)) from None
-        except ValueError as exc:
-            raise ApiError(400, "bad account change", str(exc)) from None
 
-    async def changed(request: Request, action: str, username: str, detail: str | None = None) -> None:
-        auth.sessions.forget(username)  # this node refuses the old tokens at once, others within seconds
-        await audit.record(rt.store, request, principal_of(request), action, username, detail)
+async def login(request: Request) -> Response:
+    auth, store = deps.auth(request), deps.store(request)
+    body = await json_body(request, required=True)
+    username = text_field(body, "username", MAX_USERNAME)
+    password = text_field(body, "password", MAX_PASSWORD)
+    assert username is not None and password is not None
+    ip = audit.client_ip(request)
+    wait = auth.logins.take(ip, username)
+    if wait > 0:
+        return too_many(wait)
+    try:
+        principal = await hashed(auth, auth.users.authenticate, username, password)
+    except AccountUnusable as exc:
+        auth.logins.refund(ip, username)
+        await audit.write(store, audit.entry(username, "-", "login.refused", username, ip, str(exc)))
+        raise ApiError(403, "account cannot sign in", str(exc)) from None
+    except ApiError:
+        auth.logins.refund(ip, username)  # busy: the attempt was not made
+        raise
+    if principal is None:
+        await audit.write(store, audit.entry(username, "-", "login.failed", username, ip))
+        raise ApiError(401, "invalid username or password")
+    auth.logins.refund(ip, username)  # people signing in do not use up the buckets
+    await audit.record(store, request, principal, "login", principal.user)
+    return signed_response(auth, request, principal)
 
-    async def audit_log(request: Request) -> JSONResponse:
-        limit = int_param(request, "limit", 100, 1, 1000)
-        offset = int_param(request, "offset", 0, 0, 10_000_000)
-        actor, action = request.query_params.get("actor"), request.query_params.get("action")
-        items, total = await asyncio.to_thread(rt.store.list_audit, limit, offset, actor, action)
-        return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
 
-    async def list_users(request: Request) -> JSONResponse:
-        limit = int_param(request, "limit", 100, 1, 1000)
-        offset = int_param(request, "offset", 0, 0, 10_000_000)
-        rows, total = await asyncio.to_thread(rt.store.list_users, limit, offset)
-        return JSONResponse({"items": [public_view(r) for r in rows], "total": total, "limit": limit, "offset": offset})
+async def logout(request: Request) -> Response:
+    response = JSONResponse({"signed_out": True})
+    response.delete_cookie(COOKIE, path="/", secure=is_https(request), httponly=True, samesite="strict")
+    who = signed_in(request)
+    if who is not None:
+        await audit.record(deps.store(request), request, who, "logout", who.user)
+    return response
 
-    async def create_user(request: Request) -> JSONResponse:
-        body = await json_body(request, required=True)
-        fields = {}
-        for key in ("username", "password", "role", "jurisdiction", "worker_id"):
-            value = body.get(key, "" if key == "jurisdiction" else None)
-            if not (value is None or isinstance(value, str)):
-                raise ApiError(400, f"bad field {key!r}", "a string")
-            fields[key] = value
-        if not fields["username"] or not fields["password"] or not fields["role"]:
-            raise ApiError(400, "username, password and role are required")
-        jurisdiction = fields["jurisdiction"]
-        if jurisdiction is None:  # JSON null: "" is the whole city, and must be said as such
-            raise ApiError(400, "bad field 'jurisdiction'", "a grid-code prefix, or \"\" for the whole city")
-        account = Account(fields["username"], fields["password"], fields["role"], jurisdiction, fields["worker_id"])
-        try:
-            created = await hashed(auth.users.create, account, set(rt.workers))
-        except ValueError as exc:
-            raise ApiError(400, "bad account", str(exc)) from None
-        except UserExists:
-            raise ApiError(409, "username taken", account.username) from None
-        await audit.record(rt.store, request, principal_of(request), "user.create", account.username, account.role)
-        return JSONResponse(created, status_code=201)
 
-    async def get_user(request: Request) -> JSONResponse:
-        return JSONResponse(public_view(await account_call(auth.users.row, request.path_params["username"])))
+async def me(request: Request) -> Response:
+    who = principal_of(request)
+    response = JSONResponse(who.to_dict())
+    token = bearer_of(request.scope)
+    if token is not None and who.expires_at is not None:
+        # A page signed in by header (its stored token) gets the cookie back for its
+        # images and websocket, e.g. after the cookie alone expired or was cleared.
+        set_session_cookie(response, request, token, who.expires_at)
+    return response
 
-    async def update_user(request: Request) -> JSONResponse:
-        username = request.path_params["username"]
-        body = await json_body(request, required=True)
-        unknown = sorted(set(body) - set(EDITABLE))
-        if unknown or not body:
-            raise ApiError(400, "bad account change", f"send some of {', '.join(EDITABLE)}; not {unknown}")
-        for key, value in body.items():
-            if not (isinstance(value, str) or (key == "worker_id" and value is None)):
-                raise ApiError(400, f"bad field {key!r}", "a string" + (" or null" if key == "worker_id" else ""))
-        if username == principal_of(request).user and body.get("role", "admin") != "admin":
-            raise ApiError(400, "bad account change", "an admin cannot take their own admin role")
-        view = await account_call(auth.users.update, username, body, set(rt.workers))
-        await changed(request, "user.update", username, ", ".join(f"{k}={v}" for k, v in body.items()))
-        return JSONResponse(view)
 
-    async def disable(request: Request) -> JSONResponse:
-        username = request.path_params["username"]
-        if username == principal_of(request).user:
-            raise ApiError(400, "bad account change", "an admin cannot disable themself")
-        view = await account_call(auth.users.set_disabled, username, True)
-        await changed(request, "user.disable", username)
-        return JSONResponse(view)
+async def change_password(request: Request) -> Response:
+    auth, store = deps.auth(request), deps.store(request)
+    who = principal_of(request)
+    body = await json_body(request, required=True)
+    old = text_field(body, "old_password", MAX_PASSWORD)
+    new = text_field(body, "new_password", MAX_PASSWORD)
+    ip = audit.client_ip(request)
+    wait = auth.logins.take(ip, who.user)  # a stolen token must not make a password oracle
+    if wait > 0:
+        return too_many(wait)
+    try:
+        changed = await hashed(auth, auth.users.change_password, who.user, old, new)
+    except ValueError as exc:
+        raise ApiError(400, "bad new password", str(exc)) from None
+    except UnknownUser:
+        raise ApiError(404, "no such user", who.user) from None
+    if changed is None:
+        await audit.record(store, request, who, "password.change.failed", who.user)
+        raise ApiError(403, "wrong password", "old_password is not your current password")
+    auth.logins.refund(ip, who.user)
+    auth.sessions.forget(who.user)
+    await audit.record(store, request, who, "password.change", who.user)
+    # Every other token of the account is revoked now; this device gets a fresh one.
+    return signed_response(auth, request, principal_of_row(changed))
 
-    async def enable(request: Request) -> JSONResponse:
-        username = request.path_params["username"]
-        view = await account_call(auth.users.set_disabled, username, False)
-        await changed(request, "user.enable", username)
-        return JSONResponse(view)
 
-    async def reset_password(request: Request) -> JSONResponse:
-        username = request.path_params["username"]
-        body = await json_body(request)
-        given = text_field(body, "password", MAX_PASSWORD, required=False)
-        view, password = await account_call(auth.users.reset_password, username, given, hashing=True)
-        await changed(request, "user.reset_password", username, "given" if given else "generated")
-        # The new password is shown once, and only when the server made it up.
-        return JSONResponse({"user": view, "password": None if given else password})
+# Accounts, for admins (the policy lets only them in).
 
-    return [
-        Route("/api/audit", audit_log),
-        Route("/api/users", list_users, methods=["GET"]),
-        Route("/api/users", create_user, methods=["POST"]),
-        Route("/api/users/{username}", get_user, methods=["GET"]),
-        Route("/api/users/{username}", update_user, methods=["PATCH"]),
-        Route("/api/users/{username}/disable", disable, methods=["POST"]),
-        Route("/api/users/{username}/enable", enable, methods=["POST"]),
-        Route("/api/users/{username}/reset-password", reset_password, methods=["POST"]),
-    ]
+
+async def account_call(auth: Auth, fn: Callable[..., Any], *args: Any, hashing: bool = False) -> Any:
+    """Run an account change; its errors as 400/404."""
+    try:
+        return await (hashed(auth, fn, *args) if hashing else asyncio.to_thread(fn, *args))
+    except UnknownUser as exc:
+        raise ApiError(404, "no such user", str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(400, "bad account change", str(exc)) from None
+
+
+async def account_changed(request: Request, action: str, username: str, detail: str | None = None) -> None:
+    # This node refuses the old tokens at once, others within seconds.
+    deps.auth(request).sessions.forget(username)
+    await audit.record(deps.store(request), request, principal_of(request), action, username, detail)
+
+
+async def audit_log(request: Request) -> JSONResponse:
+    limit = int_param(request, "limit", 100, 1, 1000)
+    offset = int_param(request, "offset", 0, 0, 10_000_000)
+    actor, action = request.query_params.get("actor"), request.query_params.get("action")
+    items, total = await asyncio.to_thread(deps.store(request).list_audit, limit, offset, actor, action)
+    return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+async def list_users(request: Request) -> JSONResponse:
+    limit = int_param(request, "limit", 100, 1, 1000)
+    offset = int_param(request, "offset", 0, 0, 10_000_000)
+    rows, total = await asyncio.to_thread(deps.store(request).list_users, limit, offset)
+    return JSONResponse({"items": [public_view(r) for r in rows], "total": total, "limit": limit, "offset": offset})
+
+
+async def create_user(request: Request) -> JSONResponse:
+    auth = deps.auth(request)
+    body = await json_body(request, required=True)
+    fields = {}
+    for key in ("username", "password", "role", "jurisdiction", "worker_id"):
+        value = body.get(key, "" if key == "jurisdiction" else None)
+        if not (value is None or isinstance(value, str)):
+            raise ApiError(400, f"bad field {key!r}", "a string")
+        fields[key] = value
+    if not fields["username"] or not fields["password"] or not fields["role"]:
+        raise ApiError(400, "username, password and role are required")
+    jurisdiction = fields["jurisdiction"]
+    if jurisdiction is None:  # JSON null: "" is the whole city, and must be said as such
+        raise ApiError(400, "bad field 'jurisdiction'", "a grid-code prefix, or \"\" for the whole city")
+    account = Account(fields["username"], fields["password"], fields["role"], jurisdiction, fields["worker_id"])
+    try:
+        created = await hashed(auth, auth.users.create, account, set(deps.city(request).workers))
+    except ValueError as exc:
+        raise ApiError(400, "bad account", str(exc)) from None
+    except UserExists:
+        raise ApiError(409, "username taken", account.username) from None
+    who = principal_of(request)
+    await audit.record(deps.store(request), request, who, "user.create", account.username, account.role)
+    return JSONResponse(created, status_code=201)
+
+
+async def get_user(request: Request) -> JSONResponse:
+    auth = deps.auth(request)
+    return JSONResponse(public_view(await account_call(auth, auth.users.row, request.path_params["username"])))
+
+
+async def update_user(request: Request) -> JSONResponse:
+    auth = deps.auth(request)
+    username = request.path_params["username"]
+    body = await json_body(request, required=True)
+    unknown = sorted(set(body) - set(EDITABLE))
+    if unknown or not body:
+        raise ApiError(400, "bad account change", f"send some of {', '.join(EDITABLE)}; not {unknown}")
+    for key, value in body.items():
+        if not (isinstance(value, str) or (key == "worker_id" and value is None)):
+            raise ApiError(400, f"bad field {key!r}", "a string" + (" or null" if key == "worker_id" else ""))
+    if username == principal_of(request).user and body.get("role", "admin") != "admin":
+        raise ApiError(400, "bad account change", "an admin cannot take their own admin role")
+    view = await account_call(auth, auth.users.update, username, body, set(deps.city(request).workers))
+    await account_changed(request, "user.update", username, ", ".join(f"{k}={v}" for k, v in body.items()))
+    return JSONResponse(view)
+
+
+async def disable_user(request: Request) -> JSONResponse:
+    auth = deps.auth(request)
+    username = request.path_params["username"]
+    if username == principal_of(request).user:
+        raise ApiError(400, "bad account change", "an admin cannot disable themself")
+    view = await account_call(auth, auth.users.set_disabled, username, True)
+    await account_changed(request, "user.disable", username)
+    return JSONResponse(view)
+
+
+async def enable_user(request: Request) -> JSONResponse:
+    auth = deps.auth(request)
+    username = request.path_params["username"]
+    view = await account_call(auth, auth.users.set_disabled, username, False)
+    await account_changed(request, "user.enable", username)
+    return JSONResponse(view)
+
+
+async def reset_password(request: Request) -> JSONResponse:
+    auth = deps.auth(request)
+    username = request.path_params["username"]
+    body = await json_body(request)
+    given = text_field(body, "password", MAX_PASSWORD, required=False)
+    view, password = await account_call(auth, auth.users.reset_password, username, given, hashing=True)
+    await account_changed(request, "user.reset_password", username, "given" if given else "generated")
+    # The new password is shown once, and only when the server made it up.
+    return JSONResponse({"user": view, "password": None if given else password})
+
+
+routes: list[BaseRoute] = [
+    Route("/api/auth/login", login, methods=["POST"]),
+    Route("/api/auth/logout", logout, methods=["POST"]),
+    Route("/api/auth/me", me),
+    Route("/api/auth/password", change_password, methods=["POST"]),
+    Route("/api/audit", audit_log),
+    Route("/api/users", list_users, methods=["GET"]),
+    Route("/api/users", create_user, methods=["POST"]),
+    Route("/api/users/{username}", get_user, methods=["GET"]),
+    Route("/api/users/{username}", update_user, methods=["PATCH"]),
+    Route("/api/users/{username}/disable", disable_user, methods=["POST"]),
+    Route("/api/users/{username}/enable", enable_user, methods=["POST"]),
+    Route("/api/users/{username}/reset-password", reset_password, methods=["POST"]),
+]

@@ -9,100 +9,115 @@ import asyncio
 import contextlib
 import weakref
 from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from command_center.api import deps
 from command_center.api.errors import ApiError
 from command_center.api.viewers import once, open_view
 from command_center.auth.middleware import principal_of
-from command_center.runtime import Runtime
 from vision.evidence import encode_jpeg
+
+if TYPE_CHECKING:
+    from command_center.camera_status import Cameras
 
 BOUNDARY = "frame"
 
 
-def routes(rt: Runtime) -> list[Route]:
-    def visible(request: Request, view: dict) -> bool:
-        """Is the camera (where it stands, or where a drone is now) in the caller's jurisdiction?"""
-        where = view["location"]
-        return principal_of(request).sees_area(rt.area_of(where["lon"], where["lat"]))
+def visible(request: Request, view: dict[str, Any]) -> bool:
+    """Is the camera (where it stands, or where a drone is now) in the caller's jurisdiction?"""
+    where = view["location"]
+    return principal_of(request).sees_area(deps.city(request).area_of(where["lon"], where["lat"]))
 
-    def camera_id(request: Request, images: bool = True) -> str:
-        """The path's camera, if the caller may see it; with `images`, only one whose
-        frames are in this process (not one only a detection worker's status names)."""
-        cam_id = request.path_params["id"]
-        known = cam_id in rt.runners or (not images and cam_id in rt.reported)
-        if not known or not visible(request, rt.camera_view(cam_id)):
-            raise ApiError(404, "camera not found", cam_id)
-        return cam_id
 
-    def current_image(cam_id: str) -> tuple[int, np.ndarray] | None:
-        annotated = rt.pipelines[cam_id].annotated
-        if annotated is not None:
-            return annotated.index, annotated.image
-        latest = rt.runners[cam_id].latest
-        return (latest.index, latest.image) if latest is not None else None
+def camera_id(request: Request, images: bool = True) -> str:
+    """The path's camera, if the caller may see it; with `images`, only one whose
+    frames are in this process (not one only a detection worker's status names)."""
+    cameras, cam_id = deps.cameras(request), request.path_params["id"]
+    known = cam_id in cameras.runners or (not images and cam_id in cameras.camera_ids())
+    if not known or not visible(request, cameras.camera_view(cam_id)):
+        raise ApiError(404, "camera not found", cam_id)
+    return cam_id
 
-    async def list_cameras(request: Request) -> JSONResponse:
-        items = [view for view in map(rt.camera_view, rt.camera_ids()) if visible(request, view)]
-        return JSONResponse({"items": items, "total": len(items)})
 
-    async def get_camera(request: Request) -> JSONResponse:
-        return JSONResponse(rt.camera_view(camera_id(request, images=False)))
+def current_image(cameras: Cameras, cam_id: str) -> tuple[int, np.ndarray] | None:
+    """The latest annotated frame, else the latest raw one (the detector has not run yet)."""
+    annotated = cameras.pipelines[cam_id].annotated
+    if annotated is not None:
+        return annotated.index, annotated.image
+    latest = cameras.runners[cam_id].latest
+    return (latest.index, latest.image) if latest is not None else None
 
-    async def snapshot(request: Request) -> Response:
-        cam_id = camera_id(request)
-        current = current_image(cam_id)
-        if current is None:  # not a server fault: the camera has sent nothing yet (no publisher, say)
-            raise ApiError(404, "no frame yet", cam_id)
-        jpeg = await asyncio.to_thread(encode_jpeg, current[1])
-        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
-    async def live(request: Request) -> StreamingResponse:
-        cam_id = camera_id(request)
-        fps = next(c.fps for c in rt.config.cameras if c.id == cam_id)
-        closed = asyncio.Event()
+async def list_cameras(request: Request) -> JSONResponse:
+    cameras = deps.cameras(request)
+    items = [view for view in map(cameras.camera_view, cameras.camera_ids()) if visible(request, view)]
+    return JSONResponse({"items": items, "total": len(items)})
 
-        async def close(_reason: str) -> None:  # the token expired or was revoked: end the stream
-            closed.set()
 
-        # A view of its user's: capped per user (429 past it), ended when the token lapses.
-        session = open_view(rt, principal_of(request), "mjpeg", close)
-        end = once(session.end)
-        body = frames(cam_id, fps, closed, end)
-        # A body never started (the client left first) never runs its `finally`: end it when dropped.
-        weakref.finalize(body, end)
-        return StreamingResponse(
-            body,
-            media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
-            headers={"Cache-Control": "no-store"},
-        )
+async def get_camera(request: Request) -> JSONResponse:
+    return JSONResponse(deps.cameras(request).camera_view(camera_id(request, images=False)))
 
-    async def frames(cam_id: str, fps: float, closed: asyncio.Event, end: Callable[[], None]) -> AsyncIterator[bytes]:
-        sent = -1
-        try:
-            while not closed.is_set():
-                current = current_image(cam_id)
-                # Encode only new frames, and only while this viewer is connected.
-                if current is not None and current[0] != sent:
-                    sent = current[0]
-                    jpeg = await asyncio.to_thread(encode_jpeg, current[1], 70)
-                    yield (
-                        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-                        + jpeg
-                        + b"\r\n"
-                    )
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(closed.wait(), 1.0 / max(fps, 1.0))
-        finally:
-            end()
 
-    return [
-        Route("/api/cameras", list_cameras),
-        Route("/api/cameras/{id}", get_camera),
-        Route("/api/cameras/{id}/snapshot.jpg", snapshot),
-        Route("/api/cameras/{id}/live.mjpg", live),
-    ]
+async def snapshot(request: Request) -> Response:
+    cam_id = camera_id(request)
+    current = current_image(deps.cameras(request), cam_id)
+    if current is None:  # not a server fault: the camera has sent nothing yet (no publisher, say)
+        raise ApiError(404, "no frame yet", cam_id)
+    jpeg = await asyncio.to_thread(encode_jpeg, current[1])
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+async def live(request: Request) -> StreamingResponse:
+    cam_id = camera_id(request)
+    fps = next(c.fps for c in deps.config(request).cameras if c.id == cam_id)
+    closed = asyncio.Event()
+
+    async def close(_reason: str) -> None:  # the token expired or was revoked: end the stream
+        closed.set()
+
+    # A view of its user's: capped per user (429 past it), ended when the token lapses.
+    session = open_view(deps.auth(request).sessions, principal_of(request), "mjpeg", close)
+    end = once(session.end)
+    body = frames(deps.cameras(request), cam_id, fps, closed, end)
+    # A body never started (the client left first) never runs its `finally`: end it when dropped.
+    weakref.finalize(body, end)
+    return StreamingResponse(
+        body,
+        media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+async def frames(
+    cameras: Cameras, cam_id: str, fps: float, closed: asyncio.Event, end: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    sent = -1
+    try:
+        while not closed.is_set():
+            current = current_image(cameras, cam_id)
+            # Encode only new frames, and only while this viewer is connected.
+            if current is not None and current[0] != sent:
+                sent = current[0]
+                jpeg = await asyncio.to_thread(encode_jpeg, current[1], 70)
+                yield (
+                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+                    + jpeg
+                    + b"\r\n"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(closed.wait(), 1.0 / max(fps, 1.0))
+    finally:
+        end()
+
+
+routes: list[BaseRoute] = [
+    Route("/api/cameras", list_cameras),
+    Route("/api/cameras/{id}", get_camera),
+    Route("/api/cameras/{id}/snapshot.jpg", snapshot),
+    Route("/api/cameras/{id}/live.mjpg", live),
+]

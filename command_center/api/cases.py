@@ -10,16 +10,16 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import Message
 
 from command_center import audit
+from command_center.api import deps
 from command_center.api.errors import ApiError, int_param, json_body, read_capped
 from command_center.auth import WORKER_ACTIONS, Principal
 from command_center.auth.middleware import principal_of
 from command_center.photos import PHOTO_ID, NotAnImage, PhotoStore, clean_photo
-from command_center.runtime import Runtime
-from command_center.store import CaseQuery
+from command_center.store import CaseQuery, Store
 from dispatch.cases import ACTIONS, ActorNotAllowed, Case, CaseState, InvalidTransition
 from dispatch.dispatcher import BadParams, CaseNotFound, ConcurrentUpdate, UnknownMatter
 from dispatch.intake import Intake
@@ -39,210 +39,232 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 REPORTS_REMEMBERED = 200  # a reporter's latest reports looked up for resends and their photos
 
 
-def routes(rt: Runtime) -> list[Route]:
-    photos = PhotoStore(rt.config.server.data_dir / "photos")
+def case_photos(request: Request) -> PhotoStore:
+    """The app's photo store, made on first use (one per app: tests build several)."""
+    state = request.app.state
+    photos: PhotoStore | None = getattr(state, "case_photos", None)
+    if photos is None:
+        photos = state.case_photos = PhotoStore(deps.config(request).server.data_dir / "photos")
+    return photos
 
-    async def visible_case(request: Request, case_id: str, reporter_too: bool = False) -> Case:
-        """The case, if the caller may see it: in their jurisdiction, or assigned to them
-        (a worker); with `reporter_too` also a case the caller reported (a worker's clue goes
-        to whoever the dispatcher picks, but its photo comes from the reporter's phone).
-        Otherwise 404, as if it did not exist."""
-        case = await asyncio.to_thread(rt.store.get_case, case_id)
-        who = principal_of(request)
-        if case is not None and who.sees_case(case.grid_code, case.assignee):
-            return case
-        if case is not None and reporter_too and any(r["target"] == case_id for r in await reports_of(who)):
-            return case
-        raise ApiError(404, "case not found", case_id)
 
-    async def reports_of(who: Principal) -> list[dict[str, Any]]:
-        """The caller's latest reports, newest first, from the audit log (which names the user)."""
-        rows, _ = await asyncio.to_thread(
-            rt.store.list_audit, limit=REPORTS_REMEMBERED, actor=who.user, action="case.report"
-        )
-        return rows
+async def visible_case(request: Request, case_id: str, reporter_too: bool = False) -> Case:
+    """The case, if the caller may see it: in their jurisdiction, or assigned to them
+    (a worker); with `reporter_too` also a case the caller reported (a worker's clue goes
+    to whoever the dispatcher picks, but its photo comes from the reporter's phone).
+    Otherwise 404, as if it did not exist."""
+    store = deps.store(request)
+    case = await asyncio.to_thread(store.get_case, case_id)
+    who = principal_of(request)
+    if case is not None and who.sees_case(case.grid_code, case.assignee):
+        return case
+    if case is not None and reporter_too and any(r["target"] == case_id for r in await reports_of(store, who)):
+        return case
+    raise ApiError(404, "case not found", case_id)
 
-    async def list_cases(request: Request) -> JSONResponse:
-        params = request.query_params
-        state = params.get("state")
-        if state is not None and state not in {s.value for s in CaseState}:
-            raise ApiError(400, "bad query parameter 'state'", [s.value for s in CaseState])
-        grid = params.get("grid")
-        if grid is not None and not (grid.isdigit() and len(grid) <= 15):
-            raise ApiError(400, "bad query parameter 'grid'", "a code prefix of up to 15 digits")
-        who, assignee = principal_of(request), params.get("assignee")
-        if who.is_worker:
-            if assignee not in (None, who.worker_id):
-                raise ApiError(403, "forbidden", "a worker sees only the cases assigned to them")
-            assignee = who.worker_id
-        else:
-            try:
-                grid = who.narrow(grid)
-            except ValueError as exc:
-                raise ApiError(403, "forbidden", str(exc)) from None
-        query = CaseQuery(
-            open_only=params.get("open", "").lower() in ("1", "true", "yes"),
-            state=state,
-            assignee=assignee,
-            grid_prefix=grid,
-            limit=int_param(request, "limit", 100, 1, 1000),
-            offset=int_param(request, "offset", 0, 0, 10_000_000),
-        )
-        cases, total = await asyncio.to_thread(rt.store.list_cases, query)
-        return JSONResponse(
-            {"items": [rt.case_view(c) for c in cases], "total": total, "limit": query.limit, "offset": query.offset}
-        )
 
-    async def report(request: Request) -> JSONResponse:
-        """A case reported by a person (a worker's clue, an officer taking a call): 201 when
-        created, 200 when it joined an open case about the same thing nearby."""
-        body = await json_body(request, required=True)
-        code = body.get("matter_code")
-        if not isinstance(code, str) or not code:
-            raise ApiError(400, "matter_code is required", "see /open311/v2/services.json")
-        lon, lat = _number(body, "lon", -180, 180), _number(body, "lat", -90, 90)
-        source = body.get("source", "worker")
-        if source not in REPORT_SOURCES:
-            raise ApiError(400, "bad field 'source'", list(REPORT_SOURCES))
-        who = principal_of(request)
-        if who.is_worker and source != "worker":
-            raise ApiError(403, "forbidden", "a worker reports with source 'worker'")
-        description = body.get("description", "")
-        if not isinstance(description, str) or len(description) > MAX_NOTE:
-            raise ApiError(400, "bad field 'description'", f"a string of up to {MAX_NOTE} characters")
-        client_id = body.get("client_id")
-        if client_id is not None and not (isinstance(client_id, str) and CLIENT_ID.match(client_id)):
-            raise ApiError(400, "bad field 'client_id'", "8 to 64 letters, digits, '-' or '_'")
-        if client_id is not None:
-            # A resend (the phone lost the first answer): the case it made, not a second report.
-            tag = f" client={client_id}"
-            earlier = next((r["target"] for r in await reports_of(who) if (r["detail"] or "").endswith(tag)), None)
-            case = await asyncio.to_thread(rt.store.get_case, earlier) if earlier else None
-            if case is not None:
-                return JSONResponse(rt.case_view(case) | {"created": False, "resent": True})
-        located = rt.index.locate(lon, lat)
-        if located is None:
-            raise ApiError(400, "this place is outside the city's grids", {"lon": lon, "lat": lat})
-        # Workers report clues wherever they are; officers file within their jurisdiction.
-        if not who.is_worker and not who.sees_area(located.grid_code or located.community_code):
-            raise ApiError(403, "forbidden", f"this place is outside your jurisdiction {who.jurisdiction}")
-        intake = Intake(source, lon, lat, rt.dispatcher.clock(), matter_code=code, description=description.strip())
+async def reports_of(store: Store, who: Principal) -> list[dict[str, Any]]:
+    """The caller's latest reports, newest first, from the audit log (which names the user)."""
+    rows, _ = await asyncio.to_thread(
+        store.list_audit, limit=REPORTS_REMEMBERED, actor=who.user, action="case.report"
+    )
+    return rows
+
+
+async def list_cases(request: Request) -> JSONResponse:
+    params = request.query_params
+    state = params.get("state")
+    if state is not None and state not in {s.value for s in CaseState}:
+        raise ApiError(400, "bad query parameter 'state'", [s.value for s in CaseState])
+    grid = params.get("grid")
+    if grid is not None and not (grid.isdigit() and len(grid) <= 15):
+        raise ApiError(400, "bad query parameter 'grid'", "a code prefix of up to 15 digits")
+    who, assignee = principal_of(request), params.get("assignee")
+    if who.is_worker:
+        if assignee not in (None, who.worker_id):
+            raise ApiError(403, "forbidden", "a worker sees only the cases assigned to them")
+        assignee = who.worker_id
+    else:
         try:
-            result = await asyncio.to_thread(rt.dispatcher.intake, intake)
-        except UnknownMatter as exc:
-            raise ApiError(400, "unknown matter_code", {"matter_code": exc.code, "see": "/open311/v2/services.json"}) from None
-        await rt.publish_case(result.case, created=result.created)
-        detail = f"source={source}" + (f" client={client_id}" if client_id else "")
-        await audit.record(rt.store, request, who, "case.report", result.case.id, detail)
-        view = rt.case_view(result.case) | {"created": result.created}
-        return JSONResponse(view, status_code=201 if result.created else 200)
+            grid = who.narrow(grid)
+        except ValueError as exc:
+            raise ApiError(403, "forbidden", str(exc)) from None
+    query = CaseQuery(
+        open_only=params.get("open", "").lower() in ("1", "true", "yes"),
+        state=state,
+        assignee=assignee,
+        grid_prefix=grid,
+        limit=int_param(request, "limit", 100, 1, 1000),
+        offset=int_param(request, "offset", 0, 0, 10_000_000),
+    )
+    cases, total = await asyncio.to_thread(deps.store(request).list_cases, query)
+    view = deps.casework(request).case_view
+    return JSONResponse(
+        {"items": [view(c) for c in cases], "total": total, "limit": query.limit, "offset": query.offset}
+    )
 
-    async def get_case(request: Request) -> JSONResponse:
-        return JSONResponse(rt.case_view(await visible_case(request, request.path_params["id"])))
 
-    async def act(request: Request) -> JSONResponse:
-        case_id, action = request.path_params["id"], request.path_params["action"]
-        if action not in PUBLIC_ACTIONS:
-            raise ApiError(404, "unknown case action", {"action": action, "known": list(PUBLIC_ACTIONS)})
-        body = await json_body(request)
-        who = principal_of(request)
-        # The actor is always the signed-in user. Staff may record an action for someone
-        # without a login (a department, a worker on the phone): that name is kept as
-        # "on behalf of" beside them, and never replaces them (nor gets round the rule that
-        # the checker is not the handler).
-        actor = who.actor
-        named = body.get("actor", actor)
-        note = body.get("note", "")
-        if not isinstance(named, str) or not named or len(named) > 64:
-            raise ApiError(400, "bad field 'actor'", "a non-empty string of up to 64 characters")
-        if who.is_worker and action not in WORKER_ACTIONS:
-            raise ApiError(403, "forbidden", {"action": action, "reason": "checks and supervision are for officers"})
-        if who.is_worker and named != who.worker_id:
-            raise ApiError(403, "forbidden", {"actor": named, "reason": "a worker acts under their own worker id"})
-        on_behalf_of = named if named != actor else None
-        if not isinstance(note, str) or len(note) > MAX_NOTE:
-            raise ApiError(400, "bad field 'note'", f"a string of up to {MAX_NOTE} characters")
-        if action in NOTE_REQUIRED and not note.strip():
-            raise ApiError(400, f"{action} needs a note", NOTE_REQUIRED[action])
-        version = body.get("version")
-        if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
-            raise ApiError(400, "bad field 'version'", "the case version you last saw, an integer")
-        current = await visible_case(request, case_id)
-        if who.is_worker and version is None:
-            version = current.version  # so a reassignment meanwhile fails instead of acting on it
-        params = await _action_params(rt, photos, case_id, action, body, who)
-        try:
-            case = await rt.act(
-                case_id, action, actor, note, expected_version=version, on_behalf_of=on_behalf_of, **params
-            )
-        except CaseNotFound:
-            raise ApiError(404, "case not found", case_id) from None
-        except InvalidTransition as exc:
-            raise ApiError(
-                409, "invalid transition", {"state": exc.state.value, "action": action, "allowed": exc.allowed}
-            ) from None
-        except ActorNotAllowed as exc:
-            raise ApiError(403, "not allowed", {"action": action, "actor": actor, "reason": exc.reason}) from None
-        except ConcurrentUpdate as exc:
-            raise ApiError(409, "case changed meanwhile", str(exc)) from None
-        except (BadParams, UnknownMatter) as exc:
-            raise ApiError(400, str(exc), getattr(exc, "detail", None)) from None
-        detail = f"{current.state.value}→{case.state.value}" + (f" for {on_behalf_of}" if on_behalf_of else "")
-        await audit.record(rt.store, request, who, f"case.{action}", case_id, detail)
-        return JSONResponse(rt.case_view(case))
+async def report_case(request: Request) -> JSONResponse:
+    """A case reported by a person (a worker's clue, an officer taking a call): 201 when
+    created, 200 when it joined an open case about the same thing nearby."""
+    body = await json_body(request, required=True)
+    code = body.get("matter_code")
+    if not isinstance(code, str) or not code:
+        raise ApiError(400, "matter_code is required", "see /open311/v2/services.json")
+    lon, lat = _number(body, "lon", -180, 180), _number(body, "lat", -90, 90)
+    source = body.get("source", "worker")
+    if source not in REPORT_SOURCES:
+        raise ApiError(400, "bad field 'source'", list(REPORT_SOURCES))
+    who = principal_of(request)
+    if who.is_worker and source != "worker":
+        raise ApiError(403, "forbidden", "a worker reports with source 'worker'")
+    description = body.get("description", "")
+    if not isinstance(description, str) or len(description) > MAX_NOTE:
+        raise ApiError(400, "bad field 'description'", f"a string of up to {MAX_NOTE} characters")
+    client_id = body.get("client_id")
+    if client_id is not None and not (isinstance(client_id, str) and CLIENT_ID.match(client_id)):
+        raise ApiError(400, "bad field 'client_id'", "8 to 64 letters, digits, '-' or '_'")
+    store, casework = deps.store(request), deps.casework(request)
+    if client_id is not None:
+        # A resend (the phone lost the first answer): the case it made, not a second report.
+        tag = f" client={client_id}"
+        earlier = next((r["target"] for r in await reports_of(store, who) if (r["detail"] or "").endswith(tag)), None)
+        case = await asyncio.to_thread(store.get_case, earlier) if earlier else None
+        if case is not None:
+            return JSONResponse(casework.case_view(case) | {"created": False, "resent": True})
+    located = deps.city(request).index.locate(lon, lat)
+    if located is None:
+        raise ApiError(400, "this place is outside the city's grids", {"lon": lon, "lat": lat})
+    # Workers report clues wherever they are; officers file within their jurisdiction.
+    if not who.is_worker and not who.sees_area(located.grid_code or located.community_code):
+        raise ApiError(403, "forbidden", f"this place is outside your jurisdiction {who.jurisdiction}")
+    dispatcher = deps.dispatcher(request)
+    intake = Intake(source, lon, lat, dispatcher.clock(), matter_code=code, description=description.strip())
+    try:
+        result = await asyncio.to_thread(dispatcher.intake, intake)
+    except UnknownMatter as exc:
+        raise ApiError(400, "unknown matter_code", {"matter_code": exc.code, "see": "/open311/v2/services.json"}) from None
+    await casework.publish_case(result.case, created=result.created)
+    detail = f"source={source}" + (f" client={client_id}" if client_id else "")
+    await audit.record(store, request, who, "case.report", result.case.id, detail)
+    view = casework.case_view(result.case) | {"created": result.created}
+    return JSONResponse(view, status_code=201 if result.created else 200)
 
-    async def upload_photo(request: Request) -> JSONResponse:
-        """One photo as the raw body (image/jpeg, image/png, image/webp) or as a multipart file;
-        checked and stored for the case, to be referenced by id in feedback or a check."""
-        case_id = request.path_params["id"]
-        case = await visible_case(request, case_id, reporter_too=True)
-        if not case.is_open:
-            raise ApiError(409, "the case is no longer open", {"state": case.state.value})
-        limit = rt.config.dispatch.max_photo_bytes
-        raw = await _read_photo(request, limit)
-        try:
-            photo = await asyncio.to_thread(clean_photo, raw)
-        except NotAnImage as exc:
-            raise ApiError(415, "not an image", f"{exc.reason}; send a JPEG, PNG or WebP photo") from None
-        photo_id = await asyncio.to_thread(photos.save, case_id, photo.jpeg)
-        return JSONResponse(
-            {
-                "id": photo_id, "case_id": case_id, "url": _photo_url(case_id, photo_id), "bytes": len(photo.jpeg),
-                "width": photo.width, "height": photo.height, "sent_as": photo.kind,
-            },
-            status_code=201,
-        )  # fmt: skip
 
-    async def list_photos(request: Request) -> JSONResponse:
-        """Every photo uploaded for the case, also those no action references yet."""
-        case_id = request.path_params["id"]
-        await visible_case(request, case_id, reporter_too=True)
-        ids = await asyncio.to_thread(photos.list, case_id)
-        return JSONResponse({"items": [{"id": i, "url": _photo_url(case_id, i)} for i in ids]})
+async def get_case(request: Request) -> JSONResponse:
+    case = await visible_case(request, request.path_params["id"])
+    return JSONResponse(deps.casework(request).case_view(case))
 
-    async def get_photo(request: Request) -> FileResponse:
-        case_id, name = request.path_params["id"], request.path_params["photo"]
-        await visible_case(request, case_id)
-        path = photos.path(case_id, name.removesuffix(".jpg"))
-        if path is None:
-            raise ApiError(404, "no such photo", {"case": case_id, "photo": name})
-        # Blurred for roles that need no identities; the view audited (evidence_access.py).
-        return await rt.evidence_access.serve(rt.store, request, path, case_id, f"photo {path.stem}", "image/jpeg")
 
-    return [
-        Route("/api/cases", list_cases, methods=["GET"]),
-        Route("/api/cases", report, methods=["POST"]),
-        Route("/api/cases/{id}", get_case),
-        # Before the action route, which would otherwise take "photos" for an action.
-        Route("/api/cases/{id}/photos", upload_photo, methods=["POST"]),
-        Route("/api/cases/{id}/photos", list_photos, methods=["GET"]),
-        Route("/api/cases/{id}/photos/{photo}", get_photo),
-        Route("/api/cases/{id}/{action}", act, methods=["POST"]),
-    ]
+async def act_on_case(request: Request) -> JSONResponse:
+    case_id, action = request.path_params["id"], request.path_params["action"]
+    if action not in PUBLIC_ACTIONS:
+        raise ApiError(404, "unknown case action", {"action": action, "known": list(PUBLIC_ACTIONS)})
+    body = await json_body(request)
+    who = principal_of(request)
+    # The actor is always the signed-in user. Staff may record an action for someone
+    # without a login (a department, a worker on the phone): that name is kept as
+    # "on behalf of" beside them, and never replaces them (nor gets round the rule that
+    # the checker is not the handler).
+    actor = who.actor
+    named = body.get("actor", actor)
+    note = body.get("note", "")
+    if not isinstance(named, str) or not named or len(named) > 64:
+        raise ApiError(400, "bad field 'actor'", "a non-empty string of up to 64 characters")
+    if who.is_worker and action not in WORKER_ACTIONS:
+        raise ApiError(403, "forbidden", {"action": action, "reason": "checks and supervision are for officers"})
+    if who.is_worker and named != who.worker_id:
+        raise ApiError(403, "forbidden", {"actor": named, "reason": "a worker acts under their own worker id"})
+    on_behalf_of = named if named != actor else None
+    if not isinstance(note, str) or len(note) > MAX_NOTE:
+        raise ApiError(400, "bad field 'note'", f"a string of up to {MAX_NOTE} characters")
+    if action in NOTE_REQUIRED and not note.strip():
+        raise ApiError(400, f"{action} needs a note", NOTE_REQUIRED[action])
+    version = body.get("version")
+    if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
+        raise ApiError(400, "bad field 'version'", "the case version you last saw, an integer")
+    current = await visible_case(request, case_id)
+    if who.is_worker and version is None:
+        version = current.version  # so a reassignment meanwhile fails instead of acting on it
+    store, casework = deps.store(request), deps.casework(request)
+    params = await _action_params(store, case_photos(request), case_id, action, body, who)
+    try:
+        case = await casework.act(
+            case_id, action, actor, note, expected_version=version, on_behalf_of=on_behalf_of, **params
+        )
+    except CaseNotFound:
+        raise ApiError(404, "case not found", case_id) from None
+    except InvalidTransition as exc:
+        raise ApiError(
+            409, "invalid transition", {"state": exc.state.value, "action": action, "allowed": exc.allowed}
+        ) from None
+    except ActorNotAllowed as exc:
+        raise ApiError(403, "not allowed", {"action": action, "actor": actor, "reason": exc.reason}) from None
+    except ConcurrentUpdate as exc:
+        raise ApiError(409, "case changed meanwhile", str(exc)) from None
+    except (BadParams, UnknownMatter) as exc:
+        raise ApiError(400, str(exc), getattr(exc, "detail", None)) from None
+    detail = f"{current.state.value}→{case.state.value}" + (f" for {on_behalf_of}" if on_behalf_of else "")
+    await audit.record(store, request, who, f"case.{action}", case_id, detail)
+    return JSONResponse(casework.case_view(case))
+
+
+async def upload_photo(request: Request) -> JSONResponse:
+    """One photo as the raw body (image/jpeg, image/png, image/webp) or as a multipart file;
+    checked and stored for the case, to be referenced by id in feedback or a check."""
+    case_id = request.path_params["id"]
+    case = await visible_case(request, case_id, reporter_too=True)
+    if not case.is_open:
+        raise ApiError(409, "the case is no longer open", {"state": case.state.value})
+    limit = deps.config(request).dispatch.max_photo_bytes
+    raw = await _read_photo(request, limit)
+    try:
+        photo = await asyncio.to_thread(clean_photo, raw)
+    except NotAnImage as exc:
+        raise ApiError(415, "not an image", f"{exc.reason}; send a JPEG, PNG or WebP photo") from None
+    photo_id = await asyncio.to_thread(case_photos(request).save, case_id, photo.jpeg)
+    return JSONResponse(
+        {
+            "id": photo_id, "case_id": case_id, "url": _photo_url(case_id, photo_id), "bytes": len(photo.jpeg),
+            "width": photo.width, "height": photo.height, "sent_as": photo.kind,
+        },
+        status_code=201,
+    )  # fmt: skip
+
+
+async def list_photos(request: Request) -> JSONResponse:
+    """Every photo uploaded for the case, also those no action references yet."""
+    case_id = request.path_params["id"]
+    await visible_case(request, case_id, reporter_too=True)
+    ids = await asyncio.to_thread(case_photos(request).list, case_id)
+    return JSONResponse({"items": [{"id": i, "url": _photo_url(case_id, i)} for i in ids]})
+
+
+async def get_photo(request: Request) -> FileResponse:
+    case_id, name = request.path_params["id"], request.path_params["photo"]
+    await visible_case(request, case_id)
+    path = case_photos(request).path(case_id, name.removesuffix(".jpg"))
+    if path is None:
+        raise ApiError(404, "no such photo", {"case": case_id, "photo": name})
+    # Blurred for roles that need no identities; the view audited (evidence_access.py).
+    evidence = deps.evidence(request)
+    return await evidence.serve(deps.store(request), request, path, case_id, f"photo {path.stem}", "image/jpeg")
+
+
+routes: list[BaseRoute] = [
+    Route("/api/cases", list_cases, methods=["GET"]),
+    Route("/api/cases", report_case, methods=["POST"]),
+    Route("/api/cases/{id}", get_case),
+    # Before the action route, which would otherwise take "photos" for an action.
+    Route("/api/cases/{id}/photos", upload_photo, methods=["POST"]),
+    Route("/api/cases/{id}/photos", list_photos, methods=["GET"]),
+    Route("/api/cases/{id}/photos/{photo}", get_photo),
+    Route("/api/cases/{id}/{action}", act_on_case, methods=["POST"]),
+]
 
 
 async def _action_params(
-    rt: Runtime, photos: PhotoStore, case_id: str, action: str, body: dict[str, Any], who: Principal
+    store: Store, photos: PhotoStore, case_id: str, action: str, body: dict[str, Any], who: Principal
 ) -> dict[str, Any]:
     """The body's fields for one action, type-checked; what they mean is the dispatcher's call."""
     params: dict[str, Any] = {}
@@ -250,7 +272,7 @@ async def _action_params(
         into = body.get("into")
         if not isinstance(into, str) or into == case_id:
             raise ApiError(400, "merge needs 'into'", "the id of another case")
-        target = await asyncio.to_thread(rt.store.get_case, into)
+        target = await asyncio.to_thread(store.get_case, into)
         # A case the caller may not see answers exactly as a missing one: nothing about it
         # (not even that it is closed) may leak.
         if target is None or not who.sees_case(target.grid_code, target.assignee):

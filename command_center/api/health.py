@@ -14,16 +14,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from command_center import audit
+from command_center.api import deps
 from command_center.api.errors import int_param
 from command_center.bus import redis_of
-from command_center.runtime import Runtime
+
+if TYPE_CHECKING:
+    from command_center.bus import Bus
+    from command_center.camera_status import Cameras
+    from command_center.hub import Hub
+    from command_center.store import Store
 
 CHECK_TIMEOUT_S = 2.0
 REUSE_S = 1.0
@@ -41,13 +49,13 @@ async def _timed(probe: Any) -> dict[str, Any]:
     return {"ok": True, "ms": round((time.monotonic() - start) * 1000, 1)}
 
 
-async def _bus(rt: Runtime) -> dict[str, Any]:
-    found = redis_of(rt.bus)
+async def _bus(bus: Bus) -> dict[str, Any]:
+    found = redis_of(bus)
     if found is None:
         return {"ok": True, "kind": "memory"}
     result = await _timed(found[0].ping())
-    stats = getattr(rt.bus, "stats", None)
-    connected = bool(getattr(rt.bus, "connected", True))
+    stats = getattr(bus, "stats", None)
+    connected = bool(getattr(bus, "connected", True))
     # Reachable again but still writing out what it buffered: not delivering yet.
     return {
         **result,
@@ -58,69 +66,94 @@ async def _bus(rt: Runtime) -> dict[str, Any]:
     }
 
 
-def _hub(rt: Runtime) -> dict[str, Any]:
-    shared = rt.hub.shared
+def _hub(hub: Hub) -> dict[str, Any]:
+    shared = hub.shared
     return {"ok": True, "kind": "local"} if shared is None else {"kind": "redis", **shared.view()}
 
 
-async def checks(rt: Runtime) -> dict[str, dict[str, Any]]:
-    store, bus = await asyncio.gather(_timed(asyncio.to_thread(rt.store.ping)), _bus(rt))
-    states = [r.health.state() for r in rt.runners.values()]
+async def checks(store: Store, bus: Bus, hub: Hub, cameras: Cameras) -> dict[str, dict[str, Any]]:
+    store_check, bus_check = await asyncio.gather(_timed(asyncio.to_thread(store.ping)), _bus(bus))
+    states = [r.health.state() for r in cameras.runners.values()]
     return {
-        "store": store,
-        "bus": bus,
-        "hub": _hub(rt),
+        "store": store_check,
+        "bus": bus_check,
+        "hub": _hub(hub),
         "audit": audit.health(),
         "sources": {"ok": True, "online": states.count("online"), "total": len(states)},
     }
 
 
-def routes(rt: Runtime) -> list[Route]:
-    reused: dict[str, Any] = {"at": -REUSE_S, "checks": None}
-    lock = asyncio.Lock()
+@dataclass
+class ReusedChecks:
+    """The latest round of checks, and when it ran (one per app: tests build several)."""
 
-    async def current() -> dict[str, dict[str, Any]]:
-        async with lock:  # concurrent callers share one round of checks
-            if time.monotonic() - reused["at"] >= REUSE_S:
-                reused["checks"] = await checks(rt)
-                reused["at"] = time.monotonic()
-            return reused["checks"]
-
-    async def health(_request: Request) -> JSONResponse:
-        found = await current()
-        ok = all(found[name]["ok"] for name in COUNTED)
-        sources = found["sources"]
-        return JSONResponse(
-            {
-                "status": "ok" if ok else "degraded",
-                "checks": found,
-                "uptime_s": round(time.time() - rt.started_at, 1),
-                "cameras": {"online": sources["online"], "total": sources["total"]},
-                "hub": rt.hub.view(),
-                **rt.counters,
-            },
-            status_code=200 if ok else 503,
-            headers=None if ok else {"Retry-After": "10"},
-        )
-
-    async def metrics(_request: Request) -> PlainTextResponse:
-        return PlainTextResponse("\n".join(metric_lines(rt)) + "\n", media_type="text/plain; version=0.0.4")
-
-    async def hub_stats(request: Request) -> JSONResponse:
-        """The hub's stats object with the deepest client queues (backpressure, per client)."""
-        return JSONResponse(rt.hub.view(per_client=int_param(request, "clients", 20, 0, 10_000)))
-
-    return [Route("/api/health", health), Route("/metrics", metrics), Route("/api/hub", hub_stats)]
+    at: float = -REUSE_S
+    found: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
-def metric_lines(rt: Runtime) -> list[str]:
+async def current_checks(request: Request) -> dict[str, dict[str, Any]]:
+    """The checks, run at most once a second however many ask."""
+    state = request.app.state
+    reused: ReusedChecks | None = getattr(state, "health_checks", None)
+    if reused is None:  # no await since the look-up: no second one can slip in
+        reused = state.health_checks = ReusedChecks()
+    async with reused.lock:  # concurrent callers share one round of checks
+        if time.monotonic() - reused.at >= REUSE_S:
+            services = deps.store(request), deps.bus(request), deps.hub(request), deps.cameras(request)
+            reused.found = await checks(*services)
+            reused.at = time.monotonic()
+        return reused.found
+
+
+async def health(request: Request) -> JSONResponse:
+    found = await current_checks(request)
+    ok = all(found[name]["ok"] for name in COUNTED)
+    sources, jobs, hub = found["sources"], deps.jobs(request), deps.hub(request)
+    return JSONResponse(
+        {
+            "status": "ok" if ok else "degraded",
+            "checks": found,
+            "uptime_s": round(time.time() - jobs.started_at, 1),
+            "cameras": {"online": sources["online"], "total": sources["total"]},
+            "hub": hub.view(),
+            **jobs.counters,
+        },
+        status_code=200 if ok else 503,
+        headers=None if ok else {"Retry-After": "10"},
+    )
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    lines = metric_lines(deps.cameras(request), deps.hub(request), deps.bus(request), deps.jobs(request).counters)
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
+
+
+async def hub_stats(request: Request) -> JSONResponse:
+    """The hub's stats object with the deepest client queues (backpressure, per client)."""
+    return JSONResponse(deps.hub(request).view(per_client=int_param(request, "clients", 20, 0, 10_000)))
+
+
+def metric_lines(cameras: Cameras, hub: Hub, bus: Bus, counters: Mapping[str, int]) -> list[str]:
+    return [
+        *_camera_lines(cameras),
+        "# TYPE cc_incidents_total counter",
+        f"cc_incidents_total {counters['incidents']}",
+        "# TYPE cc_cases_created_total counter",
+        f"cc_cases_created_total {counters['cases_created']}",
+        *_hub_lines(hub),
+        *_fault_lines(bus, counters),
+    ]
+
+
+def _camera_lines(cameras: Cameras) -> list[str]:
     lines = [
         "# TYPE cc_camera_up gauge",
         "# TYPE cc_camera_frames_total counter",
         "# TYPE cc_camera_dropped_total counter",
         "# TYPE cc_camera_reconnects_total counter",
     ]
-    for cam_id, runner in rt.runners.items():
+    for cam_id, runner in cameras.runners.items():
         h = runner.health
         label = f'{{camera="{cam_id}"}}'
         lines += [
@@ -129,19 +162,14 @@ def metric_lines(rt: Runtime) -> list[str]:
             f"cc_camera_dropped_total{label} {h.dropped}",
             f"cc_camera_reconnects_total{label} {h.reconnects}",
         ]
-    stats, hub = rt.hub.stats, rt.hub.view()
-    counters = rt.counters
-    bus_stats = getattr(
-        rt.bus, "stats", rt.bus
-    )  # the Redis bus keeps a stats object; the memory bus its own field
-    shared = rt.hub.shared
-    return lines + [
-        "# TYPE cc_incidents_total counter",
-        f"cc_incidents_total {counters['incidents']}",
-        "# TYPE cc_cases_created_total counter",
-        f"cc_cases_created_total {counters['cases_created']}",
+    return lines
+
+
+def _hub_lines(hub: Hub) -> list[str]:
+    stats, view, shared = hub.stats, hub.view(), hub.shared
+    return [
         "# TYPE cc_hub_clients gauge",
-        f"cc_hub_clients {len(rt.hub.clients)}",
+        f"cc_hub_clients {len(hub.clients)}",
         "# TYPE cc_hub_published_total counter",
         f"cc_hub_published_total {stats.published}",
         "# TYPE cc_hub_sent_total counter",
@@ -154,15 +182,22 @@ def metric_lines(rt: Runtime) -> list[str]:
         f"cc_hub_max_queue_depth {stats.max_queue_depth}",
         # backpressure now: messages waiting in the clients' send queues, and the send rate
         "# TYPE cc_hub_queued_messages gauge",
-        f"cc_hub_queued_messages {hub['queued']}",
+        f"cc_hub_queued_messages {view['queued']}",
         "# TYPE cc_hub_queued_messages_max gauge",
-        f"cc_hub_queued_messages_max {hub['queued_max']}",
+        f"cc_hub_queued_messages_max {view['queued_max']}",
         "# TYPE cc_hub_sent_per_second gauge",
-        f"cc_hub_sent_per_second {hub['sent_per_s']}",
+        f"cc_hub_sent_per_second {view['sent_per_s']}",
         "# TYPE cc_hub_resyncs_total counter",
         f"cc_hub_resyncs_total {stats.resyncs}",
         "# TYPE cc_hub_history_degraded gauge",
         f"cc_hub_history_degraded {int(shared is not None and shared.degraded)}",
+    ]
+
+
+def _fault_lines(bus: Bus, counters: Mapping[str, int]) -> list[str]:
+    # The Redis bus keeps a stats object; the memory bus its own field.
+    bus_stats = getattr(bus, "stats", bus)
+    return [
         "# TYPE cc_audit_write_failures_total counter",
         f"cc_audit_write_failures_total {audit.failures}",
         # faults (command_center/faults.py): failed tries at store and bus writes, and lost incidents
@@ -173,3 +208,10 @@ def metric_lines(rt: Runtime) -> list[str]:
         "# TYPE cc_incidents_failed_total counter",
         f"cc_incidents_failed_total {counters.get('incidents_failed', 0)}",
     ]
+
+
+routes: list[BaseRoute] = [
+    Route("/api/health", health),
+    Route("/metrics", metrics),
+    Route("/api/hub", hub_stats),
+]

@@ -12,19 +12,19 @@ import logging
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from command_center.api import deps
 from command_center.api.errors import ApiError, bounded_float_param, int_param
 from command_center.api.kpi import ZONE_SLACK
 from command_center.auth.middleware import principal_of
 from command_center.events import Event
-from command_center.runtime import Runtime
 from command_center.store import CaseQuery
-from dispatch.city import LEVELS, Level
+from dispatch.city import LEVELS, City, Level
 from dispatch.hotspots import (
     HotspotRule,
     HotspotTracker,
@@ -35,71 +35,76 @@ from dispatch.hotspots import (
     occurrences_of,
 )
 
+if TYPE_CHECKING:
+    from command_center.bus import Bus
+    from command_center.city_map import CityMap
+    from command_center.config import Config
+    from command_center.store import Store
+
 log = logging.getLogger(__name__)
 MAX_SPAN = timedelta(days=92)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _NAMED = {"hour": "1h", "hourly": "1h", "day": "1d", "daily": "1d", "week": "7d"}
 
 
-def routes(rt: Runtime) -> list[Route]:
-    async def hotspots(request: Request) -> JSONResponse:
-        rule, level, at = _query(request)
-        by = request.query_params.get("by", "area")
-        if by not in ("area", "matter"):
-            raise ApiError(400, "bad query parameter 'by'", ["area", "matter"])
-        by_matter = by == "matter"
-        occurrences = await _history(rt, rule, at)
-        principal = principal_of(request)  # a district officer sees their district's hotspots
-        found = [h for h in find_hotspots(occurrences, at, rule, level, by_matter) if principal.sees_area(h.code)]
-        limit = int_param(request, "limit", 100, 1, 10_000)
-        return JSONResponse(
-            {
-                "at": at.isoformat(),
-                "rule": rule.to_dict(),
-                "level": level,
-                "by": "matter" if by_matter else "area",
-                "total": len(found),
-                "items": [_view(rt, h.to_dict()) for h in found[:limit]],
-            }
-        )
-
-    async def series(request: Request) -> JSONResponse:
-        """Counts per window for one area, in all and per matter: the chart behind an alert."""
-        code = request.query_params.get("code")
-        area = rt.city.areas.get(code or "")
-        if area is None:
-            raise ApiError(404 if code else 400, "area not found" if code else "missing query parameter 'code'", code)
-        rule, _, at = _query(request)
-        occurrences = await _history(rt, rule, at)
-        mine = [o for o in occurrences if area_key(o.grid_code, area.level) == area.code]
-        total = counts(mine, at, rule, area.level).get((area.code, None))
-        per_matter = counts(mine, at, rule, area.level, by_matter=True)
-        empty = [0] * (rule.baseline + 1)
-        return JSONResponse(
-            {
-                "code": area.code,
-                "name": area.name,
-                "level": area.level,
-                "at": at.isoformat(),
-                "rule": rule.to_dict(),
-                "series": total.tolist() if total is not None else empty,
-                "matters": {m: s.tolist() for (_, m), s in sorted(per_matter.items(), key=lambda kv: str(kv[0][1]))},
-            }
-        )
-
-    return [Route("/api/hotspots", hotspots), Route("/api/hotspots/series", series)]
+async def hotspots(request: Request) -> JSONResponse:
+    rule, level, at = _query(request)
+    by = request.query_params.get("by", "area")
+    if by not in ("area", "matter"):
+        raise ApiError(400, "bad query parameter 'by'", ["area", "matter"])
+    by_matter = by == "matter"
+    occurrences = await _history(deps.store(request), deps.config(request), rule, at)
+    principal = principal_of(request)  # a district officer sees their district's hotspots
+    found = [h for h in find_hotspots(occurrences, at, rule, level, by_matter) if principal.sees_area(h.code)]
+    limit = int_param(request, "limit", 100, 1, 10_000)
+    city = deps.city(request).city
+    return JSONResponse(
+        {
+            "at": at.isoformat(),
+            "rule": rule.to_dict(),
+            "level": level,
+            "by": "matter" if by_matter else "area",
+            "total": len(found),
+            "items": [_view(city, h.to_dict()) for h in found[:limit]],
+        }
+    )
 
 
-async def watch(rt: Runtime, rule: HotspotRule | None = None) -> None:
+async def series(request: Request) -> JSONResponse:
+    """Counts per window for one area, in all and per matter: the chart behind an alert."""
+    code = request.query_params.get("code")
+    area = deps.city(request).city.areas.get(code or "")
+    if area is None:
+        raise ApiError(404 if code else 400, "area not found" if code else "missing query parameter 'code'", code)
+    rule, _, at = _query(request)
+    occurrences = await _history(deps.store(request), deps.config(request), rule, at)
+    mine = [o for o in occurrences if area_key(o.grid_code, area.level) == area.code]
+    total = counts(mine, at, rule, area.level).get((area.code, None))
+    per_matter = counts(mine, at, rule, area.level, by_matter=True)
+    empty = [0] * (rule.baseline + 1)
+    return JSONResponse(
+        {
+            "code": area.code,
+            "name": area.name,
+            "level": area.level,
+            "at": at.isoformat(),
+            "rule": rule.to_dict(),
+            "series": total.tolist() if total is not None else empty,
+            "matters": {m: s.tolist() for (_, m), s in sorted(per_matter.items(), key=lambda kv: str(kv[0][1]))},
+        }
+    )
+
+
+async def watch(bus: Bus, store: Store, config: Config, city_map: CityMap, rule: HotspotRule | None = None) -> None:
     """Feed a tracker from case events and publish each area that turns hot.
 
     It subscribes before reading history, and skips events no newer than that history,
     so a case filed during start-up is counted once.
     """
     tracker = HotspotTracker(rule)
-    subscription = rt.bus.subscribe(["cases"], "hotspots")
+    subscription = bus.subscribe(["cases"], "hotspots")
     now = datetime.now(UTC)
-    history = await _history(rt, tracker.rule, now, strict=False)
+    history = await _history(store, config, tracker.rule, now, strict=False)
     tracker.seed(history)
     cutoff = max((o.ts for o in history), default=now - tracker.rule.span)
     seen = 0
@@ -109,8 +114,8 @@ async def watch(rt: Runtime, rule: HotspotRule | None = None) -> None:
             if occ is None or occ.ts <= cutoff:
                 continue
             hot = tracker.add(occ)
-            if hot is not None:
-                await rt.bus.publish(Event("hotspots", "hotspot", _view(rt, hot.to_dict())))
+            if hot is not None:  # named on the map of the moment (a re-drawn map swaps in)
+                await bus.publish(Event("hotspots", "hotspot", _view(city_map.city, hot.to_dict())))
             seen += 1
             if seen % 1000 == 0:
                 tracker.prune(occ.ts)
@@ -134,26 +139,28 @@ def _intake_of(event: Event) -> Occurrence | None:
     return Occurrence(datetime.fromisoformat(ts), data["grid_code"], data.get("matter_code") or "")
 
 
-async def _history(rt: Runtime, rule: HotspotRule, at: datetime, strict: bool = True) -> list[Occurrence]:
+async def _history(
+    store: Store, config: Config, rule: HotspotRule, at: datetime, strict: bool = True
+) -> list[Occurrence]:
     """The intakes the rule looks at, from cases created in its span (in SQL), at most
     limits.query_max_cases of them: past that an API call is refused (narrow the window or
     the baseline), and the live tracker seeds from the cases due soonest and says so."""
     # Duplicates attach to a case only within the dedupe window after it was filed.
-    since = at - rule.span - timedelta(minutes=rt.config.dispatch.dedupe_window_min)
+    since = at - rule.span - timedelta(minutes=config.dispatch.dedupe_window_min)
     query = CaseQuery(created_since=since, created_before=at + ZONE_SLACK, limit=0)
-    cap = rt.config.limits.query_max_cases
-    _, total = await asyncio.to_thread(rt.store.list_cases, query)
+    cap = config.limits.query_max_cases
+    _, total = await asyncio.to_thread(store.list_cases, query)
     if total > cap:
         if strict:
             detail = {"cases": total, "limit": cap, "hint": "a shorter 'window' or fewer 'baseline' windows"}
             raise ApiError(400, "too many cases in this span", detail)
         log.warning("hotspot history: %d cases in the span, seeding from %d", total, cap)
-    cases, _ = await asyncio.to_thread(rt.store.list_cases, replace(query, limit=cap))
+    cases, _ = await asyncio.to_thread(store.list_cases, replace(query, limit=cap))
     return occurrences_of(cases)
 
 
-def _view(rt: Runtime, hot: dict[str, Any]) -> dict[str, Any]:
-    area = rt.city.areas.get(hot["code"])
+def _view(city: City, hot: dict[str, Any]) -> dict[str, Any]:
+    area = city.areas.get(hot["code"])
     hot["name"] = area.name if area else None
     hot["centre"] = {"lon": area.lon, "lat": area.lat} if area else None
     return hot
@@ -190,3 +197,9 @@ def parse_window(raw: str) -> timedelta:
         raise ApiError(400, "bad query parameter 'window'", "between 1 minute and 31 days")
     return value
 
+
+
+routes: list[BaseRoute] = [
+    Route("/api/hotspots", hotspots),
+    Route("/api/hotspots/series", series),
+]

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict, replace
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from command_center.api import deps
 from command_center.api.errors import ApiError
 from command_center.auth.middleware import principal_of
-from command_center.runtime import Runtime
-from command_center.store import CaseQuery
+from command_center.store import CaseQuery, Store
 from dispatch.cases import Case
 from dispatch.kpi import GROUPS, kpis, to_csv
 
@@ -27,41 +27,41 @@ from dispatch.kpi import GROUPS, kpis, to_csv
 ZONE_SLACK = timedelta(hours=14)
 
 
-def routes(rt: Runtime) -> list[Route]:
-    def when(request: Request, name: str) -> datetime | None:
-        raw = request.query_params.get(name)
-        if raw is None:
-            return None
-        try:
-            value = datetime.fromisoformat(raw)
-        except ValueError:
-            raise ApiError(400, f"bad query parameter {name!r}", "an ISO 8601 time, e.g. 2026-11-01T00:00:00+08:00") from None
-        return value if value.tzinfo else value.replace(tzinfo=rt.dispatcher.tz)
-
-    async def kpi(request: Request) -> Response:
-        group = request.query_params.get("group", "district")
-        if group not in GROUPS:
-            raise ApiError(400, "bad query parameter 'group'", list(GROUPS))
-        fmt = request.query_params.get("format", "json")
-        if fmt not in ("json", "csv"):
-            raise ApiError(400, "bad query parameter 'format'", ["json", "csv"])
-        end = when(request, "to")
-        start = when(request, "from") or (end or rt.dispatcher.clock()) - timedelta(days=rt.config.limits.kpi_default_days)
-        if end is not None and end <= start:
-            raise ApiError(400, "empty range", "'to' must be after 'from'")
-        prefix = principal_of(request).jurisdiction or None  # a district officer's KPIs are their district's
-        cases = await load_cases(rt, prefix, start, end)
-        rows = kpis(cases, group, start, end)
-        if fmt == "csv":
-            return Response(to_csv(rows), media_type="text/csv; charset=utf-8")
-        span = {"from": start.isoformat(), "to": end.isoformat() if end else None}
-        return JSONResponse({"group": group, **span, "items": [asdict(r) for r in rows]})
-
-    return [Route("/api/kpi", kpi)]
+def when(request: Request, name: str, tz: tzinfo) -> datetime | None:
+    """The query parameter `name` as a time; one without an offset is in `tz` (the city's)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise ApiError(400, f"bad query parameter {name!r}", "an ISO 8601 time, e.g. 2026-11-01T00:00:00+08:00") from None
+    return value if value.tzinfo else value.replace(tzinfo=tz)
 
 
-async def load_cases(rt: Runtime, prefix: str | None, start: datetime, end: datetime | None) -> list[Case]:
-    """The cases created in the range (and a little around it), counted first: past the cap
+async def kpi(request: Request) -> Response:
+    group = request.query_params.get("group", "district")
+    if group not in GROUPS:
+        raise ApiError(400, "bad query parameter 'group'", list(GROUPS))
+    fmt = request.query_params.get("format", "json")
+    if fmt not in ("json", "csv"):
+        raise ApiError(400, "bad query parameter 'format'", ["json", "csv"])
+    dispatcher, limits = deps.dispatcher(request), deps.config(request).limits
+    end = when(request, "to", dispatcher.tz)
+    start = when(request, "from", dispatcher.tz) or (end or dispatcher.clock()) - timedelta(days=limits.kpi_default_days)
+    if end is not None and end <= start:
+        raise ApiError(400, "empty range", "'to' must be after 'from'")
+    prefix = principal_of(request).jurisdiction or None  # a district officer's KPIs are their district's
+    cases = await load_cases(deps.store(request), limits.query_max_cases, prefix, start, end)
+    rows = kpis(cases, group, start, end)
+    if fmt == "csv":
+        return Response(to_csv(rows), media_type="text/csv; charset=utf-8")
+    span = {"from": start.isoformat(), "to": end.isoformat() if end else None}
+    return JSONResponse({"group": group, **span, "items": [asdict(r) for r in rows]})
+
+
+async def load_cases(store: Store, cap: int, prefix: str | None, start: datetime, end: datetime | None) -> list[Case]:
+    """The cases created in the range (and a little around it), counted first: past `cap`
     nothing is loaded and the caller is told to narrow the range."""
     query = CaseQuery(
         grid_prefix=prefix,
@@ -69,9 +69,13 @@ async def load_cases(rt: Runtime, prefix: str | None, start: datetime, end: date
         created_before=end + ZONE_SLACK if end else None,
         limit=0,
     )
-    _, total = await asyncio.to_thread(rt.store.list_cases, query)
-    cap = rt.config.limits.query_max_cases
+    _, total = await asyncio.to_thread(store.list_cases, query)
     if total > cap:
         raise ApiError(400, "too many cases in this range", {"cases": total, "limit": cap, "hint": "narrow 'from' and 'to'"})
-    cases, _ = await asyncio.to_thread(rt.store.list_cases, replace(query, limit=cap))
+    cases, _ = await asyncio.to_thread(store.list_cases, replace(query, limit=cap))
     return cases
+
+
+routes: list[BaseRoute] = [
+    Route("/api/kpi", kpi),
+]

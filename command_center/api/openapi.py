@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 SPEC = Path(__file__).with_name("openapi.yaml")
 
@@ -29,8 +29,10 @@ def _body() -> bytes:
     return json.dumps(description(), ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def routes() -> list[Route]:
-    async def openapi(_request: Request) -> Response:
-        return Response(_body(), media_type="application/json", headers={"Cache-Control": "no-cache"})
+async def openapi_json(_request: Request) -> Response:
+    return Response(_body(), media_type="application/json", headers={"Cache-Control": "no-cache"})
 
-    return [Route("/api/openapi.json", openapi, methods=["GET"])]
+
+routes: list[BaseRoute] = [
+    Route("/api/openapi.json", openapi_json, methods=["GET"]),
+]

@@ -17,23 +17,23 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from command_center import audit
-from command_center.api import webrtc
+from command_center.api import deps, webrtc
 from command_center.api.errors import ApiError, json_body
 from command_center.auth.middleware import principal_of
 from command_center.auth.publish_keys import MAX_NAME, MAX_NOTE, PublishKey, PublishKeys
-from command_center.runtime import Runtime
-from streams.whip import stream_id_of
+from command_center.config import Config
+from streams.whip import WhipHub, stream_id_of
 
 STREAM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
-def publishable(rt: Runtime) -> set[str]:
+def publishable(config: Config) -> set[str]:
     """What a key may be made for: every configured camera's id, and each WHIP camera's stream id."""
-    names = {cam.id for cam in rt.config.cameras}
-    for cam in rt.config.cameras:
+    names = {cam.id for cam in config.cameras}
+    for cam in config.cameras:
         try:
             names.add(stream_id_of(cam.url))
         except ValueError:
@@ -49,63 +49,69 @@ def _text(body: dict[str, Any], name: str, limit: int, required: bool) -> str:
     return value.strip()
 
 
-def routes(rt: Runtime) -> list[Route]:
-    keys = PublishKeys(rt.store)
-
-    async def list_keys(_request: Request) -> JSONResponse:
-        items = [k.to_dict() for k in await asyncio.to_thread(keys.list)]
-        return JSONResponse({"items": items, "total": len(items)})
-
-    async def create_key(request: Request) -> JSONResponse:
-        principal = principal_of(request)
-        body = await json_body(request, required=True)
-        unknown = sorted(set(body) - {"name", "stream", "note"})
-        if unknown:
-            raise ApiError(400, "unknown field(s)", unknown)
-        name = _text(body, "name", MAX_NAME, required=True)
-        stream = _text(body, "stream", 64, required=True)
-        note = _text(body, "note", MAX_NOTE, required=False)
-        if not STREAM_ID.match(stream) or stream not in publishable(rt):
-            raise ApiError(400, "unknown stream", f"{stream!r} is not a configured camera id or whip stream id")
-        key, token = await asyncio.to_thread(keys.create, name, stream, note, principal.user)
-        await audit.record(rt.store, request, principal, "publish_key.create", key.id, f"{name} for {stream}")
-        return JSONResponse(key.to_dict() | {"token": token}, status_code=201)
-
-    async def rotate_key(request: Request) -> JSONResponse:
-        principal = principal_of(request)
-        key_id = request.path_params["id"]
-        rotated = await asyncio.to_thread(keys.rotate, key_id)
-        if rotated is None:
-            raise ApiError(404, "publish key not found", f"no active key {key_id}")
-        key, token = rotated
-        ended = await _end_publishes(rt, key, "its key was rotated")
-        await audit.record(rt.store, request, principal, "publish_key.rotate", key.id, f"{ended} live publish(es) ended")
-        return JSONResponse(key.to_dict() | {"token": token})
-
-    async def revoke_key(request: Request) -> JSONResponse:
-        principal = principal_of(request)
-        key_id = request.path_params["id"]
-        key = await asyncio.to_thread(keys.revoke, key_id)
-        if key is None:
-            raise ApiError(404, "publish key not found", f"no active key {key_id}")
-        ended = await _end_publishes(rt, key, "its key was revoked")
-        await audit.record(rt.store, request, principal, "publish_key.revoke", key.id, f"{ended} live publish(es) ended")
-        return JSONResponse(key.to_dict())
-
-    return [
-        Route("/api/publish-keys", list_keys, methods=["GET"]),
-        Route("/api/publish-keys", create_key, methods=["POST"]),
-        Route("/api/publish-keys/{id}/rotate", rotate_key, methods=["POST"]),
-        Route("/api/publish-keys/{id}", revoke_key, methods=["DELETE"]),
-    ]
+def _keys(request: Request) -> PublishKeys:
+    return PublishKeys(deps.store(request))  # no state of its own: the rows are in the store
 
 
-async def _end_publishes(rt: Runtime, key: PublishKey, why: str) -> int:
+async def list_publish_keys(request: Request) -> JSONResponse:
+    items = [k.to_dict() for k in await asyncio.to_thread(_keys(request).list)]
+    return JSONResponse({"items": items, "total": len(items)})
+
+
+async def create_publish_key(request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    body = await json_body(request, required=True)
+    unknown = sorted(set(body) - {"name", "stream", "note"})
+    if unknown:
+        raise ApiError(400, "unknown field(s)", unknown)
+    name = _text(body, "name", MAX_NAME, required=True)
+    stream = _text(body, "stream", 64, required=True)
+    note = _text(body, "note", MAX_NOTE, required=False)
+    if not STREAM_ID.match(stream) or stream not in publishable(deps.config(request)):
+        raise ApiError(400, "unknown stream", f"{stream!r} is not a configured camera id or whip stream id")
+    key, token = await asyncio.to_thread(_keys(request).create, name, stream, note, principal.user)
+    await audit.record(deps.store(request), request, principal, "publish_key.create", key.id, f"{name} for {stream}")
+    return JSONResponse(key.to_dict() | {"token": token}, status_code=201)
+
+
+async def rotate_publish_key(request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    key_id = request.path_params["id"]
+    rotated = await asyncio.to_thread(_keys(request).rotate, key_id)
+    if rotated is None:
+        raise ApiError(404, "publish key not found", f"no active key {key_id}")
+    key, token = rotated
+    ended = await _end_publishes(webrtc.hubs(request.app).whip, key, "its key was rotated")
+    detail = f"{ended} live publish(es) ended"
+    await audit.record(deps.store(request), request, principal, "publish_key.rotate", key.id, detail)
+    return JSONResponse(key.to_dict() | {"token": token})
+
+
+async def revoke_publish_key(request: Request) -> JSONResponse:
+    principal = principal_of(request)
+    key_id = request.path_params["id"]
+    key = await asyncio.to_thread(_keys(request).revoke, key_id)
+    if key is None:
+        raise ApiError(404, "publish key not found", f"no active key {key_id}")
+    ended = await _end_publishes(webrtc.hubs(request.app).whip, key, "its key was revoked")
+    detail = f"{ended} live publish(es) ended"
+    await audit.record(deps.store(request), request, principal, "publish_key.revoke", key.id, detail)
+    return JSONResponse(key.to_dict())
+
+
+async def _end_publishes(whip: WhipHub, key: PublishKey, why: str) -> int:
     """End this node's live publishes made with `key`; how many."""
-    whip = webrtc.hubs(rt).whip
     owner = f"key:{key.id}"
     ended = 0
     for session in whip.sessions.all():
         if whip.owners.get(session.id) == owner and await whip.end(session.id, why):
             ended += 1
     return ended
+
+
+routes: list[BaseRoute] = [
+    Route("/api/publish-keys", list_publish_keys, methods=["GET"]),
+    Route("/api/publish-keys", create_publish_key, methods=["POST"]),
+    Route("/api/publish-keys/{id}/rotate", rotate_publish_key, methods=["POST"]),
+    Route("/api/publish-keys/{id}", revoke_publish_key, methods=["DELETE"]),
+]

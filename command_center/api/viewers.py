@@ -4,19 +4,20 @@ the user's token expires or is revoked (command_center.auth.sessions)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from command_center.api.errors import ApiError
 from command_center.auth.principal import Principal
-from command_center.auth.sessions import TooManySessions
-from command_center.runtime import Runtime
+from command_center.auth.sessions import LiveSession, Sessions, TooManySessions
 
 
-def open_view(rt: Runtime, principal: Principal, kind: str, close: Callable[[str], Awaitable[None]]) -> Any:
-    """Register a view of `kind` ("mjpeg", "whep"); 429 past the user's cap. The returned
+def open_view(
+    sessions: Sessions, principal: Principal, kind: str, close: Callable[[str], Awaitable[None]]
+) -> LiveSession:
+    """Register a view of `kind` ("mjpeg", "whep", "whip") in `sessions` (the auth
+    service's, `deps.auth(request).sessions`); 429 past the user's cap. The returned
     LiveSession's `end()` deregisters it; `close(reason)` is awaited when the token lapses."""
     try:
-        return rt.auth.sessions.open(principal, kind, close)
+        return sessions.open(principal, kind, close)
     except TooManySessions as exc:
         raise ApiError(
             429,

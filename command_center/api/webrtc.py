@@ -16,95 +16,108 @@ Viewing (WHEP) is scoped like the MJPEG view: a camera outside the jurisdiction 
 from __future__ import annotations
 
 import asyncio
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+from starlette.applications import Starlette
+from starlette.datastructures import State
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from command_center.api import deps
 from command_center.api.errors import ApiError, json_body, read_capped
 from command_center.api.viewers import once, open_view
 from command_center.auth.middleware import principal_of
 from command_center.auth.principal import Principal
 from command_center.auth.publish_keys import PublishKeys
 from command_center.auth.publishers import WORKER_STREAM, IngressAudit, Publisher, credential, refusal
-from command_center.config import CameraConfig
-from command_center.runtime import Runtime
+from command_center.auth.sessions import LiveSession
+from command_center.config import CameraConfig, Config
+from command_center.store import Store
 from streams.config import Location
 from streams.telemetry import TELEMETRY, parse_telemetry
 from streams.webrtc import SdpError, UnknownStream
 from streams.whep import WhepHub
-from streams.whip import Occupied, WhipHub, stream_id_of
+from streams.whip import Occupied, Published, WhipHub, stream_id_of
+
+if TYPE_CHECKING:
+    from command_center.camera_status import Cameras
+    from command_center.city_map import CityMap
 
 SDP = "application/sdp"
+STATE_KEY = "webrtc_hubs"  # where an app keeps its Hubs (app.state)
 
 
 @dataclass
 class Hubs:
+    """One app's WebRTC sessions, and the audit of its ingress."""
+
     whip: WhipHub
     whep: WhepHub
+    ingress_audit: IngressAudit  # per app: its refusal and telemetry throttles
     viewers: dict[str, str] = field(default_factory=dict)  # WHEP session id → its viewer's user name
     audits: set[asyncio.Task[None]] = field(default_factory=set)  # audit writes from session ends
 
 
-# Per runtime, created with its routes and dropped when closed (see `close`). Weak keys, and
-# hubs that hold no reference back to the runtime, so a runtime never closed still goes away.
-_hubs: weakref.WeakKeyDictionary[Runtime, Hubs] = weakref.WeakKeyDictionary()
-
-
-def hubs(rt: Runtime) -> Hubs:
-    found = _hubs.get(rt)
+def hubs(app: Starlette | State) -> Hubs:
+    """The app's hubs (`app` or its `app.state`), made on first use from the services there."""
+    state = app.state if isinstance(app, Starlette) else app
+    found: Hubs | None = getattr(state, STATE_KEY, None)
     if found is None:
-        found = _hubs[rt] = _make_hubs(rt)
+        found = _make_hubs(state.config, state.cameras, state.store)
+        setattr(state, STATE_KEY, found)
     return found
 
 
-async def close(rt: Runtime) -> None:
-    """End every WebRTC session of this runtime (call before the runtime stops its sources)."""
-    found = _hubs.pop(rt, None)
+async def close(app: Starlette | State) -> None:
+    """End every WebRTC session of this app (`app` or its `app.state`); call before the
+    services stop their sources: ending the publishers releases the WHIP sources' waits."""
+    state = app.state if isinstance(app, Starlette) else app
+    found: Hubs | None = getattr(state, STATE_KEY, None)
     if found is not None:
+        delattr(state, STATE_KEY)
         await found.whip.close()
         await found.whep.close()
         await asyncio.gather(*found.audits, return_exceptions=True)  # the ends' audit rows
 
 
-def _make_hubs(rt: Runtime) -> Hubs:
+def _make_hubs(config: Config, cameras: Cameras, store: Store) -> Hubs:
     streams = {}
-    for cam in rt.config.cameras:
+    for cam in config.cameras:
         if cam.kind == "whip" or cam.url.startswith("whip://"):
             try:
                 streams[stream_id_of(cam.url)] = cam.id
             except ValueError:
                 continue  # its source fails the same way and reports it on the camera
 
-    cameras = {cam.id: (_image_source(rt, cam.id), cam.fps) for cam in rt.config.cameras}
-    mobile = [cam.id for cam in rt.config.cameras if cam.mobile]
-    return Hubs(WhipHub(streams, rt.config.webrtc, mobile=mobile), WhepHub(cameras, rt.config.webrtc))
+    images = {cam.id: (_image_source(cameras, cam.id), cam.fps) for cam in config.cameras}
+    mobile = [cam.id for cam in config.cameras if cam.mobile]
+    whip = WhipHub(streams, config.webrtc, mobile=mobile)
+    return Hubs(whip, WhepHub(images, config.webrtc), IngressAudit(store))
 
 
-def _image_source(rt: Runtime, cam_id: str) -> Callable[[], np.ndarray | None]:
+def _image_source(cameras: Cameras, cam_id: str) -> Callable[[], np.ndarray | None]:
     """What a WHEP viewer sees: the annotated frame, else the latest raw one."""
 
     def image() -> np.ndarray | None:
-        annotated = rt.pipelines[cam_id].annotated
+        annotated = cameras.pipelines[cam_id].annotated
         if annotated is not None:
             return annotated.image
-        latest = rt.runners[cam_id].latest
+        latest = cameras.runners[cam_id].latest
         return latest.image if latest is not None else None
 
     return image
 
 
-def _worker_goes_live(rt: Runtime, the: Hubs, stream_id: str) -> None:
+def _worker_goes_live(city: CityMap, cameras: Cameras, webrtc: Hubs, stream_id: str) -> None:
     """A worker's own stream, `worker-<id>`, becomes a camera on first publish (the caller
     checked it is that worker): it starts at their grid and follows the position the
     terminal sends, so it is mobile."""
-    worker = rt.workers[stream_id.removeprefix(WORKER_STREAM)]
-    grid = rt.city.areas.get(worker.grid_code)
+    worker = city.workers[stream_id.removeprefix(WORKER_STREAM)]
+    grid = city.city.areas.get(worker.grid_code)
     location = Location(lon=grid.lon, lat=grid.lat) if grid is not None else Location(lon=0.0, lat=0.0)
     cam = CameraConfig(
         id=stream_id,
@@ -115,22 +128,22 @@ def _worker_goes_live(rt: Runtime, the: Hubs, stream_id: str) -> None:
         fps=5,
         mobile=True,
     )
-    rt.add_camera(cam)
-    the.whip.streams[stream_id] = cam.id
-    the.whip.mobile.add(cam.id)
-    the.whep.cameras[cam.id] = (_image_source(rt, cam.id), cam.fps)
+    cameras.add_camera(cam)
+    webrtc.whip.streams[stream_id] = cam.id
+    webrtc.whip.mobile.add(cam.id)
+    webrtc.whep.cameras[cam.id] = (_image_source(cameras, cam.id), cam.fps)
 
 
-def camera_config(rt: Runtime, cam_id: str) -> CameraConfig | None:
-    return next((c for c in rt.config.cameras if c.id == cam_id), None)
+def camera_config(config: Config, cam_id: str) -> CameraConfig | None:
+    return next((c for c in config.cameras if c.id == cam_id), None)
 
 
-async def read_offer(request: Request, limit: int) -> str:
+async def read_offer(request: Request) -> str:
     """The request's SDP offer; 415, 413 or 400 with the reason when it is not one."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != SDP:
         raise ApiError(415, "unsupported content type", f"send the SDP offer as {SDP}, not {content_type or 'nothing'}")
-    body = await read_capped(request, limit, "offer")
+    body = await read_capped(request, deps.config(request).webrtc.max_offer_bytes, "offer")
     try:
         return body.decode("utf-8")
     except UnicodeDecodeError:
@@ -146,77 +159,30 @@ def created(answer_sdp: str, location: str) -> Response:
     )
 
 
-@dataclass
-class _Ingress:
-    """What the routes share: the runtime, its hubs, the keys and the audit."""
+def _publish_target(request: Request, webrtc: Hubs, stream_id: str) -> CameraConfig | None:
+    """The camera a stream feeds; None for a worker's stream not live yet; 404 for no stream."""
+    config = deps.config(request)
+    cam_id = webrtc.whip.streams.get(stream_id)
+    if cam_id is not None:
+        return camera_config(config, cam_id)
+    if stream_id.startswith(WORKER_STREAM):
+        worker_id = stream_id.removeprefix(WORKER_STREAM)
+        if config.workers.live_video and worker_id in deps.city(request).workers:
+            return None
+    raise ApiError(404, "unknown stream", f"no whip camera has url whip://{stream_id}")
 
-    rt: Runtime
-    the: Hubs
-    keys: PublishKeys
-    audit: IngressAudit
 
-    def publish_target(self, stream_id: str) -> CameraConfig | None:
-        """The camera a stream feeds; None for a worker's stream not live yet; 404 for no stream."""
-        cam_id = self.the.whip.streams.get(stream_id)
-        if cam_id is not None:
-            return camera_config(self.rt, cam_id)
-        if stream_id.startswith(WORKER_STREAM):
-            worker_id = stream_id.removeprefix(WORKER_STREAM)
-            if self.rt.config.workers.live_video and worker_id in self.rt.workers:
-                return None
-        raise ApiError(404, "unknown stream", f"no whip camera has url whip://{stream_id}")
+def _on_publish_end(webrtc: Hubs, who: Publisher, stream_id: str, box: dict[str, str]) -> Callable[[str], None]:
+    """The session's end, audited: deleted, replaced, or the connection went."""
 
-    def on_publish_end(self, who: Publisher, stream_id: str, box: dict[str, str]) -> Callable[[str], None]:
-        """The session's end, audited: deleted, replaced, or the connection went."""
+    def ended(why: str) -> None:
+        detail = f"session {box.get('id', '?')}: {why}"
+        write = webrtc.ingress_audit.write(None, who, "whip.end", stream_id, detail)
+        task = asyncio.get_running_loop().create_task(write)
+        webrtc.audits.add(task)
+        task.add_done_callback(webrtc.audits.discard)
 
-        def ended(why: str) -> None:
-            detail = f"session {box.get('id', '?')}: {why}"
-            task = asyncio.get_running_loop().create_task(self.audit.write(None, who, "whip.end", stream_id, detail))
-            self.the.audits.add(task)
-            task.add_done_callback(self.the.audits.discard)
-
-        return ended
-
-    async def _start(self, stream_id: str, offer: str, who: Publisher, ended: Callable[[str], None], live: Any) -> Any:
-        """The WHIP publish; a user's live session is freed again when it does not start."""
-        try:
-            return await self.the.whip.publish(stream_id, offer, who.owner, who.may_replace, ended)
-        except BaseException:
-            if live is not None:
-                live.end()
-            raise
-
-    async def publish(self, request: Request, who: Publisher, stream_id: str, offer: str) -> Response:
-        the = self.the
-        box: dict[str, str] = {}
-        ended = self.on_publish_end(who, stream_id, box)
-        live = None
-        if who.principal is not None:  # a user's publish lives no longer than their token
-            async def close(_reason: str) -> None:
-                if "id" in box:
-                    await the.whip.end(box["id"], "the publisher's token expired or was revoked")
-
-            live = open_view(self.rt, who.principal, "whip", close)
-            ended = _and_then(ended, live.end)
-        try:
-            published = await self._start(stream_id, offer, who, ended, live)
-        except Occupied as exc:
-            raise ApiError(
-                409, "stream is live", f"{stream_id} is live from another publisher; only it or an admin may replace it"
-            ) from exc
-        except SdpError as exc:
-            raise ApiError(400, "bad SDP offer", str(exc)) from None
-        except UnknownStream:
-            raise ApiError(404, "unknown stream", stream_id) from None
-        except RuntimeError as exc:  # shutting down
-            raise ApiError(503, "unavailable", str(exc)) from None
-        box["id"] = published.session_id
-        if published.replaced is not None:
-            old_id, old_owner = published.replaced
-            detail = f"session {old_id} of {old_owner or '?'} replaced by {published.session_id}"
-            await self.audit.write(request, who, "whip.replace", stream_id, detail)
-        await self.audit.write(request, who, "whip.publish", stream_id, f"session {published.session_id}")
-        return created(published.answer_sdp, f"/whip/{stream_id}/{published.session_id}")
+    return ended
 
 
 def _and_then(first: Callable[[str], None], then: Callable[[], None]) -> Callable[[str], None]:
@@ -229,125 +195,165 @@ def _and_then(first: Callable[[str], None], then: Callable[[], None]) -> Callabl
     return both
 
 
-def routes(rt: Runtime) -> list[Route]:
-    the = hubs(rt)
-    limit = rt.config.webrtc.max_offer_bytes
-    ingress = _Ingress(rt, the, PublishKeys(rt.store), IngressAudit(rt.store))
-    audit = ingress.audit
-
-    async def whip_publish(request: Request) -> Response:
-        stream_id = request.path_params["stream_id"]
-        who: Publisher | None = None
-        try:
-            who = await credential(request, ingress.keys)
-            camera = ingress.publish_target(stream_id)
-            why = refusal(who, stream_id, camera, rt.area_of)
-            if why is not None:
-                raise ApiError(403, "forbidden", why)
-            offer = await read_offer(request, limit)
-            if camera is None:
-                _worker_goes_live(rt, the, stream_id)
-            return await ingress.publish(request, who, stream_id, offer)
-        except ApiError as exc:
-            if exc.status_code in (401, 403, 409):
-                await audit.refused(request, who, "whip.refuse", stream_id, exc)
-            raise
-
-    async def whip_end(request: Request) -> Response:
-        stream_id, session_id = request.path_params["stream_id"], request.path_params["session_id"]
-        who: Publisher | None = None
-        try:
-            who = await credential(request, ingress.keys)
-            if the.whip.session_stream(session_id) != stream_id:
-                raise ApiError(404, "unknown session", session_id)
-            if not who.may_replace(the.whip.session_owner(session_id) or ""):
-                raise ApiError(403, "forbidden", "only the session's publisher or an admin may end it")
-        except ApiError as exc:
-            if exc.status_code in (401, 403):
-                await audit.refused(request, who, "whip.refuse", f"{stream_id}/{session_id}", exc)
-            raise
-        if not await the.whip.end(session_id, f"ended by {who.actor}"):
-            raise ApiError(404, "unknown session", session_id)
-        return Response(status_code=200)
-
-    async def whep_view(request: Request) -> Response:
-        camera_id = request.path_params["camera_id"]
-        principal = principal_of(request)
-        if camera_id not in the.whep.cameras or not _visible(rt, principal, camera_id):
-            raise ApiError(404, "camera not found", camera_id)
-        offer = await read_offer(request, limit)
-        box: dict[str, str] = {}
-
-        async def close(_reason: str) -> None:  # the token expired or was revoked
-            if "id" in box:
-                await the.whep.end(box["id"])
-
-        live = open_view(rt, principal, "whep", close)
-
-        def finished() -> None:
-            live.end()
-            the.viewers.pop(box.get("id", ""), None)
-
-        done = once(finished)
-        try:
-            answer_sdp, session_id = await _view(the, camera_id, offer, done)
-        except BaseException:
-            done()
-            raise
-        box["id"] = session_id
-        the.viewers[session_id] = principal.user
-        return created(answer_sdp, f"/whep/{camera_id}/{session_id}")
-
-    async def whep_end(request: Request) -> Response:
-        camera_id, session_id = request.path_params["camera_id"], request.path_params["session_id"]
-        principal = principal_of(request)
-        viewer = the.viewers.get(session_id)
-        mine = viewer == principal.user or principal.role == "admin"
-        if the.whep.session_camera(session_id) != camera_id or not mine or not await the.whep.end(session_id):
-            raise ApiError(404, "unknown session", session_id)  # someone else's is not told apart
-        the.viewers.pop(session_id, None)
-        return Response(status_code=200)
-
-    async def drone_telemetry(request: Request) -> JSONResponse:
-        camera_id = request.path_params["id"]
-        who: Publisher | None = None
-        try:
-            who = await credential(request, ingress.keys)
-            camera = camera_config(rt, camera_id) if camera_id in rt.runners else None
-            if camera is None:
-                raise ApiError(404, "camera not found", camera_id)
-            stream_id = _stream_of(camera)
-            why = refusal(who, stream_id, camera, rt.area_of)
-            if why is not None:
-                raise ApiError(403, "forbidden", why)
-            if not camera.mobile:
-                raise ApiError(409, "fixed camera", f"{camera_id} is not mobile: telemetry never moves it")
-        except ApiError as exc:
-            if exc.status_code in (401, 403, 409):
-                await audit.refused(request, who, "telemetry.refuse", camera_id, exc)
-            raise
-        body = await json_body(request, required=True)
-        try:
-            telemetry = parse_telemetry(body)
-        except ValueError as exc:
-            raise ApiError(400, "bad telemetry", str(exc)) from None
-        TELEMETRY.set(camera_id, telemetry)
-        await audit.telemetry_accepted(request, who, camera_id, f"lat {telemetry.lat:.6f} lon {telemetry.lon:.6f}")
-        position = {k: getattr(telemetry, k) for k in ("lat", "lon", "alt", "heading", "ts")}
-        return JSONResponse({"id": camera_id, "telemetry": position})
-
-    return [
-        Route("/whip/{stream_id}", whip_publish, methods=["POST"]),
-        Route("/whip/{stream_id}/{session_id}", whip_end, methods=["DELETE"]),
-        Route("/whep/{camera_id}", whep_view, methods=["POST"]),
-        Route("/whep/{camera_id}/{session_id}", whep_end, methods=["DELETE"]),
-        Route("/api/drones/{id}/telemetry", drone_telemetry, methods=["POST"]),
-    ]
-
-
-async def _view(the: Hubs, camera_id: str, offer: str, on_end: Callable[[], None]) -> tuple[str, str]:
+async def _start_publish(
+    webrtc: Hubs, stream_id: str, offer: str, who: Publisher, ended: Callable[[str], None], live: LiveSession | None
+) -> Published:
+    """The WHIP publish; a user's live session is freed again when it does not start."""
     try:
-        return await the.whep.view(camera_id, offer, on_end=on_end)
+        return await webrtc.whip.publish(stream_id, offer, who.owner, who.may_replace, ended)
+    except BaseException:
+        if live is not None:
+            live.end()
+        raise
+
+
+async def _publish(request: Request, webrtc: Hubs, who: Publisher, stream_id: str, offer: str) -> Response:
+    box: dict[str, str] = {}
+    ended = _on_publish_end(webrtc, who, stream_id, box)
+    live = None
+    if who.principal is not None:  # a user's publish lives no longer than their token
+
+        async def close_publish(_reason: str) -> None:
+            if "id" in box:
+                await webrtc.whip.end(box["id"], "the publisher's token expired or was revoked")
+
+        live = open_view(deps.auth(request).sessions, who.principal, "whip", close_publish)
+        ended = _and_then(ended, live.end)
+    try:
+        published = await _start_publish(webrtc, stream_id, offer, who, ended, live)
+    except Occupied as exc:
+        raise ApiError(
+            409, "stream is live", f"{stream_id} is live from another publisher; only it or an admin may replace it"
+        ) from exc
+    except SdpError as exc:
+        raise ApiError(400, "bad SDP offer", str(exc)) from None
+    except UnknownStream:
+        raise ApiError(404, "unknown stream", stream_id) from None
+    except RuntimeError as exc:  # shutting down
+        raise ApiError(503, "unavailable", str(exc)) from None
+    box["id"] = published.session_id
+    if published.replaced is not None:
+        old_id, old_owner = published.replaced
+        detail = f"session {old_id} of {old_owner or '?'} replaced by {published.session_id}"
+        await webrtc.ingress_audit.write(request, who, "whip.replace", stream_id, detail)
+    await webrtc.ingress_audit.write(request, who, "whip.publish", stream_id, f"session {published.session_id}")
+    return created(published.answer_sdp, f"/whip/{stream_id}/{published.session_id}")
+
+
+async def whip_publish(request: Request) -> Response:
+    stream_id = request.path_params["stream_id"]
+    webrtc = hubs(request.app)
+    who: Publisher | None = None
+    try:
+        who = await credential(request, PublishKeys(deps.store(request)))
+        camera = _publish_target(request, webrtc, stream_id)
+        why = refusal(who, stream_id, camera, deps.city(request).area_of)
+        if why is not None:
+            raise ApiError(403, "forbidden", why)
+        offer = await read_offer(request)
+        if camera is None:
+            _worker_goes_live(deps.city(request), deps.cameras(request), webrtc, stream_id)
+        return await _publish(request, webrtc, who, stream_id, offer)
+    except ApiError as exc:
+        if exc.status_code in (401, 403, 409):
+            await webrtc.ingress_audit.refused(request, who, "whip.refuse", stream_id, exc)
+        raise
+
+
+async def whip_end(request: Request) -> Response:
+    stream_id, session_id = request.path_params["stream_id"], request.path_params["session_id"]
+    webrtc = hubs(request.app)
+    who: Publisher | None = None
+    try:
+        who = await credential(request, PublishKeys(deps.store(request)))
+        if webrtc.whip.session_stream(session_id) != stream_id:
+            raise ApiError(404, "unknown session", session_id)
+        if not who.may_replace(webrtc.whip.session_owner(session_id) or ""):
+            raise ApiError(403, "forbidden", "only the session's publisher or an admin may end it")
+    except ApiError as exc:
+        if exc.status_code in (401, 403):
+            await webrtc.ingress_audit.refused(request, who, "whip.refuse", f"{stream_id}/{session_id}", exc)
+        raise
+    if not await webrtc.whip.end(session_id, f"ended by {who.actor}"):
+        raise ApiError(404, "unknown session", session_id)
+    return Response(status_code=200)
+
+
+async def whep_view(request: Request) -> Response:
+    camera_id = request.path_params["camera_id"]
+    webrtc = hubs(request.app)
+    principal = principal_of(request)
+    if camera_id not in webrtc.whep.cameras or not _visible(request, principal, camera_id):
+        raise ApiError(404, "camera not found", camera_id)
+    offer = await read_offer(request)
+    box: dict[str, str] = {}
+
+    async def close_view(_reason: str) -> None:  # the token expired or was revoked
+        if "id" in box:
+            await webrtc.whep.end(box["id"])
+
+    live = open_view(deps.auth(request).sessions, principal, "whep", close_view)
+
+    def finished() -> None:
+        live.end()
+        webrtc.viewers.pop(box.get("id", ""), None)
+
+    done = once(finished)
+    try:
+        answer_sdp, session_id = await _view(webrtc, camera_id, offer, done)
+    except BaseException:
+        done()
+        raise
+    box["id"] = session_id
+    webrtc.viewers[session_id] = principal.user
+    return created(answer_sdp, f"/whep/{camera_id}/{session_id}")
+
+
+async def whep_end(request: Request) -> Response:
+    camera_id, session_id = request.path_params["camera_id"], request.path_params["session_id"]
+    webrtc = hubs(request.app)
+    principal = principal_of(request)
+    viewer = webrtc.viewers.get(session_id)
+    mine = viewer == principal.user or principal.role == "admin"
+    if webrtc.whep.session_camera(session_id) != camera_id or not mine or not await webrtc.whep.end(session_id):
+        raise ApiError(404, "unknown session", session_id)  # someone else's is not told apart
+    webrtc.viewers.pop(session_id, None)
+    return Response(status_code=200)
+
+
+async def drone_telemetry(request: Request) -> JSONResponse:
+    camera_id = request.path_params["id"]
+    ingress_audit = hubs(request.app).ingress_audit
+    who: Publisher | None = None
+    try:
+        who = await credential(request, PublishKeys(deps.store(request)))
+        known = camera_id in deps.cameras(request).runners
+        camera = camera_config(deps.config(request), camera_id) if known else None
+        if camera is None:
+            raise ApiError(404, "camera not found", camera_id)
+        why = refusal(who, _stream_of(camera), camera, deps.city(request).area_of)
+        if why is not None:
+            raise ApiError(403, "forbidden", why)
+        if not camera.mobile:
+            raise ApiError(409, "fixed camera", f"{camera_id} is not mobile: telemetry never moves it")
+    except ApiError as exc:
+        if exc.status_code in (401, 403, 409):
+            await ingress_audit.refused(request, who, "telemetry.refuse", camera_id, exc)
+        raise
+    body = await json_body(request, required=True)
+    try:
+        telemetry = parse_telemetry(body)
+    except ValueError as exc:
+        raise ApiError(400, "bad telemetry", str(exc)) from None
+    TELEMETRY.set(camera_id, telemetry)
+    await ingress_audit.telemetry_accepted(request, who, camera_id, f"lat {telemetry.lat:.6f} lon {telemetry.lon:.6f}")
+    position = {k: getattr(telemetry, k) for k in ("lat", "lon", "alt", "heading", "ts")}
+    return JSONResponse({"id": camera_id, "telemetry": position})
+
+
+async def _view(webrtc: Hubs, camera_id: str, offer: str, on_end: Callable[[], None]) -> tuple[str, str]:
+    try:
+        return await webrtc.whep.view(camera_id, offer, on_end=on_end)
     except SdpError as exc:
         raise ApiError(400, "bad SDP offer", str(exc)) from None
     except UnknownStream:
@@ -356,10 +362,10 @@ async def _view(the: Hubs, camera_id: str, offer: str, on_end: Callable[[], None
         raise ApiError(503, "unavailable", str(exc)) from None
 
 
-def _visible(rt: Runtime, principal: Principal, camera_id: str) -> bool:
+def _visible(request: Request, principal: Principal, camera_id: str) -> bool:
     """Is the camera (where it is now) in the caller's jurisdiction? As the MJPEG view checks."""
-    where = rt.camera_view(camera_id)["location"]
-    return principal.sees_area(rt.area_of(where["lon"], where["lat"]))
+    where = deps.cameras(request).camera_view(camera_id)["location"]
+    return principal.sees_area(deps.city(request).area_of(where["lon"], where["lat"]))
 
 
 def _stream_of(camera: CameraConfig) -> str:
@@ -368,3 +374,12 @@ def _stream_of(camera: CameraConfig) -> str:
         return stream_id_of(camera.url)
     except ValueError:
         return camera.id
+
+
+routes: list[BaseRoute] = [
+    Route("/whip/{stream_id}", whip_publish, methods=["POST"]),
+    Route("/whip/{stream_id}/{session_id}", whip_end, methods=["DELETE"]),
+    Route("/whep/{camera_id}", whep_view, methods=["POST"]),
+    Route("/whep/{camera_id}/{session_id}", whep_end, methods=["DELETE"]),
+    Route("/api/drones/{id}/telemetry", drone_telemetry, methods=["POST"]),
+]
