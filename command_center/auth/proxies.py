@@ -56,10 +56,9 @@ def forwarded_client(peer: str, forwarded_for: Iterable[str], nets: tuple[Networ
 
 
 def trusted_proxies(conn: HTTPConnection) -> tuple[Network, ...]:
-    """This app's `server.trusted_proxies` (none for an app without a runtime)."""
+    """This app's `server.trusted_proxies` (none for an app without a config on its state)."""
     app = conn.scope.get("app")
-    runtime = getattr(getattr(app, "state", None), "runtime", None)
-    config = getattr(runtime, "config", None)
+    config = getattr(getattr(app, "state", None), "config", None)
     return networks(tuple(config.server.trusted_proxies)) if config is not None else ()
 
 
