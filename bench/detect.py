@@ -34,8 +34,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from scenes import SceneRenderer
 from streams.base import Frame
-from streams.sim.scene import SceneRenderer
 from vision.detectors.onnx import OnnxDetector
 from vision.evaluate import (
     THRESHOLDS,
@@ -47,6 +47,7 @@ from vision.evaluate import (
     score,
 )
 from vision.gate import MotionGate
+from vision.pipeline import CameraPipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN_MODEL = ROOT / "models" / "grid-yolo.onnx"
@@ -148,12 +149,7 @@ def _throughput(detector: OnnxDetector, args: argparse.Namespace) -> dict[str, A
             if p == 0 and pipeline.annotated is not None:
                 detections.append(len(pipeline.annotated.detections))
     if args.profile:
-        pipeline = scene_pipeline(scene, detector)
-        frames = [
-            Frame(image=im, ts=t, index=i, wall_ts=t)
-            for i, (t, im) in enumerate(zip(times, images, strict=True))
-        ]
-        _profile(lambda: [pipeline.process(f) for f in frames])
+        _profile_pipeline(scene_pipeline(scene, detector), times, images)
     # Every pass does the same work per frame, so each frame's least disturbed time is its cost.
     ours, base = float(ours_s.min(axis=0).sum()), float(base_s.min(axis=0).sum())
     ours_pass, base_pass = float(ours_s.sum(axis=1).min()), float(base_s.sum(axis=1).min())
@@ -170,6 +166,11 @@ def _throughput(detector: OnnxDetector, args: argparse.Namespace) -> dict[str, A
         "ours_fps_best_pass": round(n / ours_pass, 2),
         "baseline_fps_best_pass": round(n / base_pass, 2),
     }
+
+
+def _profile_pipeline(pipeline: CameraPipeline, times: list[float], images: list[np.ndarray]) -> None:
+    frames = [Frame(image=im, ts=t, index=i, wall_ts=t) for i, (t, im) in enumerate(zip(times, images, strict=True))]
+    _profile(lambda: [pipeline.process(f) for f in frames])
 
 
 def _gating(detector: OnnxDetector, args: argparse.Namespace) -> dict[str, Any]:

@@ -1,5 +1,5 @@
-"""Time limits and supervision (督办): warn at 75% of the working time, escalate one
-level up when overdue. Computed from stored times on every sweep, never from
+"""Time limits and supervision (督办): warn once a share of the working time is used
+(`warn_at`, dispatch.warn_at in the config: 75% unless set), escalate one level up when overdue. Computed from stored times on every sweep, never from
 sleeping timers, so a restart loses nothing.
 
 A deferral (缓办) stops the clock: the deadline moves later by the working time on
@@ -17,6 +17,7 @@ from dispatch.catalog import Matter
 
 SUPERVISION = "supervision"
 LEVEL_NAMES = ("grid", "community", "street", "district", "city")
+WARN_AT = 0.75  # the default of dispatch.warn_at (DispatchConfig)
 
 
 def deadline_for(calendar: WorkCalendar, matter: Matter, start: datetime) -> datetime:
@@ -60,10 +61,11 @@ def resume_changes(case: Case, now: datetime, calendar: WorkCalendar) -> dict[st
 class Progress:
     used: float  # share of the working time used, 0..(>1 when overdue)
     remaining_h: float  # working hours left (negative: overdue by)
+    warn_at: float = WARN_AT  # the share from which supervision warns (dispatch.warn_at)
 
     @property
     def level(self) -> str:
-        return "overdue" if self.used >= 1.0 else "warning" if self.used >= 0.75 else "ok"
+        return "overdue" if self.used >= 1.0 else "warning" if self.used >= self.warn_at else "ok"
 
 
 def held_hours(case: Case, now: datetime, calendar: WorkCalendar) -> float:
@@ -79,14 +81,14 @@ def held_hours(case: Case, now: datetime, calendar: WorkCalendar) -> float:
     return held + (calendar.hours_between(since, now) if since is not None else 0.0)
 
 
-def progress(case: Case, now: datetime, calendar: WorkCalendar) -> Progress:
+def progress(case: Case, now: datetime, calendar: WorkCalendar, warn_at: float = WARN_AT) -> Progress:
     start = dispatched_at(case)
     held = held_hours(case, now, calendar)
     total = max(0.0, calendar.hours_between(start, case.deadline) - held)
     used = max(0.0, calendar.hours_between(start, now) - held)
     if now >= case.deadline:
-        return Progress(max(1.0, used / total if total else 1.0), -calendar.hours_between(case.deadline, now))
-    return Progress(used / total if total else 0.0, total - used)
+        return Progress(max(1.0, used / total if total else 1.0), -calendar.hours_between(case.deadline, now), warn_at)
+    return Progress(used / total if total else 0.0, total - used, warn_at)
 
 
 def escalation_target(case: Case) -> str:
@@ -104,7 +106,7 @@ class Supervision:
     target: str | None = None  # overdue: the area code that now supervises the case
 
 
-def supervise(case: Case, now: datetime, calendar: WorkCalendar, warn_at: float = 0.75) -> Supervision | None:
+def supervise(case: Case, now: datetime, calendar: WorkCalendar, warn_at: float = WARN_AT) -> Supervision | None:
     """What supervision does to one case now, if anything."""
     if not case.is_open:
         return None
@@ -114,7 +116,7 @@ def supervise(case: Case, now: datetime, calendar: WorkCalendar, warn_at: float 
         changes = resume_changes(case, now, calendar)
         updated, entry = transition(case, "resume", SUPERVISION, "the deferral ended", now, **changes)
         return Supervision(updated, entry, "resumed")
-    state = progress(case, now, calendar)
+    state = progress(case, now, calendar, warn_at)
     if state.used >= 1.0 and not _has(case, "escalate", since=case.deadline):
         target = escalation_target(case)
         updated, entry = transition(case, "escalate", SUPERVISION, f"overdue: supervised by {target}", now)

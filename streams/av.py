@@ -24,6 +24,7 @@ import av.error
 import cv2
 import numpy as np
 
+from streams.av_timing import Catchup, MediaClock, Pacer, Sampler, Watchdog
 from streams.base import Frame, SourceError
 from streams.config import SourceConfig
 from streams.registry import register
@@ -31,10 +32,6 @@ from streams.registry import register
 KINDS = ("rtsp", "rtmp", "hls", "file")
 # Feeds that arrive in real time: lag behind the sender is ours, and skipping catches up.
 _REALTIME = ("rtsp", "rtmp")
-# Further behind the sender than this, a live feed drops packets up to the next keyframe.
-MAX_LAG_S = 1.0
-# A skip that has not caught up by then means our lag estimate is off: take the keyframe.
-_SKIP_GIVE_UP_S = 3.0
 # This many undecodable packets in a row: the feed is corrupt or the codec unusable.
 _MAX_BAD_PACKETS = 50
 _ONE_THREAD_MAX_PIXELS = 1920 * 1088
@@ -59,93 +56,6 @@ def display_url(url: str) -> str:
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path}"
-
-
-class _MediaClock:
-    """Continuous media seconds from frame timestamps, across loops and timestamp jumps."""
-
-    def __init__(self, step_s: float) -> None:
-        self.step_s = step_s
-        self._base: float | None = None
-        self._offset = 0.0
-        self.last: float | None = None
-        self.jumped = False
-
-    def peek(self, pts_s: float | None) -> float | None:
-        if pts_s is None or self._base is None:
-            return None
-        return self._offset + pts_s - self._base
-
-    def time_of(self, pts_s: float | None) -> float:
-        self.jumped = False
-        t = self.peek(pts_s)
-        if pts_s is None:
-            t = 0.0 if self.last is None else self.last + self.step_s
-        elif t is None or (self.last is not None and not self.last - 1.0 < t < self.last + 10.0):
-            # A sender restart or RTCP resync: carry on from where we were.
-            self.jumped = self.last is not None
-            self._offset = 0.0 if self.last is None else self.last + self.step_s
-            self._base = pts_s
-            t = self._offset
-        self.last = t if self.last is None else max(self.last, t)
-        return t
-
-    def restart(self) -> None:
-        """A file looped: its timestamps start again, time goes on."""
-        self._base = None
-
-
-class _Sampler:
-    """One frame per interval of media time, on a fixed grid that restarts after a gap."""
-
-    def __init__(self, interval_s: float, tolerance_s: float) -> None:
-        self.interval_s = interval_s
-        self.tolerance_s = tolerance_s
-        self._next: float | None = None
-
-    def due(self, t: float) -> bool:
-        if self._next is not None and t + self.tolerance_s < self._next:
-            return False
-        late = self._next is None or t > self._next + self.interval_s
-        self._next = (t if late or self._next is None else self._next) + self.interval_s
-        return True
-
-
-class _Catchup:
-    """A live feed's lag behind its sender, and the skip to a keyframe when it grows.
-
-    Lag is measured against the least-delayed frame so far (arrival minus media time), so
-    it needs no clock shared with the sender.
-    """
-
-    def __init__(self) -> None:
-        self._base: float | None = None
-        self._since: float | None = None
-
-    @property
-    def skipping(self) -> bool:
-        return self._since is not None
-
-    def fell_behind(self, t: float, now: float, jumped: bool) -> bool:
-        if self._base is None or jumped or now - t < self._base:
-            self._base = now - t
-        if now - t - self._base > MAX_LAG_S:
-            self._since = now
-            return True
-        return False
-
-    def resume_at(self, keyframe: bool, t_key: float | None, now: float) -> bool:
-        """Whether to decode this packet again: a keyframe close enough to now, or of unknown age."""
-        assert self._since is not None
-        if not keyframe:
-            return False
-        behind = t_key is not None and self._base is not None and now - t_key - self._base > MAX_LAG_S / 2
-        if behind and now - self._since < _SKIP_GIVE_UP_S:
-            return False
-        if behind:
-            self._base = None  # gave up waiting: the estimate was off, start it afresh
-        self._since = None
-        return True
 
 
 class AvSource:
@@ -278,71 +188,74 @@ class AvSource:
     # decoding
     def _decode_loop(self, container: Any, stream: Any) -> Iterator[Any]:
         """Yields the frames to hand on: sampled, paced (files, HLS), never a backlog."""
-        ctx = stream.codec_context
         rate = float(stream.average_rate or stream.guessed_rate or 25)
-        clock = _MediaClock(1.0 / rate)
-        sampler = _Sampler(self.interval_s, tolerance_s=min(0.5 / rate, self.interval_s / 2))
-        catchup = _Catchup() if self.kind in _REALTIME else None
-        pace_base: float | None = None
-        progress_at, best_t = time.monotonic(), float("-inf")
-        bad = 0
+        clock = MediaClock(1.0 / rate)
+        sampler = Sampler(self.interval_s, tolerance_s=min(0.5 / rate, self.interval_s / 2))
+        catchup = Catchup() if self.kind in _REALTIME else None
+        pacer = Pacer() if self.kind in ("file", "hls") else None
+        watch = Watchdog(self.name, self.read_timeout_s)
         while True:
             decoded_this_pass = 0
             for packet in self._packets(container, stream):
-                now = time.monotonic()
-                if now - progress_at > self.read_timeout_s:
-                    raise SourceError(
-                        f"{self.name}: no new frame for {now - progress_at:.1f} s (feed hung; "
-                        f"{decoded_this_pass} frames decoded, {bad} bad packets since open)"
-                    )
+                now = watch.check(decoded_this_pass)
                 if catchup is not None and catchup.skipping:
-                    t_key = clock.peek(_seconds(packet.pts, stream.time_base)) if packet.is_keyframe else None
                     if packet.is_keyframe:
-                        progress_at = now  # content arrives; only its age is in question
-                    if t_key is not None and clock.last is not None and not clock.last - 1.0 < t_key < clock.last + 10.0:
-                        t_key = None  # a timestamp jump (a new publisher): decode it, the clock rebases
-                    if not catchup.resume_at(packet.is_keyframe, t_key, now):
-                        self.skipped += 1
+                        watch.progress_at = now  # content arrives; only its age is in question
+                    if not self._resume(catchup, clock, packet, stream, now):
                         continue
-                    ctx.flush_buffers()
-                try:
-                    frames = ctx.decode(packet)
-                    bad = 0
-                except av.error.FFmpegError as exc:
-                    bad += 1
-                    if bad >= _MAX_BAD_PACKETS:
-                        raise SourceError(
-                            f"{self.name}: cannot decode {ctx.name} video ({bad} bad packets; last: {_reason(exc)})"
-                        ) from None
-                    continue
-                for frame in frames:
+                for frame in self._decode(stream.codec_context, packet, watch):
                     self.decoded += 1
                     decoded_this_pass += 1
                     t = clock.time_of(_seconds(frame.pts, stream.time_base))
                     now = time.monotonic()
-                    if t > best_t:
-                        progress_at, best_t = now, t
+                    watch.saw(t, now)
                     if catchup is not None and catchup.fell_behind(t, now, clock.jumped):
                         break  # the rest of this packet is old too
                     if not sampler.due(t):
                         continue
-                    if self.kind in ("file", "hls"):
-                        if pace_base is None or now - (pace_base + t) > 1.0:
-                            pace_base = now - t  # first frame, or far behind: no burst to catch up
-                        time.sleep(max(0.0, pace_base + t - time.monotonic()))
+                    if pacer is not None:
+                        pacer.wait(t, now)
                     yield frame
                     # Time spent pacing or in the consumer is not the feed hanging.
-                    progress_at = time.monotonic()
-            # the demuxer reached the end
-            if self.kind != "file":
-                raise SourceError(f"{self.name}: the server ended the stream")
-            if not decoded_this_pass:
-                raise SourceError(f"{self.name}: no decodable {ctx.name} frames (truncated or corrupt file?)")
-            if not self.loop:
-                raise SourceError(f"{self.name}: end of file (loop is off)")
-            container.seek(0)
-            ctx.flush_buffers()
-            clock.restart()
+                    watch.progress_at = time.monotonic()
+            self._end_of_pass(container, stream.codec_context, clock, decoded_this_pass)
+
+    def _resume(self, catchup: Catchup, clock: MediaClock, packet: Any, stream: Any, now: float) -> bool:
+        """While skipping to catch up: whether decoding starts again at this packet."""
+        t_key = clock.peek(_seconds(packet.pts, stream.time_base)) if packet.is_keyframe else None
+        if t_key is not None and clock.last is not None and not clock.last - 1.0 < t_key < clock.last + 10.0:
+            t_key = None  # a timestamp jump (a new publisher): decode it, the clock rebases
+        if not catchup.resume_at(packet.is_keyframe, t_key, now):
+            self.skipped += 1
+            return False
+        stream.codec_context.flush_buffers()
+        return True
+
+    def _decode(self, ctx: Any, packet: Any, watch: Watchdog) -> Any:
+        """The packet's frames; none from a bad packet, and SourceError after too many in a row."""
+        try:
+            frames = ctx.decode(packet)
+        except av.error.FFmpegError as exc:
+            watch.bad += 1
+            if watch.bad >= _MAX_BAD_PACKETS:
+                raise SourceError(
+                    f"{self.name}: cannot decode {ctx.name} video ({watch.bad} bad packets; last: {_reason(exc)})"
+                ) from None
+            return []
+        watch.bad = 0
+        return frames
+
+    def _end_of_pass(self, container: Any, ctx: Any, clock: MediaClock, decoded: int) -> None:
+        """The demuxer reached the end: a file that decoded and loops starts again, else SourceError."""
+        if self.kind != "file":
+            raise SourceError(f"{self.name}: the server ended the stream")
+        if not decoded:
+            raise SourceError(f"{self.name}: no decodable {ctx.name} frames (truncated or corrupt file?)")
+        if not self.loop:
+            raise SourceError(f"{self.name}: end of file (loop is off)")
+        container.seek(0)
+        ctx.flush_buffers()
+        clock.restart()
 
     def _packets(self, container: Any, stream: Any) -> Iterator[Any]:
         packets = container.demux(stream)

@@ -14,7 +14,7 @@ from streams.config import SourceConfig
 
 SourceFactory = Callable[[SourceConfig], Source]
 _KINDS: dict[str, SourceFactory] = {}
-_BUILTIN = ("streams.sim.source", "streams.whip", "streams.av", "streams.mjpeg")
+_BUILTIN = ("streams.sim", "streams.whip", "streams.av", "streams.mjpeg")
 _loaded = False
 
 

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import httpx
 
-from command_center.app import build_app
 from command_center.config import parse_config
-from command_center.runtime import Runtime
 from dispatch.assign import pick_worker
 from dispatch.city import City
-from streams.sim.scene import SceneRenderer
-from tests.conftest import ServerThread
+from scenes import SceneRenderer
+from tests.helpers import build_runtime, serve_app
 
 SEED = 11
 
@@ -49,11 +47,11 @@ def test_rendered_frames_become_a_task_on_the_workers_terminal(tmp_path: Path, s
             "cameras": [camera],
         }
     )
-    rt = Runtime(config, city=small_city)
+    rt = build_runtime(config, city=small_city)
     worker = pick_worker(small_city, grid_code, datetime.now(rt.dispatcher.tz), lambda ids: {})
     assert worker is not None
     with (
-        ServerThread(build_app(rt)) as server,
+        serve_app(rt) as server,
         server.ws_connect(role="officer") as wall,
         server.ws_connect(role="worker", worker_id=worker.id) as terminal,
     ):

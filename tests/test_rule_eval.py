@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from streams.sim.scene import SceneRenderer
+from scenes import SceneRenderer
+from tests.helpers import ROOT
 from vision.detectors.base import Detector
 from vision.detectors.onnx import OnnxDetector
 from vision.evaluate import (
@@ -38,7 +39,6 @@ from vision.evaluate import (
 )
 from vision.incident import Incident
 
-ROOT = Path(__file__).resolve().parent.parent
 # GRID_MODEL tries a candidate model (a fresh export) before it is committed.
 MODEL = Path(os.environ.get("GRID_MODEL", ROOT / "models" / "grid-yolo.onnx"))
 needs_model = pytest.mark.skipif(

@@ -9,16 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from scenes import AerialRenderer, DroneFlight, SceneRenderer
 from streams.base import Frame, Source
-from streams.sim import (
-    CLASSES,
-    AerialRenderer,
-    DroneFlight,
-    SceneRenderer,
-    SimCameraSource,
-    SimDroneSource,
-    open_sim,
-)
+from streams.sim import SimCameraSource, SimDroneSource, open_sim
+from vision.classes import CLASSES
 
 STREET_KINDS = {"fire", "fallen_person", "crowd", "illegal_parking", "garbage", "stall"}
 

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from streams.sim import AerialRenderer, SceneRenderer
-from streams.sim.paint import clip_box
+from scenes import AerialRenderer, SceneRenderer
+from scenes.paint import clip_box
 from vision.config import DetectorConfig, RulesConfig
 from vision.detectors import create_detector
 from vision.detectors.base import Box, Detection

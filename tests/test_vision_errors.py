@@ -10,7 +10,7 @@ import pytest
 
 from streams.base import Frame
 from streams.runner import SourceRunner
-from streams.sim.source import open_sim
+from streams.sim import open_sim
 from tests.test_detect import YOLOX, needs_yolox
 from vision.detectors.motion import MotionDetector
 from vision.detectors.onnx import OnnxDetector

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 MODEL = ROOT / "models" / "grid-yolo.onnx"
 
@@ -20,7 +20,7 @@ def test_the_rebuilt_checkpoint_matches_the_export_and_its_norms_are_calibrated(
     import onnxruntime as ort
     import torch
 
-    from streams.sim import SceneRenderer
+    from scenes import SceneRenderer
     from vision.train.warmstart import checkpoint_from_onnx
 
     samples = []

@@ -1,7 +1,7 @@
 """Rule quality on rendered scenes: run the pipeline where the incidents are known, and
 score each rule's incidents against the scene's ground-truth events.
 
-A rendered scene (`streams.sim.SceneRenderer`) schedules its events (fire, a fallen
+A rendered scene (`scenes.SceneRenderer`) schedules its events (fire, a fallen
 person, a crowd, a car in the no-parking box, dumped garbage, a stall) and says when and
 where each one is active. An incident is a true positive when its rule is the one that
 watches for the event's kind, it is raised while the event runs (give or take a grace
@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from scenes import SceneRenderer
 from streams.base import Frame
-from streams.sim.scene import CLASSES, SceneRenderer
+from vision.classes import CLASSES
 from vision.config import RulesConfig, ZoneConfig
 from vision.detectors.base import Box, Detection, Detector
 from vision.gate import MotionGate
@@ -298,18 +299,7 @@ def evaluate(
     "scenes": [...], "frames", "inferences", "missed": [...], "false_alarms": [...]}."""
     from tqdm import tqdm
 
-    truth: TruthDetector | None = None
-    detector: Detector
-    if model_path is None and gate:
-        raise ValueError("ground-truth detections cover whole frames; they cannot stand in for gated crops")
-    if model_path is None:
-        truth = TruthDetector()
-        detector, size = truth, 320
-    else:
-        from vision.detectors.onnx import OnnxDetector
-
-        onnx = OnnxDetector(model_path, thresholds=thresholds or THRESHOLDS, threads=threads)
-        detector, size = onnx, max(onnx.size)
+    detector, truth, size = _detector(model_path, gate, thresholds, threads)
     counted = CountingDetector(detector)
     scenes = [(kind, seed) for kind in kinds for seed in seeds]
     per_scene = len(frame_times(0.0, seconds, fps))
@@ -337,16 +327,26 @@ def evaluate(
     report["inferences"] = counted.inferences
     report["missed"] = [{"kind": e["kind"], "start_s": e["start_s"], "zone": e["zone"]} for e in total.missed]
     report["false_alarms"] = [
-        {
-            "rule": i.rule,
-            "zone": i.zone,
-            "label": i.label,
-            "ts": round(i.ts, 1),
-            "box": [round(v) for v in i.box],
-        }
+        {"rule": i.rule, "zone": i.zone, "label": i.label, "ts": round(i.ts, 1), "box": [round(v) for v in i.box]}
         for i in total.false_alarms
     ]
     return report
+
+
+def _detector(
+    model_path: str | Path | None, gate: bool, thresholds: dict[str, float] | None, threads: int | None
+) -> tuple[Detector, TruthDetector | None, int]:
+    """The detector to evaluate with, the ground truth it is (None for a model), and the
+    motion gate's region size that fits the detector's input."""
+    if model_path is None and gate:
+        raise ValueError("ground-truth detections cover whole frames; they cannot stand in for gated crops")
+    if model_path is None:
+        truth = TruthDetector()
+        return truth, truth, 320
+    from vision.detectors.onnx import OnnxDetector
+
+    onnx = OnnxDetector(model_path, thresholds=thresholds or THRESHOLDS, threads=threads)
+    return onnx, None, max(onnx.size)
 
 
 def format_table(rules: dict[str, dict[str, Any]]) -> str:

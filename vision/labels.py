@@ -1,5 +1,6 @@
 """Class names: COCO's 80 (for YOLOX and other COCO exports that carry no names) and
-the mapping of detector labels to the product's labels."""
+the mapping of detector labels to the product's labels. The project's own model names its
+classes in its metadata; the list it is trained on is vision/classes.py."""
 
 from __future__ import annotations
 

@@ -37,7 +37,7 @@ class Plan:
     unseen: list[Track]  # tracks outside every region, kept alive as they were
 
 
-class Annotated:
+class AnnotatedFrame:
     """The latest frame with zones and tracks drawn, drawn only when someone looks: most
     frames of most cameras are never viewed, and drawing costs about a millisecond."""
 
@@ -78,7 +78,7 @@ class CameraPipeline:
         self.zones = zones or []
         self.tracker: Tracker = tracker or IoUTracker(max_gap_s=max_track_gap_s)
         self.gate = gate
-        self.annotated: Annotated | None = None
+        self.annotated: AnnotatedFrame | None = None
         self.frames = 0
         self.errors = 0
         self.last_error: str | None = None
@@ -147,7 +147,7 @@ class CameraPipeline:
                 )
         # Boxes as they are now: the tracks themselves move on with later frames.
         boxes = [(t.box, f"{t.label} #{t.id}", t.label) for t in tracks]
-        self.annotated = Annotated(frame.image, frame.index, detections, lambda image: self._annotate(image, boxes))
+        self.annotated = AnnotatedFrame(frame.image, frame.index, detections, lambda image: self._annotate(image, boxes))
         return incidents
 
     def _annotate(self, image: np.ndarray, boxes: list[tuple[tuple[float, float, float, float], str, str]]) -> np.ndarray:

@@ -49,11 +49,6 @@ class LocalFrame:
         y = (np.asarray(lat, dtype=float) - self.lat0) * self.m_per_deg_lat
         return x, y
 
-    def to_lonlat(self, x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        lon = np.asarray(x, dtype=float) / self.m_per_deg_lon + self.lon0
-        lat = np.asarray(y, dtype=float) / self.m_per_deg_lat + self.lat0
-        return lon, lat
-
     def project(self, geometry: G) -> G:
         """Degrees → metres; takes one geometry or an array of them."""
         scale = np.array([self.m_per_deg_lon, self.m_per_deg_lat])

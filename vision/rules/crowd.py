@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from vision.rules.base import Hit
-from vision.rules.zone import Area
+from vision.rules.geometry import Area
 from vision.track import Track
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 
-from vision.rules.base import Hit
-from vision.rules.zone import Area, Once
+from vision.rules.base import Hit, Once
+from vision.rules.geometry import Area
 from vision.track import Track
 
 

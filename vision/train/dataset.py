@@ -26,7 +26,8 @@ import cv2
 import numpy as np
 import yaml
 
-from streams.sim import CLASSES, AerialRenderer, SceneRenderer
+from scenes import AerialRenderer, SceneRenderer
+from vision.classes import CLASSES, class_id
 
 FRAMES_PER_SCENE = 8
 SCENE_SPAN_S = 400.0  # render within the first minutes: every event kind occurs by then
@@ -123,7 +124,7 @@ def yolo_lines(labels: list[Label], width: int, height: int) -> list[str]:
     lines = []
     for name, (x1, y1, x2, y2) in labels:
         cx, cy = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height
-        lines.append(f"{CLASSES.index(name)} {cx:.6f} {cy:.6f} {(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
+        lines.append(f"{class_id(name)} {cx:.6f} {cy:.6f} {(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}")
     return lines
 
 

@@ -24,7 +24,7 @@ def write_model_card(report_path: Path, out: Path, curves: Path | None = None) -
         "",
         f"`models/grid-yolo.onnx` ({report['model_bytes'] / 1e6:.1f} MB), an ultralytics `{spec['arch'].removesuffix('.yaml')}`",
         f"trained here {start} on {spec['images']} images the project renders itself",
-        "(`streams/sim`: street, plaza and drone views with randomized light, scale, occlusion, blur and noise;",
+        "(`scenes/`: street, plaza and drone views with randomized light, scale, occlusion, blur and noise;",
         "three in four are model-input-sized crops at the camera's own scale, centred on an object picked class",
         "first, as the motion-gated pipeline feeds the model; the rest are whole frames),",
         f"at {spec['imgsz']}×{spec['imgsz']}, batch {spec['batch']}, {budget} on {spec['device']}, in {report['minutes']} minutes.",

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from streams.sim import CLASSES
+from vision.classes import CLASSES
 from vision.train.dataset import DatasetSpec, write_dataset
 
 

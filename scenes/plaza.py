@@ -8,10 +8,10 @@ import random
 
 import numpy as np
 
-from streams.sim.camera import PoleCamera, fit_camera
-from streams.sim.layout import Backdrop, Lane, Rect, band_polygon, ground_polygon
-from streams.sim.paint import BGR, fill, fill_many, line, shade
-from streams.sim.scenery import (
+from scenes.camera import PoleCamera, fit_camera
+from scenes.layout import Backdrop, Lane, Rect, band_polygon, ground_polygon
+from scenes.paint import BGR, fill, fill_many, line, shade
+from scenes.scenery import (
     bench_painter,
     draw_facades,
     lamp_painter,
@@ -19,8 +19,8 @@ from streams.sim.scenery import (
     planter_painter,
     tree_painter,
 )
-from streams.sim.shapes import ground_strip
-from streams.sim.sky import paint_sky, texture
+from scenes.shapes import ground_strip
+from scenes.sky import paint_sky, texture
 
 PAVERS: tuple[tuple[BGR, BGR], ...] = (
     ((170, 175, 180), (120, 130, 160)),

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streams.sim.camera import PoleCamera
-from streams.sim.paint import BGR, Box, disc, fill, line, mix, shade
-from streams.sim.shapes import draw_hexa, hexa, wall
+from scenes.camera import PoleCamera
+from scenes.paint import BGR, Box, disc, fill, line, mix, shade
+from scenes.shapes import draw_hexa, hexa, wall
 
 FACADE_COLOURS: tuple[BGR, ...] = (
     (170, 200, 222),  # sand

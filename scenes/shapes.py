@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from streams.sim.camera import PoleCamera
-from streams.sim.paint import BGR, fill, shade
+from scenes.camera import PoleCamera
+from scenes.paint import BGR, fill, shade
 
 # Corner order: bottom (z0) 0..3 then top (z1) 4..7, each counter-clockwise from (x0, y0).
 _FACES = (

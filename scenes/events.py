@@ -11,10 +11,10 @@ from __future__ import annotations
 import bisect
 import random
 
-from streams.sim.actors import Actor
-from streams.sim.incidents import SimEvent, Stager
-from streams.sim.layout import Backdrop
-from streams.sim.traffic import Traffic
+from scenes.actors import Actor
+from scenes.incidents import SimEvent, Stager
+from scenes.layout import Backdrop
+from scenes.traffic import Traffic
 
 STREET_KINDS = ("fire", "fallen_person", "crowd", "illegal_parking", "garbage", "stall")
 PLAZA_KINDS = ("fire", "fallen_person", "crowd", "garbage", "stall")

@@ -64,16 +64,6 @@ def mix(a: BGR, b: BGR, w: float) -> BGR:
     )
 
 
-def box_of(pts: np.ndarray, pad: float = 0.0) -> Box:
-    p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-    return (
-        float(p[:, 0].min() - pad),
-        float(p[:, 1].min() - pad),
-        float(p[:, 0].max() + pad),
-        float(p[:, 1].max() + pad),
-    )
-
-
 def union(boxes: Iterable[Box]) -> Box:
     bs = list(boxes)
     return (

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from streams.sim.camera import PoleCamera
-from streams.sim.scenery import Occluder
+from scenes.camera import PoleCamera
+from scenes.scenery import Occluder
 
 Polygon = list[tuple[int, int]]
 

@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from streams.sim.citymap import TopView, make_block, oriented, rect, unit
-from streams.sim.lighting import Noise
-from streams.sim.paint import BGR, Box, Label, clip_box, disc, fill, fill_many
-from streams.sim.props import blend_puffs
+from scenes.citymap import TopView, make_block, oriented, rect, unit
+from scenes.lighting import Noise
+from scenes.paint import BGR, Box, Label, clip_box, disc, fill, fill_many
+from scenes.props import blend_puffs
 
 if TYPE_CHECKING:
-    from streams.sim.drone import DroneFlight
+    from scenes.drone import DroneFlight
 
 CARS: tuple[BGR, ...] = (
     (235, 235, 235),

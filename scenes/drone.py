@@ -1,18 +1,30 @@
-"""A simulated drone: a flight along lon/lat waypoints giving telemetry, and (re-exported here)
-the top-down view its camera sees."""
+"""A simulated drone: a flight along lon/lat waypoints giving its position fixes, and
+(re-exported here) the top-down view its camera sees."""
 
 from __future__ import annotations
 
 import bisect
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from streams.base import Telemetry
-from streams.sim.aerial import AerialRenderer
+from scenes.aerial import AerialRenderer
 
 EARTH_RADIUS_M = 6_371_008.8
 
-__all__ = ["AerialRenderer", "DroneFlight", "bearing_deg", "lonlat_to_m", "m_to_lonlat"]
+__all__ = ["AerialRenderer", "DroneFix", "DroneFlight", "bearing_deg", "lonlat_to_m", "m_to_lonlat"]
+
+
+@dataclass(frozen=True, slots=True)
+class DroneFix:
+    """Where the drone is at one moment. The renderer keeps its own type (the same fields as
+    a stream's Telemetry) so that scenes import nothing of streams; the sim:// source copies it."""
+
+    lat: float
+    lon: float
+    alt: float
+    heading: float  # compass degrees: 0 north, 90 east
+    ts: float  # `wall_ts` when given, else the flight time t
 
 
 def lonlat_to_m(lon: float, lat: float, origin: tuple[float, float]) -> tuple[float, float]:
@@ -80,9 +92,9 @@ class DroneFlight:
         f = (d - self._cum[i]) / seg
         return ae + (be - ae) * f, an + (bn - an) * f, bearing_deg(be - ae, bn - an)
 
-    def telemetry(self, t: float, wall_ts: float | None = None) -> Telemetry:
+    def telemetry(self, t: float, wall_ts: float | None = None) -> DroneFix:
         east, north, heading = self.position_m(t)
         lon, lat = m_to_lonlat(east, north, self.origin)
-        return Telemetry(
+        return DroneFix(
             lat=lat, lon=lon, alt=self.alt_m, heading=heading, ts=t if wall_ts is None else wall_ts
         )

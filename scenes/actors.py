@@ -9,12 +9,12 @@ from typing import Protocol
 
 import numpy as np
 
-from streams.sim.camera import PoleCamera
-from streams.sim.motion import Track
-from streams.sim.paint import BGR, Label
-from streams.sim.people import PersonLook, draw_lying, draw_upright
-from streams.sim.props import Pile, StallLook, draw_fire, draw_pile, draw_smoke, draw_stall
-from streams.sim.vehicles import VehicleModel, draw_bicycle, draw_vehicle
+from scenes.camera import PoleCamera
+from scenes.motion import Track
+from scenes.paint import BGR, Label
+from scenes.people import PersonLook, draw_lying, draw_upright
+from scenes.props import Pile, StallLook, draw_fire, draw_pile, draw_smoke, draw_stall
+from scenes.vehicles import VehicleModel, draw_bicycle, draw_vehicle
 
 
 class Actor(Protocol):

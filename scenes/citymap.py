@@ -8,7 +8,7 @@ import random
 
 import numpy as np
 
-from streams.sim.paint import BGR
+from scenes.paint import BGR
 
 ROOFS: tuple[BGR, ...] = (
     (150, 150, 150), (110, 115, 120), (70, 90, 160), (180, 180, 175), (120, 130, 110),

@@ -23,23 +23,3 @@ class Area:
         x, y = track.bottom_centre
         return cv2.pointPolygonTest(self._contour, (float(x), float(y)), False) >= 0
 
-
-class Once:
-    """One hit per track, and at most one per zone within the cooldown."""
-
-    def __init__(self, cooldown_s: float) -> None:
-        self.cooldown_s = cooldown_s
-        self.fired: set[int] = set()
-        self.last: float | None = None
-
-    def allow(self, track_id: int, ts: float) -> bool:
-        if track_id in self.fired:
-            return False
-        self.fired.add(track_id)
-        if self.last is not None and ts - self.last < self.cooldown_s:
-            return False
-        self.last = ts
-        return True
-
-    def forget(self, keep: set[int]) -> None:
-        self.fired &= keep

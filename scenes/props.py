@@ -9,9 +9,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from streams.sim.camera import PoleCamera
-from streams.sim.paint import BGR, Box, disc, fill, line, oval, shade
-from streams.sim.shapes import draw_hexa, hexa
+from scenes.camera import PoleCamera
+from scenes.paint import BGR, Box, disc, fill, line, oval, shade
+from scenes.shapes import draw_hexa, hexa
 
 FLAME_LAYERS: tuple[tuple[BGR, float, float], ...] = (
     ((20, 60, 215), 1.0, 1.0),  # outer red-orange

@@ -8,16 +8,18 @@ from typing import Any
 
 import numpy as np
 
-from streams.sim.actors import Actor
-from streams.sim.events import EventPlanner
-from streams.sim.layout import Backdrop, Polygon
-from streams.sim.lighting import Grade, Noise, finish, random_grade
-from streams.sim.paint import Box, Label, clip_box
-from streams.sim.plaza import build_plaza
-from streams.sim.street import build_street
-from streams.sim.traffic import Traffic
+from scenes.actors import Actor
+from scenes.events import EventPlanner
+from scenes.layout import Backdrop, Polygon
+from scenes.lighting import Grade, Noise, finish, random_grade
+from scenes.paint import Box, Label, clip_box
+from scenes.plaza import build_plaza
+from scenes.street import build_street
+from scenes.traffic import Traffic
 
-CLASSES = ("person", "vehicle", "bicycle", "fire", "smoke", "garbage", "stall")
+# Every name a rendered label carries (street, plaza and drone views). Plain strings: the
+# renderer knows no model; vision/classes.py maps them to the detector's class ids.
+LABELS = ("person", "vehicle", "bicycle", "fire", "smoke", "garbage", "stall")
 SCENE_KINDS = ("street", "plaza")
 MIN_SIDE_PX = 4.0
 MAX_HIDDEN = 0.85  # drop a label when more than this share of its box is hidden

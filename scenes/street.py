@@ -7,12 +7,12 @@ import random
 
 import numpy as np
 
-from streams.sim.camera import PoleCamera, fit_camera
-from streams.sim.layout import Backdrop, Lane, Rect, band_polygon, ground_polygon
-from streams.sim.paint import BGR, fill, fill_many, line, mix, shade
-from streams.sim.scenery import draw_facades, lamp_painter, make_occluder, tree_painter
-from streams.sim.shapes import ground_strip, wall
-from streams.sim.sky import paint_sky, texture
+from scenes.camera import PoleCamera, fit_camera
+from scenes.layout import Backdrop, Lane, Rect, band_polygon, ground_polygon
+from scenes.paint import BGR, fill, fill_many, line, mix, shade
+from scenes.scenery import draw_facades, lamp_painter, make_occluder, tree_painter
+from scenes.shapes import ground_strip, wall
+from scenes.sky import paint_sky, texture
 
 PAVING: tuple[BGR, ...] = (
     (150, 160, 168),

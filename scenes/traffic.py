@@ -11,11 +11,11 @@ import math
 import random
 from collections.abc import Callable
 
-from streams.sim.actors import Actor, Car, Rider, Walker
-from streams.sim.layout import Backdrop, Lane
-from streams.sim.motion import keyframes, walk
-from streams.sim.people import random_look
-from streams.sim.vehicles import PAINTS, random_vehicle
+from scenes.actors import Actor, Car, Rider, Walker
+from scenes.layout import Backdrop, Lane
+from scenes.motion import keyframes, walk
+from scenes.people import random_look
+from scenes.vehicles import PAINTS, random_vehicle
 
 WINDOW_S = 20.0
 # A stream: given its window's generator and [start, end), the actors that arrive then.

@@ -1,4 +1,5 @@
-"""Simulated feeds behind the `Source` protocol, and the `sim://` URL that configures them.
+"""Rendered feeds (the `scenes` package) behind the `Source` protocol, and the `sim://` URL
+that configures them.
 
 sim://street?seed=3
 sim://plaza?seed=4&width=960&height=540&event_every_s=30
@@ -14,12 +15,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 
+from scenes import SCENE_KINDS, AerialRenderer, DroneFlight, SceneRenderer
+from scenes.paint import Box
 from streams.base import Frame, Source, SourceError, Telemetry
 from streams.config import SourceConfig
 from streams.registry import register
-from streams.sim.drone import AerialRenderer, DroneFlight
-from streams.sim.paint import Box
-from streams.sim.scene import SCENE_KINDS, SceneRenderer
 
 # A small loop over Tianhe, Guangzhou, for a drone URL without a route.
 DEFAULT_ROUTE: tuple[tuple[float, float], ...] = (
@@ -124,9 +124,9 @@ class SimDroneSource(_PacedSource):
         self.renderer = AerialRenderer(seed, width, height, flight=self.flight)
 
     def _render(self, t: float) -> tuple[np.ndarray, list[tuple[str, Box]], Telemetry | None]:
-        telemetry = self.flight.telemetry(t, wall_ts=time.time())
-        image, labels = self.renderer.render(t, telemetry.heading)
-        return image, labels, telemetry
+        fix = self.flight.telemetry(t, wall_ts=time.time())
+        image, labels = self.renderer.render(t, fix.heading)
+        return image, labels, Telemetry(lat=fix.lat, lon=fix.lon, alt=fix.alt, heading=fix.heading, ts=fix.ts)
 
 
 def _check_size(width: int, height: int) -> None:

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streams.sim.camera import PoleCamera
-from streams.sim.paint import BGR, Box, disc, fill, line, oval, shade
+from scenes.camera import PoleCamera
+from scenes.paint import BGR, Box, disc, fill, line, oval, shade
 
 SKINS: tuple[BGR, ...] = ((150, 180, 225), (120, 155, 205), (95, 130, 180), (70, 95, 140), (165, 195, 235))
 HAIRS: tuple[BGR, ...] = ((25, 25, 30), (30, 40, 60), (40, 60, 95), (150, 150, 155), (20, 20, 20))

@@ -7,7 +7,7 @@ import random
 import cv2
 import numpy as np
 
-from streams.sim.camera import PoleCamera
+from scenes.camera import PoleCamera
 
 
 def paint_sky(img: np.ndarray, cam: PoleCamera, rnd: random.Random) -> None:

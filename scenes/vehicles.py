@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streams.sim.camera import PoleCamera
-from streams.sim.paint import BGR, Box, disc, fill, line, ring, shade
-from streams.sim.people import PersonLook, draw_rider
-from streams.sim.shapes import draw_hexa, hexa, rotate_z, visible_faces
+from scenes.camera import PoleCamera
+from scenes.paint import BGR, Box, disc, fill, line, ring, shade
+from scenes.people import PersonLook, draw_rider
+from scenes.shapes import draw_hexa, hexa, rotate_z, visible_faces
 
 PAINTS: tuple[BGR, ...] = (
     (235, 235, 235), (190, 190, 195), (30, 30, 32), (40, 40, 190), (160, 90, 30), (90, 90, 95),

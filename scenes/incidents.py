@@ -9,13 +9,13 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.sim.actors import Actor, Car, Fire, Rubbish, Stall, Walker
-from streams.sim.layout import Backdrop, Rect
-from streams.sim.motion import keyframes, walk
-from streams.sim.people import random_look
-from streams.sim.props import random_pile, random_stall
-from streams.sim.traffic import Traffic
-from streams.sim.vehicles import random_vehicle
+from scenes.actors import Actor, Car, Fire, Rubbish, Stall, Walker
+from scenes.layout import Backdrop, Rect
+from scenes.motion import keyframes, walk
+from scenes.people import random_look
+from scenes.props import random_pile, random_stall
+from scenes.traffic import Traffic
+from scenes.vehicles import random_vehicle
 
 
 @dataclass(slots=True)
