@@ -1,10 +1,10 @@
-"""The HTTP and websocket application over a Runtime."""
+"""The HTTP and websocket application: the routes, pages and middleware over a Runtime's services."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -20,6 +20,7 @@ from command_center.api import (
     auth,
     cameras,
     cases,
+    deps,
     emergency,
     grids,
     health,
@@ -36,9 +37,8 @@ from command_center.api.headers import HEADERS, SecurityHeadersMiddleware
 from command_center.api.limits import BodyLimitMiddleware
 from command_center.auth.middleware import AuthMiddleware, principal_of
 from command_center.auth.principal import Principal
-from command_center.config import Config
 from command_center.hub_parts import Access
-from command_center.runtime import Runtime
+from command_center.runtime import SERVICES, Runtime
 from command_center.store.base import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -47,11 +47,13 @@ UI_DIR = Path(__file__).resolve().parent.parent / "ui"
 MAPLIBRE_DIR = UI_DIR.parent / "node_modules" / "maplibre-gl" / "dist"
 
 
-def page(relative: str) -> Route:
+def page(relative: str) -> Callable[[Request], Awaitable[FileResponse]]:
+    """The endpoint of one UI page: its HTML file, revalidated on every load (no-cache)."""
+
     async def endpoint(_request: Request) -> FileResponse:
         return FileResponse(UI_DIR / relative, headers={"Cache-Control": "no-cache"})
 
-    return endpoint  # type: ignore[return-value]
+    return endpoint
 
 
 async def handle_store_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -74,38 +76,44 @@ async def handle_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def ws(websocket: WebSocket) -> None:
+    await deps.hub(websocket).serve(websocket, hub_access(principal_of(websocket)))
+
+
+async def root(_request: Request) -> RedirectResponse:
+    return RedirectResponse("/wall")
+
+
+# Every path the app answers: the API modules' routes, the websocket, the pages and their files.
+ROUTES: list[BaseRoute] = [
+    *auth.routes,
+    *health.routes,
+    *cameras.routes,
+    *incidents.routes,
+    *cases.routes,
+    *grids.routes,
+    *kpi.routes,
+    *hotspots.routes,
+    *open311.routes,
+    *webrtc.routes,
+    *publish_keys.routes,
+    *emergency.routes,
+    *openapi.routes,
+    WebSocketRoute("/ws", ws),
+    Route("/", root),
+    Route("/wall", page("wall/index.html")),
+    Route("/terminal", page("terminal/index.html")),
+    Route("/citizen", page("citizen/index.html")),
+    Route("/emergency", page("emergency/index.html")),
+    Route("/admin", page("admin/index.html")),
+    Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),
+    # check_dir=False: the app still starts without node_modules; the wall then shows no map.
+    Mount("/vendor/maplibre", StaticFiles(directory=MAPLIBRE_DIR, check_dir=False), name="maplibre"),
+]
+
+
 def build_app(rt: Runtime) -> Starlette:
-    async def ws(websocket: WebSocket) -> None:
-        await rt.hub.serve(websocket, hub_access(principal_of(websocket)))
-
-    async def root(_request: Request) -> RedirectResponse:
-        return RedirectResponse("/wall")
-
-    routes: list[BaseRoute] = [
-        *auth.routes(rt),
-        *health.routes(rt),
-        *cameras.routes(rt),
-        *incidents.routes(rt),
-        *cases.routes(rt),
-        *grids.routes(rt),
-        *kpi.routes(rt),
-        *hotspots.routes(rt),
-        *open311.routes(rt),
-        *webrtc.routes(rt),
-        *publish_keys.routes(rt),
-        *emergency.routes(rt),
-        *openapi.routes(),
-        WebSocketRoute("/ws", ws),
-        Route("/", root),
-        Route("/wall", page("wall/index.html")),
-        Route("/terminal", page("terminal/index.html")),
-        Route("/citizen", page("citizen/index.html")),
-        Route("/emergency", page("emergency/index.html")),
-        Route("/admin", page("admin/index.html")),
-        Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),
-        # check_dir=False: the app still starts without node_modules; the wall then shows no map.
-        Mount("/vendor/maplibre", StaticFiles(directory=MAPLIBRE_DIR, check_dir=False), name="maplibre"),
-    ]
+    """The app over a runtime's services; its lifespan starts and stops the runtime."""
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -113,11 +121,11 @@ def build_app(rt: Runtime) -> Starlette:
         try:
             yield
         finally:
-            await webrtc.close(rt)  # first: ending the publishers releases the WHIP sources' waits
+            await webrtc.close(_app)  # first: ending the publishers releases the WHIP sources' waits
             await rt.stop()
 
     app = Starlette(
-        routes=routes,
+        routes=ROUTES,
         lifespan=lifespan,
         exception_handlers={
             HTTPException: handle_http_error,
@@ -133,16 +141,11 @@ def build_app(rt: Runtime) -> Starlette:
             Middleware(AuthMiddleware, signer=rt.auth.signer, policy=rt.auth.policy, sessions=rt.auth.sessions),
         ],
     )
-    app.state.runtime = rt
-    # The services handlers read (api/deps.py). TEMPORARY: some still point at the runtime
-    # itself until it is split (issue 15); the names and methods are the contract.
-    state = app.state
-    state.config, state.store, state.bus, state.hub, state.auth = rt.config, rt.store, rt.bus, rt.hub, rt.auth
-    state.city, state.cameras, state.jobs = rt, rt, rt
-    state.catalog, state.dispatcher, state.casework = rt.catalog, rt.dispatcher, rt.casework
-    state.recorder, state.evidence = rt.recorder, rt.evidence_access
-    state.snapshots, state.clips, state.emergency = rt.snapshots, rt.clips, rt.emergency
-    rt.singletons["hotspots"] = lambda: hotspots.watch(rt)  # live 热点预警 alerts on the `hotspots` channel
+    # The services handlers read (api/deps.py), not the runtime itself.
+    for name in SERVICES:
+        setattr(app.state, name, getattr(rt, name))
+    # Live 热点预警 alerts on the `hotspots` channel, from one node of several.
+    rt.jobs.add("hotspots", lambda: hotspots.watch(rt.bus, rt.store, rt.config, rt.city), singleton=True)
     return app
 
 
@@ -150,7 +153,3 @@ def hub_access(principal: Principal) -> Access:
     """A worker hears only their own task channel; others everything in their jurisdiction."""
     only = frozenset({f"tasks:{principal.worker_id}"}) if principal.is_worker else None
     return Access(principal.jurisdiction, only, principal.user, principal.role)
-
-
-def create_app(config: Config) -> Starlette:
-    return build_app(Runtime(config))

@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from command_center import faults
 from command_center.bus import Bus, batches, release
@@ -29,6 +29,9 @@ from dispatch.cases import Case
 from dispatch.city import City, Worker
 from dispatch.dispatcher import Dispatcher, IntakeResult
 from dispatch.intake import Intake
+
+if TYPE_CHECKING:
+    from command_center.jobs import Jobs
 
 log = logging.getLogger(__name__)
 INTAKE_BATCH = 64  # most incidents per group commit: a batch holds the store for ~50 ms
@@ -166,8 +169,12 @@ class CaseWork:
         return self._workers[1].get(worker_id)
 
     # supervision (督办)
+    def register(self, jobs: Jobs, every_s: float) -> None:
+        """The sweep runs on one node of several: on each, it would announce every warning once per node."""
+        jobs.add("supervision", lambda: self.supervise(every_s), singleton=True)
+
     async def supervise(self, every_s: float) -> None:
-        """Warn at 75% of each open case's time limit, escalate the overdue."""
+        """Warn once the configured share of an open case's time limit is used (dispatch.warn_at), escalate the overdue."""
         while True:
             try:
                 await self.supervise_once()

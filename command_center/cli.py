@@ -8,17 +8,50 @@ import json
 import logging
 import sys
 from dataclasses import asdict
+from datetime import tzinfo
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from command_center.config import Config, ConfigError, load_config
+from command_center.config import CameraConfig, Config, ConfigError, load_config
+
+if TYPE_CHECKING:
+    from command_center.city_map import CityMap
+    from command_center.jobs import Job
 
 BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login")
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = {
+        "demo": _demo,
+        "serve": _serve,
+        "worker": _worker,
+        "check-config": _check_config,
+        "migrate": _migrate,
+        "grids": _grids,
+        "audit": _audit,
+        "db": _db,
+        "detect": _detect,
+        "train": _train,
+        "bench": _bench,
+    }[args.command]
+    return handler(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="command-center", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    _server_commands(sub)
+    _store_commands(sub)
+    _tool_commands(sub)
+    _model_commands(sub)
+    return parser
 
+
+def _server_commands(sub: Any) -> None:  # sub: argparse's private _SubParsersAction
+    """demo, serve, worker."""
     demo = sub.add_parser("demo", help="run on embedded defaults with simulated cameras, drone and workers")
     demo.add_argument("--port", type=int, default=8000)
     demo.add_argument("--host", default="127.0.0.1")
@@ -34,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--config", required=True, type=Path, help="the serve nodes' configuration (bus: redis://...)")
     worker.add_argument("--id", help="this worker's name in Redis (default: host-pid-random)")
 
+
+def _store_commands(sub: Any) -> None:
+    """check-config, migrate, audit, db: the configuration and the store."""
     check = sub.add_parser("check-config", help="validate a configuration file")
     check.add_argument("file", type=Path)
 
@@ -55,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     db_backup.add_argument("--to", required=True, type=Path, help="the backup file (replaced atomically)")
     db_backup.add_argument("--config", type=Path)
 
+
+def _tool_commands(sub: Any) -> None:
+    """grids: locate a point, validate a map of areas."""
     grids = sub.add_parser("grids", help="grid tools")
     grids_sub = grids.add_subparsers(dest="grids_command", required=True)
     locate = grids_sub.add_parser("locate", help="print the grid path of a point as JSON")
@@ -67,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--overlap-share", type=float, default=0.001, help="... or this share of the smaller area")
     validate.add_argument("--json", action="store_true", help="one JSON object with the summary and problems")
 
+
+def _model_commands(sub: Any) -> None:
+    """detect, train, bench."""
     detect = sub.add_parser("detect", help="run the detector on an image, a video or a stream URL")
     detect.add_argument("source", help="image file, video file or stream URL")
     detect.add_argument("--model", required=True, type=Path, help="ONNX export (YOLOX or ultralytics)")
@@ -92,23 +134,6 @@ def main(argv: list[str] | None = None) -> int:
     bench = sub.add_parser("bench", help="benchmarks; the last line is 'ratio: X.XX' against a baseline")
     bench.add_argument("name", choices=BENCHMARKS)
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options of the benchmark (see NAME --help)")
-
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler = {
-        "demo": _demo,
-        "serve": _serve,
-        "worker": _worker,
-        "check-config": _check_config,
-        "migrate": _migrate,
-        "grids": _grids,
-        "audit": _audit,
-        "db": _db,
-        "detect": _detect,
-        "train": _train,
-        "bench": _bench,
-    }[args.command]
-    return handler(args)
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -207,26 +232,29 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from command_center.demo import demo_config, drone_key, drone_publisher
+    from command_center.demo import demo_config, demo_jobs, drone_key
 
     config = demo_config(args.data_dir, args.port, simulate_workers=not args.no_simulated_workers)
     config.server.host = args.host
     key = drone_key(config.store)  # the drone publishes with a key, as a real one must
-    return _run(config, demo=True, background=[lambda: drone_publisher(args.port, key=key)])
+    return _run(config, demo=True, jobs=demo_jobs(args.port, key))
 
 
-def _run(config: Config, demo: bool = False, background: list | None = None) -> int:
+def _run(config: Config, demo: bool = False, jobs: dict[str, Job] | None = None) -> int:
     import uvicorn
 
     from command_center.app import build_app
     from command_center.auth.seed import seed_users
     from command_center.hub import MAX_MESSAGE
     from command_center.runtime import Runtime
+    from command_center.simulate import add_simulated_workers
 
     print("building the city and starting cameras...", file=sys.stderr)
     rt = Runtime(config)
-    rt.background.extend(background or [])
-    accounts = seed_users(rt, demo)
+    for name, job in (jobs or {}).items():
+        rt.jobs.add(name, job)
+    add_simulated_workers(rt.jobs, rt.bus, rt.casework, config.workers)
+    accounts = seed_users(rt.auth.users, rt.city, config.cameras, demo)
     base = f"http://{config.server.host}:{config.server.port}"
     if accounts:
         print("\n  sign in as (username/password):", file=sys.stderr)
@@ -234,7 +262,7 @@ def _run(config: Config, demo: bool = False, background: list | None = None) -> 
             print(f"    {line}", file=sys.stderr)
     print(f"\n  wall:      {base}/wall" + ("   (sign in as officer/officer)" if demo else ""), file=sys.stderr)
     print(f"  emergency: {base}/emergency", file=sys.stderr)
-    worker = _a_camera_worker(rt)
+    worker = _a_camera_worker(rt.city, rt.dispatcher.tz, config.cameras)
     if worker:
         hint = f"   (sign in as {worker}/worker)" if demo else f"   (worker {worker})"
         print(f"  terminal:  {base}/terminal?worker={worker}{hint}", file=sys.stderr)
@@ -270,18 +298,16 @@ def settle_heap() -> None:
     gc.set_threshold(young, middle, 100)
 
 
-def _a_camera_worker(rt: object) -> str | None:
+def _a_camera_worker(city: CityMap, tz: tzinfo, cameras: list[CameraConfig]) -> str | None:
     """A worker on duty in the grid of the first camera: the terminal most likely to get tasks."""
     from datetime import datetime
 
     from dispatch.assign import pick_worker
 
-    runtime = rt  # Runtime, typed loosely to keep the CLI import-light
-    for cam in runtime.config.cameras:  # type: ignore[attr-defined]
-        located = runtime.index.locate(cam.location.lon, cam.location.lat)  # type: ignore[attr-defined]
+    for cam in cameras:
+        located = city.index.locate(cam.location.lon, cam.location.lat)
         if located and located.grid_code:
-            now = datetime.now(runtime.dispatcher.tz)  # type: ignore[attr-defined]
-            worker = pick_worker(runtime.city, located.grid_code, now, lambda ids: {})  # type: ignore[attr-defined]
+            worker = pick_worker(city.city, located.grid_code, datetime.now(tz), lambda ids: {})
             if worker:
                 return worker.id
     return None
@@ -292,7 +318,7 @@ def _grids(args: argparse.Namespace) -> int:
         from command_center.grids_cli import validate_file
 
         return validate_file(args.file, args.overlap_m2, args.overlap_share, args.json)
-    from command_center.runtime import load_city
+    from command_center.city_map import load_city
     from dispatch.city import GridIndex
 
     config = _load_or_exit(args.config) if args.config else Config()

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from command_center.config import Config, parse_config
+from command_center.jobs import Job
 
 # Well-known places of Guangzhou (lon, lat), one camera each.
 SITES: list[tuple[str, str, float, float, str]] = [
@@ -40,7 +41,7 @@ MOTION_RULES = {zone: ["illegal_parking" if zone == "no-parking" else "dwell"] f
 
 
 def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_workers: bool = True) -> dict[str, Any]:
-    from streams.sim.scene import SceneRenderer
+    from scenes import SceneRenderer
 
     model = MODEL.exists()
     rules = MODEL_RULES if model else MOTION_RULES
@@ -121,8 +122,14 @@ def drone_key(store_url: str) -> str:
 async def drone_publisher(port: int, fps: float = 5.0, key: str | None = None) -> None:
     """The simulated drone, publishing its video and telemetry to our own WHIP endpoint
     with its publish key, as a real drone does."""
-    from streams.sim.source import open_sim
+    from streams.sim import open_sim
     from streams.whip_client import publish_forever
 
     url = f"http://127.0.0.1:{port}/whip/{DRONE_ID}"
     await publish_forever(url, open_sim(DRONE_SIM, fps), ["127.0.0.1"], token=key)
+
+
+def demo_jobs(port: int, key: str) -> dict[str, Job]:
+    """The demo's own jobs: the drone, publishing to this server (`serve` adds the simulated
+    workers too, which the demo's configuration asks for)."""
+    return {"drone": lambda: drone_publisher(port, key=key)}

@@ -1,7 +1,7 @@
 """Store and bus failures are loud (finding 10): retried with backoff, every failed try
 logged with what it carried (an incident id), counted for /metrics, never swallowed.
 
-Counters, in the runtime's `counters` dict (shown by /api/health and /metrics):
+Counters, in the shared `Jobs.counters` dict (jobs.py; shown by /api/health and /metrics):
 - `store_errors`: failed tries at a store or evidence write (snapshots included);
 - `bus_errors`: failed tries at handing an event to the bus;
 - `incidents_failed`: incidents that are lost after every retry (their log line holds

@@ -47,23 +47,23 @@ is refused whole; only known channels (the bus topics and `tasks:<worker id>`) c
 subscribed, so a client never creates a channel, and a channel with neither subscribers
 nor history is dropped when its last subscriber leaves. Each websocket is a live
 session of its user (auth/sessions.py): capped per user, and closed with 4401 when the
-token expires or is revoked.
+token expires or is revoked (hub_connection.py: a connection's session, ops and close).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket
 
-from command_center.auth.middleware import signed_in
-from command_center.auth.sessions import LiveSession, Sessions, TooManySessions
+from command_center.auth.sessions import Sessions
+from command_center.hub_connection import MAX_MESSAGE as MAX_MESSAGE  # where the CLI and tests look
+from command_center.hub_connection import serve_connection
 from command_center.hub_parts import EVERYONE, Access, Channel, Client, known_channel
 from command_center.hub_stats import HubStats, hub_view
 
@@ -74,7 +74,6 @@ log = logging.getLogger(__name__)
 RATE_WINDOW_S = 5.0  # messages/s is measured over about this long
 LAG_FACTOR = 8  # how far past queue_size a client may fall behind when the server, not it, is slow
 MAX_BATCH = 64  # messages in one frame for a client that takes batches
-MAX_MESSAGE = 64 * 1024  # characters in one client message: a subscribe to the cap takes ~5 KB
 MAX_CHANNELS = 64  # default cap on channels per subscribe message and per connection
 ECHO = 10  # refused channel names echoed back in an error, at most
 
@@ -136,7 +135,7 @@ class Hub:
             if not client.access.sees(area):
                 continue
             if client.holding is None and client.floors is None:
-                self._offer(client, message)
+                self.offer(client, message)
             else:
                 self._offer_gated(client, chan.name, seq, message, area)
 
@@ -151,9 +150,9 @@ class Hub:
             del client.floors[channel]  # type: ignore[union-attr]
             if not client.floors:
                 client.floors = None
-        self._offer(client, message)
+        self.offer(client, message)
 
-    def _offer(self, client: Client, message: str) -> None:
+    def offer(self, client: Client, message: str) -> None:
         if client.slow:
             return
         depth = len(client.pending)
@@ -174,77 +173,15 @@ class Hub:
             self.stats.max_queue_depth = depth + 1
 
     async def serve(self, websocket: WebSocket, access: Access = EVERYONE) -> None:
-        client = Client(websocket, access, batch=websocket.query_params.get("batch") in ("1", "true"))
-        client.task = asyncio.current_task()
-        try:
-            session = self._open_session(client)
-        except TooManySessions as exc:
-            await self._refuse(websocket, exc)
-            return
-        try:
-            await websocket.accept()
-            await self._run(client)
-        finally:
-            if session is not None:
-                session.end()
+        """One websocket, until it leaves (hub_connection.py: its session, ops and close)."""
+        await serve_connection(self, websocket, access)
 
-    def _open_session(self, client: Client) -> LiveSession | None:
-        principal = signed_in(client.websocket)
-        if self.sessions is None or principal is None:
-            return None  # a hub without sign-in (tests, benchmarks)
-        return self.sessions.open(principal, "ws", lambda reason: self._end(client, reason))
-
-    @staticmethod
-    async def _refuse(websocket: WebSocket, exc: TooManySessions) -> None:
-        await websocket.accept()
-        detail = {"kind": exc.kind, "limit": exc.limit}
-        await websocket.send_json({"type": "error", "status": 429, "error": "too many connections", "detail": detail})
-        await websocket.close(code=4429, reason="too many connections")
-
-    async def _end(self, client: Client, reason: str) -> None:
-        """The session's close (called by the sessions' sweep): stop the handler, which
-        then tells the client why and closes with 4401."""
-        client.ended = reason
-        if client.task is not None and not client.task.done():
-            client.task.cancel()
-
-    async def _run(self, client: Client) -> None:
-        websocket = client.websocket
+    def join(self, client: Client) -> None:
         self.clients.add(client)
         self.stats.connected += 1
         self._start_ticker()
-        writer = asyncio.create_task(self._write(client))
-        try:
-            while True:
-                try:
-                    raw = await websocket.receive_text()
-                except WebSocketDisconnect:
-                    break
-                await self._handle(client, raw)
-        except asyncio.CancelledError:
-            if not client.slow and client.ended is None:
-                raise
-            asyncio.current_task().uncancel()  # type: ignore[union-attr]  # we cancelled it ourselves
-        finally:
-            self._forget(client)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await writer
-        if client.ended is not None:
-            await self._close_ended(websocket, client.ended)
-        elif not client.slow:
-            with contextlib.suppress(Exception):
-                await websocket.close()
 
-    @staticmethod
-    async def _close_ended(websocket: WebSocket, reason: str) -> None:
-        said = json.dumps({"type": "error", "status": 401, "error": "session ended", "detail": reason})
-        with contextlib.suppress(Exception):  # a client that reads nothing does not hold us up
-            await asyncio.wait_for(websocket.send_text(said), 2.0)
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(websocket.close(code=4401, reason=reason[:100]), 2.0)
-
-    def _forget(self, client: Client) -> None:
+    def forget(self, client: Client) -> None:
         self.clients.discard(client)
         for name in client.channels:
             self._leave(client, name)
@@ -261,56 +198,37 @@ class Hub:
         if not chan.subscribers and chan.seq == 0:
             del self.channels[name]  # nothing to keep: no one listens and nothing was said
 
-    def _error(self, client: Client, error: str, **more: Any) -> None:
-        self._offer(client, json.dumps({"type": "error", "error": error, **more}, ensure_ascii=False))
+    def error(self, client: Client, error: str, **more: Any) -> None:
+        self.offer(client, json.dumps({"type": "error", "error": error, **more}, ensure_ascii=False))
 
-    async def _handle(self, client: Client, raw: str) -> None:
-        if len(raw) > MAX_MESSAGE:
-            self._error(client, "message too large", limit=MAX_MESSAGE)
-            return
-        try:
-            msg = json.loads(raw)
-            op = msg["op"]
-        except (ValueError, KeyError, TypeError):
-            self._offer(client, json.dumps({"type": "error", "error": "expected a JSON object with an 'op'"}))
-            return
-        if op == "ping":
-            self._offer(client, json.dumps({"type": "pong"}))
-        elif op == "subscribe":
-            await self._subscribe(client, msg.get("channels") or [], msg.get("since") or {})
-        elif op == "unsubscribe":
-            names = msg.get("channels") or []
-            for name in names if isinstance(names, list) else []:
-                if isinstance(name, str) and name in client.channels:
-                    client.channels.discard(name)
-                    self._leave(client, name)
-        elif op == "ack":
-            pass  # case acks go through the HTTP API, which records who and when
-        else:
-            self._offer(client, json.dumps({"type": "error", "error": f"unknown op {op!r}"}))
+    def unsubscribe(self, client: Client, names: list[Any]) -> None:
+        for name in names:
+            if isinstance(name, str) and name in client.channels:
+                client.channels.discard(name)
+                self._leave(client, name)
 
     def _admit(self, client: Client, channels: list[Any]) -> list[str] | None:
         """The channels of a subscribe this client may have; None (and an error sent) when
         the whole message is refused. Nothing is created for a refused name."""
         if not isinstance(channels, list) or not all(isinstance(c, str) for c in channels):
-            self._error(client, "channels must be a list of names")
+            self.error(client, "channels must be a list of names")
             return None
         if len(channels) > self.max_channels:
-            self._error(client, "too many channels", limit=self.max_channels, asked=len(channels))
+            self.error(client, "too many channels", limit=self.max_channels, asked=len(channels))
             return None
         channels = list(dict.fromkeys(channels))
         for test, error in ((known_channel, "unknown channels"), (client.access.may_subscribe, "not allowed to subscribe")):
             refused = [name for name in channels if not test(name)]
             if refused:
                 self.stats.refused_channels += len(refused)
-                self._error(client, error, channels=[name[:64] for name in refused[:ECHO]], refused=len(refused))
+                self.error(client, error, channels=[name[:64] for name in refused[:ECHO]], refused=len(refused))
                 channels = [name for name in channels if test(name)]
         if len(client.channels | set(channels)) > self.max_channels:
-            self._error(client, "too many channels", limit=self.max_channels, subscribed=len(client.channels))
+            self.error(client, "too many channels", limit=self.max_channels, subscribed=len(client.channels))
             return None
         return channels
 
-    async def _subscribe(self, client: Client, channels: list[Any], since: dict[str, Any]) -> None:
+    async def subscribe(self, client: Client, channels: list[Any], since: dict[str, Any]) -> None:
         admitted = self._admit(client, channels)
         if admitted is None:
             return
@@ -332,16 +250,16 @@ class Hub:
             client.channels.add(name)
             chan.subscribers.add(client)
         seqs = {name: self.channel(name).seq for name in channels}
-        self._offer(client, json.dumps({"type": "subscribed", "channels": channels, "seq": seqs}))
+        self.offer(client, json.dumps({"type": "subscribed", "channels": channels, "seq": seqs}))
 
     def _replay(self, client: Client, name: str, missed: list[tuple[str, str | None]] | None, seq: int) -> None:
         if missed is None:
             self.stats.resyncs += 1
-            self._offer(client, json.dumps({"type": "resync", "channel": name, "seq": seq}))
+            self.offer(client, json.dumps({"type": "resync", "channel": name, "seq": seq}))
             return
         for message, area in missed:
             if client.access.sees(area):
-                self._offer(client, message)
+                self.offer(client, message)
 
     async def _subscribe_shared(self, client: Client, channels: list[str], lasts: dict[str, int]) -> None:
         """Replay from the shared history: the client is registered first and its live
@@ -375,7 +293,7 @@ class Hub:
                 self._replay(client, name, None if replay is None else [(m, a) for _, m, a in replay], upto)
             for seq, message, _area in held:  # already filtered by access when held
                 if seq > upto:
-                    self._offer(client, message)
+                    self.offer(client, message)
             if upto > chan.seq:
                 # Replayed (or covered by the resync) up to `upto`: this node, behind the
                 # others, is still on its way to some of those seqs and must not send them again.
@@ -384,9 +302,9 @@ class Hub:
             seqs[name] = max(chan.seq, upto)
         if not holding:
             client.holding = None
-        self._offer(client, json.dumps({"type": "subscribed", "channels": channels, "seq": seqs}))
+        self.offer(client, json.dumps({"type": "subscribed", "channels": channels, "seq": seqs}))
 
-    async def _write(self, client: Client) -> None:
+    async def write(self, client: Client) -> None:
         loop = asyncio.get_running_loop()
         send = client.websocket.send_text
         pending = client.pending
@@ -427,7 +345,7 @@ class Hub:
             for client in tuple(self.clients):
                 if not client.pending and now - client.last_sent >= self.heartbeat_s:
                     client.last_sent = now
-                    self._offer(client, heartbeat)
+                    self.offer(client, heartbeat)
 
     def _sample_rate(self, now: float) -> None:
         self._rate.append((now, self.stats.sent))

@@ -29,7 +29,9 @@ def leader_key(prefix: str, job: str) -> str:
     return f"{prefix}:leader:{job}"
 
 
-class Singleton:
+class LeaderElection:
+    """Leads one named job among the nodes sharing a Redis: `run(job)` runs it only while leading."""
+
     def __init__(self, redis: Any, prefix: str, node_id: str, job: str, settings: LeaseSettings | None = None) -> None:
         self.redis = redis
         self.key = leader_key(prefix, job)

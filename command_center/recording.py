@@ -43,6 +43,21 @@ class IncidentRecorder:
         self.catalog = catalog
         self.index = index
         self.counters = counters
+        self.loop: asyncio.AbstractEventLoop | None = None  # set by `bind` once the loop runs
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The event loop incidents from other threads are recorded on."""
+        self.loop = loop
+
+    def from_vision(self, incident: Incident) -> None:
+        """Called on the vision thread; hands the incident to the event loop (none yet: dropped)."""
+        if self.loop is not None:
+            self.hand_over(incident, self.loop)
+
+    def clip_ready(self, incident_id: str, _path: object) -> None:
+        """Called on a clip-writer thread once the post-roll is encoded."""
+        if self.loop is not None:
+            asyncio.run_coroutine_threadsafe(self.link_clip(incident_id), self.loop)
 
     def hand_over(self, incident: Incident, loop: asyncio.AbstractEventLoop) -> None:
         """From the vision thread: record the incident on the event loop."""

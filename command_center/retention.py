@@ -7,7 +7,7 @@ has its own setting in the `retention:` section (days; 0 keeps forever).
 
 The sweep never stops for good: a file vanishing between listing and stat (a clip's
 `.part.mp4` renamed into place), a permission error or a store error is logged and
-counted in `rt.counters` (shown by /api/health), and the rest of the pass and the next
+counted in the shared counters (Jobs.counters, shown by /api/health), and the rest of the pass and the next
 pass go on.
 """
 
@@ -21,10 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from command_center.config import Config
 from vision.clips import enforce_retention, evidence_files, remove_file
+
+if TYPE_CHECKING:
+    from command_center.jobs import Jobs
 
 log = logging.getLogger(__name__)
 DAY = 86400.0
@@ -72,6 +75,10 @@ class Retention:
         self.files_only = files_only
         for name in COUNTERS:
             counters.setdefault(name, 0)
+
+    def register(self, jobs: Jobs) -> None:
+        """Every node sweeps: each holds its own evidence files."""
+        jobs.add("retention", self.run)
 
     async def run(self) -> None:
         """Forever: a sweep, then a pause. Nothing a sweep raises ends the loop."""

@@ -59,7 +59,7 @@ async def run_worker(config: Config, worker_id: str | None = None, stop: asyncio
     # Its own connection, timing out well within a lease: a hung Redis must not stall fencing.
     client = aredis.Redis.from_url(options.url, decode_responses=True, socket_timeout=settings.ttl_s / 2)
     leases = LeaseManager(
-        client, options.prefix, worker_id, [c.id for c in config.cameras], rt.start_camera, rt.stop_camera, settings
+        client, options.prefix, worker_id, [c.id for c in config.cameras], rt.cameras.start_camera, rt.cameras.stop_camera, settings
     )
     await rt.start_worker()
     try:

@@ -42,6 +42,8 @@ def pick_worker(city: City, grid_code: str, at_local: datetime, load_of: LoadOf)
         on_duty = [w for w in tier if w.on_duty(at_local)]
         if not on_duty:
             continue
+        if len(on_duty) == 1:  # the grid's one worker on duty (most intakes): no load to compare
+            return on_duty[0]
         load = load_of(w.id for w in on_duty)
         return min(on_duty, key=lambda w: (load.get(w.id, 0), w.kind != "full_time", w.id))
     return None

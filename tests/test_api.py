@@ -9,11 +9,10 @@ import httpx
 import numpy as np
 import pytest
 
-from command_center.app import build_app
 from command_center.config import parse_config
 from command_center.runtime import Runtime
 from dispatch.city import City
-from tests.conftest import ServerThread
+from tests.helpers import ServerThread, build_runtime, serve_app
 from vision.evidence import snapshot
 from vision.incident import Incident
 
@@ -22,8 +21,8 @@ from vision.incident import Incident
 def server(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator[tuple[ServerThread, Runtime]]:
     data = tmp_path_factory.mktemp("api")
     config = parse_config({"server": {"data_dir": str(data)}, "store": f"sqlite:///{data / 'cc.db'}"})
-    rt = Runtime(config, city=small_city)
-    with ServerThread(build_app(rt)) as srv:
+    rt = build_runtime(config, city=small_city)
+    with serve_app(rt) as srv:
         yield srv, rt
 
 
@@ -33,7 +32,7 @@ def inject(srv: ServerThread, rt: Runtime, lon: float, lat: float, rule: str = "
         camera_id="cam-test", ts=time.time(), rule=rule, zone="z", label="vehicle", score=0.9,
         box=(10, 10, 60, 40), lon=lon, lat=lat, track_id=1, snapshot_jpeg=snapshot(image, (10, 10, 60, 40), "t"),
     )
-    return srv.run(rt.record_incident(incident))  # type: ignore[return-value]
+    return srv.run(rt.recorder.record(incident))  # type: ignore[return-value]
 
 
 def wait_case(client: httpx.Client, incident_id: str) -> dict:

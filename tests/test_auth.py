@@ -13,14 +13,13 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from command_center.app import build_app
 from command_center.auth import Principal
 from command_center.auth.users import Account
 from command_center.config import parse_config
 from command_center.events import Event
 from command_center.runtime import Runtime
 from dispatch.city import City
-from tests.conftest import ServerThread, token_for
+from tests.helpers import ServerThread, build_runtime, serve_app, token_for
 
 CHEAP_HASH = {"hash_time_cost": 1, "hash_memory_kib": 1024}  # argon2id still, at test speed
 
@@ -29,7 +28,7 @@ def make_runtime(data: Path, city: City, **auth: object) -> Runtime:
     config = parse_config(
         {"server": {"data_dir": str(data)}, "store": f"sqlite:///{data / 'cc.db'}", "auth": {**CHEAP_HASH, **auth}}
     )
-    return Runtime(config, city=city)
+    return build_runtime(config, city=city)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +43,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterat
             Account(worker.id, "worker-password", "worker", worker_id=worker.id),
         ]
     )
-    with ServerThread(build_app(rt)) as srv:
+    with serve_app(rt) as srv:
         yield srv, rt
 
 
@@ -99,7 +98,7 @@ def test_bad_credentials_are_401_and_bad_bodies_400(anon: httpx.Client) -> None:
 def test_login_is_rate_limited_per_address(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city, login_burst=3, login_per_minute=1)
     rt.auth.users.seed([Account("duty", "duty-password", "officer")])
-    with ServerThread(build_app(rt)) as srv, httpx.Client(base_url=srv.url) as client:
+    with serve_app(rt) as srv, httpx.Client(base_url=srv.url) as client:
         codes = [client.post("/api/auth/login", json={"username": "duty", "password": "bad"}).status_code for _ in range(3)]
         assert codes == [401, 401, 401]
         # now even the right password waits: guessing stays slow
@@ -298,14 +297,14 @@ def test_start_up_accounts(tmp_path: Path, small_city: City) -> None:
     from command_center.auth.seed import seed_users
 
     fresh = make_runtime(tmp_path / "serve", small_city)
-    lines = seed_users(fresh, demo=False)
+    lines = seed_users(fresh.auth.users, fresh.city, fresh.config.cameras, demo=False)
     admin_password = next(line for line in lines if line.startswith("admin/")).split()[0].split("/", 1)[1]
     assert len(admin_password) >= 12 and admin_password != "admin"
     assert fresh.auth.users.authenticate("admin", admin_password) is not None
-    assert seed_users(fresh, demo=False) == []  # only on an empty user table
+    assert seed_users(fresh.auth.users, fresh.city, fresh.config.cameras, demo=False) == []  # only on an empty user table
 
     demo = make_runtime(tmp_path / "demo", small_city)
-    lines = seed_users(demo, demo=True)
+    lines = seed_users(demo.auth.users, demo.city, demo.config.cameras, demo=True)
     assert any(line.startswith("admin/admin") for line in lines) and any("<worker id>/worker" in line for line in lines)
     district = demo.auth.users.authenticate("district", "district")
     assert district is not None and len(district.jurisdiction) == 6

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 MODEL = ROOT / "models" / "grid-yolo.onnx"
 

@@ -24,9 +24,8 @@ from command_center.bus.dedupe import Deduped, SeenIds
 from command_center.bus.redis_streams import RedisBus
 from command_center.bus.redis_subscription import RedisSubscription
 from command_center.events import Event
-from tests.conftest import free_port
+from tests.helpers import REDIS, build_runtime, free_port
 
-REDIS = "redis://127.0.0.1:6379/0"
 FAST = "block_ms=200&backoff_max_s=0.2"  # short blocking reads and retries keep the tests quick
 
 
@@ -464,7 +463,6 @@ def test_the_runtime_turns_an_incident_into_a_case_over_redis(
     import numpy as np
 
     from command_center.config import parse_config
-    from command_center.runtime import Runtime
     from vision.incident import Incident
 
     config = parse_config(
@@ -474,7 +472,7 @@ def test_the_runtime_turns_an_incident_into_a_case_over_redis(
             "bus": url(prefix),
         }
     )
-    rt = Runtime(config, city=small_city)
+    rt = build_runtime(config, city=small_city)
     grid = small_city.grids[len(small_city.grids) // 2]
     jpeg = cv2.imencode(".jpg", np.full((32, 32, 3), 90, np.uint8))[1].tobytes()
 
@@ -494,7 +492,7 @@ def test_the_runtime_turns_an_incident_into_a_case_over_redis(
                 1,
                 jpeg,
             )
-            doc = await rt.record_incident(incident)
+            doc = await rt.recorder.record(incident)
             await eventually(lambda: (rt.store.get_incident(doc["id"]) or {}).get("case_id") is not None)
             case_id = rt.store.get_incident(doc["id"])["case_id"]  # type: ignore[index]
             await eventually(
@@ -506,7 +504,7 @@ def test_the_runtime_turns_an_incident_into_a_case_over_redis(
             # incident whose case is already stored, and announces that case again.
             version = rt.store.get_case(case_id).version  # type: ignore[union-attr]
             await rt.bus.publish(Event("incidents", "incident.created", doc))
-            await eventually(lambda: rt.counters["incidents_redelivered"] == 1)
+            await eventually(lambda: rt.jobs.counters["incidents_redelivered"] == 1)
             await eventually(lambda: consumed(prefix, "dispatcher"))
             cases = [c.id for c in rt.store.list_cases(_all_cases())[0]]
             assert cases == [case_id]

@@ -16,7 +16,6 @@ import httpx
 import numpy as np
 import pytest
 
-from command_center.app import build_app
 from command_center.config import parse_config
 from command_center.runtime import Runtime
 from command_center.store import CaseQuery, SQLiteStore
@@ -26,7 +25,7 @@ from dispatch.city import City, GridIndex
 from dispatch.dispatcher import BadParams, ConcurrentUpdate, Dispatcher, UnknownMatter
 from dispatch.intake import Intake
 from dispatch.kpi import kpis
-from tests.conftest import ServerThread
+from tests.helpers import ServerThread, build_runtime, serve_app
 
 GZ = ZoneInfo("Asia/Shanghai")
 
@@ -260,10 +259,10 @@ def test_fifty_workers_accept_one_task_and_one_wins(dispatcher: Dispatcher, smal
 def served(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator[tuple[ServerThread, Runtime, Clock]]:
     data = tmp_path_factory.mktemp("loop")
     config = parse_config({**SETTINGS, "server": {"data_dir": str(data)}, "store": f"sqlite:///{data / 'cc.db'}"})
-    rt = Runtime(config, city=small_city)
+    rt = build_runtime(config, city=small_city)
     clock = Clock(T0)
     rt.dispatcher.clock = clock
-    with ServerThread(build_app(rt)) as srv:
+    with serve_app(rt) as srv:
         yield srv, rt, clock
 
 

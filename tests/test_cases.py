@@ -25,7 +25,7 @@ from dispatch.catalog import load_catalog
 from dispatch.city import City, GridIndex
 from dispatch.dispatcher import Dispatcher
 from dispatch.intake import Intake
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)  # 14:00 in Guangzhou: day shift
 

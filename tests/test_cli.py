@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from dispatch.city import City
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -10,7 +10,7 @@ import pytest
 
 from command_center.cli import main
 from command_center.config import ConfigError, load_config
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 GOOD = ROOT / "configs" / "example.yaml"
 

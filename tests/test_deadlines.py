@@ -16,7 +16,7 @@ from dispatch.catalog import load_catalog
 from dispatch.city import City, GridIndex
 from dispatch.dispatcher import Dispatcher
 from dispatch.intake import Intake
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 GZ = ZoneInfo("Asia/Shanghai")
 
@@ -100,3 +100,16 @@ def test_supervision_survives_a_restart(tmp_path: Path, small_city: City) -> Non
     second = Dispatcher(small_city, GridIndex(small_city), catalog, SQLiteStore(tmp_path / "cc.db"))
     cases, _ = second.repo.list_cases(CaseQuery(open_only=True))  # type: ignore[attr-defined]
     assert second.supervise(cases, late + timedelta(hours=1)) == []
+
+
+def test_progress_uses_the_configured_warning_share(dispatcher: Dispatcher, small_city: City) -> None:
+    from dispatch.deadlines import progress
+
+    grid = small_city.grids[32]
+    case = dispatcher.intake(Intake("video", grid.lon, grid.lat, datetime.now(UTC), "I3", "illegal_parking", "vehicle")).case
+    cal = dispatcher.calendar
+    now = cal.add_hours(case.created_at, cal.hours_between(case.created_at, case.deadline) * 0.6)
+    assert progress(case, now, cal).level == "ok"  # the default share: 75%
+    assert progress(case, now, cal, warn_at=0.5).level == "warning"  # dispatch.warn_at: 0.5
+    later = cal.add_hours(case.created_at, cal.hours_between(case.created_at, case.deadline) * 1.1)
+    assert progress(case, later, cal, warn_at=0.5).level == "overdue"

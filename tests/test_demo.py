@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
-from tests.conftest import ROOT, free_port
+from tests.helpers import ROOT, free_port
 
 
 def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:

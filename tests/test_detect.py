@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT, SHARED
+from tests.helpers import ROOT, SHARED
 from vision.decode import Letterbox, decode_ultralytics, letterbox, select
 from vision.detectors.base import Detection
 from vision.detectors.onnx import OnnxDetector

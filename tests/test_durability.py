@@ -38,10 +38,8 @@ from command_center.events import Event
 from command_center.store import CaseQuery, create_store
 from dispatch.catalog import load_catalog
 from dispatch.city import load_or_generate
-from tests.conftest import free_port
+from tests.helpers import REDIS, ROOT, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-REDIS = "redis://127.0.0.1:6379/0"
 ADMIN = os.environ.get("CC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 N = 10_000
 KILL_AFTER = 3_000  # entries the dispatcher group has read (incident.updated ones too) at the kill
@@ -75,7 +73,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def _incidents(data: Path) -> list[dict[str, Any]]:
-    """Shaped like `Runtime.record_incident`'s documents, at distinct points in the city."""
+    """Shaped like `IncidentRecorder.record`'s documents, at distinct points in the city."""
     city = load_or_generate(7, 1, cache_dir=data / "cache")  # the serve process reuses the cache
     lons, lats = _draw_points(city, N, 11, inside=True)
     codes = [m.code for m in load_catalog(CONFIG_DIR / "matters.yaml").items]

@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 import xmlschema
 
-from command_center.app import build_app
 from command_center.config import Config, ConfigError, parse_config
 from command_center.emergency.plans import CLASSES, load_plans
 from command_center.emergency.sensing import Sensing, Want
@@ -22,7 +21,7 @@ from command_center.emergency.service import EVENT_KEYS, distance_m
 from command_center.runtime import Runtime
 from dispatch.city import City
 from streams.base import Frame
-from tests.conftest import ROOT, ServerThread
+from tests.helpers import ROOT, build_runtime, serve_app
 from vision.detectors.base import Detection
 from vision.evidence import snapshot
 from vision.incident import Incident
@@ -59,7 +58,7 @@ def make_config(tmp_path: Path, city: City) -> Config:
 
 
 def sensing_of(rt: Runtime) -> dict[str, Any]:
-    return {cam: (fps, pipe.thresholds) for cam, (_, pipe, fps) in rt.vision.cameras.items()}
+    return {cam: (fps, pipe.thresholds) for cam, (_, pipe, fps) in rt.cameras.vision.cameras.items()}
 
 
 def recv_type(conn: Any, type_: str, timeout: float = 10.0) -> dict[str, Any]:
@@ -126,12 +125,12 @@ def test_sensing_lowers_the_shared_detector_floor_and_restores_it() -> None:
 
 
 def test_incident_mode_start_tasks_cap_end_restores(tmp_path: Path, small_city: City, cap_schema: Any) -> None:
-    rt = Runtime(make_config(tmp_path, small_city), city=small_city)
+    rt = build_runtime(make_config(tmp_path, small_city), city=small_city)
     before = sensing_of(rt)
     near = small_city.grids[9]
     plan = PLANS.accident
     with (
-        ServerThread(build_app(rt)) as server,
+        serve_app(rt) as server,
         httpx.Client(base_url=server.url, headers=server.headers(role="officer")) as officer,
         httpx.Client(base_url=server.url, headers=server.headers(role="emergency")) as team,
         server.ws_connect(role="officer") as ws,
@@ -194,11 +193,11 @@ def test_incident_mode_start_tasks_cap_end_restores(tmp_path: Path, small_city: 
         cancel = officer.get(f"/api/emergency/{mode['id']}/cap.xml").content.decode()
         cap_schema.validate(cancel)
         assert "<msgType>Cancel</msgType>" in cancel and "<references>" in cancel
-    assert rt.pipelines["cam-near"].thresholds is None
+    assert rt.cameras.pipelines["cam-near"].thresholds is None
 
 
 def test_the_validator_rejects_a_broken_cap_document(tmp_path: Path, small_city: City, cap_schema: Any) -> None:
-    rt = Runtime(make_config(tmp_path, small_city), city=small_city)
+    rt = build_runtime(make_config(tmp_path, small_city), city=small_city)
     try:
         grid = small_city.grids[9]
         mode = rt.emergency.start("natural_disaster", "内涝", (grid.lon, grid.lat), [], ["drone-01"], "officer")
@@ -219,30 +218,30 @@ def test_the_validator_rejects_a_broken_cap_document(tmp_path: Path, small_city:
 
 def test_an_active_mode_survives_a_restart(tmp_path: Path, small_city: City) -> None:
     config = make_config(tmp_path, small_city)
-    rt = Runtime(config, city=small_city)
+    rt = build_runtime(config, city=small_city)
     grid = small_city.grids[9]
     cameras = [(c.id, c.location.lon, c.location.lat) for c in config.cameras]
     mode = rt.emergency.start("social_security", "聚集", (grid.lon, grid.lat), cameras, [], "officer")
     raised = sensing_of(rt)["cam-near"]
     rt.store.close()
 
-    again = Runtime(config, city=small_city)
+    again = build_runtime(config, city=small_city)
     try:
         assert [m["id"] for m in again.emergency.active()] == [mode["id"]]
         assert sensing_of(again)["cam-near"] == raised and raised[0] == PLANS.social_security.detect_fps
         again.emergency.end(mode["id"], "officer")
-        assert again.vision.cameras["cam-near"][2] == 1 and again.pipelines["cam-near"].thresholds is None
+        assert again.cameras.vision.cameras["cam-near"][2] == 1 and again.cameras.pipelines["cam-near"].thresholds is None
     finally:
         again.store.close()
 
 
 def test_roles_and_bad_inputs(tmp_path: Path, small_city: City) -> None:
-    rt = Runtime(make_config(tmp_path, small_city), city=small_city)
+    rt = build_runtime(make_config(tmp_path, small_city), city=small_city)
     grid = small_city.grids[9]
     start = {"class": "accident", "title": "x", "lon": grid.lon, "lat": grid.lat}
     worker = small_city.workers[0].id
     with (
-        ServerThread(build_app(rt)) as server,
+        serve_app(rt) as server,
         httpx.Client(base_url=server.url, headers=server.headers(role="emergency")) as http,
         httpx.Client(base_url=server.url, headers=server.headers(role="worker", worker_id=worker)) as w,
     ):
@@ -268,7 +267,7 @@ def test_roles_and_bad_inputs(tmp_path: Path, small_city: City) -> None:
             "cam-near", time.time(), "fire", "view", "fire", 0.8, (1, 1, 20, 20), grid.lon, grid.lat, 1,
             snapshot(np.zeros((48, 64, 3), np.uint8), (1, 1, 20, 20), "x"),
         )  # fmt: skip
-        doc: Any = server.run(rt.record_incident(incident))
+        doc: Any = server.run(rt.recorder.record(incident))
         from_incident = http.post("/api/emergency", json={"class": "accident", "incident_id": doc["id"]})
         assert from_incident.status_code == 201, from_incident.text
         assert from_incident.json()["incident_id"] == doc["id"] and from_incident.json()["title"]
@@ -284,7 +283,7 @@ def test_roles_and_bad_inputs(tmp_path: Path, small_city: City) -> None:
 
 def test_overlapping_modes_take_the_most_sensitive_and_end_one_at_a_time(tmp_path: Path, small_city: City) -> None:
     config = make_config(tmp_path, small_city)
-    rt = Runtime(config, city=small_city)
+    rt = build_runtime(config, city=small_city)
     try:
         before = sensing_of(rt)
         grid = small_city.grids[9]

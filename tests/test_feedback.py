@@ -8,12 +8,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from command_center.app import build_app
 from command_center.config import parse_config
-from command_center.runtime import Runtime
 from dispatch.city import City
 from streams.base import Frame
-from tests.conftest import ServerThread
+from tests.helpers import build_runtime, serve_app
 from vision.config import RulesConfig
 from vision.evidence import snapshot
 from vision.feedback import FalsePositiveTuner
@@ -68,18 +66,18 @@ def test_dismiss_through_the_api_shows_the_new_threshold(tmp_path: Path, small_c
             ],
         }
     )
-    rt = Runtime(config, city=small_city)
+    rt = build_runtime(config, city=small_city)
     image = np.zeros((60, 80, 3), np.uint8)
-    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url, headers=server.headers()) as http:
+    with serve_app(rt) as server, httpx.Client(base_url=server.url, headers=server.headers()) as http:
         ids = []
         for score in (0.5, 0.58, 0.52):
             incident = Incident(
                 "cam-1", time.time(), "illegal_parking", "bay", "vehicle", score, (1, 1, 20, 20),
                 grid.lon + 0.01 * len(ids), grid.lat, 1, snapshot(image, (1, 1, 20, 20), "x"),
             )
-            ids.append(server.run(rt.record_incident(incident))["id"])  # type: ignore[index]
+            ids.append(server.run(rt.recorder.record(incident))["id"])  # type: ignore[index]
         results = [http.post(f"/api/incidents/{i}/dismiss", json={"actor": "officer"}).json() for i in ids]
         assert "raised_threshold" not in results[0] and results[2]["raised_threshold"] == 0.59
         camera = http.get("/api/cameras/cam-1").json()
         assert camera["zone_thresholds"] == [{"zone": "bay", "label": "vehicle", "min_score": 0.59, "dismissals": 3}]
-        assert rt.pipelines["cam-1"].min_scores == {("bay", "vehicle"): 0.59}
+        assert rt.cameras.pipelines["cam-1"].min_scores == {("bay", "vehicle"): 0.59}

@@ -15,11 +15,11 @@ import shapely
 from shapely.geometry import mapping
 
 from command_center import cli
-from command_center.app import build_app
+from command_center.city_map import SAVED_MAP, load_city
 from command_center.config import parse_config
-from command_center.runtime import SAVED_MAP, Runtime, load_city
+from command_center.runtime import Runtime
 from dispatch.city import LEVELS, City, Tolerance, city_to_geojson, load_geojson, validate_map
-from tests.conftest import SHARED, ServerThread
+from tests.helpers import SHARED, ServerThread, build_runtime, serve_app
 from tests.test_api import inject, wait_case
 
 REAL_DISTRICTS = SHARED / "geo" / "guangzhou_districts.geojson"
@@ -171,8 +171,8 @@ def _write(folder: Path, data: dict, name: str = "map.geojson") -> Path:
 def server(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator[tuple[ServerThread, Runtime]]:
     data = tmp_path_factory.mktemp("grids")
     config = parse_config({"server": {"data_dir": str(data)}, "store": f"sqlite:///{data / 'cc.db'}"})
-    rt = Runtime(config, city=small_city)
-    with ServerThread(build_app(rt)) as srv:
+    rt = build_runtime(config, city=small_city)
+    with serve_app(rt) as srv:
         yield srv, rt
 
 
@@ -219,18 +219,18 @@ def test_bad_uploads_are_refused_and_change_nothing(
     server: tuple[ServerThread, Runtime], client: httpx.Client, body: bytes, status: int
 ) -> None:
     rt = server[1]
-    before = rt.city
+    before = rt.city.city
     response = client.put("/api/grids", content=body)
     assert response.status_code == status, response.text
     assert response.json()["error"]
-    assert rt.city is before and rt.dispatcher.index is rt.index
+    assert rt.city.city is before and rt.dispatcher.index is rt.city.index
 
 
 def test_an_invalid_map_lists_its_problems_and_nothing_changes(
     server: tuple[ServerThread, Runtime], client: httpx.Client, small_city: City, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     rt = server[1]
-    before, index = rt.city, rt.index
+    before, index = rt.city.city, rt.city.index
     doc = city_to_geojson(small_city, levels=("grid",))
     doc["features"][5]["geometry"] = doc["features"][6]["geometry"]  # two grids on one spot
     del doc["features"][9]["properties"]["name"]
@@ -238,7 +238,7 @@ def test_an_invalid_map_lists_its_problems_and_nothing_changes(
     assert response.status_code == 422
     problems = {(p["feature"], p["kind"]) for p in response.json()["detail"]["problems"]}
     assert {(6, "overlap"), (9, "missing_property")} <= problems
-    assert rt.city is before and rt.index is index and rt.dispatcher.city is before
+    assert rt.city.city is before and rt.city.index is index and rt.dispatcher.city is before
     assert not (rt.config.server.data_dir / SAVED_MAP).exists()
     officer = server[0].headers(role="officer")
     assert client.put("/api/grids", json=doc, headers=officer).status_code == 403  # re-drawing is for admins

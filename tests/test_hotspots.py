@@ -12,14 +12,13 @@ import httpx
 import numpy as np
 import pytest
 
-from command_center.app import build_app
 from command_center.config import parse_config
 from command_center.events import Event
 from command_center.runtime import Runtime
 from dispatch.cases import Case, CaseState, TimelineEntry
 from dispatch.city import City
 from dispatch.hotspots import HotspotRule, HotspotTracker, Occurrence, find_hotspots, occurrences_of
-from tests.conftest import ServerThread
+from tests.helpers import ServerThread, build_runtime, serve_app
 
 NOW = datetime(2026, 11, 3, 15, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -134,8 +133,8 @@ def synthetic_case(grid: str, at: datetime, attaches: int = 0, matter: str = "01
 def server(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator[tuple[ServerThread, Runtime]]:
     data = tmp_path_factory.mktemp("hotspots")
     config = parse_config({"server": {"data_dir": str(data)}, "store": f"sqlite:///{data / 'cc.db'}"})
-    rt = Runtime(config, city=small_city)
-    with ServerThread(build_app(rt)) as srv:
+    rt = build_runtime(config, city=small_city)
+    with serve_app(rt) as srv:
         yield srv, rt
 
 

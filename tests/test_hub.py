@@ -18,7 +18,7 @@ from websockets.sync.client import connect
 
 from command_center.hub import MAX_BATCH, Hub
 from command_center.hub_parts import Access
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def hub_app(hub: Hub) -> Starlette:

@@ -28,7 +28,6 @@ import redis.asyncio as aioredis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from command_center.app import build_app
 from command_center.auth import Principal
 from command_center.auth.tokens import TokenSigner
 from command_center.bus.redis_codec import encode
@@ -36,11 +35,9 @@ from command_center.config import parse_config
 from command_center.events import Event
 from command_center.hub import Hub
 from command_center.hub_history import Post, RedisHubHistory
-from command_center.runtime import Runtime
 from dispatch.city import City
-from tests.conftest import ROOT, ServerThread, free_port
+from tests.helpers import REDIS, ROOT, ServerThread, free_port, serve_app
 
-REDIS = "redis://127.0.0.1:6379/0"
 CHANNEL = "grids"  # no consumer but the hub: the events need no real content
 
 
@@ -55,13 +52,14 @@ def node(root: Path, name: str, prefix: str, city: City, history: int = 1000) ->
             "hub": {"history": history},
         }
     )
-    with ServerThread(build_app(Runtime(config, city=city))) as server:
+    with serve_app(config, city=city) as server:
         server.run(rt(server).bus.ready())  # its hub's group exists: it sees what comes next
         yield server
 
 
-def rt(server: ServerThread) -> Runtime:
-    return server.app.state.runtime  # type: ignore[attr-defined, no-any-return]
+def rt(server: ServerThread) -> Any:
+    """The app's services (app.state): .bus, .hub, ..."""
+    return server.app.state  # type: ignore[attr-defined]
 
 
 def publish(server: ServerThread, n: int) -> None:

@@ -1,4 +1,4 @@
-"""Singleton jobs across nodes against a real Redis: one leader at a time, a handover when
+"""Singleton jobs (leader election) across nodes against a real Redis: one leader at a time, a handover when
 it stops or loses its lease, a restart when the job fails; and two runtimes on one Redis
 bus sweep their cases from one node only."""
 
@@ -11,12 +11,12 @@ from pathlib import Path
 import redis.asyncio as aredis
 
 from command_center.config import parse_config
-from command_center.leader import Singleton, leader_key
+from command_center.leader import LeaderElection, leader_key
 from command_center.leases import LeaseSettings
 from command_center.runtime import Runtime
 from dispatch.city import City
+from tests.helpers import REDIS, build_runtime
 
-REDIS = "redis://127.0.0.1:6379/0"
 FAST = LeaseSettings(ttl_s=1.0, heartbeat_s=0.2, scan_s=0.1)
 
 
@@ -55,7 +55,7 @@ def test_one_node_leads_and_another_takes_over(prefix: str) -> None:
     async def scenario() -> None:
         client = aredis.Redis.from_url(REDIS, decode_responses=True)
         runs = Runs()
-        nodes = {n: Singleton(client, prefix, n, "sweep", FAST) for n in ("a", "b", "c")}
+        nodes = {n: LeaderElection(client, prefix, n, "sweep", FAST) for n in ("a", "b", "c")}
         tasks = {n: asyncio.create_task(s.run(runs.job(n))) for n, s in nodes.items()}
         try:
             await until(lambda: runs.now, 2, "a leader")
@@ -89,7 +89,7 @@ def test_a_failed_job_is_started_again(prefix: str) -> None:
     async def scenario() -> None:
         client = aredis.Redis.from_url(REDIS, decode_responses=True)
         runs = Runs()
-        node = Singleton(client, prefix, "a", "sweep", FAST)
+        node = LeaderElection(client, prefix, "a", "sweep", FAST)
         task = asyncio.create_task(node.run(runs.job("a", fail_after=0.1)))
         try:
             await until(lambda: len(runs.starts) >= 3, 3, "the job to be started again")
@@ -113,7 +113,7 @@ def test_two_runtimes_on_one_redis_bus_sweep_from_one_node(prefix: str, tmp_path
                 "dispatch": {"supervise_every_s": 0.1},
             }
         )
-        return Runtime(config, city=small_city)
+        return build_runtime(config, city=small_city)
 
     async def scenario() -> None:
         nodes = [runtime("a"), runtime("b")]

@@ -20,8 +20,8 @@ import redis.asyncio as aredis
 
 from command_center.leases import LeaseManager, LeaseSettings, clear, holdings, owners
 from dispatch.city import City
+from tests.helpers import REDIS, build_runtime
 
-REDIS = "redis://127.0.0.1:6379/0"
 CAMERAS = [f"cam-{i:02d}" for i in range(12)]
 FAST = LeaseSettings(ttl_s=3.0, heartbeat_s=0.5, scan_s=0.5)
 
@@ -320,22 +320,22 @@ def test_a_worker_runtime_starts_stops_and_restarts_one_camera(prefix: str, tmp_
     )
 
     async def frames_grow(rt: Runtime, cam_id: str) -> bool:
-        before = rt.pipelines[cam_id].frames
+        before = rt.cameras.pipelines[cam_id].frames
         await asyncio.sleep(1.0)
-        return rt.pipelines[cam_id].frames > before
+        return rt.cameras.pipelines[cam_id].frames > before
 
     async def scenario() -> None:
-        rt = Runtime(config, city=small_city)
+        rt = build_runtime(config, city=small_city)
         await rt.start_worker()
         try:
             assert not await frames_grow(rt, "a")  # no lease, no frames
-            await rt.start_camera("a")
-            await until(lambda: rt.pipelines["a"].frames > 0, 10)
-            await rt.stop_camera("a")
+            await rt.cameras.start_camera("a")
+            await until(lambda: rt.cameras.pipelines["a"].frames > 0, 10)
+            await rt.cameras.stop_camera("a")
             assert not await frames_grow(rt, "a")
-            await rt.start_camera("a")  # a fresh runner numbers frames from 0 again: vision must follow
+            await rt.cameras.start_camera("a")  # a fresh runner numbers frames from 0 again: vision must follow
             assert await frames_grow(rt, "a") or await frames_grow(rt, "a")
-            assert rt.pipelines["b"].frames == 0 and rt.watched == {"a"}
+            assert rt.cameras.pipelines["b"].frames == 0 and rt.cameras.watched == {"a"}
         finally:
             await rt.stop()
 
@@ -344,7 +344,6 @@ def test_a_worker_runtime_starts_stops_and_restarts_one_camera(prefix: str, tmp_
 
 def test_a_sharded_serve_node_watches_no_camera(prefix: str, tmp_path: Path, small_city: City) -> None:
     from command_center.config import parse_config
-    from command_center.runtime import Runtime
 
     cam = {"kind": "sim", "url": "sim://street?seed=3&width=64&height=64", "fps": 5, "location": {"lon": 113.3, "lat": 23.1}}
     config = parse_config(
@@ -359,11 +358,11 @@ def test_a_sharded_serve_node_watches_no_camera(prefix: str, tmp_path: Path, sma
     )
 
     async def scenario() -> None:
-        rt = Runtime(config, city=small_city)
+        rt = build_runtime(config, city=small_city)
         await rt.start()
         try:
             await asyncio.sleep(1.0)
-            assert rt.watched == set() and rt.runners["a"].latest is None and rt.pipelines["a"].frames == 0
+            assert rt.cameras.watched == set() and rt.cameras.runners["a"].latest is None and rt.cameras.pipelines["a"].frames == 0
         finally:
             await rt.stop()
 

@@ -10,11 +10,10 @@ import httpx
 import numpy as np
 import pytest
 
-from command_center.app import build_app
 from command_center.config import parse_config
 from command_center.runtime import Runtime
 from dispatch.city import City
-from tests.conftest import ServerThread
+from tests.helpers import ServerThread, build_runtime, serve_app
 
 URL = "/open311/v2/requests.json"
 
@@ -29,8 +28,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterat
             "citizen": {"reports_per_minute": 600, "burst": 100, "max_photo_mb": 1},
         }
     )
-    rt = Runtime(config, city=small_city)
-    with ServerThread(build_app(rt)) as srv:
+    rt = build_runtime(config, city=small_city)
+    with serve_app(rt) as srv:
         yield srv, rt
 
 
@@ -115,7 +114,7 @@ def test_rate_limit_per_address(tmp_path: Path, small_city: City) -> None:
         {"server": {"data_dir": str(tmp_path)}, "store": f"sqlite:///{tmp_path / 'cc.db'}",
          "citizen": {"reports_per_minute": 1, "burst": 2}}
     )  # fmt: skip
-    with ServerThread(build_app(Runtime(config, city=small_city))) as srv, httpx.Client(base_url=srv.url) as client:
+    with serve_app(config, city=small_city) as srv, httpx.Client(base_url=srv.url) as client:
         codes = [client.post(URL, data=form(small_city, i)).status_code for i in range(4)]
         assert codes == [201, 201, 429, 429]
         assert client.post(URL, data=form(small_city)).json()["detail"]["retry_after_s"] > 0
@@ -137,7 +136,7 @@ def test_citizen_form_in_a_browser(server) -> None:  # noqa: ANN001
         page.wait_for_selector("#service option", state="attached")
         page.select_option("#service", "0101")
         page.fill("#description", "a pile of rubbish")
-        grid = server[1].city.grids[120]
+        grid = server[1].city.city.grids[120]
         page.fill("#lat", str(grid.lat))
         page.fill("#long", str(grid.lon))
         page.click("#send")

@@ -17,7 +17,7 @@ from command_center.app import build_app
 from command_center.config import parse_config
 from command_center.runtime import Runtime
 from dispatch.city import City
-from tests.conftest import ServerThread
+from tests.helpers import build_runtime, serve_app
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 # Described in words in the spec's info.description instead: static files and the websocket.
@@ -29,7 +29,7 @@ ERRORS = ("400", "401", "403", "404", "409", "413", "415", "422", "429", "503")
 def runtime(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Runtime:
     data = tmp_path_factory.mktemp("openapi")
     config = parse_config({"server": {"data_dir": str(data)}, "store": f"sqlite:///{data / 'cc.db'}"})
-    return Runtime(config, city=small_city)
+    return build_runtime(config, city=small_city)
 
 
 def app_operations(rt: Runtime) -> set[tuple[str, str]]:
@@ -111,7 +111,7 @@ def test_the_description_ships_as_package_data() -> None:
 
 
 def test_served_to_anyone_as_json(runtime: Runtime) -> None:
-    with ServerThread(build_app(runtime)) as srv:
+    with serve_app(runtime) as srv:
         response = httpx.get(f"{srv.url}/api/openapi.json", timeout=10)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("application/json")

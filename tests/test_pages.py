@@ -19,13 +19,12 @@ import cv2
 import numpy as np
 import pytest
 
-from command_center.app import MAPLIBRE_DIR, build_app
+from command_center.app import MAPLIBRE_DIR
 from command_center.auth.users import Account
 from command_center.config import parse_config
-from command_center.runtime import Runtime
 from dispatch.assign import pick_worker
 from dispatch.city import City
-from tests.conftest import ROOT, ServerThread
+from tests.helpers import ROOT, build_runtime, serve_app
 from vision.evidence import snapshot
 from vision.incident import Incident
 
@@ -59,10 +58,10 @@ def site(tmp_path: Path, small_city: City) -> Iterator[dict[str, Any]]:
             "cameras": [camera],
         }
     )
-    rt = Runtime(config, city=small_city)
+    rt = build_runtime(config, city=small_city)
     worker = pick_worker(small_city, grid.code, datetime.now(rt.dispatcher.tz), lambda ids: {})
     assert worker is not None
-    with ServerThread(build_app(rt)) as server:
+    with serve_app(rt) as server:
         rt.auth.users.seed(
             [
                 Account("officer", "officer", "officer"),
@@ -84,7 +83,7 @@ def record_incident(
         box=(200, 150, 420, 300), lon=grid.lon, lat=grid.lat, track_id=7,
         snapshot_jpeg=snapshot(image, (200, 150, 420, 300), label),
     )  # fmt: skip
-    return site["server"].run(site["rt"].record_incident(incident))  # type: ignore[no-any-return]
+    return site["server"].run(site["rt"].recorder.record(incident))  # type: ignore[no-any-return]
 
 
 def sign_in(page: Any, user: str, password: str) -> None:

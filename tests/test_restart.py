@@ -13,11 +13,10 @@ from pathlib import Path
 
 import httpx
 
-from command_center.app import build_app
 from command_center.config import parse_config
 from command_center.runtime import Runtime
 from dispatch.city import City
-from tests.conftest import ServerThread
+from tests.helpers import build_runtime, serve_app
 
 # Thursday 2026-12-03 10:00 in Guangzhou: a working day, so the limits start at once.
 OPENED = datetime(2026, 12, 3, 2, 0, tzinfo=UTC)
@@ -31,7 +30,7 @@ def runtime(tmp_path: Path, city: City, now: datetime) -> Runtime:
             "dispatch": {"supervise_every_s": 0.2},
         }
     )
-    rt = Runtime(config, city=city)
+    rt = build_runtime(config, city=city)
     rt.dispatcher.clock = lambda: now
     return rt
 
@@ -44,7 +43,7 @@ def escalations(rt: Runtime, case_id: str) -> int:
 
 def test_overdue_escalation_happens_once_after_a_restart(tmp_path: Path, small_city: City) -> None:
     first = runtime(tmp_path, small_city, OPENED)
-    with ServerThread(build_app(first)) as server:
+    with serve_app(first) as server:
         ids = []
         for i, matter in enumerate(("0101", "0102", "0103")):
             grid = small_city.grids[40 + 7 * i]
@@ -61,7 +60,7 @@ def test_overdue_escalation_happens_once_after_a_restart(tmp_path: Path, small_c
     # Stopped. The clock moves past every deadline while no server runs.
     later = first.dispatcher.calendar.add_hours(deadline, 1.0)
     second = runtime(tmp_path, small_city, later)
-    with ServerThread(build_app(second)):
+    with serve_app(second):
         until = time.monotonic() + 20
         while any(escalations(second, i) == 0 for i in ids) and time.monotonic() < until:
             time.sleep(0.1)
@@ -70,6 +69,6 @@ def test_overdue_escalation_happens_once_after_a_restart(tmp_path: Path, small_c
         assert all(second.store.get_case(i).level == 1 for i in ids)  # type: ignore[union-attr]
 
     third = runtime(tmp_path, small_city, later)
-    with ServerThread(build_app(third)):
+    with serve_app(third):
         time.sleep(1.0)
         assert [escalations(third, i) for i in ids] == [1, 1, 1]

@@ -34,7 +34,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from command_center.auth import Principal
 from command_center.auth.tokens import TokenSigner
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 from tests.test_hub_nodes import REDIS, groups, serve_process, wait_up
 
 CAMERAS = [f"cam-{i:02d}" for i in range(12)]

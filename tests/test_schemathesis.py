@@ -37,13 +37,12 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from command_center.app import build_app
 from command_center.config import parse_config
 from command_center.runtime import Runtime
 from dispatch.city import City
 from dispatch.city.codes import significant_digits
 from streams.webrtc import advertise_hosts
-from tests.conftest import TEST_PASSWORD, ServerThread, token_for
+from tests.helpers import TEST_PASSWORD, ServerThread, build_runtime, serve_app, token_for
 from vision.evidence import snapshot
 from vision.incident import Incident
 
@@ -145,7 +144,7 @@ def inject(srv: ServerThread, rt: Runtime, lon: float, lat: float, rule: str) ->
         camera_id=CAMERA, ts=time.time(), rule=rule, zone="z", label="vehicle", score=0.9,
         box=(10, 10, 60, 40), lon=lon, lat=lat, track_id=1, snapshot_jpeg=snapshot(image, (10, 10, 60, 40), "t"),
     )  # fmt: skip
-    return srv.run(rt.record_incident(incident))  # type: ignore[return-value]
+    return srv.run(rt.recorder.record(incident))  # type: ignore[return-value]
 
 
 def wait_case(srv: ServerThread, incident_id: str) -> dict:
@@ -193,8 +192,8 @@ def world(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterato
             ],
         }
     )
-    rt = Runtime(config, city=small_city)
-    with ServerThread(build_app(rt)) as srv:
+    rt = build_runtime(config, city=small_city)
+    with serve_app(rt) as srv:
         # Something to find: incidents become cases dispatched to workers, and an incident mode.
         grids = small_city.grids[::400][:4]
         rules = ("illegal_parking", "stall", "fire", "crowding")
@@ -344,7 +343,7 @@ def targeted(world: World, schema: Any, tally: Tally) -> None:
         "POST /api/publish-keys", "admin", {"name": "drone", "stream": CAMERA}
     )  # the fuzz revoked the first
     world.tokens["device"] = key.json()["token"]
-    point = world.rt.city.grids[7]
+    point = world.rt.city.city.grids[7]
     case = one("POST /api/cases", "admin", {"matter_code": "0101", "lon": point.lon, "lat": point.lat}).json()
     one("POST /api/cases/{id}/{action}", "admin", {"note": "升级处理"}, id=case["id"], action="escalate")
     incident = inject(world.srv, world.rt, point.lon, point.lat, "stall")  # the fuzz acked the first one

@@ -12,7 +12,7 @@ from importlib.metadata import version
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 # The first releases that close every advisory we know of (see pyproject.toml's comments).
 FLOORS = {"starlette": (0, 49, 1), "python-multipart": (0, 0, 31)}

@@ -29,14 +29,13 @@ from typing import Any
 import httpx
 import pytest
 
-from command_center.app import build_app
 from command_center.bus import create_bus, release
 from command_center.config import parse_config
 from command_center.hub_history import Post
 from command_center.runtime import Runtime
 from command_center.store import CaseQuery
 from dispatch.city import City, city_to_geojson
-from tests.conftest import REDIS, ROOT, ServerThread
+from tests.helpers import REDIS, ROOT, build_runtime, serve_app
 from tests.test_bus_redis import RedisServer
 from vision.incident import Incident
 
@@ -126,17 +125,17 @@ def test_finding_10_disk_full_incidents_are_retried_logged_and_each_ends_in_one_
     config = parse_config(
         {"server": {"data_dir": str(small_disk / "data")}, "store": f"sqlite:///{small_disk / 'cc.db'}"}
     )
-    rt = Runtime(config, city=small_city)
-    with ServerThread(build_app(rt)) as srv, httpx.Client(base_url=srv.url, timeout=10) as http:
+    rt = build_runtime(config, city=small_city)
+    with serve_app(rt) as srv, httpx.Client(base_url=srv.url, timeout=10) as http:
         admin = srv.headers()  # the account row is written now, while there is room
         filler = fill(small_disk)
         incidents = [incident_at(small_city, n) for n in range(4)]
         for incident in incidents:
-            rt._from_vision(incident)  # the vision thread's way in
+            rt.recorder.from_vision(incident)  # the vision thread's way in
         # The disk stays full until the in-place retries run out and the batch goes back to
         # the bus unacknowledged, to come again.
         eventually(lambda: "handed back to the bus unacknowledged" in caplog.text, timeout=30)
-        assert rt.counters["store_errors"] >= 8
+        assert rt.jobs.counters["store_errors"] >= 8
         assert not all_cases(rt), "nothing can be committed while the disk is full"
         for incident in incidents:  # every failure names the incident
             assert incident.id in caplog.text
@@ -156,11 +155,11 @@ def test_finding_10_disk_full_incidents_are_retried_logged_and_each_ends_in_one_
             assert [c.id for c in cases if incident.id in c.incident_ids] == [
                 rt.store.get_incident(incident.id)["case_id"]
             ]  # type: ignore[index]
-        assert rt.counters["incidents_failed"] == 0
+        assert rt.jobs.counters["incidents_failed"] == 0
         # A batch whose commit landed just as the disk filled again is taken in on its next
         # delivery as a redelivery (announced again, not stored twice): either way, 4 cases.
-        assert 1 <= rt.counters["cases_created"] <= 4
-        assert rt.counters["cases_created"] + rt.counters["incidents_redelivered"] >= 4
+        assert 1 <= rt.jobs.counters["cases_created"] <= 4
+        assert rt.jobs.counters["cases_created"] + rt.jobs.counters["incidents_redelivered"] >= 4
 
         metrics = http.get("/metrics", headers=admin).text
         errors = next(line for line in metrics.splitlines() if line.startswith("cc_store_errors_total "))
@@ -275,9 +274,9 @@ def test_finding_11_a_hung_postgresql_gets_503_within_the_bound(
     user = f"{pg.username}@" if pg.username else ""
     url = f"postgresql://{user}127.0.0.1:{proxy.port}/{pg_name}?pool=2&pool_wait_s=1&statement_timeout_s=1&connect_timeout=2"
     config = parse_config({"server": {"data_dir": str(tmp_path)}, "store": url})
-    rt = Runtime(config, city=small_city)
+    rt = build_runtime(config, city=small_city)
     try:
-        with ServerThread(build_app(rt)) as srv, httpx.Client(base_url=srv.url, timeout=60) as http:
+        with serve_app(rt) as srv, httpx.Client(base_url=srv.url, timeout=60) as http:
             admin = srv.headers()
             assert http.get("/api/cases", headers=admin).status_code == 200
             assert http.get("/api/health").status_code == 200
@@ -322,7 +321,7 @@ def sqlite_site(tmp_path: Path, small_city: City) -> tuple[Runtime, Path, Path]:
     config_file = tmp_path / "config.yaml"
     config_file.write_text(json.dumps({"store": f"sqlite:///{db}"}))  # JSON is YAML
     config = parse_config({"server": {"data_dir": str(tmp_path / "data")}, "store": f"sqlite:///{db}"})
-    return Runtime(config, city=small_city), db, config_file
+    return build_runtime(config, city=small_city), db, config_file
 
 
 def test_finding_19_map_replacement_and_emergency_changes_are_audited_and_a_changed_row_is_detected(
@@ -331,7 +330,7 @@ def test_finding_19_map_replacement_and_emergency_changes_are_audited_and_a_chan
     rt, db, config_file = sqlite_site(tmp_path, small_city)
     grid = small_city.grids[3]
     with (
-        ServerThread(build_app(rt)) as srv,
+        serve_app(rt) as srv,
         httpx.Client(base_url=srv.url, timeout=60, headers=srv.headers()) as http,
     ):
         doc = city_to_geojson(small_city, levels=("grid",))
@@ -383,7 +382,7 @@ def test_finding_19_a_failed_audit_write_is_loud_and_makes_health_degraded(
     rt, db, _ = sqlite_site(tmp_path, small_city)
     grid = small_city.grids[5]
     with (
-        ServerThread(build_app(rt)) as srv,
+        serve_app(rt) as srv,
         httpx.Client(base_url=srv.url, timeout=60, headers=srv.headers()) as http,
     ):
         before = audit.failures
@@ -425,9 +424,9 @@ def test_finding_23_health_checks_the_bus_and_the_wall_says_when_delivery_is_deg
             "bus": bus,
         }
     )
-    rt = Runtime(config, city=small_city)
+    rt = build_runtime(config, city=small_city)
     try:
-        with ServerThread(build_app(rt)) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
+        with serve_app(rt) as srv, httpx.Client(base_url=srv.url, timeout=30) as http:
             ok = http.get("/api/health")
             assert ok.status_code == 200, ok.text
             body = ok.json()
@@ -486,7 +485,7 @@ def test_finding_24_db_check_finds_a_corrupt_file_and_backup_is_consistent_while
     tmp_path: Path, small_city: City
 ) -> None:
     rt, db, config_file = sqlite_site(tmp_path, small_city)
-    with ServerThread(build_app(rt)):
+    with serve_app(rt):
         for n in range(300):  # some bulk, so that the middle of the file holds real pages
             rt.store.add_audit({"ts": f"2026-01-01T00:00:{n % 60:02d}+00:00", "actor": "a", "role": "admin",
                                 "action": "test.fill", "target": f"t{n}", "ip": "127.0.0.1", "detail": "x" * 200})  # fmt: skip

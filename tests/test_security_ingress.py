@@ -16,14 +16,13 @@ import pytest
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 from command_center.api.webrtc import hubs
-from command_center.app import build_app
 from command_center.auth.principal import normalize_jurisdiction
 from command_center.config import parse_config
 from command_center.runtime import Runtime
 from dispatch.city import City
 from streams.telemetry import TELEMETRY
 from streams.webrtc import WebRTCConfig, new_peer
-from tests.conftest import ServerThread, auth_headers
+from tests.helpers import ServerThread, auth_headers, build_runtime, serve_app
 from tests.test_store_postgres import pg_db  # noqa: F401  (a PostgreSQL database for this session)
 from tests.test_whip import CHROMIUM_ARGS, SDP, MovingSquare, client_offer, wait_for
 
@@ -67,7 +66,7 @@ def make_runtime(tmp_path: Path, city: City, auth: dict[str, Any] | None = None)
     )
     for cam_id in (DRONE, GATE, "cam-home", "cam-away"):
         TELEMETRY.clear(cam_id)
-    return Runtime(config, city=city)
+    return build_runtime(config, city=city)
 
 
 def make_key(server: ServerThread, stream: str, name: str = "device") -> dict[str, Any]:
@@ -121,23 +120,23 @@ async def until(check: Any, timeout: float, what: str) -> Any:
 
 async def frames_flow(rt: Runtime, cam_id: str, seconds: float = 1.0) -> int:
     """How many frames the camera took in over the next `seconds` (>0: the publisher streams)."""
-    before = rt.runners[cam_id].health.frames_in
+    before = rt.cameras.runners[cam_id].health.frames_in
     await asyncio.sleep(seconds)
-    return rt.runners[cam_id].health.frames_in - before
+    return rt.cameras.runners[cam_id].health.frames_in - before
 
 
 def test_finding_3_nobody_takes_over_a_live_worker_stream(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city)
     worker, other = small_city.workers[0], small_city.workers[1]
     stream = f"worker-{worker.id}"
-    with ServerThread(build_app(rt)) as server:
+    with serve_app(rt) as server:
 
         async def scenario() -> dict[str, Any]:
             mine = auth_headers(rt, role="worker", worker_id=worker.id)
             pc, location = await go_live(server.url, stream, mine)
             try:
-                await until(lambda: rt.runners.get(stream) and rt.runners[stream].health.frames_in > 0, 5, "frames")
-                first = hubs(rt).whip.live_owner(stream)
+                await until(lambda: rt.cameras.runners.get(stream) and rt.cameras.runners[stream].health.frames_in > 0, 5, "frames")
+                first = hubs(server.app).whip.live_owner(stream)
                 attempts = {
                     "anonymous": {},
                     "anonymous again": {},
@@ -152,7 +151,7 @@ def test_finding_3_nobody_takes_over_a_live_worker_stream(tmp_path: Path, small_
                         offer = await offer_for("sendonly")
                         res = await http.post(f"/whip/{stream}", content=offer, headers={**SDP, **headers})
                         refused[who] = res.status_code
-                        assert hubs(rt).whip.live_owner(stream) == first, f"{who} changed the publisher"
+                        assert hubs(server.app).whip.live_owner(stream) == first, f"{who} changed the publisher"
                         flowing[who] = await frames_flow(rt, stream, 0.6)
                     # Nor can anyone but the worker (or an admin) end the worker's session.
                     ends = {
@@ -161,7 +160,7 @@ def test_finding_3_nobody_takes_over_a_live_worker_stream(tmp_path: Path, small_
                             await http.delete(location, headers=auth_headers(rt, role="worker", worker_id=other.id))
                         ).status_code,
                     }
-                    assert hubs(rt).whip.live_owner(stream) == first
+                    assert hubs(server.app).whip.live_owner(stream) == first
                     ends["the worker"] = (await http.delete(location, headers=mine)).status_code
                 return {"refused": refused, "flowing": flowing, "ends": ends}
             finally:
@@ -196,7 +195,7 @@ def test_finding_3_a_drone_stream_needs_its_key_and_keys_can_be_rotated_and_revo
 ) -> None:
     rt = make_runtime(tmp_path, small_city)
     (home, _), (away, _) = districts(small_city)[:2]
-    with ServerThread(build_app(rt)) as server:
+    with serve_app(rt) as server:
         drone_key, gate_key, spare_key = make_key(server, DRONE), make_key(server, GATE), make_key(server, DRONE)
         listed = httpx.get(f"{server.url}/api/publish-keys", headers=server.headers()).json()
         assert listed["total"] == 3 and all("token" not in k and "secret_hash" not in k for k in listed["items"])
@@ -213,8 +212,8 @@ def test_finding_3_a_drone_stream_needs_its_key_and_keys_can_be_rotated_and_revo
                 out["no key"] = await try_publish({})
                 pc, _location = await go_live(server.url, DRONE, bearer(drone_key["token"]))
                 try:
-                    await until(lambda: rt.runners[DRONE].health.frames_in > 0, 5, "the drone's frames")
-                    first = hubs(rt).whip.live_owner(DRONE)
+                    await until(lambda: rt.cameras.runners[DRONE].health.frames_in > 0, 5, "the drone's frames")
+                    first = hubs(server.app).whip.live_owner(DRONE)
                     out["refused"] = {
                         "no key": await try_publish({}),
                         "the gate's key": await try_publish(bearer(gate_key["token"])),
@@ -226,12 +225,12 @@ def test_finding_3_a_drone_stream_needs_its_key_and_keys_can_be_rotated_and_revo
                             auth_headers(rt, role="officer", jurisdiction=home)
                         ),
                     }
-                    out["same publisher"] = hubs(rt).whip.live_owner(DRONE) == first
+                    out["same publisher"] = hubs(server.app).whip.live_owner(DRONE) == first
                     out["flowing"] = await frames_flow(rt, DRONE)
                     rotated = await http.post(f"/api/publish-keys/{drone_key['id']}/rotate", headers=server.headers())
                     assert rotated.status_code == 200
                     # Rotation ends the key's live publish at once, and its old token is refused.
-                    await until(lambda: hubs(rt).whip.live_owner(DRONE) is None, 5, "the rotated key's session to end")
+                    await until(lambda: hubs(server.app).whip.live_owner(DRONE) is None, 5, "the rotated key's session to end")
                     out["old token"] = await try_publish(bearer(drone_key["token"]))
                     revoked = await http.delete(f"/api/publish-keys/{spare_key['id']}", headers=server.headers())
                     assert revoked.status_code == 200 and revoked.json()["active"] is False
@@ -245,7 +244,7 @@ def test_finding_3_a_drone_stream_needs_its_key_and_keys_can_be_rotated_and_revo
                 try:
                     # An admin may take over (and it is audited).
                     pc2, location2 = await go_live(server.url, DRONE, server.headers())
-                    out["admin took over"] = hubs(rt).whip.live_owner(DRONE)[1] == "user:admin"
+                    out["admin took over"] = hubs(server.app).whip.live_owner(DRONE)[1] == "user:admin"
                     await pc2.close()
                     await http.delete(location2, headers=server.headers())
                 finally:
@@ -283,7 +282,7 @@ def test_finding_3_a_drone_stream_needs_its_key_and_keys_can_be_rotated_and_revo
 
 def test_finding_2_metrics_are_not_public(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city)
-    with ServerThread(build_app(rt)) as server:
+    with serve_app(rt) as server:
         assert httpx.get(f"{server.url}/metrics").status_code == 401
         assert httpx.get(f"{server.url}/metrics", headers=auth_headers(rt, role="officer")).status_code == 403
         assert httpx.get(f"{server.url}/metrics", headers=server.headers()).status_code == 200
@@ -291,7 +290,7 @@ def test_finding_2_metrics_are_not_public(tmp_path: Path, small_city: City) -> N
 
 def test_finding_2_spoofed_telemetry_never_moves_a_camera(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city)
-    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url) as http:
+    with serve_app(rt) as server, httpx.Client(base_url=server.url) as http:
         wait_for(lambda: http.get("/api/cameras/cam-home", headers=server.headers()).json()["state"] == "online", 10, "cam")
         installed = http.get("/api/cameras/cam-home", headers=server.headers()).json()["location"]
         elsewhere = {"lat": 23.2, "lon": 113.4}
@@ -334,7 +333,7 @@ def test_finding_2_spoofed_telemetry_never_moves_a_camera(tmp_path: Path, small_
 
 def test_finding_2_a_fixed_whip_camera_ignores_telemetry_on_its_data_channel(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city)
-    with ServerThread(build_app(rt)) as server:
+    with serve_app(rt) as server:
         gate_key = make_key(server, GATE)
 
         async def scenario() -> None:
@@ -349,7 +348,7 @@ def test_finding_2_a_fixed_whip_camera_ignores_telemetry_on_its_data_channel(tmp
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=res.text, type="answer"))
                 try:
                     deadline = time.monotonic() + 5
-                    while hubs(rt).whip.fixed_telemetry < 3:
+                    while hubs(server.app).whip.fixed_telemetry < 3:
                         assert time.monotonic() < deadline, "the data channel's telemetry never arrived"
                         if channel.readyState == "open":
                             channel.send(json.dumps({"lat": 23.3, "lon": 113.5}))
@@ -367,7 +366,7 @@ def test_finding_2_a_fixed_whip_camera_ignores_telemetry_on_its_data_channel(tmp
 def test_finding_5_whep_is_scoped_to_the_jurisdiction(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city)
     (home, _), _ = districts(small_city)[:2]
-    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url) as http:
+    with serve_app(rt) as server, httpx.Client(base_url=server.url) as http:
         officer = auth_headers(rt, role="officer", user="district-officer", jurisdiction=home)
         offer = asyncio.run(offer_for("recvonly"))
         away = http.post("/whep/cam-away", content=offer, headers={**SDP, **officer})
@@ -390,8 +389,8 @@ async def first_bytes(response: httpx.Response) -> tuple[Any, int]:
 def test_finding_7_live_views_are_capped_per_user(tmp_path: Path, small_city: City) -> None:
     caps = {"max_sessions_per_user": {"mjpeg": 2, "whep": 1}}
     rt = make_runtime(tmp_path, small_city, caps)
-    with ServerThread(build_app(rt)) as server:
-        wait_for(lambda: rt.runners["cam-home"].latest is not None, 10, "a frame")
+    with serve_app(rt) as server:
+        wait_for(lambda: rt.cameras.runners["cam-home"].latest is not None, 10, "a frame")
         officer = auth_headers(rt, role="officer", user="watcher")
         url = "/api/cameras/cam-home/live.mjpg"
 
@@ -437,8 +436,8 @@ def test_finding_7_live_views_are_capped_per_user(tmp_path: Path, small_city: Ci
 
 def test_finding_7_live_views_end_when_the_token_expires(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city, {"token_ttl_s": 3})
-    with ServerThread(build_app(rt)) as server:
-        wait_for(lambda: rt.runners["cam-home"].latest is not None, 10, "a frame")
+    with serve_app(rt) as server:
+        wait_for(lambda: rt.cameras.runners["cam-home"].latest is not None, 10, "a frame")
         officer = auth_headers(rt, role="officer", user="short-shift")
         expires_at = rt.auth.signer.verify(officer["Authorization"].split()[1]).expires_at
 
@@ -458,7 +457,7 @@ def test_finding_7_live_views_end_when_the_token_expires(tmp_path: Path, small_c
                         async for _chunk in mjpeg.aiter_bytes():
                             pass  # the server ends the body when the token lapses
                     ended["mjpeg"] = time.time() - expires_at
-                    await until(lambda: len(hubs(rt).whep.sessions) == 0, 5, "the WHEP session to end")
+                    await until(lambda: len(hubs(server.app).whep.sessions) == 0, 5, "the WHEP session to end")
                     ended["whep"] = time.time() - expires_at
                 finally:
                     await viewer.close()
@@ -474,7 +473,7 @@ def test_admin_page_manages_publish_keys_and_is_linked_from_the_wall(tmp_path: P
     if not Path("/usr/bin/chromium").exists():
         pytest.skip("Debian's chromium is not installed")
     rt = make_runtime(tmp_path, small_city)
-    with ServerThread(build_app(rt)) as server, sync_api.sync_playwright() as pw:
+    with serve_app(rt) as server, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
         try:
 
@@ -578,17 +577,17 @@ def test_finding_6_a_disabled_workers_live_publish_ends(tmp_path: Path, small_ci
     rt = make_runtime(tmp_path, small_city)
     worker = small_city.workers[0]
     stream = f"worker-{worker.id}"
-    with ServerThread(build_app(rt)) as server:
+    with serve_app(rt) as server:
 
         async def scenario() -> float:
             pc, _location = await go_live(server.url, stream, auth_headers(rt, role="worker", worker_id=worker.id))
             try:
-                await until(lambda: hubs(rt).whip.live_owner(stream), 5, "the publish")
+                await until(lambda: hubs(server.app).whip.live_owner(stream), 5, "the publish")
                 async with httpx.AsyncClient(base_url=server.url, headers=auth_headers(rt)) as http:
                     res = await http.post(f"/api/users/{worker.id}/disable")
                     assert res.status_code == 200, res.text
                 started = time.monotonic()
-                await until(lambda: hubs(rt).whip.live_owner(stream) is None, 5, "the publish to end")
+                await until(lambda: hubs(server.app).whip.live_owner(stream) is None, 5, "the publish to end")
                 return time.monotonic() - started
             finally:
                 await pc.close()

@@ -24,13 +24,12 @@ import httpx
 import numpy as np
 import pytest
 
-from command_center.app import build_app
 from command_center.config import parse_config
 from command_center.retention import Retention
 from command_center.runtime import Runtime
 from command_center.store import create_store
 from dispatch.city import City
-from tests.conftest import ROOT, ServerThread
+from tests.helpers import ROOT, ServerThread, build_runtime, serve_app
 from vision.privacy import find_plates
 
 CHEAP_HASH = {"hash_time_cost": 1, "hash_memory_kib": 1024}
@@ -54,14 +53,14 @@ def make_runtime(data: Path, city: City, **sections: object) -> Runtime:
             **sections,
         }
     )
-    return Runtime(config, city=city)
+    return build_runtime(config, city=city)
 
 
 @pytest.fixture
 def fast_sweep(tmp_path: Path, small_city: City) -> Iterator[tuple[ServerThread, Runtime]]:
     """A server whose retention sweeps every 0.2 s, evidence kept one day."""
     rt = make_runtime(tmp_path, small_city, retention={"every_s": 0.2}, evidence={"max_age_days": 1})
-    with ServerThread(build_app(rt)) as srv:
+    with serve_app(rt) as srv:
         yield srv, rt
 
 
@@ -265,7 +264,7 @@ def evidence_server(
     tmp_path_factory: pytest.TempPathFactory, small_city: City
 ) -> Iterator[tuple[ServerThread, Runtime]]:
     rt = make_runtime(tmp_path_factory.mktemp("privacy"), small_city)
-    with ServerThread(build_app(rt)) as srv:
+    with serve_app(rt) as srv:
         yield srv, rt
 
 

@@ -36,7 +36,7 @@ from command_center.runtime import Runtime
 from command_center.store import CaseQuery
 from dispatch.cases import Case, CaseState
 from dispatch.city import City, city_to_geojson
-from tests.conftest import ROOT, ServerThread, free_port
+from tests.helpers import ROOT, ServerThread, build_runtime, free_port, serve_app
 from tests.test_store_postgres import pg_db, store, store_url  # noqa: F401  (fixtures: both backends)
 
 URL = "/open311/v2/requests.json"
@@ -56,8 +56,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator
             "auth": CHEAP_HASH,
         }
     )
-    rt = Runtime(config, city=small_city)
-    with ServerThread(build_app(rt)) as srv:
+    rt = build_runtime(config, city=small_city)
+    with serve_app(rt) as srv:
         yield srv, rt
 
 
@@ -95,13 +95,13 @@ def jpeg_file() -> dict[str, tuple[str, bytes, str]]:
 def test_finding_1_external_media_is_a_link(site: tuple[ServerThread, Runtime], anon: httpx.Client) -> None:
     srv, rt = site
     link = "https://elsewhere.example/p.jpg"
-    report_id = report(anon, rt.city, 0, data={"media_url": link})
+    report_id = report(anon, rt.city.city, 0, data={"media_url": link})
     case = rt.store.get_case(rt.store.get_report(report_id)["case_id"])
     assert case is not None and case.snapshot_url is None and case.external_media_url == link
     staff = httpx.get(f"{srv.url}/api/cases/{case.id}", headers=srv.headers(role="officer")).json()
     assert staff["snapshot_url"] is None and staff["external_media_url"] == link
     # With a photo of our own as well, the snapshot is ours and the link stays a link.
-    with_photo = report(anon, rt.city, 1, data={"media_url": link}, files=jpeg_file())
+    with_photo = report(anon, rt.city.city, 1, data={"media_url": link}, files=jpeg_file())
     case = rt.store.get_case(rt.store.get_report(with_photo)["case_id"])
     assert case is not None and case.snapshot_url == f"/api/reports/{with_photo}/photo.jpg"
     assert case.external_media_url == link
@@ -252,7 +252,7 @@ def test_finding_4_every_route_has_a_limit(site: tuple[ServerThread, Runtime], a
 
 
 def _old_cases(rt: Runtime, n: int, when: datetime) -> None:
-    grid = rt.city.grids[10]
+    grid = rt.city.city.grids[10]
     with rt.store.batch():  # type: ignore[attr-defined]
         for i in range(n):
             rt.store.insert_case(
@@ -269,7 +269,7 @@ def test_finding_8_kpi_and_hotspots_filter_in_sql(
     monkeypatch.setattr(rt.config.limits, "query_max_cases", 200)
     officer = srv.headers(role="officer")
     with httpx.Client(base_url=srv.url, headers=officer, timeout=30) as client:
-        grid = rt.city.grids[11]
+        grid = rt.city.city.grids[11]
         made = client.post("/api/cases", json={"matter_code": "0102", "lon": grid.lon, "lat": grid.lat})
         assert made.status_code == 201
         # A recent range counts a few cases in SQL, though 300 old ones are stored: answered.
@@ -301,7 +301,7 @@ def test_finding_8_the_store_filters_by_time_and_deletes_old_reports(store) -> N
 
 def test_finding_8_one_map_check_at_a_time(site: tuple[ServerThread, Runtime], monkeypatch: pytest.MonkeyPatch) -> None:
     srv, rt = site
-    doc = json.dumps(city_to_geojson(rt.city, levels=("grid",))).encode()
+    doc = json.dumps(city_to_geojson(rt.city.city, levels=("grid",))).encode()
     release = threading.Event()
     first: dict[str, httpx.Response] = {}
 
@@ -338,15 +338,15 @@ def test_finding_12_public_list_is_coarse_unless_published(
     site: tuple[ServerThread, Runtime], anon: httpx.Client
 ) -> None:
     srv, rt = site
-    private = report(anon, rt.city, 3, files=jpeg_file())
-    public = report(anon, rt.city, 4, files=jpeg_file(), data={"publish": "true"})
+    private = report(anon, rt.city.city, 3, files=jpeg_file())
+    public = report(anon, rt.city.city, 4, files=jpeg_file(), data={"publish": "true"})
     stored = rt.store.get_report(private)
     views = {v["service_request_id"]: v for v in anon.get(URL).json()}
     mine = views[private]
     assert mine["description"] is None and mine["media_url"] is None
     assert (mine["lat"], mine["long"]) == (round(stored["lat"], 3), round(stored["long"], 3))
     assert mine["lat"] != stored["lat"] or mine["long"] != stored["long"]
-    assert mine["address"] == rt.city.areas[rt.store.get_case(stored["case_id"]).grid_code].name
+    assert mine["address"] == rt.city.city.areas[rt.store.get_case(stored["case_id"]).grid_code].name
     # The reporter follows their own report by its id: status, not the text.
     (own,) = anon.get(f"/open311/v2/requests/{private}.json").json()
     assert own["status"] == "open" and own["status_notes"] and own["description"] is None
@@ -362,7 +362,7 @@ def test_finding_12_public_list_is_coarse_unless_published(
     case = rt.store.get_case(stored["case_id"])
     assert case is not None and case.assignee
     assert anon.get(photo, headers=srv.headers(role="worker", worker_id=case.assignee)).status_code == 200
-    other = next(d for d in districts(rt.city) if not case.grid_code.startswith(normalize_jurisdiction(d)))
+    other = next(d for d in districts(rt.city.city) if not case.grid_code.startswith(normalize_jurisdiction(d)))
     elsewhere = srv.headers(role="officer", user="d-other", jurisdiction=normalize_jurisdiction(other))
     assert anon.get(photo, headers=elsewhere).status_code == 404
     # Staff of the area see the exact point and the text.
@@ -391,7 +391,7 @@ def test_finding_15_headers_and_csp(site: tuple[ServerThread, Runtime], anon: ht
 
 def test_finding_15_even_a_server_error_carries_the_headers(small_city: City, tmp_path: Path) -> None:
     """Starlette answers an unexpected error outside every middleware: the handler adds them."""
-    rt = Runtime(parse_config({"server": {"data_dir": str(tmp_path)}, "store": "sqlite:///:memory:"}), city=small_city)
+    rt = build_runtime(parse_config({"server": {"data_dir": str(tmp_path)}, "store": "sqlite:///:memory:"}), city=small_city)
     app = build_app(rt)
 
     async def broken(_request: object) -> None:
@@ -423,7 +423,7 @@ def test_finding_15_pages_pass_the_csp(site: tuple[ServerThread, Runtime]) -> No
     from playwright.sync_api import sync_playwright
 
     srv, rt = site
-    worker = rt.city.workers[0]
+    worker = rt.city.city.workers[0]
     rt.auth.users.seed([Account("csp-officer", "officer-pw", "officer"), Account(worker.id, "worker-pw", "worker", worker_id=worker.id)])
     pages = [
         ("/wall", "csp-officer", "officer-pw"),
@@ -468,7 +468,7 @@ def new_case(client: httpx.Client, grid: Any, headers: dict[str, str]) -> dict[s
 def test_finding_16_actor_is_the_signed_in_user(site: tuple[ServerThread, Runtime], anon: httpx.Client) -> None:
     srv, rt = site
     alice, bob = srv.headers(role="officer", user="alice"), srv.headers(role="officer", user="bob")
-    case = new_case(anon, rt.city.grids[300], alice)
+    case = new_case(anon, rt.city.city.grids[300], alice)
     url, worker = f"/api/cases/{case['id']}", case["assignee"]
     assert anon.post(f"{url}/accept", json={}, headers=srv.headers(role="worker", worker_id=worker)).status_code == 200
     # Alice records the worker's feedback on the phone's behalf: recorded as both.
@@ -487,10 +487,10 @@ def test_finding_17_workers_are_scoped_to_the_jurisdiction(
     site: tuple[ServerThread, Runtime], anon: httpx.Client
 ) -> None:
     srv, rt = site
-    home, away = districts(rt.city)[:2]
+    home, away = districts(rt.city.city)[:2]
     officer = srv.headers(role="officer", user="d-home", jurisdiction=normalize_jurisdiction(home))
-    mine = next(w for w in rt.city.workers if w.grid_code.startswith(normalize_jurisdiction(home)))
-    theirs = next(w for w in rt.city.workers if w.grid_code.startswith(normalize_jurisdiction(away)))
+    mine = next(w for w in rt.city.city.workers if w.grid_code.startswith(normalize_jurisdiction(home)))
+    theirs = next(w for w in rt.city.city.workers if w.grid_code.startswith(normalize_jurisdiction(away)))
     assert anon.get(f"/api/workers/{mine.id}", headers=officer).status_code == 200
     outside = anon.get(f"/api/workers/{theirs.id}", headers=officer)
     missing = anon.get("/api/workers/W9999999", headers=officer)
@@ -505,12 +505,12 @@ def test_finding_18_merge_does_not_reveal_foreign_cases(
     site: tuple[ServerThread, Runtime], anon: httpx.Client
 ) -> None:
     srv, rt = site
-    home, away = districts(rt.city)[:2]
+    home, away = districts(rt.city.city)[:2]
     admin = srv.headers()
     officer = srv.headers(role="officer", user="d-merge", jurisdiction=normalize_jurisdiction(home))
-    mine = new_case(anon, grid_in(rt.city, home, 1), officer)
-    foreign_open = new_case(anon, grid_in(rt.city, away, 2), admin)
-    foreign_closed = new_case(anon, grid_in(rt.city, away, 3), admin)
+    mine = new_case(anon, grid_in(rt.city.city, home, 1), officer)
+    foreign_open = new_case(anon, grid_in(rt.city.city, away, 2), admin)
+    foreign_closed = new_case(anon, grid_in(rt.city.city, away, 3), admin)
     merged = anon.post(f"/api/cases/{foreign_closed['id']}/merge", json={"into": foreign_open["id"]}, headers=admin)
     assert merged.status_code == 200  # a merged case is no longer open: 409 if it were ours
     answers = []

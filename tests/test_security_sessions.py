@@ -24,15 +24,15 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from command_center.app import build_app
 from command_center.auth import Principal
 from command_center.auth.users import Account
 from command_center.config import parse_config
+from command_center.hub_feed import TOPICS
 from command_center.hub_parts import TOPICS as HUB_TOPICS
-from command_center.runtime import TOPICS, Runtime
+from command_center.runtime import Runtime
 from command_center.store import CaseQuery
 from dispatch.city import City
-from tests.conftest import TEST_HASH, TEST_PASSWORD, ServerThread, token_for
+from tests.helpers import TEST_HASH, TEST_PASSWORD, ServerThread, build_runtime, serve_app, token_for
 from tests.test_store_postgres import make_case, pg_db, store, store_url  # noqa: F401  # fixtures, both backends
 
 CHEAP_HASH = {"hash_time_cost": 1, "hash_memory_kib": 1024}  # argon2id still, at test speed
@@ -47,7 +47,7 @@ def make_runtime(data: Path, city: City, server: dict[str, Any] | None = None, *
             "auth": {**CHEAP_HASH, **auth},
         }
     )
-    return Runtime(config, city=city)
+    return build_runtime(config, city=city)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -98,7 +98,7 @@ def seconds_until(check: Any, timeout: float) -> float:
 def node(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator[tuple[ServerThread, Runtime]]:
     rt = make_runtime(tmp_path_factory.mktemp("sessions"), small_city, login_burst=100, login_per_minute=600,
                       login_account_burst=100, login_account_per_minute=600, login_all_burst=100)  # fmt: skip
-    with ServerThread(build_app(rt)) as srv:
+    with serve_app(rt) as srv:
         yield srv, rt
 
 
@@ -109,7 +109,7 @@ def test_finding_6_disabled_user_is_refused_on_every_node_and_its_websocket_clos
     # Two nodes: separate runtimes, stores and caches over one database file and one secret.
     a_rt, b_rt = make_runtime(tmp_path, small_city), make_runtime(tmp_path, small_city)
     a_rt.auth.users.seed([Account("night", "night-password", "officer")])
-    with ServerThread(build_app(a_rt)) as a, ServerThread(build_app(b_rt)) as b, httpx.Client(timeout=10) as http:
+    with serve_app(a_rt) as a, serve_app(b_rt) as b, httpx.Client(timeout=10) as http:
         res = http.post(f"{a.url}/api/auth/login", json={"username": "night", "password": "night-password"})
         assert res.status_code == 200, res.text
         token = res.json()["token"]
@@ -150,7 +150,7 @@ def http_for(server: ServerThread) -> httpx.Client:
 
 def test_finding_6_a_database_edit_revokes_within_seconds(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city)
-    with ServerThread(build_app(rt)) as srv, http_for(srv) as http:
+    with serve_app(rt) as srv, http_for(srv) as http:
         token = token_for(rt, role="officer", user="dbedit")
         assert http.get("/api/cases", headers=bearer(token)).status_code == 200
         rt.store.update_user("dbedit", disabled=1)  # no API: only the shared database changes
@@ -214,7 +214,7 @@ def test_finding_6_password_and_role_changes_revoke_tokens(node: tuple[ServerThr
 
 def test_finding_6_an_expired_token_closes_its_websocket(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city, token_ttl_s=2)
-    with ServerThread(build_app(rt)) as srv, ws_as(srv, token_for(rt, role="officer")) as ws:
+    with serve_app(rt) as srv, ws_as(srv, token_for(rt, role="officer")) as ws:
         t0 = time.monotonic()
         ws.send(json.dumps({"op": "subscribe", "channels": ["incidents"]}))
         code, reason, _ = messages_until_closed(ws, 6)
@@ -282,7 +282,7 @@ def test_finding_7_a_huge_subscribe_is_refused_and_creates_no_channels(node: tup
 
 def test_finding_7_a_user_has_a_websocket_cap(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city, max_sessions_per_user={"ws": 3})
-    with ServerThread(build_app(rt)) as srv, contextlib.ExitStack() as stack:
+    with serve_app(rt) as srv, contextlib.ExitStack() as stack:
         token = token_for(rt, role="officer", user="tabs")
         held = [stack.enter_context(ws_as(srv, token)) for _ in range(3)]
         for conn in held:
@@ -312,7 +312,7 @@ def test_finding_13_an_account_is_locked_across_rotating_addresses(tmp_path: Pat
     rt = make_runtime(tmp_path, small_city, {"trusted_proxies": ["127.0.0.1"]},
                       login_account_burst=3, login_account_per_minute=1)  # fmt: skip
     rt.auth.users.seed([Account("target", "target-password", "officer")])
-    with ServerThread(build_app(rt)) as srv, http_for(srv) as http:
+    with serve_app(rt) as srv, http_for(srv) as http:
         codes = [login(http, "target", f"guess-{i}", **{"X-Forwarded-For": f"2001:db8::{i}"}).status_code for i in range(5)]
         assert codes == [401, 401, 401, 429, 429], codes
         locked = login(http, "target", "target-password", **{"X-Forwarded-For": "2001:db8::99"})
@@ -324,7 +324,7 @@ def test_finding_13_an_account_is_locked_across_rotating_addresses(tmp_path: Pat
 def test_finding_13_successful_logins_are_not_counted(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city, login_burst=2, login_per_minute=1)
     rt.auth.users.seed([Account(f"hall{i}", "hall-password", "officer") for i in range(6)])
-    with ServerThread(build_app(rt)) as srv, http_for(srv) as http:
+    with serve_app(rt) as srv, http_for(srv) as http:
         # A whole hall signing in from one address (a proxy, a NAT) uses up nothing.
         assert [login(http, f"hall{i}", "hall-password").status_code for i in range(6)] == [200] * 6
         assert [login(http, "hall0", "wrong").status_code for _ in range(3)] == [401, 401, 429]
@@ -334,7 +334,7 @@ def test_finding_13_x_forwarded_for_is_believed_only_from_a_trusted_proxy(tmp_pa
     for trusted, expect in (([], ["127.0.0.1"] * 2), (["127.0.0.0/8"], ["198.51.100.7", "198.51.100.8"])):
         rt = make_runtime(tmp_path / str(len(trusted)), small_city, {"trusted_proxies": trusted}, login_burst=2,
                           login_per_minute=1)  # fmt: skip
-        with ServerThread(build_app(rt)) as srv, http_for(srv) as http:
+        with serve_app(rt) as srv, http_for(srv) as http:
             # A client behind the proxy adds its own (forged) hop on the left: the proxy's is the last.
             codes = [login(http, f"u{i}", "x", **{"X-Forwarded-For": f"10.9.9.9, 198.51.100.{7 + i}"}).status_code
                      for i in range(3)]  # fmt: skip
@@ -348,7 +348,7 @@ def test_finding_13_x_forwarded_for_is_believed_only_from_a_trusted_proxy(tmp_pa
 def test_finding_13_failed_sign_ins_of_everyone_are_bounded_too(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city, {"trusted_proxies": ["127.0.0.1"]}, login_all_burst=4, login_all_per_minute=1)
     rt.auth.users.seed([Account("steady", "steady-password", "officer")])
-    with ServerThread(build_app(rt)) as srv, http_for(srv) as http:
+    with serve_app(rt) as srv, http_for(srv) as http:
         # ever new addresses for ever new names: the per-address and per-account buckets never fill
         codes = [login(http, f"name{i}", "x", **{"X-Forwarded-For": f"192.0.2.{i}"}).status_code for i in range(6)]
         assert codes == [401] * 4 + [429] * 2, codes
@@ -358,7 +358,7 @@ def test_finding_13_failed_sign_ins_of_everyone_are_bounded_too(tmp_path: Path, 
 def test_finding_13_argon2_has_its_own_bounded_pool(tmp_path: Path, small_city: City) -> None:
     rt = make_runtime(tmp_path, small_city, hash_time_cost=3, hash_memory_kib=65536, hash_threads=1, hash_queue=1,
                       login_burst=100, login_per_minute=600)  # fmt: skip
-    with ServerThread(build_app(rt)) as srv:
+    with serve_app(rt) as srv:
         token = token_for(rt, role="officer", user="reader")
 
         def attempt(i: int) -> tuple[int, float]:
@@ -483,7 +483,7 @@ def test_finding_1_worker_token_stays_home(tmp_path: Path, small_city: City, els
     origin, seen = elsewhere
     photo = f"{origin}/p.jpg"
     rt = make_runtime(tmp_path, small_city)
-    with ServerThread(build_app(rt)) as srv, http_for(srv) as http:
+    with serve_app(rt) as srv, http_for(srv) as http:
         grid = small_city.grids[120]
         filed = http.post("/open311/v2/requests.json", data={
             "service_code": "0101", "lat": str(grid.lat), "long": str(grid.lon), "description": "路口堆放垃圾",

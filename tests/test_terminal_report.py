@@ -23,13 +23,11 @@ import numpy as np
 import pytest
 
 from command_center.api.webrtc import hubs
-from command_center.app import build_app
 from command_center.auth.users import Account
 from command_center.config import parse_config
-from command_center.runtime import Runtime
 from dispatch.assign import pick_worker
 from dispatch.city import City
-from tests.conftest import ROOT, ServerThread
+from tests.helpers import ROOT, ServerThread, build_runtime, serve_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "var" / "test-artifacts"
@@ -53,8 +51,8 @@ def site(tmp_path: Path, small_city: City) -> Iterator[dict[str, Any]]:
     worker = pick_worker(small_city, grid.code, datetime.now(tz), lambda ids: {})
     assert worker is not None
     # No camera configured for the worker's phone: "Go live" adds it (workers.live_video).
-    rt = Runtime(parse_config(base), city=small_city)
-    with ServerThread(build_app(rt)) as server:
+    rt = build_runtime(parse_config(base), city=small_city)
+    with serve_app(rt) as server:
         rt.auth.users.seed(
             [
                 Account("officer", "officer", "officer"),
@@ -227,7 +225,7 @@ def test_terminal_reports_a_clue_and_goes_live(site: dict[str, Any]) -> None:
             wall.wait_for_selector(f".cam-tile[data-camera-id='{stream}']", state="attached", timeout=5000)
             terminal.screenshot(path=str(ARTIFACTS / "terminal-live.png"), full_page=True)
             terminal.click("#live-stop")
-            wait_for(lambda: not hubs(site["rt"]).whip.sessions, 5, "the WHIP session to end")
+            wait_for(lambda: not hubs(site["server"].app).whip.sessions, 5, "the WHIP session to end")
             assert terminal.is_hidden("#live")
             assert not errors, errors
         except Exception:

@@ -20,13 +20,12 @@ from aiortc.mediastreams import AudioStreamTrack
 from av import VideoFrame
 
 from command_center.api.webrtc import hubs
-from command_center.app import build_app
 from command_center.config import parse_config
 from command_center.runtime import Runtime
 from dispatch.city import City
 from streams.telemetry import TELEMETRY
 from streams.webrtc import WebRTCConfig, advertise_hosts, new_peer
-from tests.conftest import ServerThread, auth_headers
+from tests.helpers import ServerThread, auth_headers, build_runtime, serve_app
 
 STREAM = "drone-7"
 SDP = {"Content-Type": "application/sdp"}
@@ -65,7 +64,7 @@ def runtime(tmp_path: Path, city: City, extra_cameras: list[dict[str, Any]] | No
         }
     )
     TELEMETRY.clear(STREAM)
-    return Runtime(config, city=city)
+    return build_runtime(config, city=city)
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
@@ -100,7 +99,7 @@ def open_fds() -> int:
 def assert_no_sessions(server: ServerThread, rt: Runtime, tasks: set[str], fds: int | None = None) -> None:
     """Every session ended, and nothing it started is left: no task, no socket (`fds`: the
     count before; None where a browser's keep-alive connections make it meaningless)."""
-    the = hubs(rt)
+    the = hubs(server.app)
     wait_for(lambda: len(the.whip.sessions) == 0 and len(the.whep.sessions) == 0, 5, "sessions to end")
     wait_for(lambda: server_tasks(server) <= tasks, 5, f"tasks to finish: {server_tasks(server) - tasks}")
     if fds is not None:
@@ -147,7 +146,7 @@ async def publish(http: httpx.AsyncClient, pc: RTCPeerConnection, loopback: bool
 def test_aiortc_publisher_goes_online_and_moves(tmp_path: Path, small_city: City) -> None:
     rt = runtime(tmp_path, small_city)
     base = (23.10, 113.30)
-    with ServerThread(build_app(rt)) as server:
+    with serve_app(rt) as server:
         configured = camera(server)["location"]
         tasks, fds = server_tasks(server), open_fds()
 
@@ -191,13 +190,13 @@ def test_aiortc_publisher_goes_online_and_moves(tmp_path: Path, small_city: City
                     pc2 = new_peer(WebRTCConfig())
                     pc2.addTrack(MovingSquare())
                     location2 = await publish(http, pc2)
-                    assert len(hubs(rt).whip.sessions) == 1
+                    assert len(hubs(server.app).whip.sessions) == 1
                     assert (await http.delete(location)).status_code == 404
                     await asyncio.sleep(1.0)
                     out["replaced"] = (await http.get(f"/api/cameras/{STREAM}")).json()
 
                     assert (await http.delete(location2)).status_code in (200, 204)
-                    assert len(hubs(rt).whip.sessions) == 0
+                    assert len(hubs(server.app).whip.sessions) == 0
                     await pc2.close()
             finally:
                 sender.cancel()
@@ -216,7 +215,7 @@ def test_aiortc_publisher_goes_online_and_moves(tmp_path: Path, small_city: City
         assert second["location"]["lat"] > first["location"]["lat"] + 5e-4  # it moved with the drone
         assert out["replaced"]["state"] == "online"
 
-        runner = rt.runners[STREAM]
+        runner = rt.cameras.runners[STREAM]
         assert runner.health.frames_in >= 10
         assert runner.latest is not None and runner.latest.image.shape == (240, 320, 3)
         assert runner.latest.telemetry is not None
@@ -231,7 +230,7 @@ def test_a_worker_goes_live_on_their_own_stream_only(tmp_path: Path, small_city:
     rt = runtime(tmp_path, small_city)
     worker, other = small_city.workers[0], small_city.workers[1]
     stream = f"worker-{worker.id}"
-    with ServerThread(build_app(rt)) as server:
+    with serve_app(rt) as server:
 
         async def scenario() -> dict[str, Any]:
             pc = new_peer(WebRTCConfig())
@@ -252,7 +251,7 @@ def test_a_worker_goes_live_on_their_own_stream_only(tmp_path: Path, small_city:
                     "/whip/worker-nobody-by-that-id", content=offer, headers={**SDP, **server.headers()}
                 )
                 refused["unknown worker"] = res.status_code
-            assert stream not in rt.runners  # nothing added by a refused publish
+            assert stream not in rt.cameras.runners  # nothing added by a refused publish
             mine = auth_headers(rt, role="worker", worker_id=worker.id)
             async with httpx.AsyncClient(base_url=server.url, headers=mine) as http:
                 try:
@@ -263,7 +262,7 @@ def test_a_worker_goes_live_on_their_own_stream_only(tmp_path: Path, small_city:
                         await asyncio.sleep(0.05)
                     listed = httpx.get(f"{server.url}/api/cameras", headers=server.headers()).json()
                     await asyncio.sleep(1.0)
-                    frames = rt.runners[stream].health.frames_in
+                    frames = rt.cameras.runners[stream].health.frames_in
                     assert (await http.delete(location)).status_code in (200, 204)
                 finally:
                     await pc.close()
@@ -282,8 +281,8 @@ def test_a_worker_goes_live_on_their_own_stream_only(tmp_path: Path, small_city:
         assert live["kind"] == "whip" and worker.name in live["name"]
         home = small_city.areas[worker.grid_code]
         assert live["location"] == {"lon": home.lon, "lat": home.lat}  # their grid until the phone sends a fix
-        assert out["frames"] >= 3 and stream in rt.vision.cameras  # frames flow, and vision watches them
-        assert len(hubs(rt).whip.sessions) == 0
+        assert out["frames"] >= 3 and stream in rt.cameras.vision.cameras  # frames flow, and vision watches them
+        assert len(hubs(server.app).whip.sessions) == 0
 
 
 def test_chromium_publisher_goes_online_and_moves(tmp_path: Path, small_city: City) -> None:
@@ -292,7 +291,7 @@ def test_chromium_publisher_goes_online_and_moves(tmp_path: Path, small_city: Ci
         pytest.skip("Debian's chromium is not installed")
     rt = runtime(tmp_path, small_city)
     lat, lon = 23.1234, 113.3456
-    with ServerThread(build_app(rt)) as server, sync_api.sync_playwright() as pw:
+    with serve_app(rt) as server, sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page()
@@ -318,7 +317,7 @@ def test_chromium_publisher_goes_online_and_moves(tmp_path: Path, small_city: Ci
                 lambda: (v := camera(server))["location"] == {"lon": lon, "lat": lat} and v, 5, "the phone's position"
             )
             assert view["telemetry"]["lat"] == lat
-            assert rt.runners[STREAM].latest is not None and rt.runners[STREAM].latest.image.shape[2] == 3
+            assert rt.cameras.runners[STREAM].latest is not None and rt.cameras.runners[STREAM].latest.image.shape[2] == 3
 
             page.click("#stop")
             page.wait_for_selector('body[data-phase="idle"]', timeout=5000)
@@ -331,7 +330,7 @@ def test_chromium_publisher_goes_online_and_moves(tmp_path: Path, small_city: Ci
 def test_bad_input_gets_4xx_and_leaks_nothing(tmp_path: Path, small_city: City) -> None:
     sim = {"id": "cam-sim", "kind": "sim", "url": "sim://street?seed=3", "location": {"lon": 113.3, "lat": 23.1}}
     rt = runtime(tmp_path, small_city, [sim])
-    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url, headers=server.headers()) as http:
+    with serve_app(rt) as server, httpx.Client(base_url=server.url, headers=server.headers()) as http:
         tasks, fds = server_tasks(server), open_fds()
 
         def post(path: str, body: bytes | str, headers: dict[str, str] = SDP) -> httpx.Response:
@@ -368,12 +367,12 @@ def test_bad_input_gets_4xx_and_leaks_nothing(tmp_path: Path, small_city: City) 
         assert post("/whep/cam-sim", "garbage").status_code == 400
         assert post("/whep/cam-sim", real_offer).status_code == 400  # it only sends: nothing to view
         assert http.delete("/whep/cam-sim/0123456789abcdef").status_code == 404
-        assert len(hubs(rt).whip.sessions) == 0 and len(hubs(rt).whep.sessions) == 0
+        assert len(hubs(server.app).whip.sessions) == 0 and len(hubs(server.app).whep.sessions) == 0
 
         # A well-formed offer from a peer that is gone: answered, then ended when ICE never connects.
         res = http.post(f"/whip/{STREAM}", content=real_offer, headers=SDP)
         assert res.status_code == 201
-        assert len(hubs(rt).whip.sessions) == 1
+        assert len(hubs(server.app).whip.sessions) == 1
         # …and its session is not someone else's to end.
         assert http.delete(res.headers["location"].replace(STREAM, "cam-sim")).status_code == 404
         assert_no_sessions(server, rt, tasks, fds)
@@ -382,7 +381,7 @@ def test_bad_input_gets_4xx_and_leaks_nothing(tmp_path: Path, small_city: City) 
 def test_whep_viewer_receives_the_camera(tmp_path: Path, small_city: City) -> None:
     sim = {"id": "cam-sim", "kind": "sim", "url": "sim://street?seed=3", "location": {"lon": 113.3, "lat": 23.1}}
     rt = runtime(tmp_path, small_city, [sim])
-    with ServerThread(build_app(rt)) as server:
+    with serve_app(rt) as server:
         wait_for(lambda: camera(server, "cam-sim")["state"] == "online", 10, "the sim camera")
         tasks, fds = server_tasks(server), open_fds()
 
@@ -399,7 +398,7 @@ def test_whep_viewer_receives_the_camera(tmp_path: Path, small_city: City) -> No
                     track = pc.getTransceivers()[0].receiver.track
                     frames = [await asyncio.wait_for(track.recv(), 10) for _ in range(5)]
                     first_s = time.monotonic() - started
-                    assert len(hubs(rt).whep.sessions) == 1
+                    assert len(hubs(server.app).whep.sessions) == 1
                     assert (await http.delete(res.headers["location"])).status_code in (200, 204)
                     return frames, first_s  # type: ignore[return-value]
             finally:
@@ -415,7 +414,7 @@ def test_whep_viewer_receives_the_camera(tmp_path: Path, small_city: City) -> No
 
 def test_drone_telemetry_over_http(tmp_path: Path, small_city: City) -> None:
     rt = runtime(tmp_path, small_city)
-    with ServerThread(build_app(rt)) as server, httpx.Client(base_url=server.url, headers=server.headers()) as http:
+    with serve_app(rt) as server, httpx.Client(base_url=server.url, headers=server.headers()) as http:
         url = f"/api/drones/{STREAM}/telemetry"
 
         def bad(body: Any, **kw: Any) -> str:

@@ -24,7 +24,6 @@ import socket
 from collections import deque
 from dataclasses import asdict, dataclass
 from itertools import islice
-from typing import Any
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -220,6 +219,3 @@ class RedisBus:
                 self._buffer.popleft()
             self.stats.published += len(chunk)
             self.stats.buffered = len(self._buffer)
-
-    def stats_view(self) -> dict[str, Any]:
-        return {**self.stats.to_dict(), "connected": self._up, "subscriptions": len(self._subscriptions)}

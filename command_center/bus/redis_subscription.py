@@ -13,7 +13,7 @@ Acknowledgement. An event handed out is held until the consumer comes back for m
 the acknowledgements (XACK) are sent when nothing read ahead is left, before the next
 read. A consumer taking one event at a time has finished with all of them by then, and
 so has one that gathers what was read ahead into a batch and handles it before asking
-again (`runtime._batches` does, using `backlog`). `ack()` acknowledges at once; setting
+again (`bus.batches` does, using `backlog`). `ack()` acknowledges at once; setting
 `auto_ack = False` leaves acknowledging to it alone. A close acknowledges only when the
 consumer is waiting for more: one closed while handling an event leaves it pending.
 

@@ -1,4 +1,4 @@
-"""An incident mode as a CAP 1.2 alert (OASIS Common Alerting Protocol v1.2).
+"""An emergency mode as a CAP 1.2 alert (OASIS Common Alerting Protocol v1.2).
 
 A running mode is an Alert; an ended one a Cancel that references the original,
 so a CAP consumer that took the alert can withdraw it.

@@ -1,7 +1,7 @@
-"""Response plans (预案): what incident mode does for each emergency class.
+"""Response plans (预案): what an emergency mode does for each emergency class.
 
 One plan per class, all four required, so a missing plan is a config error at load
-and never a surprise when an incident starts.
+and never a surprise when an emergency starts.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class CapFields(_Strict):
 class TaskTemplate(_Strict):
     title: str = Field(min_length=1)
     role: str = Field(min_length=1, description="the team or role that owns the task")
-    due_min: float = Field(gt=0, description="minutes from the start of incident mode")
+    due_min: float = Field(gt=0, description="minutes from the start of the emergency mode")
 
 
 class Plan(_Strict):
@@ -62,7 +62,7 @@ class Plan(_Strict):
 
     def lowered(self, configured: dict[str, float]) -> dict[str, float]:
         """Thresholds by label for a camera in range: scaled by the factor, then capped by
-        the absolute ones; never above what is configured (incident mode only lowers)."""
+        the absolute ones; never above what is configured (an emergency mode only lowers)."""
         labels = {"default", *configured, *self.thresholds}
         default = configured.get("default", 0.35)
         out = {}

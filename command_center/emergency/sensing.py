@@ -1,4 +1,4 @@
-"""Raised sensing: detect fps and detection thresholds of cameras near an incident.
+"""Raised sensing: detect fps and detection thresholds of cameras near an emergency.
 
 What each camera had when the runtime started is its baseline; `apply` sets every
 camera from the baseline and the active modes' wishes at once, so ending a mode (or

@@ -1,6 +1,6 @@
-"""Incident modes: start, tasks and timeline, end; kept in a JSON file under the data dir.
+"""Emergency modes: start, tasks and timeline, end; kept in a JSON file under the data dir.
 
-Several modes may run at once (two incidents in different districts are common in a
+Several modes may run at once (two emergencies in different districts are common in a
 city this size); where their areas overlap a camera takes the most sensitive of their
 settings, and ending one leaves the other's in place. Everything a mode changed is
 derived from the active modes (see Sensing.apply), so ending restores exactly and a
@@ -52,7 +52,7 @@ def event_view(mode: dict[str, Any]) -> dict[str, Any]:
     return {key: mode[key] for key in EVENT_KEYS}
 
 
-class IncidentModes:
+class EmergencyModes:
     def __init__(
         self,
         path: Path,
@@ -222,7 +222,7 @@ class IncidentModes:
             # Start without them rather than not at all; the file is kept for a person to read.
             aside = self.path.with_suffix(".corrupt")
             os.replace(self.path, aside)
-            log.error("incident modes in %s unreadable (%s); moved to %s", self.path, exc, aside)
+            log.error("emergency modes in %s unreadable (%s); moved to %s", self.path, exc, aside)
             return {}
 
     def _save(self) -> None:

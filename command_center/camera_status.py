@@ -1,0 +1,212 @@
+"""Cameras: their sources, vision pipelines and status, as this process sees them.
+
+Each camera has a source runner (frames, health) and a pipeline (detector, rules,
+tracker, per-zone thresholds raised by dismissals); the vision worker's thread takes
+frames from the runners it is given. Once a second the status of each camera watched
+here goes on the bus (`camera.status`, and `drone.position` for one that moves). With
+sharding, detection workers watch the cameras and a serve node knows them only by the
+status the workers put on the bus (`worker_status`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from command_center.bus import Bus
+from command_center.config import CameraConfig, Config
+from command_center.events import Event
+from streams.health import SourceHealth
+from streams.registry import create_source
+from streams.runner import SourceRunner
+from streams.telemetry import with_telemetry
+from vision.clips import ClipRecorder
+from vision.detectors import create_detector
+from vision.feedback import FalsePositiveTuner
+from vision.gate import MotionGate
+from vision.incident import Incident
+from vision.pipeline import CameraPipeline, VisionWorker
+from vision.rules import build_rules
+from vision.track_byte import create_tracker
+
+log = logging.getLogger(__name__)
+TRACK_POINTS = 300  # a moving camera's recent path: 5 minutes at one point a second
+STATUS_EVERY_S = 5.0  # a camera's status is re-sent this often even when its state holds
+
+
+def make_runner(cam: CameraConfig) -> SourceRunner:
+    health = SourceHealth(stall_after_s=cam.stall_after_s, offline_after_s=cam.offline_after_s)
+    # A publisher may come any moment: a WHIP camera re-checks its slot quickly.
+    backoff = (0.1, 0.5) if cam.kind == "whip" else (min(0.5, cam.reconnect_max_s), cam.reconnect_max_s)
+    # Only a source declared mobile takes posted positions: a fixed camera never moves,
+    # whatever reaches the telemetry store (defence behind the endpoints' own refusal).
+    make = (lambda: with_telemetry(create_source(cam), cam.id)) if cam.mobile else (lambda: create_source(cam))
+    return SourceRunner(cam.id, make, health, backoff)
+
+
+class Cameras:
+    def __init__(
+        self, config: Config, bus: Bus, on_incident: Callable[[Incident], None], clips: ClipRecorder
+    ) -> None:
+        self.config = config
+        self.bus = bus
+        self.detector = create_detector(config.detector)
+        self.tuner = FalsePositiveTuner(config.server.data_dir / "feedback.json")
+        self.runners: dict[str, SourceRunner] = {c.id: make_runner(c) for c in config.cameras}
+        self.pipelines: dict[str, CameraPipeline] = {c.id: self._pipeline(c) for c in config.cameras}
+        self.vision = VisionWorker(
+            {c.id: (self.runners[c.id], self.pipelines[c.id], c.fps) for c in config.cameras}, on_incident, clips
+        )
+        self.tracks: dict[str, deque[list[float]]] = {}  # a moving camera's recent positions
+        self.worker_status: dict[str, dict[str, Any]] = {}  # camera → its latest camera.status from a worker
+        # Cameras this process watches: all, unless detection workers hold them (sharding).
+        self.watched: set[str] = set() if config.sharding.enabled else set(self.runners)
+
+    def _pipeline(self, cam: CameraConfig) -> CameraPipeline:
+        rules = self.config.rules
+        pipeline = CameraPipeline(
+            cam.id,
+            self.detector,
+            build_rules(cam.zones, rules),
+            (cam.location.lon, cam.location.lat),
+            [(z.name, z.polygon or list(z.line or ())) for z in cam.zones],
+            rules.max_track_gap_s,
+            self._gate(),
+            create_tracker(rules.tracker, cam.fps, rules.max_track_gap_s),
+        )
+        pipeline.min_scores = self.tuner.thresholds(cam.id)
+        return pipeline
+
+    def _gate(self) -> MotionGate | None:
+        """Model detectors look only where things move; the motion detector needs no gate."""
+        det = self.config.detector
+        if det.backend == "motion" or not det.motion_gate:
+            return None
+        return MotionGate(region_size=det.imgsz, recheck_every=det.recheck_every)
+
+    # lifecycle
+    def start(self) -> None:
+        """Serve mode: the watched cameras' sources, and vision unless workers do it."""
+        for cam_id in self.watched:
+            self.runners[cam_id].start()
+        if not self.config.sharding.enabled:
+            self.vision.start()
+
+    def start_vision_only(self) -> None:
+        """A detection worker: vision now, cameras one by one as their leases come."""
+        self.watched = set()
+        self.vision.start()
+
+    async def stop(self) -> None:
+        self.vision.stop()
+        for runner in self.runners.values():
+            await asyncio.to_thread(runner.stop)
+
+    def add_camera(self, cam: CameraConfig) -> None:
+        """A camera that was not in the config (a worker going live): watched from now on,
+        by this process, until it stops. Call from the event loop."""
+        if cam.id in self.runners:
+            raise ValueError(f"camera {cam.id} exists")
+        self.config.cameras.append(cam)
+        self.runners[cam.id] = make_runner(cam)
+        self.pipelines[cam.id] = self._pipeline(cam)
+        self.vision.cameras[cam.id] = (self.runners[cam.id], self.pipelines[cam.id], cam.fps)
+        self.watched.add(cam.id)
+        self.runners[cam.id].start()
+
+    async def start_camera(self, cam_id: str) -> None:
+        if cam_id in self.watched:
+            return
+        self.watched.add(cam_id)
+        self.runners[cam_id].start()
+
+    async def stop_camera(self, cam_id: str) -> None:
+        """Stop watching a camera; a fresh runner waits in its place (a thread starts once)."""
+        if cam_id not in self.watched:
+            return
+        self.watched.discard(cam_id)
+        old = self.runners[cam_id]
+        fresh = make_runner(next(c for c in self.config.cameras if c.id == cam_id))
+        self.runners[cam_id] = fresh
+        _, pipeline, fps = self.vision.cameras[cam_id]
+        # The vision thread takes no frame of the old runner after this swap.
+        self.vision.cameras[cam_id] = (fresh, pipeline, fps)
+        await asyncio.to_thread(old.stop)
+
+    # feedback
+    def record_dismissal(self, incident: dict[str, Any]) -> float | None:
+        """A dismissed incident is a false positive at its camera, zone and label."""
+        cam_id = incident.get("camera_id")
+        if cam_id not in self.pipelines or not incident.get("zone"):
+            return None
+        raised = self.tuner.dismissed(cam_id, incident["zone"], incident["label"], incident.get("score", 0.0))
+        if raised is not None:
+            self.pipelines[cam_id].min_scores = self.tuner.thresholds(cam_id)
+            log.info("camera %s zone %s: %s now needs score ≥ %.2f", cam_id, incident["zone"], incident["label"], raised)
+        return raised
+
+    # status: health → bus, and a worker's status ← bus
+    async def watch(self) -> None:
+        """Forever, once a second: each watched camera's status on a change (or every
+        STATUS_EVERY_S), and a moving camera's position with its recent track."""
+        last: dict[str, tuple[str, float]] = {}
+        while True:
+            now = time.monotonic()
+            for cam_id in [c for c in self.runners if c in self.watched]:
+                view = self.camera_view(cam_id)
+                state, sent = last.get(cam_id, ("", 0.0))
+                if view["state"] != state or now - sent >= STATUS_EVERY_S:
+                    last[cam_id] = (view["state"], now)
+                    await self.bus.publish(Event("cameras", "camera.status", view))
+                position = view.get("telemetry")
+                if position and view["state"] == "online":
+                    await self._moved(cam_id, position)
+            await asyncio.sleep(1.0)
+
+    async def _moved(self, cam_id: str, position: dict[str, Any]) -> None:
+        track = self.tracks.setdefault(cam_id, deque(maxlen=TRACK_POINTS))
+        point = [round(position["lon"], 6), round(position["lat"], 6)]
+        if not track or track[-1] != point:
+            track.append(point)
+        await self.bus.publish(Event("drones", "drone.position", {"id": cam_id, **position, "track": list(track)}))
+
+    def note_worker_status(self, status: dict[str, Any]) -> None:
+        """A `camera.status` from the bus: what a detection worker sees, for camera_view."""
+        if isinstance(status.get("id"), str):
+            self.worker_status[status["id"]] = status
+
+    # views for the API and events
+    def camera_ids(self) -> list[str]:
+        """Configured here, then any other a detection worker reports on the bus."""
+        return [*self.runners, *(c for c in self.worker_status if c not in self.runners)]
+
+    def camera_view(self, cam_id: str) -> dict[str, Any]:
+        """What this process sees of the camera, or, for one a detection worker watches,
+        the status that worker last put on the bus."""
+        if cam_id not in self.watched and cam_id in self.worker_status:
+            return self.worker_status[cam_id]
+        cam = next(c for c in self.config.cameras if c.id == cam_id)
+        runner, pipeline = self.runners[cam_id], self.pipelines[cam_id]
+        latest = runner.latest
+        telemetry = latest.telemetry if latest is not None else None
+        return {
+            "id": cam.id,
+            "name": cam.name or cam.id,
+            "kind": cam.kind,
+            "location": {"lon": telemetry.lon, "lat": telemetry.lat} if telemetry else cam.location.model_dump(),
+            "fps": self.vision.cameras[cam_id][2],  # raised while an emergency mode covers it
+            **runner.health.snapshot(),
+            "gate": gate.stats.to_dict() if (gate := pipeline.gate) else None,
+            "vision_errors": pipeline.errors,
+            "zone_thresholds": self.tuner.view(cam_id),
+            "vision_last_error": pipeline.last_error,
+            "telemetry": (
+                {"lat": telemetry.lat, "lon": telemetry.lon, "alt": telemetry.alt, "heading": telemetry.heading}
+                if telemetry
+                else None
+            ),
+        }

@@ -1,0 +1,48 @@
+"""bus → hub: each bus event becomes the posts clients receive.
+
+An event goes to the channel of its topic; a case with an assignee goes to that worker's
+own channel `tasks:<worker>` as well (`task_posts`): the terminal listens there alone.
+Each post carries the area of its event, computed once here, which the hub compares
+with each client's jurisdiction.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from command_center.auth.scoping import Locate, event_area
+from command_center.bus import batches
+from command_center.camera_status import Cameras
+from command_center.events import Event
+from command_center.hub import Hub
+from command_center.hub_history import Post
+
+TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency"]
+HUB_BATCH = 256  # most events numbered per round trip to a shared (Redis) hub history
+ASSIGNING = ("dispatch", "return", "transfer")  # case actions that hand a task to its assignee
+
+
+def task_posts(event: Event, area: str | None) -> list[Post]:
+    """A case event for the assignee's own channel: `task.assigned` when the case was
+    just handed to them (a new case, a dispatch, return or transfer), else `task.updated`."""
+    assignee = event.data.get("assignee")
+    if event.topic != "cases" or not assignee:
+        return []
+    timeline = event.data.get("timeline") or [{}]
+    assigned = event.type == "case.created" or timeline[-1].get("action") in ASSIGNING
+    kind = "task.assigned" if assigned else "task.updated"
+    return [Post(event.id, f"tasks:{assignee}", kind, event.data, area)]
+
+
+async def feed_hub(subscription: Any, hub: Hub, area_of: Locate, cameras: Cameras) -> None:
+    """Relay the bus to the hub, in batches (one history round trip per batch), until
+    the subscription ends. A worker's camera status is noted for the camera views too."""
+    async for events in batches(subscription, HUB_BATCH):
+        posts = []
+        for event in events:
+            if event.type == "camera.status":
+                cameras.note_worker_status(event.data)
+            area = event_area(event.topic, event.data, area_of)
+            posts.append(Post(event.id, event.topic, event.type, event.data, area))
+            posts.extend(task_posts(event, area))
+        await hub.publish_all(posts)
