@@ -37,7 +37,7 @@ def visible(request: Request, view: dict[str, Any]) -> bool:
 def camera_id(request: Request, images: bool = True) -> str:
     """The path's camera, if the caller may see it; with `images`, only one whose
     frames are in this process (not one only a detection worker's status names)."""
-    cameras, cam_id = deps.cameras(request), request.path_params["id"]
+    cameras, cam_id = deps.cameras(request), str(request.path_params["id"])
     known = cam_id in cameras.runners or (not images and cam_id in cameras.camera_ids())
     if not known or not visible(request, cameras.camera_view(cam_id)):
         raise ApiError(404, "camera not found", cam_id)

@@ -20,7 +20,8 @@ SPEC = Path(__file__).with_name("openapi.yaml")
 def description() -> dict[str, Any]:
     """The description as data, read once per process."""
     with SPEC.open(encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        loaded: dict[str, Any] = yaml.safe_load(f)
+    return loaded
 
 
 @functools.cache
