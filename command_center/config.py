@@ -140,7 +140,7 @@ class Config(_Strict):
     bus: str = "memory"
     city: CityConfig = Field(default_factory=CityConfig)
     catalog: Path = CONFIG_DIR / "matters.yaml"
-    plans: Path = CONFIG_DIR / "plans.yaml"  # response plans (预案) for incident mode
+    plans: Path = CONFIG_DIR / "plans.yaml"  # response plans (预案) for emergency mode
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)

@@ -1,4 +1,4 @@
-"""Incident mode: raised sensing near the incident and its exact restore, plan tasks and
+"""Emergency mode: raised sensing near the incident and its exact restore, plan tasks and
 the shared timeline, the `emergency` channel, CAP 1.2 export, durability, roles."""
 
 from __future__ import annotations

@@ -208,7 +208,7 @@ def test_wall_and_terminal_in_a_browser(site: dict[str, Any]) -> None:
             server.call(rt.hub.publish, "drones", "drone.position", drone)
             wall.wait_for_selector(".drone-marker[data-drone-id=drone-9]", timeout=LIVE_S * 1000)
 
-            # Incident mode: a banner, the map on the scene, its camera first.
+            # Emergency mode: a banner, the map on the scene, its camera first.
             emergency = {
                 "id": "EM-1", "class": "fire", "title": "Test fire", "center": {"lon": grid.lon, "lat": grid.lat},
                 "radius_m": 300, "cameras": ["cam-hall"], "drones": ["drone-9"],

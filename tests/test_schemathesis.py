@@ -194,7 +194,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterato
     )
     rt = build_runtime(config, city=small_city)
     with serve_app(rt) as srv:
-        # Something to find: incidents become cases dispatched to workers, and an incident mode.
+        # Something to find: incidents become cases dispatched to workers, and an emergency mode.
         grids = small_city.grids[::400][:4]
         rules = ("illegal_parking", "stall", "fire", "crowding")
         cases = [
@@ -301,7 +301,7 @@ def fuzz(world: World, operation: Any, role: str, counts: tuple[int, int, int], 
 
 def stateful(world: World, schema: Any, role: str, tally: Tally) -> None:
     """schemathesis's state machine over the description's links: create a case, act on it,
-    upload its photo; start an incident mode, tick off its task, end it; create a key, rotate it."""
+    upload its photo; start an emergency mode, tick off its task, end it; create a key, rotate it."""
     session = requests.Session()  # one connection pool per batch
 
     class Machine(schema.as_state_machine()):  # type: ignore[misc]

@@ -85,7 +85,7 @@ class CameraPipeline:
         # (zone, label) → minimum score, raised by dismissed false positives.
         self.min_scores: dict[tuple[str, str], float] = {}
         # label (or "default") → minimum detection score for this camera alone; None: the
-        # shared detector's own. Incident mode lowers it near an incident and restores it.
+        # shared detector's own. Emergency mode lowers it near an incident and restores it.
         self.thresholds: dict[str, float] | None = None
 
     def process(self, frame: Frame) -> list[Incident]:

@@ -1,4 +1,4 @@
-"""Incident mode over HTTP: start, list, tasks, timeline notes, end, CAP 1.2 export.
+"""Emergency mode over HTTP: start, list, tasks, timeline notes, end, CAP 1.2 export.
 
 Every change is published on the `emergency` channel as emergency.started, .updated
 or .ended with the event shape of command_center.emergency.service.event_view.
@@ -46,7 +46,7 @@ def visible_mode(request: Request, mode_id: str) -> dict[str, Any]:
     except EmergencyError as exc:
         raise ApiError(exc.status, exc.error, exc.detail) from None
     if not principal_of(request).sees_area(mode.get("grid_code")):
-        raise ApiError(404, "incident mode not found", mode_id)
+        raise ApiError(404, "emergency mode not found", mode_id)
     return mode
 
 

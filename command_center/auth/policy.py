@@ -93,7 +93,7 @@ def rules(public_metrics: bool) -> list[Rule]:
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
         _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),
-        # incident mode: staff start, read and end it, and add to its timeline; the
+        # emergency mode: staff start, read and end it, and add to its timeline; the
         # emergency team (and admins) tick off its tasks
         _rule(r"^/api/emergency/[^/]+/tasks/[^/]+/done$", frozenset({"POST"}), EMERGENCY_TEAM),
         _rule(r"^/api/emergency(/.*)?$", None, frozenset(STAFF)),

@@ -63,7 +63,7 @@ def event_area(channel: str, data: dict[str, Any], locate: Locate) -> str | None
     if not code and channel == "hotspots":
         code = data.get("code")
     if not code:
-        # incident modes carry their place as `center`
+        # emergency modes carry their place as `center`
         place = data.get("location") or data.get("center")
         where = place if isinstance(place, dict) else data
         lon, lat = where.get("lon"), where.get("lat")

@@ -171,7 +171,7 @@ class EmergencyModes:
         with self._lock:
             mode = self._running(mode_id)
             mode["ended_at"] = self._now().isoformat()
-            self._log(mode, actor, "end", note or "incident mode ended; sensing restored")
+            self._log(mode, actor, "end", note or "emergency mode ended; sensing restored")
             self.sensing.apply(self._wants())
             self._save()
             return copy.deepcopy(mode)
@@ -180,13 +180,13 @@ class EmergencyModes:
     def _get(self, mode_id: str) -> dict[str, Any]:
         mode = self.modes.get(mode_id)
         if mode is None:
-            raise EmergencyError(404, "incident mode not found", mode_id)
+            raise EmergencyError(404, "emergency mode not found", mode_id)
         return mode
 
     def _running(self, mode_id: str) -> dict[str, Any]:
         mode = self._get(mode_id)
         if mode["ended_at"] is not None:
-            raise EmergencyError(409, "incident mode has ended", {"id": mode_id, "ended_at": mode["ended_at"]})
+            raise EmergencyError(409, "emergency mode has ended", {"id": mode_id, "ended_at": mode["ended_at"]})
         return mode
 
     def _wants(self) -> dict[str, Want]:

@@ -1,4 +1,4 @@
-// Incident mode page: start a mode, work its tasks and timeline, end it, export CAP 1.2.
+// Emergency mode page: start a mode, work its tasks and timeline, end it, export CAP 1.2.
 // Live through the `emergency` channel; REST for the first load and after a resync.
 
 import { $, el } from '../common/dom.js';
@@ -15,7 +15,7 @@ function isActive(mode) {
 }
 
 function handle(err) {
-  if (err.status === 401) return showLogin({ message: 'Sign in to coordinate incident mode.' });
+  if (err.status === 401) return showLogin({ message: 'Sign in to coordinate emergency mode.' });
   toast(err.message || String(err), 'error');
 }
 
@@ -50,12 +50,12 @@ function renderList() {
     'aria-current': m.id === selected ? 'true' : 'false',
     onclick: () => { selected = m.id; render(); },
   }, `${isActive(m) ? '● ' : ''}${m.title} · ${m.class}`, el('span', { class: 'muted' }, ` ${fmtClock(m.started_at)}`))));
-  if (!sorted.length) $('modes').replaceChildren(el('li', { class: 'empty' }, 'No incident modes yet'));
+  if (!sorted.length) $('modes').replaceChildren(el('li', { class: 'empty' }, 'No emergency modes yet'));
 }
 
 function renderMode(mode) {
   const active = mode && isActive(mode);
-  $('mode-title').textContent = mode ? `${active ? 'Active' : 'Ended'}: ${mode.title}` : 'No incident mode selected';
+  $('mode-title').textContent = mode ? `${active ? 'Active' : 'Ended'}: ${mode.title}` : 'No emergency mode selected';
   $('end-btn').hidden = !active;
   $('note-form').hidden = !active;
   $('cap-link').hidden = !mode;
@@ -120,7 +120,7 @@ $('note-form').addEventListener('submit', async (ev) => {
 });
 
 $('end-btn').addEventListener('click', async () => {
-  if (!selected || !confirm('End incident mode and restore camera settings?')) return;
+  if (!selected || !confirm('End emergency mode and restore camera settings?')) return;
   try {
     upsert(await post(`/api/emergency/${encodeURIComponent(selected)}/end`));
   } catch (err) {

@@ -24,7 +24,7 @@ export class CameraGrid {
     this.onChange = onChange;
     this.tiles = new Map();   // id -> tile record
     this.liveIds = [];        // ids streaming live, least recently chosen first
-    this.pinned = [];         // incident mode: its drones and cameras, shown first and live
+    this.pinned = [];         // emergency mode: its drones and cameras, shown first and live
     this._snapTimer = setInterval(() => this._refreshSnapshots(), SNAPSHOT_MS);
     if ('ResizeObserver' in window) new ResizeObserver(() => this._fit()).observe(this.area);
     window.addEventListener('resize', () => this._fit());
@@ -137,7 +137,7 @@ export class CameraGrid {
     this.liveIds = this.liveIds.filter((x) => x !== id);
   }
 
-  /** Incident mode: these ids first and streaming live; [] restores the usual order. */
+  /** Emergency mode: these ids first and streaming live; [] restores the usual order. */
   setPinned(ids) {
     this.pinned = ids.filter((id) => this.tiles.has(id));
     for (const t of this.tiles.values()) t.root.dataset.pinned = String(this.pinned.includes(t.cam.id));
@@ -146,7 +146,7 @@ export class CameraGrid {
     this._fit();
   }
 
-  /** Pinned first (incident mode), then drones (they move and matter most), then by name. */
+  /** Pinned first (emergency mode), then drones (they move and matter most), then by name. */
   _order() {
     const rank = (cam) => {
       const i = this.pinned.indexOf(cam.id);

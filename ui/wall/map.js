@@ -211,7 +211,7 @@ export class CityMap {
     if (source) source.setData({ type: 'FeatureCollection', features });
   }
 
-  /** Incident mode: fly to the scene and draw its radius; `null` restores the city view. */
+  /** Emergency mode: fly to the scene and draw its radius; `null` restores the city view. */
   showEmergency(em) {
     const source = this.map.getSource('emergency');
     if (!em) {

@@ -1,5 +1,5 @@
 // The duty officer's wall: KPIs, city map, camera tiles, incident feed, case board and charts,
-// kept live over /ws; incident mode (the `emergency` channel) takes the map and the tiles.
+// kept live over /ws; emergency mode (the `emergency` channel) takes the map and the tiles.
 
 import { $ } from '../common/dom.js';
 import { LiveSocket, api, bindIndicator } from '../common/live.js';
@@ -20,14 +20,14 @@ const KPI_POLL_MS = 60000;      // 按期结案率 over the last 30 days (the se
 const HOTSPOT_POLL_MS = 60000;
 
 // What the wall knows beyond its panels, in one place: the panels' callbacks, the REST loads,
-// the live events and incident mode all read and change it here.
+// the live events and emergency mode all read and change it here.
 const wall = {
   // The map loads MapLibre from /vendor/ (installed by `make`); until then, or without it, null.
   cityMap: null,
   serverKpi: null,  // {rate, onTime, due} from /api/kpi
   loaded: { cameras: false, incidents: false, cases: false },  // a first REST load finished
   inflight: {},     // channel -> {again, promise}: its REST load under way
-  emergency: null,  // the incident mode that holds the wall, or null
+  emergency: null,  // the emergency mode that holds the wall, or null
 };
 
 const charts = new IncidentCharts($('chart-hour'), $('chart-class'));
@@ -221,20 +221,20 @@ function onEvent(msg) {
   }
 }
 
-// ---- incident mode ----
+// ---- emergency mode ----
 
 function startEmergency(em) {
   wall.emergency = em;
   const banner = $('emergency');
   const where = em.center ? ` · ${Number(em.radius_m) || 500} m around ${em.center.lat?.toFixed?.(4)}, ${em.center.lon?.toFixed?.(4)}` : '';
-  banner.textContent = `Incident mode: ${em.title || em.class || em.id}${where}`;
+  banner.textContent = `Emergency mode: ${em.title || em.class || em.id}${where}`;
   banner.hidden = false;
-  // The scene's drones first, then its cameras (drone feeds are pinned in incident mode).
+  // The scene's drones first, then its cameras (drone feeds are pinned in emergency mode).
   cameras.setPinned([...(em.drones || []), ...(em.cameras || [])].map(String));
   if (wall.cityMap) wall.cityMap.showEmergency(em);
 }
 
-/** An incident mode already running when the wall (re)loads: the newest active one takes the wall. */
+/** An emergency mode already running when the wall (re)loads: the newest active one takes the wall. */
 async function loadEmergency() {
   const page = await api('/api/emergency');
   const active = ((page && page.items) || []).filter((m) => !m.ended_at)
@@ -296,7 +296,7 @@ function start() {
   for (const channel of Object.keys(loaders)) reload(channel);
   startMap();
   charts.loadClasses();
-  loadEmergency().catch((err) => console.warn('incident modes unavailable', err));
+  loadEmergency().catch((err) => console.warn('emergency modes unavailable', err));
   api('/api/auth/me').then((me) => {
     board.setActor(me && me.username);
     $('admin-link').hidden = !(me && me.role === 'admin'); // publish keys and accounts: admins only
