@@ -1,6 +1,7 @@
 """Time limits and supervision (督办): warn once a share of the working time is used
-(`warn_at`, dispatch.warn_at in the config: 75% unless set), escalate one level up when overdue. Computed from stored times on every sweep, never from
-sleeping timers, so a restart loses nothing.
+(dispatch.warn_at in the config: 75% unless set), escalate one level up when overdue.
+Computed from stored times on every sweep, never from sleeping timers, so a restart
+loses nothing.
 
 A deferral (缓办) stops the clock: the deadline moves later by the working time on
 hold, nothing is warned or escalated while the hold lasts, and a sweep after the
