@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers import ROOT
 
 LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
@@ -79,3 +81,56 @@ def test_only_the_test_hooks_module_writes_window_cc() -> None:
         if re.search(r"window\.cc\s*=", p.read_text(encoding="utf-8"))
     ]
     assert writers == ["ui/common/testhooks.js"], writers
+
+
+def _cycles(*packages: str) -> list[list[str]]:
+    """Groups of modules that import one another in a circle (Tarjan's strongly connected
+    components over grimp's graph). Imports inside functions count, so a cycle hidden by a
+    lazy import is found; imports only for type checking do not run, and do not count."""
+    import grimp
+
+    graph = grimp.build_graph(*packages, exclude_type_checking_imports=True)
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        order[module] = low[module] = len(order)
+        stack.append(module)
+        for imported in graph.find_modules_directly_imported_by(module):
+            if imported not in order:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], order[imported])
+        if low[module] == order[module]:
+            group = [stack.pop()]
+            while group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in sorted(graph.modules):
+        if module not in order:
+            visit(module)
+    return found
+
+
+def test_no_import_cycle() -> None:
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 5000))
+    assert _cycles("command_center", "streams", "scenes", "vision", "dispatch") == []
+
+
+def test_a_lazy_import_cycle_is_found(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    files = {
+        "loop/__init__.py": "",
+        "loop/runtime.py": "import loop.simulate\n",
+        "loop/simulate.py": "def run():\n    from loop import runtime  # hidden cycle\n",
+        "loop/typed.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import loop.runtime\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _cycles("loop") == [["loop.runtime", "loop.simulate"]]
