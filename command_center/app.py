@@ -116,12 +116,12 @@ def build_app(rt: Runtime) -> Starlette:
     """The app over a runtime's services; its lifespan starts and stops the runtime."""
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(application: Starlette) -> AsyncIterator[None]:
         await rt.start()
         try:
             yield
         finally:
-            await webrtc.close(_app)  # first: ending the publishers releases the WHIP sources' waits
+            await webrtc.close(application)  # first: ending the publishers releases the WHIP sources' waits
             await rt.stop()
 
     app = Starlette(
