@@ -35,7 +35,7 @@ from bench.route import _draw_points
 from command_center.config import CONFIG_DIR, parse_config
 from command_center.events import Event
 from command_center.store.columns import case_columns
-from command_center.store.migrate import apply_sqlite
+from command_center.store.migrate import upgrade_sqlite
 from command_center.store.sqlite import SQLiteStore
 from dispatch.cases import Case
 from dispatch.catalog import Catalog, load_catalog
@@ -134,7 +134,7 @@ def _baseline(path: Path, cases: list[Case], batch: int) -> float:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    apply_sqlite(db)
+    upgrade_sqlite(db)
     started = time.perf_counter()
     for i, (case_row, timeline) in enumerate(rows):
         if i % batch == 0:
@@ -184,7 +184,6 @@ async def _bus_latency(city: City, folder: Path, n: int, rate: float, seed: int)
     # bus → dispatcher → store → bus leg, not incident storage (one commit each).
     docs = [_incident(i, float(lons[i]), float(lats[i]), codes[i % len(codes)]) for i in range(n)]
     store = rt.store
-    assert isinstance(store, SQLiteStore)  # the sqlite:// store configured above; batch() is not in Store
     with store.batch():
         for doc in docs:
             store.add_incident(doc)

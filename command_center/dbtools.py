@@ -17,9 +17,10 @@ import os
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from command_center.store.migrate import load
+from command_center.store.migrate import latest
 
 
 def check(url: str) -> tuple[bool, str]:
@@ -31,19 +32,27 @@ def check(url: str) -> tuple[bool, str]:
     return False, f"no check for store {url!r}"
 
 
-def _schema(version: int | None, dialect: str) -> tuple[bool, str]:
-    latest = max(m.version for m in load(dialect))
+# The schema version: Alembic's revision (0001, 0002, ... read as numbers), or on a
+# database the release before Alembic left, the highest row of its schema_migrations.
+_VERSION = (
+    "SELECT CAST(version_num AS INTEGER) FROM alembic_version",
+    "SELECT max(version) FROM schema_migrations",
+)
+
+
+def _schema(version: int | None) -> tuple[bool, str]:
+    newest = latest()
     if version is None:
-        return False, "no schema_migrations table: not a command-center database, or never migrated"
-    if version > latest:
+        return False, "no alembic_version table: not a command-center database, or never migrated"
+    if version > newest:
         return (
             False,
-            f"schema at version {version}, newer than this release knows ({latest}): upgrade the release",
+            f"schema at version {version}, newer than this release knows ({newest}): upgrade the release",
         )
-    if version < latest:
+    if version < newest:
         return (
             True,
-            f"schema at version {version} of {latest}: migrated on the next start (or run `command-center migrate`)",
+            f"schema at version {version} of {newest}: migrated on the next start (or run `command-center migrate`)",
         )
     return True, f"schema at version {version}"
 
@@ -58,40 +67,49 @@ def _check_sqlite(url: str) -> tuple[bool, str]:
         db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
         try:
             problems = [row[0] for row in db.execute("PRAGMA integrity_check(20)")]
-            has_table = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'").fetchone()
-            version = (
-                db.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] if has_table else None
-            )
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            version = _read_version(db.execute, tables)
         finally:
             db.close()
     except sqlite3.DatabaseError as exc:  # "file is not a database", "database disk image is malformed"
         return False, f"{path}: {exc}"
     if problems != ["ok"]:
         return False, f"{path}: integrity_check found problems:\n  " + "\n  ".join(problems)
-    ok, schema = _schema(version, "sqlite")
+    ok, schema = _schema(version)
     return ok, f"{path}: integrity ok; {schema}"
 
 
 def _check_postgres(url: str) -> tuple[bool, str]:
     import psycopg
 
-    from command_center.store.pg_connect import parse
+    from command_center.store.postgres.connect import parse
 
     shown = redacted(url)
     try:
         with psycopg.connect(parse(url).dsn, autocommit=True, connect_timeout=5) as conn:
             conn.execute("SET statement_timeout = 10000")
-            present = conn.execute("SELECT to_regclass('schema_migrations')").fetchone()
-            version = None
-            if present and present[0]:
-                version = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]  # type: ignore[index]
+            tables = {
+                name
+                for (name,) in conn.execute(
+                    "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+                )
+            }
+            version = _read_version(conn.execute, tables)
     except psycopg.Error as exc:
         return (
             False,
             f"{shown}: {str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__}",
         )
-    ok, schema = _schema(version, "postgresql")
+    ok, schema = _schema(version)
     return ok, f"{shown}: connected; {schema}"
+
+
+def _read_version(execute: Any, tables: set[str]) -> int | None:
+    for table, sql in zip(("alembic_version", "schema_migrations"), _VERSION, strict=True):
+        if table in tables:
+            row = execute(sql).fetchone()
+            return row[0] if row else None
+    return None
 
 
 def backup(url: str, target: Path) -> tuple[int, str]:

@@ -22,15 +22,17 @@ import httpx
 import pytest
 
 from command_center.store import CaseQuery, SQLiteStore, Store, create_store
-from command_center.store.migrate import load
+from command_center.store.migrate import labels as migration_labels
 from command_center.store.upgrade import migrate_url
 from dispatch.cases import Case, CaseState, InvalidTransition, transition
 from dispatch.city import City
-from tests.conftest import ServerThread
+from tests.helpers import build_runtime, serve_app
 
 ADMIN = os.environ.get("CC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
 TABLES = ("incidents", "cases", "case_timeline", "reports", "users", "audit")
+# SQLite schemas from before any migration runner: 0001's and 0002's SQL as they were.
+LEGACY_SCHEMA = [Path(__file__).parent / "data" / f"store_v{n}_schema.sqlite.sql" for n in (1, 2)]
 
 
 def _with_db(url: str, name: str) -> str:
@@ -211,6 +213,35 @@ def test_batch_commits_together_and_a_failed_write_undoes_only_itself(store: Sto
     assert store.get_incident("I1") is not None
 
 
+def test_a_batch_reads_its_own_cases(store: Store) -> None:
+    """The intake's reads inside a group commit see the cases taken in before them in the
+    same batch (PostgreSQL writes those at the batch's end: store/postgres/batch.py)."""
+    hour_ago = NOW - timedelta(hours=1)
+    with store.batch():  # type: ignore[attr-defined]
+        store.insert_case(make_case(1))
+        assert [c.id for c in store.open_cases_of_matter("X", hour_ago, near=(113.3, 23.1, 500))] == ["C1"]
+        assert store.open_cases_of_matter("X", NOW + timedelta(seconds=1)) == []
+        assert store.open_cases_of_matter("Y", hour_ago) == []
+        assert store.open_counts(["W1", "W2"]) == {"W1": 1}
+        store.insert_case(make_case(2, assignee="W2", lon=113.9))
+        store.insert_case(make_case(3, state=CaseState.CLOSED))
+        assert {c.id for c in store.open_cases_of_matter("X", hour_ago)} == {"C1", "C2"}
+        assert store.open_counts(["W1", "W2"]) == {"W1": 1, "W2": 1}
+        assert store.get_case("C2") is not None  # any other read sees them too...
+        assert store.open_counts(["W1", "W2"]) == {"W1": 1, "W2": 1}  # ...and they count once
+        assert store.list_cases(CaseQuery())[1] == 3
+    assert store.list_cases(CaseQuery(open_only=True))[1] == 2
+
+
+def test_a_taken_case_id_fails_the_batch_it_is_not_caught_in(store: Store) -> None:
+    store.insert_case(make_case(1))
+    with pytest.raises(Exception), store.batch():  # noqa: B017, PT011 - each backend's own integrity error
+        store.insert_case(make_case(2))
+        store.insert_case(make_case(1))  # SQLite refuses it here, PostgreSQL at the batch's end
+    assert store.get_case("C2") is None
+    assert store.list_cases(CaseQuery())[1] == 1
+
+
 def test_batch_rolls_back_as_a_whole(store: Store) -> None:
     case = make_case()
     store.insert_case(case)
@@ -231,8 +262,8 @@ def test_migrate_is_idempotent(
     from command_center.cli import main
 
     url = request.getfixturevalue("pg_fresh") if store_url.startswith("postgresql") else f"sqlite:///{tmp_path / 'm.db'}"
-    labels = [m.label for m in load("sqlite")]
-    assert labels == [m.label for m in load("postgresql")]  # one numbering for every dialect
+    labels = migration_labels()  # one history for every dialect
+    assert labels[:5] == ["0001_initial", "0002_case_location", "0003_user_sessions", "0004_publish_keys", "0005_audit_chain"]
     config = tmp_path / "cc.yaml"
     config.write_text(f"store: {url}\n")
     assert main(["migrate", "--config", str(config)]) == 0
@@ -252,7 +283,7 @@ def test_dispatcher_fifty_workers_race(store: Store, small_city: City) -> None:
     from dispatch.city import GridIndex
     from dispatch.dispatcher import ConcurrentUpdate, Dispatcher
     from dispatch.intake import Intake
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     dispatcher = Dispatcher(small_city, GridIndex(small_city), load_catalog(ROOT / "configs" / "matters.yaml"), store)
     grid = small_city.grids[60]
@@ -282,7 +313,7 @@ def test_sqlite_made_before_migrations_is_upgraded_in_place(tmp_path: Path) -> N
     """A database from before cases had location columns, and before schema_migrations."""
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    db.executescript(load("sqlite")[0].sql)  # 0001 is that old schema...
+    db.executescript(LEGACY_SCHEMA[0].read_text())  # 0001 is that old schema...
     db.execute("DROP TABLE audit")  # ... less a table that came later still
     doc = make_case().to_dict(timeline=False)
     db.execute(
@@ -292,7 +323,7 @@ def test_sqlite_made_before_migrations_is_upgraded_in_place(tmp_path: Path) -> N
     db.commit()
     db.close()
     store = SQLiteStore(path)
-    assert store.migrations == [m.label for m in load("sqlite")]
+    assert store.migrations == migration_labels()
     assert store.list_audit() == ([], 0)
     assert [c.id for c in store.open_cases_of_matter("X", NOW, near=(113.3, 23.1, 100))] == ["C1"]
     store.close()
@@ -300,25 +331,23 @@ def test_sqlite_made_before_migrations_is_upgraded_in_place(tmp_path: Path) -> N
     # columns, no schema_migrations. Those two are recorded, not run; later ones run.
     path = tmp_path / "premigrations.db"
     db = sqlite3.connect(path)
-    for migration in load("sqlite")[:2]:
-        db.executescript(migration.sql)
+    for schema in LEGACY_SCHEMA:
+        db.executescript(schema.read_text())
     db.commit()
     db.close()
     again = SQLiteStore(path)
-    assert again.migrations == [m.label for m in load("sqlite")[2:]]
+    assert again.migrations == migration_labels()[2:]
     again.close()
 
 
 def test_runtime_on_postgresql_end_to_end(pg_db: str, tmp_path: Path, small_city: City) -> None:
-    from command_center.app import build_app
     from command_center.config import parse_config
-    from command_center.runtime import Runtime
 
     config = parse_config({"server": {"data_dir": str(tmp_path)}, "store": pg_db.replace("postgresql:", "postgres:")})
-    rt = Runtime(config, city=small_city)
+    rt = build_runtime(config, city=small_city)
     grid = small_city.grids[40]
     try:
-        with ServerThread(build_app(rt)) as srv, httpx.Client(base_url=srv.url, timeout=30, headers=srv.headers()) as http:
+        with serve_app(rt) as srv, httpx.Client(base_url=srv.url, timeout=30, headers=srv.headers()) as http:
             created = http.post("/api/cases", json={"matter_code": "0101", "lon": grid.lon, "lat": grid.lat})
             assert created.status_code == 201, created.text
             case_id = created.json()["id"]
@@ -332,7 +361,7 @@ def test_runtime_on_postgresql_end_to_end(pg_db: str, tmp_path: Path, small_city
 
 def test_a_young_case_table_gets_fresh_statistics_as_it_grows(pg_fresh: str) -> None:
     """The store analyzes the case tables when they have doubled (at least MIN_GROWTH rows)."""
-    from command_center.store.pg_stats import MIN_GROWTH
+    from command_center.store.postgres.stats import MIN_GROWTH
 
     store = create_store(pg_fresh)
     try:

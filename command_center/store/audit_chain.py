@@ -21,9 +21,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from command_center.store.queries import AUDIT_CHAINED, AUDIT_STORED, Statements
+
+# A connection's execute (sqlite3's or psycopg's): SQL with named parameters, and them.
+Execute = Callable[[str, dict[str, Any]], Any]
 
 CHAINED = ("seq", "ts", "actor", "role", "action", "target", "detail")
 GENESIS = ""  # the prev_hash of the first row
@@ -79,47 +84,38 @@ def verify(rows: Iterable[dict[str, Any]]) -> Verdict:
     return Verdict(True, count, prev)
 
 
-# Shared by both stores: `execute` is sqlite3's or psycopg's connection.execute, `mark`
-# its placeholder. The caller holds the append lock and an open transaction.
-STORED = ("ts", "actor", "role", "action", "target", "ip", "detail")
-LISTED = ("seq", *STORED, "prev_hash", "hash")
+# Shared by both stores: `execute(sql, params)` runs one of `sql`'s statements (store/queries.py)
+# on the store's connection. The caller holds the append lock and an open transaction.
+STORED = AUDIT_STORED
+LISTED = AUDIT_CHAINED
 
 
-def append(execute: Any, mark: str, entry: dict[str, Any]) -> dict[str, Any]:
+def append(execute: Execute, sql: Statements, entry: dict[str, Any]) -> dict[str, Any]:
     """Insert one row chained to the last one; the row as stored."""
-    last = execute("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+    last = execute(sql.last_audit_hash, {}).fetchone()
     prev = (last[0] or GENESIS) if last else GENESIS
-    values = [entry.get(k) for k in STORED]
-    marks = ", ".join([mark] * (len(STORED) + 1))
-    seq = execute(
-        f"INSERT INTO audit ({', '.join(STORED)}, prev_hash) VALUES ({marks}) RETURNING seq", [*values, prev]
-    ).fetchone()[0]
-    row = {"seq": seq, **dict(zip(STORED, values, strict=True)), "prev_hash": prev}
+    values = {k: entry.get(k) for k in STORED}
+    seq = execute(sql.insert_audit, {**values, "prev_hash": prev}).fetchone()[0]
+    row = {"seq": seq, **values, "prev_hash": prev}
     row["hash"] = row_hash(prev, row)
-    execute(f"UPDATE audit SET hash = {mark} WHERE seq = {mark}", (row["hash"], seq))
+    execute(sql.set_audit_hash, {"hash": row["hash"], "seq": seq})
     return row
 
 
-def page(execute: Any, mark: str, after_seq: int, limit: int) -> list[dict[str, Any]]:
-    rows = execute(
-        f"SELECT {', '.join(LISTED)} FROM audit WHERE seq > {mark} ORDER BY seq LIMIT {mark}",
-        (after_seq, limit),
-    ).fetchall()
+def page(execute: Execute, sql: Statements, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    rows = execute(sql.audit_page, {"after": after_seq, "limit": limit}).fetchall()
     return [dict(zip(LISTED, r, strict=True)) for r in rows]
 
 
-def chain_existing(execute: Any, mark: str) -> int:
+def chain_existing(execute: Execute, sql: Statements) -> int:
     """Chain the rows written before migration 0005, once, when it is applied: only while
     no row has a hash yet (later, a row without one is a finding for `verify`)."""
-    if execute("SELECT 1 FROM audit WHERE hash IS NOT NULL LIMIT 1").fetchone():
+    if execute(sql.any_audit_hashed, {}).fetchone():
         return 0
     prev, count, after = GENESIS, 0, -1
-    while rows := page(execute, mark, after, 1000):
+    while rows := page(execute, sql, after, 1000):
         for row in rows:
             row["hash"] = row_hash(prev, row)
-            execute(
-                f"UPDATE audit SET prev_hash = {mark}, hash = {mark} WHERE seq = {mark}",
-                (prev, row["hash"], row["seq"]),
-            )
+            execute(sql.chain_audit_row, {"prev_hash": prev, "hash": row["hash"], "seq": row["seq"]})
             prev, after, count = row["hash"], row["seq"], count + 1
     return count

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from dispatch.cases import Case, TimelineEntry
@@ -30,32 +31,6 @@ class CaseQuery:
     created_before: datetime | None = None  # exclusive: [created_since, created_before)
     limit: int = 100
     offset: int = 0
-
-    def where(self, mark: str) -> tuple[str, list[object]]:
-        """The SQL WHERE clause (or "") and its arguments; `mark` is the driver's placeholder
-        (`?` for sqlite3, `%s` for psycopg), so both stores filter alike."""
-        clauses: list[str] = []
-        args: list[object] = []
-        if self.open_only:
-            clauses.append("is_open = 1")
-        if self.state:
-            clauses.append(f"state = {mark}")
-            args.append(self.state)
-        if self.assignee is not None:
-            # "" is a worker without a worker id (finding 21): no case is theirs, not every case.
-            clauses.append(f"assignee = {mark}" if self.assignee else "1 = 0")
-            if self.assignee:
-                args.append(self.assignee)
-        if self.grid_prefix:
-            clauses.append(f"grid_code LIKE {mark}")
-            args.append(self.grid_prefix + "%")
-        if self.created_since is not None:
-            clauses.append(f"created_at >= {mark}")
-            args.append(self.created_since.astimezone(UTC).isoformat())
-        if self.created_before is not None:
-            clauses.append(f"created_at < {mark}")
-            args.append(self.created_before.astimezone(UTC).isoformat())
-        return ("WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
 class Store(Protocol):
@@ -139,5 +114,11 @@ class Store(Protocol):
     def open_counts_by_grid(self, prefix: str = "") -> dict[str, int]: ...
 
     def list_cases(self, query: CaseQuery) -> tuple[list[Case], int]: ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Group commit: this thread's writes inside share one transaction (one fsync);
+        nothing inside is durable until the block ends, so acknowledge after it. Nested
+        blocks are part of the outer one."""
+        ...
 
     def close(self) -> None: ...

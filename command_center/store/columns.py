@@ -1,23 +1,19 @@
-"""What both stores write alike: the columns of each table they share, and a case's row.
+"""What both stores write alike: a case's row, its timeline rows, a user's defaults.
 
-Both stores spell their SQL for their own driver; the shapes of the rows stay here, in
+The statements are in store/queries.py; the shapes of the rows they take stay here, in
 one place, so that neither store imports the other.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from dispatch.cases import DONE_STATES, Case
+from command_center.store.queries import CASE_FIELDS
+from dispatch.cases import DONE_STATES, Case, TimelineEntry
 
-USER_FIELDS = (
-    "username", "password_hash", "role", "jurisdiction", "worker_id", "created_at", "disabled", "token_version"
-)
 # What add_users puts where a row leaves a field out.
 USER_DEFAULTS: dict[str, object] = {"disabled": 0, "token_version": 0}
-AUDIT_FIELDS = ("seq", "ts", "actor", "role", "action", "target", "ip", "detail")
-AUDIT_LISTED = (*AUDIT_FIELDS, "hash")  # list_audit's rows: the fields and the row's chain hash
-KEY_FIELDS = ("id", "name", "stream", "note", "secret_hash", "created_at", "created_by", "rotated_at", "revoked_at")
 DONE = tuple(s.value for s in DONE_STATES)
 # Cases kept parsed, by id: the dedupe check reads every open case of a matter on each
 # intake, and parsing them (JSON, timeline query, dataclasses) was most of its cost.
@@ -26,8 +22,8 @@ DONE = tuple(s.value for s in DONE_STATES)
 CASE_CACHE = 20_000
 
 
-def case_columns(case: Case) -> tuple:
-    """The cases table's columns after the id, in insert order."""
+def case_columns(case: Case) -> tuple[Any, ...]:
+    """The cases table's columns after the id, in queries.CASE_FIELDS order."""
     # The timeline table is the record; the doc holds the rest. Dropping the timeline
     # before to_dict spares asdict deep-copying it only to throw the copy away.
     doc = case.to_dict(timeline=False)
@@ -44,3 +40,25 @@ def case_columns(case: Case) -> tuple:
         case.lon,
         case.lat,
     )
+
+
+def case_params(case: Case) -> dict[str, Any]:
+    """The parameters of queries' insert_case (and update_case, less `prior`)."""
+    params = dict(zip(CASE_FIELDS, case_columns(case), strict=True))
+    params["id"] = case.id
+    return params
+
+
+def timeline_params(case_id: str, entries: tuple[TimelineEntry, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "case_id": case_id,
+            "ts": e.ts.isoformat(),
+            "action": e.action,
+            "actor": e.actor,
+            "from_state": e.from_state.value,
+            "to_state": e.to_state.value,
+            "note": e.note,
+        }
+        for e in entries
+    ]

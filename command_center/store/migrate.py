@@ -1,152 +1,190 @@
-"""One schema for every backend: numbered plain-SQL migrations and a small runner.
+"""Bring a store's database up to the current schema, in place: Alembic, run from code.
 
-`migrations/NNNN_name.sql` serves every dialect; `NNNN_name.<dialect>.sql` replaces it
-for one dialect where the SQL differs (e.g. reading JSON). `{{TOKEN}}`s stand for the
-few column types that are spelt differently. Applied versions are rows of
-`schema_migrations`; each migration runs in one transaction with its row, so a failed
-one leaves nothing behind and the next run tries it again.
+The revisions are store/migrations/versions (0001, 0002, ...), one linear history for
+both dialects. Where a database stands:
+- `alembic_version` (made by this runner): upgraded from its revision;
+- `schema_migrations` (the plain-SQL runner before Alembic): stamped at the revision of
+  its highest version (their numbers are the same), then upgraded; the table is left;
+- neither, on SQLite: a database from before any runner. `_legacy_baseline` tells which of
+  0001 and 0002 it already has; those are stamped, not run (0001 is IF NOT EXISTS, so it
+  runs when some of its tables are missing).
+
+Two processes starting together do not both migrate: everything is decided and done in
+one transaction under a lock, SQLite's write lock (BEGIN IMMEDIATE) or a PostgreSQL
+advisory lock, and a failed revision leaves nothing behind.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 import sqlite3
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
+
 if TYPE_CHECKING:
-    import psycopg
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-DIALECTS: dict[str, dict[str, str]] = {
-    "sqlite": {"AUTO_PK": "INTEGER PRIMARY KEY AUTOINCREMENT", "FLOAT": "REAL"},
-    # REAL is 4 bytes in PostgreSQL: ~1 m of error on a longitude. Coordinates need 8.
-    "postgresql": {"AUTO_PK": "BIGSERIAL PRIMARY KEY", "FLOAT": "DOUBLE PRECISION"},
-}
-_FILE = re.compile(r"^(\d{4})_(\w+?)(?:\.(\w+))?\.sql$")
-_TOKEN = re.compile(r"\{\{(\w+)\}\}")
-_TABLE = (
-    "CREATE TABLE IF NOT EXISTS schema_migrations "
-    "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
-)
+# Alembic narrates every step at INFO, from its import on; the runner returns what it
+# applied, and `command-center migrate` prints that: a store opening stays quiet. (Alembic
+# is imported where it is used, after this.)
+logging.getLogger("alembic").setLevel(logging.WARNING)
+LEGACY_TABLE = "schema_migrations"
+_LEGACY_INITIAL = {"incidents", "cases", "case_timeline", "reports", "users", "audit"}
 # Any constant both sides agree on: serialises concurrent runners on one PostgreSQL database.
 _PG_LOCK_KEY = 0x63635F6D6967
 
 
-@dataclass(frozen=True, slots=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
+@cache
+def revisions() -> tuple[tuple[str, str], ...]:
+    """(revision, label) in order: ("0001", "0001_initial"), ..."""
+    from alembic.script import ScriptDirectory
 
-    @property
-    def label(self) -> str:
-        return f"{self.version:04d}_{self.name}"
-
-
-def load(dialect: str, directory: Path = MIGRATIONS) -> list[Migration]:
-    """This dialect's migrations in order, tokens substituted."""
-    tokens = DIALECTS[dialect]
-    chosen: dict[int, tuple[str, Path, bool]] = {}
-    for path in directory.glob("*.sql"):
-        match = _FILE.match(path.name)
-        if match is None:
-            raise ValueError(f"{path}: migration files are NNNN_name.sql or NNNN_name.DIALECT.sql")
-        version, name, only = int(match[1]), match[2], match[3]
-        if only is not None and only not in DIALECTS:
-            raise ValueError(f"{path}: unknown dialect {only!r}")
-        if only not in (None, dialect):
-            continue
-        held = chosen.get(version)
-        if held is not None and held[0] != name:
-            raise ValueError(f"migration {version:04d} has two names: {held[0]!r} and {name!r}")
-        if held is None or only is not None:  # the dialect's own file wins
-            chosen[version] = (name, path, only is not None)
-    out = []
-    for version in sorted(chosen):
-        name, path, _ = chosen[version]
-        sql = _TOKEN.sub(lambda m: tokens[m[1]], path.read_text(encoding="utf-8"))
-        out.append(Migration(version, name, sql))
-    return out
+    script = ScriptDirectory(str(MIGRATIONS))
+    found = [(s.revision, Path(s.path).stem.removeprefix("v")) for s in script.walk_revisions()]
+    return tuple(reversed(found))
 
 
-def apply_sqlite(db: sqlite3.Connection, baseline: Callable[[sqlite3.Connection], set[int]] | None = None) -> list[str]:
-    """Apply the pending migrations on an autocommit connection; the labels applied.
+def labels() -> list[str]:
+    return [label for _, label in revisions()]
 
-    `baseline` says which versions a database made before `schema_migrations` existed
-    already has: asked only when that table is missing, recorded without running them.
-    """
-    applied: list[str] = []
-    known = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    db.execute("BEGIN IMMEDIATE")  # the write lock: another process migrating waits here
+
+def latest() -> int:
+    """The schema version this release brings a database to."""
+    return int(revisions()[-1][0])
+
+
+def upgrade_sqlite(db: sqlite3.Connection) -> list[str]:
+    """Migrate the database of an autocommit sqlite3 connection (the store's own: a
+    :memory: one has no other); the labels of the revisions run."""
+    if _sqlite_revision(db) == revisions()[-1][0]:  # the usual case: no lock, no Alembic
+        return []
+    engine = sa.create_engine("sqlite://", creator=lambda: _Lent(db), poolclass=sa.pool.StaticPool)
     try:
-        db.execute(_TABLE)
-        if "schema_migrations" not in known and baseline is not None:
-            present = baseline(db)
-            for migration in load("sqlite"):
-                if migration.version in present:
-                    _record_sqlite(db, migration)
-        done = {row[0] for row in db.execute("SELECT version FROM schema_migrations")}
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    for migration in load("sqlite"):
-        if migration.version in done:
-            continue
-        # Checked again under the write lock: another process may have got there first.
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            if db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)).fetchone():
-                db.execute("COMMIT")
-                continue
-            for statement in _statements(migration.sql):
-                db.execute(statement)
-            _record_sqlite(db, migration)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        applied.append(migration.label)
-    return applied
+        with engine.connect() as conn, _committed(conn):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")  # the write lock: another process migrating waits here
+            return _upgrade(conn, sqlite_legacy=True)
+    finally:
+        engine.dispose()
 
 
-def apply_postgres(conn: psycopg.Connection[Any]) -> list[str]:
-    """Apply the pending migrations, all in one transaction under an advisory lock."""
-    applied: list[str] = []
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_LOCK_KEY,))
-        conn.execute(_TABLE)
-        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations").fetchall()}
-        for migration in load("postgresql"):
-            if migration.version in done:
-                continue
-            for statement in _statements(migration.sql):
-                conn.execute(statement)  # trusted text, no parameters
-            conn.execute(
-                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (%s, %s, %s)",
-                (migration.version, migration.name, _now()),
-            )
-            applied.append(migration.label)
-    return applied
+def upgrade_postgres(dsn: str) -> list[str]:
+    """Migrate the PostgreSQL database at libpq `dsn` on a connection of its own; the
+    labels of the revisions run."""
+    import psycopg
 
-
-def _record_sqlite(db: sqlite3.Connection, migration: Migration) -> None:
-    db.execute(
-        "INSERT OR IGNORE INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-        (migration.version, migration.name, _now()),
+    engine = sa.create_engine(
+        "postgresql+psycopg://", creator=lambda: psycopg.connect(dsn, connect_timeout=10), poolclass=sa.pool.NullPool
     )
+    try:
+        with engine.connect() as conn, _committed(conn):
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK_KEY})")
+            return _upgrade(conn, sqlite_legacy=False)
+    finally:
+        engine.dispose()
 
 
-def _statements(sql: str) -> list[str]:
-    # Statement by statement: sqlite3's execute takes one, and executescript would commit.
-    # The migrations hold no ';' inside literals, which keeps this split honest.
-    lines = [line for line in sql.splitlines() if not line.lstrip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
+def postgres_at_head(db: Any) -> bool:
+    """Whether the database of a psycopg connection is at this release's schema already
+    (the usual case: the store then needs no Alembic and no second connection)."""
+    row = db.execute("SELECT to_regclass('alembic_version')").fetchone()
+    if not row or row[0] is None:
+        return False
+    found = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    return found is not None and found[0] == revisions()[-1][0]
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def current(conn: sa.Connection) -> str | None:
+    """The revision `conn`'s database is at per Alembic; None when it has no alembic_version."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").fetchone()
+    return row[0] if row else None
+
+
+@contextmanager
+def _committed(conn: sa.Connection) -> Iterator[None]:
+    try:
+        yield
+    except BaseException:
+        conn.rollback()
+        raise
+    conn.commit()
+
+
+def _upgrade(conn: sa.Connection, sqlite_legacy: bool) -> list[str]:
+    """Under the caller's lock: stamp where an older runner left the database, upgrade to head."""
+    from alembic import command
+
+    applied: list[str] = []
+    config = _config(conn, applied)
+    if current(conn) is None:
+        inspector = sa.inspect(conn)
+        if inspector.has_table(LEGACY_TABLE):
+            done = conn.exec_driver_sql(f"SELECT max(version) FROM {LEGACY_TABLE}").scalar()
+            if done:
+                command.stamp(config, f"{done:04d}")
+        elif sqlite_legacy and inspector.get_table_names():
+            present = _legacy_baseline(conn)
+            if 2 in present and 1 not in present:  # 0001 adds what is missing, 0002 must not run twice
+                command.upgrade(config, "0001")
+            if present:
+                command.stamp(config, f"{max(present):04d}")
+    command.upgrade(config, "head")
+    return applied
+
+
+def _legacy_baseline(conn: sa.Connection) -> set[int]:
+    """The revisions a SQLite database made before any migration runner already has.
+
+    0001 counts only when every one of its tables is there; 0002 (the location columns)
+    when cases has them.
+    """
+    inspector = sa.inspect(conn)
+    tables = set(inspector.get_table_names())
+    columns = {c["name"] for c in inspector.get_columns("cases")} if "cases" in tables else set()
+    present = {1} if tables >= _LEGACY_INITIAL else set()
+    return present | ({2} if "lon" in columns else set())
+
+
+def _config(conn: sa.Connection, applied: list[str]) -> Config:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = conn
+    by_revision = dict(revisions())
+
+    def on_version_apply(*, step: Any, **_: Any) -> None:
+        if step.is_upgrade and not step.is_stamp:
+            applied.append(by_revision[step.up_revision_id])
+
+    config.attributes["on_version_apply"] = on_version_apply
+    return config
+
+
+def _sqlite_revision(db: sqlite3.Connection) -> str | None:
+    try:
+        row = db.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.OperationalError:  # no such table
+        return None
+    return row[0] if row else None
+
+
+class _Lent:
+    """The store's sqlite3 connection lent to SQLAlchemy for a migration: SQLAlchemy's
+    close does not close it (the store goes on using it)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+    def close(self) -> None:
+        pass

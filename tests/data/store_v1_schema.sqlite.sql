@@ -1,6 +1,8 @@
+-- The SQLite schema of migration 0001 (before schema_migrations, before case locations),
+-- as store/migrations/0001_initial.sql spelt it for SQLite: for the legacy upgrade tests.
 -- The schema as it was before cases kept their location as columns. IF NOT EXISTS: a
 -- SQLite database made before migrations existed has some of these already.
--- {{AUTO_PK}} and {{FLOAT}} are the runner's per-dialect substitutions.
+-- INTEGER PRIMARY KEY AUTOINCREMENT and REAL are the runner's per-dialect substitutions.
 CREATE TABLE IF NOT EXISTS incidents (
     id TEXT PRIMARY KEY,
     ts TEXT NOT NULL,
@@ -24,7 +26,7 @@ CREATE TABLE IF NOT EXISTS cases (
 CREATE INDEX IF NOT EXISTS cases_open_matter ON cases (is_open, matter_code, created_at);
 CREATE INDEX IF NOT EXISTS cases_assignee ON cases (assignee, is_open);
 CREATE TABLE IF NOT EXISTS case_timeline (
-    seq {{AUTO_PK}},
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     case_id TEXT NOT NULL,
     ts TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -51,7 +53,7 @@ CREATE TABLE IF NOT EXISTS users (
     disabled INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS audit (
-    seq {{AUTO_PK}},
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
     ts TEXT NOT NULL,
     actor TEXT NOT NULL,
     role TEXT NOT NULL,

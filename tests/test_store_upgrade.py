@@ -1,0 +1,262 @@
+"""Databases made by the store before Alembic (issue 15) upgrade in place, losing nothing.
+
+The fixtures in tests/data were written by that store itself (tests/data/make_store_fixtures.py):
+a SQLite file and a PostgreSQL plain-SQL dump at schema version 5 of the plain-SQL
+runner (`schema_migrations`). Each is upgraded by opening it with today's store; every
+case with its timeline, the users, the audit chain, the publish keys, incidents and
+reports must come through, the schema must be what store/schema.py defines, and a second
+migration run must find nothing to do.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from command_center.audit import verify_store
+from command_center.store import Store, create_store
+from command_center.store.migrate import labels, latest
+from command_center.store.schema import metadata
+from command_center.store.upgrade import migrate_url
+from dispatch.cases import transition
+
+DATA = Path(__file__).parent / "data"
+ADMIN = os.environ.get("CC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _fixtures() -> Any:
+    spec = importlib.util.spec_from_file_location("make_store_fixtures", DATA / "make_store_fixtures.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+FIXTURES = _fixtures()
+
+
+@pytest.fixture
+def sqlite_v5(tmp_path: Path) -> str:
+    path = tmp_path / "cc.db"
+    shutil.copy(FIXTURES.SQLITE_FIXTURE, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def postgres_v5() -> Iterator[str]:
+    """A fresh database loaded from the dump, dropped after."""
+    psycopg = pytest.importorskip("psycopg")
+    name = f"cc_upgrade_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL unreachable at {ADMIN}: {exc}")
+    url = ADMIN.rsplit("/", 1)[0] + "/" + name
+    # psql's own commands (\restrict) are not SQL; the rest is plain INSERTs and DDL.
+    dump = "\n".join(
+        line for line in FIXTURES.POSTGRES_FIXTURE.read_text(encoding="utf-8").splitlines() if not line.startswith("\\")
+    )
+    try:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(dump)
+        yield url
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def _schema_differences(url: str) -> list[Any]:
+    """What the database lacks or has beyond store/schema.py (tables, columns, types, indexes)."""
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url)
+    else:
+        engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_name": lambda name, kind, _: name != "schema_migrations"}
+            )
+            return [d for d in compare_metadata(context, metadata) if not _sqlite_key_nullability(d)]
+    finally:
+        engine.dispose()
+
+
+def _sqlite_key_nullability(difference: Any) -> bool:
+    """SQLite's `id TEXT PRIMARY KEY` (the plain-SQL migrations' spelling) lets a NULL in, a
+    quirk of SQLite's history; Alembic's tables say NOT NULL. The stores never write one."""
+    steps = difference if isinstance(difference, list) else [difference]
+    return all(
+        step[0] == "modify_nullable" and metadata.tables[step[2]].c[step[3]].primary_key for step in steps
+    )
+
+
+def _check_content(store: Store) -> None:
+    for case, steps in FIXTURES.cases():
+        final = steps[-1][0] if steps else case
+        loaded = store.get_case(case.id)
+        assert loaded is not None and loaded.to_dict() == final.to_dict(), case.id
+    assert sorted(i["id"] for i in store.list_incidents(limit=100)[0]) == [f"I{i:02d}" for i in range(5)]
+    assert store.get_incident("I03") == {
+        "id": "I03", "ts": "2026-11-01T08:00:03+00:00", "camera_id": "cam-1", "state": "new",
+        "grid_code": "440106001001001", "location": {"lon": 113.3, "lat": 23.1}, "case_id": "C03",
+    }  # fmt: skip
+    assert [r["id"] for r in store.list_reports()] == ["R2", "R1", "R0"]
+    users, total = store.list_users()
+    assert total == 3 and [u["username"] for u in users] == ["ann", "bob", "cy"]
+    assert store.get_user("bob") == {
+        "username": "bob", "password_hash": "$argon2id$bob", "role": "worker", "jurisdiction": "440106",
+        "worker_id": "W1", "created_at": "2026-10-02T00:00:00+00:00", "disabled": 0, "token_version": 0,
+    }  # fmt: skip
+    cy = store.get_user("cy")
+    assert cy is not None and (cy["disabled"], cy["token_version"]) == (1, 2)
+    keys = store.list_publish_keys()
+    assert [(k["id"], k["revoked_at"]) for k in keys] == [("pk_0", None), ("pk_1", "2026-10-06T00:00:00+00:00")]
+    entries, total = store.list_audit()
+    assert total == 7 and [e["seq"] for e in entries] == list(range(7, 0, -1))
+    verdict = verify_store(store)
+    assert verdict.ok and verdict.rows == 7, verdict.message()
+
+
+def _check_still_works(store: Store) -> None:
+    """After the upgrade the store writes as ever: a transition, a case, an audit row on the chain."""
+    loaded = store.get_case("C00")
+    assert loaded is not None
+    accepted, entry = transition(loaded, "accept", "W0")
+    assert store.save_transition(accepted, entry)
+    store.add_audit({"ts": "2026-12-01T00:00:00+00:00", "actor": "ann", "role": "admin", "action": "login",
+                     "target": "", "ip": "::1"})  # fmt: skip
+    verdict = verify_store(store)
+    assert verdict.ok and verdict.rows == 8, verdict.message()
+    assert [c.id for c in store.open_cases_of_matter("0100", FIXTURES.NOW, near=(113.3, 23.1, 100))] == ["C00"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_database_made_before_alembic_upgrades_in_place(backend: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("sqlite_v5" if backend == "sqlite" else "postgres_v5")
+    store = create_store(url)
+    try:
+        # Stamped at the revision of schema_migrations' version 5: nothing to run.
+        assert store.migrations == labels()[5:]  # type: ignore[attr-defined]
+        _check_content(store)
+        _check_still_works(store)
+    finally:
+        store.close()
+    assert _schema_differences(url) == []
+    assert migrate_url(url) == ([], latest())  # a second run does nothing
+    again = create_store(url)
+    try:
+        assert again.migrations == []  # type: ignore[attr-defined]
+        assert again.get_case("C05") is not None
+    finally:
+        again.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_fresh_database_is_the_schema_and_a_second_run_does_nothing(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    else:
+        # An emptied copy of the fixture database would do; a fresh one is simpler.
+        psycopg = pytest.importorskip("psycopg")
+        name = f"cc_fresh_{secrets.token_hex(4)}"
+        try:
+            with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as conn:
+                conn.execute(f"CREATE DATABASE {name}")
+        except psycopg.OperationalError as exc:
+            pytest.skip(f"PostgreSQL unreachable at {ADMIN}: {exc}")
+        url = ADMIN.rsplit("/", 1)[0] + "/" + name
+        request.addfinalizer(lambda: _drop(name))
+    applied, version = migrate_url(url)
+    assert len(applied) == version == latest()
+    assert _schema_differences(url) == []
+    assert migrate_url(url) == ([], latest())
+
+
+def _drop(name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+_OPEN = """
+import json, sys, time
+from command_center.store import create_store
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))  # both at once
+store = create_store(sys.argv[1])
+print(json.dumps(store.migrations))
+store.close()
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_two_processes_opening_a_new_database_together_migrate_it_once(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    import json
+    import subprocess
+    import sys
+    import time
+
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'together.db'}"
+    else:
+        psycopg = pytest.importorskip("psycopg")
+        name = f"cc_together_{secrets.token_hex(4)}"
+        try:
+            with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as conn:
+                conn.execute(f"CREATE DATABASE {name}")
+        except psycopg.OperationalError as exc:
+            pytest.skip(f"PostgreSQL unreachable at {ADMIN}: {exc}")
+        url = ADMIN.rsplit("/", 1)[0] + "/" + name
+        request.addfinalizer(lambda: _drop(name))
+    start = str(time.time() + 3)  # past both interpreters' start-up
+    root = Path(__file__).resolve().parent.parent
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _OPEN, url, start], cwd=root, stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    applied = sorted((json.loads(p.communicate(timeout=120)[0]) for p in procs), key=len)
+    assert [p.returncode for p in procs] == [0, 0]
+    assert applied == [[], labels()]  # one migrated, the other found it done
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_audit_rows_from_before_the_chain_are_chained_by_its_migration(
+    backend: str, request: pytest.FixtureRequest
+) -> None:
+    """A database at version 4 (audit rows without hashes): 0005 adds the columns and chains
+    the rows it finds, once, in seq order."""
+    url = request.getfixturevalue("sqlite_v5" if backend == "sqlite" else "postgres_v5")
+    back_to_4 = (
+        "ALTER TABLE audit DROP COLUMN prev_hash",
+        "ALTER TABLE audit DROP COLUMN hash",
+        "DELETE FROM schema_migrations WHERE version = 5",
+    )
+    engine = sa.create_engine(url if backend == "sqlite" else url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        for statement in back_to_4:
+            conn.exec_driver_sql(statement)
+    engine.dispose()
+    store = create_store(url)
+    try:
+        assert store.migrations == labels()[4:]  # type: ignore[attr-defined]
+        verdict = verify_store(store)
+        assert verdict.ok and verdict.rows == 7, verdict.message()
+        _check_still_works(store)
+    finally:
+        store.close()
