@@ -116,6 +116,7 @@ def _ours(city: City, index: GridIndex, catalog: Catalog, path: Path, intakes: l
     else:
         for start in range(0, len(intakes), batch):
             with store.batch():
+                dispatcher.prefetch_duplicates(intakes[start : start + batch])  # as the casework does
                 out.extend(dispatcher.intake(item).case for item in intakes[start : start + batch])
     elapsed = time.perf_counter() - started
     store.close()

@@ -230,6 +230,7 @@ def _intake_rate(url: str, city: Any, catalog: Any, intakes: list[Intake], batch
         started = time.perf_counter()
         for start in range(0, len(intakes), batch):
             with getattr(store, "batch", contextlib.nullcontext)():
+                dispatcher.prefetch_duplicates(intakes[start : start + batch])  # as the casework does
                 for item in intakes[start : start + batch]:
                     dispatcher.intake(item)
         return len(intakes) / (time.perf_counter() - started)

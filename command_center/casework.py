@@ -105,6 +105,7 @@ class CaseWork:
         announced once more instead, since that announcement may be what was lost."""
         out: list[tuple[IntakeResult, dict[str, Any] | None, bool]] = []
         with getattr(self.store, "batch", contextlib.nullcontext)():
+            self.dispatcher.prefetch_duplicates(_readable(docs))  # one round trip, not one per intake
             for doc in docs:
                 stored = self.store.get_incident(doc["id"]) if doc.get("id") else None
                 known = self.store.get_case(stored["case_id"]) if stored and stored.get("case_id") else None
@@ -191,6 +192,15 @@ class CaseWork:
             note = {"case": view, "kind": result.kind, "target": result.target}
             await self.bus.publish(Event("cases", f"case.{result.kind}", note))
         return len(results)
+
+
+def _readable(docs: list[dict[str, Any]]) -> list[Intake]:
+    """The intakes of those docs that make one (a malformed one fails alone, in the loop)."""
+    out = []
+    for doc in docs:
+        with contextlib.suppress(Exception):
+            out.append(video_intake(doc))
+    return out
 
 
 def video_intake(doc: dict[str, Any]) -> Intake:

@@ -92,6 +92,21 @@ class Dispatcher:
         self.clock: Clock = clock or utc_now  # injectable: time limits are tested across weekends
         self.departments = frozenset(m.department for m in catalog.items)
 
+    def prefetch_duplicates(self, items: list[Intake]) -> None:
+        """Name the dedupe reads the intakes of `items` will make, so that the store can
+        answer them in one round trip (a batch on PostgreSQL). Intakes whose matter is
+        unknown are left out: their intake fails before any read."""
+        now = self.clock()
+        since = now - timedelta(minutes=self.config.dedupe_window_min)
+        wanted = []
+        for item in items:
+            try:
+                matter = self._matter(item.matter_code) if item.matter_code else self.catalog.match(item.rule, item.label)
+            except UnknownMatter:
+                continue
+            wanted.append((matter.code, since, (item.lon, item.lat, self.config.dedupe_radius_m)))
+        self.repo.prefetch_open_cases(wanted)
+
     def intake(self, item: Intake) -> IntakeResult:
         now = self.clock()
         matter = self._matter(item.matter_code) if item.matter_code else self.catalog.match(item.rule, item.label)

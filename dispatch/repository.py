@@ -26,4 +26,10 @@ class CaseRepository(Protocol):
         least those within that distance (a bounding box: the caller measures exactly)."""
         ...
 
+    def prefetch_open_cases(self, wanted: list[tuple[str, datetime, tuple[float, float, float]]]) -> None:
+        """A hint: the open_cases_of_matter(matter, since, near) reads about to come, named
+        together so that a store whose every read is a round trip can answer them in one.
+        A store whose reads are cheap may ignore it."""
+        ...
+
     def open_counts(self, worker_ids: Iterable[str]) -> dict[str, int]: ...

@@ -233,6 +233,40 @@ def test_a_batch_reads_its_own_cases(store: Store) -> None:
     assert store.list_cases(CaseQuery(open_only=True))[1] == 2
 
 
+def test_prefetched_dedupe_reads_answer_as_the_server_would(store: Store) -> None:
+    """A batch names its dedupe reads up front (PostgreSQL answers them from one round trip:
+    store/postgres/prefetch.py; SQLite ignores the hint): the answers are the server's,
+    with the batch's own new and changed cases in place of their stored rows."""
+    hour_ago, here, there = NOW - timedelta(hours=1), (113.3, 23.1, 500.0), (113.9, 23.1, 500.0)
+    store.insert_case(make_case(1, state=CaseState.FEEDBACK))
+    store.insert_case(make_case(5, state=CaseState.CLOSED))
+    store.insert_case(make_case(6, lon=113.9))
+    store.insert_case(make_case(7, lon=113.5))  # near no prefetched point: read from the server
+    with store.batch():  # type: ignore[attr-defined]
+        store.prefetch_open_cases([("X", hour_ago, here), ("X", hour_ago, there), ("Y", hour_ago, here)])
+        if store.__class__.__name__ == "PostgresStore":
+            assert store._local.prefetched is not None  # type: ignore[attr-defined]
+        assert [c.id for c in store.open_cases_of_matter("X", hour_ago, near=here)] == ["C1"]
+        assert [c.id for c in store.open_cases_of_matter("X", hour_ago, near=there)] == ["C6"]
+        assert store.open_cases_of_matter("Y", hour_ago, near=here) == []
+        assert store.open_cases_of_matter("X", NOW + timedelta(seconds=1), near=here) == []  # its own `since`
+        assert [c.id for c in store.open_cases_of_matter("X", hour_ago, near=(113.5, 23.1, 500.0))] == ["C7"]
+        store.insert_case(make_case(2))
+        assert {c.id for c in store.open_cases_of_matter("X", hour_ago, near=here)} == {"C1", "C2"}
+        c1 = store.get_case("C1")
+        assert c1 is not None
+        closed, entry = transition(c1, "close", "officer", now=NOW)
+        assert store.save_transition(closed, entry)  # changed in the batch: its stored row no longer answers
+        assert [c.id for c in store.open_cases_of_matter("X", hour_ago, near=here)] == ["C2"]
+        c6 = store.get_case("C6")
+        assert c6 is not None
+        accepted, entry = transition(c6, "accept", "W1", now=NOW)
+        assert store.save_transition(accepted, entry)
+        found = store.open_cases_of_matter("X", hour_ago, near=there)
+        assert [(c.id, c.version) for c in found] == [("C6", accepted.version)]  # the batch's version
+    assert {c.id for c in store.open_cases_of_matter("X", hour_ago, near=here)} == {"C2"}
+
+
 def test_a_taken_case_id_fails_the_batch_it_is_not_caught_in(store: Store) -> None:
     store.insert_case(make_case(1))
     with pytest.raises(Exception), store.batch():  # noqa: B017, PT011 - each backend's own integrity error

@@ -22,6 +22,7 @@ from command_center.store.migrate import postgres_at_head, upgrade_postgres
 from command_center.store.postgres import connect as pg_connect
 from command_center.store.postgres.batch import Deferred, merge_counts
 from command_center.store.postgres.connect import BoundedConnection
+from command_center.store.postgres.prefetch import Prefetched, Wanted
 from command_center.store.postgres.stats import FreshStats
 from command_center.store.queries import AUDIT_LISTED, KEY_FIELDS, TIMELINE_FIELDS, USER_FIELDS
 from dispatch.cases import Case, TimelineEntry
@@ -243,11 +244,21 @@ class PostgresStore:
             sql, box = self.sql.open_of_matter_near, queries.box(near)
             params |= box
         held: BoundedConnection | None = getattr(self._local, "conn", None)
+        prefetched: Prefetched | None = getattr(self._local, "prefetched", None)
+        if held is not None and prefetched is not None and near is not None:
+            found = prefetched.answer(matter_code, since, near, self._local.pending, lambda i, v: self._cached(held, i, v))
+            if found is not None:  # answered without a round trip (prefetch.py)
+                return found
         if held is not None:  # in a batch: on its connection, its deferred cases merged in
             found = [self._cached(held, case_id, version) for case_id, version in held.read(sql, params)]
             return found + self._local.deferred.matching(matter_code, since, box)
         with self._snapshot() as db:
             return [self._cached(db, case_id, version) for case_id, version in db.read(sql, params)]
+
+    def prefetch_open_cases(self, wanted: list[Wanted]) -> None:
+        """In a batch: read the dedupe checks to come in one round trip (prefetch.py)."""
+        if getattr(self._local, "conn", None) is not None and wanted:
+            self._local.prefetched = Prefetched.read(self._local.conn, wanted)
 
     def open_counts(self, worker_ids: Iterable[str]) -> dict[str, int]:
         ids = list(worker_ids)
@@ -302,10 +313,9 @@ class PostgresStore:
                     self._remember(case, now=True)
                 inserted = self._local.inserted
             finally:
-                self._local.conn = self._local.pending = self._local.inserted = self._local.deferred = None
+                vars(self._local).clear()  # conn, pending, inserted, deferred, prefetched
         self.stats.added(inserted)
 
-    # helpers
     def _analyze(self, table: str) -> None:
         with self._conn() as db:
             db.execute(f"ANALYZE {table}")  # a name from stats.TABLES
