@@ -113,10 +113,20 @@ def _in(column: sa.Column[Any], name: str, count: int, dialect: str) -> ColumnEl
     return column.in_([_p(f"{name}{i}") for i in range(count)])
 
 
+def slots(count: int) -> int:
+    """Placeholders for a list of `count` items: the count up to 4, then the next power of
+    two, the rest NULL (equal to nothing). Each length is a statement compiled (~0.5 ms
+    and more with the length) and prepared, and a grid's fallback to its community asks
+    for lists of any length: measured in `bench cases`, compiling each new length put
+    the intake's p99 from 1.5 to 2.6 ms."""
+    return count if count <= 4 else 1 << (count - 1).bit_length()
+
+
 def list_params(name: str, items: list[Any], dialect: str) -> dict[str, Any]:
     if dialect == "postgresql" and len(items) > SHORT_LIST:
         return {name: items}
-    return {f"{name}{i}": item for i, item in enumerate(items)}
+    padded = [*items, *[None] * (slots(len(items)) - len(items))]
+    return {f"{name}{i}": item for i, item in enumerate(padded)}
 
 
 def box(near: tuple[float, float, float]) -> dict[str, float]:
@@ -274,8 +284,12 @@ def statements(dialect: str) -> Statements:
 # ------------------------------------------------------------ statements whose shape varies
 
 
-@cache
 def users_named(dialect: str, count: int) -> str:
+    return _users_named(dialect, slots(count))
+
+
+@cache
+def _users_named(dialect: str, count: int) -> str:
     return compile_sql(sa.select(*users.columns).where(_in(users.c.username, "name", count, dialect)), dialect)
 
 
@@ -290,8 +304,12 @@ def update_key(dialect: str, names: tuple[str, ...]) -> str:
     return compile_sql(statement.values(_values(names)), dialect)
 
 
-@cache
 def open_counts(dialect: str, count: int) -> str:
+    return _open_counts(dialect, slots(count))
+
+
+@cache
+def _open_counts(dialect: str, count: int) -> str:
     statement = (
         sa.select(cases.c.assignee, sa.func.count())
         .where(_open(), _in(cases.c.assignee, "worker", count, dialect))
