@@ -128,6 +128,23 @@ def test_cases_round_trip_and_filters(store: Store) -> None:
     assert {c.id for c in store.open_cases_of_matter("X", NOW - timedelta(hours=1))} == {"C1", "C2"}
 
 
+def test_lists_of_any_length_count_right(store: Store) -> None:
+    """Lists go to the database padded with NULLs to a few lengths (queries.slots): a
+    padding NULL matches no case, not even an unassigned one."""
+    store.insert_case(make_case(1))
+    store.insert_case(make_case(2, assignee="W2"))
+    store.insert_case(make_case(3, assignee=None))
+    for n in (1, 5, 6, 9, 33, 70):
+        ids = ["W1", "W2", *[f"X{i}" for i in range(n - 2)]][:n]
+        expected = {"W1": 1, "W2": 1} if n >= 2 else {"W1": 1}
+        assert store.open_counts(ids) == expected, n
+    user = {"password_hash": "h", "role": "officer", "jurisdiction": "", "created_at": "t"}
+    assert store.add_users([{"username": f"u{i}", **user} for i in range(7)]) == 7
+    assert sorted(u["username"] for u in store.get_users([f"u{i}" for i in range(6)] + ["nobody"])) == [
+        f"u{i}" for i in range(6)
+    ]
+
+
 def test_save_transition_is_a_compare_and_set(store: Store) -> None:
     case = make_case()
     store.insert_case(case)
