@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from command_center.store import CaseQuery, SQLiteStore, Store, create_store
+from command_center.store import CaseQuery, SQLiteStore, Store, audit_chain, create_store
 from command_center.store.migrate import labels as migration_labels
 from command_center.store.upgrade import migrate_url
 from dispatch.cases import Case, CaseState, InvalidTransition, transition
@@ -30,7 +30,7 @@ from tests.helpers import build_runtime, serve_app
 
 ADMIN = os.environ.get("CC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
-TABLES = ("incidents", "cases", "case_timeline", "reports", "users", "audit")
+TABLES = ("incidents", "cases", "case_timeline", "reports", "users", "audit", "publish_keys")
 # SQLite schemas from before any migration runner: 0001's and 0002's SQL as they were.
 LEGACY_SCHEMA = [Path(__file__).parent / "data" / f"store_v{n}_schema.sqlite.sql" for n in (1, 2)]
 
@@ -216,6 +216,46 @@ def test_incidents_reports_users_audit(store: Store) -> None:
     entries, total = store.list_audit(action="login")
     assert total == 2 and [e["seq"] for e in entries] == [3, 1] and entries[0]["detail"] is None
     assert store.list_audit(actor="bob")[1] == 0
+
+
+def test_publish_keys_retention_and_the_audit_chain(store: Store) -> None:
+    """The rest of the records both stores share (store/records.py), on each database."""
+    key = {"id": "K1", "name": "cam", "stream": "cam-1", "note": "", "secret_hash": "h", "created_at": "t", "created_by": "ann"}
+    store.add_publish_key(key)
+    store.add_publish_key({**key, "id": "K2", "created_at": "u"})
+    assert store.get_publish_key("K1") == {**key, "rotated_at": None, "revoked_at": None}
+    assert store.get_publish_key("K9") is None
+    assert store.update_publish_key("K2", revoked_at="v") and not store.update_publish_key("K2", note="x")
+    assert not store.update_publish_key("K9", note="x")
+    with pytest.raises(ValueError):
+        store.update_publish_key("K1", colour="red")
+    assert [(k["id"], k["revoked_at"]) for k in store.list_publish_keys()] == [("K1", None), ("K2", "v")]
+
+    for i in range(3):
+        store.add_report({"id": f"R{i}", "requested_datetime": f"2026-11-28T0{i}:00:00+00:00", "case_id": None})
+    assert sorted(store.delete_reports_before("2026-11-28T02:00:00+00:00")) == ["R0", "R1"]
+    assert [r["id"] for r in store.list_reports()] == ["R2"]
+
+    for i in range(5):
+        store.add_audit({"ts": f"2026-11-28T0{i}:00:00+00:00", "actor": "ann", "role": "officer", "action": "login", "target": "", "ip": "::1"})
+    assert store.scrub_audit_ips_before("2026-11-28T02:00:00+00:00") == 2
+    rows = list(store.iter_audit(batch=2))  # three pages
+    assert [r["seq"] for r in rows] == [1, 2, 3, 4, 5] and [r["ip"] for r in rows] == ["", "", "::1", "::1", "::1"]
+    assert audit_chain.verify(rows).ok  # blanking ips leaves the chain whole
+    assert store.get_users([]) == []
+    store.ping()
+
+
+def test_a_failed_record_write_in_a_batch_undoes_only_itself(store: Store) -> None:
+    """A single-statement write inside a group commit is a savepoint on PostgreSQL: its
+    failure must not abort the batch's transaction (SQLite undoes the statement alone)."""
+    key = {"id": "K1", "name": "cam", "stream": "cam-1", "note": "", "secret_hash": "h", "created_at": "t", "created_by": "ann"}
+    with store.batch():  # type: ignore[attr-defined]
+        store.add_publish_key(key)
+        with pytest.raises(Exception):  # noqa: B017, PT011 - each backend's own integrity error
+            store.add_publish_key(key)
+        store.add_incident({"id": "I1", "ts": "t", "state": "new"})
+    assert store.get_publish_key("K1") is not None and store.get_incident("I1") is not None
 
 
 def test_batch_commits_together_and_a_failed_write_undoes_only_itself(store: Store) -> None:

@@ -13,17 +13,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from command_center.store import audit_chain, queries
+from command_center.store import queries
 from command_center.store.base import CaseQuery
-from command_center.store.columns import CASE_CACHE, USER_DEFAULTS, case_params, timeline_params
+from command_center.store.columns import CASE_CACHE, case_params, timeline_params
 from command_center.store.migrate import upgrade_sqlite
-from command_center.store.queries import AUDIT_LISTED, KEY_FIELDS, TIMELINE_FIELDS, USER_FIELDS
+from command_center.store.queries import TIMELINE_FIELDS
+from command_center.store.records import RecordStore
 from dispatch.cases import Case, TimelineEntry
 
 DIALECT = "sqlite"
 
 
-class SQLiteStore:
+class SQLiteStore(RecordStore):
+    """Incidents, reports, users, the audit log and publish keys: RecordStore (records.py)."""
+
+    dialect = DIALECT
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         if self.path != ":memory:":
@@ -33,6 +38,7 @@ class SQLiteStore:
         self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._lock = threading.RLock()
         self._in_batch = False
+        self._locked = _Locked(self._lock, self._db)
         self._cache: OrderedDict[str, Case] = OrderedDict()
         self._db.execute("PRAGMA busy_timeout=5000")
         _use_wal(self._db)
@@ -46,157 +52,6 @@ class SQLiteStore:
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
         return cls(sqlite_path(url))
-
-    # incidents
-    def add_incident(self, incident: dict[str, Any]) -> None:
-        with self._lock:
-            self._run(self.sql.insert_incident, {
-                "id": incident["id"], "ts": incident["ts"], "camera_id": incident.get("camera_id"),
-                "state": incident["state"], "doc": json.dumps(incident),
-            })  # fmt: skip
-
-    def update_incident(self, incident_id: str, **fields: Any) -> dict[str, Any] | None:
-        with self._lock, self._tx():
-            row = self._run(self.sql.incident_doc, {"id": incident_id}).fetchone()
-            if row is None:
-                return None
-            doc = json.loads(row[0]) | fields
-            self._run(self.sql.update_incident, {"state": doc["state"], "doc": json.dumps(doc), "id": incident_id})
-            return doc
-
-    def get_incident(self, incident_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._run(self.sql.incident_doc, {"id": incident_id}).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def list_incidents(
-        self, limit: int = 50, offset: int = 0, state: str | None = None, grid_prefix: str | None = None
-    ) -> tuple[list[dict], int]:
-        count, page = queries.incidents_page(DIALECT, bool(state), bool(grid_prefix))
-        params = {"state": state, "grid": f"{grid_prefix}%", "limit": limit, "offset": offset}
-        with self._lock:
-            total = self._run(count, params).fetchone()[0]
-            rows = self._run(page, params).fetchall()
-        return [json.loads(r[0]) for r in rows], total
-
-    # citizen reports (Open311 service requests)
-    def add_report(self, report: dict[str, Any]) -> None:
-        with self._lock:
-            self._run(self.sql.insert_report, {
-                "id": report["id"], "created_at": report["requested_datetime"], "case_id": report.get("case_id"),
-                "doc": json.dumps(report, ensure_ascii=False),
-            })  # fmt: skip
-
-    def get_report(self, report_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._run(self.sql.report_doc, {"id": report_id}).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def list_reports(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._run(self.sql.list_reports, {"limit": limit, "offset": offset}).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-    def delete_reports_before(self, ts_iso: str) -> list[str]:
-        with self._lock, self._tx():
-            rows = self._run(self.sql.delete_reports_before, {"ts": ts_iso}).fetchall()
-        return [r[0] for r in rows]
-
-    # users and the audit log (command_center.auth, command_center.audit)
-    def add_users(self, users: Iterable[dict[str, Any]]) -> int:
-        """Insert the users not there yet (by username); how many were new."""
-        rows = [{k: u.get(k, USER_DEFAULTS.get(k)) for k in USER_FIELDS} for u in users]
-        with self._lock, self._tx():
-            before = self._db.total_changes
-            self._db.executemany(self.sql.insert_user, rows)
-            return self._db.total_changes - before
-
-    def get_user(self, username: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._run(self.sql.get_user, {"username": username}).fetchone()
-        return dict(zip(USER_FIELDS, row, strict=True)) if row else None
-
-    def get_users(self, usernames: list[str]) -> list[dict[str, Any]]:
-        """The rows of those of `usernames` that exist (any order)."""
-        if not usernames:
-            return []
-        sql = queries.users_named(DIALECT, len(usernames))
-        with self._lock:
-            rows = self._run(sql, queries.list_params("name", list(usernames), DIALECT)).fetchall()
-        return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows]
-
-    def update_user(self, username: str, **fields: Any) -> None:
-        unknown = set(fields) - set(USER_FIELDS[1:])
-        if unknown:
-            raise ValueError(f"unknown user fields: {sorted(unknown)}")
-        with self._lock:
-            self._run(queries.update_user(DIALECT, tuple(fields)), {**fields, "key": username})
-
-    def list_users(self, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        with self._lock:
-            total = self._run(self.sql.count_users, {}).fetchone()[0]
-            rows = self._run(self.sql.list_users, {"limit": limit, "offset": offset}).fetchall()
-        return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows], total
-
-    def add_audit(self, entry: dict[str, Any]) -> None:
-        # The write transaction (BEGIN IMMEDIATE) is the append lock, across processes too:
-        # the last hash read and the new row go in together, so the chain cannot fork.
-        with self._lock, self._tx():
-            audit_chain.append(self._run, self.sql, entry)
-
-    def list_audit(
-        self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Newest first."""
-        count, page = queries.audit_page_filtered(DIALECT, bool(actor), bool(action))
-        params = {"actor": actor, "action": action, "limit": limit, "offset": offset}
-        with self._lock:
-            total = self._run(count, params).fetchone()[0]
-            rows = self._run(page, params).fetchall()
-        return [dict(zip(AUDIT_LISTED, r, strict=True)) for r in rows], total
-
-    def iter_audit(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
-        after = -1
-        while True:
-            with self._lock:
-                rows = audit_chain.page(self._run, self.sql, after, batch)
-            if not rows:
-                return
-            yield from rows
-            after = rows[-1]["seq"]
-
-    def scrub_audit_ips_before(self, ts_iso: str) -> int:
-        # ip is outside the hash chain (audit_chain.py): blanking it breaks nothing.
-        with self._lock, self._tx():
-            return self._run(self.sql.scrub_audit_ips, {"ts": ts_iso}).rowcount
-
-    def ping(self) -> None:
-        with self._lock:
-            self._run(self.sql.ping, {}).fetchone()
-
-    # publish keys (command_center.auth.publish_keys)
-    def add_publish_key(self, key: dict[str, Any]) -> None:
-        with self._lock:
-            self._run(self.sql.insert_key, {k: key.get(k) for k in KEY_FIELDS})
-
-    def get_publish_key(self, key_id: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._run(self.sql.get_key, {"id": key_id}).fetchone()
-        return dict(zip(KEY_FIELDS, row, strict=True)) if row else None
-
-    def list_publish_keys(self) -> list[dict[str, Any]]:
-        with self._lock:
-            rows = self._run(self.sql.list_keys, {}).fetchall()
-        return [dict(zip(KEY_FIELDS, r, strict=True)) for r in rows]
-
-    def update_publish_key(self, key_id: str, **fields: Any) -> bool:
-        """Change a key that is not revoked; False when there is none (or it is revoked)."""
-        unknown = set(fields) - set(KEY_FIELDS[1:])
-        if unknown:
-            raise ValueError(f"unknown publish key fields: {sorted(unknown)}")
-        with self._lock:
-            cur = self._run(queries.update_key(DIALECT, tuple(fields)), {**fields, "key": key_id})
-        return cur.rowcount == 1
 
     # cases
     def insert_case(self, case: Case) -> None:
@@ -293,6 +148,18 @@ class SQLiteStore:
                 self._in_batch = False
 
     # helpers
+    def _reading(self) -> _Locked:
+        return self._locked
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._tx() as db:
+            yield db
+
+    # One statement needs no BEGIN: in autocommit mode it is its own transaction, and
+    # inside a batch it is part of the batch's (a failed one changes nothing).
+    _writing_one = _reading
+
     def _run(self, sql: str, params: dict[str, Any]) -> sqlite3.Cursor:
         return self._db.execute(sql, params)
 
@@ -340,6 +207,21 @@ def _use_wal(db: sqlite3.Connection) -> None:
 def sqlite_path(url: str) -> str:
     # sqlite:///relative/path.db or sqlite:////absolute/path.db
     return url.removeprefix("sqlite:///") or ":memory:"
+
+
+class _Locked:
+    """The connection, this thread's for the block. Not a generator context manager: a
+    record read is ~6 µs, and one (contextlib's) would add a fifth to it."""
+
+    def __init__(self, lock: threading.RLock, db: sqlite3.Connection) -> None:
+        self._lock, self._db = lock, db
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._lock.acquire()
+        return self._db
+
+    def __exit__(self, *_: object) -> None:
+        self._lock.release()
 
 
 class _Transaction:

@@ -15,22 +15,27 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from command_center.store import audit_chain, queries
+from command_center.store import queries
 from command_center.store.base import CaseQuery
-from command_center.store.columns import CASE_CACHE, USER_DEFAULTS, case_params, timeline_params
+from command_center.store.columns import CASE_CACHE, case_params, timeline_params
 from command_center.store.migrate import postgres_at_head, upgrade_postgres
 from command_center.store.postgres import connect as pg_connect
 from command_center.store.postgres.batch import Deferred, merge_counts
 from command_center.store.postgres.connect import BoundedConnection
 from command_center.store.postgres.prefetch import Prefetched, Wanted
 from command_center.store.postgres.stats import FreshStats
-from command_center.store.queries import AUDIT_LISTED, KEY_FIELDS, TIMELINE_FIELDS, USER_FIELDS
+from command_center.store.queries import TIMELINE_FIELDS
+from command_center.store.records import RecordStore
 from dispatch.cases import Case, TimelineEntry
 
 DIALECT = "postgresql"
 
 
-class PostgresStore:
+class PostgresStore(RecordStore):
+    """Incidents, reports, users, the audit log and publish keys: RecordStore (records.py)."""
+
+    dialect = DIALECT
+
     def __init__(self, url: str, pool_size: int | None = None) -> None:
         self.settings = pg_connect.parse(url)
         self.dsn = self.settings.dsn
@@ -52,159 +57,6 @@ class PostgresStore:
     @classmethod
     def from_url(cls, url: str) -> PostgresStore:
         return cls(url)
-
-    # incidents
-    def add_incident(self, incident: dict[str, Any]) -> None:
-        with self._write() as db:
-            db.execute(self.sql.insert_incident, {
-                "id": incident["id"], "ts": incident["ts"], "camera_id": incident.get("camera_id"),
-                "state": incident["state"], "doc": json.dumps(incident),
-            })  # fmt: skip
-
-    def update_incident(self, incident_id: str, **fields: Any) -> dict[str, Any] | None:
-        with self._write() as db:
-            row = db.execute(self.sql.incident_doc_for_update, {"id": incident_id}).fetchone()
-            if row is None:
-                return None
-            doc = json.loads(row[0]) | fields
-            db.execute(self.sql.update_incident, {"state": doc["state"], "doc": json.dumps(doc), "id": incident_id})
-            return doc
-
-    def get_incident(self, incident_id: str) -> dict[str, Any] | None:
-        with self._conn() as db:
-            row = db.execute(self.sql.incident_doc, {"id": incident_id}).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def list_incidents(
-        self, limit: int = 50, offset: int = 0, state: str | None = None, grid_prefix: str | None = None
-    ) -> tuple[list[dict], int]:
-        count, page = queries.incidents_page(DIALECT, bool(state), bool(grid_prefix))
-        params = {"state": state, "grid": f"{grid_prefix}%", "limit": limit, "offset": offset}
-        with self._conn() as db:
-            total = db.execute(count, params).fetchone()[0]  # type: ignore[index]
-            rows = db.execute(page, params).fetchall()
-        return [json.loads(r[0]) for r in rows], total
-
-    # citizen reports (Open311 service requests)
-    def add_report(self, report: dict[str, Any]) -> None:
-        with self._write() as db:
-            db.execute(self.sql.insert_report, {
-                "id": report["id"], "created_at": report["requested_datetime"], "case_id": report.get("case_id"),
-                "doc": json.dumps(report, ensure_ascii=False),
-            })  # fmt: skip
-
-    def get_report(self, report_id: str) -> dict[str, Any] | None:
-        with self._conn() as db:
-            row = db.execute(self.sql.report_doc, {"id": report_id}).fetchone()
-        return json.loads(row[0]) if row else None
-
-    def list_reports(self, limit: int = 50, offset: int = 0) -> list[dict[str, Any]]:
-        with self._conn() as db:
-            rows = db.execute(self.sql.list_reports, {"limit": limit, "offset": offset}).fetchall()
-        return [json.loads(r[0]) for r in rows]
-
-    def delete_reports_before(self, ts_iso: str) -> list[str]:
-        with self._write() as db:
-            rows = db.execute(self.sql.delete_reports_before, {"ts": ts_iso}).fetchall()
-        return [r[0] for r in rows]
-
-    # users and the audit log
-    def add_users(self, users: Iterable[dict[str, Any]]) -> int:
-        """Insert the users not there yet (by username); how many were new."""
-        rows = [{k: u.get(k, USER_DEFAULTS.get(k)) for k in USER_FIELDS} for u in users]
-        added = 0
-        with self._write() as db:
-            for row in rows:
-                added += db.execute(self.sql.insert_user, row).rowcount
-        return added
-
-    def get_user(self, username: str) -> dict[str, Any] | None:
-        with self._conn() as db:
-            row = db.execute(self.sql.get_user, {"username": username}).fetchone()
-        return dict(zip(USER_FIELDS, row, strict=True)) if row else None
-
-    def get_users(self, usernames: list[str]) -> list[dict[str, Any]]:
-        """The rows of those of `usernames` that exist (any order)."""
-        if not usernames:
-            return []
-        sql = queries.users_named(DIALECT, len(usernames))
-        with self._conn() as db:
-            rows = db.execute(sql, queries.list_params("name", list(usernames), DIALECT)).fetchall()
-        return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows]
-
-    def update_user(self, username: str, **fields: Any) -> None:
-        unknown = set(fields) - set(USER_FIELDS[1:])
-        if unknown:
-            raise ValueError(f"unknown user fields: {sorted(unknown)}")
-        with self._write() as db:
-            db.execute(queries.update_user(DIALECT, tuple(fields)), {**fields, "key": username})
-
-    def list_users(self, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
-        with self._conn() as db:
-            total = db.execute(self.sql.count_users).fetchone()[0]  # type: ignore[index]
-            rows = db.execute(self.sql.list_users, {"limit": limit, "offset": offset}).fetchall()
-        return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows], total
-
-    def add_audit(self, entry: dict[str, Any]) -> None:
-        # Appends from every process serialise on one advisory lock, held to the commit:
-        # the last hash read and the new row go in together, so the chain cannot fork.
-        with self._write() as db:
-            db.execute(self.sql.audit_lock)
-            audit_chain.append(db.execute, self.sql, entry)
-
-    def list_audit(
-        self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None
-    ) -> tuple[list[dict[str, Any]], int]:
-        """Newest first."""
-        count, page = queries.audit_page_filtered(DIALECT, bool(actor), bool(action))
-        params = {"actor": actor, "action": action, "limit": limit, "offset": offset}
-        with self._conn() as db:
-            total = db.execute(count, params).fetchone()[0]  # type: ignore[index]
-            rows = db.execute(page, params).fetchall()
-        return [dict(zip(AUDIT_LISTED, r, strict=True)) for r in rows], total
-
-    def iter_audit(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
-        after = -1
-        while True:
-            with self._conn() as db:
-                rows = audit_chain.page(db.execute, self.sql, after, batch)
-            if not rows:
-                return
-            yield from rows
-            after = rows[-1]["seq"]
-
-    def scrub_audit_ips_before(self, ts_iso: str) -> int:
-        # ip is outside the hash chain (audit_chain.py): blanking it breaks nothing.
-        with self._write() as db:
-            return db.execute(self.sql.scrub_audit_ips, {"ts": ts_iso}).rowcount
-
-    def ping(self) -> None:
-        with self._conn() as db:
-            db.execute(self.sql.ping).fetchone()
-
-    # publish keys (command_center.auth.publish_keys)
-    def add_publish_key(self, key: dict[str, Any]) -> None:
-        with self._write() as db:
-            db.execute(self.sql.insert_key, {k: key.get(k) for k in KEY_FIELDS})
-
-    def get_publish_key(self, key_id: str) -> dict[str, Any] | None:
-        with self._conn() as db:
-            row = db.execute(self.sql.get_key, {"id": key_id}).fetchone()
-        return dict(zip(KEY_FIELDS, row, strict=True)) if row else None
-
-    def list_publish_keys(self) -> list[dict[str, Any]]:
-        with self._conn() as db:
-            rows = db.execute(self.sql.list_keys).fetchall()
-        return [dict(zip(KEY_FIELDS, r, strict=True)) for r in rows]
-
-    def update_publish_key(self, key_id: str, **fields: Any) -> bool:
-        """Change a key that is not revoked; False when there is none (or it is revoked)."""
-        unknown = set(fields) - set(KEY_FIELDS[1:])
-        if unknown:
-            raise ValueError(f"unknown publish key fields: {sorted(unknown)}")
-        with self._write() as db:
-            cur = db.execute(queries.update_key(DIALECT, tuple(fields)), {**fields, "key": key_id})
-            return cur.rowcount == 1
 
     # cases
     def insert_case(self, case: Case) -> None:
@@ -365,6 +217,16 @@ class PostgresStore:
         with self._conn(cases=case) as db, db.pipeline() if case else contextlib.nullcontext(), db.transaction():
             yield db
 
+    # RecordStore's connections. A single write is a transaction too: inside a batch it
+    # must be a savepoint, as a failed statement aborts the whole PostgreSQL transaction.
+    def _reading(self) -> contextlib.AbstractContextManager[BoundedConnection]:
+        return self._conn()
+
+    def _writing(self) -> contextlib.AbstractContextManager[BoundedConnection]:
+        return self._write()
+
+    _writing_one = _writing
+
     def _append(self, db: BoundedConnection, case_id: str, *entries: TimelineEntry) -> None:
         with db.cursor() as cur:
             cur.executemany(self.sql.insert_timeline, timeline_params(case_id, entries))
@@ -397,4 +259,3 @@ class PostgresStore:
         rows = db.read(self.sql.timeline_of, {"case_id": raw["id"]})
         raw["timeline"] = [dict(zip(TIMELINE_FIELDS, r, strict=True)) for r in rows]
         return Case.from_dict(raw)
-
