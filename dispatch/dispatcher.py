@@ -27,7 +27,7 @@ from dispatch.city import City, GridIndex
 from dispatch.config import DispatchConfig
 from dispatch.deadlines import Supervision, deadline_for, defer_changes, resume_changes, supervise
 from dispatch.intake import Intake
-from dispatch.repository import CaseRepository
+from dispatch.repository import CaseIdTaken, CaseRepository
 
 SYSTEM = "system"
 # A lost compare-and-set is retried on the fresh case: most races are with a sweep's
@@ -139,8 +139,17 @@ class Dispatcher:
         worker = pick_worker(index.city, grid_code, now.astimezone(self.tz), self.repo.open_counts)
         if worker is not None:
             case, _ = transition(case, "dispatch", SYSTEM, note=f"to {worker.id}", now=now, assignee=worker.id)
-        self.repo.insert_case(case)
-        return IntakeResult(case, created=True)
+        return IntakeResult(self._insert_new(case, now), created=True)
+
+    def _insert_new(self, case: Case, now: datetime) -> Case:
+        """Store a new case; should its random id be taken, under another one."""
+        for _ in range(RETRIES):
+            try:
+                self.repo.insert_case(case)
+                return case
+            except CaseIdTaken:
+                case = replace(case, id=new_case_id(now))
+        raise ConcurrentUpdate(f"no free case id in {RETRIES} draws")
 
     def act(
         self,

@@ -9,8 +9,16 @@ from typing import Protocol
 from dispatch.cases import Case, TimelineEntry
 
 
+class CaseIdTaken(Exception):
+    """insert_case: a case with this id is stored already (the dispatcher draws another)."""
+
+
 class CaseRepository(Protocol):
-    def insert_case(self, case: Case) -> None: ...
+    def insert_case(self, case: Case) -> None:
+        """Store a new case with its timeline; CaseIdTaken when its id is taken (where the
+        store can tell at once: PostgreSQL's group commit finds it at the commit instead,
+        and fails the batch, which is taken in again)."""
+        ...
 
     def get_case(self, case_id: str) -> Case | None: ...
 

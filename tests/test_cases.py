@@ -184,6 +184,23 @@ def test_nearby_duplicate_merges_into_the_open_case(dispatcher: Dispatcher, smal
     assert other.created and other.case.id != first.case.id
 
 
+def test_a_taken_case_id_is_drawn_again_not_dropped(
+    dispatcher: Dispatcher, small_city: City, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Case ids are random: should one be taken, the intake stores its case under another
+    (before, the store's refusal dropped the incident, acknowledged and in no case)."""
+    near, far = small_city.grids[5], small_city.grids[-5]
+    first = dispatcher.intake(Intake("video", near.lon, near.lat, NOW, "I1", "fire", "fire"))
+    draws = iter([first.case.id, "C-fresh"])
+    monkeypatch.setattr("dispatch.dispatcher.new_case_id", lambda _now: next(draws))
+    second = dispatcher.intake(Intake("video", far.lon, far.lat, NOW, "I2", "fire", "fire"))
+    assert second.created and second.case.id == "C-fresh"
+    stored = dispatcher.repo.get_case("C-fresh")
+    assert stored is not None and stored.incident_ids == ("I2",)
+    kept = dispatcher.repo.get_case(first.case.id)
+    assert kept is not None and kept.incident_ids == ("I1",)  # the first case untouched
+
+
 def test_stale_update_is_refused(dispatcher: Dispatcher, small_city: City) -> None:
     grid = small_city.grids[20]
     case = dispatcher.intake(Intake("video", grid.lon, grid.lat, NOW, "I9", "fire", "fire")).case

@@ -20,6 +20,7 @@ from command_center.store.migrate import upgrade_sqlite
 from command_center.store.queries import TIMELINE_FIELDS
 from command_center.store.records import RecordStore
 from dispatch.cases import Case, TimelineEntry
+from dispatch.repository import CaseIdTaken
 
 DIALECT = "sqlite"
 
@@ -57,7 +58,12 @@ class SQLiteStore(RecordStore):
     def insert_case(self, case: Case) -> None:
         with self._lock:
             with self._tx():
-                self._run(self.sql.insert_case, case_params(case))
+                try:
+                    self._run(self.sql.insert_case, case_params(case))
+                except sqlite3.IntegrityError as exc:
+                    if "cases.id" in str(exc):  # "UNIQUE constraint failed: cases.id"
+                        raise CaseIdTaken(case.id) from exc
+                    raise
                 self._db.executemany(self.sql.insert_timeline, timeline_params(case.id, case.timeline))
             self._remember(case)  # after the commit: a failed one must not leave it cached
 

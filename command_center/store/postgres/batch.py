@@ -28,11 +28,11 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg import errors
 
 from command_center.store.columns import case_columns, case_params, timeline_params
 from command_center.store.queries import CASE_FIELDS, TIMELINE_FIELDS, Statements, copy_into
 from dispatch.cases import Case
+from dispatch.repository import CaseIdTaken
 
 COPY_CASES = copy_into("cases", (*CASE_FIELDS, "id"))
 # Up to this many cases a flush is pipelined INSERTs (one wait; the server runs a statement
@@ -55,7 +55,7 @@ class Deferred:
 
     def add(self, case: Case) -> None:
         if case.id in self.cases:
-            raise errors.UniqueViolation(f'duplicate key value violates unique constraint "cases_pkey": {case.id}')
+            raise CaseIdTaken(case.id)  # as the server would, at once: the dispatcher draws another
         self.cases[case.id] = case
         if case.is_open:
             self._open.setdefault(case.matter_code, []).append((case.created_at.isoformat(), case))

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
+import psycopg
+
 from command_center.store import queries
 from command_center.store.base import CaseQuery
 from command_center.store.columns import CASE_CACHE, case_params, timeline_params
@@ -27,6 +29,7 @@ from command_center.store.postgres.stats import FreshStats
 from command_center.store.queries import TIMELINE_FIELDS
 from command_center.store.records import RecordStore
 from dispatch.cases import Case, TimelineEntry
+from dispatch.repository import CaseIdTaken
 
 DIALECT = "postgresql"
 
@@ -66,9 +69,12 @@ class PostgresStore(RecordStore):
             self._local.pending.append(case)
             self._local.inserted += 1
             return
-        with self._write(case=True) as db:
-            db.execute(self.sql.insert_case, case_params(case))
-            self._append(db, case.id, *case.timeline)
+        try:
+            with self._write(case=True) as db:
+                db.execute(self.sql.insert_case, case_params(case))
+                self._append(db, case.id, *case.timeline)
+        except psycopg.errors.UniqueViolation as exc:  # the primary key: the only unique column
+            raise CaseIdTaken(case.id) from exc
         self._remember(case)
         self.stats.added(1)
 
