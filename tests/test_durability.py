@@ -238,7 +238,12 @@ def test_a_killed_dispatcher_loses_no_incident_and_duplicates_none(
     ids = {doc["id"] for doc in docs}
     lost = sorted(ids - set(taken))
     twice = sorted(i for i, n in taken.items() if n > 1)
-    assert lost == [], f"{len(lost)} incidents in no case: {lost[:10]}"
+    # On a failure, what the serve processes logged about the lost incidents says why.
+    said = [
+        line for log in ("first.log", "second.log") if (data / log).exists()
+        for line in (data / log).read_text(errors="replace").splitlines() if any(i in line for i in lost[:10])
+    ]  # fmt: skip
+    assert lost == [], f"{len(lost)} incidents in no case: {lost[:10]}; logged: {said[:20]}"
     assert twice == [], f"{len(twice)} incidents in more than one case: {twice[:10]}"
     assert set(taken) == ids
     assert total == len(cases) == N  # no dedupe at distinct points: one case each
