@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from command_center.config import CameraConfig, Config, ConfigError, load_config
+from command_center.importing import cli as import_cli
 
 if TYPE_CHECKING:
     from command_center.city_map import CityMap
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
         "check-config": _check_config,
         "migrate": _migrate,
         "grids": _grids,
+        "import": lambda args: import_cli.run(args, _load_or_exit),
         "audit": _audit,
         "db": _db,
         "detect": _detect,
@@ -46,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     _server_commands(sub)
     _store_commands(sub)
     _tool_commands(sub)
+    import_cli.add_commands(sub)
     _model_commands(sub)
     return parser
 
