@@ -69,14 +69,14 @@ PARK_SHARE = 0.06  # communities with a park or water body that no grid covers
 _CANDIDATES = 10  # best-candidate sampling: more is more even, and slower
 _ANCHOR_MARGIN_M = 6_000.0
 # How strongly child counts follow area: below 1, so small central areas are denser.
-_STREET_AREA_EXP, _COMMUNITY_AREA_EXP, _GRID_AREA_EXP = 0.35, 0.5, 0.6
+STREET_AREA_EXP, _COMMUNITY_AREA_EXP, _GRID_AREA_EXP = 0.35, 0.5, 0.6
 
 _PLACE_FIRST = "东西南北中新石沙江龙凤金华明永长和平安光黄白云珠岗塘湖桥兴隆福瑞康泰宝荔榕棠竹松梅兰鹤鹏莲芳碧翠罗冼钟龟鱼鸦洛岭花棉"
 _PLACE_SECOND = "村塘岗洲涌头坑围滘田埔岭山湖苑园景城华阳南北东西桥沙湾圃坊里庄林溪源洞口冲基圳岸"
 
 
 @dataclass(slots=True)
-class _Record:
+class AreaRecord:
     code: str
     name: str
     level: Level
@@ -116,14 +116,14 @@ def generate_city(seed: int = 7, districts: int = 11, progress: bool = False) ->
     outline = _outline(frame, anchors, rng)
     cells = _district_cells(outline, anchors)
     areas = np.array([c.area for c in cells])
-    street_counts = _allocate(
-        TARGET_STREETS, areas**_STREET_AREA_EXP * rng.uniform(0.85, 1.15, len(cells)), 3
+    street_counts = allocate(
+        TARGET_STREETS, areas**STREET_AREA_EXP * rng.uniform(0.85, 1.15, len(cells)), 3
     )
 
     kept = GUANGZHOU[:districts]
     root_code = city_code(kept[0].code)
-    city_shape = outline if districts == len(GUANGZHOU) else _single(shapely.union_all(cells[:districts]))
-    records = [_Record(root_code, CITY_NAME, "city", None, city_shape)]
+    city_shape = outline if districts == len(GUANGZHOU) else single_polygon(shapely.union_all(cells[:districts]))
+    records = [AreaRecord(root_code, CITY_NAME, "city", None, city_shape)]
     core = anchors[0]
     bar = tqdm(
         total=sum(street_counts[:districts]),
@@ -135,17 +135,17 @@ def generate_city(seed: int = 7, districts: int = 11, progress: bool = False) ->
     for i, seed_district in enumerate(kept):
         district_rng = np.random.default_rng([seed, int(seed_district.code)])
         code = make_code(seed_district.code)
-        records.append(_Record(code, seed_district.name, "district", root_code, cells[i]))
-        builder = _DistrictBuilder(seed_district, code, district_rng, anchors[i], core)
+        records.append(AreaRecord(code, seed_district.name, "district", root_code, cells[i]))
+        builder = DistrictBuilder(seed_district, code, district_rng, anchors[i], core)
         records.extend(builder.build(cells[i], int(street_counts[i]), bar))
     bar.close()
 
-    area_map = _to_areas(records, frame)
+    area_map = to_areas(records, frame)
     grid_codes = [r.code for r in records if r.level == "grid"]
     return City(area_map, build_roster(grid_codes, seed))
 
 
-class _DistrictBuilder:
+class DistrictBuilder:
     def __init__(
         self, seed: DistrictSeed, code: str, rng: np.random.Generator, anchor: np.ndarray, core: np.ndarray
     ) -> None:
@@ -153,22 +153,22 @@ class _DistrictBuilder:
         self.anchor, self.core = anchor, core
         self.names = _Namer(rng)
 
-    def build(self, shape: Polygon, n_streets: int, bar: tqdm) -> list[_Record]:
+    def build(self, shape: Polygon, n_streets: int, bar: tqdm) -> list[AreaRecord]:
         rng = self.rng
         streets = _ordered(_partition(shape, n_streets, rng))
         towns = self._towns(streets)
         n_communities = round(n_streets * TARGET_COMMUNITIES / TARGET_STREETS)
         weights = np.array([s.area for s in streets]) ** _COMMUNITY_AREA_EXP
-        per_street = _allocate(n_communities, weights * rng.uniform(0.8, 1.2, len(streets)), 3)
+        per_street = allocate(n_communities, weights * rng.uniform(0.8, 1.2, len(streets)), 3)
 
-        out: list[_Record] = []
-        communities: list[_Record] = []
+        out: list[AreaRecord] = []
+        communities: list[AreaRecord] = []
         street_names: set[str] = set()
         for s, (street_shape, n) in enumerate(zip(streets, per_street, strict=True), start=1):
             street_code = make_code(self.seed.code, s)
             suffix = "镇" if towns[s - 1] else "街道"
             out.append(
-                _Record(
+                AreaRecord(
                     street_code, self.names.place(street_names) + suffix, "street", self.code, street_shape
                 )
             )
@@ -177,13 +177,13 @@ class _DistrictBuilder:
                 village = bool(rng.random() < (0.75 if towns[s - 1] else 0.05))
                 name = self.names.place(community_names) + ("村" if village else "社区")
                 code = make_code(self.seed.code, s, c)
-                communities.append(_Record(code, name, "community", street_code, community_shape))
+                communities.append(AreaRecord(code, name, "community", street_code, community_shape))
             bar.update(1)
 
         n_grids = round(n_communities * TARGET_GRIDS / TARGET_COMMUNITIES)
         weights = np.array([r.shape.area for r in communities]) ** _GRID_AREA_EXP
-        per_community = _allocate(n_grids, weights * rng.uniform(0.8, 1.2, len(communities)), 2)
-        grids: list[_Record] = []
+        per_community = allocate(n_grids, weights * rng.uniform(0.8, 1.2, len(communities)), 2)
+        grids: list[AreaRecord] = []
         for community, n in zip(communities, per_community, strict=True):
             out.append(community)
             grids.extend(self._grids(community, int(n)))
@@ -202,7 +202,7 @@ class _DistrictBuilder:
         seat = set(np.argsort(np.hypot(*(centres - self.anchor).T))[:2].tolist())
         return [i not in seat for i in range(len(streets))]
 
-    def _grids(self, community: _Record, n: int) -> list[_Record]:
+    def _grids(self, community: AreaRecord, n: int) -> list[AreaRecord]:
         rng = self.rng
         park = bool(rng.random() < PARK_SHARE)
         cells = _partition(community.shape, n + park, rng)
@@ -211,7 +211,7 @@ class _DistrictBuilder:
         out = []
         for g, cell in enumerate(_ordered(cells), start=1):
             code = make_code(community.code[:6], int(community.code[6:9]), int(community.code[9:12]), g)
-            out.append(_Record(code, f"{community.name}第{g}网格", "grid", community.code, cell))
+            out.append(AreaRecord(code, f"{community.name}第{g}网格", "grid", community.code, cell))
         return out
 
 
@@ -247,7 +247,7 @@ def _outline(frame: LocalFrame, anchors: np.ndarray, rng: np.random.Generator) -
     star = Polygon(np.column_stack([radius * np.cos(theta), radius * np.sin(theta)]))
     core = MultiPoint(anchors).convex_hull.buffer(_ANCHOR_MARGIN_M, quad_segs=4)
     box = frame.project(shapely.box(*BOX))
-    return _single(shapely.intersection(shapely.union(star, core), box))
+    return single_polygon(shapely.intersection(shapely.union(star, core), box))
 
 
 def _anchors(frame: LocalFrame, rng: np.random.Generator) -> np.ndarray:
@@ -313,10 +313,10 @@ def _voronoi(shape: Polygon, points: np.ndarray) -> list[Polygon]:
     cells = shapely.intersection(shapely.get_parts(diagram), shape)
     if len(cells) != len(points):
         raise RuntimeError(f"voronoi gave {len(cells)} cells for {len(points)} points")
-    return [_single(c) for c in cells]
+    return [single_polygon(c) for c in cells]
 
 
-def _single(geometry: shapely.Geometry) -> Polygon:
+def single_polygon(geometry: shapely.Geometry) -> Polygon:
     """The largest polygon of a clipping result; slivers cut off by a concave parent are
     dropped and become land no child covers, which the locator's fallback handles."""
     if isinstance(geometry, Polygon):
@@ -338,7 +338,7 @@ def _shrink(cells: list[Polygon]) -> list[Polygon]:
         if small.is_empty or small.area < 0.2 * cell.area:
             small = cell.buffer(-ROAD_HALF_WIDTH_M / 4, join_style="mitre")
             small = cell if small.is_empty or small.area < 0.2 * cell.area else small
-        out.append(_single(small))
+        out.append(single_polygon(small))
     return out
 
 
@@ -350,7 +350,7 @@ def _ordered(shapes: list[Polygon]) -> list[Polygon]:
     return [shapes[i] for i in order]
 
 
-def _allocate(total: int, weights: np.ndarray, minimum: int) -> list[int]:
+def allocate(total: int, weights: np.ndarray, minimum: int) -> list[int]:
     """Split `total` into len(weights) integers ≥ minimum, proportional to weights (largest remainder)."""
     n = len(weights)
     spare = max(total - n * minimum, 0)
@@ -361,7 +361,7 @@ def _allocate(total: int, weights: np.ndarray, minimum: int) -> list[int]:
     return (counts + minimum).tolist()
 
 
-def _to_areas(records: list[_Record], frame: LocalFrame) -> dict[str, Area]:
+def to_areas(records: list[AreaRecord], frame: LocalFrame) -> dict[str, Area]:
     shapes = frame.unproject(np.array([r.shape for r in records], dtype=object))
     points = shapely.get_coordinates(shapely.point_on_surface(shapes))
     return {

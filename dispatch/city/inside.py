@@ -23,16 +23,16 @@ from tqdm import tqdm
 
 from dispatch.city.codes import city_code, make_code
 from dispatch.city.generator import (
-    _STREET_AREA_EXP,
     CITY_NAME,
+    STREET_AREA_EXP,
     TARGET_STREETS,
+    AreaRecord,
+    DistrictBuilder,
     DistrictKind,
     DistrictSeed,
-    _allocate,
-    _DistrictBuilder,
-    _Record,
-    _single,
-    _to_areas,
+    allocate,
+    single_polygon,
+    to_areas,
 )
 from dispatch.city.geojson import read_geojson
 from dispatch.city.model import City, LocalFrame
@@ -104,24 +104,24 @@ def generate_inside(
     shapes: list[Polygon] = [frame.project(o.polygon) for o in outlines]
     areas = np.array([s.area for s in shapes])
     rng = np.random.default_rng(seed)
-    weights = areas**_STREET_AREA_EXP * rng.uniform(0.85, 1.15, len(shapes))
-    street_counts = _allocate(streets, weights, 3)
+    weights = areas**STREET_AREA_EXP * rng.uniform(0.85, 1.15, len(shapes))
+    street_counts = allocate(streets, weights, 3)
 
     root = city_code(outlines[0].code)
     name = city_name or (CITY_NAME if root.startswith("4401") else f"{root[:4]}00")
-    records = [_Record(root, name, "city", None, _single(shapely.union_all(shapes)))]
+    records = [AreaRecord(root, name, "city", None, single_polygon(shapely.union_all(shapes)))]
     # The most compact district is the centre: suburban streets far from it become towns.
     core = _inside_point(shapes[int(np.argmin(areas))])
     bar = tqdm(total=sum(street_counts), desc="city", unit="street", file=sys.stderr, disable=not progress)
     for outline, shape, n_streets in zip(outlines, shapes, street_counts, strict=True):
         district = DistrictSeed(outline.code, outline.name, 0.0, 0.0, _kind(shape.area))
         code = make_code(outline.code)
-        records.append(_Record(code, outline.name, "district", root, shape))
+        records.append(AreaRecord(code, outline.name, "district", root, shape))
         district_rng = np.random.default_rng([seed, int(outline.code)])
-        builder = _DistrictBuilder(district, code, district_rng, _inside_point(shape), core)
+        builder = DistrictBuilder(district, code, district_rng, _inside_point(shape), core)
         records.extend(builder.build(shape, int(n_streets), bar))
     bar.close()
-    return City(_to_areas(records, frame))
+    return City(to_areas(records, frame))
 
 
 def _kind(area_m2: float) -> DistrictKind:
