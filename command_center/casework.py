@@ -104,9 +104,11 @@ class CaseWork:
         process died after the commit, before the ack) is not taken in again; its case is
         announced once more instead, since that announcement may be what was lost."""
         out: list[tuple[IntakeResult, dict[str, Any] | None, bool]] = []
+        intakes = [_intake_of(doc) for doc in docs]  # once: the prefetch and the loop share them
         with getattr(self.store, "batch", contextlib.nullcontext)():
-            self.dispatcher.prefetch_duplicates(_readable(docs))  # one round trip, not one per intake
-            for doc in docs:
+            # The batch's dedupe reads, named up front: one round trip on PostgreSQL, not one per intake.
+            self.dispatcher.prefetch_duplicates([i for i in intakes if isinstance(i, Intake)])
+            for doc, intake in zip(docs, intakes, strict=True):
                 stored = self.store.get_incident(doc["id"]) if doc.get("id") else None
                 known = self.store.get_case(stored["case_id"]) if stored and stored.get("case_id") else None
                 if known is not None:
@@ -115,7 +117,9 @@ class CaseWork:
                 if stored is None and doc.get("id"):
                     self._store_missing(doc)
                 try:
-                    result = self.dispatcher.intake(video_intake(doc))
+                    if isinstance(intake, Exception):
+                        raise intake  # a malformed incident: it fails alone, below
+                    result = self.dispatcher.intake(intake)
                 except Exception as exc:  # a bad incident must not sink the rest of its batch...
                     if faults.is_store_error(exc):
                         raise  # ...but a failing store sinks it all, to be tried again
@@ -194,13 +198,12 @@ class CaseWork:
         return len(results)
 
 
-def _readable(docs: list[dict[str, Any]]) -> list[Intake]:
-    """The intakes of those docs that make one (a malformed one fails alone, in the loop)."""
-    out = []
-    for doc in docs:
-        with contextlib.suppress(Exception):
-            out.append(video_intake(doc))
-    return out
+def _intake_of(doc: dict[str, Any]) -> Intake | Exception:
+    """The doc's intake, or why it makes none (raised in the loop, where it fails alone)."""
+    try:
+        return video_intake(doc)
+    except Exception as exc:
+        return exc
 
 
 def video_intake(doc: dict[str, Any]) -> Intake:

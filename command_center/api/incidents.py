@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,30 +51,27 @@ async def get_incident(request: Request) -> JSONResponse:
 
 
 async def incident_snapshot(request: Request) -> FileResponse:
-    incident_id = request.path_params["id"]
-    await visible_incident(request, incident_id)
-    try:
-        path = deps.snapshots(request).path(incident_id)
-    except ValueError:
-        raise ApiError(404, "snapshot not found", incident_id) from None
-    if not path.exists():
-        raise ApiError(404, "snapshot not found", incident_id)
-    return await _serve_evidence(request, path, incident_id, "snapshot", "image/jpeg")
+    return await _evidence(request, deps.snapshots(request).path, "snapshot", "image/jpeg", "snapshot not found")
 
 
 async def incident_clip(request: Request) -> FileResponse:
+    missing = "clip not found (it is ready a few seconds after the incident)"
+    return await _evidence(request, deps.clips(request).path, "clip", "video/mp4", missing)
+
+
+async def _evidence(
+    request: Request, path_of: Callable[[str], Path], what: str, media_type: str, missing: str
+) -> FileResponse:
+    """An incident's evidence file, if the caller may see the incident: 404 for an id that
+    names no file (or a bad one), served blurred or not by role (evidence_access.py)."""
     incident_id = request.path_params["id"]
     await visible_incident(request, incident_id)
     try:
-        path = deps.clips(request).path(incident_id)
+        path = path_of(incident_id)
     except ValueError:
-        raise ApiError(404, "clip not found", incident_id) from None
+        raise ApiError(404, f"{what} not found", incident_id) from None
     if not path.exists():
-        raise ApiError(404, "clip not found (it is ready a few seconds after the incident)", incident_id)
-    return await _serve_evidence(request, path, incident_id, "clip", "video/mp4")
-
-
-async def _serve_evidence(request: Request, path: Path, incident_id: str, what: str, media_type: str) -> FileResponse:
+        raise ApiError(404, missing, incident_id)
     return await deps.evidence(request).serve(deps.store(request), request, path, incident_id, what, media_type)
 
 
