@@ -18,6 +18,9 @@ from starlette.websockets import WebSocket
 
 from command_center.api import (
     auth,
+    basemap,
+    calendar,
+    camera_admin,
     cameras,
     cases,
     deps,
@@ -25,11 +28,16 @@ from command_center.api import (
     grids,
     health,
     hotspots,
+    imports,
     incidents,
     kpi,
+    matters,
     open311,
     openapi,
+    public,
     publish_keys,
+    roster,
+    settings,
     webrtc,
 )
 from command_center.api.errors import error_response, handle_http_error
@@ -88,6 +96,7 @@ async def root(_request: Request) -> RedirectResponse:
 ROUTES: list[BaseRoute] = [
     *auth.routes,
     *health.routes,
+    *camera_admin.routes,  # before cameras: /api/cameras/probe is not a camera id
     *cameras.routes,
     *incidents.routes,
     *cases.routes,
@@ -98,6 +107,13 @@ ROUTES: list[BaseRoute] = [
     *webrtc.routes,
     *publish_keys.routes,
     *emergency.routes,
+    *imports.routes,
+    *roster.routes,
+    *matters.routes,
+    *calendar.routes,
+    *settings.routes,
+    *public.routes,
+    *basemap.routes,
     *openapi.routes,
     WebSocketRoute("/ws", ws),
     Route("/", root),
@@ -106,6 +122,8 @@ ROUTES: list[BaseRoute] = [
     Route("/citizen", page("citizen/index.html")),
     Route("/emergency", page("emergency/index.html")),
     Route("/admin", page("admin/index.html")),
+    Route("/grid/{code}", page("grid/index.html")),  # 三公开: a grid's public worker card
+    Route("/grid/{code}/poster", page("grid/poster.html")),  # the card's printable QR poster
     Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),
     # check_dir=False: the app still starts without node_modules; the wall then shows no map.
     Mount("/vendor/maplibre", StaticFiles(directory=MAPLIBRE_DIR, check_dir=False), name="maplibre"),

@@ -28,6 +28,7 @@ from command_center.hub_feed import TOPICS, feed_hub
 from command_center.hub_history import shared_history
 from command_center.jobs import Jobs
 from command_center.recording import IncidentRecorder
+from command_center.registry.changes import Follower
 from command_center.retention import Retention
 from command_center.store import Store, create_store
 from dispatch.catalog import Catalog, load_catalog
@@ -39,7 +40,7 @@ from vision.evidence import SnapshotStore
 # The services `app.build_app` puts on app.state, by the names api/deps.py reads.
 SERVICES = (
     "config", "store", "bus", "hub", "auth", "city", "catalog", "dispatcher", "casework", "cameras",
-    "recorder", "evidence", "snapshots", "clips", "emergency", "jobs",
+    "recorder", "evidence", "snapshots", "clips", "emergency", "jobs", "registry",
 )  # fmt: skip
 
 
@@ -52,6 +53,10 @@ class Runtime:
         self.bus: Bus = create_bus(config.bus)
         self.jobs = Jobs(self.bus)  # also the shared counters every part below adds to
         self.hub = self._hub(config, self.bus)
+        # The registry's versions, noted before any part is loaded: a change made meanwhile
+        # is applied at the first poll (registry/changes.py).
+        self.registry = Follower(self.store)
+        self.registry.note_loaded()
         self.auth = Auth.build(config.auth, data_dir, self.store)
         # The hub caps each client's channels and ends a websocket whose token expired or was revoked.
         self.hub.sessions, self.hub.max_channels = self.auth.sessions, config.hub.max_channels_per_client
@@ -76,6 +81,14 @@ class Runtime:
         self.retention = Retention(config, self.store, self.jobs.counters)  # personal data past its time
         self.evidence = EvidenceAccess(config.privacy, data_dir)  # blurring by role, view audit
         self._register_jobs()
+        self._follow_registry()
+
+    def _follow_registry(self) -> None:
+        """Each part of the registry is re-read live when it changes, here or on another node."""
+        # grids, roster: (roster work)
+        # cameras: (camera work)
+        # matters, calendar, settings: (matter work)
+        self.jobs.add("registry", self.registry.run)
 
     @staticmethod
     def _hub(config: Config, bus: Bus) -> Hub:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from command_center.hub import Hub
     from command_center.jobs import Jobs
     from command_center.recording import IncidentRecorder
+    from command_center.registry.changes import Follower
     from command_center.store import Store
     from dispatch.catalog import Catalog
     from dispatch.dispatcher import Dispatcher
@@ -102,3 +103,8 @@ def emergency(conn: HTTPConnection) -> EmergencyModes:
 def jobs(conn: HTTPConnection) -> Jobs:
     """Background jobs (.add(name, factory, singleton=...)), and .counters, .started_at."""
     return cast("Jobs", _state(conn, "jobs"))
+
+
+def registry(conn: HTTPConnection) -> Follower:
+    """The registry's live changes: .changed(part) after a write, .poll()."""
+    return cast("Follower", _state(conn, "registry"))

@@ -42,6 +42,10 @@ class LimitsConfig(BaseModel):
     map_mb: float = Field(
         default=16.0, gt=0, description="largest grid map sent to PUT /api/grids or POST /api/grids/validate, MiB"
     )
+    import_mb: float = Field(
+        default=64.0, gt=0, description="largest file sent to POST /api/import/{kind} (a city's roster, cameras, map), MiB"
+    )
+    photo_mb: float = Field(default=5.0, gt=0, description="largest worker photo (PUT /api/roster/{id}/photo), MiB")
     query_max_cases: int = Field(
         default=200_000, ge=1, description="cases one KPI or hotspot query may load; past it the caller must narrow the range"
     )
@@ -69,6 +73,8 @@ ROUTES: list[tuple[frozenset[str], re.Pattern[str], LimitOf]] = [
         lambda c: c.dispatch.max_photo_bytes + MULTIPART_SLACK,
     ),
     (frozenset({"PUT"}), re.compile(r"^/api/grids$"), lambda c: map_limit(c)),
+    (frozenset({"POST"}), re.compile(r"^/api/import/[a-z]+$"), lambda c: int(c.limits.import_mb * MB)),
+    (frozenset({"PUT"}), re.compile(r"^/api/roster/[^/]+/photo$"), lambda c: int(c.limits.photo_mb * MB)),
     (frozenset({"POST"}), re.compile(r"^/api/grids/validate$"), lambda c: map_limit(c)),
     (frozenset({"POST", "PATCH"}), re.compile(r"^/(whip|whep)/"), lambda c: c.webrtc.max_offer_bytes),
     # Public before any credential is checked, and small by nature: a name and a password, a position.

@@ -58,6 +58,13 @@ def _area_in_query(principal: Principal, _match: re.Match[str], query: dict[str,
     return None
 
 
+def _city_admin(principal: Principal, _match: re.Match[str], _query: dict[str, str]) -> str | None:
+    """What only the city's own administrators do (a district admin's jurisdiction is a prefix)."""
+    if principal.jurisdiction:
+        return f"only a city-wide administrator may do this (yours is {principal.jurisdiction})"
+    return None
+
+
 def _rule(pattern: str, methods: frozenset[str] | None, roles: frozenset[str] | None, check: Check | None = None) -> Rule:
     return Rule(re.compile(pattern), methods, roles, check)
 
@@ -66,6 +73,9 @@ def rules(public_metrics: bool) -> list[Rule]:
     return [
         # pages and their static files: the pages sign in through the API
         _rule(r"^/(wall|terminal|citizen|emergency|admin)?$", READ, None),
+        # 三公开: each grid's public worker card and its printable QR poster, and what they show
+        _rule(r"^/grid/[^/]+(/poster)?$", READ, None),
+        _rule(r"^/api/public/", READ, None),
         _rule(r"^/ui/", READ, None),
         _rule(r"^/vendor/", READ, None),  # third-party browser libraries (MapLibre)
         _rule(r"^/api/health$", READ, None),
@@ -83,8 +93,22 @@ def rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/whip/", None, None),
         _rule(r"^/api/drones/[^/]+/telemetry$", frozenset({"POST"}), None),
         _rule(r"^/api/auth/(me|password)$", None, ANY_ROLE),
-        _rule(r"^/api/(audit|users|publish-keys)(/.*)?$", None, ADMIN),
-        _rule(r"^/api/grids$", frozenset({"PUT"}), ADMIN),
+        # Administration. A district admin (an admin with a jurisdiction) manages users, the
+        # roster, cameras and matter proposals of their district (the endpoints scope each
+        # read and change); the rest is the city's own administrators'.
+        _rule(r"^/api/(audit|publish-keys)(/.*)?$", None, ADMIN, _city_admin),
+        _rule(r"^/api/users(/.*)?$", None, ADMIN),
+        _rule(r"^/api/grids$", frozenset({"PUT"}), ADMIN, _city_admin),
+        _rule(r"^/api/import/grids$", None, ADMIN, _city_admin),
+        _rule(r"^/api/import/[a-z]+$", None, ADMIN),
+        _rule(r"^/api/roster(/.*)?$", None, ADMIN),
+        _rule(r"^/api/cameras(/.*)?$", frozenset({"POST", "PUT", "PATCH", "DELETE"}), ADMIN),
+        _rule(r"^/api/matters/proposals/[^/]+/(approve|reject)$", None, ADMIN, _city_admin),
+        _rule(r"^/api/matters(/.*)?$", READ, frozenset(STAFF)),
+        _rule(r"^/api/matters(/.*)?$", None, ADMIN),
+        _rule(r"^/api/(calendar|settings)(/.*)?$", READ, frozenset(STAFF)),
+        _rule(r"^/api/(calendar|settings)(/.*)?$", None, ADMIN, _city_admin),
+        _rule(r"^/api/map/config$", READ, ANY_ROLE),  # the basemap the pages draw under the grids
         _rule(r"^/api/grids/locate$", READ, ANY_ROLE),
         _rule(r"^/api/grids/validate$", None, frozenset(STAFF)),
         _rule(r"^/api/grids/(?P<code>[^/]+)$", READ, frozenset(STAFF), _area_in_path),

@@ -1,7 +1,10 @@
-"""`command-center import ...`: a city's own files (grid map, roster, cameras).
+"""`command-center import ...`: a city's own files (grid map, roster, users, cameras, matters).
 
-`import check` reads and checks them against each other and prints every problem as
-file:row:column; it writes nothing. Applying an import comes next (issue 16).
+`import check` reads and checks files against each other and prints every problem as
+file:row:column; it writes nothing. `import KIND FILE` applies one file to the store of
+the configuration given (registry/imports.py): all or nothing, or the good rows with
+`--skip-bad`; exit 2 listing every problem when it is refused. Running servers pick the
+change up within a second (registry/changes.py).
 """
 
 from __future__ import annotations
@@ -31,10 +34,40 @@ def add_commands(sub: Any) -> None:
         "--city-from", type=Path, metavar="CONFIG",
         help="check against the city this configuration runs (default: the built-in one, unless --grids is given)",
     )  # fmt: skip
+    _add_apply_commands(import_sub)
+
+
+def _add_apply_commands(import_sub: Any) -> None:
+    from command_center.registry.imports import IMPORTERS
+
+    helps = {
+        "grids": "the grid map: GeoJSON, Shapefile (.shp or a .zip of one) or GeoPackage (.gpkg)",
+        "roster": "grid workers: CSV or XLSX (one worker many grids, one grid many workers)",
+        "users": "sign-in accounts: CSV or XLSX (username, role, jurisdiction, worker id)",
+        "cameras": "cameras: CSV or XLSX (id, name, URL, kind, location, heading, grid)",
+        "matters": "the matter catalogue (入格事项清单): CSV, XLSX or YAML",
+    }
+    for kind in IMPORTERS:
+        cmd = import_sub.add_parser(kind, help=helps.get(kind, kind))
+        cmd.add_argument("file", type=Path)
+        cmd.add_argument("--config", type=Path, help="the configuration whose store and city to import into")
+        cmd.add_argument("--skip-bad", action="store_true", help="apply the good rows and report the bad ones")
+        cmd.add_argument("--dry-run", action="store_true", help="check against the store, write nothing")
+        cmd.add_argument("--json", action="store_true", help="print the result as one JSON object")
+        if kind == "grids":
+            cmd.add_argument("--layer", help="the GeoPackage layer, when it has several polygon layers")
+            cmd.add_argument("--encoding", help="a Shapefile's text encoding when it has no .cpg (e.g. GBK)")
+        if kind == "roster":
+            cmd.add_argument("--users", action="store_true", help="also create a sign-in account for each new worker")
+        if kind in ("roster", "users"):
+            cmd.add_argument("--password", help="new accounts' first password (default: one random, printed once)")
 
 
 def run(args: argparse.Namespace, load_config: Callable[[Path], Config]) -> int:
-    """`import check`; `load_config` reads --city-from (exiting with its errors when it is bad)."""
+    """`import check` or `import KIND FILE`; `load_config` reads a configuration (exiting
+    with its errors when it is bad)."""
+    if args.import_command != "check":
+        return apply(args, load_config)
     from command_center.city_map import load_city
     from command_center.importing.check import CityFileSpec, check_city_files
 
@@ -47,3 +80,56 @@ def run(args: argparse.Namespace, load_config: Callable[[Path], Config]) -> int:
     if args.city_from or not args.grids:
         context = load_city(load_config(args.city_from) if args.city_from else Config())
     return check_city_files(spec, context, progress=sys.stderr.isatty())
+
+
+def apply(args: argparse.Namespace, load_config: Callable[[Path], Config]) -> int:
+    import json
+
+    from tqdm import tqdm
+
+    from command_center.city_map import load_city
+    from command_center.registry.imports import ImportContext, ImportOptions, run_import
+    from command_center.store import create_store
+
+    if not args.file.exists():
+        print(f"import {args.import_command}: {args.file}: no such file", file=sys.stderr)
+        return 2
+    config = load_config(args.config) if args.config else Config()
+    store = create_store(config.store)
+    try:
+        city = load_city(config, store)
+        options = ImportOptions(
+            skip_bad=args.skip_bad, dry_run=args.dry_run, actor="cli",
+            layer=getattr(args, "layer", None), encoding=getattr(args, "encoding", None),
+            with_users=getattr(args, "users", False), password=getattr(args, "password", None),
+        )  # fmt: skip
+        bar = tqdm(desc=f"importing {args.import_command}", unit="row", file=sys.stderr, disable=not sys.stderr.isatty())
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        result = run_import(args.import_command, args.file, ImportContext(store, city, config, progress), options)
+        bar.close()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        _print_result(result)
+    return 0 if result.applied or (args.dry_run and not result.problems) else 2
+
+
+def _print_result(result: Any) -> None:
+    for problem in result.problems:
+        print(problem, file=sys.stderr)
+    counts = ", ".join(f"{name} {count}" for name, count in result.counts.items())
+    if result.applied:
+        print(f"imported {result.kind} from {result.file}: {counts}")
+    elif result.problems:
+        print(f"{result.kind}: {len(result.problems)} problem(s); nothing was changed", file=sys.stderr)
+    else:
+        print(f"{result.kind}: checked, nothing written (dry run): {counts}")
+    for name, value in result.notes.items():
+        print(f"{name}: {value}")

@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from command_center.store.camera_records import CameraStore
+from command_center.store.matter_records import MatterStore
+from command_center.store.roster_records import RosterStore
 from dispatch.cases import Case, TimelineEntry
 
 
@@ -33,7 +36,7 @@ class CaseQuery:
     offset: int = 0
 
 
-class Store(Protocol):
+class Store(RosterStore, CameraStore, MatterStore, Protocol):
     # incidents: plain JSON documents, owned by the composition root
     def add_incident(self, incident: dict[str, Any]) -> None: ...
 
@@ -97,6 +100,11 @@ class Store(Protocol):
     def list_publish_keys(self) -> list[dict[str, Any]]: ...
 
     def update_publish_key(self, key_id: str, **fields: Any) -> bool: ...
+
+    # the registry's part versions (store/version_records.py, registry/changes.py)
+    def bump_registry(self, part: str) -> int: ...
+
+    def registry_versions(self) -> dict[str, int]: ...
 
     # cases: dispatch.repository.CaseRepository plus listing
     def insert_case(self, case: Case) -> None: ...

@@ -23,31 +23,17 @@ caching, group commit and snapshot reads really differ.
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from contextlib import AbstractContextManager
-from typing import Any, ClassVar, Protocol
+from typing import Any
 
 from command_center.store import audit_chain, queries
+from command_center.store.access import StoreAccess
+from command_center.store.camera_records import CameraRecords
 from command_center.store.columns import USER_DEFAULTS
+from command_center.store.matter_records import MatterRecords
 from command_center.store.queries import AUDIT_LISTED, KEY_FIELDS, USER_FIELDS, Statements
-
-
-class Rows(Protocol):
-    """What a statement gives back: a sqlite3 or a psycopg cursor."""
-
-    @property
-    def rowcount(self) -> int: ...
-
-    def fetchone(self) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
-
-
-class Connection(Protocol):
-    """A sqlite3 or a psycopg connection: SQL with named parameters, and them."""
-
-    def execute(self, sql: str, params: dict[str, Any] = ..., /) -> Rows: ...
+from command_center.store.roster_records import RosterRecords
+from command_center.store.version_records import VersionRecords
 
 
 def _doc(text: str) -> dict[str, Any]:
@@ -55,18 +41,8 @@ def _doc(text: str) -> dict[str, Any]:
     return doc
 
 
-class RecordStore(ABC):
-    dialect: ClassVar[str]
+class RecordStore(RosterRecords, CameraRecords, MatterRecords, VersionRecords, StoreAccess):
     sql: Statements
-
-    @abstractmethod
-    def _reading(self) -> AbstractContextManager[Connection]: ...
-
-    @abstractmethod
-    def _writing(self) -> AbstractContextManager[Connection]: ...
-
-    @abstractmethod
-    def _writing_one(self) -> AbstractContextManager[Connection]: ...
 
     # incidents
     def add_incident(self, incident: dict[str, Any]) -> None:

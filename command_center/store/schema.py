@@ -125,3 +125,14 @@ publish_keys = sa.Table(
 )
 
 CASE_TABLES = ("cases", "case_timeline")
+
+# The registry (command_center/registry): one row per part (roster, cameras, matters,
+# calendar, settings, grids, users) whose version each change bumps; every node polls
+# these few rows and re-reads a part whose version moved (registry/changes.py).
+registry_versions = sa.Table(
+    "registry_versions",
+    metadata,
+    sa.Column("part", sa.Text, primary_key=True),
+    sa.Column("version", sa.BigInteger, nullable=False),
+    sa.Column("changed_at", sa.Text, nullable=False),
+)
