@@ -30,7 +30,7 @@ from tests.helpers import build_runtime, serve_app
 
 ADMIN = os.environ.get("CC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 NOW = datetime(2026, 11, 28, 6, 0, tzinfo=UTC)
-TABLES = ("incidents", "cases", "case_timeline", "reports", "users", "audit", "publish_keys")
+TABLES = ("incidents", "cases", "case_timeline", "reports", "users", "audit", "publish_keys", "registry_versions")
 # SQLite schemas from before any migration runner: 0001's and 0002's SQL as they were.
 LEGACY_SCHEMA = [Path(__file__).parent / "data" / f"store_v{n}_schema.sqlite.sql" for n in (1, 2)]
 
