@@ -46,6 +46,7 @@ from command_center.api.limits import BodyLimitMiddleware
 from command_center.auth.middleware import AuthMiddleware, principal_of
 from command_center.auth.principal import Principal
 from command_center.hub_parts import Access
+from command_center.map_config import basemap_origins
 from command_center.runtime import SERVICES, Runtime
 from command_center.store.base import StoreUnavailable
 
@@ -152,7 +153,7 @@ def build_app(rt: Runtime) -> Starlette:
         },
         middleware=[
             # Outermost: every answer, refusals included, carries the security headers.
-            Middleware(SecurityHeadersMiddleware),
+            Middleware(SecurityHeadersMiddleware, extra_origins=basemap_origins(rt.config.map)),
             # Bodies are bounded while read, before the policy or any route sees them.
             Middleware(BodyLimitMiddleware, config=rt.config),
             # Every request passes the auth policy first (see command_center/auth/policy.py).

@@ -65,6 +65,9 @@ class Cameras:
         self.worker_status: dict[str, dict[str, Any]] = {}  # camera → its latest camera.status from a worker
         # Cameras this process watches: all, unless detection workers hold them (sharding).
         self.watched: set[str] = set() if config.sharding.enabled else set(self.runners)
+        # Called with a camera's id when its pipeline is rebuilt (the registry changed it):
+        # whoever kept what the old one had (emergency sensing's baseline) forgets it.
+        self.rebuilt_hooks: list[Callable[[str], None]] = []
 
     def _pipeline(self, cam: CameraConfig) -> CameraPipeline:
         rules = self.config.rules
@@ -79,6 +82,7 @@ class Cameras:
             create_tracker(rules.tracker, cam.fps, rules.max_track_gap_s),
         )
         pipeline.min_scores = self.tuner.thresholds(cam.id)
+        pipeline.thresholds = dict(cam.thresholds) if cam.thresholds else None
         return pipeline
 
     def _gate(self) -> MotionGate | None:
@@ -136,6 +140,63 @@ class Cameras:
         # The vision thread takes no frame of the old runner after this swap.
         self.vision.cameras[cam_id] = (fresh, pipeline, fps)
         await asyncio.to_thread(old.stop)
+
+    # registry changes (registry/cameras.py decides which of these a change needs)
+    def config_of(self, cam_id: str) -> CameraConfig | None:
+        return next((c for c in self.config.cameras if c.id == cam_id), None)
+
+    def _set_config(self, cam: CameraConfig) -> None:
+        # In place: the API reads config.cameras (a camera's fps, WHEP, publish keys).
+        at = next((i for i, c in enumerate(self.config.cameras) if c.id == cam.id), None)
+        if at is None:
+            self.config.cameras.append(cam)
+        else:
+            self.config.cameras[at] = cam
+
+    def rebuild_pipeline(self, cam: CameraConfig) -> None:
+        """New zones, rules or thresholds on a running camera: a new pipeline over the same
+        source (no reconnect). Call from the event loop."""
+        self._set_config(cam)
+        pipeline = self._pipeline(cam)
+        self.pipelines[cam.id] = pipeline
+        runner, _, _ = self.vision.cameras[cam.id]
+        self.vision.cameras[cam.id] = (runner, pipeline, cam.fps)  # same key: safe while the thread iterates
+        for hook in self.rebuilt_hooks:
+            hook(cam.id)
+
+    async def put_camera(self, cam: CameraConfig) -> None:
+        """A new camera, or one whose source changed: a fresh runner and pipeline, started
+        when this process watches it (without sharding: always); the old runner stops."""
+        old = self.runners.get(cam.id)
+        self._set_config(cam)
+        runner, pipeline = make_runner(cam), self._pipeline(cam)
+        self.runners[cam.id], self.pipelines[cam.id] = runner, pipeline
+        self.vision.cameras[cam.id] = (runner, pipeline, cam.fps)
+        if not self.config.sharding.enabled:
+            self.watched.add(cam.id)
+        if cam.id in self.watched:
+            runner.start()
+        for hook in self.rebuilt_hooks:
+            hook(cam.id)
+        if old is not None:
+            await asyncio.to_thread(old.stop)
+
+    async def remove_camera(self, cam_id: str, settle_s: float = 2.0) -> None:
+        """Stop a camera and forget it. The vision thread may be inside a step with its
+        frame: the entry first gets an unstarted runner (no frame ever comes due), and goes
+        only once that step is surely over."""
+        old = self.runners.pop(cam_id, None)
+        self.watched.discard(cam_id)
+        self.config.cameras[:] = [c for c in self.config.cameras if c.id != cam_id]
+        entry = self.vision.cameras.get(cam_id)
+        if entry is not None and old is not None:
+            self.vision.cameras[cam_id] = (SourceRunner(cam_id, old.factory, old.health), entry[1], entry[2])
+        if old is not None:
+            await asyncio.to_thread(old.stop)
+        await asyncio.sleep(settle_s)
+        if cam_id not in self.runners:  # not added again meanwhile
+            self.vision.cameras.pop(cam_id, None)
+            self.pipelines.pop(cam_id, None)
 
     # feedback
     def record_dismissal(self, incident: dict[str, Any]) -> float | None:
@@ -204,6 +265,10 @@ class Cameras:
             "vision_errors": pipeline.errors,
             "zone_thresholds": self.tuner.view(cam_id),
             "vision_last_error": pipeline.last_error,
+            "grid_code": cam.grid_code,
+            "heading": cam.heading,
+            "fov_deg": cam.fov_deg,
+            "zone_count": len(cam.zones),
             "telemetry": (
                 {"lat": telemetry.lat, "lon": telemetry.lon, "alt": telemetry.alt, "heading": telemetry.heading}
                 if telemetry

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from command_center.api.limits import LimitsConfig
 from command_center.auth.config import AuthConfig
+from command_center.map_config import HttpUrl, MapConfig
 from dispatch.config import CityConfig, DispatchConfig
 from streams.config import SourceConfig
 from streams.webrtc import WebRTCConfig
@@ -34,6 +35,9 @@ class ServerConfig(_Strict):
         default_factory=list,
         description="reverse proxies (IPs or CIDRs) whose X-Forwarded-For/-Proto are believed; empty: none",
     )
+    public_url: HttpUrl | None = Field(
+        default=None, description="the address citizens reach this server at (the grid cards' QR codes); unset: the request's own"
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -47,11 +51,27 @@ class ServerConfig(_Strict):
 
 class CameraConfig(SourceConfig):
     zones: list[ZoneConfig] = Field(default_factory=list)
+    # Where it looks and where it stands in the grid map: the console draws the view cone,
+    # and a district admin manages the cameras filed under their district's grids.
+    heading: float | None = Field(default=None, ge=0, le=360, description="degrees clockwise from north")
+    fov_deg: float | None = Field(default=None, ge=1, le=360, description="horizontal field of view in degrees")
+    grid_code: str | None = Field(default=None, pattern=r"^[0-9]{1,15}$", description="the grid it is filed under")
+    thresholds: dict[str, float] | None = Field(
+        default=None, description="label (or default) → minimum detection score at this camera; unset: the detector's"
+    )
     mobile: bool | None = Field(
         default=None,
         description="telemetry may move it (a drone, a phone); unset: true for kind drone or a sim://drone feed."
         " A fixed camera's position never follows telemetry",
     )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _scores(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        for label, score in (value or {}).items():
+            if not label or not 0.0 <= score <= 1.0:
+                raise ValueError(f"threshold for {label!r} must be within 0..1, got {score}")
+        return value
 
     @model_validator(mode="after")
     def _mobile_default(self) -> CameraConfig:
@@ -154,6 +174,7 @@ class Config(_Strict):
     citizen: CitizenConfig = Field(default_factory=CitizenConfig)
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
+    map: MapConfig = Field(default_factory=MapConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("store")

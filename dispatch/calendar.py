@@ -37,6 +37,13 @@ class CalendarConfig(BaseModel):
                 raise ValueError(f"work spans must be in order and not overlap: {a}–{b}, {nxt[0]}–{nxt[1]}")
         return spans
 
+    def with_days(self, days: dict[date, str]) -> CalendarConfig:
+        """This calendar with days set elsewhere (the console's): "holiday" (a day off) or
+        "workday" (worked, 调休), each replacing what the configuration said of that day."""
+        holidays = {d for d in self.holidays if d not in days} | {d for d, k in days.items() if k == "holiday"}
+        workdays = {d for d in self.workdays if d not in days} | {d for d, k in days.items() if k == "workday"}
+        return self.model_copy(update={"holidays": sorted(holidays), "workdays": sorted(workdays)})
+
 
 class WorkCalendar:
     def __init__(self, config: CalendarConfig | None = None, tz: str = "Asia/Shanghai") -> None:

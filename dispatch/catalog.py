@@ -2,10 +2,18 @@
 
 Loaded from YAML (`configs/matters.yaml`). Detector rules and labels map to matters;
 anything unmapped becomes the catalog's default matter, so no incident is dropped.
+
+Each district may have its own catalogue (入格事项清单): the base one plus the approved
+versions the city (district "") and the district made, each effective from a day on
+(`CatalogBook.for_area`). Rule and label matching stays on the base catalogue: a detector's
+rule names a kind of matter, the district decides its time limit and standard.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -126,3 +134,100 @@ def load_catalog(path: str | Path) -> Catalog:
     (whose locations, e.g. `matters.3.time_limit`, the caller formats)."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     return Catalog.model_validate(data)
+
+
+Source = Literal["base", "city", "district"]
+CACHED_CATALOGUES = 512  # (district, day) pairs kept: a day's worth of districts many times over
+
+
+@dataclass(frozen=True, slots=True)
+class MatterVersion:
+    """An approved version of a matter for a district ("" = the whole city), from a day on."""
+
+    matter: Matter
+    district: str
+    version: int
+    effective_from: date
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A matter as a district's catalogue has it on a day, and where that came from."""
+
+    matter: Matter
+    source: Source
+    district: str  # "" for the base and city-wide versions
+    version: int  # 0: the base catalogue's (the configuration file's)
+    effective_from: date | None
+
+
+class CatalogBook:
+    """The base catalogue plus the approved versions: the catalogue in effect for each district
+    on each day. Immutable: a change builds a new book, swapped in whole."""
+
+    def __init__(self, base: Catalog, versions: Iterable[MatterVersion] = ()) -> None:
+        self.base = base
+        # Oldest first: of the versions in effect on a day, the latest effective (then the
+        # highest numbered) is applied last and wins.
+        self.versions = tuple(sorted(versions, key=lambda v: (v.effective_from, v.version)))
+        self._cache: dict[tuple[str, date], tuple[Catalog, dict[str, Entry]]] = {}
+        in_base = {m.code: m for m in base.items}
+        latest = {v.matter.code: v.matter for v in sorted(self.versions, key=lambda v: v.version)}
+        self._known = in_base | {code: m for code, m in latest.items() if code not in in_base}
+        # Where a case may be transferred: every department any catalogue names.
+        self.departments = frozenset(m.department for m in base.items) | {v.matter.department for v in self.versions}
+
+    def entries(self, district: str, day: date) -> dict[str, Entry]:
+        """Code → entry of the district's catalogue on `day` (district "" = the city's)."""
+        return self._resolved(district, day)[1]
+
+    def for_district(self, district: str, day: date) -> Catalog:
+        return self._resolved(district, day)[0]
+
+    def for_area(self, grid_code: str, day: date) -> Catalog:
+        """The catalogue for cases created on `day` in the district of `grid_code`."""
+        return self._resolved(grid_code[:6], day)[0]
+
+    def find(self, code: str) -> Matter | None:
+        """A matter by code in any catalogue (the base's first): for names and unknown-code checks."""
+        return self._known.get(code)
+
+    def _resolved(self, district: str, day: date) -> tuple[Catalog, dict[str, Entry]]:
+        key = (district, day)
+        found = self._cache.get(key)
+        if found is None:
+            found = self._build(district, day)
+            if len(self._cache) >= CACHED_CATALOGUES:
+                self._cache.clear()  # days move on: the old ones are not asked for again
+            self._cache[key] = found
+        return found
+
+    def _build(self, district: str, day: date) -> tuple[Catalog, dict[str, Entry]]:
+        entries = {m.code: Entry(m, "base", "", 0, None) for m in self.base.items}
+        for scope in ("", district) if district else ("",):
+            for v in self.versions:
+                if v.district == scope and v.effective_from <= day:
+                    source: Source = "district" if scope else "city"
+                    entries[v.matter.code] = Entry(v.matter, source, scope, v.version, v.effective_from)
+        matters = _without_clashes([e.matter for e in entries.values()])
+        catalog = Catalog(matters=matters, default=self.base.default)
+        return catalog, {m.code: replace_matter(entries[m.code], m) for m in matters}
+
+
+def replace_matter(entry: Entry, matter: Matter) -> Entry:
+    return entry if entry.matter is matter else Entry(matter, entry.source, entry.district, entry.version, entry.effective_from)
+
+
+def _without_clashes(matters: list[Matter]) -> list[Matter]:
+    """A rule or label claimed by an earlier matter is left off a later one: a district's
+    catalogue must still be a valid Catalog (matching itself uses the base's)."""
+    claimed: set[tuple[str, str]] = set()
+    kept = []
+    for matter in matters:
+        rules = [r for r in matter.rules if ("rule", r) not in claimed]
+        labels = [lb for lb in matter.labels if ("label", lb) not in claimed]
+        claimed |= {("rule", r) for r in rules} | {("label", lb) for lb in labels}
+        if rules != matter.rules or labels != matter.labels:
+            matter = matter.model_copy(update={"rules": rules, "labels": labels})
+        kept.append(matter)
+    return kept

@@ -22,7 +22,7 @@ from dispatch.cases import (
     new_case_id,
     transition,
 )
-from dispatch.catalog import Catalog, Matter
+from dispatch.catalog import Catalog, CatalogBook, Matter
 from dispatch.city import City, GridIndex
 from dispatch.config import DispatchConfig
 from dispatch.deadlines import Supervision, deadline_for, defer_changes, resume_changes, supervise
@@ -84,13 +84,31 @@ class Dispatcher:
     ) -> None:
         self.city = city
         self.index = index
-        self.catalog = catalog
+        self.catalog = catalog  # the base catalogue: rule and label matching, the services listed
+        # Each district's catalogue by day (approved versions over the base); the registry
+        # swaps in a new book when the catalogue changes (command_center/registry/matters.py).
+        self.book = CatalogBook(catalog)
         self.repo = repo
         self.config = config or DispatchConfig()
         self.tz = ZoneInfo(self.config.timezone)
         self.calendar = WorkCalendar(self.config.calendar, self.config.timezone)
         self.clock: Clock = clock or utc_now  # injectable: time limits are tested across weekends
-        self.departments = frozenset(m.department for m in catalog.items)
+
+    @property
+    def departments(self) -> frozenset[str]:
+        return self.book.departments
+
+    def matter_in(self, matter: Matter, grid_code: str, at: datetime) -> Matter:
+        """The matter as the grid's district's catalogue has it for cases created at `at`."""
+        area = self.book.for_area(grid_code, at.astimezone(self.tz).date())
+        try:
+            return area.get(matter.code)
+        except KeyError:  # a code only another district has: its own terms
+            return matter
+
+    def matter_of(self, case: Case) -> Matter:
+        """A case's matter: its district's version on the day the case was created."""
+        return self.matter_in(self._matter(case.matter_code), case.grid_code, case.created_at)
 
     def prefetch_duplicates(self, items: list[Intake]) -> None:
         """Name the dedupe reads the intakes of `items` will make, so that the store can
@@ -118,6 +136,7 @@ class Dispatcher:
         located = index.locate(item.lon, item.lat)
         # Every answer carries a grid or a community code; the city is the type-safe last resort.
         grid_code = (located.grid_code or located.community_code if located else None) or self.city_code
+        matter = self.matter_in(matter, grid_code, now)  # the district's time limit and standard
         report = TimelineEntry(now, "report", item.source, CaseState.REPORTED, CaseState.REPORTED, item.description)
         case = Case(
             id=new_case_id(now),
@@ -213,7 +232,10 @@ class Dispatcher:
         try:
             return self.catalog.get(code)
         except KeyError:
-            raise UnknownMatter(code) from None
+            found = self.book.find(code)  # a matter a district or the city added
+            if found is None:
+                raise UnknownMatter(code) from None
+            return found
 
     def _prepare(
         self, case: Case, action: str, note: str, params: dict[str, Any], now: datetime
@@ -242,7 +264,7 @@ class Dispatcher:
             if "deadline" in changes:
                 note = f"{note} (early; deadline {self._local(changes['deadline'])})".strip()
         elif action == "transfer":
-            department = params.pop("department", None) or self._matter(case.matter_code).department
+            department = params.pop("department", None) or self.matter_of(case).department
             if department not in self.departments:
                 raise BadParams("unknown department", sorted(self.departments))
             changes.update(assignee=department, department=department)

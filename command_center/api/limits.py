@@ -75,6 +75,7 @@ ROUTES: list[tuple[frozenset[str], re.Pattern[str], LimitOf]] = [
     (frozenset({"PUT"}), re.compile(r"^/api/grids$"), lambda c: map_limit(c)),
     (frozenset({"POST"}), re.compile(r"^/api/import/[a-z]+$"), lambda c: int(c.limits.import_mb * MB)),
     (frozenset({"PUT"}), re.compile(r"^/api/roster/[^/]+/photo$"), lambda c: int(c.limits.photo_mb * MB)),
+    (frozenset({"POST"}), re.compile(r"^/api/workers/[^/]+/photo$"), lambda c: int(c.limits.photo_mb * MB)),
     (frozenset({"POST"}), re.compile(r"^/api/grids/validate$"), lambda c: map_limit(c)),
     (frozenset({"POST", "PATCH"}), re.compile(r"^/(whip|whep)/"), lambda c: c.webrtc.max_offer_bytes),
     # Public before any credential is checked, and small by nature: a name and a password, a position.

@@ -113,6 +113,7 @@ def rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/api/grids/validate$", None, frozenset(STAFF)),
         _rule(r"^/api/grids/(?P<code>[^/]+)$", READ, frozenset(STAFF), _area_in_path),
         _rule(r"^/api/hotspots/series$", READ, frozenset(STAFF), _area_in_query),
+        _rule(r"^/api/workers/[^/]+/photo$", frozenset({"POST", "DELETE"}), ADMIN),  # the public card's photo
         _rule(r"^/api/workers/(?P<id>[^/]+)$", READ, ANY_ROLE, _own_worker),
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),

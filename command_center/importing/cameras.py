@@ -54,8 +54,8 @@ CAMERA_COLUMNS = Columns(
 
 @dataclass(frozen=True, slots=True)
 class CameraEntry:
-    """A camera row: `config` validates as CameraConfig (id, name, kind, url, location);
-    heading and grid are kept beside it, as CameraConfig has no fields for them yet."""
+    """A camera row: `config` validates as CameraConfig (id, name, kind, url, location,
+    and heading and grid_code when given); heading and grid are also kept beside it."""
 
     config: dict[str, Any]
     heading: float | None
@@ -115,6 +115,10 @@ def _entry(
         "url": url,
         "location": {"lon": lon, "lat": lat},
     }
+    if heading is not None:
+        config["heading"] = heading
+    if grid_code:
+        config["grid_code"] = grid_code
     try:
         CameraConfig.model_validate(config)
     except ValidationError as exc:

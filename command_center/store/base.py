@@ -70,13 +70,17 @@ class Store(RosterStore, CameraStore, MatterStore, Protocol):
 
     def update_user(self, username: str, **fields: Any) -> None: ...
 
-    def list_users(self, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]: ...
+    def list_users(self, limit: int = 100, offset: int = 0, **filters: Any) -> tuple[list[dict[str, Any]], int]:
+        """By name; filters q, role, disabled, prefix (records.py)."""
+        ...
 
     def add_audit(self, entry: dict[str, Any]) -> None: ...
 
     def list_audit(
-        self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None
-    ) -> tuple[list[dict[str, Any]], int]: ...
+        self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None, **more: str | None
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Newest first; more filters: action_prefix, target, since, until (records.py)."""
+        ...
 
     # The audit log is a hash chain (store/audit_chain.py): add_audit appends under a lock
     # that serialises appends across processes; list_audit rows carry their `hash`.

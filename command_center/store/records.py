@@ -135,10 +135,24 @@ class RecordStore(RosterRecords, CameraRecords, MatterRecords, VersionRecords, S
         with self._writing_one() as db:
             db.execute(queries.update_user(self.dialect, tuple(fields)), {**fields, "key": username})
 
-    def list_users(self, limit: int = 100, offset: int = 0) -> tuple[list[dict[str, Any]], int]:
+    def list_users(
+        self, limit: int = 100, offset: int = 0, **filters: Any
+    ) -> tuple[list[dict[str, Any]], int]:
+        """By name; `filters` (None: not set): q (in the username or worker id), role,
+        disabled (bool), prefix (accounts whose jurisdiction starts with it; never city-wide)."""
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if filters.get("q"):
+            params["q"] = queries.like_pattern(str(filters["q"]).lower(), "%")
+        if filters.get("role"):
+            params["role"] = filters["role"]
+        if filters.get("disabled") is not None:
+            params["disabled"] = int(bool(filters["disabled"]))
+        if filters.get("prefix"):
+            params["prefix"] = queries.like_pattern(str(filters["prefix"]))
+        count, page = queries.users_page_filtered(self.dialect, *sorted(set(params) - {"limit", "offset"}))
         with self._reading() as db:
-            total: int = db.execute(self.sql.count_users).fetchone()[0]
-            rows = db.execute(self.sql.list_users, {"limit": limit, "offset": offset}).fetchall()
+            total: int = db.execute(count, params).fetchone()[0]
+            rows = db.execute(page, params).fetchall()
         return [dict(zip(USER_FIELDS, r, strict=True)) for r in rows], total
 
     def add_audit(self, entry: dict[str, Any]) -> None:
@@ -152,11 +166,15 @@ class RecordStore(RosterRecords, CameraRecords, MatterRecords, VersionRecords, S
             audit_chain.append(db.execute, self.sql, entry)
 
     def list_audit(
-        self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None
+        self, limit: int = 100, offset: int = 0, actor: str | None = None, action: str | None = None, **more: str | None
     ) -> tuple[list[dict[str, Any]], int]:
-        """Newest first."""
-        count, page = queries.audit_page_filtered(self.dialect, bool(actor), bool(action))
-        params = {"actor": actor, "action": action, "limit": limit, "offset": offset}
+        """Newest first. `more` (None: not set): action_prefix, target, since and until (ISO
+        times in UTC as the rows' ts; since inclusive, until exclusive)."""
+        extra = {k: v for k, v in more.items() if v}
+        if "action_prefix" in extra:
+            extra["action_prefix"] = queries.like_pattern(extra["action_prefix"] or "")
+        count, page = queries.audit_page_filtered(self.dialect, bool(actor), bool(action), *sorted(extra))
+        params = {"actor": actor, "action": action, "limit": limit, "offset": offset, **extra}
         with self._reading() as db:
             total: int = db.execute(count, params).fetchone()[0]
             rows = db.execute(page, params).fetchall()

@@ -89,6 +89,8 @@ users = sa.Table(
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Column("disabled", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("token_version", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("last_login_at", sa.Text),  # migration 0010: the console's user list shows them
+    sa.Column("last_login_ip", sa.Text),
 )
 
 audit = sa.Table(
@@ -135,4 +137,129 @@ registry_versions = sa.Table(
     sa.Column("part", sa.Text, primary_key=True),
     sa.Column("version", sa.BigInteger, nullable=False),
     sa.Column("changed_at", sa.Text, nullable=False),
+)
+
+# The matter catalogue's versions (registry/matters.py): a district (or the city, district
+# "") proposes adding or changing a matter, the city approves or rejects; an approved
+# version applies to cases created from its effective day. `doc` is the whole Matter.
+matter_versions = sa.Table(
+    "matter_versions",
+    metadata,
+    sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
+    sa.Column("code", sa.Text, nullable=False),
+    sa.Column("district", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("change", sa.Text, nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.Column("effective_from", sa.Text, nullable=False),
+    sa.Column("proposed_by", sa.Text, nullable=False),
+    sa.Column("proposed_at", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("decided_by", sa.Text),
+    sa.Column("decided_at", sa.Text),
+    sa.Column("decision_note", sa.Text),
+    sa.UniqueConstraint("code", "district", "version", name="matter_versions_version"),
+    sa.Index("matter_versions_status", "status", "district"),
+    sqlite_autoincrement=True,
+)
+
+# The working calendar's days beyond the configuration's (registry/work_calendar.py):
+# kind "holiday" (a day off) or "workday" (a weekend day worked, 调休).
+holidays = sa.Table(
+    "holidays",
+    metadata,
+    sa.Column("day", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+
+# Settings changed in the console (e.g. "supervision": warn_at, supervise_every_s), each a
+# JSON document over the configuration's values.
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)
+
+# The registry's cameras (registry/cameras.py): added, changed or imported in the console
+# or from a CSV, overlaid by id on the configuration's; `doc` is the whole CameraConfig
+# (zones, heading, grid). A deleted row is kept as a tombstone (deleted = 1): it hides a
+# configured camera of the same id, so a removal holds across restarts.
+cameras = sa.Table(
+    "cameras",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.Column("grid_code", sa.Text),
+    sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+    sa.Column("deleted", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Index("cameras_grid", "grid_code"),
+)
+
+# The roster (command_center/registry/roster.py). A worker is a person; which grid they
+# work is history: one row per (worker, grid, shift) from when to when (valid_to NULL:
+# now), so "who worked this grid last March" has an answer after any re-import.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("code", sa.Text, nullable=False),  # the worker number people see (网格员编号)
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),  # full_time, part_time
+    sa.Column("level", sa.Text, nullable=False),  # professional, basic
+    sa.Column("active", sa.Integer, nullable=False, server_default=sa.text("1")),
+    sa.Column("photo", sa.Text),
+    sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+    sa.Index("workers_code", "code"),
+)
+
+worker_grids = sa.Table(
+    "worker_grids",
+    metadata,
+    sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
+    sa.Column("worker_id", sa.Text, nullable=False),
+    sa.Column("grid_code", sa.Text, nullable=False),
+    sa.Column("shift", sa.Text, nullable=False),  # day, night, all
+    sa.Column("valid_from", sa.Text, nullable=False),
+    sa.Column("valid_to", sa.Text),
+    sa.Column("source", sa.Text, nullable=False),  # "import:roster.csv by admin", "admin:alice"
+    sa.Index("worker_grids_grid", "grid_code", "valid_to"),
+    sa.Index("worker_grids_worker", "worker_id", "valid_to"),
+    sqlite_autoincrement=True,
+)
+
+worker_leave = sa.Table(
+    "worker_leave",
+    metadata,
+    sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
+    sa.Column("worker_id", sa.Text, nullable=False),
+    sa.Column("starts", sa.Text, nullable=False),
+    sa.Column("ends", sa.Text, nullable=False),
+    sa.Column("note", sa.Text, nullable=False, server_default=sa.text("''")),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Index("worker_leave_worker", "worker_id", "ends"),
+    sqlite_autoincrement=True,
+)
+
+# The grid map every node loads (imported or re-drawn): GeoJSON text, areas of every
+# level, no workers. The latest row wins; older rows are the map's history.
+city_maps = sa.Table(
+    "city_maps",
+    metadata,
+    sa.Column("seq", SEQ, primary_key=True, autoincrement=True),
+    sa.Column("saved_at", sa.Text, nullable=False),
+    sa.Column("saved_by", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),
+    sqlite_autoincrement=True,
 )

@@ -15,6 +15,52 @@ from shapely.geometry import shape
 Issue = tuple[str, str, str]  # kind, message, severity ("error" or "warning")
 
 
+def polygons_of(geometries: list[Any]) -> list[tuple[Polygon | None, list[Issue]]]:
+    """`polygon_of` for many geometries, the common case in bulk.
+
+    A map of 20,000 grids is almost all one-ring Polygons; building and checking those
+    one by one (shapely's `shape`, a ring check per feature) was 2 of validate_map's 3 s.
+    Here their positions go into one array, are range-checked at once, and become
+    polygons in one shapely call. Anything else, and any polygon the bulk checks reject,
+    takes `polygon_of`, so every message stays the one-by-one path's."""
+    out: list[tuple[Polygon | None, list[Issue]] | None] = [None] * len(geometries)
+    simple = [i for i, g in enumerate(geometries) if _one_ring(g)]
+    for i, polygon in zip(simple, _bulk_polygons([geometries[i]["coordinates"][0] for i in simple]), strict=True):
+        if polygon is not None:
+            out[i] = (polygon, [])
+    return [found if found is not None else polygon_of(g) for found, g in zip(out, geometries, strict=True)]
+
+
+def _one_ring(geometry: Any) -> bool:
+    if not isinstance(geometry, dict) or geometry.get("type") != "Polygon":
+        return False
+    rings = geometry.get("coordinates")
+    return isinstance(rings, list) and len(rings) == 1 and isinstance(rings[0], list) and len(rings[0]) >= 4
+
+
+def _bulk_polygons(rings: list[list[Any]]) -> list[Polygon | None]:
+    """A polygon per ring, or None where a ring needs the careful path (it is then checked
+    one by one, which names what is wrong)."""
+    if not rings:
+        return []
+    lengths = np.fromiter((len(r) for r in rings), dtype=np.int64, count=len(rings))
+    try:
+        xy = np.array([p for ring in rings for p in ring], dtype=float)
+    except (ValueError, TypeError):  # ragged positions (a z here and there), non-numbers
+        return [None] * len(rings)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        return [None] * len(rings)
+    owner = np.repeat(np.arange(len(rings)), lengths)
+    good_xy = np.isfinite(xy).all(axis=1) & (np.abs(xy[:, 0]) <= 180) & (np.abs(xy[:, 1]) <= 90)
+    good = np.bincount(owner, weights=~good_xy, minlength=len(rings)) == 0
+    try:
+        polygons = shapely.polygons(shapely.linearrings(xy, indices=owner))
+    except (ValueError, shapely.errors.GEOSException):
+        return [None] * len(rings)
+    good &= shapely.is_valid(polygons) & (shapely.area(polygons) > 0)
+    return [polygon if ok else None for polygon, ok in zip(polygons.tolist(), good.tolist(), strict=True)]
+
+
 def polygon_of(geometry: Any) -> tuple[Polygon | None, list[Issue]]:
     """The area's polygon (the largest part of a MultiPolygon), or None; and what is wrong."""
     issues: list[Issue] = []

@@ -36,7 +36,7 @@ from shapely import Polygon, STRtree
 
 from dispatch.city.codes import LEVELS, Level, is_code, level_of, parent_of, significant_digits
 from dispatch.city.model import Area, City, LocalFrame
-from dispatch.city.shapes import polygon_of
+from dispatch.city.shapes import Issue, polygons_of
 
 REQUIRED = ("code", "name", "level", "parent")
 Severity = Literal["error", "warning"]
@@ -122,7 +122,8 @@ def validate_map(data: Any, context: City | None = None, tolerance: Tolerance | 
     tolerance = tolerance or Tolerance()
     problems: list[Problem] = []
     features = _features(data, problems)
-    parsed = [_parse(i, f, problems) for i, f in enumerate(features)]
+    shapes = polygons_of([f.get("geometry") if isinstance(f, dict) else None for f in features])
+    parsed = [_parse(i, f, shape, problems) for i, (f, shape) in enumerate(zip(features, shapes, strict=True))]
     report = Report(problems, len(features))
     first: dict[str, int] = {}
     for item in parsed:
@@ -173,7 +174,7 @@ def _features(data: Any, problems: list[Problem]) -> list[Any]:
     return features
 
 
-def _parse(i: int, feature: Any, problems: list[Problem]) -> _Parsed:
+def _parse(i: int, feature: Any, shape: tuple[Polygon | None, list[Issue]], problems: list[Problem]) -> _Parsed:
     item = _Parsed(i)
     if not isinstance(feature, dict):
         problems.append(Problem(i, "structure", "not an object"))
@@ -193,7 +194,7 @@ def _parse(i: int, feature: Any, problems: list[Problem]) -> _Parsed:
             if key not in props:
                 bad("missing_property", f"missing property {key!r}")
     _parse_properties(item, props, bad)
-    item.polygon, issues = polygon_of(feature.get("geometry"))
+    item.polygon, issues = shape
     problems.extend(Problem(i, kind, message, item.code, severity) for kind, message, severity in issues)  # type: ignore[arg-type]
     if item.polygon is None:
         item.complete = False
