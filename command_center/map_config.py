@@ -15,7 +15,15 @@ import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 _HOST = re.compile(r"^[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?$")  # urlsplit lower-cases it
 _IPV6 = re.compile(r"^[0-9a-f:.]+$")
@@ -64,9 +72,13 @@ class BasemapConfig(BaseModel):
     url: str = Field(
         description="raster: https://tiles.example/{z}/{x}/{y}.png ({z}, {x}, {y} required); vector: the style's URL"
     )
-    attribution: str = Field(default="", max_length=300, description="shown on the map (plain text, e.g. © OpenStreetMap)")
+    attribution: str = Field(
+        default="", max_length=300, description="shown on the map (plain text, e.g. © OpenStreetMap)"
+    )
     min_zoom: float = Field(default=0, ge=0, le=24)
-    max_zoom: float = Field(default=19, ge=0, le=24, description="the tiles' deepest zoom (MapLibre scales past it)")
+    max_zoom: float = Field(
+        default=19, ge=0, le=24, description="the tiles' deepest zoom (MapLibre scales past it)"
+    )
     tile_size: Literal[256, 512] = Field(default=256, description="raster tiles' size in pixels")
 
     @field_validator("url")
@@ -75,7 +87,9 @@ class BasemapConfig(BaseModel):
         origin_of(value)
         missing = [p for p in RASTER_PLACEHOLDERS if p not in value]
         if info.data.get("kind", "raster") == "raster" and missing:
-            raise ValueError(f"a raster tile URL needs {', '.join(missing)} (e.g. https://tiles.example/{{z}}/{{x}}/{{y}}.png)")
+            raise ValueError(
+                f"a raster tile URL needs {', '.join(missing)} (e.g. https://tiles.example/{{z}}/{{x}}/{{y}}.png)"
+            )
         return value
 
     @model_validator(mode="after")

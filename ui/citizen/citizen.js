@@ -89,4 +89,7 @@ if (id) {
   loadServices().catch((err) => showError(`Cannot load the list of matters: ${err.message}`));
   $('locate').addEventListener('click', locate);
   $('report').addEventListener('submit', send);
+  // From a grid's public card (/grid/<code>): ?lat=&lon= of the grid, a starting point to correct.
+  const at = new URLSearchParams(location.search);
+  if ([at.get('lat'), at.get('lon')].every((v) => v && Number.isFinite(Number(v)))) { $('lat').value = at.get('lat'); $('long').value = at.get('lon'); }
 }

@@ -6,6 +6,7 @@
 import { LngLatBounds, Map as MapLibre, Marker } from '/vendor/maplibre/maplibre-gl.mjs';
 import { api } from '../common/live.js';
 import { el } from '../common/dom.js';
+import { addBasemap } from '../common/basemap.js';
 
 const COARSE = 'district,street';   // small: drawn at city zoom
 const FINE = 'community,grid';      // big (~20,000 grids at reference scale): fetched when zoomed in
@@ -66,6 +67,7 @@ export class CityMap {
 
   async _setup() {
     const m = this.map;
+    this.basemap = addBasemap(m); // the city's street tiles if configured, beneath the layers below
     const src = (id, data = empty(), extra = {}) => m.addSource(id, { type: 'geojson', data, ...extra });
     src('coarse', empty(), { promoteId: 'code' });
     src('fine', empty(), { promoteId: 'code' });
