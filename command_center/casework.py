@@ -156,8 +156,8 @@ class CaseWork:
     def case_view(self, case: Case) -> dict[str, Any]:
         view = case.to_dict()
         try:
-            view["matter_name"] = self.dispatcher.catalog.get(case.matter_code).name
-        except KeyError:
+            view["matter_name"] = self.dispatcher.matter_of(case).name  # its district's name for it
+        except (KeyError, ValueError):
             view["matter_name"] = case.matter_code
         area = self.dispatcher.city.areas.get(case.grid_code)
         view["grid_name"] = area.name if area else None
@@ -185,6 +185,7 @@ class CaseWork:
                 await self.supervise_once()
             except Exception:  # the next sweep tries again; nothing is lost in between
                 log.exception("supervision sweep failed")
+            every_s = self.dispatcher.config.supervise_every_s  # the console may change it (registry/work_calendar.py)
             await asyncio.sleep(every_s)
 
     async def supervise_once(self) -> int:

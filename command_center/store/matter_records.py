@@ -76,7 +76,7 @@ def _next_version(dialect: str) -> str:
 
 @cache
 def _insert_version(dialect: str) -> str:
-    values = {name: sa.bindparam(name) for name in VERSION_FIELDS if name != "seq"}
+    values: dict[str, Any] = {name: sa.bindparam(name) for name in VERSION_FIELDS if name != "seq"}
     return compile_sql(sa.insert(matter_versions).values(values).returning(matter_versions.c.seq), dialect)
 
 
