@@ -67,7 +67,10 @@ class Cameras:
         self.watched: set[str] = set() if config.sharding.enabled else set(self.runners)
         # Called with a camera's id when its pipeline is rebuilt (the registry changed it):
         # whoever kept what the old one had (emergency sensing's baseline) forgets it.
-        self.rebuilt_hooks: list[Callable[[str], None]] = []
+        self.rebuilt_hooks: list[Callable[[str], object]] = []
+        # Removed from the registry: a status still on its way (or a worker's, until it
+        # restarts) does not bring it back into the views.
+        self.removed: set[str] = set()
 
     def _pipeline(self, cam: CameraConfig) -> CameraPipeline:
         rules = self.config.rules
@@ -168,6 +171,7 @@ class Cameras:
         """A new camera, or one whose source changed: a fresh runner and pipeline, started
         when this process watches it (without sharding: always); the old runner stops."""
         old = self.runners.get(cam.id)
+        self.removed.discard(cam.id)
         self._set_config(cam)
         runner, pipeline = make_runner(cam), self._pipeline(cam)
         self.runners[cam.id], self.pipelines[cam.id] = runner, pipeline
@@ -187,13 +191,17 @@ class Cameras:
         only once that step is surely over."""
         old = self.runners.pop(cam_id, None)
         self.watched.discard(cam_id)
+        self.removed.add(cam_id)
+        self.worker_status.pop(cam_id, None)
         self.config.cameras[:] = [c for c in self.config.cameras if c.id != cam_id]
         entry = self.vision.cameras.get(cam_id)
         if entry is not None and old is not None:
             self.vision.cameras[cam_id] = (SourceRunner(cam_id, old.factory, old.health), entry[1], entry[2])
         if old is not None:
             await asyncio.to_thread(old.stop)
-        await asyncio.sleep(settle_s)
+        asyncio.get_running_loop().call_later(settle_s, self._forget, cam_id)
+
+    def _forget(self, cam_id: str) -> None:
         if cam_id not in self.runners:  # not added again meanwhile
             self.vision.cameras.pop(cam_id, None)
             self.pipelines.pop(cam_id, None)
@@ -237,7 +245,7 @@ class Cameras:
 
     def note_worker_status(self, status: dict[str, Any]) -> None:
         """A `camera.status` from the bus: what a detection worker sees, for camera_view."""
-        if isinstance(status.get("id"), str):
+        if isinstance(status.get("id"), str) and status["id"] not in self.removed:
             self.worker_status[status["id"]] = status
 
     # views for the API and events

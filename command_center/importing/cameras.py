@@ -74,6 +74,15 @@ def check_cameras(
 
     All or nothing: with any problem the entries are empty and every problem is listed.
     """
+    entries, problems = read_cameras(path, grid_codes, bounds, sheet)
+    return ([], problems) if problems else (entries, [])
+
+
+def read_cameras(
+    path: str | Path, grid_codes: Collection[str], bounds: Bounds | None = None, sheet: str | None = None
+) -> tuple[list[CameraEntry], list[Problem]]:
+    """Every good row and every problem (sorted): for an import that skips bad rows. A row
+    named by any problem (a duplicate id's rows included) is not among the entries."""
     table, problems = read_table(path, CAMERA_COLUMNS, sheet)
     known = grid_codes if isinstance(grid_codes, set | frozenset) else set(grid_codes)
     entries: list[CameraEntry] = []
@@ -83,9 +92,10 @@ def check_cameras(
         if entry is not None:
             entries.append(entry)
     problems.extend(duplicate_values(table, "id", "camera id"))
-    if problems:
-        return [], sorted(problems, key=Problem.sort_key)
-    return entries, []
+    if any(p.row is None for p in problems):  # the whole file is at fault (a missing column)
+        entries = []
+    bad_rows = {p.row for p in problems}
+    return [e for e in entries if e.row not in bad_rows], sorted(problems, key=Problem.sort_key)
 
 
 def _entry(

@@ -39,6 +39,10 @@ class CameraStore(Protocol):
         """Write these CameraConfig documents (by their id) in one transaction; how many."""
         ...
 
+    def count_cameras(self) -> int:
+        """Stored cameras that are not tombstones (for /metrics and tests)."""
+        ...
+
     def delete_camera(self, camera_id: str, actor: str, doc: dict[str, Any]) -> None:
         """A tombstone for the camera (`doc`: its last configuration, kept for the record)."""
         ...

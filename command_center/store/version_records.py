@@ -16,12 +16,12 @@ from command_center.store.schema import registry_versions as table
 @cache
 def _bump(dialect: str) -> str:
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-    statement = insert.values(part=sa.bindparam("part"), version=const(1), changed_at=sa.bindparam("at"))
-    statement = statement.on_conflict_do_update(
+    values = insert.values(part=sa.bindparam("part"), version=const(1), changed_at=sa.bindparam("at"))
+    upsert = values.on_conflict_do_update(
         index_elements=[table.c.part],
-        set_={"version": table.c.version + const(1), "changed_at": statement.excluded.changed_at},
-    ).returning(table.c.version)
-    return compile_sql(statement, dialect)
+        set_={"version": table.c.version + const(1), "changed_at": values.excluded.changed_at},
+    )
+    return compile_sql(upsert.returning(table.c.version), dialect)
 
 
 @cache

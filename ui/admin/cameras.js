@@ -1,0 +1,300 @@
+// 摄像头: the cameras of the registry (the admin's district for a district admin): add, edit,
+// remove, "测试连接" showing the first frame, and zones drawn on that frame (click to add a
+// polygon's points, or two for a line), each with its rules. Saved cameras take effect on every
+// node without a restart. The server checks every field; this page only asks.
+
+import { getToken } from '../common/live.js';
+
+const KINDS = {
+  rtsp: 'RTSP', rtmp: 'RTMP', hls: 'HLS', mjpeg: 'MJPEG', snapshot: '定时抓图', file: '文件',
+  whip: 'WHIP 推流', sim: '模拟', drone: '无人机',
+};
+const RULES = {
+  zone_intrusion: '区域闯入', loitering: '徘徊', illegal_parking: '违章停车', dwell: '滞留',
+  dumping: '乱倒垃圾', stall: '占道经营', crowding: '人员聚集', fire: '烟火', fallen_person: '人员倒地',
+  label: '指定目标出现', line_crossing: '越线',
+};
+const STATES = { online: '在线', stalled: '卡顿', offline: '离线', starting: '连接中' };
+const SVG = 'http://www.w3.org/2000/svg';
+
+let ctx;
+let root;
+let editing = null; // the camera being edited (its config), or null for a new one
+let zones = []; // the form's zones, as the API writes them
+let drawing = []; // points of the zone being drawn, in source pixels
+let frame = null; // {width, height} of the snapshot shown
+const part = (name) => root.querySelector(`[data-part="${name}"]`);
+const form = () => part('form');
+
+function injectStyle() {
+  if (document.getElementById('cameras-css')) return;
+  document.head.append(ctx.el('link', { id: 'cameras-css', rel: 'stylesheet', href: '/ui/admin/cameras.css' }));
+}
+
+function layout() {
+  const kinds = Object.entries(KINDS).map(([k, v]) => `<option value="${k}">${v}</option>`).join('');
+  const rules = Object.entries(RULES).map(([k, v]) =>
+    `<label class="check"><input type="checkbox" name="rule" value="${k}">${v}</label>`).join('');
+  root.innerHTML = `
+    <section class="panel" aria-label="摄像头">
+      <div class="panel-head"><h2>摄像头</h2>
+        <button class="btn" type="button" data-part="add">新增摄像头</button></div>
+      <div class="panel-body"><div class="table-wrap"><table class="admin-table cam-table">
+        <thead><tr><th>名称</th><th>类型</th><th>状态</th><th>网格</th><th>区域</th><th></th></tr></thead>
+        <tbody data-part="rows"></tbody></table></div></div>
+    </section>
+    <section class="panel cam-editor" aria-label="摄像头设置" data-part="editor" hidden>
+      <div class="panel-head"><h2 data-part="title">新增摄像头</h2></div>
+      <div class="panel-body">
+        <form class="admin-form cam-form" data-part="form">
+          <label>编号<input name="id" required maxlength="64" pattern="[A-Za-z0-9_.\\-]+"></label>
+          <label>名称<input name="name" maxlength="80"></label>
+          <label>类型<select name="kind">${kinds}</select></label>
+          <label class="wide">地址<input name="url" required placeholder="rtsp://… 或 sim://street?seed=5"></label>
+          <label>经度<input name="lon" type="number" step="any" required></label>
+          <label>纬度<input name="lat" type="number" step="any" required></label>
+          <label>朝向(°)<input name="heading" type="number" min="0" max="360" step="any"></label>
+          <label>视角(°)<input name="fov_deg" type="number" min="1" max="360" step="any"></label>
+          <label>帧率<input name="fps" type="number" min="0.1" max="60" step="any" value="5"></label>
+          <label>最低置信度<input name="threshold" type="number" min="0" max="1" step="0.01" placeholder="默认"></label>
+          <p class="wide muted" data-part="grid">网格：—</p>
+        </form>
+        <div class="actions">
+          <button class="btn" type="button" data-part="probe">测试连接</button>
+          <span class="muted" data-part="probe-state"></span>
+        </div>
+        <div class="cam-shot" data-part="shot" hidden>
+          <img data-part="image" alt="摄像头画面">
+          <svg data-part="overlay" xmlns="${SVG}" preserveAspectRatio="none"></svg>
+        </div>
+        <div class="cam-zone" data-part="zone-form" hidden>
+          <p class="muted">在画面上点击添加区域的顶点（越线规则点两点成线）。</p>
+          <form class="admin-form" data-part="zone">
+            <label>区域名称<input name="zone_name" maxlength="40"></label>
+            <label>形状<select name="shape"><option value="polygon">多边形</option><option value="line">线</option></select></label>
+            <label>停留秒数<input name="dwell_s" type="number" min="0.1" step="any" placeholder="默认"></label>
+            <div class="wide rules">${rules}</div>
+          </form>
+          <div class="actions">
+            <button class="btn" type="button" data-part="zone-done">完成区域</button>
+            <button class="btn" type="button" data-part="zone-undo">撤销一点</button>
+            <button class="btn" type="button" data-part="zone-clear">重画</button>
+          </div>
+        </div>
+        <ul class="cam-zones" data-part="zones"></ul>
+        <div class="actions">
+          <button class="btn primary" type="button" data-part="save">保存</button>
+          <button class="btn" type="button" data-part="cancel">取消</button>
+        </div>
+      </div>
+    </section>`;
+}
+
+function stateDot(state) {
+  const s = state || 'starting';
+  return ctx.el('span', { class: `cam-state ${s}` }, ctx.el('i', { class: 'dot' }), STATES[s] || s);
+}
+
+function gridCell(code) {
+  const cell = ctx.el('td', { class: 'area-name' }, code ? '…' : '—');
+  if (code && ctx.areaName) ctx.areaName(code).then((name) => { cell.textContent = name; });
+  return cell;
+}
+
+async function refresh() {
+  const list = await ctx.call(() => ctx.api('/api/cameras'));
+  if (!list) return;
+  const rows = list.items.map((c) => ctx.el('tr', { dataset: { id: c.id } },
+    ctx.el('td', {}, c.name || c.id), ctx.el('td', {}, KINDS[c.kind] || c.kind), ctx.el('td', {}, stateDot(c.state)),
+    gridCell(c.grid_code), ctx.el('td', {}, String(c.zone_count ?? 0)),
+    ctx.el('td', { class: 'actions' },
+      ctx.el('button', { class: 'btn', type: 'button', onclick: () => edit(c.id) }, '编辑'),
+      ctx.el('button', { class: 'btn danger', type: 'button', onclick: () => remove(c) }, '删除'))));
+  part('rows').replaceChildren(...(rows.length ? rows : [ctx.el('tr', {}, ctx.el('td', { colspan: 6, class: 'muted' }, '暂无摄像头'))]));
+}
+
+function open(config) {
+  editing = config;
+  zones = config ? structuredClone(config.zones || []) : [];
+  drawing = [];
+  frame = null;
+  const f = form();
+  f.reset();
+  f.elements.id.readOnly = Boolean(config);
+  if (config) {
+    for (const key of ['id', 'name', 'kind', 'url', 'heading', 'fov_deg', 'fps']) f.elements[key].value = config[key] ?? '';
+    f.elements.lon.value = config.location.lon;
+    f.elements.lat.value = config.location.lat;
+    f.elements.threshold.value = config.thresholds?.default ?? '';
+  }
+  part('title').textContent = config ? `编辑摄像头 ${config.name || config.id}` : '新增摄像头';
+  part('shot').hidden = true;
+  part('zone-form').hidden = true;
+  part('probe-state').textContent = '';
+  part('editor').hidden = false;
+  showGrid(config?.grid_code);
+  renderZones();
+  part('editor').scrollIntoView({ block: 'start' });
+}
+
+async function edit(id) {
+  const config = await ctx.call(() => ctx.api(`/api/cameras/${encodeURIComponent(id)}/config`));
+  if (config) open(config);
+}
+
+async function remove(cam) {
+  if (!confirm(`确定删除摄像头「${cam.name || cam.id}」？所有节点将停止接入。`)) return;
+  const done = await ctx.call(() => ctx.api(`/api/cameras/${encodeURIComponent(cam.id)}`, { method: 'DELETE' }), '已删除');
+  if (done !== null) await refresh();
+}
+
+let gridCode = null;
+async function showGrid(known) {
+  const f = form();
+  const lon = Number(f.elements.lon.value);
+  const lat = Number(f.elements.lat.value);
+  gridCode = known || null;
+  if (!f.elements.lon.value || !f.elements.lat.value) { part('grid').textContent = '网格：—'; return; }
+  try {
+    const found = await ctx.api(`/api/grids/locate?lon=${lon}&lat=${lat}`);
+    gridCode = known || found.grid_code;
+    const name = found.path.length ? found.path[found.path.length - 1].name : '';
+    part('grid').textContent = `网格：${name || '—'}${found.fallback ? '（就近社区）' : ''}`;
+    part('grid').dataset.code = gridCode || '';
+  } catch {
+    part('grid').textContent = '网格：不在本市范围内';
+  }
+}
+
+function body() {
+  const f = form().elements;
+  const num = (input) => (input.value === '' ? null : Number(input.value));
+  const out = {
+    id: f.id.value.trim(), name: f.name.value.trim(), kind: f.kind.value, url: f.url.value.trim(),
+    location: { lon: Number(f.lon.value), lat: Number(f.lat.value) }, fps: num(f.fps) ?? 5,
+    heading: num(f.heading), fov_deg: num(f.fov_deg), grid_code: gridCode, zones,
+    thresholds: f.threshold.value === '' ? null : { default: Number(f.threshold.value) },
+  };
+  return out;
+}
+
+async function probe() {
+  const b = body();
+  const unchanged = editing && editing.url === b.url && editing.kind === b.kind;
+  part('probe-state').textContent = '连接中…';
+  const headers = { 'Content-Type': 'application/json' };
+  const token = getToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch('/api/cameras/probe', {
+    method: 'POST', headers, credentials: 'same-origin',
+    body: JSON.stringify(unchanged ? { id: editing.id } : { kind: b.kind, url: b.url }),
+  }).catch((err) => ({ ok: false, status: 0, json: async () => ({ error: err.message }) }));
+  if (!res.ok) {
+    const why = await res.json().catch(() => ({}));
+    part('probe-state').textContent = `连接失败：${why.detail || why.error || res.status}`;
+    return;
+  }
+  const [width, height] = (res.headers.get('X-Frame-Size') || '0x0').split('x').map(Number);
+  frame = { width, height };
+  const img = part('image');
+  if (img.src) URL.revokeObjectURL(img.src);
+  img.src = URL.createObjectURL(await res.blob());
+  part('overlay').setAttribute('viewBox', `0 0 ${width} ${height}`);
+  part('shot').hidden = false;
+  part('zone-form').hidden = false;
+  part('probe-state').textContent = `连接成功 · ${width}×${height}`;
+  draw();
+}
+
+function svgNode(tag, attrs) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  return node;
+}
+
+function shape(points, isLine, cls) {
+  const text = points.map((p) => p.join(',')).join(' ');
+  return svgNode(isLine || points.length < 3 ? 'polyline' : 'polygon', { points: text, class: cls });
+}
+
+function draw() {
+  const svg = part('overlay');
+  const r = frame ? Math.max(frame.width, frame.height) / 150 : 4;
+  const nodes = zones.map((z) => shape(z.polygon || z.line, Boolean(z.line), 'zone'));
+  nodes.push(shape(drawing, part('zone').elements.shape.value === 'line', 'drawing'));
+  for (const [x, y] of drawing) nodes.push(svgNode('circle', { cx: x, cy: y, r, class: 'vertex' }));
+  svg.replaceChildren(...nodes);
+}
+
+function onShotClick(event) {
+  if (!frame) return;
+  const svg = part('overlay');
+  const at = svg.createSVGPoint();
+  at.x = event.clientX;
+  at.y = event.clientY;
+  const p = at.matrixTransform(svg.getScreenCTM().inverse());
+  const clamp = (v, max) => Math.round(Math.min(Math.max(v, 0), max));
+  const isLine = part('zone').elements.shape.value === 'line';
+  if (isLine && drawing.length >= 2) drawing = [];
+  drawing.push([clamp(p.x, frame.width), clamp(p.y, frame.height)]);
+  draw();
+}
+
+function finishZone() {
+  const z = part('zone').elements;
+  const isLine = z.shape.value === 'line';
+  const rules = [...part('zone').querySelectorAll('input[name=rule]:checked')].map((i) => i.value);
+  const name = z.zone_name.value.trim();
+  if (!name) return ctx.toast('请填写区域名称', 'error');
+  if (!rules.length) return ctx.toast('请至少选择一条规则', 'error');
+  if (isLine ? drawing.length !== 2 : drawing.length < 3) return ctx.toast(isLine ? '线需要两点' : '多边形至少三点', 'error');
+  if (zones.some((x) => x.name === name)) return ctx.toast('区域名称重复', 'error');
+  const zone = { name, rules, [isLine ? 'line' : 'polygon']: drawing };
+  if (z.dwell_s.value) zone.dwell_s = Number(z.dwell_s.value);
+  zones.push(zone);
+  drawing = [];
+  part('zone').reset();
+  renderZones();
+  draw();
+  return null;
+}
+
+function renderZones() {
+  part('zones').replaceChildren(...zones.map((z, i) => ctx.el('li', {},
+    ctx.el('strong', {}, z.name), ' ',
+    ctx.el('span', { class: 'muted' }, `${z.line ? '线' : `${z.polygon.length} 点`} · ${z.rules.map((r) => RULES[r] || r).join('、')}`),
+    ctx.el('button', { class: 'btn', type: 'button', onclick: () => { zones.splice(i, 1); renderZones(); draw(); } }, '移除'))));
+}
+
+async function save() {
+  const f = form();
+  if (!f.reportValidity()) return;
+  if (drawing.length) return ctx.toast('有未完成的区域：点“完成区域”或“重画”', 'error');
+  const b = body();
+  const saved = editing
+    ? await ctx.call(() => ctx.api(`/api/cameras/${encodeURIComponent(editing.id)}`, { method: 'PATCH', body: b }), '已保存，所有节点即时生效')
+    : await ctx.call(() => ctx.api('/api/cameras', { method: 'POST', body: b }), '已添加，所有节点即时生效');
+  if (!saved) return;
+  editing = saved;
+  part('editor').hidden = true;
+  await refresh();
+}
+
+export async function mount(section, context) {
+  ctx = context;
+  root = section;
+  injectStyle();
+  layout();
+  part('add').addEventListener('click', () => open(null));
+  part('cancel').addEventListener('click', () => { part('editor').hidden = true; });
+  part('probe').addEventListener('click', probe);
+  part('save').addEventListener('click', save);
+  part('overlay').addEventListener('click', onShotClick);
+  part('zone-done').addEventListener('click', finishZone);
+  part('zone-undo').addEventListener('click', () => { drawing.pop(); draw(); });
+  part('zone-clear').addEventListener('click', () => { drawing = []; draw(); });
+  part('zone').elements.shape.addEventListener('change', () => { drawing = []; draw(); });
+  for (const name of ['lon', 'lat']) form().elements[name].addEventListener('change', () => showGrid(null));
+  await refresh();
+  setInterval(() => { if (!document.hidden && !root.hidden && root.isConnected) refresh(); }, 5000);
+}
