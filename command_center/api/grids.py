@@ -108,6 +108,7 @@ async def get_area(request: Request) -> JSONResponse:
 
 def worker_view(worker: Worker, city: City, now: datetime) -> dict[str, object]:
     view: dict[str, object] = asdict(worker)
+    view.pop("away", None)  # leave instants (not JSON): on_duty below says what they mean now
     area = city.areas.get(worker.grid_code)
     view["grid_name"] = area.name if area else None
     # A point inside the grid: where the terminal files a clue when the phone has no GPS fix.
@@ -150,7 +151,8 @@ async def replace_map(request: Request) -> JSONResponse:
             raise ApiError(422, "invalid map: nothing was changed", _problems(report))
         old = city_map.city
         new = await asyncio.to_thread(build_city, report, old)  # 20k areas: off the event loop
-        await asyncio.to_thread(city_map.replace_city, new, True)  # saved under the data dir
+        await asyncio.to_thread(city_map.replace_city, new, True)  # saved under the data dir and in the store
+        await deps.registry(request).changed("grids")  # the other nodes load it within a second
         counts = await asyncio.to_thread(store.open_counts_by_grid, "")
         summary = {
             **report.summary(),

@@ -192,7 +192,7 @@ def parse_phone(text: str) -> str:
         digits = digits[2:]
     if MOBILE.fullmatch(digits):
         return digits
-    if digits.isdigit() and digits.startswith("0"):
+    if digits.isdigit() and digits.startswith("0") and len(digits) > 1:  # (a lone "0" has no area code)
         # Beijing (010) and 02x cities have 3-digit area codes and 8-digit numbers; the rest 4 and 7–8.
         area = 3 if digits[1] in "12" else 4
         if len(digits) - area in (7, 8) and (area == 4 or len(digits) == 11):

@@ -9,7 +9,17 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql import ColumnElement
 
-from command_center.store.queries import _in, compile_sql, const, copy_into, slots
+from command_center.store.columns import USER_DEFAULTS
+from command_center.store.queries import (
+    USER_FIELDS,
+    _in,
+    compile_sql,
+    const,
+    copy_into,
+    list_params,
+    slots,
+    statements,
+)
 from command_center.store.schema import city_maps, users, worker_grids, worker_leave, workers
 
 WORKER_FIELDS = tuple(c.name for c in workers.columns)
@@ -35,13 +45,19 @@ def fixed(dialect: str) -> dict[str, str]:
     """The statements of a fixed shape, by name."""
     built: dict[str, Any] = {
         "insert_worker": sa.insert(workers).values({n: _p(n) for n in WORKER_FIELDS}),
-        "update_worker": sa.update(workers).where(workers.c.id == _p("id")).values({n: _p(n) for n in WORKER_UPDATED}),
+        "update_worker": sa.update(workers)
+        .where(workers.c.id == _p("id"))
+        .values({n: _p(n) for n in WORKER_UPDATED}),
         "all_workers": sa.select(*workers.columns).order_by(workers.c.id),
         "get_worker": sa.select(*workers.columns).where(workers.c.id == _p("id")),
         "insert_grid": sa.insert(worker_grids).values({n: _p(n) for n in GRID_INSERTED}),
         # Only a current row is closed: closing twice keeps the first end.
-        "close_grid": sa.update(worker_grids).where(worker_grids.c.seq == _p("seq"), _current()).values(valid_to=_p("at")),
-        "current_grids": sa.select(*(worker_grids.c[n] for n in GRID_FIELDS)).where(_current()).order_by(worker_grids.c.seq),
+        "close_grid": sa.update(worker_grids)
+        .where(worker_grids.c.seq == _p("seq"), _current())
+        .values(valid_to=_p("at")),
+        "current_grids": sa.select(*(worker_grids.c[n] for n in GRID_FIELDS))
+        .where(_current())
+        .order_by(worker_grids.c.seq),
         "current_grids_of": sa.select(*(worker_grids.c[n] for n in GRID_FIELDS))
         .where(_current(), worker_grids.c.worker_id == _p("id"))
         .order_by(worker_grids.c.seq),
@@ -69,7 +85,12 @@ def fixed(dialect: str) -> dict[str, str]:
         "latest_map_seq": sa.select(sa.func.max(city_maps.c.seq)),
         "update_account": sa.update(users)
         .where(users.c.username == _p("username"))
-        .values(role=_p("role"), jurisdiction=_p("jurisdiction"), worker_id=_p("worker_id"), token_version=users.c.token_version + const(1)),
+        .values(
+            role=_p("role"),
+            jurisdiction=_p("jurisdiction"),
+            worker_id=_p("worker_id"),
+            token_version=users.c.token_version + const(1),
+        ),
     }
     return {name: compile_sql(statement, dialect) for name, statement in built.items()}
 
@@ -86,10 +107,14 @@ def roster_page(dialect: str, key: tuple[str, ...]) -> tuple[str, str]:
     """(count, page) of workers for the filters named in `key`, by id."""
     where: list[ColumnElement[bool]] = []
     if "q" in key:  # name, number or id containing the text
-        where.append(sa.or_(workers.c.name.like(_p("q")), workers.c.code.like(_p("q")), workers.c.id.like(_p("q"))))
+        where.append(
+            sa.or_(workers.c.name.like(_p("q")), workers.c.code.like(_p("q")), workers.c.id.like(_p("q")))
+        )
     if "grid" in key:
         where.append(
-            sa.exists().where(worker_grids.c.worker_id == workers.c.id, _current(), worker_grids.c.grid_code == _p("grid"))
+            sa.exists().where(
+                worker_grids.c.worker_id == workers.c.id, _current(), worker_grids.c.grid_code == _p("grid")
+            )
         )
     for name in ("area", "scope"):
         if name in key:
@@ -97,7 +122,13 @@ def roster_page(dialect: str, key: tuple[str, ...]) -> tuple[str, str]:
     if "active" in key:
         where.append(workers.c.active == _p("active"))
     count = sa.select(sa.func.count()).select_from(workers).where(*where)
-    page = sa.select(*workers.columns).where(*where).order_by(workers.c.id).limit(_p("limit")).offset(_p("offset"))
+    page = (
+        sa.select(*workers.columns)
+        .where(*where)
+        .order_by(workers.c.id)
+        .limit(_p("limit"))
+        .offset(_p("offset"))
+    )
     return compile_sql(count, dialect), compile_sql(page, dialect)
 
 
@@ -144,3 +175,16 @@ def history(dialect: str, key: tuple[str, ...]) -> str:
         .offset(const(0))
     )
     return compile_sql(statement, dialect)
+
+
+def insert_user(dialect: str) -> str:
+    """Insert-or-ignore of one account (store/queries.py's)."""
+    return statements(dialect).insert_user
+
+
+def user_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Account rows with every column, defaults filled in."""
+    return [{k: u.get(k, USER_DEFAULTS.get(k)) for k in USER_FIELDS} for u in rows]
+
+
+__all__ = ["list_params"]  # (roster_records reaches it through this module: see its _queries)

@@ -55,7 +55,7 @@ GUANGZHOU: tuple[DistrictSeed, ...] = (
     DistrictSeed("440118", "增城区", 113.640, 23.230, "rural"),
 )
 CITY_NAME = "广州市"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: Worker gained code, level, away
 BOX = (113.1, 22.9, 113.7, 23.5)  # minlon, minlat, maxlon, maxlat
 ORIGIN = (113.4, 23.2)
 

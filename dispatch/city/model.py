@@ -78,19 +78,36 @@ class Area:
 
 @dataclass(slots=True, frozen=True)
 class Worker:
+    """One worker on one grid: a worker serving several grids is one Worker per grid,
+    sharing the id (City.workers_by_grid is keyed by the single grid_code)."""
+
     id: str
     name: str
     grid_code: str
     kind: WorkerKind
     shift: Shift
     phone: str
+    code: str = ""  # the worker number people see (网格员编号); the id when empty
+    level: str = "basic"  # professional, basic
+    # Leave: (start, end) instants, tz-aware (UTC as stored), during which the worker is away.
+    away: tuple[tuple[datetime, datetime], ...] = ()
 
     def on_duty(self, at: datetime) -> bool:
-        """`at` is local wall-clock time; a tz-aware value is read in its own zone, not converted."""
+        """`at` is local wall-clock time; a tz-aware value is read in its own zone, not converted.
+
+        The shift is a matter of the local hour; leave is a matter of the instant, so for
+        it `at` is compared as an instant (a naive `at` is taken as this machine's local
+        time, as datetime.astimezone takes it)."""
+        if self.away and self.is_away(at):
+            return False
         if self.shift == "all":
             return True
         daytime = DAY_START_HOUR <= at.hour < NIGHT_START_HOUR
         return daytime if self.shift == "day" else not daytime
+
+    def is_away(self, at: datetime) -> bool:
+        instant = at if at.tzinfo is not None else at.astimezone()
+        return any(start <= instant < end for start, end in self.away)
 
 
 @dataclass(eq=False)

@@ -27,7 +27,8 @@ def save_city(city: City, path: str | Path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = city_to_geojson(city, levels=LEVELS, precision=PRECISION)
-    doc["workers"] = [asdict(w) for w in city.workers]
+    # Leave lives in the store (its instants are not JSON); the file keeps who works where.
+    doc["workers"] = [{k: v for k, v in asdict(w).items() if k != "away"} for w in city.workers]
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     with partial.open("w", encoding="utf-8") as f:
         json.dump(doc, f, ensure_ascii=False, separators=(",", ":"))
