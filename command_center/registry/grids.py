@@ -14,9 +14,10 @@ from collections import Counter
 from pathlib import Path
 
 from command_center.city_map import map_doc
-from command_center.importing.gis import read_grid_map
+from command_center.importing.gis import GEOJSON_SUFFIXES, read_grid_map
 from command_center.importing.problems import Problem
 from command_center.registry.imports import ImportContext, ImportOptions, ImportResult
+from dispatch.city import City
 
 LEVEL_COUNTS = {"district": "districts", "street": "streets", "community": "communities", "grid": "grids"}
 
@@ -51,7 +52,7 @@ def import_grids(path: Path, context: ImportContext, options: ImportOptions) -> 
     )
     if options.dry_run:
         return result
-    doc = map_doc(city)
+    doc = _stored_text(path, city, found.report.levels if found.report else set())
     if context.progress is not None:
         context.progress(2, 3)
     context.store.save_city_map(doc, options.actor, f"import:{path.name}")
@@ -59,3 +60,13 @@ def import_grids(path: Path, context: ImportContext, options: ImportOptions) -> 
         context.progress(3, 3)
     result.applied = True
     return result
+
+
+def _stored_text(path: Path, city: City, file_levels: set[str]) -> str:
+    """What city_maps keeps. A GeoJSON file that holds every level of the map is kept as it
+    came (it was just validated, and every load validates it again): writing it out anew
+    from the shapes cost a third of a city's import. A Shapefile, a GeoPackage or a file
+    of some levels only (the rest kept from the running map) is written out from the map."""
+    if path.suffix.lower() in GEOJSON_SUFFIXES and {a.level for a in city.areas.values()} <= file_levels:
+        return path.read_text(encoding="utf-8")
+    return map_doc(city)

@@ -338,7 +338,13 @@ def _outside_parent(items: list[_Parsed], shapes: np.ndarray, tolerance: Toleran
     if not pairs:
         return
     child, parent = (np.array(side) for side in zip(*pairs, strict=True))
-    outside = shapely.area(shapely.difference(shapes[child], shapes[parent]))
+    # Most children lie wholly inside their parent: a covers test on prepared parents
+    # settles those, and only the rest pay for a difference (0.4 s for a city's 23,000).
+    shapely.prepare(shapes[np.unique(parent)])
+    inside = shapely.covers(shapes[parent], shapes[child])
+    outside = np.zeros(len(child))
+    check = ~inside
+    outside[check] = shapely.area(shapely.difference(shapes[child[check]], shapes[parent[check]]))
     limit = tolerance.limit(shapely.area(shapes[child]))
     for c, area in zip(child[outside > limit].tolist(), outside[outside > limit].tolist(), strict=True):
         item = items[c]
