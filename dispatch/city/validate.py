@@ -219,11 +219,12 @@ def _parse_properties(item: _Parsed, props: dict[str, Any], bad: Any) -> None:
             bad("bad_property", f"property 'level' must be one of {', '.join(LEVELS)}, got {level!r}")
         else:
             item.level = level
-    if item.code is not None and item.level is not None and level_of(item.code) != item.level:
+    code_level = level_of(item.code) if item.code is not None else None  # once: a city has 23,000 of these
+    if code_level is not None and item.level is not None and code_level != item.level:
         digits = significant_digits(item.level)
         bad(
             "code_level",
-            f"code {item.code} is a {level_of(item.code)} code but level is {item.level!r}"
+            f"code {item.code} is a {code_level} code but level is {item.level!r}"
             f" (a {item.level} has {digits} significant digits, then zeros)",
         )
     if "parent" not in props:
@@ -232,7 +233,7 @@ def _parse_properties(item: _Parsed, props: dict[str, Any], bad: Any) -> None:
         bad("bad_property", f"property 'parent' must be a code or null, got {parent!r}")
         return
     item.parent = None if parent is None else str(parent)
-    if item.code is None or item.level is None or level_of(item.code) != item.level:
+    if item.code is None or item.level is None or code_level != item.level:
         return
     expected = parent_of(item.code)
     if item.parent != expected:
