@@ -117,6 +117,7 @@ def _check_content(store: Store) -> None:
     assert store.get_user("bob") == {
         "username": "bob", "password_hash": "$argon2id$bob", "role": "worker", "jurisdiction": "440106",
         "worker_id": "W1", "created_at": "2026-10-02T00:00:00+00:00", "disabled": 0, "token_version": 0,
+        "last_login_at": None, "last_login_ip": None,  # 0010: never signed in since
     }  # fmt: skip
     cy = store.get_user("cy")
     assert cy is not None and (cy["disabled"], cy["token_version"]) == (1, 2)

@@ -10,6 +10,11 @@ as the HttpOnly SameSite=Strict cookie `cc_session` too, for what cannot send a 
 account, and argon2 runs on its own bounded pool (auth/service.py): a flood of bad
 sign-ins is answered 429 or 503 at once instead of stalling the API. Every change that
 alters what a token says or who may hold one revokes the account's tokens (auth/users.py).
+
+A district admin (an admin with a jurisdiction) manages only the accounts whose jurisdiction
+lies inside theirs: others answer 404 as missing ones, and giving an account a jurisdiction
+outside theirs (or the whole city) answers 403. Worker accounts are scoped the same way: made
+without a jurisdiction, a worker's account gets the district of its worker's grid.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import asyncio
 import math
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -28,7 +34,7 @@ from command_center import audit
 from command_center.api import deps
 from command_center.api.errors import ApiError, int_param, json_body
 from command_center.auth.middleware import COOKIE, bearer_of, principal_of, signed_in
-from command_center.auth.principal import Principal
+from command_center.auth.principal import ROLES, Principal, normalize_jurisdiction
 from command_center.auth.proxies import is_https
 from command_center.auth.service import HashBusy
 from command_center.auth.users import (
@@ -37,6 +43,9 @@ from command_center.auth.users import (
     AccountUnusable,
     UnknownUser,
     UserExists,
+    check_grant,
+    in_scope,
+    new_password,
     principal_of_row,
     public_view,
 )
@@ -117,6 +126,9 @@ async def login(request: Request) -> Response:
         await audit.write(store, audit.entry(username, "-", "login.failed", username, ip))
         raise ApiError(401, "invalid username or password")
     auth.logins.refund(ip, username)  # people signing in do not use up the buckets
+    # For the console's user list: when and from where the account last signed in.
+    at = datetime.now(UTC).isoformat()
+    await asyncio.to_thread(store.update_user, principal.user, last_login_at=at, last_login_ip=ip)
     await audit.record(store, request, principal, "login", principal.user)
     return signed_response(auth, request, principal)
 
@@ -186,36 +198,107 @@ async def account_changed(request: Request, action: str, username: str, detail: 
     await audit.record(deps.store(request), request, principal_of(request), action, username, detail)
 
 
+def _text_param(request: Request, name: str, limit: int = 200) -> str | None:
+    """A text query parameter, or None; 400 for one no database would store (too long, NUL)."""
+    raw = request.query_params.get(name)
+    if raw and (len(raw) > limit or "\x00" in raw):
+        raise ApiError(400, f"bad query parameter {name!r}", f"up to {limit} characters, no NUL")
+    return raw or None
+
+
+def _utc_param(request: Request, name: str) -> str | None:
+    """An ISO time query parameter as UTC ISO text, comparable with the audit rows' ts."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ApiError(400, f"bad query parameter {name!r}", "an ISO 8601 time, e.g. 2024-05-01T08:00:00+08:00") from None
+    return when.isoformat()
+
+
 async def audit_log(request: Request) -> JSONResponse:
+    """Newest first. `action` ending in "." is a prefix ("user." → every user change)."""
     limit = int_param(request, "limit", 100, 1, 1000)
     offset = int_param(request, "offset", 0, 0, 10_000_000)
-    actor, action = request.query_params.get("actor"), request.query_params.get("action")
-    items, total = await asyncio.to_thread(deps.store(request).list_audit, limit, offset, actor, action)
+    action = _text_param(request, "action")
+    prefix = action if action and action.endswith(".") else None
+    filters = {"action_prefix": prefix, "target": _text_param(request, "target"),
+               "since": _utc_param(request, "since"), "until": _utc_param(request, "until")}  # fmt: skip
+    items, total = await asyncio.to_thread(
+        deps.store(request).list_audit, limit, offset, _text_param(request, "actor"), None if prefix else action, **filters
+    )
     return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
 async def list_users(request: Request) -> JSONResponse:
+    """Filters: q (in the username or worker id), role, status (active/disabled); a district
+    admin sees only the accounts inside their jurisdiction."""
     limit = int_param(request, "limit", 100, 1, 1000)
     offset = int_param(request, "offset", 0, 0, 10_000_000)
-    rows, total = await asyncio.to_thread(deps.store(request).list_users, limit, offset)
+    query = request.query_params
+    role, status = query.get("role") or None, query.get("status") or None
+    if role is not None and role not in ROLES:
+        raise ApiError(400, "bad query parameter 'role'", f"one of {', '.join(ROLES)}")
+    if status not in (None, "active", "disabled"):
+        raise ApiError(400, "bad query parameter 'status'", "active or disabled")
+    filters = {"q": _text_param(request, "q", MAX_USERNAME), "role": role,
+               "disabled": None if status is None else status == "disabled",
+               "prefix": principal_of(request).jurisdiction or None}  # fmt: skip
+    rows, total = await asyncio.to_thread(deps.store(request).list_users, limit, offset, **filters)
     return JSONResponse({"items": [public_view(r) for r in rows], "total": total, "limit": limit, "offset": offset})
 
 
+async def managed(request: Request) -> dict[str, Any]:
+    """The account named in the path, if the caller manages it; else 404, as a missing one."""
+    username = request.path_params["username"]
+    row = await asyncio.to_thread(deps.store(request).get_user, username)
+    if row is None or not in_scope(principal_of(request), row):
+        raise ApiError(404, "no such user", username)
+    return row
+
+
+def granted(request: Request, jurisdiction: str) -> str:
+    """The jurisdiction, normalized, if the caller may give it (400 malformed, 403 outside theirs)."""
+    try:
+        normal = normalize_jurisdiction(jurisdiction)
+        check_grant(principal_of(request), normal)
+    except ValueError as exc:
+        raise ApiError(400, "bad field 'jurisdiction'", str(exc)) from None
+    except PermissionError as exc:
+        raise ApiError(403, "forbidden", str(exc)) from None
+    return normal
+
+
+def default_jurisdiction(request: Request, role: str | None, worker_id: str | None) -> str:
+    """A new account's jurisdiction when none is given: a worker's is the district of their grid
+    (so district admins manage their workers' accounts); else the caller's own."""
+    worker = deps.city(request).workers.get(worker_id or "") if role == "worker" else None
+    if worker is not None and worker.grid_code[:6].isdigit():
+        return worker.grid_code[:6]
+    return principal_of(request).jurisdiction
+
+
 async def create_user(request: Request) -> JSONResponse:
+    """The password may be left out: one is made up and answered once as `password`."""
     auth = deps.auth(request)
     body = await json_body(request, required=True)
     fields = {}
     for key in ("username", "password", "role", "jurisdiction", "worker_id"):
-        value = body.get(key, "" if key == "jurisdiction" else None)
+        value = body.get(key)
         if not (value is None or isinstance(value, str)):
             raise ApiError(400, f"bad field {key!r}", "a string")
         fields[key] = value
-    if not fields["username"] or not fields["password"] or not fields["role"]:
-        raise ApiError(400, "username, password and role are required")
-    jurisdiction = fields["jurisdiction"]
-    if jurisdiction is None:  # JSON null: "" is the whole city, and must be said as such
+    if not fields["username"] or not fields["role"]:
+        raise ApiError(400, "username and role are required")
+    if "jurisdiction" in body and fields["jurisdiction"] is None:  # "" is the whole city, and must be said as such
         raise ApiError(400, "bad field 'jurisdiction'", "a grid-code prefix, or \"\" for the whole city")
-    account = Account(fields["username"], fields["password"], fields["role"], jurisdiction, fields["worker_id"])
+    given = fields["jurisdiction"]
+    jurisdiction = granted(request, default_jurisdiction(request, fields["role"], fields["worker_id"]) if given is None else given)
+    made_up = None if fields["password"] else new_password()
+    account = Account(fields["username"], fields["password"] or made_up or "", fields["role"], jurisdiction, fields["worker_id"])
     try:
         created = await hashed(auth, auth.users.create, account, set(deps.city(request).workers))
     except ValueError as exc:
@@ -224,12 +307,11 @@ async def create_user(request: Request) -> JSONResponse:
         raise ApiError(409, "username taken", account.username) from None
     who = principal_of(request)
     await audit.record(deps.store(request), request, who, "user.create", account.username, account.role)
-    return JSONResponse(created, status_code=201)
+    return JSONResponse(created | {"password": made_up}, status_code=201)
 
 
 async def get_user(request: Request) -> JSONResponse:
-    auth = deps.auth(request)
-    return JSONResponse(public_view(await account_call(auth, auth.users.row, request.path_params["username"])))
+    return JSONResponse(public_view(await managed(request)))
 
 
 async def update_user(request: Request) -> JSONResponse:
@@ -244,6 +326,11 @@ async def update_user(request: Request) -> JSONResponse:
             raise ApiError(400, f"bad field {key!r}", "a string" + (" or null" if key == "worker_id" else ""))
     if username == principal_of(request).user and body.get("role", "admin") != "admin":
         raise ApiError(400, "bad account change", "an admin cannot take their own admin role")
+    row = await managed(request)
+    if "jurisdiction" in body:
+        body["jurisdiction"] = granted(request, body["jurisdiction"])
+    elif body.get("role", row["role"]) == "worker" and not row["jurisdiction"]:
+        body["jurisdiction"] = granted(request, default_jurisdiction(request, "worker", body.get("worker_id", row["worker_id"])))
     view = await account_call(auth, auth.users.update, username, body, set(deps.city(request).workers))
     await account_changed(request, "user.update", username, ", ".join(f"{k}={v}" for k, v in body.items()))
     return JSONResponse(view)
@@ -251,7 +338,7 @@ async def update_user(request: Request) -> JSONResponse:
 
 async def disable_user(request: Request) -> JSONResponse:
     auth = deps.auth(request)
-    username = request.path_params["username"]
+    username = (await managed(request))["username"]
     if username == principal_of(request).user:
         raise ApiError(400, "bad account change", "an admin cannot disable themself")
     view = await account_call(auth, auth.users.set_disabled, username, True)
@@ -261,7 +348,7 @@ async def disable_user(request: Request) -> JSONResponse:
 
 async def enable_user(request: Request) -> JSONResponse:
     auth = deps.auth(request)
-    username = request.path_params["username"]
+    username = (await managed(request))["username"]
     view = await account_call(auth, auth.users.set_disabled, username, False)
     await account_changed(request, "user.enable", username)
     return JSONResponse(view)
@@ -269,7 +356,7 @@ async def enable_user(request: Request) -> JSONResponse:
 
 async def reset_password(request: Request) -> JSONResponse:
     auth = deps.auth(request)
-    username = request.path_params["username"]
+    username = (await managed(request))["username"]
     body = await json_body(request)
     given = text_field(body, "password", MAX_PASSWORD, required=False)
     view, password = await account_call(auth, auth.users.reset_password, username, given, hashing=True)

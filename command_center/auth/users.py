@@ -60,6 +60,12 @@ def _row(account: Account, password_hash: str) -> dict[str, Any]:
     }
 
 
+def account_rows(accounts: list[Account], password_hash: str) -> list[dict[str, Any]]:
+    """Store rows for accounts sharing one password hash (an import's new accounts: one
+    argon2 run, not one per account)."""
+    return [_row(a, password_hash) for a in accounts]
+
+
 def principal_of_row(row: dict[str, Any]) -> Principal:
     return Principal(
         row["username"], row["role"], row["jurisdiction"] or "", row["worker_id"], None, int(row["token_version"] or 0)
@@ -84,6 +90,29 @@ def check_role(role: str, worker_id: str | None, known_workers: set[str] | None)
 
 def public_view(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k != "password_hash"} | {"disabled": bool(row.get("disabled"))}
+
+
+def in_scope(admin: Principal, row: dict[str, Any]) -> bool:
+    """Is this account one `admin` manages? A city admin manages all; a district admin only
+    accounts whose jurisdiction lies inside theirs, never a city-wide one. Worker accounts
+    are scoped the same way: they get their worker's district when made (api/auth.py)."""
+    if not admin.jurisdiction:
+        return True
+    jurisdiction = row.get("jurisdiction") or ""
+    return bool(jurisdiction) and jurisdiction.startswith(admin.jurisdiction)
+
+
+def check_grant(admin: Principal, jurisdiction: str) -> None:
+    """PermissionError unless `admin` may give an account this (normalized) jurisdiction: a
+    district admin gives only areas inside theirs, so no city-wide account nor one above them."""
+    if admin.jurisdiction and not (jurisdiction and jurisdiction.startswith(admin.jurisdiction)):
+        shown = jurisdiction or "the whole city"
+        raise PermissionError(f"jurisdiction {shown} is outside yours ({admin.jurisdiction})")
+
+
+def new_password() -> str:
+    """A random password for an account made or reset without one (shown once)."""
+    return secrets.token_urlsafe(12)
 
 
 class Users:
@@ -152,7 +181,7 @@ class Users:
     def reset_password(self, username: str, new: str | None = None) -> tuple[dict[str, Any], str]:
         """(the account, its new password): the one given, or a random one."""
         row = self.row(username)
-        password = new if new is not None else secrets.token_urlsafe(12)
+        password = new if new is not None else new_password()
         check_password(password)
         return self._save(row, True, password_hash=self.passwords.hash(password)), password
 

@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from command_center.store import audit_chain, queries
+from command_center.store import admin_queries, audit_chain, queries
 from command_center.store.access import StoreAccess
 from command_center.store.camera_records import CameraRecords
 from command_center.store.columns import USER_DEFAULTS
@@ -142,14 +142,14 @@ class RecordStore(RosterRecords, CameraRecords, MatterRecords, VersionRecords, S
         disabled (bool), prefix (accounts whose jurisdiction starts with it; never city-wide)."""
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if filters.get("q"):
-            params["q"] = queries.like_pattern(str(filters["q"]).lower(), "%")
+            params["q"] = admin_queries.like_pattern(str(filters["q"]).lower(), "%")
         if filters.get("role"):
             params["role"] = filters["role"]
         if filters.get("disabled") is not None:
             params["disabled"] = int(bool(filters["disabled"]))
         if filters.get("prefix"):
-            params["prefix"] = queries.like_pattern(str(filters["prefix"]))
-        count, page = queries.users_page_filtered(self.dialect, *sorted(set(params) - {"limit", "offset"}))
+            params["prefix"] = admin_queries.like_pattern(str(filters["prefix"]))
+        count, page = admin_queries.users_page_filtered(self.dialect, *sorted(set(params) - {"limit", "offset"}))
         with self._reading() as db:
             total: int = db.execute(count, params).fetchone()[0]
             rows = db.execute(page, params).fetchall()
@@ -172,8 +172,8 @@ class RecordStore(RosterRecords, CameraRecords, MatterRecords, VersionRecords, S
         times in UTC as the rows' ts; since inclusive, until exclusive)."""
         extra = {k: v for k, v in more.items() if v}
         if "action_prefix" in extra:
-            extra["action_prefix"] = queries.like_pattern(extra["action_prefix"] or "")
-        count, page = queries.audit_page_filtered(self.dialect, bool(actor), bool(action), *sorted(extra))
+            extra["action_prefix"] = admin_queries.like_pattern(extra["action_prefix"] or "")
+        count, page = admin_queries.audit_page_filtered(self.dialect, bool(actor), bool(action), *sorted(extra))
         params = {"actor": actor, "action": action, "limit": limit, "offset": offset, **extra}
         with self._reading() as db:
             total: int = db.execute(count, params).fetchone()[0]

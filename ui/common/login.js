@@ -36,7 +36,9 @@ export function showLogin({ username = '', message = 'Sign in to continue' } = {
       // Never carry a token in the address (live.js wipes one on load; this is belt and braces).
       const url = new URL(location.href);
       url.searchParams.delete('token');
-      location.replace(url.toString());
+      // The same address with a #fragment (the admin console's tabs) would only scroll: reload.
+      if (url.hash && url.toString() === location.href) location.reload();
+      else location.replace(url.toString());
     } catch (err) {
       error.textContent = err.message;
       submit.disabled = false;

@@ -139,5 +139,8 @@ const socket = new LiveSocket({
 
 socket.connect();
 load();
+api('/api/auth/me').then((me) => {
+  $('admin-link').hidden = !(me && me.role === 'admin'); // the admin console: admins (district ones too)
+}).catch(() => { /* 401: load() brings up the sign-in */ });
 
 exposeTestHooks({ socket, modes, reload: load });
