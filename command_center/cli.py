@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from command_center.city_map import CityMap
     from command_center.jobs import Job
 
-BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login")
+BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login", "import")
+# A benchmark's module under bench/, where its name is not one (`import` is a keyword).
+BENCH_MODULES = {"import": "imports"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,10 +237,11 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from command_center.demo import demo_config, demo_jobs, drone_key
+    from command_center.demo import demo_config, demo_jobs, drone_key, import_sample_city
 
     config = demo_config(args.data_dir, args.port, simulate_workers=not args.no_simulated_workers)
     config.server.host = args.host
+    import_sample_city(config)  # the demo's city goes in through the importer, as a real city's would
     key = drone_key(config.store)  # the drone publishes with a key, as a real one must
     return _run(config, demo=True, jobs=demo_jobs(args.port, key))
 
@@ -325,7 +328,17 @@ def _grids(args: argparse.Namespace) -> int:
     from dispatch.city import GridIndex
 
     config = _load_or_exit(args.config) if args.config else Config()
-    index = GridIndex(load_city(config))
+    if args.config:  # the configuration's store may hold an imported map: the one its servers run
+        from command_center.city_map import load_map
+        from command_center.store import create_store
+
+        store = create_store(config.store)
+        try:
+            index = GridIndex(load_map(config, store)[0])
+        finally:
+            store.close()
+    else:
+        index = GridIndex(load_city(config))
     located = index.locate(args.lon, args.lat)
     if located is None:
         print(json.dumps({"error": "no grid or community near this point", "lon": args.lon, "lat": args.lat}))
@@ -374,7 +387,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    module = importlib.import_module(f"bench.{args.name}")
+    module = importlib.import_module(f"bench.{BENCH_MODULES.get(args.name, args.name)}")
     module.run(args.args)
     return 0
 

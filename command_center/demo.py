@@ -101,6 +101,35 @@ def demo_config(data_dir: Path, port: int = 8000, simulate_workers: bool = True)
     return parse_config(demo_raw(data_dir, port, simulate_workers=simulate_workers), "<demo>")
 
 
+def import_sample_city(config: Config) -> None:
+    """On a fresh store, the generated sample city goes in as a city's own files would: its
+    map and roster written as GeoJSON and CSV under data_dir/sample, then imported
+    (registry/sample_city.py). A store that has a map already keeps it, and whatever an
+    admin changed since."""
+    import sys
+    import time
+
+    from command_center.registry.sample_city import import_sample_city as run, sample_city, write_sample_files
+    from command_center.store import create_store
+
+    store = create_store(config.store)
+    try:
+        if store.latest_city_map() is not None:
+            return
+        started = time.perf_counter()
+        gen = config.city.generator
+        assert gen is not None
+        data_dir = config.server.data_dir
+        city = sample_city(gen.seed, gen.districts, data_dir / "cache")
+        files = write_sample_files(data_dir / "sample", city)
+        print(f"importing the sample city from {files.grids.parent} (grids.geojson, roster.csv)...", file=sys.stderr)
+        results = run(files, store, config, password=None)  # the demo's accounts are seeded at start
+        counts = "; ".join(f"{r.kind}: " + ", ".join(f"{k} {v}" for k, v in r.counts.items() if v) for r in results)
+        print(f"imported in {time.perf_counter() - started:.1f} s ({counts})", file=sys.stderr)
+    finally:
+        store.close()
+
+
 def drone_key(store_url: str) -> str:
     """The demo drone's publish key (a real drone is given one by an admin on /admin): the
     previous run's rotated, else a new one. Returns the token, which the store never holds."""

@@ -28,6 +28,8 @@ from command_center.hub_feed import TOPICS, feed_hub
 from command_center.hub_history import shared_history
 from command_center.jobs import Jobs
 from command_center.recording import IncidentRecorder
+from command_center.registry import work_calendar
+from command_center.registry.cameras import CameraApplier, boot_cameras
 from command_center.registry.changes import Follower
 from command_center.retention import Retention
 from command_center.store import Store, create_store
@@ -60,7 +62,7 @@ class Runtime:
         self.auth = Auth.build(config.auth, data_dir, self.store)
         # The hub caps each client's channels and ends a websocket whose token expired or was revoked.
         self.hub.sessions, self.hub.max_channels = self.auth.sessions, config.hub.max_channels_per_client
-        self.city = CityMap(city or load_city(config), data_dir)
+        self.city = CityMap(city or load_city(config, self.store), data_dir, self.store)
         self.catalog: Catalog = load_catalog(config.catalog)
         self.dispatcher = Dispatcher(self.city.city, self.city.index, self.catalog, self.store, config.dispatch)
         self.city.follow(self.dispatcher)  # a re-drawn map reaches new cases
@@ -72,10 +74,13 @@ class Runtime:
         self.clips = ClipRecorder(
             data_dir / "clips", evidence.pre_s, evidence.post_s, self.recorder.clip_ready, evidence.clips
         )
+        # The configuration's cameras overlaid by the registry's (registry/cameras.py).
+        self.configured_cameras = boot_cameras(config, self.store)
         self.cameras = Cameras(config, self.bus, self.recorder.from_vision, self.clips)
         # Emergency modes: built after the vision worker, whose settings are their baseline.
         thresholds = config.detector.thresholds
         sensing = Sensing(self.cameras.vision, thresholds)
+        self.cameras.rebuilt_hooks.append(lambda cam: sensing.baseline.pop(cam, None))  # the new one's is its baseline
         self.emergency = EmergencyModes(data_dir / "emergency.json", load_plans(config.plans), sensing, thresholds)
         self.casework = CaseWork(self.store, self.dispatcher, self.bus, self.jobs.counters)
         self.retention = Retention(config, self.store, self.jobs.counters)  # personal data past its time
@@ -85,9 +90,10 @@ class Runtime:
 
     def _follow_registry(self) -> None:
         """Each part of the registry is re-read live when it changes, here or on another node."""
-        # grids, roster: (roster work)
-        # cameras: (camera work)
-        # matters, calendar, settings: (matter work)
+        self.registry.on("grids", self.city.reload)  # the map and the roster on it
+        self.registry.on("roster", self.city.reload)
+        self.registry.on("cameras", CameraApplier(self.store, self.cameras, self.configured_cameras))
+        work_calendar.follow(self.registry, self.store, self.dispatcher, self.config.dispatch)  # matters, calendar, settings
         self.jobs.add("registry", self.registry.run)
 
     @staticmethod
