@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 
 from command_center.config import Config, parse_config
@@ -410,3 +411,39 @@ def test_the_roster_import_on_postgresql(world: World, pg_url: str) -> None:
         assert [h["valid_to"] is None for h in store.roster_history(worker="G000001")] == [True, False]
     finally:
         store.close()
+
+
+def test_a_video_incident_from_an_imported_camera_goes_to_the_grids_imported_worker(world: World) -> None:
+    """The issue's chain: imported grids (inside the real outlines), imported roster, 500
+    imported cameras; an incident seen by one of those cameras becomes a case in the
+    camera's grid, dispatched to that grid's imported worker on duty."""
+    from vision.evidence import snapshot
+    from vision.incident import Incident
+
+    grids = world.city.grids[:: max(1, len(world.city.grids) // 500)][:500]
+    rows = [
+        [f"gz-{n:04d}", f"{g.name}路口", f"sim://street?seed={n % 20 + 1}", "sim", f"{g.lon:.7f}", f"{g.lat:.7f}",
+         str(n * 7 % 360), g.code]
+        for n, g in enumerate(grids)
+    ]  # fmt: skip
+    header = ["编号", "名称", "地址", "类型", "经度", "纬度", "朝向", "网格编码"]
+    result = apply("cameras", write_csv(world.folder / "cameras.csv", rows, header), world.store, world.city, world.config)
+    assert result.applied and result.counts["added"] == 500, result.problems[:3]
+
+    rt = build_runtime(world.config)  # a node starting on what was imported: map, roster, cameras
+    camera = next(c for c in rt.config.cameras if c.id == "gz-0123")
+    grid = grids[123]
+    assert camera.grid_code == grid.code and len(rt.config.cameras) >= 500
+    image = np.full((180, 320, 3), 90, np.uint8)
+    incident = Incident(
+        camera_id=camera.id, ts=time.time(), rule="illegal_parking", zone="no-parking", label="vehicle", score=0.9,
+        box=(40, 40, 160, 120), lon=camera.location.lon, lat=camera.location.lat, track_id=1,
+        snapshot_jpeg=snapshot(image, (40, 40, 160, 120), "vehicle"),
+    )  # fmt: skip
+    doc = rt.recorder.document(incident)
+    [(intake, _, _)] = rt.casework.intake_batch([doc])
+    now = datetime.now(rt.dispatcher.tz)
+    on_duty = {w.id for w in rt.city.city.workers_by_grid[grid.code] if w.on_duty(now)}
+    assert intake.case.source == "video" and intake.case.grid_code == grid.code
+    assert on_duty and intake.case.assignee in on_duty
+    assert world.store.roster_worker(intake.case.assignee) is not None  # an imported worker, not a generated one
