@@ -107,8 +107,28 @@ def test_a_disabled_user_is_signed_out_of_an_open_page(server: tuple[ServerThrea
     assert wall.query_selector("#login") is not None
 
 
+def _one_camera_and_proposal_per_district(srv: ServerThread, rt: Runtime) -> None:
+    """As the city admin: a camera and a matter proposal in each of the two districts."""
+    from datetime import date
+
+    with httpx.Client(base_url=srv.url, timeout=10, headers=srv.headers(user="admin")) as http:
+        for district in (D1, D2):
+            grid = next(g for g in rt.city.city.grids if g.code.startswith(district))
+            camera = {"id": f"cam-{district}", "name": f"{grid.name}路口", "kind": "sim", "url": "sim://street?seed=3",
+                      "location": {"lon": grid.lon, "lat": grid.lat}, "fps": 1, "grid_code": grid.code}  # fmt: skip
+            assert http.post("/api/cameras", json=camera).status_code == 201
+            matter = {"code": f"77{district[-2:]}", "name": f"{grid.name}测试事项", "name_en": "Test", "class": "其他",
+                      "department": "街道办事处", "handler": "worker", "time_limit": {"hours": 4},
+                      "closure_standard": "处置完毕", "rules": [], "labels": []}  # fmt: skip
+            proposal = {"district": district, "change": "add", "matter": matter,
+                        "effective_from": date.today().isoformat(), "reason": "测试"}  # fmt: skip
+            made = http.post("/api/matters/proposals", json=proposal)
+            assert made.status_code == 201, made.text
+
+
 def test_a_district_admins_console_shows_only_their_district(server: tuple[ServerThread, Runtime], browser: Any) -> None:
     srv = server[0]
+    _one_camera_and_proposal_per_district(srv, server[1])
     errors: list[str] = []
     page = console(browser, srv.url, "dadmin", errors=errors)
     assert "越秀区" in page.inner_text("#me")
@@ -119,11 +139,13 @@ def test_a_district_admins_console_shows_only_their_district(server: tuple[Serve
     page.goto(f"{srv.url}/admin#audit")  # a city-only tab by its address: the first allowed one instead
     page.wait_for_function("!document.getElementById('tab-users').hidden", timeout=5000)
     assert page.is_hidden("#tab-audit")
-    # the other helpers' sections load for a district admin (their scoping: their API tests)
-    for tab in ("cameras", "matters"):
-        page.click(f"#tabs a[data-tab={tab}]")
-        page.wait_for_selector(f"#tab-{tab} > :not(.loading)", timeout=10000)
-        assert page.query_selector(f"#tab-{tab} .tab-failed") is None, page.inner_text(f"#tab-{tab}")
+    # cameras and matter proposals: their district's only, not the other district's
+    page.click("#tabs a[data-tab=cameras]")
+    page.wait_for_selector(f"#tab-cameras tr[data-id=cam-{D1}]", timeout=10000)
+    assert page.query_selector(f"#tab-cameras tr[data-id=cam-{D2}]") is None
+    page.click("#tabs a[data-tab=matters]")
+    page.wait_for_selector(f"#tab-matters [data-part=proposals] tr[data-code='77{D1[-2:]}']", timeout=10000)
+    assert page.query_selector(f"#tab-matters [data-part=proposals] tr[data-code='77{D2[-2:]}']") is None
     assert errors == []
 
 
