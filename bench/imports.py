@@ -115,7 +115,7 @@ def _baseline(files: SampleFiles, folder: Path) -> tuple[float, float, dict[str,
     create_store(config.store).close()  # the same schema, made by the same migrations
     db = sqlite3.connect(folder / "cc.db")
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")  # the store's own setting
+    db.execute("PRAGMA synchronous=FULL")  # the store's own setting: a commit is on disk
     db.execute("CREATE TABLE bench_areas (code TEXT PRIMARY KEY, name TEXT, level TEXT, parent TEXT, geometry TEXT)")
     try:
         started = time.perf_counter()

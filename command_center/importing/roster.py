@@ -7,10 +7,12 @@ a row lists any number of grid codes.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping
+from functools import lru_cache
+from itertools import chain
+from operator import itemgetter
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
 from command_center.importing.problems import Problem
 from command_center.importing.tables import (
@@ -82,10 +84,10 @@ SHIFTS: dict[str, Shift] = {
 DEFAULT_LEVEL: WorkerLevel = "basic"
 
 
-@dataclass(frozen=True, slots=True)
-class RosterEntry:
+class RosterEntry(NamedTuple):
     """One roster row. `code` is the worker number people see (on the public card); it
-    defaults to the worker id. `row` is where the entry came from, for later reports."""
+    defaults to the worker id. `row` is where the entry came from, for later reports.
+    (A NamedTuple: a city's 20,000 are made three times faster than frozen dataclasses.)"""
 
     worker_id: str
     code: str
@@ -116,6 +118,9 @@ def check_roster(
 def check_roster_rows(table: Table, grid_codes: Collection[str]) -> tuple[list[RosterEntry], list[Problem]]:
     """Entries from a table already read; the duplicate checks span all its rows."""
     known = grid_codes if isinstance(grid_codes, set | frozenset) else set(grid_codes)
+    clean = clean_entries(table, known)
+    if clean is not None:
+        return clean, []
     entries: list[RosterEntry] = []
     problems: list[Problem] = []
     for row in table.rows:
@@ -126,6 +131,86 @@ def check_roster_rows(table: Table, grid_codes: Collection[str]) -> tuple[list[R
     problems.extend(duplicate_values(table, "worker_id", "worker id"))
     problems.extend(duplicate_values(table, "code", "worker number"))
     return entries, problems
+
+
+def clean_entries(table: Table, known: Collection[str]) -> list[RosterEntry] | None:
+    """The entries of a table in which every row passes every check, found a column at a
+    time (a city's 20,000 rows in a few passes of C); None for any other table, which
+    check_roster_rows then reads row by row, reporting each problem. The same checks as
+    _entry's and duplicate_values': each column here passes exactly when all its cells do
+    there (a faster test that may fail where a cell would pass only sends the table there)."""
+    if not ROSTER_COLUMNS.required <= table.headers.keys():
+        return None  # reported with the header
+    try:
+        ids, raw_codes, names, phones, kinds, levels, shifts, grid_texts = map(_columns(table), _ORDER)
+        if not all(map(all, (ids, names, phones, kinds, shifts, grid_texts))):
+            return None  # an empty required cell
+        codes = [c for c in raw_codes if c]
+        if not (_each(_WORKER_IDS, ids) and _printable(names, MAX_NAME) and _printable(codes, MAX_CODE)):
+            return None
+        if len(set(ids)) != len(ids) or len(set(codes)) != len(codes):
+            return None  # duplicates
+        grids = _grids(grid_texts, known)
+        if grids is None:
+            return None
+        fields = zip(
+            ids,
+            [c or i for c, i in zip(raw_codes, ids, strict=True)],
+            names,
+            phones if _each(_MOBILES, phones) else list(map(parse_phone, phones)),
+            grids,
+            _choices(kinds, parse_kind),
+            _choices(levels, lambda t: parse_level(t) if t else DEFAULT_LEVEL),
+            _choices(shifts, parse_shift),
+            [row.number for row in table.rows],
+            strict=True,
+        )
+        return list(map(RosterEntry._make, fields))
+    except (ValueError, KeyError):  # a bad cell (or a Row not made by read_table)
+        return None
+
+
+# Whole-column forms of parse_worker_id's, parse_phone's (a plain mobile) and check_grid_codes'
+# tests, one value per line; stricter where they differ (ASCII digits only).
+_WORKER_IDS = re.compile(r"(?:[A-Za-z0-9_.-]{1,32}\n)*")
+_MOBILES = re.compile(r"(?:1[3-9][0-9]{9}\n)*")
+_GRID_CODES = re.compile(r"(?:[0-9]{12}(?!000)[0-9]{3}\n)*")
+_ORDER = ("worker_id", "code", "name", "phone", "kind", "level", "shift", "grid_codes")
+
+
+def _columns(table: Table) -> Callable[[str], list[str]]:
+    cells = [row.cells for row in table.rows]
+    return lambda name: list(map(itemgetter(name), cells)) if name in table.headers else [""] * len(cells)
+
+
+def _each(lines: re.Pattern[str], texts: list[str]) -> bool:
+    """Every text matches `lines`' line (and none holds a line break of its own)."""
+    joined = "\n".join(texts) + "\n" if texts else ""
+    return joined.count("\n") == len(texts) and lines.fullmatch(joined) is not None
+
+
+def _printable(texts: list[str], longest: int) -> bool:
+    """parse_name's and parse_code's test, on every text at once."""
+    return not texts or (max(map(len, texts)) <= longest and "".join(texts).isprintable())
+
+
+def _choices(texts: list[str], parse: Callable[[str], V]) -> list[V]:
+    """Each text parsed, every distinct one once (ValueError from the first bad one)."""
+    found = {text: parse(text) for text in set(texts)}
+    return list(map(found.__getitem__, texts))
+
+
+def _grids(texts: list[str], known: Collection[str]) -> list[tuple[str, ...]] | None:
+    """Each row's grid codes, when every cell holds at least one and all are known grids."""
+    if _each(_GRID_CODES, texts):  # one code a cell (no room for a separator), the usual roster
+        grids: list[tuple[str, ...]] = [(text,) for text in texts]
+        codes = texts
+    else:
+        grids = list(map(split_grid_codes, texts))
+        codes = list(chain.from_iterable(grids))
+        if not all(grids) or not _each(_GRID_CODES, codes):
+            return None
+    return grids if all(map(known.__contains__, codes)) else None
 
 
 def to_workers(entries: Iterable[RosterEntry]) -> list[Worker]:
@@ -185,6 +270,8 @@ def parse_name(text: str) -> str:
 def parse_phone(text: str) -> str:
     """An 11-digit mainland mobile (+86 allowed) → its digits; a landline with its area code
     → '020-83388888'. Spaces, hyphens and brackets in the input are ignored."""
+    if len(text) == 11 and MOBILE.fullmatch(text):  # the usual cell: nothing to take out
+        return text
     digits = re.sub(r"[\s\-()（）]", "", text)
     if digits.startswith("+86"):
         digits = digits[3:]
@@ -207,14 +294,18 @@ def parse_phone(text: str) -> str:
     )
 
 
+# Cached: a roster's 20,000 rows spell these a few ways (a bad spelling raises, uncached).
+@lru_cache(maxsize=256)
 def parse_kind(text: str) -> WorkerKind:
     return parse_choice(text, KINDS, "kind")
 
 
+@lru_cache(maxsize=256)
 def parse_level(text: str) -> WorkerLevel:
     return parse_choice(text, LEVELS, "level")
 
 
+@lru_cache(maxsize=256)
 def parse_shift(text: str) -> Shift:
     return parse_choice(text, SHIFTS, "shift")
 
@@ -230,7 +321,10 @@ def parse_choice(text: str, choices: Mapping[str, V], label: str) -> V:
 
 def split_grid_codes(text: str) -> tuple[str, ...]:
     """'a;b、c' → ('a', 'b', 'c'), repeats dropped, order kept."""
-    return tuple(dict.fromkeys(code for code in GRID_SEPARATORS.split(text) if code))
+    codes = GRID_SEPARATORS.split(text)
+    if len(codes) == 1:  # one code, the usual cell
+        return (text,) if text else ()
+    return tuple(dict.fromkeys(code for code in codes if code))
 
 
 def check_grid_codes(codes: Iterable[str], known: Collection[str]) -> list[str]:

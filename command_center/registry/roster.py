@@ -77,6 +77,8 @@ def refused(problems: list[Problem], any_good: bool, options: ImportOptions) -> 
 
 def _usable(entries: list[RosterEntry], problems: list[Problem]) -> tuple[list[RosterEntry], list[Problem]]:
     """The entries of rows without a problem, and the problems in the order to fix them."""
+    if not problems:
+        return entries, []
     bad = {p.row for p in problems}
     return [e for e in entries if e.row not in bad], sorted(problems, key=Problem.sort_key)
 
@@ -111,6 +113,8 @@ def _district_problems(
 def _code_clashes(table: Table, entries: list[RosterEntry], state: RosterState) -> list[Problem]:
     """A worker number already another stored worker's, who keeps it (is not in the file)."""
     owner = {w["code"]: w["id"] for w in state.workers.values()}
+    if not owner:  # nobody stored: no number can be taken
+        return []
     in_file = {e.worker_id for e in entries}
     problems: list[Problem] = []
     for e in entries:
@@ -136,10 +140,16 @@ def _plan(
     now = datetime.now(UTC).isoformat()
     plan = _Plan(RosterChanges(now, f"import:{name} by {options.actor}", options.actor))
     plan.counts.update(dict.fromkeys(COUNTS, 0))  # every count shown, zeros too
-    for i, entry in enumerate(entries):
-        _plan_worker(plan, entry, state)
-        if context.progress is not None and i % PROGRESS_EVERY == 0:
-            context.progress(i, len(entries))
+    first = not state.workers and not state.grids  # nothing stored: every worker is new
+    for start in range(0, len(entries), PROGRESS_EVERY):
+        if context.progress is not None:
+            context.progress(start, len(entries))
+        chunk = entries[start : start + PROGRESS_EVERY]
+        if first:
+            _plan_new_workers(plan, chunk)
+        else:
+            for entry in chunk:
+                _plan_worker(plan, entry, state)
     if context.progress is not None:
         context.progress(len(entries), len(entries))
     return plan
@@ -154,6 +164,16 @@ def worker_row(e: RosterEntry) -> dict[str, Any]:
         "kind": e.kind,
         "level": e.level,
     }
+
+
+def _plan_new_workers(plan: _Plan, entries: list[RosterEntry]) -> None:
+    """_plan_worker for workers none of whom is stored or has assignments (a first
+    import): each added, with every grid of its row opened; nothing to diff."""
+    opened = [(e.worker_id, grid, e.shift) for e in entries for grid in e.grid_codes]
+    plan.changes.insert_workers.extend(map(worker_row, entries))
+    plan.changes.open.extend(opened)
+    plan.counts["assignments_opened"] += len(opened)
+    plan.counts["added"] += len(entries)
 
 
 def _plan_worker(plan: _Plan, entry: RosterEntry, state: RosterState) -> None:

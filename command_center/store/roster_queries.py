@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ColumnElement
 
 from command_center.store.columns import USER_DEFAULTS
@@ -23,6 +24,20 @@ from command_center.store.queries import (
 from command_center.store.schema import city_maps, users, worker_grids, worker_leave, workers
 
 WORKER_FIELDS = tuple(c.name for c in workers.columns)
+# roster_records.apply_roster builds new workers' rows as tuples in this order.
+if WORKER_FIELDS != (
+    "id",
+    "code",
+    "name",
+    "phone",
+    "kind",
+    "level",
+    "active",
+    "photo",
+    "updated_at",
+    "updated_by",
+):
+    raise ImportError(f"workers has columns {WORKER_FIELDS}: update apply_roster's rows")
 # What an update may change: everything but the id and the photo (set by its own upload).
 WORKER_UPDATED = ("code", "name", "phone", "kind", "level", "active", "updated_at", "updated_by")
 GRID_FIELDS = ("seq", "worker_id", "grid_code", "shift", "valid_from", "valid_to", "source")
@@ -30,6 +45,7 @@ GRID_INSERTED = ("worker_id", "grid_code", "shift", "valid_from", "source")
 LEAVE_FIELDS = ("seq", "worker_id", "starts", "ends", "note", "created_by", "created_at")
 COPY_WORKERS = copy_into("workers", WORKER_FIELDS)
 COPY_GRIDS = copy_into("worker_grids", GRID_INSERTED)
+_QMARK = sqlite.dialect(paramstyle="qmark")
 
 
 def _p(name: str) -> sa.BindParameter[Any]:
@@ -93,6 +109,18 @@ def fixed(dialect: str) -> dict[str, str]:
         ),
     }
     return {name: compile_sql(statement, dialect) for name, statement in built.items()}
+
+
+@cache
+def positional(name: str) -> str:
+    """SQLite's INSERT `name` of fixed() with ? parameters in the order of its fields
+    (WORKER_FIELDS, GRID_INSERTED): executemany of tuples, for bulk inserts."""
+    tables = {"insert_worker": (workers, WORKER_FIELDS), "insert_grid": (worker_grids, GRID_INSERTED)}
+    table, fields = tables[name]
+    compiled = sa.insert(table).values({n: _p(n) for n in fields}).compile(dialect=_QMARK)
+    if tuple(compiled.positiontup or ()) != fields:  # the tuples' order is the statement's
+        raise ValueError(f"{name}: parameters {compiled.positiontup} are not in the order {fields}")
+    return str(compiled)
 
 
 def _in_scope(prefix_param: str) -> ColumnElement[bool]:

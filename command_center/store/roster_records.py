@@ -13,11 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any, Protocol
 
 from command_center.store.access import StoreAccess
 
 Row = dict[str, Any]
+NEW_WORKER_FIELDS = ("id", "code", "name", "phone", "kind", "level")  # then active, photo, updated_*
+_NEW_WORKER = itemgetter(*NEW_WORKER_FIELDS)
 FEW = 16  # up to this many new rows, PostgreSQL gets INSERTs (COPY costs its own round trips)
 
 
@@ -129,13 +132,22 @@ class RosterRecords(StoreAccess):
         with db.cursor() as cur:  # psycopg: pipelined, one wait for all
             cur.executemany(sql, rows)
 
-    def _bulk_insert(self, db: Any, sql: str, copy: str, fields: tuple[str, ...], rows: list[Row]) -> None:
-        if self.dialect != "postgresql" or len(rows) <= FEW:
-            self._many(db, sql, rows)
+    def _bulk_insert(
+        self, db: Any, name: str, copy: str, fields: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """New rows as tuples in `fields` order: on SQLite one executemany of a positional
+        INSERT (no dict per row to build and look into); on PostgreSQL COPY, or for a few
+        rows the named INSERT."""
+        if not rows:
             return
-        with db.cursor() as cur, cur.copy(copy) as out:
-            for row in rows:
-                out.write_row(tuple(row[n] for n in fields))
+        if self.dialect == "sqlite":
+            db.executemany(_queries().positional(name), rows)
+        elif len(rows) <= FEW:
+            self._many(db, self._sql()[name], [dict(zip(fields, row, strict=True)) for row in rows])
+        else:
+            with db.cursor() as cur, cur.copy(copy) as out:
+                for row in rows:
+                    out.write_row(row)
 
     # reading
     def roster_state(self, leave_after: str | None = None) -> RosterState:
@@ -238,19 +250,23 @@ class RosterRecords(StoreAccess):
         if not changes:
             return
         sql = self._sql()
-        stamp = {"updated_at": changes.at, "updated_by": changes.actor}
-        added = [{"active": 1, "photo": None} | w | stamp for w in changes.insert_workers]
-        updated = [w | stamp for w in changes.update_workers]
-        opened = [
-            {"worker_id": w, "grid_code": g, "shift": s, "valid_from": changes.at, "source": changes.source}
-            for w, g, s in changes.open
+        at, actor, source = changes.at, changes.actor, changes.source
+        stamp = {"updated_at": at, "updated_by": actor}
+        # In WORKER_FIELDS order; active and photo default as the columns do (a row of
+        # the six fields alone, as an import makes, takes the defaults as they are).
+        tail = (1, None, at, actor)
+        added = [
+            _NEW_WORKER(w) + (tail if len(w) == 6 else (w.get("active", 1), w.get("photo"), at, actor))
+            for w in changes.insert_workers
         ]
+        updated = [w | stamp for w in changes.update_workers]
+        opened = [o + (at, source) for o in changes.open]  # in GRID_INSERTED order
         users = rq.user_rows(changes.users)
         with self._writing() as db:
-            self._bulk_insert(db, sql["insert_worker"], rq.COPY_WORKERS, rq.WORKER_FIELDS, added)
+            self._bulk_insert(db, "insert_worker", rq.COPY_WORKERS, rq.WORKER_FIELDS, added)
             self._many(db, sql["update_worker"], updated)
             self._many(db, sql["close_grid"], [{"seq": seq, "at": changes.at} for seq in changes.close])
-            self._bulk_insert(db, sql["insert_grid"], rq.COPY_GRIDS, rq.GRID_INSERTED, opened)
+            self._bulk_insert(db, "insert_grid", rq.COPY_GRIDS, rq.GRID_INSERTED, opened)
             self._many(db, rq.insert_user(self.dialect), users)
 
     def add_leave(self, worker_id: str, starts: str, ends: str, note: str, by: str) -> int:
