@@ -126,6 +126,7 @@ def validate_map(data: Any, context: City | None = None, tolerance: Tolerance | 
     parsed = [_parse(i, f, shape, problems) for i, (f, shape) in enumerate(zip(features, shapes, strict=True))]
     report = Report(problems, len(features))
     first: dict[str, int] = {}
+    complete: list[_Parsed] = []
     for item in parsed:
         if item.code is None:
             continue
@@ -136,8 +137,12 @@ def validate_map(data: Any, context: City | None = None, tolerance: Tolerance | 
             continue
         first[item.code] = item.index
         if item.complete and item.polygon is not None and item.level is not None and item.name is not None:
-            point = item.polygon.point_on_surface()
-            report.areas[item.code] = Area(item.code, item.name, item.level, item.parent, item.polygon, point.x, point.y)
+            complete.append(item)
+    # A point inside each area, all in one call (one by one it was a tenth of the check).
+    points = shapely.get_coordinates(shapely.point_on_surface([item.polygon for item in complete])).tolist()
+    for item, (lon, lat) in zip(complete, points, strict=True):
+        assert item.code is not None and item.name is not None and item.level is not None and item.polygon is not None
+        report.areas[item.code] = Area(item.code, item.name, item.level, item.parent, item.polygon, lon, lat)
     _check_parents(parsed, report, context, problems)
     _check_geometry_against_each_other(parsed, context, tolerance, problems)
     problems.sort(key=lambda p: (p.feature is not None, p.feature or 0))
