@@ -180,6 +180,9 @@ def _features(data: Any, problems: list[Problem]) -> list[Any]:
 
 
 def _parse(i: int, feature: Any, shape: tuple[Polygon | None, list[Issue]], problems: list[Problem]) -> _Parsed:
+    quick = _well_formed(i, feature, shape)
+    if quick is not None:
+        return quick
     item = _Parsed(i)
     if not isinstance(feature, dict):
         problems.append(Problem(i, "structure", "not an object"))
@@ -204,6 +207,22 @@ def _parse(i: int, feature: Any, shape: tuple[Polygon | None, list[Issue]], prob
     if item.polygon is None:
         item.complete = False
     return item
+
+
+def _well_formed(i: int, feature: Any, shape: tuple[Polygon | None, list[Issue]]) -> _Parsed | None:
+    """The feature as parsed when nothing about it is wrong, else None (then `_parse`
+    looks at every property and says what is wrong). Almost every feature of a real map
+    is well formed, and this is a third of the checks' cost of those."""
+    polygon, issues = shape
+    props = feature.get("properties") if type(feature) is dict else None
+    if polygon is None or issues or type(props) is not dict:
+        return None
+    code, name, level, parent = props.get("code"), props.get("name"), props.get("level"), props.get("parent", 0)
+    if type(code) is not str or type(name) is not str or not name.strip() or level not in LEVELS or not is_code(code):
+        return None
+    if level_of(code) != level or parent != parent_of(code):
+        return None
+    return _Parsed(i, code, name, level, parent, polygon)
 
 
 def _parse_properties(item: _Parsed, props: dict[str, Any], bad: Any) -> None:
