@@ -126,18 +126,21 @@ class Cameras:
         self.runners[cam.id].start()
 
     async def start_camera(self, cam_id: str) -> None:
-        if cam_id in self.watched:
+        runner = self.runners.get(cam_id)
+        if cam_id in self.watched or runner is None:  # None: removed from the registry
             return
         self.watched.add(cam_id)
-        self.runners[cam_id].start()
+        runner.start()
 
     async def stop_camera(self, cam_id: str) -> None:
         """Stop watching a camera; a fresh runner waits in its place (a thread starts once)."""
         if cam_id not in self.watched:
             return
         self.watched.discard(cam_id)
-        old = self.runners[cam_id]
-        fresh = make_runner(next(c for c in self.config.cameras if c.id == cam_id))
+        cam, old = self.config_of(cam_id), self.runners.get(cam_id)
+        if cam is None or old is None:  # removed from the registry meanwhile: remove_camera stopped it
+            return
+        fresh = make_runner(cam)
         self.runners[cam_id] = fresh
         _, pipeline, fps = self.vision.cameras[cam_id]
         # The vision thread takes no frame of the old runner after this swap.
@@ -227,6 +230,8 @@ class Cameras:
             now = time.monotonic()
             for cam_id in [c for c in self.runners if c in self.watched]:
                 view = self.camera_view(cam_id)
+                if view is None:  # removed meanwhile (awaits above let the registry in)
+                    continue
                 state, sent = last.get(cam_id, ("", 0.0))
                 if view["state"] != state or now - sent >= STATUS_EVERY_S:
                     last[cam_id] = (view["state"], now)
@@ -253,13 +258,16 @@ class Cameras:
         """Configured here, then any other a detection worker reports on the bus."""
         return [*self.runners, *(c for c in self.worker_status if c not in self.runners)]
 
-    def camera_view(self, cam_id: str) -> dict[str, Any]:
+    def camera_view(self, cam_id: str) -> dict[str, Any] | None:
         """What this process sees of the camera, or, for one a detection worker watches,
-        the status that worker last put on the bus."""
+        the status that worker last put on the bus; None for a camera it does not know
+        (never was, or removed from the registry: callers answer 404)."""
         if cam_id not in self.watched and cam_id in self.worker_status:
             return self.worker_status[cam_id]
-        cam = next(c for c in self.config.cameras if c.id == cam_id)
-        runner, pipeline = self.runners[cam_id], self.pipelines[cam_id]
+        cam, runner, pipeline = self.config_of(cam_id), self.runners.get(cam_id), self.pipelines.get(cam_id)
+        entry = self.vision.cameras.get(cam_id)
+        if cam is None or runner is None or pipeline is None or entry is None:
+            return None
         latest = runner.latest
         telemetry = latest.telemetry if latest is not None else None
         return {
@@ -267,7 +275,7 @@ class Cameras:
             "name": cam.name or cam.id,
             "kind": cam.kind,
             "location": {"lon": telemetry.lon, "lat": telemetry.lat} if telemetry else cam.location.model_dump(),
-            "fps": self.vision.cameras[cam_id][2],  # raised while an emergency mode covers it
+            "fps": entry[2],  # raised while an emergency mode covers it
             **runner.health.snapshot(),
             "gate": gate.stats.to_dict() if (gate := pipeline.gate) else None,
             "vision_errors": pipeline.errors,

@@ -293,3 +293,42 @@ def test_camera_records_on_both_stores(store_url: str, small_city: City) -> None
         assert [c.id for c in effective_cameras(configured, list(records.values()))] == ["y", "s-0", "s-2"]
     finally:
         store.close()
+
+
+def test_a_removed_camera_answers_404_on_every_camera_route(site: dict[str, Any]) -> None:
+    """Its views, WebRTC publish and view, and telemetry: each knew it while it ran, and each
+    answers 404 after the removal (not a 500 from a lookup that assumed it was still there)."""
+    server, city = site["server"], site["city"]
+    grid = city.grids[10]
+    body = {"id": "gone-1", "kind": "whip", "url": "whip://gone-1", "mobile": True,
+            "location": {"lon": grid.lon, "lat": grid.lat}}  # fmt: skip
+    sdp = {"Content-Type": "application/sdp"}
+    with client(server) as http:
+        assert http.post("/api/cameras", json=body).status_code == 201
+        key = http.post("/api/publish-keys", json={"name": "gone", "stream": "gone-1"}).json()["token"]
+
+        def live() -> int:  # its status only: a running view's body never ends
+            with http.stream("GET", "/api/cameras/gone-1/live.mjpg") as answer:
+                return answer.status_code
+
+        def answers() -> list[int]:
+            device = {"Authorization": f"Bearer {key}"}
+            return [
+                http.get("/api/cameras/gone-1").status_code,
+                http.get("/api/cameras/gone-1/config").status_code,
+                http.get("/api/cameras/gone-1/snapshot.jpg").status_code,
+                live(),
+                http.post("/whep/gone-1", content=b"v=0", headers=sdp).status_code,
+                http.post("/whip/gone-1", content=b"v=0", headers=sdp).status_code,
+                http.post("/whip/gone-1", content=b"v=0", headers={**sdp, **device}).status_code,
+                http.post("/api/drones/gone-1/telemetry", json={"lat": grid.lat, "lon": grid.lon}).status_code,
+                http.post("/api/drones/gone-1/telemetry", json={"lat": grid.lat, "lon": grid.lon}, headers=device).status_code,
+            ]  # fmt: skip
+
+        # Known while it runs: no frame yet (404), a bad offer (400), its position taken (200).
+        running = answers()
+        assert running[:4] == [200, 200, 404, 200] and running[4:7] == [400, 400, 400], running
+        assert running[7:] == [200, 200], running
+        assert http.delete("/api/cameras/gone-1").status_code == 204
+        assert answers() == [404] * 9
+        assert http.post("/api/cameras/probe", json={"id": "gone-1"}).status_code == 404

@@ -34,33 +34,42 @@ def visible(request: Request, view: dict[str, Any]) -> bool:
     return principal_of(request).sees_area(deps.city(request).area_of(where["lon"], where["lat"]))
 
 
-def camera_id(request: Request, images: bool = True) -> str:
-    """The path's camera, if the caller may see it; with `images`, only one whose
-    frames are in this process (not one only a detection worker's status names)."""
+def seen(request: Request, images: bool = True) -> tuple[str, dict[str, Any]]:
+    """The path's camera and its view, if the caller may see it (404 for one that is not,
+    or no longer, there); with `images`, only one whose frames are in this process (not
+    one only a detection worker's status names)."""
     cameras, cam_id = deps.cameras(request), str(request.path_params["id"])
     known = cam_id in cameras.runners or (not images and cam_id in cameras.camera_ids())
-    if not known or not visible(request, cameras.camera_view(cam_id)):
+    view = cameras.camera_view(cam_id) if known else None
+    if view is None or not visible(request, view):
         raise ApiError(404, "camera not found", cam_id)
-    return cam_id
+    return cam_id, view
+
+
+def camera_id(request: Request, images: bool = True) -> str:
+    return seen(request, images)[0]
 
 
 def current_image(cameras: Cameras, cam_id: str) -> tuple[int, np.ndarray] | None:
-    """The latest annotated frame, else the latest raw one (the detector has not run yet)."""
-    annotated = cameras.pipelines[cam_id].annotated
+    """The latest annotated frame, else the latest raw one (the detector has not run yet);
+    None also once the camera is removed (a live view then sends nothing more)."""
+    pipeline, runner = cameras.pipelines.get(cam_id), cameras.runners.get(cam_id)
+    annotated = pipeline.annotated if pipeline is not None else None
     if annotated is not None:
         return annotated.index, annotated.image
-    latest = cameras.runners[cam_id].latest
+    latest = runner.latest if runner is not None else None
     return (latest.index, latest.image) if latest is not None else None
 
 
 async def list_cameras(request: Request) -> JSONResponse:
     cameras = deps.cameras(request)
-    items = [view for view in map(cameras.camera_view, cameras.camera_ids()) if visible(request, view)]
+    views = [cameras.camera_view(cam_id) for cam_id in cameras.camera_ids()]
+    items = [view for view in views if view is not None and visible(request, view)]
     return JSONResponse({"items": items, "total": len(items)})
 
 
 async def get_camera(request: Request) -> JSONResponse:
-    return JSONResponse(deps.cameras(request).camera_view(camera_id(request, images=False)))
+    return JSONResponse(seen(request, images=False)[1])
 
 
 async def snapshot(request: Request) -> Response:
@@ -74,7 +83,8 @@ async def snapshot(request: Request) -> Response:
 
 async def live(request: Request) -> StreamingResponse:
     cam_id = camera_id(request)
-    fps = next(c.fps for c in deps.config(request).cameras if c.id == cam_id)
+    config = deps.cameras(request).config_of(cam_id)
+    fps = config.fps if config is not None else 1.0  # a worker's camera only: its status names no fps
     closed = asyncio.Event()
 
     async def close(_reason: str) -> None:  # the token expired or was revoked: end the stream
@@ -98,7 +108,7 @@ async def frames(
 ) -> AsyncIterator[bytes]:
     sent = -1
     try:
-        while not closed.is_set():
+        while not closed.is_set() and cam_id in cameras.runners:  # removed: the view ends
             current = current_image(cameras, cam_id)
             # Encode only new frames, and only while this viewer is connected.
             if current is not None and current[0] != sent:

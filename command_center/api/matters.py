@@ -76,12 +76,20 @@ async def catalogue(request: Request) -> JSONResponse:
     return JSONResponse({"district": district, "day": day.isoformat(), "items": items, "districts": districts})
 
 
+def _district_filter(request: Request) -> str | None:
+    """The `district` filter: empty (city-wide) or a district code of up to 6 digits, else 400."""
+    district = request.query_params.get("district")
+    if district and not (len(district) <= 6 and district.isascii() and district.isdigit()):
+        raise ApiError(400, "bad district", "a district code of up to 6 digits, or empty for city-wide")
+    return district
+
+
 async def list_proposals(request: Request) -> JSONResponse:
     principal = principal_of(request)
     status = request.query_params.get("status") or None
     if status is not None and status not in registry.STATUSES:
         raise ApiError(400, "bad status", f"one of {', '.join(registry.STATUSES)}")
-    district = request.query_params.get("district")
+    district = _district_filter(request)
     rows = await asyncio.to_thread(deps.store(request).matter_versions, status, district)
     return _versions(request, principal, rows)
 
@@ -89,7 +97,7 @@ async def list_proposals(request: Request) -> JSONResponse:
 async def versions(request: Request) -> JSONResponse:
     principal = principal_of(request)
     code = request.path_params["code"]
-    district = request.query_params.get("district")
+    district = _district_filter(request)
     rows = await asyncio.to_thread(deps.store(request).matter_versions, None, district, code)
     return _versions(request, principal, rows)
 

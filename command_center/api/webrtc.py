@@ -85,14 +85,8 @@ async def close(app: Starlette | State) -> None:
 
 
 def _make_hubs(config: Config, cameras: Cameras, store: Store) -> Hubs:
-    streams = {}
-    for cam in config.cameras:
-        if cam.kind == "whip" or cam.url.startswith("whip://"):
-            try:
-                streams[stream_id_of(cam.url)] = cam.id
-            except ValueError:
-                continue  # its source fails the same way and reports it on the camera
-
+    whip_cameras = [cam for cam in config.cameras if cam.kind == "whip" or cam.url.startswith("whip://")]
+    streams = {stream: cam.id for cam in whip_cameras if (stream := _whip_stream(cam)) is not None}
     images = {cam.id: (_image_source(cameras, cam.id), cam.fps) for cam in config.cameras}
     mobile = [cam.id for cam in config.cameras if cam.mobile]
     whip = WhipHub(streams, config.webrtc, mobile=mobile)
@@ -102,11 +96,12 @@ def _make_hubs(config: Config, cameras: Cameras, store: Store) -> Hubs:
 def _image_source(cameras: Cameras, cam_id: str) -> Callable[[], np.ndarray | None]:
     """What a WHEP viewer sees: the annotated frame, else the latest raw one."""
 
-    def image() -> np.ndarray | None:
-        annotated = cameras.pipelines[cam_id].annotated
+    def image() -> np.ndarray | None:  # None (a blank) once the camera is removed
+        pipeline, runner = cameras.pipelines.get(cam_id), cameras.runners.get(cam_id)
+        annotated = pipeline.annotated if pipeline is not None else None
         if annotated is not None:
             return annotated.image
-        latest = cameras.runners[cam_id].latest
+        latest = runner.latest if runner is not None else None
         return latest.image if latest is not None else None
 
     return image
@@ -134,10 +129,6 @@ def _worker_goes_live(city: CityMap, cameras: Cameras, webrtc: Hubs, stream_id: 
     webrtc.whep.cameras[cam.id] = (_image_source(cameras, cam.id), cam.fps)
 
 
-def camera_config(config: Config, cam_id: str) -> CameraConfig | None:
-    return next((c for c in config.cameras if c.id == cam_id), None)
-
-
 async def read_offer(request: Request) -> str:
     """The request's SDP offer; 415, 413 or 400 with the reason when it is not one."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
@@ -159,12 +150,24 @@ def created(answer_sdp: str, location: str) -> Response:
     )
 
 
+def _whip_camera(config: Config, webrtc: Hubs, stream_id: str) -> CameraConfig | None:
+    """The camera the stream feeds now: the registry changes cameras live, so the running
+    configuration decides and the hub's map follows it (added: publishable; removed: not)."""
+    for cam in config.cameras:
+        if (cam.kind == "whip" or cam.url.startswith("whip://")) and _whip_stream(cam) == stream_id:
+            webrtc.whip.streams[stream_id] = cam.id
+            (webrtc.whip.mobile.add if cam.mobile else webrtc.whip.mobile.discard)(cam.id)
+            return cam
+    webrtc.whip.streams.pop(stream_id, None)
+    return None
+
+
 def _publish_target(request: Request, webrtc: Hubs, stream_id: str) -> CameraConfig | None:
     """The camera a stream feeds; None for a worker's stream not live yet; 404 for no stream."""
     config = deps.config(request)
-    cam_id = webrtc.whip.streams.get(stream_id)
-    if cam_id is not None:
-        return camera_config(config, cam_id)
+    camera = _whip_camera(config, webrtc, stream_id)
+    if camera is not None:
+        return camera
     if stream_id.startswith(WORKER_STREAM):
         worker_id = stream_id.removeprefix(WORKER_STREAM)
         if config.workers.live_video and worker_id in deps.city(request).workers:
@@ -283,8 +286,13 @@ async def whep_view(request: Request) -> Response:
     camera_id = request.path_params["camera_id"]
     webrtc = hubs(request.app)
     principal = principal_of(request)
-    if camera_id not in webrtc.whep.cameras or not _visible(request, principal, camera_id):
+    cameras = deps.cameras(request)
+    camera = cameras.config_of(camera_id) if camera_id in cameras.runners else None
+    if camera is None or not _visible(request, principal, camera_id):
+        webrtc.whep.cameras.pop(camera_id, None)  # removed from the registry: no new viewer
         raise ApiError(404, "camera not found", camera_id)
+    # As it runs now: added or changed since the hub was made (the console, a worker going live).
+    webrtc.whep.cameras[camera_id] = (_image_source(cameras, camera_id), camera.fps)
     offer = await read_offer(request)
     box: dict[str, str] = {}
 
@@ -327,8 +335,8 @@ async def drone_telemetry(request: Request) -> JSONResponse:
     who: Publisher | None = None
     try:
         who = await credential(request, PublishKeys(deps.store(request)))
-        known = camera_id in deps.cameras(request).runners
-        camera = camera_config(deps.config(request), camera_id) if known else None
+        cameras = deps.cameras(request)
+        camera = cameras.config_of(camera_id) if camera_id in cameras.runners else None
         if camera is None:
             raise ApiError(404, "camera not found", camera_id)
         why = refusal(who, _stream_of(camera), camera, deps.city(request).area_of)
@@ -364,16 +372,23 @@ async def _view(webrtc: Hubs, camera_id: str, offer: str, on_end: Callable[[], N
 
 def _visible(request: Request, principal: Principal, camera_id: str) -> bool:
     """Is the camera (where it is now) in the caller's jurisdiction? As the MJPEG view checks."""
-    where = deps.cameras(request).camera_view(camera_id)["location"]
+    view = deps.cameras(request).camera_view(camera_id)
+    if view is None:  # not (or no longer) a camera here
+        return False
+    where = view["location"]
     return principal.sees_area(deps.city(request).area_of(where["lon"], where["lat"]))
+
+
+def _whip_stream(camera: CameraConfig) -> str | None:
+    try:
+        return stream_id_of(camera.url)
+    except ValueError:
+        return None  # its source fails the same way and reports it on the camera
 
 
 def _stream_of(camera: CameraConfig) -> str:
     """The WHIP stream id feeding a camera, else its own id (a key may name either)."""
-    try:
-        return stream_id_of(camera.url)
-    except ValueError:
-        return camera.id
+    return _whip_stream(camera) or camera.id
 
 
 routes: list[BaseRoute] = [

@@ -95,7 +95,8 @@ def refusal(publisher: Publisher, stream_id: str, camera: CameraConfig | None, l
         return f"{stream_id} is {stream_id.removeprefix(WORKER_STREAM)}'s own stream"
     if not principal.is_staff:
         return f"a {principal.role} may publish only their own stream {WORKER_STREAM}<worker id>"
-    assert camera is not None
+    if camera is None:  # the caller answers 404 for a stream no camera has (removed, say)
+        return f"no camera is fed by {stream_id}"
     area = locate(camera.location.lon, camera.location.lat)
     if not principal.sees_area(area):
         return f"camera {camera.id} is outside your jurisdiction {principal.jurisdiction}"
