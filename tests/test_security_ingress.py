@@ -494,32 +494,35 @@ def test_admin_page_manages_publish_keys_and_is_linked_from_the_wall(tmp_path: P
             page.wait_for_selector("#admin-link:not([hidden])", timeout=10_000)
             page.click("#admin-link")
             page.wait_for_selector("#main:not([hidden])", timeout=10_000)
-            page.wait_for_selector('#users tr[data-user="admin"]')
+            page.wait_for_selector('#tab-users tr[data-user="admin"]')
             # A jurisdiction shows its area's name beside the code prefix.
             page.wait_for_function(
-                "(name) => document.querySelector('#users tr[data-user=\"district\"] .area-name')?.textContent === name",
+                "(name) => document.querySelector('#tab-users tr[data-user=\"district\"] .area-name')?.textContent === name",
                 arg=district.name,
             )
-            assert page.text_content('#users tr[data-user="admin"] .area-name') == "全市"
+            assert page.text_content('#tab-users tr[data-user="admin"] .area-name') == "全市"
 
-            page.fill("#key-form input[name=name]", "1 号无人机")
-            page.fill("#key-form input[name=stream]", DRONE)
-            page.click("#key-form button[type=submit]")
-            page.wait_for_selector("#secret:not([hidden])")
-            first = page.input_value("#secret-value")
+            page.click("#tabs a[data-tab=keys]")  # the console's publish-keys tab
+            tab = "#tab-keys"
+            page.wait_for_selector(f"{tab} [data-part=key-form]")
+            page.fill(f"{tab} [data-part=key-form] input[name=name]", "1 号无人机")
+            page.fill(f"{tab} [data-part=key-form] input[name=stream]", DRONE)
+            page.click(f"{tab} [data-part=key-form] button[type=submit]")
+            page.wait_for_selector(f"{tab} [data-part=secret]:not([hidden])")
+            first = page.input_value(f"{tab} [data-part=secret-value]")
             assert first.startswith("cck_")
-            page.click("#secret-done")
-            assert page.input_value("#secret-value") == ""  # shown once, then gone from the page
-            row = page.wait_for_selector("#keys tr[data-id]")
+            page.click(f"{tab} [data-part=secret-done]")
+            assert page.input_value(f"{tab} [data-part=secret-value]") == ""  # shown once, then gone
+            row = page.wait_for_selector(f"{tab} tr[data-id]")
             key_id = row.get_attribute("data-id")
             assert key_id and key_id in first
 
-            page.click(f'#keys tr[data-id="{key_id}"] button:has-text("轮换")')
-            page.wait_for_selector("#secret:not([hidden])")
-            second = page.input_value("#secret-value")
+            page.click(f'{tab} tr[data-id="{key_id}"] button:has-text("轮换")')
+            page.wait_for_selector(f"{tab} [data-part=secret]:not([hidden])")
+            second = page.input_value(f"{tab} [data-part=secret-value]")
             assert second.startswith(f"cck_{key_id}_") and second != first
-            page.click(f'#keys tr[data-id="{key_id}"] button:has-text("吊销")')
-            page.wait_for_selector(f'#keys tr.revoked[data-id="{key_id}"]')
+            page.click(f'{tab} tr[data-id="{key_id}"] button:has-text("吊销")')
+            page.wait_for_selector(f'{tab} tr.revoked[data-id="{key_id}"]')
             assert not [line for line in console if "Content Security Policy" in line], console
             artifacts = Path(__file__).resolve().parent.parent / "var" / "test-artifacts"
             artifacts.mkdir(parents=True, exist_ok=True)
