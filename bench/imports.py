@@ -29,7 +29,12 @@ from typing import Any
 from bench.report import report
 from command_center.config import Config, parse_config
 from command_center.registry.imports import ImportContext, ImportOptions, run_import
-from command_center.registry.sample_city import SampleFiles, import_sample_city, sample_city, write_sample_files
+from command_center.registry.sample_city import (
+    SampleFiles,
+    import_sample_city,
+    sample_city,
+    write_sample_files,
+)
 from command_center.store import create_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -109,7 +109,8 @@ def import_sample_city(config: Config) -> None:
     import sys
     import time
 
-    from command_center.registry.sample_city import import_sample_city as run, sample_city, write_sample_files
+    from command_center.registry.sample_city import import_sample_city as run
+    from command_center.registry.sample_city import sample_city, write_sample_files
     from command_center.store import create_store
 
     store = create_store(config.store)
