@@ -413,12 +413,24 @@ def test_the_roster_import_on_postgresql(world: World, pg_url: str) -> None:
         store.close()
 
 
-def test_a_video_incident_from_an_imported_camera_goes_to_the_grids_imported_worker(world: World) -> None:
+def test_a_video_incident_from_an_imported_camera_goes_to_the_grids_imported_worker(
+    world: World, tmp_path: Path
+) -> None:
     """The issue's chain: imported grids (inside the real outlines), imported roster, 500
     imported cameras; an incident seen by one of those cameras becomes a case in the
-    camera's grid, dispatched to that grid's imported worker on duty."""
+    camera's grid, dispatched to that grid's imported worker on duty.
+
+    On a copy of the world's store: a node of an earlier test still following the
+    world's store would start 500 simulated cameras."""
+    import sqlite3
+
     from vision.evidence import snapshot
     from vision.incident import Incident
+
+    with sqlite3.connect(world.folder / "cc.db") as source, sqlite3.connect(tmp_path / "cc.db") as copy:
+        source.backup(copy)
+    config = parse_config({"server": {"data_dir": str(tmp_path)}, "store": f"sqlite:///{tmp_path / 'cc.db'}"})
+    store = create_store(config.store)
 
     grids = world.city.grids[:: max(1, len(world.city.grids) // 500)][:500]
     rows = [
@@ -427,10 +439,11 @@ def test_a_video_incident_from_an_imported_camera_goes_to_the_grids_imported_wor
         for n, g in enumerate(grids)
     ]  # fmt: skip
     header = ["编号", "名称", "地址", "类型", "经度", "纬度", "朝向", "网格编码"]
-    result = apply("cameras", write_csv(world.folder / "cameras.csv", rows, header), world.store, world.city, world.config)
+    result = apply("cameras", write_csv(tmp_path / "cameras.csv", rows, header), store, world.city, config)
     assert result.applied and result.counts["added"] == 500, result.problems[:3]
 
-    rt = build_runtime(world.config)  # a node starting on what was imported: map, roster, cameras
+    store.close()
+    rt = build_runtime(config)  # a node starting on what was imported: map, roster, cameras
     camera = next(c for c in rt.config.cameras if c.id == "gz-0123")
     grid = grids[123]
     assert camera.grid_code == grid.code and len(rt.config.cameras) >= 500
@@ -446,4 +459,4 @@ def test_a_video_incident_from_an_imported_camera_goes_to_the_grids_imported_wor
     on_duty = {w.id for w in rt.city.city.workers_by_grid[grid.code] if w.on_duty(now)}
     assert intake.case.source == "video" and intake.case.grid_code == grid.code
     assert on_duty and intake.case.assignee in on_duty
-    assert world.store.roster_worker(intake.case.assignee) is not None  # an imported worker, not a generated one
+    assert rt.store.roster_worker(intake.case.assignee) is not None  # an imported worker, not a generated one
