@@ -64,7 +64,7 @@ def test_a_broken_layer_fails_the_lint(tmp_path: Path) -> None:
 def test_no_page_imports_another_pages_files() -> None:
     """A page imports its own folder's modules, ui/common/ and /vendor/ only: what pages
     share lives in ui/common, so that no page breaks when another one changes."""
-    imports = re.compile(r"""(?:import|from)\s*(?:[\w{}\s,*]+from\s*)?["']([^"']+)["']""")
+    imports = re.compile(r"""\b(?:import|from)\s*(?:[\w{}\s,*]+\bfrom\s*)?["']([^"']+)["']""")
     strays = []
     for path in sorted((ROOT / "ui").rglob("*.js")):
         for target in imports.findall(path.read_text(encoding="utf-8")):

@@ -204,7 +204,9 @@ def test_incidents_reports_users_audit(store: Store) -> None:
     assert store.add_users([user, {**user, "username": "bob", "role": "worker", "worker_id": "W1"}]) == 2
     assert store.add_users([user]) == 0
     store.update_user("ann", disabled=1)
-    assert store.get_user("ann") == {**user, "worker_id": None, "disabled": 1, "token_version": 0}
+    assert store.get_user("ann") == {
+        **user, "worker_id": None, "disabled": 1, "token_version": 0, "last_login_at": None, "last_login_ip": None,
+    }  # fmt: skip
     assert store.get_user("zed") is None
     with pytest.raises(ValueError):
         store.update_user("ann", shoe_size=9)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 from command_center.store.camera_records import CameraStore
+from command_center.store.case_query import CaseQuery
 from command_center.store.matter_records import MatterStore
 from command_center.store.roster_records import RosterStore
 from dispatch.cases import Case, TimelineEntry
@@ -22,18 +22,6 @@ class StoreUnavailable(RuntimeError):
     def __init__(self, detail: str, retry_after_s: int = 5) -> None:
         super().__init__(detail)
         self.retry_after_s = retry_after_s
-
-
-@dataclass(frozen=True, slots=True)
-class CaseQuery:
-    open_only: bool = False
-    state: str | None = None
-    assignee: str | None = None
-    grid_prefix: str | None = None  # a district/street/community code's significant digits
-    created_since: datetime | None = None
-    created_before: datetime | None = None  # exclusive: [created_since, created_before)
-    limit: int = 100
-    offset: int = 0
 
 
 class Store(RosterStore, CameraStore, MatterStore, Protocol):

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from command_center.store.access import StoreAccess
+from command_center.store.queries import compile_sql
 from command_center.store.schema import cameras as table
 
 if TYPE_CHECKING:
@@ -49,9 +50,6 @@ class CameraStore(Protocol):
 
 
 def _compiled(statement: ClauseElement, dialect: str) -> str:
-    # Imported here: store/queries.py imports store/base.py, which imports this module.
-    from command_center.store.queries import compile_sql
-
     return compile_sql(statement, dialect)
 
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from command_center.store.access import StoreAccess
+from command_center.store.queries import compile_sql, const
 from command_center.store.schema import holidays, matter_versions, settings
 
 VERSION_FIELDS = tuple(c.name for c in matter_versions.columns)
@@ -46,19 +47,6 @@ class MatterStore(Protocol):
     def setting(self, key: str) -> dict[str, Any] | None: ...
 
     def put_setting(self, key: str, doc: dict[str, Any], by: str, at: str) -> None: ...
-
-
-def compile_sql(statement: Any, dialect: str) -> str:
-    # Imported here: store/queries.py imports store/base.py, which imports this module.
-    from command_center.store import queries
-
-    return queries.compile_sql(statement, dialect)
-
-
-def const(value: int | str) -> Any:
-    from command_center.store import queries
-
-    return queries.const(value)
 
 
 def _insert_of(dialect: str) -> Any:

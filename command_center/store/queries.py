@@ -31,7 +31,7 @@ from sqlalchemy.dialects.postgresql.base import PGDialect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement, ColumnElement
 
-from command_center.store.base import CaseQuery
+from command_center.store.case_query import CaseQuery
 from command_center.store.schema import (
     audit,
     case_timeline,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from operator import itemgetter
 from typing import Any, Protocol
 
+from command_center.store import roster_queries
 from command_center.store.access import StoreAccess
 
 Row = dict[str, Any]
@@ -99,14 +100,6 @@ class RosterStore(Protocol):
     def city_map_seq(self) -> int | None: ...
 
 
-def _queries() -> Any:
-    """store/roster_queries.py, imported on first use: base.Store imports this module for
-    RosterStore, and the statements need store/queries.py, which needs base (a cycle)."""
-    from command_center.store import roster_queries
-
-    return roster_queries
-
-
 def _rows(fields: tuple[str, ...], found: list[Any]) -> Iterator[Row]:
     return (dict(zip(fields, r, strict=True)) for r in found)
 
@@ -120,7 +113,7 @@ class RosterRecords(StoreAccess):
     """Written once for both stores over StoreAccess (see store/records.py)."""
 
     def _sql(self) -> dict[str, str]:
-        rq = _queries()
+        rq = roster_queries
         return rq.fixed(self.dialect)
 
     def _many(self, db: Any, sql: str, rows: list[Row]) -> None:
@@ -141,7 +134,7 @@ class RosterRecords(StoreAccess):
         if not rows:
             return
         if self.dialect == "sqlite":
-            db.executemany(_queries().positional(name), rows)
+            db.executemany(roster_queries.positional(name), rows)
         elif len(rows) <= FEW:
             self._many(db, self._sql()[name], [dict(zip(fields, row, strict=True)) for row in rows])
         else:
@@ -151,7 +144,7 @@ class RosterRecords(StoreAccess):
 
     # reading
     def roster_state(self, leave_after: str | None = None) -> RosterState:
-        rq = _queries()
+        rq = roster_queries
         sql = self._sql()
         state = RosterState()
         with self._reading() as db:
@@ -167,7 +160,7 @@ class RosterRecords(StoreAccess):
         return state
 
     def list_roster(self, query: RosterQuery) -> tuple[list[Row], int]:
-        rq = _queries()
+        rq = roster_queries
         params: dict[str, Any] = {}
         if query.q:
             params["q"] = _like(query.q)
@@ -188,7 +181,7 @@ class RosterRecords(StoreAccess):
         return items, total
 
     def roster_worker(self, worker_id: str) -> Row | None:
-        rq = _queries()
+        rq = roster_queries
         with self._reading() as db:
             found = db.execute(self._sql()["get_worker"], {"id": worker_id}).fetchone()
             if found is None:
@@ -199,7 +192,7 @@ class RosterRecords(StoreAccess):
 
     def _fill(self, db: Any, items: list[Row]) -> None:
         """Each worker's current grids, leave and whether they have an account."""
-        rq = _queries()
+        rq = roster_queries
         if not items:
             return
         ids = [w["id"] for w in items]
@@ -222,7 +215,7 @@ class RosterRecords(StoreAccess):
     def roster_history(
         self, worker: str = "", grid: str = "", scope: str = "", limit: int = 100
     ) -> list[Row]:
-        rq = _queries()
+        rq = roster_queries
         params: dict[str, Any] = {}
         if worker:
             params["worker"] = worker
@@ -246,7 +239,7 @@ class RosterRecords(StoreAccess):
 
     # writing
     def apply_roster(self, changes: RosterChanges) -> None:
-        rq = _queries()
+        rq = roster_queries
         if not changes:
             return
         sql = self._sql()
@@ -285,7 +278,7 @@ class RosterRecords(StoreAccess):
     def apply_accounts(self, new: list[Row], updates: list[Row]) -> None:
         """Accounts added and changed (role, jurisdiction, worker_id; each change revokes
         the account's tokens) in one transaction."""
-        rq = _queries()
+        rq = roster_queries
         rows = rq.user_rows(new)
         with self._writing() as db:
             self._many(db, rq.insert_user(self.dialect), rows)
