@@ -7,10 +7,13 @@ importing it a second time as `tests.conftest` would make two copies of its fixt
 from __future__ import annotations
 
 import asyncio
+import os
+import secrets
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,3 +166,26 @@ def serve_app(rt_or_config: Runtime | Config, city: City | None = None) -> Serve
 
     rt = build_runtime(rt_or_config, city) if isinstance(rt_or_config, Config) else rt_or_config
     return ServerThread(build_app(rt))
+
+
+PG_ADMIN = os.environ.get("CC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@contextmanager
+def postgres_database(prefix: str = "cc_test") -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards; the test is skipped
+    when psycopg or the server (CC_TEST_POSTGRES, default 127.0.0.1:5432) is missing."""
+    import pytest
+
+    psycopg = pytest.importorskip("psycopg")
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN}: {exc}")
+    try:
+        yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

@@ -7,8 +7,6 @@ restarts, and "test connection" answering a JPEG or 422 fast."""
 from __future__ import annotations
 
 import csv
-import os
-import secrets
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,11 +21,10 @@ from command_center.registry.cameras import effective_cameras
 from command_center.store import create_store
 from dispatch.city import City
 from dispatch.city.codes import significant_digits
-from tests.helpers import ServerThread, build_runtime, serve_app
+from tests.helpers import ServerThread, build_runtime, postgres_database, serve_app
 
 SIM = "sim://street?seed=5"
 YAML_CAMERA = "yaml-cam"
-PG_ADMIN = os.environ.get("CC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -267,16 +264,8 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'cc.db'}"
         return
-    psycopg = pytest.importorskip("psycopg")
-    name = f"cc_test_cams_{secrets.token_hex(4)}"
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN}: {exc}")
-    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with postgres_database("cc_test_cams") as url:
+        yield url
 
 
 def test_camera_records_on_both_stores(store_url: str, small_city: City) -> None:

@@ -20,7 +20,7 @@ from command_center.runtime import Runtime
 from dispatch.city import City
 from dispatch.deadlines import deadline_for
 from dispatch.intake import Intake
-from tests.helpers import ServerThread, build_runtime, serve_app
+from tests.helpers import ServerThread, build_runtime, postgres_database, serve_app
 
 CODE = "0101"  # 暴露垃圾: 2 working hours in configs/matters.yaml
 
@@ -226,43 +226,34 @@ def test_import_matters_all_or_nothing(nodes: tuple[ServerThread, Runtime, Runti
         assert {(p["code"], p["district"]) for p in pending} >= {("0101", a), ("0601", a)}
 
 
-def test_store_records_on_both_databases(tmp_path: Path) -> None:
-    """The statements of store/matter_records.py on SQLite and, where reachable, PostgreSQL."""
-    import os
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 's.db'}"
+        return
+    with postgres_database("cc_matters") as url:
+        yield url
 
+
+def test_store_records_on_both_databases(any_store_url: str) -> None:
+    """The statements of store/matter_records.py on SQLite and PostgreSQL."""
     from command_center.store import create_store
 
-    urls = [f"sqlite:///{tmp_path / 's.db'}"]
-    pg = os.environ.get("CC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"cc_matters_{os.getpid()}"
+    store = create_store(any_store_url)
     try:
-        import psycopg
-
-        with psycopg.connect(pg, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name}")
-            conn.execute(f"CREATE DATABASE {name}")
-        urls.append(pg.rsplit("/", 1)[0] + "/" + name)
-    except Exception:  # no PostgreSQL here: SQLite only
-        pass
-    for url in urls:
-        store = create_store(url)
-        try:
-            row = {"code": "0101", "district": "440104", "status": "proposed", "change": "change", "doc": {"code": "0101"},
-                   "effective_from": "2026-01-01", "proposed_by": "a", "proposed_at": "t", "reason": "r"}  # fmt: skip
-            stored = store.add_matter_versions([row, row])
-            assert [s["version"] for s in stored] == [1, 2]
-            assert store.decide_matter_version(stored[0]["seq"], "approved", "b", "t2", "ok")
-            assert not store.decide_matter_version(stored[0]["seq"], "rejected", "b", "t2", "")
-            assert [r["version"] for r in store.matter_versions(status="approved", district="440104")] == [1]
-            store.put_day("2026-10-01", "holiday", "国庆", "a", "t")
-            store.put_day("2026-10-01", "workday", "调休", "a", "t")
-            assert [(d["day"], d["kind"]) for d in store.stored_days()] == [("2026-10-01", "workday")]
-            assert store.delete_day("2026-10-01") and not store.delete_day("2026-10-01")
-            store.put_setting("supervision", {"warn_at": 0.5}, "a", "t")
-            store.put_setting("supervision", {"warn_at": 0.6}, "a", "t")
-            assert store.setting("supervision")["doc"] == {"warn_at": 0.6}  # type: ignore[index]
-        finally:
-            store.close()
-    if len(urls) > 1:
-        with psycopg.connect(pg, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        row = {"code": "0101", "district": "440104", "status": "proposed", "change": "change", "doc": {"code": "0101"},
+               "effective_from": "2026-01-01", "proposed_by": "a", "proposed_at": "t", "reason": "r"}  # fmt: skip
+        stored = store.add_matter_versions([row, row])
+        assert [s["version"] for s in stored] == [1, 2]
+        assert store.decide_matter_version(stored[0]["seq"], "approved", "b", "t2", "ok")
+        assert not store.decide_matter_version(stored[0]["seq"], "rejected", "b", "t2", "")
+        assert [r["version"] for r in store.matter_versions(status="approved", district="440104")] == [1]
+        store.put_day("2026-10-01", "holiday", "国庆", "a", "t")
+        store.put_day("2026-10-01", "workday", "调休", "a", "t")
+        assert [(d["day"], d["kind"]) for d in store.stored_days()] == [("2026-10-01", "workday")]
+        assert store.delete_day("2026-10-01") and not store.delete_day("2026-10-01")
+        store.put_setting("supervision", {"warn_at": 0.5}, "a", "t")
+        store.put_setting("supervision", {"warn_at": 0.6}, "a", "t")
+        assert store.setting("supervision")["doc"] == {"warn_at": 0.6}  # type: ignore[index]
+    finally:
+        store.close()

@@ -6,8 +6,6 @@ the same import on PostgreSQL."""
 from __future__ import annotations
 
 import csv
-import os
-import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -24,13 +22,12 @@ from command_center.runtime import Runtime
 from command_center.store import Store, create_store
 from dispatch.city import City
 from dispatch.intake import Intake
-from tests.helpers import SHARED, build_runtime, serve_app, token_for
+from tests.helpers import SHARED, build_runtime, postgres_database, serve_app, token_for
 
 OUTLINES = SHARED / "geo" / "guangzhou_districts.geojson"
 CHEAP_HASH = {"hash_time_cost": 1, "hash_memory_kib": 1024}
 WORKERS = 22_400
 HEADER = ["工号", "编号", "姓名", "手机", "网格编码", "专兼职", "级别", "班次"]
-PG_ADMIN = os.environ.get("CC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def roster_rows(grids: list[str], count: int = WORKERS) -> list[list[str]]:
@@ -373,19 +370,8 @@ def test_a_roster_change_reaches_a_second_node_within_two_seconds(
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    try:
-        import psycopg
-    except ImportError:
-        pytest.skip("psycopg is not installed")
-    name = f"cc_test_{secrets.token_hex(4)}"
-    try:
-        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at {PG_ADMIN}: {exc}")
-    yield PG_ADMIN.rsplit("/", 1)[0] + "/" + name
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with postgres_database() as url:
+        yield url
 
 
 def test_the_roster_import_on_postgresql(world: World, pg_url: str) -> None:
