@@ -164,6 +164,8 @@ def test_the_roster_page_assigns_a_grid_and_records_leave(server: tuple[ServerTh
     row.click()
     drawer = "#tab-roster aside.drawer"
     page.wait_for_selector(f"{drawer} .grid-list [data-grid='{grids[0].code}']", timeout=10000)
+    # each grid links to its public worker card (三公开)
+    assert page.get_attribute(f"{drawer} .grid-list [data-grid='{grids[0].code}'] a", "href") == f"/grid/{grids[0].code}"
     # add the second grid by name: district → street → community → grid
     path = rt.city.city.path(grids[1].code)
     for depth, area in enumerate(a for a in path if a.level in ("street", "community", "grid")):

@@ -148,8 +148,10 @@ function gridsEditor(w, grids) {
     shift.addEventListener('change', () => { g.shift = shift.value; });
     const drop = el('button', { class: 'btn', type: 'button' }, '移除');
     drop.addEventListener('click', () => { grids.splice(i, 1); render(); });
+    // 三公开: the grid's public worker card (and from there its QR poster), in a new tab.
+    const card = el('a', { class: 'btn', href: `/grid/${encodeURIComponent(g.grid_code)}`, target: '_blank', rel: 'noopener' }, '公示卡');
     return el('div', { class: 'actions', dataset: { grid: g.grid_code } },
-      el('span', { title: g.grid_code }, g.grid_name || g.grid_code), shift, drop);
+      el('span', { title: g.grid_code }, g.grid_name || g.grid_code), shift, card, drop);
   }));
   render();
   let picked = null;
