@@ -174,6 +174,16 @@ class LeaseManager:
                         await self._give_up(cam, release=False)
             await self._announce()
 
+    async def set_cameras(self, cameras: Iterable[str]) -> None:
+        """The camera set changed (an admin added or removed cameras: registry/cameras.py):
+        new ones are claimed at the next scans, like any free camera; held ones that are
+        gone are stopped and their leases released."""
+        async with self._lock:
+            self.cameras = sorted(set(cameras))
+            for cam in [c for c in self.held if c not in self.cameras]:
+                log.info("worker %s drops camera %s: it is no longer configured", self.worker_id, cam)
+                await self._give_up(cam, release=True)
+
     async def scan(self) -> None:
         async with self._lock:
             live = await self.live_workers()

@@ -128,6 +128,7 @@ class Runtime:
         await self.bus.start()
         self.cameras.start_vision_only()
         self.jobs.spawn("camera-watch", self.cameras.watch())
+        self.jobs.spawn("registry", self.registry.run())  # cameras added or removed in the console
         self.retention.files_only = True  # a detection worker holds evidence, not the store's records
         self.jobs.spawn("retention", self.retention.run())
 

@@ -1,7 +1,8 @@
 """`command-center worker`: a detection worker for the cameras it holds leases on.
 
 Runs sources and vision only, publishing incidents to the shared bus; the API, hub and
-dispatcher run on `serve` nodes. Cameras spread over the workers by leases in the bus's
+dispatcher run on `serve` nodes. It follows the registry's cameras like any node (a camera
+added in the console is claimed by some worker within seconds, a removed one released). Cameras spread over the workers by leases in the bus's
 Redis (command_center/leases.py); the worker's holdings are readable there under
 `{prefix}:worker:{id}` while it lives.
 """
@@ -30,8 +31,6 @@ def check_worker_config(config: Config) -> None:
             "command-center worker needs a shared bus to publish to and to hold camera leases in: "
             "set bus: redis://HOST:PORT/DB[?prefix=cc] (the same as the serve nodes')"
         )
-    if not config.cameras:
-        raise WorkerError("no cameras configured: a worker would have nothing to watch")
 
 
 def lease_settings(config: Config) -> LeaseSettings:
@@ -61,6 +60,11 @@ async def run_worker(config: Config, worker_id: str | None = None, stop: asyncio
     leases = LeaseManager(
         client, options.prefix, worker_id, [c.id for c in config.cameras], rt.cameras.start_camera, rt.cameras.stop_camera, settings
     )
+
+    async def follow_cameras() -> None:  # after the runtime's own applier changed config.cameras
+        await leases.set_cameras(c.id for c in config.cameras)
+
+    rt.registry.on("cameras", follow_cameras)
     await rt.start_worker()
     try:
         await leases.start()

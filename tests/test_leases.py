@@ -367,3 +367,26 @@ def test_a_sharded_serve_node_watches_no_camera(prefix: str, tmp_path: Path, sma
             await rt.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_changed_camera_set_drops_the_removed_and_claims_the_new(prefix: str) -> None:
+    """An admin removes two cameras and adds one (registry/cameras.py → worker.py)."""
+
+    async def scenario() -> None:
+        client = aredis.Redis.from_url(REDIS, decode_responses=True)
+        watching = Watching()
+        one = manager(client, prefix, "w1", watching)
+        try:
+            await one.start()
+            await until(lambda: len(watching.by) == len(CAMERAS), 10)
+            wanted = [*CAMERAS[2:], "cam-new"]
+            await one.set_cameras(wanted)
+            assert set(watching.by) == set(CAMERAS[2:])  # the removed stopped at once
+            assert (await owners(client, prefix, CAMERAS[:2])) == dict.fromkeys(CAMERAS[:2])  # and released
+            await until(lambda: set(watching.by) == set(wanted), 5)  # the new one claimed at a scan
+            assert watching.doubles == []
+        finally:
+            await one.stop()
+            await client.aclose()
+
+    asyncio.run(scenario())

@@ -10,9 +10,9 @@ whose zones, rules, thresholds or place changed gets a new pipeline over the run
 source, a removed one stops.
 
 With sharding (detection workers holding cameras by leases, command_center/worker.py) a
-serve node follows the set the same way but watches none; a worker starts from the
-effective set read at its start, so a camera added or removed later reaches the workers
-at their next restart (the lease manager's camera list is fixed for its life).
+serve node follows the set the same way but watches none; each worker follows it too and
+hands its new camera list to its lease manager: an added camera is claimed by some
+worker at the next scan, a removed one is stopped and its lease released.
 """
 
 from __future__ import annotations
