@@ -1,5 +1,5 @@
-"""Grid workers' photos for the public worker card (三公开): one JPEG per worker under
-`data_dir/worker_photos/`.
+"""Grid workers' photos for the public worker card (三公开): one JPEG per worker, in the store
+(table worker_photos), so that every node serves the photo an admin uploaded on any one.
 
 An upload is checked to be a real image (command_center/photos.py) and re-encoded as a JPEG
 of at most 600 px a side: re-encoding drops the metadata a phone writes (the GPS position
@@ -9,19 +9,18 @@ and nothing else.
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
-from pathlib import Path
+import time
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from command_center.photos import JPEG_QUALITY, NotAnImage, clean_photo
 
+if TYPE_CHECKING:
+    from command_center.store import Store
+
 MAX_SIDE = 600
-FOLDER = "worker_photos"
-_PLAIN_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}$")  # usable as a file name as it is
 
 
 def portrait(raw: bytes) -> tuple[bytes, int, int]:
@@ -43,40 +42,23 @@ def portrait(raw: bytes) -> tuple[bytes, int, int]:
 
 
 class WorkerPhotos:
-    """The photo files, by worker id (an id that is no plain file name is hashed)."""
+    """The photos by worker id, over the store (blocking calls: run them on a worker thread)."""
 
-    def __init__(self, data_dir: Path) -> None:
-        self.root = data_dir / FOLDER
+    def __init__(self, store: Store) -> None:
+        self.store = store
 
-    def _file(self, worker_id: str) -> Path:
-        name = (
-            worker_id
-            if _PLAIN_ID.match(worker_id)
-            else "h-" + hashlib.sha256(worker_id.encode()).hexdigest()[:32]
-        )
-        return self.root / f"{name}.jpg"
+    def save(self, worker_id: str, jpeg: bytes, by: str) -> int:
+        """Store the photo; its new version (for the URL, so a new photo is not cached as the old)."""
+        version = time.time_ns() // 1_000_000
+        self.store.put_worker_photo(worker_id, jpeg, version, by)
+        return version
 
-    def save(self, worker_id: str, jpeg: bytes) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        target = self._file(worker_id)
-        tmp = target.with_name(f".{target.stem}.tmp")
-        tmp.write_bytes(jpeg)
-        os.replace(tmp, target)  # readers never see half a file
-
-    def path(self, worker_id: str) -> Path | None:
-        target = self._file(worker_id)
-        return target if target.is_file() else None
+    def jpeg(self, worker_id: str) -> bytes | None:
+        found = self.store.worker_photo(worker_id)
+        return None if found is None else found[0]
 
     def version(self, worker_id: str) -> int | None:
-        """A number that changes with the photo (for the URL, so a new photo is not cached as the old), or None."""
-        try:
-            return self._file(worker_id).stat().st_mtime_ns // 1_000_000
-        except OSError:
-            return None
+        return self.store.worker_photo_version(worker_id)
 
     def remove(self, worker_id: str) -> bool:
-        try:
-            self._file(worker_id).unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        return self.store.delete_worker_photo(worker_id)

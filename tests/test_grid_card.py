@@ -18,6 +18,7 @@ from PIL import Image
 
 from command_center.config import parse_config
 from command_center.runtime import Runtime
+from command_center.store import create_store
 from dispatch.city import City, Worker
 from tests.browser import NEEDS_BROWSER, chromium, new_page
 from tests.helpers import ServerThread, build_runtime, serve_app
@@ -163,6 +164,12 @@ def test_worker_photos_are_set_by_admins_and_public_while_assigned(
     decoded = cv2.imdecode(np.frombuffer(served.content, np.uint8), cv2.IMREAD_COLOR)
     assert decoded is not None and decoded.shape[:2] == (300, 200)
     assert b"Exif" not in served.content  # re-encoded: the GPS position is gone
+    # In the store, not on this node's disk: another node over the same store serves the same photo.
+    other = create_store(rt.config.store)
+    try:
+        assert (found := other.worker_photo(worker.id)) is not None and found[0] == served.content
+    finally:
+        other.close()
     actions = [row["action"] for row in rt.store.iter_audit() if row["target"] == worker.id]
     assert actions.count("worker.photo") == 2
     # Off the roster, the photo is no one's contact any more: not served.

@@ -22,7 +22,7 @@ from urllib.parse import quote
 import qrcode
 import qrcode.image.svg
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from command_center import audit
@@ -54,7 +54,7 @@ def number_of(worker: Worker) -> str:
 
 
 def photos(request: Request) -> WorkerPhotos:
-    return WorkerPhotos(deps.config(request).server.data_dir)
+    return WorkerPhotos(deps.store(request))
 
 
 def grid_of(city: City, code: str) -> Area:
@@ -168,12 +168,12 @@ def _assigned(request: Request, city: City) -> dict[str, Worker]:
     return held[2]
 
 
-async def public_photo(request: Request) -> FileResponse:
+async def public_photo(request: Request) -> Response:
     number = request.path_params["number"]
     worker = _assigned(request, deps.city(request).city).get(number)
-    path = None if worker is None else photos(request).path(worker.id)
-    if path is not None:
-        return FileResponse(path, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=300"})
+    jpeg = None if worker is None else await asyncio.to_thread(photos(request).jpeg, worker.id)
+    if jpeg is not None:
+        return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "public, max-age=300"})
     raise ApiError(
         404, "no such photo", {"number": number, "reason": "no photo of a worker assigned to a grid"}
     )
@@ -208,13 +208,10 @@ async def upload_photo(request: Request) -> JSONResponse:
         jpeg, width, height = await asyncio.to_thread(portrait, raw)
     except NotAnImage as exc:
         raise ApiError(422, "the photo is not an image we can read", exc.reason) from None
-    store = photos(request)
-    await asyncio.to_thread(store.save, worker.id, jpeg)
-    await audit.record(
-        deps.store(request), request, principal_of(request), "worker.photo", worker.id, f"{width}x{height}"
-    )
+    principal = principal_of(request)
+    version = await asyncio.to_thread(photos(request).save, worker.id, jpeg, principal.user)
+    await audit.record(deps.store(request), request, principal, "worker.photo", worker.id, f"{width}x{height}")
     _cache(request).pop(worker.grid_code, None)
-    version = store.version(worker.id)
     url = f"/api/public/workers/{quote(number_of(worker), safe='')}/photo.jpg?v={version}"
     return JSONResponse({"worker_id": worker.id, "photo_url": url, "width": width, "height": height})
 

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from command_center.store.camera_records import CameraStore
 from command_center.store.case_query import CaseQuery
 from command_center.store.matter_records import MatterStore
+from command_center.store.photo_records import PhotoStore
 from command_center.store.roster_records import RosterStore
 from dispatch.cases import Case, TimelineEntry
 
@@ -24,7 +25,7 @@ class StoreUnavailable(RuntimeError):
         self.retry_after_s = retry_after_s
 
 
-class Store(RosterStore, CameraStore, MatterStore, Protocol):
+class Store(RosterStore, CameraStore, MatterStore, PhotoStore, Protocol):
     # incidents: plain JSON documents, owned by the composition root
     def add_incident(self, incident: dict[str, Any]) -> None: ...
 

@@ -31,6 +31,7 @@ from command_center.store.access import StoreAccess
 from command_center.store.camera_records import CameraRecords
 from command_center.store.columns import USER_DEFAULTS
 from command_center.store.matter_records import MatterRecords
+from command_center.store.photo_records import PhotoRecords
 from command_center.store.queries import AUDIT_LISTED, KEY_FIELDS, USER_FIELDS, Statements
 from command_center.store.roster_records import RosterRecords
 from command_center.store.version_records import VersionRecords
@@ -41,7 +42,7 @@ def _doc(text: str) -> dict[str, Any]:
     return doc
 
 
-class RecordStore(RosterRecords, CameraRecords, MatterRecords, VersionRecords, StoreAccess):
+class RecordStore(RosterRecords, CameraRecords, MatterRecords, PhotoRecords, VersionRecords, StoreAccess):
     sql: Statements
 
     # incidents

@@ -263,3 +263,14 @@ city_maps = sa.Table(
     sa.Column("doc", sa.Text, nullable=False),
     sqlite_autoincrement=True,
 )
+
+# Grid workers' photos for the public worker card (三公开): re-encoded JPEGs (at most 600 px,
+# no metadata: command_center/worker_photos.py), in the store so that every node serves them.
+worker_photos = sa.Table(
+    "worker_photos",
+    metadata,
+    sa.Column("worker_id", sa.Text, primary_key=True),
+    sa.Column("jpeg", sa.LargeBinary, nullable=False),
+    sa.Column("version", sa.BigInteger, nullable=False),  # ms since the epoch: changes the photo's URL
+    sa.Column("updated_by", sa.Text, nullable=False),
+)
