@@ -10,7 +10,6 @@ import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import lru_cache
 from itertools import chain
-from operator import itemgetter
 from pathlib import Path
 from typing import Literal, NamedTuple, TypeVar
 
@@ -18,11 +17,12 @@ from command_center.importing.problems import Problem
 from command_center.importing.tables import (
     Cells,
     Columns,
+    ColumnTable,
     Row,
     Table,
     duplicate_values,
     normalize_header,
-    read_table,
+    read_columns,
 )
 from dispatch.city.codes import is_code, level_of
 from dispatch.city.model import Shift, Worker, WorkerKind
@@ -107,7 +107,7 @@ def check_roster(
 
     All or nothing: with any problem the entries are empty and every problem is listed.
     """
-    table, problems = read_table(path, ROSTER_COLUMNS, sheet)
+    table, problems = read_columns(path, ROSTER_COLUMNS, sheet)
     entries, row_problems = check_roster_rows(table, grid_codes)
     problems.extend(row_problems)
     if problems:
@@ -115,12 +115,15 @@ def check_roster(
     return entries, []
 
 
-def check_roster_rows(table: Table, grid_codes: Collection[str]) -> tuple[list[RosterEntry], list[Problem]]:
+def check_roster_rows(
+    columns: ColumnTable, grid_codes: Collection[str]
+) -> tuple[list[RosterEntry], list[Problem]]:
     """Entries from a table already read; the duplicate checks span all its rows."""
     known = grid_codes if isinstance(grid_codes, set | frozenset) else set(grid_codes)
-    clean = clean_entries(table, known)
+    clean = clean_entries(columns, known)
     if clean is not None:
         return clean, []
+    table = columns.rows()  # some row has a problem: found and named row by row
     entries: list[RosterEntry] = []
     problems: list[Problem] = []
     for row in table.rows:
@@ -133,16 +136,19 @@ def check_roster_rows(table: Table, grid_codes: Collection[str]) -> tuple[list[R
     return entries, problems
 
 
-def clean_entries(table: Table, known: Collection[str]) -> list[RosterEntry] | None:
+def clean_entries(columns: ColumnTable, known: Collection[str]) -> list[RosterEntry] | None:
     """The entries of a table in which every row passes every check, found a column at a
     time (a city's 20,000 rows in a few passes of C); None for any other table, which
     check_roster_rows then reads row by row, reporting each problem. The same checks as
     _entry's and duplicate_values': each column here passes exactly when all its cells do
     there (a faster test that may fail where a cell would pass only sends the table there)."""
-    if not ROSTER_COLUMNS.required <= table.headers.keys():
+    if not ROSTER_COLUMNS.required <= columns.cells.keys():
         return None  # reported with the header
+    blank = [""] * len(columns.numbers)  # an optional column the file does not have
     try:
-        ids, raw_codes, names, phones, kinds, levels, shifts, grid_texts = map(_columns(table), _ORDER)
+        ids, raw_codes, names, phones, kinds, levels, shifts, grid_texts = (
+            columns.cells.get(name, blank) for name in _ORDER
+        )
         if not all(map(all, (ids, names, phones, kinds, shifts, grid_texts))):
             return None  # an empty required cell
         codes = [c for c in raw_codes if c]
@@ -162,11 +168,11 @@ def clean_entries(table: Table, known: Collection[str]) -> list[RosterEntry] | N
             _choices(kinds, parse_kind),
             _choices(levels, lambda t: parse_level(t) if t else DEFAULT_LEVEL),
             _choices(shifts, parse_shift),
-            [row.number for row in table.rows],
+            columns.numbers,
             strict=True,
         )
         return list(map(RosterEntry._make, fields))
-    except (ValueError, KeyError):  # a bad cell (or a Row not made by read_table)
+    except ValueError:  # a bad cell
         return None
 
 
@@ -176,11 +182,6 @@ _WORKER_IDS = re.compile(r"(?:[A-Za-z0-9_.-]{1,32}\n)*")
 _MOBILES = re.compile(r"(?:1[3-9][0-9]{9}\n)*")
 _GRID_CODES = re.compile(r"(?:[0-9]{12}(?!000)[0-9]{3}\n)*")
 _ORDER = ("worker_id", "code", "name", "phone", "kind", "level", "shift", "grid_codes")
-
-
-def _columns(table: Table) -> Callable[[str], list[str]]:
-    cells = [row.cells for row in table.rows]
-    return lambda name: list(map(itemgetter(name), cells)) if name in table.headers else [""] * len(cells)
 
 
 def _each(lines: re.Pattern[str], texts: list[str]) -> bool:

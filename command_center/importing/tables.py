@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from functools import lru_cache
 from itertools import chain, islice
-from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
@@ -147,56 +146,72 @@ def read_table(path: str | Path, columns: Columns, sheet: str | None = None) -> 
     still read for the columns that are known, so one pass shows every problem.
     Empty rows are skipped.
     """
-    path = Path(path)
-    try:
-        # Rows are taken as they are read, so a row's cell list goes as soon as its Row is made.
-        return _read_rows(path, columns, _raw_rows(path, sheet))
-    except Unreadable as exc:
-        return Table(path.name, 0, {}, []), [Problem(path.name, exc.row, None, exc.message)]
+    columns_read, problems = read_columns(path, columns, sheet)
+    return columns_read.rows(), problems
 
 
-def _read_rows(path: Path, columns: Columns, raw: Iterator[RawRow]) -> tuple[Table, list[Problem]]:
+def _header(
+    path: Path, columns: Columns, raw: Iterator[RawRow]
+) -> Table | tuple[Table, dict[str, int], int, Iterator[RawRow], list[Problem]]:
+    """The header found among the first rows: (an empty table, column → position, the
+    header's width, the rows after it, the header's problems); an empty Table for no rows."""
     head = list(islice(raw, HEADER_SEARCH_ROWS))
     if not head:
-        return Table(path.name, 0, {}, []), [Problem(path.name, None, None, "the file has no rows")]
+        return Table(path.name, 0, {}, [])
     start = _header_index(head, columns)
     header_row, header_cells = head[start]
     positions, headers, problems = check_header(path.name, header_row, header_cells, columns)
     table = Table(path.name, header_row, headers, [])
-    width = len(header_cells)
-    pick, names = _picker(positions), tuple(positions)
-    # The known columns' cells of a full row; the two extra 0s (cut off by zip) make it a
-    # tuple whatever the number of known columns.
-    get = itemgetter(*positions.values(), 0, 0)
-    append = table.rows.append
-    for number, cells in chain(head[start + 1 :], raw):
-        if len(cells) == width:  # the usual row: as wide as the header (and so past each position)
-            append(Row(number, dict(zip(names, get(cells), strict=False))))
-            continue
-        if len(cells) > width and any(cells[width:]):
-            problems.append(Problem(path.name, number, None, _beyond_header(cells, width, path.suffix)))
-        append(Row(number, pick(cells)))
-    return table, problems
+    return table, positions, len(header_cells), chain(head[start + 1 :], raw), problems
 
 
-def _picker(positions: dict[str, int]) -> Callable[[list[str]], dict[str, str]]:
-    """cells → {column: text} for the known columns ("" past a short row's end), the lookups
-    made once per file rather than once per cell: a roster has 20,000 rows."""
-    names = tuple(positions)
-    if not names:
-        return lambda cells: {}
-    index = tuple(positions.values())
-    need = max(index) + 1
-    get = itemgetter(*index)
-    if len(index) == 1:
-        return lambda cells: {names[0]: _cell(cells, index[0])}
+@dataclass(slots=True)
+class ColumnTable:
+    """A table read a column at a time: `cells` maps each known column to its cells, top to
+    bottom ("" past a short row's end), `numbers` holds the rows' numbers. A whole column
+    can be checked in one pass of C; `rows()` makes the row Table (a dict per row) only
+    when problems must be found and named row by row."""
 
-    def pick(cells: list[str]) -> dict[str, str]:
-        if len(cells) >= need:
-            return dict(zip(names, get(cells), strict=True))
-        return {name: _cell(cells, i) for name, i in zip(names, index, strict=True)}
+    table: Table  # file, header and problem(); its rows are empty until rows() is called
+    numbers: list[int]
+    cells: dict[str, list[str]]
 
-    return pick
+    def rows(self) -> Table:
+        if self.numbers and not self.table.rows:
+            names = tuple(self.cells)
+            by_row = zip(*self.cells.values(), strict=True) if names else ((),) * len(self.numbers)
+            self.table.rows = [
+                Row(n, dict(zip(names, values, strict=True)))
+                for n, values in zip(self.numbers, by_row, strict=True)
+            ]
+        return self.table
+
+
+def read_columns(
+    path: str | Path, columns: Columns, sheet: str | None = None
+) -> tuple[ColumnTable, list[Problem]]:
+    """read_table's table and problems, read into columns (see ColumnTable)."""
+    path = Path(path)
+    try:
+        found = _header(path, columns, _raw_rows(path, sheet))
+        if isinstance(found, Table):
+            return ColumnTable(found, [], {}), [Problem(path.name, None, None, "the file has no rows")]
+        table, positions, width, rest, problems = found
+        rows = list(rest)
+    except Unreadable as exc:
+        empty = Table(path.name, 0, {}, [])
+        return ColumnTable(empty, [], {}), [Problem(path.name, exc.row, None, exc.message)]
+    numbers: list[int] = [number for number, _ in rows]
+    cells: list[list[str]] = [row for _, row in rows]
+    if any(len(row) != width for row in cells):  # rare: a row wider or narrower than the header
+        for i, row in enumerate(cells):
+            if len(row) > width and any(row[width:]):
+                problems.append(Problem(path.name, numbers[i], None, _beyond_header(row, width, path.suffix)))
+            if len(row) != width:
+                cells[i] = (row + [""] * width)[:width]
+    by_position = list(zip(*cells, strict=True)) if cells else [()] * width
+    by_column = {name: list(by_position[i]) for name, i in positions.items()}
+    return ColumnTable(table, numbers, by_column), problems
 
 
 def _beyond_header(cells: list[str], width: int, suffix: str) -> str:
@@ -250,10 +265,6 @@ def _header_index(raw: list[RawRow], columns: Columns) -> int:
         if any(columns.canonical(text) is not None for text in cells if text):
             return i
     return 0
-
-
-def _cell(cells: list[str], i: int) -> str:
-    return cells[i] if i < len(cells) else ""
 
 
 def read_raw_rows(path: Path, sheet: str | None = None) -> list[RawRow]:

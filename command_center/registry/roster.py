@@ -19,6 +19,7 @@ import secrets
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from command_center.auth.passwords import Passwords
 from command_center.auth.users import Account, account_rows, check_password
 from command_center.importing.problems import Problem
 from command_center.importing.roster import ROSTER_COLUMNS, RosterEntry, check_roster_rows
-from command_center.importing.tables import Table, read_table
+from command_center.importing.tables import Table, read_columns
 from command_center.importing.users import UserEntry, check_users
 from command_center.registry.imports import ImportContext, ImportOptions, ImportResult
 from command_center.store.roster_records import RosterChanges, RosterState
@@ -43,8 +44,9 @@ class _Plan:
 
 def import_roster(path: Path, context: ImportContext, options: ImportOptions) -> ImportResult:
     result = ImportResult("roster", path.name, applied=False)
-    table, problems = read_table(path, ROSTER_COLUMNS)
-    entries, found = check_roster_rows(table, {g.code for g in context.city.grids})
+    columns, problems = read_columns(path, ROSTER_COLUMNS)
+    entries, found = check_roster_rows(columns, {g.code for g in context.city.grids})
+    table = columns.table  # names the columns in problems (its rows are not needed here)
     state = context.store.roster_state()
     problems += found + _district_problems(table, entries, state, options.district)
     problems += _code_clashes(table, entries, state)
@@ -166,11 +168,16 @@ def worker_row(e: RosterEntry) -> dict[str, Any]:
     }
 
 
+# A RosterEntry's fields in NEW_WORKER_FIELDS order (id, code, name, phone, kind, level).
+_NEW_WORKER = itemgetter(0, 1, 2, 3, 5, 6)
+
+
 def _plan_new_workers(plan: _Plan, entries: list[RosterEntry]) -> None:
     """_plan_worker for workers none of whom is stored or has assignments (a first
-    import): each added, with every grid of its row opened; nothing to diff."""
+    import): each added, with every grid of its row opened; nothing to diff. Rows go as
+    tuples, made straight from the entries (no dict per worker)."""
     opened = [(e.worker_id, grid, e.shift) for e in entries for grid in e.grid_codes]
-    plan.changes.insert_workers.extend(map(worker_row, entries))
+    plan.changes.new_workers.extend(map(_NEW_WORKER, entries))
     plan.changes.open.extend(opened)
     plan.counts["assignments_opened"] += len(opened)
     plan.counts["added"] += len(entries)

@@ -34,13 +34,21 @@ class RosterChanges:
     source: str  # on opened assignments: "import:roster.csv by admin", "admin:alice"
     actor: str  # updated_by on the workers written
     insert_workers: list[Row] = field(default_factory=list)
+    new_workers: list[tuple[str, ...]] = field(default_factory=list)  # more, as NEW_WORKER_FIELDS tuples
     update_workers: list[Row] = field(default_factory=list)
     close: list[int] = field(default_factory=list)
     open: list[tuple[str, str, str]] = field(default_factory=list)  # (worker_id, grid_code, shift)
     users: list[Row] = field(default_factory=list)  # user rows (auth/users.py); taken names are skipped
 
     def __bool__(self) -> bool:
-        return bool(self.insert_workers or self.update_workers or self.close or self.open or self.users)
+        return bool(
+            self.insert_workers
+            or self.new_workers
+            or self.update_workers
+            or self.close
+            or self.open
+            or self.users
+        )
 
 
 @dataclass(slots=True)
@@ -252,6 +260,7 @@ class RosterRecords(StoreAccess):
             _NEW_WORKER(w) + (tail if len(w) == 6 else (w.get("active", 1), w.get("photo"), at, actor))
             for w in changes.insert_workers
         ]
+        added += [w + tail for w in changes.new_workers]
         updated = [w | stamp for w in changes.update_workers]
         opened = [o + (at, source) for o in changes.open]  # in GRID_INSERTED order
         users = rq.user_rows(changes.users)
