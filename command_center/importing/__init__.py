@@ -1,7 +1,7 @@
-"""Bring a city's own files in: read and check the roster, cameras and grids a city brings.
-
-This first slice only reads and checks: every problem is reported with file, row and
-column, and a file with any problem yields no entries, so nothing can be half-applied.
+"""Bring a city's own files in: read and check the grid map, roster, users, cameras and
+matters a city brings. Every problem is reported with file, row and column; this package
+writes nothing. Applying a checked file to the store is command_center/registry's
+(registry/imports.py).
 """
 
 from command_center.importing.cameras import CAMERA_COLUMNS, CameraEntry, check_cameras
