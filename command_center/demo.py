@@ -16,12 +16,12 @@ from command_center.jobs import Job
 
 # Well-known places of Guangzhou (lon, lat), one camera each.
 SITES: list[tuple[str, str, float, float, str]] = [
-    ("tianhe-0001", "Tianhe Rd / Tiyu W Rd", 113.3245, 23.1365, "street"),
-    ("yuexiu-0001", "Beijing Rd pedestrian street", 113.2700, 23.1250, "plaza"),
-    ("tianhe-0002", "Zhujiang New Town, Huacheng Sq", 113.3210, 23.1190, "plaza"),
-    ("liwan-0001", "Shangxiajiu Rd", 113.2450, 23.1190, "street"),
-    ("haizhu-0001", "Canton Tower, Yuejiang W Rd", 113.3245, 23.1064, "street"),
-    ("baiyun-0001", "Baiyun Ave / Huangshi Rd", 113.2750, 23.1850, "street"),
+    ("tianhe-0001", "天河路 / 体育西路", 113.3245, 23.1365, "street"),
+    ("yuexiu-0001", "北京路步行街", 113.2700, 23.1250, "plaza"),
+    ("tianhe-0002", "珠江新城 花城广场", 113.3210, 23.1190, "plaza"),
+    ("liwan-0001", "上下九路", 113.2450, 23.1190, "street"),
+    ("haizhu-0001", "广州塔 · 阅江西路", 113.3245, 23.1064, "street"),
+    ("baiyun-0001", "白云大道 / 黄石路", 113.2750, 23.1850, "street"),
 ]
 DRONE_ID = "drone-01"
 DRONE_KEY_NAME = "演示无人机 drone-01"
@@ -76,7 +76,7 @@ def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_worker
     cameras.append(
         {
             "id": DRONE_ID,
-            "name": "Drone 01 (4G, WHIP)",
+            "name": "1 号无人机（4G，WHIP 推流）",
             "kind": "whip",
             "url": f"whip://{DRONE_ID}",
             "location": {"lon": 113.30, "lat": 23.12},

@@ -95,9 +95,16 @@ function stateDot(state) {
   return ctx.el('span', { class: `cam-state ${s}` }, ctx.el('i', { class: 'dot' }), STATES[s] || s);
 }
 
-function gridCell(code) {
-  const cell = ctx.el('td', { class: 'area-name' }, code ? '…' : '—');
-  if (code && ctx.areaName) ctx.areaName(code).then((name) => { cell.textContent = name; });
+/** The camera's grid by name: the one it is filed under, else the one where it stands. */
+function gridCell(code, location) {
+  const cell = ctx.el('td', { class: 'area-name' }, code || location ? '…' : '—');
+  if (code && ctx.areaName) {
+    ctx.areaName(code).then((name) => { cell.textContent = name; });
+  } else if (location) {
+    ctx.api(`/api/grids/locate?lon=${location.lon}&lat=${location.lat}`)
+      .then((found) => { cell.textContent = found.path.length ? found.path[found.path.length - 1].name : '—'; })
+      .catch(() => { cell.textContent = '—'; });
+  }
   return cell;
 }
 
@@ -106,7 +113,7 @@ async function refresh() {
   if (!list) return;
   const rows = list.items.map((c) => ctx.el('tr', { dataset: { id: c.id } },
     ctx.el('td', {}, c.name || c.id), ctx.el('td', {}, KINDS[c.kind] || c.kind), ctx.el('td', {}, stateDot(c.state)),
-    gridCell(c.grid_code), ctx.el('td', {}, String(c.zone_count ?? 0)),
+    gridCell(c.grid_code, c.location), ctx.el('td', {}, String(c.zone_count ?? 0)),
     ctx.el('td', { class: 'actions' },
       ctx.el('button', { class: 'btn', type: 'button', onclick: () => edit(c.id) }, '编辑'),
       ctx.el('button', { class: 'btn danger', type: 'button', onclick: () => remove(c) }, '删除'))));
