@@ -4,11 +4,13 @@ closing of every Runtime a test module built. What tests import lives in tests/h
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dispatch.city import City, generate_city
-from tests.helpers import REDIS, ServerThread, close_runtimes
+from tests.helpers import REDIS, ServerThread, close_runtimes, postgres_database
 
 
 @pytest.fixture
@@ -49,3 +51,22 @@ def runtimes() -> Iterator[None]:
     so torn down last."""
     yield
     close_runtimes()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new, empty store on each database (PostgreSQL: a scratch database, skipped when unreachable)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'cc.db'}"
+        return
+    with postgres_database("cc_scratch") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per test module (tests/browser.py)."""
+    from tests.browser import chromium
+
+    with chromium() as found:
+        yield found

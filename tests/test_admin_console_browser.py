@@ -17,7 +17,7 @@ from command_center.auth.users import Account
 from command_center.config import parse_config
 from command_center.runtime import Runtime
 from dispatch.city import City
-from tests.browser import NEEDS_BROWSER, chromium, new_page, sign_in_form
+from tests.browser import NEEDS_BROWSER, new_page, sign_in_form
 from tests.helpers import ServerThread, build_runtime, serve_app
 
 pytestmark = NEEDS_BROWSER
@@ -43,12 +43,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterat
     )
     with serve_app(rt) as srv:
         yield srv, rt
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 def console(browser: Any, url: str, user: str, width: int = 1280, errors: list[str] | None = None) -> Any:

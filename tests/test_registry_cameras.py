@@ -21,7 +21,7 @@ from command_center.registry.cameras import effective_cameras
 from command_center.store import create_store
 from dispatch.city import City
 from dispatch.city.codes import significant_digits
-from tests.helpers import ServerThread, build_runtime, postgres_database, serve_app
+from tests.helpers import ServerThread, build_runtime, serve_app
 
 SIM = "sim://street?seed=5"
 YAML_CAMERA = "yaml-cam"
@@ -259,17 +259,8 @@ def test_test_connection_answers_a_jpeg_or_422_fast(site: dict[str, Any]) -> Non
     assert width > 100 and height > 100
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'cc.db'}"
-        return
-    with postgres_database("cc_test_cams") as url:
-        yield url
-
-
-def test_camera_records_on_both_stores(store_url: str, small_city: City) -> None:
-    store = create_store(store_url)
+def test_camera_records_on_both_stores(empty_store_url: str, small_city: City) -> None:
+    store = create_store(empty_store_url)
     try:
         cams = [sim_camera(f"s-{i}", small_city, i) for i in range(3)]
         assert store.upsert_cameras(cams, "admin") == 3

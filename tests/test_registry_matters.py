@@ -20,7 +20,7 @@ from command_center.runtime import Runtime
 from dispatch.city import City
 from dispatch.deadlines import deadline_for
 from dispatch.intake import Intake
-from tests.helpers import ServerThread, build_runtime, postgres_database, serve_app
+from tests.helpers import ServerThread, build_runtime, serve_app
 
 CODE = "0101"  # 暴露垃圾: 2 working hours in configs/matters.yaml
 
@@ -226,20 +226,11 @@ def test_import_matters_all_or_nothing(nodes: tuple[ServerThread, Runtime, Runti
         assert {(p["code"], p["district"]) for p in pending} >= {("0101", a), ("0601", a)}
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 's.db'}"
-        return
-    with postgres_database("cc_matters") as url:
-        yield url
-
-
-def test_store_records_on_both_databases(any_store_url: str) -> None:
+def test_store_records_on_both_databases(empty_store_url: str) -> None:
     """The statements of store/matter_records.py on SQLite and PostgreSQL."""
     from command_center.store import create_store
 
-    store = create_store(any_store_url)
+    store = create_store(empty_store_url)
     try:
         row = {"code": "0101", "district": "440104", "status": "proposed", "change": "change", "doc": {"code": "0101"},
                "effective_from": "2026-01-01", "proposed_by": "a", "proposed_at": "t", "reason": "r"}  # fmt: skip
