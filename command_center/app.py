@@ -28,6 +28,7 @@ from command_center.api import (
     grids,
     health,
     hotspots,
+    i18n,
     imports,
     incidents,
     kpi,
@@ -116,13 +117,16 @@ ROUTES: list[BaseRoute] = [
     *public.routes,
     *basemap.routes,
     *openapi.routes,
+    *i18n.routes,
     WebSocketRoute("/ws", ws),
     Route("/", root),
     Route("/wall", page("wall/index.html")),
     Route("/terminal", page("terminal/index.html")),
     Route("/citizen", page("citizen/index.html")),
+    Route("/publish", page("publish/index.html")),  # a drone or phone publishing its camera over WHIP
     Route("/emergency", page("emergency/index.html")),
     Route("/admin", page("admin/index.html")),
+    Route("/desk", page("desk/index.html")),  # the hall's case desk
     Route("/grid/{code}", page("grid/index.html")),  # 三公开: a grid's public worker card
     Route("/grid/{code}/poster", page("grid/poster.html")),  # the card's printable QR poster
     Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),

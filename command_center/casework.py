@@ -146,12 +146,19 @@ class CaseWork:
 
     # actions and announcements
     async def act(self, case_id: str, action: str, actor: str, note: str = "", **changes: Any) -> Case:
+        before = await asyncio.to_thread(self.store.get_case, case_id)
         case = await asyncio.to_thread(self.dispatcher.act, case_id, action, actor, note, **changes)
-        await self.publish_case(case, created=False)
+        previous = before.assignee if before is not None and before.assignee != case.assignee else None
+        await self.publish_case(case, created=False, previous_assignee=previous)
         return case
 
-    async def publish_case(self, case: Case, created: bool) -> None:
-        await self.bus.publish(Event("cases", "case.created" if created else "case.updated", self.case_view(case)))
+    async def publish_case(self, case: Case, created: bool, previous_assignee: str | None = None) -> None:
+        """Announce a case; `previous_assignee`, when it moved away from someone, so that their
+        terminal drops it (hub_feed.task_posts)."""
+        view = self.case_view(case)
+        if previous_assignee:
+            view["previous_assignee"] = previous_assignee
+        await self.bus.publish(Event("cases", "case.created" if created else "case.updated", view))
 
     def case_view(self, case: Case) -> dict[str, Any]:
         view = case.to_dict()

@@ -19,19 +19,26 @@ from command_center.hub_history import Post
 
 TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency"]
 HUB_BATCH = 256  # most events numbered per round trip to a shared (Redis) hub history
-ASSIGNING = ("dispatch", "return", "transfer")  # case actions that hand a task to its assignee
+ASSIGNING = ("dispatch", "return", "transfer", "reassign")  # case actions that hand a task to its assignee
 
 
 def task_posts(event: Event, area: str | None) -> list[Post]:
     """A case event for the assignee's own channel: `task.assigned` when the case was
-    just handed to them (a new case, a dispatch, return or transfer), else `task.updated`."""
-    assignee = event.data.get("assignee")
-    if event.topic != "cases" or not assignee:
+    just handed to them (a new case, a dispatch, return, transfer or reassignment), else
+    `task.updated`; and `task.removed` to whoever it was taken from."""
+    if event.topic != "cases":
         return []
-    timeline = event.data.get("timeline") or [{}]
-    assigned = event.type == "case.created" or timeline[-1].get("action") in ASSIGNING
-    kind = "task.assigned" if assigned else "task.updated"
-    return [Post(event.id, f"tasks:{assignee}", kind, event.data, area)]
+    posts = []
+    previous = event.data.get("previous_assignee")
+    if previous:
+        posts.append(Post(event.id, f"tasks:{previous}", "task.removed", event.data, area))
+    assignee = event.data.get("assignee")
+    if assignee:
+        timeline = event.data.get("timeline") or [{}]
+        assigned = event.type == "case.created" or timeline[-1].get("action") in ASSIGNING
+        kind = "task.assigned" if assigned else "task.updated"
+        posts.append(Post(event.id, f"tasks:{assignee}", kind, event.data, area))
+    return posts
 
 
 async def feed_hub(subscription: Any, hub: Hub, area_of: Locate, cameras: Cameras) -> None:

@@ -3,7 +3,9 @@
 reported → registered → dispatched → accepted → in_progress → feedback → verified
 → closed → evaluated. A failed check returns the case to dispatched; escalation
 (督办) raises the level without changing the step; a duplicate is merged into
-another case. Branches: 缓办 (defer) puts an accepted case on hold until a date and
+another case. The hall's desk dispatches by hand what the machine could not route (or
+what waits for confirmation), reassigns to another worker, reclassifies a case's matter,
+and cancels (作废) a case opened by a false alarm. Branches: 缓办 (defer) puts an accepted case on hold until a date and
 `resume` returns it to the step it left; 转办 (transfer) hands it to a department
 (采办分离), which then runs the loop as its assignee.
 """
@@ -29,10 +31,11 @@ class CaseState(StrEnum):
     EVALUATED = "evaluated"
     MERGED = "merged"
     DEFERRED = "deferred"  # 缓办: on hold, the time limit stopped until `deferred_until`
+    CANCELLED = "cancelled"  # 作废: opened by a false alarm (or in error) and recalled
 
 
 S = CaseState
-DONE_STATES = frozenset({S.CLOSED, S.EVALUATED, S.MERGED})
+DONE_STATES = frozenset({S.CLOSED, S.EVALUATED, S.MERGED, S.CANCELLED})
 OPEN_STATES = frozenset(set(S) - DONE_STATES)
 
 # action → {from state: to state}. Escalation keeps the step and raises the level.
@@ -56,10 +59,23 @@ TRANSITIONS: dict[str, dict[CaseState, CaseState]] = {
     # The target is a placeholder: resume goes back to the step the case was deferred from.
     "resume": {S.DEFERRED: S.DEFERRED},
     "transfer": {S.REGISTERED: S.DISPATCHED, S.ACCEPTED: S.DISPATCHED, S.IN_PROGRESS: S.DISPATCHED},
+    # Another worker takes over: the task goes back to be accepted by them.
+    "reassign": {S.DISPATCHED: S.DISPATCHED, S.ACCEPTED: S.DISPATCHED, S.IN_PROGRESS: S.DISPATCHED},
+    # Another matter: its time limit and standard apply from the case's creation.
+    "reclassify": {s: s for s in OPEN_STATES},
+    # A false alarm's case is recalled: at once while nobody has acted on it; once work
+    # started, only when the officer chooses to (the endpoint asks).
+    "cancel": {S.REGISTERED: S.CANCELLED, S.DISPATCHED: S.CANCELLED, S.ACCEPTED: S.CANCELLED,
+               S.IN_PROGRESS: S.CANCELLED, S.DEFERRED: S.CANCELLED},
 }
 ACTIONS = tuple(TRANSITIONS)
 # 核查 must be done by someone other than who reported the work done.
 REVIEW_ACTIONS = frozenset({"verify", "close", "return"})
+# Actions that end, return or move someone's work: the timeline must say why.
+REASON_ACTIONS = frozenset({"return", "cancel", "reassign", "reclassify"})
+# Before anyone acted on it: a case in these steps may be recalled without asking.
+UNTOUCHED_STATES = frozenset({S.REGISTERED, S.DISPATCHED})
+URGENCIES = ("immediate", "urgent", "routine")
 
 
 def allowed_actions(state: CaseState | str) -> list[str]:
@@ -140,6 +156,10 @@ class Case:
     deferred_until: datetime | None = None  # set while deferred: when the hold ends
     department: str | None = None  # set once transferred: the department that handles it
     photos: tuple[str, ...] = ()  # URLs of photos attached by feedback and checks
+    urgency: str = "routine"  # its matter's on the day it opened: immediate, urgent or routine
+    # Confirm-first matters: the case waits (registered, no assignee) for the hall until then;
+    # afterwards the triage sweep dispatches it, or holds it in the unrouted queue (policy).
+    confirm_by: datetime | None = None
     version: int = 0  # bumped on every transition: the store's compare-and-set key
     updated_at: datetime | None = None
     timeline: tuple[TimelineEntry, ...] = field(default=())
@@ -172,6 +192,8 @@ class Case:
             "deferred_until": self.deferred_until.isoformat() if self.deferred_until else None,
             "department": self.department,
             "photos": list(self.photos),
+            "urgency": self.urgency,
+            "confirm_by": self.confirm_by.isoformat() if self.confirm_by else None,
             "version": self.version,
             "updated_at": (self.updated_at or self.created_at).isoformat(),
             "allowed_actions": allowed_actions(self.state),
@@ -216,6 +238,8 @@ class Case:
             deferred_until=datetime.fromisoformat(raw["deferred_until"]) if raw.get("deferred_until") else None,
             department=raw.get("department"),
             photos=tuple(raw.get("photos", ())),
+            urgency=raw.get("urgency", "routine"),
+            confirm_by=datetime.fromisoformat(raw["confirm_by"]) if raw.get("confirm_by") else None,
             version=raw.get("version", 0),
             updated_at=datetime.fromisoformat(raw["updated_at"]) if raw.get("updated_at") else None,
             timeline=timeline,

@@ -31,19 +31,32 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TimeLimit(_Strict):
-    """Exactly one of working `hours` or working `days`."""
+# How fast a matter must be met (its time limit follows): a fire is minutes by the clock,
+# day or night; a street stall is working hours or days.
+Urgency = Literal["immediate", "urgent", "routine"]
+# auto: dispatched on intake; confirm: waits for the hall to confirm within `confirm_s`.
+DispatchPolicy = Literal["auto", "confirm"]
+# What a confirm-first case does when nobody confirmed it in time.
+Unconfirmed = Literal["dispatch", "hold"]
 
+
+class TimeLimit(_Strict):
+    """Exactly one of clock `minutes` (around the clock: immediate matters), working `hours`
+    or working `days`."""
+
+    minutes: float | None = Field(default=None, gt=0)
     hours: float | None = Field(default=None, gt=0)
     days: float | None = Field(default=None, gt=0)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TimeLimit:
-        if (self.hours is None) == (self.days is None):
-            raise ValueError("give exactly one of 'hours' or 'days'")
+        if sum(v is not None for v in (self.minutes, self.hours, self.days)) != 1:
+            raise ValueError("give exactly one of 'minutes', 'hours' or 'days'")
         return self
 
     def working_hours(self, hours_per_day: float = DEFAULT_HOURS_PER_DAY) -> float:
+        if self.minutes is not None:
+            return self.minutes / 60
         return self.hours if self.hours is not None else float(self.days or 0) * hours_per_day
 
 
@@ -63,6 +76,12 @@ class Matter(_Strict):
     closure_standard: str = Field(min_length=1)
     rules: list[str] = Field(default_factory=list)  # detector rule names (e.g. illegal_parking)
     labels: list[str] = Field(default_factory=list)  # detector labels (e.g. fire), used when no rule matches
+    urgency: Urgency = "routine"
+    dispatch: DispatchPolicy = "auto"
+    confirm_s: float = Field(default=120.0, gt=0, le=3600, description="confirm-first: how long the hall has")
+    unconfirmed: Unconfirmed = Field(default="dispatch", description="confirm-first: when nobody confirmed in time")
+    # The emergency class the wall offers to raise incident mode with (emergency/plans.py).
+    emergency_class: Literal["natural_disaster", "accident", "public_health", "social_security"] | None = None
 
 
 class Catalog(BaseModel):

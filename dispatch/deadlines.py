@@ -10,7 +10,7 @@ hold date resumes the case with the working time it had left."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from dispatch.calendar import WorkCalendar
 from dispatch.cases import Case, CaseState, TimelineEntry, transition
@@ -23,6 +23,8 @@ WARN_AT = 0.75  # the default of dispatch.warn_at (DispatchConfig)
 
 def deadline_for(calendar: WorkCalendar, matter: Matter, start: datetime) -> datetime:
     limit = matter.time_limit
+    if limit.minutes is not None:  # by the clock: an immediate matter does not wait for Monday
+        return start + timedelta(minutes=limit.minutes)
     if limit.days is not None:
         return calendar.add_days(start, limit.days)
     return calendar.add_hours(start, limit.hours or 0.0)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from dispatch.assign import pick_worker
 from dispatch.calendar import WorkCalendar
 from dispatch.cases import (
+    REASON_ACTIONS,
     REVIEW_ACTIONS,
     Case,
     CaseState,
@@ -25,7 +26,14 @@ from dispatch.cases import (
 from dispatch.catalog import Catalog, CatalogBook, Matter
 from dispatch.city import City, GridIndex
 from dispatch.config import DispatchConfig
-from dispatch.deadlines import Supervision, deadline_for, defer_changes, resume_changes, supervise
+from dispatch.deadlines import (
+    Supervision,
+    deadline_for,
+    defer_changes,
+    dispatched_at,
+    resume_changes,
+    supervise,
+)
 from dispatch.intake import Intake
 from dispatch.repository import CaseIdTaken, CaseRepository
 
@@ -152,13 +160,25 @@ class Dispatcher:
             description=item.description or matter.name,
             snapshot_url=item.snapshot_url,
             external_media_url=item.external_media_url,
+            urgency=matter.urgency,
             timeline=(report,),
         )
         case, _ = transition(case, "register", SYSTEM, now=now)
-        worker = pick_worker(index.city, grid_code, now.astimezone(self.tz), self.repo.open_counts)
-        if worker is not None:
-            case, _ = transition(case, "dispatch", SYSTEM, note=f"to {worker.id}", now=now, assignee=worker.id)
+        if matter.dispatch == "confirm" and item.source == "video":
+            # Confirm-first: the hall looks before anyone is sent (triage.py ends the wait).
+            case = replace(case, confirm_by=now + timedelta(seconds=matter.confirm_s))
+        else:
+            case = self.auto_dispatch(case, now, index.city)
         return IntakeResult(self._insert_new(case, now), created=True)
+
+    def auto_dispatch(self, case: Case, now: datetime, city: City | None = None) -> Case:
+        """The case handed to the least-loaded on-duty worker of its grid (or nearby), if any:
+        else it stays registered, in the desk's queue of cases the machine could not route."""
+        worker = pick_worker(city or self.index.city, case.grid_code, now.astimezone(self.tz), self.repo.open_counts)
+        if worker is None:
+            return replace(case, confirm_by=None)
+        case, _ = transition(case, "dispatch", SYSTEM, note=f"to {worker.id}", now=now, assignee=worker.id, confirm_by=None)
+        return case
 
     def _insert_new(self, case: Case, now: datetime) -> Case:
         """Store a new case; should its random id be taken, under another one."""
@@ -243,6 +263,8 @@ class Dispatcher:
         """The field changes an action brings, computed on the current case (so a retry after
         a lost race recomputes them), and the note to record."""
         changes: dict[str, Any] = {}
+        if action in REASON_ACTIONS and not note.strip():
+            raise BadParams(f"{action} needs a reason (note)")
         photos = tuple(params.pop("photos", None) or ())
         if photos:
             if action not in PHOTO_ACTIONS:
@@ -263,6 +285,12 @@ class Dispatcher:
             changes.update(resume_changes(case, now, self.calendar))
             if "deadline" in changes:
                 note = f"{note} (early; deadline {self._local(changes['deadline'])})".strip()
+        elif action in ("dispatch", "reassign"):
+            changes.update(self._to_worker(case, action, params.pop("worker", None)), confirm_by=None)
+            note = f"to {changes['assignee']}: {note}" if note else f"to {changes['assignee']}"
+        elif action == "reclassify":
+            changes.update(self._reclassified(case, params.pop("matter", None)))
+            note = f"{case.matter_code} → {changes['matter_code']}: {note}"
         elif action == "transfer":
             department = params.pop("department", None) or self.matter_of(case).department
             if department not in self.departments:
@@ -272,6 +300,32 @@ class Dispatcher:
         if params:
             raise BadParams(f"unexpected parameters for {action}", sorted(params))
         return changes, note
+
+    def _to_worker(self, case: Case, action: str, worker_id: object) -> dict[str, Any]:
+        """A manual dispatch or a reassignment: to a worker of the city's roster."""
+        if not isinstance(worker_id, str) or not worker_id:
+            raise BadParams(f"{action} needs 'worker'", "the id of a grid worker")
+        if not any(w.id == worker_id for w in self.city.workers):
+            raise BadParams("unknown worker", worker_id)
+        if action == "reassign" and worker_id == case.assignee:
+            raise BadParams("the case is already assigned to this worker", worker_id)
+        return {"assignee": worker_id, "department": None}
+
+    def _reclassified(self, case: Case, code: object) -> dict[str, Any]:
+        """Another matter: its district's terms as on the case's first day, the clock kept."""
+        if not isinstance(code, str) or not code:
+            raise BadParams("reclassify needs 'matter'", "a matter code")
+        if code == case.matter_code:
+            raise BadParams("the case already has this matter", code)
+        try:
+            matter = self.matter_in(self._matter(code), case.grid_code, case.created_at)
+        except UnknownMatter:
+            raise BadParams("unknown matter code", code) from None
+        return {
+            "matter_code": matter.code,
+            "urgency": matter.urgency,
+            "deadline": deadline_for(self.calendar, matter, dispatched_at(case)),
+        }
 
     def _local(self, moment: datetime) -> str:
         return f"{moment.astimezone(self.tz):%Y-%m-%d %H:%M}"

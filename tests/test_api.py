@@ -83,7 +83,7 @@ def test_case_actions_and_their_errors(server, client: httpx.Client, small_city:
 
     invalid = client.post(f"{url}/close", json={"actor": "officer"})
     assert invalid.status_code == 409
-    assert invalid.json()["detail"] == {"state": "dispatched", "action": "close", "allowed": ["accept", "escalate", "merge"]}
+    assert invalid.json()["detail"] == {"state": "dispatched", "action": "close", "allowed": ["accept", "escalate", "merge", "reassign", "reclassify", "cancel"]}
 
     assert client.post(f"{url}/accept", json={"actor": case["assignee"]}).json()["state"] == "accepted"
     assert client.post(f"{url}/accept", json={"actor": "someone-else"}).status_code == 409

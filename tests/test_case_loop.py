@@ -213,7 +213,7 @@ def test_out_of_order_changes_nothing_and_unknown_matter_is_refused(dispatcher: 
     case = report(dispatcher, small_city, 10)
     with pytest.raises(InvalidTransition) as info:
         dispatcher.act(case.id, "close", "officer")
-    assert info.value.allowed == ["accept", "escalate", "merge"]
+    assert info.value.allowed == ["accept", "escalate", "merge", "reassign", "reclassify", "cancel"]
     assert dispatcher.get(case.id) == case
     with pytest.raises(ConcurrentUpdate):
         dispatcher.act(case.id, "accept", case.assignee or "", expected_version=case.version - 1)

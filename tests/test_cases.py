@@ -54,8 +54,8 @@ def test_full_loop_in_order() -> None:
 def test_invalid_transition_lists_allowed_next_actions() -> None:
     with pytest.raises(InvalidTransition) as info:
         transition(make_case(CaseState.DISPATCHED), "close", "officer")
-    assert info.value.allowed == ["accept", "escalate", "merge"]
-    assert allowed_actions("feedback") == ["verify", "close", "return", "escalate", "merge"]
+    assert info.value.allowed == ["accept", "escalate", "merge", "reassign", "reclassify", "cancel"]
+    assert allowed_actions("feedback") == ["verify", "close", "return", "escalate", "merge", "reclassify"]
     with pytest.raises(UnknownAction):
         transition(make_case(), "teleport", "x")
 
@@ -66,10 +66,13 @@ def test_failed_check_returns_and_counts() -> None:
 
 
 def test_defer_holds_and_resume_returns_to_the_step_it_left() -> None:
-    assert allowed_actions("accepted") == ["start", "feedback", "escalate", "merge", "defer", "transfer"]
+    assert allowed_actions("accepted") == [
+        "start", "feedback", "escalate", "merge", "defer", "transfer", "reassign", "reclassify", "cancel"
+    ]
     until = NOW + timedelta(days=3)
     case, _ = transition(make_case(CaseState.IN_PROGRESS), "defer", "officer", "no budget yet", deferred_until=until)
-    assert case.state == CaseState.DEFERRED and allowed_actions(case.state) == ["escalate", "merge", "defer", "resume"]
+    assert case.state == CaseState.DEFERRED
+    assert allowed_actions(case.state) == ["escalate", "merge", "defer", "resume", "reclassify", "cancel"]
     case, _ = transition(case, "defer", "officer", "still waiting", deferred_until=until + timedelta(days=1))
     resumed, entry = transition(case, "resume", "W1", deferred_until=None)
     assert resumed.state == entry.to_state == CaseState.IN_PROGRESS and resumed.deferred_until is None
@@ -220,7 +223,7 @@ def test_to_dict_round_trips_every_field() -> None:
         id="C1", state=CaseState.DEFERRED, matter_code="0101", grid_code="440103001001001", source="video",
         created_at=now, deadline=now, lon=113.3, lat=23.1, assignee="w1", incident_ids=("i1",), description="d",
         snapshot_url="/s.jpg", external_media_url="https://elsewhere.example/p.jpg", level=2, returns=1, merged_into="C0", deferred_until=now, department="城管",
-        photos=("/p.jpg",), version=3, updated_at=now,
+        photos=("/p.jpg",), urgency="immediate", confirm_by=now, version=3, updated_at=now,
         timeline=(TimelineEntry(now, "report", "cam", CaseState.REPORTED, CaseState.REPORTED, "n"),),
     )
     assert all(getattr(case, f.name) not in (None, (), 0, "") for f in fields(Case))

@@ -17,6 +17,7 @@ from command_center.auth.principal import ROLES, STAFF, Principal
 ANY_ROLE: frozenset[str] = frozenset(ROLES)
 ADMIN: frozenset[str] = frozenset({"admin"})
 EMERGENCY_TEAM: frozenset[str] = frozenset({"emergency", "admin"})
+HALL: frozenset[str] = frozenset({"officer", "admin"})  # the monitoring hall's desk
 READ = frozenset({"GET", "HEAD"})
 
 # (principal, path match, query params) → why it is refused, or None
@@ -72,7 +73,8 @@ def _rule(pattern: str, methods: frozenset[str] | None, roles: frozenset[str] | 
 def rules(public_metrics: bool) -> list[Rule]:
     return [
         # pages and their static files: the pages sign in through the API
-        _rule(r"^/(wall|terminal|citizen|emergency|admin)?$", READ, None),
+        _rule(r"^/(wall|desk|terminal|citizen|publish|emergency|admin)?$", READ, None),
+        _rule(r"^/api/i18n/[a-z]+$", READ, None),  # the pages' message catalogues (the sign-in form's too)
         # 三公开: each grid's public worker card and its printable QR poster, and what they show
         _rule(r"^/grid/[^/]+(/poster)?$", READ, None),
         _rule(r"^/api/public/", READ, None),
@@ -115,12 +117,23 @@ def rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/api/hotspots/series$", READ, frozenset(STAFF), _area_in_query),
         _rule(r"^/api/workers/[^/]+/photo$", frozenset({"POST", "DELETE"}), ADMIN),  # the public card's photo
         _rule(r"^/api/workers/(?P<id>[^/]+)$", READ, ANY_ROLE, _own_worker),
+        # a worker's phone reports where they are while they hold an emergency task
+        _rule(r"^/api/workers/(?P<id>[^/]+)/position$", frozenset({"POST"}), frozenset({"worker"}), _own_worker),
+        # the hall's case desk: search is scoped by the endpoint; these are the hall's alone
+        _rule(r"^/api/cases/bulk$", None, HALL),
+        _rule(r"^/api/cases/[^/]+/candidates$", READ, HALL),
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
         _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),
         # emergency mode: staff start, read and end it, and add to its timeline; the
         # emergency team (and admins) tick off its tasks
-        _rule(r"^/api/emergency/[^/]+/tasks/[^/]+/done$", frozenset({"POST"}), EMERGENCY_TEAM),
+        # Its plans are the city's: staff read them, city administrators change them.
+        _rule(r"^/api/emergency/plans(/.*)?$", READ, frozenset(STAFF)),
+        _rule(r"^/api/emergency/plans(/.*)?$", None, ADMIN, _city_admin),
+        # A grid worker named on a task (or in the team it went to) sees and finishes it on
+        # the terminal; the endpoints check that the task is theirs.
+        _rule(r"^/api/emergency/mine$", READ, ANY_ROLE),
+        _rule(r"^/api/emergency/[^/]+/tasks/[^/]+/(done|ack)$", frozenset({"POST"}), ANY_ROLE),
         _rule(r"^/api/emergency(/.*)?$", None, frozenset(STAFF)),
         _rule(r"^/ws$", None, ANY_ROLE),  # the hub scopes channels and events
     ]

@@ -43,7 +43,7 @@ export function fmtDuration(ms) {
 
 // ---- cases ----
 
-export const CLOSED_STATES = new Set(['closed', 'evaluated', 'merged']);
+export const CLOSED_STATES = new Set(['closed', 'evaluated', 'merged', 'cancelled']);
 export const isOpenCase = (c) => !CLOSED_STATES.has(c.state);
 
 /** When the time limit started: the dispatch in the timeline, else creation. */
