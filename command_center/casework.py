@@ -21,7 +21,7 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from command_center import faults
+from command_center import faults, i18n
 from command_center.bus import Bus, batches, release
 from command_center.events import Event
 from command_center.store import CaseQuery, Store
@@ -225,6 +225,17 @@ def video_intake(doc: dict[str, Any]) -> Intake:
         rule=doc["rule"],
         label=doc["label"],
         matter_code=doc.get("matter_code"),
-        description=f"{doc['rule']}: {doc['label']} at camera {doc['camera_id']}",
+        description=describe(doc),
         snapshot_url=doc["snapshot_url"],
     )
+
+
+def describe(doc: dict[str, Any]) -> str:
+    """A video case's description in words people read: 违章停车：车辆（体育西路口）. Incidents
+    stored before they carried names get them from the catalogue; a camera without a name is
+    left out rather than shown by its id."""
+    rule = doc.get("rule_name") or i18n.name("rule", doc.get("rule"))
+    label = doc.get("label_name") or i18n.name("label", doc.get("label"))
+    text = f"{rule}：{label}" if rule and label else rule or label or ""
+    camera = doc.get("camera_name")
+    return f"{text}（{camera}）" if camera else text

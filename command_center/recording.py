@@ -3,6 +3,11 @@
 Each step is retried (faults.py). The snapshot or the row may fail for good and the
 incident still goes on (the dispatcher stores a missing row with its case); only an
 incident the bus never took is lost, and then it is logged whole and counted.
+
+The incident names what people read beside the identifiers: its camera's name, its rule's
+and label's (command_center/i18n.py), its matter's, with the matter's urgency and emergency
+class, so that the wall can sound the alarm for an immediate one from `incident.created`
+alone. Incidents stored before these fields lack them: readers fall back.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from command_center import faults
+from command_center import faults, i18n
 from command_center.bus import Bus
 from command_center.events import Event
 from command_center.store import Store
@@ -36,8 +41,10 @@ class IncidentRecorder:
         catalog: Catalog,
         index: Callable[[], GridIndex],  # the current map's index (a re-drawn map replaces it)
         counters: dict[str, int],
+        camera_name: Callable[[str], str | None] = lambda _id: None,  # a camera's configured name
     ) -> None:
         self.store = store
+        self.camera_name = camera_name
         self.bus = bus
         self.snapshots = snapshots
         self.catalog = catalog
@@ -116,6 +123,11 @@ class IncidentRecorder:
             "grid_code": (located.grid_code or located.community_code) if located else None,
             "matter_code": matter.code,
             "matter_name": matter.name,
+            "camera_name": self.camera_name(incident.camera_id) or None,
+            "rule_name": i18n.name("rule", incident.rule),
+            "label_name": i18n.name("label", incident.label),
+            "urgency": matter.urgency,
+            "emergency_class": matter.emergency_class,
             "snapshot_url": f"/api/incidents/{incident.id}/snapshot.jpg",
             "clip_url": None,
             "state": "new",

@@ -3,10 +3,10 @@ store and hub; starts and stops them. It does no work of its own.
 
 Where each part's work lives: camera status (camera_status.py), incident recording
 (recording.py: a vision Incident becomes a stored, announced incident), casework
-(casework.py: an incident becomes a case, supervision), the hub feed (hub_feed.py),
-retention (retention.py), evidence access (evidence_access.py), the map
-(city_map.py), background jobs and leader election (jobs.py, leader.py). The API reads
-these services from `app.state` (api/deps.py), never the runtime.
+(casework.py: an incident becomes a case, supervision), triage (triage.py: confirm-first
+waits), the hub feed (hub_feed.py), retention (retention.py), evidence access
+(evidence_access.py), the map (city_map.py), background jobs and leader election (jobs.py,
+leader.py). The API reads these services from `app.state` (api/deps.py), never the runtime.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from command_center.registry.cameras import CameraApplier, boot_cameras
 from command_center.registry.changes import Follower
 from command_center.retention import Retention
 from command_center.store import Store, create_store
+from command_center.triage import Triage
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.city import City
 from dispatch.dispatcher import Dispatcher
@@ -68,8 +69,9 @@ class Runtime:
         self.city.follow(self.dispatcher)  # a re-drawn map reaches new cases
         self.snapshots = SnapshotStore(data_dir / "snapshots")
         self.recorder = IncidentRecorder(
-            self.store, self.bus, self.snapshots, self.catalog, lambda: self.city.index, self.jobs.counters
-        )
+            self.store, self.bus, self.snapshots, self.catalog, lambda: self.city.index, self.jobs.counters,
+            camera_name=lambda cam_id: getattr(self.cameras.config_of(cam_id), "name", None),
+        )  # fmt: skip
         evidence = config.evidence
         self.clips = ClipRecorder(
             data_dir / "clips", evidence.pre_s, evidence.post_s, self.recorder.clip_ready, evidence.clips
@@ -83,6 +85,7 @@ class Runtime:
         self.cameras.rebuilt_hooks.append(lambda cam: sensing.baseline.pop(cam, None))  # the new one's is its baseline
         self.emergency = EmergencyModes(data_dir / "emergency.json", load_plans(config.plans), sensing, thresholds)
         self.casework = CaseWork(self.store, self.dispatcher, self.bus, self.jobs.counters)
+        self.triage = Triage(self.store, self.casework)  # confirm-first waits that ran out
         self.retention = Retention(config, self.store, self.jobs.counters)  # personal data past its time
         self.evidence = EvidenceAccess(config.privacy, data_dir)  # blurring by role, view audit
         self._register_jobs()
@@ -107,6 +110,7 @@ class Runtime:
         """A serve node's jobs; the app adds the hotspot alerts, the CLI the demo's."""
         self.jobs.add("sessions", self.auth.sessions.run)  # closes live sessions whose token ended
         self.casework.register(self.jobs, self.config.dispatch.supervise_every_s)
+        self.triage.register(self.jobs)
         self.retention.register(self.jobs)
         self.jobs.add("camera-watch", self.cameras.watch)
 

@@ -1,13 +1,18 @@
 """Simulated grid workers and a simulated checker, so the demo's loop visibly closes.
 
 They act through the same CaseWork.act as people do, and step aside when a person
-got there first (the transition is then invalid and is skipped). `serve` and the demo
-add them as a job when `workers.simulate` is set (`add_simulated_workers`).
+got there first (the transition is then invalid and is skipped). A worker takes a case
+whenever it is handed to them (created dispatched, confirmed in the hall, reassigned,
+returned), and drops it when it is recalled as a false alarm or moved to someone else.
+None of their actions needs a reason (return, cancel, reassign, reclassify do); their notes
+are in words the pages show. `serve` and the demo add them as a job when `workers.simulate`
+is set (`add_simulated_workers`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from typing import Any
 
@@ -20,6 +25,8 @@ from dispatch.dispatcher import CaseNotFound, ConcurrentUpdate
 
 log = logging.getLogger(__name__)
 CHECKER = "officer-sim"
+ASSIGNING = frozenset({"dispatch", "reassign", "return"})  # actions that hand a case to a worker
+GONE_STATES = frozenset({"cancelled", "merged"})  # recalled or folded into another: nothing left to do
 
 
 def add_simulated_workers(jobs: Jobs, bus: Bus, casework: CaseWork, config: WorkersConfig) -> None:
@@ -30,22 +37,42 @@ def add_simulated_workers(jobs: Jobs, bus: Bus, casework: CaseWork, config: Work
 
 async def simulate_workers(bus: Bus, casework: CaseWork, config: WorkersConfig) -> None:
     subscription = bus.subscribe(["cases"], "simulated-workers")
-    running: set[asyncio.Task[None]] = set()
+    working: dict[str, asyncio.Task[None]] = {}  # case id → the simulated worker on it
     async for event in subscription:
         case = event.data
-        if event.type == "case.created" and case.get("assignee") and case["state"] == "dispatched":
+        if event.type not in ("case.created", "case.updated") or "id" not in case:
+            continue
+        if _handed_over(event.type, case) or case.get("state") in GONE_STATES:
+            stale = working.pop(case["id"], None)
+            if stale is not None:  # reassigned, returned, or recalled as a false alarm: stop there
+                stale.cancel()
+        if _handed_over(event.type, case):
             task = asyncio.create_task(_work(casework, config, case))
-            running.add(task)
-            task.add_done_callback(running.discard)
+            working[case["id"]] = task
+            task.add_done_callback(functools.partial(_forget, working, case["id"]))
+
+
+def _handed_over(kind: str, case: dict[str, Any]) -> bool:
+    """A worker just got the case: a new dispatched case, or a dispatch (a confirmation, the
+    end of a triage wait, the desk), a reassignment or a return to them."""
+    if case.get("state") != "dispatched" or not case.get("assignee"):
+        return False
+    timeline = case.get("timeline") or [{}]
+    return kind == "case.created" or timeline[-1].get("action") in ASSIGNING
+
+
+def _forget(working: dict[str, asyncio.Task[None]], case_id: str, done: asyncio.Task[None]) -> None:
+    if working.get(case_id) is done:
+        del working[case_id]
 
 
 async def _work(casework: CaseWork, config: WorkersConfig, case: dict[str, Any]) -> None:
     worker, case_id = case["assignee"], case["id"]
     steps = [
         (config.accept_after_s, "accept", worker, ""),
-        (0.5, "start", worker, "on my way"),
-        (config.feedback_after_s, "feedback", worker, "handled on site (simulated worker)"),
-        (config.close_after_s, "close", CHECKER, "checked: meets the closure standard"),
+        (0.5, "start", worker, "正在赶往现场"),
+        (config.feedback_after_s, "feedback", worker, "已现场处置（模拟网格员）"),
+        (config.close_after_s, "close", CHECKER, "核查：符合结案标准（模拟核查员）"),
     ]
     for delay, action, actor, note in steps:
         await asyncio.sleep(delay)

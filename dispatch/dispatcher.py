@@ -24,13 +24,16 @@ from dispatch.cases import (
     transition,
 )
 from dispatch.catalog import Catalog, CatalogBook, Matter
-from dispatch.city import City, GridIndex
+from dispatch.city import City, GridIndex, Worker
 from dispatch.config import DispatchConfig
 from dispatch.deadlines import (
+    ROUND_THE_CLOCK,
+    Hours,
     Supervision,
     deadline_for,
     defer_changes,
     dispatched_at,
+    hold_end,
     resume_changes,
     supervise,
 )
@@ -43,7 +46,6 @@ SYSTEM = "system"
 # InvalidTransition (someone else already moved the case on).
 RETRIES = 5
 PHOTO_ACTIONS = frozenset({"feedback"}) | REVIEW_ACTIONS  # the handler's proof, the checker's counter-proof
-MAX_HOLD_DAYS = 250  # about a working year
 Clock = Callable[[], datetime]
 
 
@@ -174,11 +176,24 @@ class Dispatcher:
     def auto_dispatch(self, case: Case, now: datetime, city: City | None = None) -> Case:
         """The case handed to the least-loaded on-duty worker of its grid (or nearby), if any:
         else it stays registered, in the desk's queue of cases the machine could not route."""
-        worker = pick_worker(city or self.index.city, case.grid_code, now.astimezone(self.tz), self.repo.open_counts)
+        worker = self.pick_for(case, now, city)
         if worker is None:
             return replace(case, confirm_by=None)
         case, _ = transition(case, "dispatch", SYSTEM, note=f"to {worker.id}", now=now, assignee=worker.id, confirm_by=None)
         return case
+
+    def pick_for(self, case: Case, now: datetime, city: City | None = None) -> Worker | None:
+        """The on-duty worker auto-dispatch would send now (triage.py sends them by `act`)."""
+        return pick_worker(city or self.index.city, case.grid_code, now.astimezone(self.tz), self.repo.open_counts)
+
+    def hours_of(self, case: Case) -> Hours:
+        """How the case's clock counts: every hour for a matter limited in minutes (its
+        deadline was set by the clock), else the working calendar's hours."""
+        try:
+            by_clock = self.matter_of(case).time_limit.minutes is not None
+        except (KeyError, ValueError):  # a matter no catalogue has any more: its urgency tells
+            by_clock = case.urgency == "immediate"
+        return ROUND_THE_CLOCK if by_clock else self.calendar
 
     def _insert_new(self, case: Case, now: datetime) -> Case:
         """Store a new case; should its random id be taken, under another one."""
@@ -233,7 +248,7 @@ class Dispatcher:
         now = now or self.clock()
         done = []
         for case in cases:
-            result = supervise(case, now, self.calendar, self.config.warn_at)
+            result = supervise(case, now, self.hours_of(case), self.config.warn_at)
             if result is not None and self.repo.save_transition(result.case, result.entry):
                 done.append(result)
         return done
@@ -274,15 +289,15 @@ class Dispatcher:
         if action == "merge":
             changes["merged_into"] = self._merge_target(case, params.pop("into", None) or params.pop("merged_into", None))
         elif action == "defer":
-            until = self._hold_end(params, now)
             try:
-                changes.update(defer_changes(case, now, self.calendar, until))
-            except ValueError as exc:
-                raise BadParams(str(exc)) from None
+                until = hold_end(params, now, self.calendar, self.tz)
+                changes.update(defer_changes(case, now, self.hours_of(case), until))
+            except ValueError as exc:  # BadHold names what it refused
+                raise BadParams(str(exc), getattr(exc, "detail", None)) from None
             # The fields are overwritten by the next deferral; the timeline keeps each one.
             note = f"{note} (until {self._local(until)}; deadline {self._local(changes['deadline'])})"
         elif action == "resume":
-            changes.update(resume_changes(case, now, self.calendar))
+            changes.update(resume_changes(case, now, self.hours_of(case)))
             if "deadline" in changes:
                 note = f"{note} (early; deadline {self._local(changes['deadline'])})".strip()
         elif action in ("dispatch", "reassign"):
@@ -339,30 +354,6 @@ class Dispatcher:
         if not target.is_open:
             raise BadParams("cannot merge into a case that is no longer open", {"into": into, "state": target.state.value})
         return into
-
-    def _hold_end(self, params: dict[str, Any], now: datetime) -> datetime:
-        """A deferral's end: a date (`until`), or a span of working `hours` or `days` from now."""
-        given = [k for k in ("until", "hours", "days") if params.get(k) is not None]
-        if len(given) != 1:
-            raise BadParams("a deferral needs exactly one of 'until', 'hours' or 'days'", given)
-        key = given[0]
-        value = params.pop(key)
-        for other in ("until", "hours", "days"):
-            params.pop(other, None)
-        if key == "until":
-            if not isinstance(value, datetime):
-                raise BadParams("'until' must be a date and time", str(value))
-            until = value if value.tzinfo else value.replace(tzinfo=self.tz)  # naive = the city's local time
-        else:
-            most = MAX_HOLD_DAYS * (self.calendar.hours_per_day if key == "hours" else 1)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= most:
-                raise BadParams(f"'{key}' must be a number of working {key} within 0..{most:g}", value)
-            until = (self.calendar.add_hours if key == "hours" else self.calendar.add_days)(now, value)
-        # Bounded: a hold of years is a closed case in disguise, and calendar arithmetic
-        # that far out is where a bad holiday list would fail.
-        if until > now + timedelta(days=2 * MAX_HOLD_DAYS):
-            raise BadParams(f"a deferral may last at most {MAX_HOLD_DAYS} working days", until.isoformat())
-        return until
 
     def _open_duplicate(self, matter_code: str, item: Intake, now: datetime) -> Case | None:
         since = now - timedelta(minutes=self.config.dedupe_window_min)

@@ -87,7 +87,7 @@ def test_a_district_change_applies_there_once_approved(nodes: tuple[ServerThread
         assert new_case_hours(rt, small_city, b, 0) == 2.0  # another district keeps the city's
 
         listed = {m["code"]: m for m in dadmin.get("/api/matters").json()["items"]}  # the caller's district
-        assert listed[CODE]["time_limit"] == {"hours": 1.0, "days": None}
+        assert listed[CODE]["time_limit"] == {"minutes": None, "hours": 1.0, "days": None}
         assert (listed[CODE]["source"], listed[CODE]["version"], listed[CODE]["district"]) == ("district", 1, a)
         assert admin.get("/api/matters", params={"district": b}).json()["district"] == b
 
@@ -212,7 +212,7 @@ def test_import_matters_all_or_nothing(nodes: tuple[ServerThread, Runtime, Runti
     done = run_import("matters", good, context, ImportOptions(actor="admin"))
     assert done.applied and done.counts["approved"] == 2, done.problems
     rows = {(r["code"], r["district"]): r for r in rt.store.matter_versions(status="approved")}
-    assert rows[("0601", "")]["change"] == "add" and rows[("0601", "")]["doc"]["time_limit"] == {"hours": None, "days": 2.0}
+    assert rows[("0601", "")]["change"] == "add" and rows[("0601", "")]["doc"]["time_limit"] == {"minutes": None, "hours": None, "days": 2.0}
     assert rows[("0101", a)]["effective_from"] == day
 
     # through the console, a district admin's rows become proposals of their district
