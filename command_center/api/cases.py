@@ -1,4 +1,5 @@
-"""Cases: list, one, report one, the actions of the case loop, and their photos."""
+"""Cases: one, report one, the actions of the case loop, and their photos (the desk's
+search, candidates and bulk actions: api/case_desk.py)."""
 
 from __future__ import annotations
 
@@ -15,21 +16,22 @@ from starlette.types import Message
 
 from command_center import audit
 from command_center.api import deps
-from command_center.api.errors import ApiError, int_param, json_body, read_capped
+from command_center.api.errors import ApiError, json_body, read_capped
 from command_center.auth import WORKER_ACTIONS, Principal
 from command_center.auth.middleware import principal_of
+from command_center.city_map import CityMap
 from command_center.photos import PHOTO_ID, NotAnImage, PhotoStore, clean_photo
-from command_center.store import CaseQuery, Store
-from dispatch.cases import ACTIONS, ActorNotAllowed, Case, CaseState, InvalidTransition
+from command_center.store import Store
+from dispatch.cases import ACTIONS, REASON_ACTIONS, ActorNotAllowed, Case, InvalidTransition
 from dispatch.dispatcher import BadParams, CaseNotFound, ConcurrentUpdate, UnknownMatter
 from dispatch.intake import Intake
 
-# Actions that are not for the HTTP API: the system registers and dispatches.
-PUBLIC_ACTIONS = tuple(a for a in ACTIONS if a not in ("register", "dispatch"))
+# Registering is the system's alone; the hall dispatches by hand what the machine could not.
+PUBLIC_ACTIONS = tuple(a for a in ACTIONS if a != "register")
 MAX_NOTE = 4000
 MAX_PHOTOS = 10  # per action
-# What is recorded has to say why: the work done, why it waits. (A return's reason is
-# welcome but optional: the wall's Return button sends none.)
+# What is recorded has to say why: the work done, why it waits; and why work is ended,
+# returned or moved (dispatch.cases.REASON_ACTIONS: return, cancel, reassign, reclassify).
 NOTE_REQUIRED = {"feedback": "say what was done", "defer": "give the reason"}
 REPORT_SOURCES = ("worker", "citizen", "emergency")  # video cases come from the detector, not this route
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "application/octet-stream")
@@ -69,39 +71,6 @@ async def reports_of(store: Store, who: Principal) -> list[dict[str, Any]]:
         store.list_audit, limit=REPORTS_REMEMBERED, actor=who.user, action="case.report"
     )
     return rows
-
-
-async def list_cases(request: Request) -> JSONResponse:
-    params = request.query_params
-    state = params.get("state")
-    if state is not None and state not in {s.value for s in CaseState}:
-        raise ApiError(400, "bad query parameter 'state'", [s.value for s in CaseState])
-    grid = params.get("grid")
-    if grid is not None and not (grid.isdigit() and len(grid) <= 15):
-        raise ApiError(400, "bad query parameter 'grid'", "a code prefix of up to 15 digits")
-    who, assignee = principal_of(request), params.get("assignee")
-    if who.is_worker:
-        if assignee not in (None, who.worker_id):
-            raise ApiError(403, "forbidden", "a worker sees only the cases assigned to them")
-        assignee = who.worker_id
-    else:
-        try:
-            grid = who.narrow(grid)
-        except ValueError as exc:
-            raise ApiError(403, "forbidden", str(exc)) from None
-    query = CaseQuery(
-        open_only=params.get("open", "").lower() in ("1", "true", "yes"),
-        state=state,
-        assignee=assignee,
-        grid_prefix=grid,
-        limit=int_param(request, "limit", 100, 1, 1000),
-        offset=int_param(request, "offset", 0, 0, 10_000_000),
-    )
-    cases, total = await asyncio.to_thread(deps.store(request).list_cases, query)
-    view = deps.casework(request).case_view
-    return JSONResponse(
-        {"items": [view(c) for c in cases], "total": total, "limit": query.limit, "offset": query.offset}
-    )
 
 
 async def report_case(request: Request) -> JSONResponse:
@@ -160,7 +129,13 @@ async def act_on_case(request: Request) -> JSONResponse:
     case_id, action = request.path_params["id"], request.path_params["action"]
     if action not in PUBLIC_ACTIONS:
         raise ApiError(404, "unknown case action", {"action": action, "known": list(PUBLIC_ACTIONS)})
-    body = await json_body(request)
+    case = await perform(request, case_id, action, await json_body(request))
+    return JSONResponse(deps.casework(request).case_view(case))
+
+
+async def perform(request: Request, case_id: str, action: str, body: dict[str, Any]) -> Case:
+    """One action on one case by the signed-in user, checked, applied, announced and
+    audited; an ApiError says why not (the desk's bulk actions report it per case)."""
     who = principal_of(request)
     # The actor is always the signed-in user. Staff may record an action for someone
     # without a login (a department, a worker on the phone): that name is kept as
@@ -172,7 +147,7 @@ async def act_on_case(request: Request) -> JSONResponse:
     if not isinstance(named, str) or not named or len(named) > 64:
         raise ApiError(400, "bad field 'actor'", "a non-empty string of up to 64 characters")
     if who.is_worker and action not in WORKER_ACTIONS:
-        raise ApiError(403, "forbidden", {"action": action, "reason": "checks and supervision are for officers"})
+        raise ApiError(403, "forbidden", {"action": action, "reason": "checks, dispatch and supervision are for officers"})
     if who.is_worker and named != who.worker_id:
         raise ApiError(403, "forbidden", {"actor": named, "reason": "a worker acts under their own worker id"})
     on_behalf_of = named if named != actor else None
@@ -180,6 +155,8 @@ async def act_on_case(request: Request) -> JSONResponse:
         raise ApiError(400, "bad field 'note'", f"a string of up to {MAX_NOTE} characters")
     if action in NOTE_REQUIRED and not note.strip():
         raise ApiError(400, f"{action} needs a note", NOTE_REQUIRED[action])
+    if action in REASON_ACTIONS and not note.strip():
+        raise ApiError(400, f"{action} needs a reason", "say why in 'note': it goes into the case's timeline")
     version = body.get("version")
     if version is not None and (isinstance(version, bool) or not isinstance(version, int)):
         raise ApiError(400, "bad field 'version'", "the case version you last saw, an integer")
@@ -187,7 +164,7 @@ async def act_on_case(request: Request) -> JSONResponse:
     if who.is_worker and version is None:
         version = current.version  # so a reassignment meanwhile fails instead of acting on it
     store, casework = deps.store(request), deps.casework(request)
-    params = await _action_params(store, case_photos(request), case_id, action, body, who)
+    params = await _action_params(store, case_photos(request), deps.city(request), case_id, action, body, who)
     try:
         case = await casework.act(
             case_id, action, actor, note, expected_version=version, on_behalf_of=on_behalf_of, **params
@@ -206,7 +183,7 @@ async def act_on_case(request: Request) -> JSONResponse:
         raise ApiError(400, str(exc), getattr(exc, "detail", None)) from None
     detail = f"{current.state.value}→{case.state.value}" + (f" for {on_behalf_of}" if on_behalf_of else "")
     await audit.record(store, request, who, f"case.{action}", case_id, detail)
-    return JSONResponse(casework.case_view(case))
+    return case
 
 
 async def upload_photo(request: Request) -> JSONResponse:
@@ -252,7 +229,6 @@ async def get_photo(request: Request) -> FileResponse:
 
 
 routes: list[BaseRoute] = [
-    Route("/api/cases", list_cases, methods=["GET"]),
     Route("/api/cases", report_case, methods=["POST"]),
     Route("/api/cases/{id}", get_case),
     # Before the action route, which would otherwise take "photos" for an action.
@@ -264,11 +240,24 @@ routes: list[BaseRoute] = [
 
 
 async def _action_params(
-    store: Store, photos: PhotoStore, case_id: str, action: str, body: dict[str, Any], who: Principal
+    store: Store, photos: PhotoStore, city: CityMap, case_id: str, action: str, body: dict[str, Any], who: Principal
 ) -> dict[str, Any]:
     """The body's fields for one action, type-checked; what they mean is the dispatcher's call."""
     params: dict[str, Any] = {}
-    if action == "merge":
+    if action in ("dispatch", "reassign"):
+        worker = body.get("worker")
+        if not isinstance(worker, str) or not worker:
+            raise ApiError(400, f"{action} needs 'worker'", "the id of a grid worker (GET /api/cases/{id}/candidates)")
+        # A worker of the caller's jurisdiction only (one outside answers as an unknown one).
+        if not any(who.sees_area(w.grid_code) for w in city.grids_of(worker)):
+            raise ApiError(400, "unknown worker", worker)
+        params["worker"] = worker
+    elif action == "reclassify":
+        matter = body.get("matter")
+        if not isinstance(matter, str) or not matter or len(matter) > 64:
+            raise ApiError(400, "reclassify needs 'matter'", "a matter code from GET /api/matters")
+        params["matter"] = matter
+    elif action == "merge":
         into = body.get("into")
         if not isinstance(into, str) or into == case_id:
             raise ApiError(400, "merge needs 'into'", "the id of another case")
@@ -299,13 +288,18 @@ async def _action_params(
         params["department"] = department
     ids = body.get("photos")
     if ids is not None:
-        if not isinstance(ids, list) or len(ids) > MAX_PHOTOS or not all(isinstance(i, str) for i in ids):
-            raise ApiError(400, "bad field 'photos'", f"a list of up to {MAX_PHOTOS} photo ids from POST .../photos")
-        for photo_id in ids:
-            if not PHOTO_ID.match(photo_id) or await asyncio.to_thread(photos.path, case_id, photo_id) is None:
-                raise ApiError(400, "unknown photo", {"photo": photo_id, "hint": f"upload it to /api/cases/{case_id}/photos"})
-        params["photos"] = [_photo_url(case_id, i) for i in dict.fromkeys(ids)]
+        params["photos"] = await _photo_urls(photos, case_id, ids)
     return params
+
+
+async def _photo_urls(photos: PhotoStore, case_id: str, ids: object) -> list[str]:
+    """The URLs of photos uploaded for the case, named by id; 400 for any other."""
+    if not isinstance(ids, list) or len(ids) > MAX_PHOTOS or not all(isinstance(i, str) for i in ids):
+        raise ApiError(400, "bad field 'photos'", f"a list of up to {MAX_PHOTOS} photo ids from POST .../photos")
+    for photo_id in ids:
+        if not PHOTO_ID.match(photo_id) or await asyncio.to_thread(photos.path, case_id, photo_id) is None:
+            raise ApiError(400, "unknown photo", {"photo": photo_id, "hint": f"upload it to /api/cases/{case_id}/photos"})
+    return [_photo_url(case_id, i) for i in dict.fromkeys(ids)]
 
 
 def _photo_url(case_id: str, photo_id: str) -> str:

@@ -34,8 +34,15 @@ class Store(RosterStore, CameraStore, MatterStore, PhotoStore, Protocol):
     def get_incident(self, incident_id: str) -> dict[str, Any] | None: ...
 
     def list_incidents(
-        self, limit: int = 50, offset: int = 0, state: str | None = None, grid_prefix: str | None = None
-    ) -> tuple[list[dict], int]: ...
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        state: str | None = None,
+        grid_prefix: str | None = None,
+        camera_id: str | None = None,
+    ) -> tuple[list[dict], int]:
+        """Newest first; by state, by a grid code prefix and by camera (None: any)."""
+        ...
 
     # citizen reports (Open311 service requests); their status comes from their case
     def add_report(self, report: dict[str, Any]) -> None: ...

@@ -73,10 +73,15 @@ class RecordStore(RosterRecords, CameraRecords, MatterRecords, PhotoRecords, Ver
         return _doc(row[0]) if row else None
 
     def list_incidents(
-        self, limit: int = 50, offset: int = 0, state: str | None = None, grid_prefix: str | None = None
+        self,
+        limit: int = 50,
+        offset: int = 0,
+        state: str | None = None,
+        grid_prefix: str | None = None,
+        camera_id: str | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        count, page = queries.incidents_page(self.dialect, bool(state), bool(grid_prefix))
-        params = {"state": state, "grid": f"{grid_prefix}%", "limit": limit, "offset": offset}
+        count, page = queries.incidents_page(self.dialect, bool(state), bool(grid_prefix), bool(camera_id))
+        params = {"state": state, "grid": f"{grid_prefix}%", "camera": camera_id, "limit": limit, "offset": offset}
         with self._reading() as db:
             total: int = db.execute(count, params).fetchone()[0]
             rows = db.execute(page, params).fetchall()
