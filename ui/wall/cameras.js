@@ -1,9 +1,11 @@
 // Camera tiles. A browser opens at most 6 HTTP/1.1 connections per host and every MJPEG
 // stream holds one for good, so only `maxLive` tiles stream live; the others show a
-// snapshot refreshed every few seconds. Clicking a tile makes it live (the least recently
-// chosen live tile drops back to snapshots).
+// snapshot refreshed every few seconds. Clicking a tile opens the camera large (the camera
+// view, camview.js: live over WebRTC, with its recent events) and makes the tile live (the
+// least recently chosen live tile drops back to snapshots).
 
 import { el } from '../common/dom.js';
+import { t } from '../common/i18n.js';
 import { badge } from '../common/util.js';
 
 const SNAPSHOT_MS = 3000;
@@ -15,10 +17,14 @@ const camUrl = (id, what) => `/api/cameras/${encodeURIComponent(id)}/${what}`;
 const fresh = (url) => `${url}${url.includes('?') ? '&' : '?'}_=${Date.now()}`;
 const isDrone = (cam) => cam.kind === 'drone' || !!cam.telemetry;
 const fixed = (v, n) => (Number.isFinite(v) ? v.toFixed(n) : '–');
+const CAM_STATES = ['online', 'offline', 'stalled', 'starting'];
+/** 在线 / 离线 / 卡顿 / 启动中. */
+export const camStateName = (state) => t(`wall.camstate.${CAM_STATES.includes(state) ? state : 'starting'}`);
 
 export class CameraGrid {
-  constructor(container, { maxLive = 4, onChange = () => {} } = {}) {
+  constructor(container, { maxLive = 4, onChange = () => {}, onOpen = () => {} } = {}) {
     this.container = container;
+    this.onOpen = onOpen;
     this.area = container.parentElement;
     this.maxLive = maxLive;
     this.onChange = onChange;
@@ -69,15 +75,21 @@ export class CameraGrid {
     return [...this.tiles.values()].map((t) => t.cam);
   }
 
+  /** The camera's name; '' for one this wall does not know (never its id: people read names). */
   name(id) {
     const tile = this.tiles.get(id);
-    return tile ? tile.cam.name || id : id;
+    return tile && tile.cam.name && tile.cam.name !== id ? tile.cam.name : '';
+  }
+
+  get(id) {
+    const tile = this.tiles.get(id);
+    return tile ? tile.cam : undefined;
   }
 
   // ---- tiles ----
 
   _create(cam) {
-    const img = el('img', { class: 'cam-img', alt: cam.name || cam.id, decoding: 'async' });
+    const img = el('img', { class: 'cam-img', alt: cam.name || '', decoding: 'async' });
     const name = el('span', { class: 'cam-name' });
     const stateBox = el('span', { class: 'cam-state' });
     const fps = el('span', { class: 'cam-fps num' });
@@ -85,16 +97,21 @@ export class CameraGrid {
     const notice = el('div', { class: 'cam-notice' });
     const root = el('figure', {
       class: 'cam-tile',
-      dataset: { cameraId: cam.id, state: cam.state || 'starting', kind: cam.kind || '', stream: 'snapshot' },
+      dataset: {
+        cameraId: cam.id, state: cam.state || 'starting', kind: cam.kind || '', stream: 'snapshot',
+        liveLabel: t('wall.cameras.live'), lostLabel: t('wall.cameras.lost'), // drawn by wall.css (::before)
+      },
       tabindex: 0,
-      title: 'Click to watch live',
+      title: t('wall.cameras.open_title'),
+      'aria-label': cam.name || '',
     }, img, notice, el('figcaption', { class: 'cam-caption' },
       el('div', { class: 'cam-line' }, name, stateBox),
       el('div', { class: 'cam-line cam-sub' }, fps, tele)));
     const tile = { root, img, name, stateBox, fps, tele, notice, cam, mode: 'snapshot', loading: false, retry: null };
-    root.addEventListener('click', () => this.promote(cam.id));
+    const open = () => { this.promote(cam.id); this.onOpen(cam.id); };
+    root.addEventListener('click', open);
     root.addEventListener('keydown', (ev) => {
-      if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); this.promote(cam.id); }
+      if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); ev.stopPropagation(); open(); }
     });
     img.addEventListener('error', () => this._onImgError(tile));
     img.addEventListener('load', () => { root.dataset.loaded = 'true'; });
@@ -107,22 +124,23 @@ export class CameraGrid {
     const { cam } = tile;
     tile.root.dataset.state = cam.state || 'starting';
     tile.root.dataset.kind = cam.kind || '';
-    tile.name.textContent = cam.name || cam.id;
-    tile.stateBox.replaceChildren(badge(cam.state || 'starting'));
-    const dropped = Number.isFinite(cam.dropped) && cam.dropped > 0 ? ` · ${cam.dropped} dropped` : '';
+    tile.name.textContent = cam.name && cam.name !== cam.id ? cam.name : t('wall.cameras.unnamed');
+    tile.root.setAttribute('aria-label', tile.name.textContent);
+    tile.stateBox.replaceChildren(badge(cam.state || 'starting', camStateName(cam.state)));
+    const dropped = Number.isFinite(cam.dropped) && cam.dropped > 0 ? ` · ${t('wall.cameras.dropped', { n: cam.dropped })}` : '';
     tile.fps.textContent = `${fixed(cam.fps_in, 1)}/${fixed(cam.fps_out, 1)} fps${dropped}`;
-    const t = cam.telemetry;
-    if (isDrone(cam) && t) {
-      const heading = Number.isFinite(t.heading) ? ` · ${Math.round(t.heading)}°` : '';
-      tile.tele.textContent = `${fixed(t.lat, 5)}, ${fixed(t.lon, 5)} · alt ${fixed(t.alt, 0)} m${heading}`;
+    const tele = cam.telemetry;
+    if (isDrone(cam) && tele) {
+      const heading = Number.isFinite(tele.heading) ? ` · ${Math.round(tele.heading)}°` : '';
+      tile.tele.textContent = `${fixed(tele.lat, 5)}, ${fixed(tele.lon, 5)} · ${t('wall.cameras.alt', { alt: fixed(tele.alt, 0) })}${heading}`;
       tile.tele.hidden = false;
     } else {
       tile.tele.hidden = true;
     }
     let notice = '';
-    if (cam.state === 'offline') notice = cam.last_error ? `Offline · ${cam.last_error}` : 'Offline';
-    else if (cam.state === 'stalled') notice = `Stalled · last frame ${fixed(cam.last_frame_age_s, 0)} s ago`;
-    else if (cam.state === 'starting') notice = 'Starting…';
+    if (cam.state === 'offline') notice = t('wall.cameras.offline');
+    else if (cam.state === 'stalled') notice = t('wall.cameras.stalled', { s: fixed(cam.last_frame_age_s, 0) });
+    else if (cam.state === 'starting') notice = t('wall.cameras.starting');
     tile.notice.textContent = notice;
     tile.notice.hidden = !notice;
   }
@@ -192,7 +210,7 @@ export class CameraGrid {
     clearTimeout(tile.retry);
     tile.mode = 'live';
     tile.root.dataset.stream = 'live';
-    tile.root.title = 'Live';
+    tile.root.title = t('wall.cameras.open_title');
     tile.img.src = fresh(camUrl(tile.cam.id, 'live.mjpg')); // same-origin: the session cookie signs it in
   }
 
@@ -201,7 +219,7 @@ export class CameraGrid {
     clearTimeout(tile.retry);
     tile.mode = 'snapshot';
     tile.root.dataset.stream = 'snapshot';
-    tile.root.title = 'Click to watch live';
+    tile.root.title = t('wall.cameras.open_title');
     // Set the snapshot directly: this also ends the MJPEG response and frees its connection.
     tile.img.src = fresh(camUrl(tile.cam.id, 'snapshot.jpg'));
   }

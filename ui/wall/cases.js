@@ -1,25 +1,26 @@
-// Case board: open cases, overdue first then by deadline, live countdowns and officer actions.
+// Case board: open cases, overdue first then by deadline, with live countdowns. The hall acts
+// on a case at the desk (/desk), where actions that end or return work ask for a reason: each
+// row links there.
 
 import { el, rafBatch, reconcile } from '../common/dom.js';
 import { FRESH_ROW_MS, FreshMarks } from '../common/freshness.js';
-import { post } from '../common/live.js';
+import { nameOf, t } from '../common/i18n.js';
 import {
-  Store, badge, caseClosedAt, compareCases, deadlineStatus, isOpenCase, parseTs, toast,
+  Store, caseClosedAt, compareCases, deadlineStatus, isOpenCase, parseTs,
 } from '../common/util.js';
+import { fmtSpan, stateBadge, urgencyBadge } from './labels.js';
 
-const OFFICER_ACTIONS = [
-  { action: 'verify', label: 'Verify', cls: 'btn-ok', title: 'Check passed' },
-  { action: 'close', label: 'Close', cls: 'btn-ok', title: 'Close the case' },
-  { action: 'return', label: 'Return', cls: 'btn-warn', title: 'Check failed: back to the worker' },
-  { action: 'escalate', label: 'Escalate', cls: 'btn-danger', title: 'Supervise one level up' },
-];
+/** The countdown's words: time left, or how long overdue. */
+function leftText(st) {
+  if (st.level === 'none') return '—';
+  return st.level === 'overdue' ? t('wall.cases.overdue_by', { span: fmtSpan(st.remainingMs) }) : fmtSpan(st.remainingMs);
+}
 
 export class CaseBoard {
-  constructor(tbody, { countEl = null, onChange = () => {}, actor = 'officer' } = {}) {
+  constructor(tbody, { countEl = null, onChange = () => {} } = {}) {
     this.tbody = tbody;
     this.countEl = countEl;
     this.onChange = onChange;
-    this.actor = actor;
     this.store = new Store();
     this.rows = new Map();   // id -> {node, sig, countdown}
     this.fresh = new FreshMarks(FRESH_ROW_MS);
@@ -43,14 +44,6 @@ export class CaseBoard {
     this.render();
     this.onChange();
     return stale;
-  }
-
-  /** The signed-in user (from /api/auth/me): recorded as the actor, and decides the review buttons. */
-  setActor(name) {
-    if (!name || name === this.actor) return;
-    this.actor = name;
-    this.rows.clear();
-    this.render();
   }
 
   upsert(c, { live = true } = {}) {
@@ -92,7 +85,8 @@ export class CaseBoard {
       const c = this.store.get(id);
       if (!c) continue;
       const st = deadlineStatus(c, now);
-      if (row.countdown.textContent !== st.text) row.countdown.textContent = st.text;
+      const text = leftText(st);
+      if (row.countdown.textContent !== text) row.countdown.textContent = text;
       if (row.countdown.dataset.level !== st.level) {
         if (st.level === 'overdue') reorder = true;
         row.countdown.dataset.level = st.level;
@@ -123,7 +117,7 @@ export class CaseBoard {
     for (const id of [...this.rows.keys()]) if (!shown.has(id)) this.rows.delete(id);
     this.fresh.prune(now);
     if (!nodes.length) {
-      this.tbody.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: 7 }, 'No open cases')));
+      this.tbody.replaceChildren(el('tr', { class: 'empty' }, el('td', { colspan: 7 }, t('wall.cases.empty'))));
     } else {
       const empty = this.tbody.querySelector(':scope > .empty');
       if (empty) empty.remove();
@@ -134,42 +128,18 @@ export class CaseBoard {
 
   _row(c, now) {
     const st = deadlineStatus(c, now);
-    const countdown = el('span', { class: 'countdown', dataset: { level: st.level }, title: c.deadline || '' }, st.text);
-    const allowed = new Set(Array.isArray(c.allowed_actions) ? c.allowed_actions : []);
-    // Who reported the work may not check it (the server refuses too): no Verify/Close for them.
-    if (c.handled_by && c.handled_by === this.actor) ['verify', 'close'].forEach((x) => allowed.delete(x));
-    const actions = OFFICER_ACTIONS.filter((a) => allowed.has(a.action)).map((a) => el('button', {
-      class: `btn ${a.cls}`, type: 'button', title: a.title, dataset: { action: a.action },
-      onclick: (ev) => this._act(c.id, a.action, ev),
-    }, a.label));
-    const level = Number(c.level) > 0 ? el('span', { class: 'badge level', title: 'Escalation level' }, `L${c.level}`) : null;
-    const node = el('tr', { class: 'case', dataset: { caseId: c.id, state: c.state, overdue: String(st.level === 'overdue') } },
-      el('td', {}, el('div', { class: 'num case-id' }, c.id), el('div', { class: 'muted small' }, c.source || '')),
-      el('td', { title: c.matter_code || '' }, c.matter_name || c.matter_code || '—'),
-      el('td', {}, el('div', {}, c.grid_name || ''), el('div', { class: 'num muted small' }, c.grid_code || '—')),
-      el('td', {}, el('div', {}, c.assignee_name || (c.assignee ? '' : 'unassigned')),
-        c.assignee ? el('div', { class: 'num muted small' }, c.assignee) : null),
-      el('td', {}, badge(c.state), level),
+    const countdown = el('span', { class: 'countdown', dataset: { level: st.level }, title: c.deadline || '' }, leftText(st));
+    const level = Number(c.level) > 0
+      ? el('span', { class: 'badge level', title: t('wall.cases.level_title') }, t('wall.cases.level', { n: c.level })) : null;
+    const desk = el('a', { class: 'btn', href: `/desk#case=${encodeURIComponent(c.id)}`, dataset: { action: 'desk' } }, t('wall.cases.open_desk'));
+    const node = el('tr', { class: 'case', dataset: { caseId: c.id, state: c.state, overdue: String(st.level === 'overdue'), urgency: c.urgency || null } },
+      el('td', {}, el('div', { class: 'num case-id', translate: 'no' }, c.id), el('div', { class: 'muted small' }, nameOf('source', c.source, ''))),
+      el('td', {}, el('span', {}, c.matter_name || nameOf('matter', c.matter_code, t('wall.unknown'))), ' ', urgencyBadge(c.urgency)),
+      el('td', { title: c.grid_code || '' }, c.grid_name || t('wall.unknown')),
+      el('td', {}, c.assignee_name || (c.assignee ? t('wall.cases.assigned') : el('span', { class: 'muted' }, t('wall.cases.unassigned')))),
+      el('td', {}, stateBadge(c.state), level),
       el('td', {}, countdown),
-      el('td', { class: 'actions-col' }, el('div', { class: 'case-actions' }, actions)));
+      el('td', { class: 'actions-col' }, el('div', { class: 'case-actions' }, desk)));
     return { node, countdown };
-  }
-
-  async _act(id, action, ev) {
-    const buttons = ev.currentTarget.parentElement.querySelectorAll('button');
-    buttons.forEach((b) => { b.disabled = true; });
-    try {
-      const updated = await post(`/api/cases/${encodeURIComponent(id)}/${action}`, { actor: this.actor, note: '' });
-      if (updated && updated.id != null) this.upsert(updated, { live: false });
-      toast(`${id}: ${action} done`, 'ok', 2500);
-    } catch (err) {
-      toast(`${action} ${id}: ${err.message}`, 'error');
-      buttons.forEach((b) => { b.disabled = false; });
-      if (err.status === 409 && err.detail && err.detail.state) {
-        // The board was behind: show what the server says the case is now.
-        const c = this.store.get(id);
-        if (c) this.upsert({ ...c, state: err.detail.state, allowed_actions: err.detail.allowed || [] }, { live: false });
-      }
-    }
   }
 }

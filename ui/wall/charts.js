@@ -3,7 +3,8 @@
 
 import { api } from '../common/live.js';
 import { rafBatch } from '../common/dom.js';
-import { isToday, parseTs } from '../common/util.js';
+import { t } from '../common/i18n.js';
+import { isCityToday, zoned } from './labels.js';
 
 const NS = 'http://www.w3.org/2000/svg';
 
@@ -46,7 +47,7 @@ export class IncidentCharts {
   async loadClasses() {
     try {
       const services = await api('/open311/v2/services.json');
-      for (const s of services || []) if (s.service_code) this.classOf.set(s.service_code, s.group || '其他');
+      for (const s of services || []) if (s.service_code) this.classOf.set(s.service_code, s.group || t('wall.charts.other'));
       this.render();
     } catch (err) {
       console.warn('matter classes unavailable', err);
@@ -63,12 +64,12 @@ export class IncidentCharts {
     const hours = new Array(24).fill(0);
     const classes = new Map();
     for (const inc of this.items) {
-      if (!isToday(inc.ts)) continue;
-      hours[new Date(parseTs(inc.ts)).getHours()] += 1;
-      const cls = this.classOf.get(inc.matter_code) || (inc.matter_code ? '其他' : 'unmatched');
+      if (!isCityToday(inc.ts)) continue;
+      hours[zoned(inc.ts).hour] += 1;
+      const cls = this.classOf.get(inc.matter_code) || (inc.matter_code ? t('wall.charts.other') : t('wall.charts.unmatched'));
       classes.set(cls, (classes.get(cls) || 0) + 1);
     }
-    barChart(this.byHour, hours.map((v, h) => ({ label: String(h), value: v, title: `${h}:00` })), { labelEvery: 3 });
+    barChart(this.byHour, hours.map((v, h) => ({ label: String(h), value: v, title: t('wall.charts.hour', { h }) })), { labelEvery: 3 });
     const bars = [...classes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 7).map(([label, value]) => ({ label, value }));
     barChart(this.byClass, bars.length ? bars : [{ label: '—', value: 0 }], { color: '#f0b43c' });
   }

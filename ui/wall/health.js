@@ -3,16 +3,14 @@
 // could pass for a calm city. /api/health says whether delivery really works; while it
 // does not (or cannot be reached), a banner says so in plain words.
 
+import { t } from '../common/i18n.js';
+
 const POLL_MS = 10000;
 const TIMEOUT_MS = 5000;
 
 // What each failing check means for the people watching the wall.
-const REASONS = {
-  store: '数据库无响应',
-  bus: '消息总线（Redis）不可达',
-  hub: '实时推送无法编号，新消息暂停送达',
-  audit: '审计日志写入失败',
-};
+const REASONS = ['store', 'bus', 'hub', 'audit'];
+const BUS_NAMES = { redis: 'Redis', memory: '' }; // a product name people know, as it is written
 
 async function fetchHealth() {
   const ctrl = new AbortController();
@@ -29,10 +27,11 @@ async function fetchHealth() {
 }
 
 function describe(result) {
-  if (result.unreachable) return ['无法连接服务器'];
+  if (result.unreachable) return [t('wall.health.unreachable')];
   const checks = (result.body && result.body.checks) || {};
-  const failing = Object.entries(checks).filter(([, c]) => c && c.ok === false).map(([name]) => REASONS[name] || name);
-  return failing.length ? failing : ['服务状态异常'];
+  const failing = Object.entries(checks).filter(([, c]) => c && c.ok === false)
+    .map(([name, c]) => (REASONS.includes(name) ? t(`wall.health.${name}`, { name: BUS_NAMES[c.kind] || c.kind || '' }) : t('wall.health.other')));
+  return failing.length ? [...new Set(failing)] : [t('wall.health.degraded')];
 }
 
 /** Polls /api/health and shows `banner` (and marks `indicator`) while delivery is degraded. */
@@ -44,7 +43,7 @@ export function watchDelivery(banner, indicator) {
       if (indicator) delete indicator.dataset.degraded;
       return;
     }
-    banner.textContent = `实时推送降级：${describe(result).join('；')}。墙上内容可能不是最新，请勿以此判断现场平静。`;
+    banner.textContent = t('wall.health.banner', { reasons: describe(result).join(t('wall.health.sep')) });
     banner.hidden = false;
     if (indicator) indicator.dataset.degraded = 'true';
   };

@@ -7,6 +7,7 @@ import { LngLatBounds, Map as MapLibre, Marker } from '/vendor/maplibre/maplibre
 import { api } from '../common/live.js';
 import { el } from '../common/dom.js';
 import { addBasemap } from '../common/basemap.js';
+import { nameOf } from '../common/i18n.js';
 
 const COARSE = 'district,street';   // small: drawn at city zoom
 const FINE = 'community,grid';      // big (~20,000 grids at reference scale): fetched when zoomed in
@@ -100,12 +101,29 @@ export class CityMap {
     this.cityBounds = bounds;
     this.map.fitBounds(bounds, { padding: 16, animate: false });
     this.cityZoom = this.map.getZoom();
+    this.coarse = doc;
     const fineFrom = this.cityZoom + FINE_ZOOM_STEP;
     // District fill fades out where the grids take over; streets only once one can tell them apart.
     this.map.setLayerZoomRange('district-fill', 0, fineFrom);
     this.map.setLayerZoomRange('street-line', this.cityZoom + 0.8, 24);
     this.map.setLayerZoomRange('fine-fill', fineFrom, 24);
     this.map.setLayerZoomRange('fine-line', fineFrom, 24);
+  }
+
+  /**
+   * A district officer's map: zoomed to the areas under `prefix` (their jurisdiction), which
+   * the home button returns to. Returns the name of the largest such area ('' if none).
+   */
+  focusArea(prefix) {
+    const features = ((this.coarse && this.coarse.features) || []).filter((f) => String(f.properties.code || '').startsWith(prefix));
+    if (!features.length) return '';
+    const bounds = new LngLatBounds();
+    for (const f of features) for (const ring of f.geometry.coordinates) for (const c of ring) bounds.extend(c);
+    this.cityBounds = bounds;
+    this.map.fitBounds(bounds, { padding: 16, animate: false });
+    const order = ['district', 'street', 'community', 'grid'];
+    const top = features.slice().sort((a, b) => order.indexOf(a.properties.level) - order.indexOf(b.properties.level))[0];
+    return top.properties.name || '';
   }
 
   async _maybeLoadFine() {
@@ -177,7 +195,7 @@ export class CityMap {
       return;
     }
     const node = el('div', {
-      class: 'inc-marker', title: [inc.rule, inc.label, inc.grid_code].filter(Boolean).join(' · '),
+      class: 'inc-marker', title: inc.rule ? nameOf('rule', inc.rule, inc.rule_name) : '',
       dataset: { incidentId: inc.id, state: inc.state || 'new', rule: inc.rule || '' },
     });
     node.addEventListener('click', () => this.onIncidentClick(inc.id));
@@ -199,7 +217,7 @@ export class CityMap {
     if (!Number.isFinite(d.lon) || !Number.isFinite(d.lat)) return;
     let drone = this.drones.get(d.id);
     if (!drone) {
-      const node = el('div', { class: 'drone-marker', title: d.id, dataset: { droneId: d.id } }, el('span', {}, '✈'));
+      const node = el('div', { class: 'drone-marker', title: d.name || '', dataset: { droneId: d.id } }, el('span', {}, '✈'));
       drone = { marker: new Marker({ element: node, rotationAlignment: 'map' }).setLngLat([d.lon, d.lat]).addTo(this.map), track: [] };
       this.drones.set(d.id, drone);
     }
