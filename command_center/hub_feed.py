@@ -1,7 +1,8 @@
 """bus → hub: each bus event becomes the posts clients receive.
 
 An event goes to the channel of its topic; a case with an assignee goes to that worker's
-own channel `tasks:<worker>` as well (`task_posts`): the terminal listens there alone.
+own channel `tasks:<worker>` as well (`task_posts`), and so do the emergency tasks of
+each worker they were given to: the terminal listens there alone.
 Each post carries the area of its event, computed once here, which the hub compares
 with each client's jurisdiction.
 """
@@ -13,6 +14,7 @@ from typing import Any
 from command_center.auth.scoping import Locate, event_area
 from command_center.bus import batches
 from command_center.camera_status import Cameras
+from command_center.emergency.service import BRIEF_KEYS
 from command_center.events import Event
 from command_center.hub import Hub
 from command_center.hub_history import Post
@@ -22,10 +24,31 @@ HUB_BATCH = 256  # most events numbered per round trip to a shared (Redis) hub h
 ASSIGNING = ("dispatch", "return", "transfer", "reassign")  # case actions that hand a task to its assignee
 
 
+def emergency_task_posts(event: Event, area: str | None) -> list[Post]:
+    """An emergency mode whose tasks changed, for each worker it names (`task_assignees`):
+    `emergency.task` with the mode in brief and that worker's tasks in it (none: it was
+    taken from them; the mode ended: `ended_at` is set). The terminal replaces what it
+    showed of that mode with them (ui/terminal/emergency_tasks.js)."""
+    workers = event.data.get("task_assignees") or ()
+    if not workers:
+        return []
+    brief = {key: event.data.get(key) for key in BRIEF_KEYS}
+    tasks = event.data.get("tasks") or []
+    posts = []
+    for worker in workers:
+        # Named to them, or to a team they were in when it was given (the snapshot in `workers`).
+        mine = [t for t in tasks if worker in (t.get("workers") or ())]
+        posts.append(Post(event.id, f"tasks:{worker}", "emergency.task", {"mode": brief, "tasks": mine}, area))
+    return posts
+
+
 def task_posts(event: Event, area: str | None) -> list[Post]:
     """A case event for the assignee's own channel: `task.assigned` when the case was
     just handed to them (a new case, a dispatch, return, transfer or reassignment), else
-    `task.updated`; and `task.removed` to whoever it was taken from."""
+    `task.updated`; and `task.removed` to whoever it was taken from. Emergency tasks:
+    `emergency_task_posts`."""
+    if event.topic == "emergency":
+        return emergency_task_posts(event, area)
     if event.topic != "cases":
         return []
     posts = []

@@ -74,7 +74,7 @@ def rules(public_metrics: bool) -> list[Rule]:
     return [
         # pages and their static files: the pages sign in through the API
         _rule(r"^/(wall|desk|terminal|citizen|publish|emergency|admin)?$", READ, None),
-        _rule(r"^/api/i18n/[a-z]+$", READ, None),  # the pages' message catalogues (the sign-in form's too)
+        _rule(r"^/api/i18n/[^/]+$", READ, None),  # the pages' message catalogues (the sign-in form's too)
         # 三公开: each grid's public worker card and its printable QR poster, and what they show
         _rule(r"^/grid/[^/]+(/poster)?$", READ, None),
         _rule(r"^/api/public/", READ, None),
@@ -126,7 +126,7 @@ def rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
         _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),
         # emergency mode: staff start, read and end it, and add to its timeline; the
-        # emergency team (and admins) tick off its tasks
+        # staff (officers too) and the workers a task was given to ack and finish it (the endpoints check)
         # Its plans are the city's: staff read them, city administrators change them.
         _rule(r"^/api/emergency/plans(/.*)?$", READ, frozenset(STAFF)),
         _rule(r"^/api/emergency/plans(/.*)?$", None, ADMIN, _city_admin),

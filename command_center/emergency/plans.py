@@ -37,20 +37,24 @@ class CapFields(_Strict):
 
 
 class TaskTemplate(_Strict):
-    title: str = Field(min_length=1)
-    role: str = Field(min_length=1, description="the team or role that owns the task")
-    due_min: float = Field(gt=0, description="minutes from the start of the emergency mode")
+    title: str = Field(min_length=1, max_length=200)
+    role: str = Field(min_length=1, max_length=50, description="the kind of task (交警, 现场处置...): what it needs")
+    due_min: float = Field(gt=0, le=7 * 24 * 60, description="minutes from the start of the emergency mode")
+    # Who gets it when a mode starts: a named team (an emergency team's id), else the team
+    # of the street where the emergency is; the whole team, or its leader alone.
+    team: str = Field(default="", max_length=100, description="an emergency team's id; empty: the street's team")
+    assign: Literal["team", "leader"] = "team"
 
 
 class Plan(_Strict):
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, max_length=100)
     radius_m: float = Field(gt=0, le=50_000, description="cameras this close to the centre sense harder")
     detect_fps: float = Field(gt=0, le=60, description="detect rate for those cameras (never lowered)")
     threshold_factor: float = Field(default=1.0, gt=0, le=1, description="their detection thresholds × this")
     thresholds: dict[str, float] = Field(default_factory=dict, description="absolute thresholds by label (or default)")
     pin_drones: bool = True
     cap: CapFields
-    tasks: list[TaskTemplate] = Field(default_factory=list)
+    tasks: list[TaskTemplate] = Field(default_factory=list, max_length=50)
 
     @field_validator("thresholds")
     @classmethod

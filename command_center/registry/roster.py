@@ -25,12 +25,16 @@ from typing import Any
 
 from command_center.auth.passwords import Passwords
 from command_center.auth.users import Account, account_rows, check_password
+from command_center.city_map import roster_workers
+from command_center.emergency.teams import seeds_from_city
 from command_center.importing.problems import Problem
 from command_center.importing.roster import ROSTER_COLUMNS, RosterEntry, check_roster_rows
 from command_center.importing.tables import Table, read_columns
 from command_center.importing.users import UserEntry, check_users
 from command_center.registry.imports import ImportContext, ImportOptions, ImportResult
 from command_center.store.roster_records import RosterChanges, RosterState
+from command_center.store.team_records import TeamRecords, team_store
+from dispatch.city import City
 
 PROGRESS_EVERY = 1000
 COUNTS = ("added", "updated", "unchanged", "assignments_opened", "assignments_closed")
@@ -66,7 +70,18 @@ def import_roster(path: Path, context: ImportContext, options: ImportOptions) ->
         return result
     context.store.apply_roster(plan.changes)
     result.applied = True
+    result.counts["emergency_teams"] = seed_teams(context)
     return result
+
+
+def seed_teams(context: ImportContext) -> int:
+    """Each street's emergency team from the roster as it now stands: made for streets
+    without one, re-made where it is still as seeded (an admin's edits stand). How many."""
+    if not isinstance(context.store, TeamRecords):
+        return 0
+    state = context.store.roster_state(leave_after=datetime.now(UTC).isoformat())
+    city = City(context.city.areas, roster_workers(state))
+    return team_store(context.store).seed_teams(seeds_from_city(city), datetime.now(UTC).isoformat(), reseed=True)
 
 
 def refused(problems: list[Problem], any_good: bool, options: ImportOptions) -> bool:

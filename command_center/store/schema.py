@@ -274,3 +274,37 @@ worker_photos = sa.Table(
     sa.Column("version", sa.BigInteger, nullable=False),  # ms since the epoch: changes the photo's URL
     sa.Column("updated_by", sa.Text, nullable=False),
 )
+
+# Emergency teams (应急队, command_center/emergency/teams.py): each street's team, seeded from
+# its professional grid workers, edited by admins. A team still as seeded has updated_by
+# "system": a roster import re-seeds those, never one an admin has edited.
+emergency_teams = sa.Table(
+    "emergency_teams",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("street_code", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+    sa.Index("emergency_teams_street", "street_code"),
+)
+
+emergency_team_members = sa.Table(
+    "emergency_team_members",
+    metadata,
+    sa.Column("team_id", sa.Text, primary_key=True),
+    sa.Column("worker_id", sa.Text, primary_key=True),
+    sa.Column("role", sa.Text, nullable=False),  # leader, member
+    sa.Index("emergency_team_members_worker", "worker_id"),
+)
+
+# Response plans (预案) as admins changed them: one validated Plan document per emergency
+# class, over configs/plans.yaml; in the store so that every node starts modes alike.
+emergency_plans = sa.Table(
+    "emergency_plans",
+    metadata,
+    sa.Column("emergency_class", sa.Text, primary_key=True),
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.Column("updated_by", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Text, nullable=False),
+)

@@ -19,13 +19,14 @@ from command_center.store.columns import CASE_CACHE, case_params, timeline_param
 from command_center.store.migrate import upgrade_sqlite
 from command_center.store.queries import TIMELINE_FIELDS
 from command_center.store.records import RecordStore
+from command_center.store.team_records import TeamRecords
 from dispatch.cases import Case, TimelineEntry
 from dispatch.repository import CaseIdTaken
 
 DIALECT = "sqlite"
 
 
-class SQLiteStore(RecordStore):
+class SQLiteStore(TeamRecords, RecordStore):
     """Incidents, reports, users, the audit log and publish keys: RecordStore (records.py)."""
 
     dialect = DIALECT

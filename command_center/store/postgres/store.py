@@ -28,13 +28,14 @@ from command_center.store.postgres.prefetch import Prefetched, Wanted
 from command_center.store.postgres.stats import FreshStats
 from command_center.store.queries import TIMELINE_FIELDS
 from command_center.store.records import RecordStore
+from command_center.store.team_records import TeamRecords
 from dispatch.cases import Case, TimelineEntry
 from dispatch.repository import CaseIdTaken
 
 DIALECT = "postgresql"
 
 
-class PostgresStore(RecordStore):
+class PostgresStore(TeamRecords, RecordStore):
     """Incidents, reports, users, the audit log and publish keys: RecordStore (records.py)."""
 
     dialect = DIALECT
