@@ -22,9 +22,14 @@ from command_center.api import (
     calendar,
     camera_admin,
     cameras,
+    case_desk,
     cases,
     deps,
     emergency,
+    emergency_handover,
+    emergency_plans,
+    emergency_roster,
+    emergency_teams,
     grids,
     health,
     hotspots,
@@ -101,6 +106,7 @@ ROUTES: list[BaseRoute] = [
     *camera_admin.routes,  # before cameras: /api/cameras/probe is not a camera id
     *cameras.routes,
     *incidents.routes,
+    *case_desk.routes,  # before cases: /api/cases/bulk is not a case id
     *cases.routes,
     *grids.routes,
     *kpi.routes,
@@ -109,6 +115,10 @@ ROUTES: list[BaseRoute] = [
     *webrtc.routes,
     *publish_keys.routes,
     *emergency.routes,
+    *emergency_handover.routes,
+    *emergency_teams.routes,
+    *emergency_roster.routes,  # before roster: /api/roster/teams is not a worker id
+    *emergency_plans.routes,
     *imports.routes,
     *roster.routes,
     *matters.routes,

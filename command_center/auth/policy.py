@@ -125,8 +125,8 @@ def rules(public_metrics: bool) -> list[Rule]:
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
         _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),
-        # emergency mode: staff start, read and end it, and add to its timeline; the
-        # staff (officers too) and the workers a task was given to ack and finish it (the endpoints check)
+        # emergency mode: staff start, read and end it, and add to its timeline; staff (officers
+        # too) and the workers a task was given to ack and finish its tasks (the endpoints check)
         # Its plans are the city's: staff read them, city administrators change them.
         _rule(r"^/api/emergency/plans(/.*)?$", READ, frozenset(STAFF)),
         _rule(r"^/api/emergency/plans(/.*)?$", None, ADMIN, _city_admin),
