@@ -5,7 +5,7 @@
 
 import { el } from '../common/dom.js';
 import { t } from '../common/i18n.js';
-import { WhepPlayer } from '../wall/whep.js';
+import { WhepPlayer } from '../common/whep.js';
 
 const MAX_LIVE = 4;
 

@@ -8,7 +8,7 @@ import { api } from '../common/live.js';
 import { parseTs } from '../common/util.js';
 import { camStateName } from './cameras.js';
 import { incidentWhat, isCityToday, stateBadge, urgencyBadge } from './labels.js';
-import { WhepPlayer } from './whep.js';
+import { WhepPlayer } from '../common/whep.js';
 
 const EVENTS = 50;
 const STRIP_MS = 24 * 60 * 60 * 1000;

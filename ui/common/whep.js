@@ -7,7 +7,7 @@
 //   await player.play('cam-1');   // rejects (err.status) when the server refuses
 //   player.stop();                // ends the session on the server too
 
-import { getToken } from '../common/live.js';
+import { getToken } from './live.js';
 
 const GATHER_TIMEOUT_MS = 3000;
 
