@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from command_center.store import queries
+from command_center.store import case_statements, queries
 from command_center.store.base import CaseQuery
 from command_center.store.columns import CASE_CACHE, case_params, timeline_params
 from command_center.store.migrate import upgrade_sqlite
@@ -118,8 +118,8 @@ class SQLiteStore(TeamRecords, RecordStore):
         return dict(rows)
 
     def list_cases(self, query: CaseQuery) -> tuple[list[Case], int]:
-        key, params = queries.case_filters(query)
-        count, page = queries.cases_page(DIALECT, key)
+        key, params = case_statements.case_filters(query, DIALECT)
+        count, page = case_statements.cases_page(DIALECT, key)
         with self._lock:
             total = self._run(count, params).fetchone()[0]
             rows = self._run(page, params).fetchall()

@@ -1,5 +1,5 @@
 // Live video of the scene: the pinned drones first, then the cameras nearest the centre, each
-// over WebRTC (WHEP, the wall's player: ui/wall/whep.js) with the detector's boxes; a feed
+// over WebRTC (WHEP, the shared player: ui/common/whep.js) with the detector's boxes; a feed
 // whose WebRTC cannot connect falls back to the annotated MJPEG stream. At most MAX_LIVE play
 // at once (each holds a peer connection, and MJPEG a browser connection of six).
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import psycopg
 
-from command_center.store import queries
+from command_center.store import case_statements, queries
 from command_center.store.base import CaseQuery
 from command_center.store.columns import CASE_CACHE, case_params, timeline_params
 from command_center.store.migrate import postgres_at_head, upgrade_postgres
@@ -137,8 +137,8 @@ class PostgresStore(TeamRecords, RecordStore):
         return dict(rows)
 
     def list_cases(self, query: CaseQuery) -> tuple[list[Case], int]:
-        key, params = queries.case_filters(query)
-        count, page = queries.cases_page(DIALECT, key)
+        key, params = case_statements.case_filters(query, DIALECT)
+        count, page = case_statements.cases_page(DIALECT, key)
         with self._snapshot() as db:
             total = db.execute(count, params).fetchone()[0]  # type: ignore[index]
             rows = db.execute(page, params).fetchall()
