@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import json
 import logging
 import sys
 from dataclasses import asdict
-from datetime import tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from command_center.config import CameraConfig, Config, ConfigError, load_config
+from command_center.config import Config, ConfigError, load_config
 from command_center.importing import cli as import_cli
 
 if TYPE_CHECKING:
-    from command_center.city_map import CityMap
     from command_center.jobs import Job
 
 BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login", "import")
@@ -251,6 +250,7 @@ def _run(config: Config, demo: bool = False, jobs: dict[str, Job] | None = None)
 
     from command_center.app import build_app
     from command_center.auth.seed import seed_users
+    from command_center.demo import a_camera_worker, banner
     from command_center.hub import MAX_MESSAGE
     from command_center.runtime import Runtime
     from command_center.simulate import add_simulated_workers
@@ -261,32 +261,51 @@ def _run(config: Config, demo: bool = False, jobs: dict[str, Job] | None = None)
         rt.jobs.add(name, job)
     add_simulated_workers(rt.jobs, rt.bus, rt.casework, config.workers)
     accounts = seed_users(rt.auth.users, rt.city, config.cameras, demo)
+    worker = a_camera_worker(rt.city, rt.dispatcher.tz, config.cameras)
+    grid = rt.city.workers[worker].grid_code if worker else None
     base = f"http://{config.server.host}:{config.server.port}"
-    if accounts:
-        print("\n  sign in as (username/password):", file=sys.stderr)
-        for line in accounts:
-            print(f"    {line}", file=sys.stderr)
-    print(f"\n  wall:      {base}/wall" + ("   (sign in as officer/officer)" if demo else ""), file=sys.stderr)
-    print(f"  emergency: {base}/emergency", file=sys.stderr)
-    worker = _a_camera_worker(rt.city, rt.dispatcher.tz, config.cameras)
-    if worker:
-        hint = f"   (sign in as {worker}/worker)" if demo else f"   (worker {worker})"
-        print(f"  terminal:  {base}/terminal?worker={worker}{hint}", file=sys.stderr)
-    print(f"  api:       {base}/api/health   websocket: ws://{config.server.host}:{config.server.port}/ws", file=sys.stderr)
-    if demo and config.workers.simulate:
-        print("  simulated workers accept and handle every task; --no-simulated-workers leaves them to you", file=sys.stderr)
-    print("", file=sys.stderr)
+    text = banner(base, accounts, worker, grid, demo, config.workers.simulate)
     app = build_app(rt)
     settle_heap()
     # proxy_headers=False: uvicorn would believe X-Forwarded-For from any loopback client;
     # the app believes it only from server.trusted_proxies (command_center/auth/proxies.py).
     # ws_max_size: the websocket layer refuses a frame past the hub's own message limit before
     # reading it whole (uvicorn's default would buffer 16 MiB per frame first).
-    uvicorn.run(
-        app, host=config.server.host, port=config.server.port, log_level="warning", proxy_headers=False,
-        ws_max_size=4 * MAX_MESSAGE,
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host=config.server.host, port=config.server.port, log_level="warning", proxy_headers=False,
+            ws_max_size=4 * MAX_MESSAGE, access_log=False,
+        )
     )  # fmt: skip
+    for name in LIBRARY_LOGGERS:  # their INFO is about their insides (ICE candidates, HTTP calls)
+        logging.getLogger(name).setLevel(logging.WARNING)
+    announce_when_listening(server, text, quiet=demo)
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the server has shut down (as uvicorn.run)
+        server.run()
     return 0
+
+
+LIBRARY_LOGGERS = ("aiortc", "aioice", "av", "httpx", "httpcore", "websockets", "asyncio", "uvicorn", "multipart", "PIL")
+
+
+def announce_when_listening(server: Any, text: str, quiet: bool, settle_s: float = 2.0) -> None:
+    """Print the banner once the server listens and start-up has logged what it logs (cameras
+    connecting...), so that it is the last thing on the screen. `quiet` (the demo): warnings
+    only from then on, so that it stays there."""
+    import threading
+    import time
+
+    def wait_and_print() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.1)
+        time.sleep(settle_s)
+        if quiet:
+            logging.getLogger().setLevel(logging.WARNING)
+        print(text, file=sys.stderr, flush=True)
+
+    threading.Thread(target=wait_and_print, name="banner", daemon=True).start()
 
 
 def settle_heap() -> None:
@@ -302,21 +321,6 @@ def settle_heap() -> None:
     gc.freeze()
     young, middle, _old = gc.get_threshold()
     gc.set_threshold(young, middle, 100)
-
-
-def _a_camera_worker(city: CityMap, tz: tzinfo, cameras: list[CameraConfig]) -> str | None:
-    """A worker on duty in the grid of the first camera: the terminal most likely to get tasks."""
-    from datetime import datetime
-
-    from dispatch.assign import pick_worker
-
-    for cam in cameras:
-        located = city.index.locate(cam.location.lon, cam.location.lat)
-        if located and located.grid_code:
-            worker = pick_worker(city.city, located.grid_code, datetime.now(tz), lambda ids: {})
-            if worker:
-                return worker.id
-    return None
 
 
 def _grids(args: argparse.Namespace) -> int:

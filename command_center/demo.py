@@ -8,11 +8,15 @@ detector's single rule: something that stays.
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from command_center.config import Config, parse_config
+from command_center.config import CameraConfig, Config, parse_config
 from command_center.jobs import Job
+
+if TYPE_CHECKING:
+    from command_center.city_map import CityMap
 
 # Well-known places of Guangzhou (lon, lat), one camera each.
 SITES: list[tuple[str, str, float, float, str]] = [
@@ -163,3 +167,61 @@ def demo_jobs(port: int, key: str) -> dict[str, Job]:
     """The demo's own jobs: the drone, publishing to this server (`serve` adds the simulated
     workers too, which the demo's configuration asks for)."""
     return {"drone": lambda: drone_publisher(port, key=key)}
+
+
+# ---- the start banner: every page's address, with the accounts to use ----
+
+# (label, path, who signs in) per page, in the order a newcomer tries them.
+PAGES: list[tuple[str, str, str]] = [
+    ("wall", "/wall", "officer/officer, or district/district (one district)"),
+    ("desk", "/desk", "officer/officer"),
+    ("terminal", "/terminal?worker={worker}", "{worker}/worker"),
+    ("emergency", "/emergency", "emergency/emergency"),
+    ("admin", "/admin", "admin/admin"),
+    ("citizen", "/citizen", "public"),
+    ("publish", "/publish", "public, with a publish key"),
+    ("grid card", "/grid/{grid}", "public (三公开)"),
+]
+
+
+def page_urls(base: str, worker: str | None, grid: str | None) -> list[tuple[str, str, str]]:
+    """(label, URL, who) of every page; a page that needs a worker or a grid is left out without one."""
+    out = []
+    for label, path, who in PAGES:
+        if ("{worker}" in path and not worker) or ("{grid}" in path and not grid):
+            continue
+        out.append((label, base + path.format(worker=worker, grid=grid), who.format(worker=worker)))
+    return out
+
+
+def banner(base: str, accounts: list[str], worker: str | None, grid: str | None, demo: bool, simulated: bool) -> str:
+    """What `demo` and `serve` print once the server is listening: where everything is, and as
+    whom to sign in (the demo's documented accounts; `serve` names the pages only)."""
+    rule = "-" * 78
+    lines = ["", rule, f"  command-center is listening on {base}", ""]
+    urls = page_urls(base, worker, grid)
+    width = max(len(url) for _, url, _ in urls)
+    for label, url, who in urls:
+        lines.append(f"  {label:<10} {url:<{width}}" + (f"   {who}" if demo or who.startswith("public") else ""))
+    lines.append(f"  {'api':<10} {base}/api/health   websocket: {base.replace('http', 'ws', 1)}/ws")
+    if accounts:
+        lines += ["", "  sign in as (username/password):", *(f"    {line}" for line in accounts)]
+    if demo and simulated:
+        lines += ["", "  simulated workers accept and handle every task; --no-simulated-workers leaves them to you"]
+    lines += [rule, ""]
+    return "\n".join(lines)
+
+
+def a_camera_worker(city: CityMap, tz: tzinfo, cameras: list[CameraConfig]) -> str | None:
+    """A worker on duty in the grid of the first camera: the terminal most likely to get tasks."""
+    from datetime import datetime
+
+    from dispatch.assign import pick_worker
+
+    for cam in cameras:
+        located = city.index.locate(cam.location.lon, cam.location.lat)
+        if located and located.grid_code:
+            worker = pick_worker(city.city, located.grid_code, datetime.now(tz), lambda ids: {})
+            if worker:
+                return worker.id
+    return None

@@ -151,11 +151,27 @@ def sign_in(page: Any, user: str, password: str) -> None:
     page.wait_for_selector("#conn[data-state=open]", timeout=15000)
 
 
+def form_overflow(page: Any) -> list[str]:
+    """What of the open report form reaches past the viewport's right edge (issue 17: the
+    matter select made the form wider than a 390 px phone), and the page's own overflow."""
+    return page.evaluate(
+        """() => {
+          const width = window.innerWidth;
+          const out = [...document.querySelectorAll('#report *')]
+            .filter((e) => e.getBoundingClientRect().right > width)
+            .map((e) => `${e.tagName.toLowerCase()}#${e.id} reaches ${Math.round(e.getBoundingClientRect().right)}`);
+          if (document.documentElement.scrollWidth > width) out.push(`page ${document.documentElement.scrollWidth} px`);
+          return out;
+        }"""
+    )
+
+
 def report_clue(page: Any, code: str, note: str, photo: bytes) -> None:
     """Through the form, from the phone's (given) GPS position."""
     page.click("#report-open")
     page.wait_for_selector(f"#report-matter option[value='{code}']", state="attached", timeout=10000)
     page.wait_for_selector("#report[data-located=gps]", state="attached", timeout=10000)
+    assert form_overflow(page) == [], form_overflow(page)  # the phone's width holds the whole form
     page.select_option("#report-matter", code)
     page.fill("#report-note", note)
     page.set_input_files(

@@ -1,8 +1,9 @@
 """Sign-in and accounts.
 
-POST /api/auth/login, POST /api/auth/logout, GET /api/auth/me, POST /api/auth/password
-(one's own); for admins: GET /api/audit, GET/POST /api/users, GET/PATCH
-/api/users/{username}, POST /api/users/{username}/(disable|enable|reset-password).
+POST /api/auth/login, POST /api/auth/logout, GET /api/auth/me (with the names the pages
+show: the user's display name and their jurisdiction's), POST /api/auth/password (one's
+own); for admins: GET /api/audit, GET/POST /api/users, GET/PATCH /api/users/{username},
+POST /api/users/{username}/(disable|enable|reset-password).
 
 Sign-in answers with the token (pages keep it for the Authorization header) and sets it
 as the HttpOnly SameSite=Strict cookie `cc_session` too, for what cannot send a header
@@ -142,9 +143,27 @@ async def logout(request: Request) -> Response:
     return response
 
 
+def names_of(request: Request, who: Principal) -> dict[str, str]:
+    """What the pages show for the signed-in user: a worker's name from the roster (else the
+    username), and the jurisdiction's area name ("" for the whole city; the prefix itself
+    when no area of the map has that code). A worker's account without a jurisdiction is
+    named by the district of their grid, where they work (as `default_jurisdiction` gives
+    new worker accounts)."""
+    city = deps.city(request)
+    worker = city.workers.get(who.worker_id) if who.worker_id else None
+    code = who.jurisdiction
+    if not code and worker is not None and worker.grid_code[:6].isdigit():
+        code = worker.grid_code[:6]
+    area = city.city.areas.get(code.ljust(15, "0")) if code else None
+    return {
+        "display_name": worker.name if worker is not None else who.user,
+        "jurisdiction_name": area.name if area is not None else code,
+    }
+
+
 async def me(request: Request) -> Response:
     who = principal_of(request)
-    response = JSONResponse(who.to_dict())
+    response = JSONResponse(who.to_dict() | names_of(request, who))
     token = bearer_of(request.scope)
     if token is not None and who.expires_at is not None:
         # A page signed in by header (its stored token) gets the cookie back for its
@@ -248,7 +267,14 @@ async def list_users(request: Request) -> JSONResponse:
                "disabled": None if status is None else status == "disabled",
                "prefix": principal_of(request).jurisdiction or None}  # fmt: skip
     rows, total = await asyncio.to_thread(deps.store(request).list_users, limit, offset, **filters)
-    return JSONResponse({"items": [public_view(r) for r in rows], "total": total, "limit": limit, "offset": offset})
+    items = [account_view(request, r) for r in rows]
+    return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+def account_view(request: Request, row: dict[str, Any]) -> dict[str, Any]:
+    """An account as the console shows it: with its worker's name, so people read a name, not an id."""
+    worker = deps.city(request).workers.get(row.get("worker_id") or "")
+    return public_view(row) | {"worker_name": worker.name if worker is not None else None}
 
 
 async def managed(request: Request) -> dict[str, Any]:
@@ -311,7 +337,7 @@ async def create_user(request: Request) -> JSONResponse:
 
 
 async def get_user(request: Request) -> JSONResponse:
-    return JSONResponse(public_view(await managed(request)))
+    return JSONResponse(account_view(request, await managed(request)))
 
 
 async def update_user(request: Request) -> JSONResponse:

@@ -73,10 +73,14 @@ function userRow(u) {
   reset.addEventListener('click', () => resetPassword(u));
   const login = u.last_login_at ? `${when(u.last_login_at)}${u.last_login_ip ? ` · ${u.last_login_ip}` : ''}` : '从未登录';
   return el('tr', { class: u.disabled ? 'revoked' : '', dataset: { user: u.username } },
-    el('td', { class: 'mono' }, u.username),
+    // A worker's account is named by its worker (its username is their worker id: shown on hover);
+    // translate=no: usernames are copied as is, in any language.
+    u.worker_name && u.username === u.worker_id
+      ? el('td', { title: u.username }, u.worker_name)
+      : el('td', { class: 'mono', translate: 'no' }, u.username),
     el('td', {}, role),
     el('td', {}, jurisdiction),
-    el('td', { class: 'mono' }, u.worker_id || '—'),
+    u.worker_name ? el('td', { title: u.worker_id }, u.worker_name) : el('td', { class: 'mono', translate: 'no' }, u.worker_id || '—'),
     el('td', {}, u.disabled ? '已停用' : '正常'),
     el('td', { class: 'last-login' }, login),
     el('td', {}, el('div', { class: 'actions' }, save, toggle, reset)));

@@ -1,7 +1,11 @@
 // The citizen form: pick a matter, describe, locate, attach a photo, send to Open311;
-// then follow the report by its tracking id (the page's ?id= reloads it).
+// then follow the report by its tracking id (the page's ?id= reloads it). Public: no sign-in,
+// plain fetch (no sign-in overlay can appear); its words from the catalogue (citizen.*).
 
 import { $ } from '../common/dom.js';
+import {
+  applyI18n, fmtTime, languageButton, matterClassName, matterName, nameOf, t,
+} from '../common/i18n.js';
 
 const BASE = '/open311/v2';
 
@@ -15,25 +19,34 @@ async function loadServices() {
   const select = $('service');
   for (const [group, items] of groups) {
     const optgroup = document.createElement('optgroup');
-    optgroup.label = group;
-    for (const s of items) optgroup.append(new Option(s.service_name, s.service_code));
+    optgroup.label = matterClassName(items[0].service_code, group);
+    for (const s of items) optgroup.append(new Option(matterName(s.service_code, s.service_name), s.service_code));
     select.append(optgroup);
   }
 }
 
 function locate() {
-  if (!navigator.geolocation) return showError('This browser cannot tell its location: type it in.');
+  if (!navigator.geolocation) return showError(t('citizen.no_gps'));
   navigator.geolocation.getCurrentPosition(
     (pos) => { $('lat').value = pos.coords.latitude.toFixed(6); $('long').value = pos.coords.longitude.toFixed(6); },
-    (err) => showError(`Location unavailable (${err.message}): type it in.`),
+    () => showError(t('citizen.no_fix')),
     { enableHighAccuracy: true, timeout: 10000 },
   );
+  return undefined;
 }
 
 function showError(text) {
   const box = $('error');
   box.textContent = text;
   box.hidden = !text;
+}
+
+/** The server's refusal in words: what the reader can fix, else the status. */
+function refusal(status, body) {
+  if (status === 429) return t('citizen.error.throttled', { s: (body.detail && body.detail.retry_after_s) || 60 });
+  if (status === 413) return t('citizen.error.too_large');
+  if (status === 400 || status === 422) return t('citizen.error.bad', { reason: body.error || status });
+  return t('citizen.error.failed', { status });
 }
 
 async function send(event) {
@@ -43,14 +56,14 @@ async function send(event) {
   button.disabled = true;
   try {
     const res = await fetch(`${BASE}/requests.json`, { method: 'POST', body: new FormData($('report')) });
-    const body = await res.json();
-    if (!res.ok) throw new Error(body.detail ? `${body.error}: ${typeof body.detail === 'string' ? body.detail : JSON.stringify(body.detail)}` : body.error);
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(refusal(res.status, body));
     const id = body[0].service_request_id;
     history.replaceState(null, '', `?id=${encodeURIComponent(id)}`);
     $('report').hidden = true;
     await showStatus(id);
   } catch (err) {
-    showError(err.message || String(err));
+    showError(err instanceof TypeError ? t('citizen.error.network') : err.message);
   } finally {
     button.disabled = false;
   }
@@ -58,37 +71,45 @@ async function send(event) {
 
 async function showStatus(id) {
   const res = await fetch(`${BASE}/requests/${encodeURIComponent(id)}.json`);
-  if (!res.ok) return showError(`No report ${id}.`);
+  if (!res.ok) return showError(t('citizen.no_report', { id }));
   const [r] = await res.json();
   $('status').hidden = false;
   $('tracking').textContent = r.service_request_id;
   $('link').href = location.href;
   $('link').textContent = location.href;
+  const progress = r.status_notes ? nameOf('state', r.status_notes) : '—';
   const rows = [
-    ['Status', `${r.status} (${r.status_notes ?? '—'})`],
-    ['Matter', r.service_name],
-    ['Handled by', r.agency_responsible],
-    ['Where', r.address ?? `${r.lat}, ${r.long}`],
-    ['Reported', new Date(r.requested_datetime).toLocaleString()],
-    ['Expected by', r.expected_datetime ? new Date(r.expected_datetime).toLocaleString() : '—'],
+    ['status', `${t(`citizen.status.${r.status === 'closed' ? 'closed' : 'open'}`)}（${progress}）`],
+    ['matter', matterName(r.service_code, r.service_name)],
+    ['agency', r.agency_responsible || '—'],
+    ['where', r.address ?? `${r.lat}, ${r.long}`],
+    ['reported', fmtTime(r.requested_datetime)],
+    ['expected', r.expected_datetime ? fmtTime(r.expected_datetime) : '—'],
   ];
   $('details').replaceChildren(...rows.flatMap(([k, v]) => {
-    const dt = document.createElement('dt'); dt.textContent = k;
-    const dd = document.createElement('dd'); dd.textContent = v; dd.dataset.field = k.toLowerCase();
+    const dt = document.createElement('dt'); dt.textContent = t(`citizen.field.${k}`);
+    const dd = document.createElement('dd'); dd.textContent = v; dd.dataset.field = k;
     return [dt, dd];
   }));
   $('status').dataset.status = r.status;
+  return undefined;
 }
 
+applyI18n();
+$('lang').append(languageButton('btn lang-switch'));
 const id = new URLSearchParams(location.search).get('id');
 if (id) {
   $('report').hidden = true;
   showStatus(id);
   setInterval(() => showStatus(id), 15000);
 } else {
-  loadServices().catch((err) => showError(`Cannot load the list of matters: ${err.message}`));
+  loadServices().catch(() => showError(t('citizen.services_failed')));
   $('locate').addEventListener('click', locate);
   $('report').addEventListener('submit', send);
+  $('media').addEventListener('change', () => {
+    const file = $('media').files[0];
+    $('media-button').textContent = file ? t('citizen.photo_chosen', { name: file.name }) : t('citizen.take_photo');
+  });
   // From a grid's public card (/grid/<code>): ?lat=&lon= of the grid, a starting point to correct.
   const at = new URLSearchParams(location.search);
   if ([at.get('lat'), at.get('lon')].every((v) => v && Number.isFinite(Number(v)))) { $('lat').value = at.get('lat'); $('long').value = at.get('lon'); }

@@ -3,8 +3,8 @@
 // localStorage `cc.lang`). Loaded once with top-level await, so a page module that imports
 // this one can call t() synchronously from its first line.
 //
-//   t('wall.title')                      → 网格指挥中心
-//   t('desk.count', { n: 3 })            → 共 3 件   (the message holds "{n}")
+//   t('common.product')                  → 网格指挥中心
+//   t('common.span.minutes', { m: 3 })   → 3 分钟   (the message holds "{m}")
 //   nameOf('rule', 'illegal_parking')    → 违章停车 (the identifier itself if unnamed)
 //   applyI18n(root)                      → fills [data-i18n], [data-i18n-title],
 //                                          [data-i18n-placeholder], [data-i18n-aria-label]
@@ -62,6 +62,20 @@ export function nameOf(kind, key, fallback) {
   return k in messages ? messages[k] : (fallback || String(key));
 }
 
+/** A matter's name: in Chinese the city's own (`name`, from the server: a city or district
+ *  may name its matters its way); in another language the catalogue's (common.matter.<code>)
+ *  where it has one. */
+export function matterName(code, name) {
+  if (lang === 'zh' || code == null) return name || String(code || '');
+  return nameOf('common.matter', code, name);
+}
+
+/** A matter class's name (a group of matters), from the class number (the code's first two digits). */
+export function matterClassName(code, name) {
+  if (lang === 'zh' || code == null) return name || '';
+  return nameOf('common.matter_class', String(code).slice(0, 2), name);
+}
+
 /** Fill the translatable attributes under `root` (static HTML marks its words this way). */
 export function applyI18n(root = document) {
   for (const node of root.querySelectorAll('[data-i18n]')) node.textContent = t(node.dataset.i18n);
@@ -79,6 +93,20 @@ export function setLang(code) {
   if (!(code in LANGUAGES)) return;
   try { localStorage.setItem(LANG_KEY, code); } catch { /* not kept: this page only */ }
   location.reload();
+}
+
+/** A button that switches to the other language (its label is that language's own name):
+ *  the public pages' small switch; the staff pages have it in their navigation. */
+export function languageButton(className = 'lang-switch') {
+  const other = lang === 'zh' ? 'en' : 'zh';
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.className = className;
+  button.lang = other === 'zh' ? 'zh-CN' : 'en';
+  button.dataset.lang = other;
+  button.textContent = LANGUAGES[other];
+  button.addEventListener('click', () => setLang(other));
+  return button;
 }
 
 /** A time in the city's zone: 'datetime' (default), 'date', 'time' or 'short' (月-日 时:分). */

@@ -6,6 +6,8 @@
 // websocket carry no token: the server's HttpOnly SameSite=Strict cookie signs them in.
 // A token in the page's URL is never read or kept, and is wiped from the address bar.
 
+import { t } from './i18n.js';
+
 const TOKEN_KEY = 'cc.token';
 let session = null; // ensureSession()'s promise
 
@@ -117,7 +119,7 @@ export async function api(path, opts = {}) {
   try {
     res = await fetch(path, { ...init, headers, body, signal: init.signal || ctrl.signal });
   } catch (err) {
-    throw new ApiError(0, err.name === 'AbortError' ? 'timeout' : 'network error', err.message);
+    throw new ApiError(0, t(err.name === 'AbortError' ? 'common.error.timeout' : 'common.error.network'), null);
   } finally {
     clearTimeout(timer);
   }
@@ -129,9 +131,23 @@ export async function api(path, opts = {}) {
   if (!res.ok) {
     const error = (data && typeof data === 'object' && data.error) || res.statusText || `HTTP ${res.status}`;
     const detail = data && typeof data === 'object' ? data.detail : (data || null);
-    throw new ApiError(res.status, error, detail);
+    const err = new ApiError(res.status, error, detail);
+    if (res.status === 403 && error === 'forbidden') refusals.add(err.message);
+    throw err;
   }
   return data;
+}
+
+// The messages of the policy's refusals (403 "forbidden") this page was given. A page that
+// calls what its role may not would toast each one; util.toast() shows the first and drops
+// the rest, so a wrong page never fills with refusals.
+const refusals = new Set();
+
+/** Whether `message` (a toast's text) carries a refusal the API gave this page. */
+export function isRefusal(message) {
+  const text = String(message);
+  for (const refusal of refusals) if (text.includes(refusal)) return true;
+  return false;
 }
 
 /** POST helper with a JSON body. */
@@ -350,9 +366,9 @@ export function bindIndicator(elem) {
   return (state, info = {}) => {
     elem.dataset.state = state === 'open' ? 'open' : 'closed';
     elem.classList.toggle('connecting', state === 'connecting');
-    if (state === 'open') label.textContent = 'Live';
-    else if (state === 'connecting') label.textContent = 'Connecting…';
-    else if (info.retryInMs != null) label.textContent = `Offline · retry ${Math.max(1, Math.round(info.retryInMs / 1000))} s`;
-    else label.textContent = 'Offline';
+    if (state === 'open') label.textContent = t('common.conn.live');
+    else if (state === 'connecting') label.textContent = t('common.conn.connecting');
+    else if (info.retryInMs != null) label.textContent = t('common.conn.retry', { s: Math.max(1, Math.round(info.retryInMs / 1000)) });
+    else label.textContent = t('common.conn.offline');
   };
 }

@@ -1,23 +1,26 @@
 // Sign-in overlay shown when the API answers 401: POST /api/auth/login, keep the token, reload.
 // The answer also sets the HttpOnly session cookie that images and the websocket use.
+// Its words come from the catalogue (common.login.*), and it has the language switch: the
+// first thing a new user sees.
 
-import { setToken } from './live.js';
 import { el } from './dom.js';
+import { languageButton, t } from './i18n.js';
+import { setToken } from './live.js';
 
 let shown = false;
 
-export function showLogin({ username = '', message = 'Sign in to continue' } = {}) {
+export function showLogin({ username = '', message = t('common.login.prompt') } = {}) {
   if (shown) return;
   shown = true;
   const error = el('p', { class: 'login-error', role: 'alert' });
   const user = el('input', { name: 'username', autocomplete: 'username', required: true, value: username });
   const pass = el('input', { name: 'password', type: 'password', autocomplete: 'current-password', required: true });
-  const submit = el('button', { type: 'submit', class: 'btn btn-primary' }, 'Sign in');
+  const submit = el('button', { type: 'submit', class: 'btn btn-primary' }, t('common.login.submit'));
   const form = el('form', { class: 'login-card', id: 'login' },
-    el('h2', {}, 'Command center'),
+    el('div', { class: 'login-head' }, el('h2', {}, t('common.product')), languageButton('btn lang-switch')),
     el('p', { class: 'muted' }, message),
-    el('label', {}, 'User', user),
-    el('label', {}, 'Password', pass),
+    el('label', {}, t('common.login.user'), user),
+    el('label', {}, t('common.login.password'), pass),
     error,
     submit);
   form.addEventListener('submit', async (ev) => {
@@ -31,7 +34,7 @@ export function showLogin({ username = '', message = 'Sign in to continue' } = {
         body: JSON.stringify({ username: user.value.trim(), password: pass.value }),
       });
       const data = await res.json().catch(() => ({}));
-      if (!res.ok || !data.token) throw new Error(data.error || `sign-in failed (${res.status})`);
+      if (!res.ok || !data.token) throw new Error(loginError(res.status, data));
       setToken(data.token);
       // Never carry a token in the address (live.js wipes one on load; this is belt and braces).
       const url = new URL(location.href);
@@ -40,10 +43,19 @@ export function showLogin({ username = '', message = 'Sign in to continue' } = {
       if (url.hash && url.toString() === location.href) location.reload();
       else location.replace(url.toString());
     } catch (err) {
-      error.textContent = err.message;
+      error.textContent = err instanceof TypeError ? t('common.login.network') : err.message;
       submit.disabled = false;
     }
   });
   document.body.append(el('div', { class: 'overlay' }, form));
   (username ? pass : user).focus();
+}
+
+/** Why sign-in failed, in the user's language (the server's reason only for what it alone knows). */
+function loginError(status, data) {
+  if (status === 401) return t('common.login.wrong');
+  if (status === 429) return t('common.login.throttled', { s: (data.detail && data.detail.retry_after_s) || 1 });
+  if (status === 403) return t('common.login.refused');
+  if (status === 503) return t('common.login.busy');
+  return t('common.login.failed', { status });
 }

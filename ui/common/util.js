@@ -1,6 +1,8 @@
 // Time, case and data helpers shared by the wall and the worker terminal (DOM helpers: dom.js).
 
 import { el } from './dom.js';
+import { nameOf, t, timeZone } from './i18n.js';
+import { isRefusal } from './live.js';
 
 // ---- time ----
 
@@ -15,30 +17,55 @@ export function parseTs(iso) {
 
 const pad = (n) => String(n).padStart(2, '0');
 
+let clockFormat = null;
+/** A time's fields in the city's zone (i18n.js timeZone, Asia/Shanghai unless configured), not the browser's. */
+function cityFields(ms) {
+  if (!clockFormat || clockFormat.resolvedOptions().timeZone !== timeZone) {
+    clockFormat = new Intl.DateTimeFormat('en-GB', {
+      timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23',
+    });
+  }
+  const f = Object.fromEntries(clockFormat.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+  return { day: `${f.year}-${f.month}-${f.day}`, month: f.month, date: f.day, hms: `${f.hour}:${f.minute}:${f.second}`, hm: `${f.hour}:${f.minute}` };
+}
+
 export function isToday(iso, now = new Date()) {
   const t = parseTs(iso);
   if (!Number.isFinite(t)) return false;
-  const d = new Date(t);
-  return d.getFullYear() === now.getFullYear() && d.getMonth() === now.getMonth() && d.getDate() === now.getDate();
+  return cityFields(t).day === cityFields(now.getTime()).day;
 }
 
-/** "14:03:22" today, "05-01 14:03" on other days. */
+/** "14:03:22" today, "05-01 14:03" on other days, in the city's zone. */
 export function fmtClock(iso) {
   const t = parseTs(iso);
   if (!Number.isFinite(t)) return '—';
-  const d = new Date(t);
-  if (isToday(iso)) return `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-  return `${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}`;
+  const f = cityFields(t);
+  return isToday(iso) ? f.hms : `${f.month}-${f.date} ${f.hm}`;
 }
 
-/** Duration as "2d 03:04:05", "03:04:05" or "04:05" (absolute value). */
+/** Duration as "2天 03:04:05" ("2d …" in English), "03:04:05" or "04:05" (absolute value). */
 export function fmtDuration(ms) {
   let s = Math.floor(Math.abs(ms) / 1000);
   const d = Math.floor(s / 86400); s -= d * 86400;
   const h = Math.floor(s / 3600); s -= h * 3600;
   const m = Math.floor(s / 60); s -= m * 60;
   const hms = h || d ? `${pad(h)}:${pad(m)}:${pad(s)}` : `${pad(m)}:${pad(s)}`;
-  return d ? `${d}d ${hms}` : hms;
+  return d ? t('common.duration.days', { d, hms }) : hms;
+}
+
+/**
+ * Time left in words a phone user reads at a glance: minutes under an hour ("剩余 12 分钟"),
+ * else hours and minutes, else days and hours; overdue as "已超时 …". `ms` < 0 is overdue.
+ */
+export function fmtRemaining(ms) {
+  const late = ms < 0;
+  const min = Math.floor(Math.abs(ms) / 60000);
+  let span;
+  if (min < 1) span = t('common.span.under_minute');
+  else if (min < 60) span = t('common.span.minutes', { m: min });
+  else if (min < 24 * 60) span = t('common.span.hours', { h: Math.floor(min / 60), m: min % 60 });
+  else span = t('common.span.days', { d: Math.floor(min / 1440), h: Math.floor((min % 1440) / 60) });
+  return t(late ? 'common.span.overdue' : 'common.span.left', { span });
 }
 
 // ---- cases ----
@@ -91,12 +118,10 @@ export function compareCases(a, b, now = Date.now()) {
   return String(a.id).localeCompare(String(b.id));
 }
 
-export const STATE_LABELS = {
-  reported: 'Reported', registered: 'Registered', dispatched: 'Dispatched', accepted: 'Accepted',
-  in_progress: 'In progress', feedback: 'Feedback', verified: 'Verified', closed: 'Closed',
-  evaluated: 'Evaluated', merged: 'Merged', new: 'New', acked: 'Acked', dismissed: 'Dismissed',
-};
-export const stateLabel = (s) => STATE_LABELS[s] || String(s || '—');
+// An incident's states (new, acked, dismissed) are named under `incident.`, a case's under `state.`.
+const INCIDENT_STATES = new Set(['new', 'acked', 'dismissed']);
+/** A case's or an incident's state in words (names.json). */
+export const stateLabel = (s) => (s ? nameOf(INCIDENT_STATES.has(s) ? 'incident' : 'state', s) : '—');
 
 /** A badge whose colour follows the state (see .badge[data-state] in style.css). */
 export function badge(state, text = stateLabel(state)) {
@@ -135,12 +160,18 @@ export class Store {
     this._touched = new Set();
   }
 
-  endLoad(items) {
+  /** `prune`: `items` is the whole list, so what it lacks (and no live update brought) goes. */
+  endLoad(items, { prune = false } = {}) {
     const touched = this._touched || new Set();
     this._touched = null;
+    const listed = new Set();
     for (const item of items || []) {
       const id = item[this.key];
+      listed.add(id);
       if (!touched.has(id)) this.map.set(id, item);
+    }
+    if (prune) {
+      for (const id of [...this.map.keys()]) if (!listed.has(id) && !touched.has(id)) this.map.delete(id);
     }
   }
 }
@@ -149,8 +180,18 @@ export class Store {
 
 let toastBox = null;
 
-/** A short message in the corner; kind: 'info' | 'ok' | 'error'. */
+let refusalShown = false;
+
+/**
+ * A short message in the corner; kind: 'info' | 'ok' | 'error'. The API's refusals (403: the
+ * role may not) are told once per page, in words: a page making many such calls stays readable.
+ */
 export function toast(message, kind = 'info', ms = 5000) {
+  if (isRefusal(message)) {
+    if (refusalShown) return;
+    refusalShown = true;
+    message = t('common.forbidden');
+  }
   if (!toastBox) {
     toastBox = el('div', { class: 'toasts', role: 'status', 'aria-live': 'polite' });
     document.body.append(toastBox);

@@ -1,11 +1,21 @@
 // What the grid card page and its poster share: the grid code from the address, the card from
-// the public API (/api/public/grids/<code>), and one worker's avatar, in Chinese for residents.
+// the public API (/api/public/grids/<code>), and one worker's avatar, for residents (Chinese
+// unless they chose English: grid.* in the catalogue).
 // Public: no sign-in, no token; plain fetch so that no login overlay can appear.
 
 import { el } from '../common/dom.js';
+import { applyI18n, fmtTime, languageButton, t } from '../common/i18n.js';
 
-export const KIND = { full_time: '专职', part_time: '兼职' };
-export const LEVEL = { professional: '专业网格员', basic: '基础网格员' };
+/** A worker's kind (专职/兼职) and level in words ('' when the card has none). */
+export const kindOf = (kind) => (kind ? t(`grid.kind.${kind === 'full_time' ? 'full_time' : 'part_time'}`) : '');
+export const levelOf = (level) => (level === 'professional' || level === 'basic' ? t(`grid.level.${level}`) : '');
+
+/** The page's fixed words and its language switch. */
+export function setupPage() {
+  applyI18n();
+  const slot = document.getElementById('lang');
+  if (slot) slot.append(languageButton('lang-switch'));
+}
 
 /** The grid code in /grid/<code> or /grid/<code>/poster ('' when missing). */
 export function gridCode(pathname = location.pathname) {
@@ -18,18 +28,18 @@ export function gridCode(pathname = location.pathname) {
 
 /** Resolves to the card; rejects with an Error whose message is for residents to read. */
 export async function loadCard(code) {
-  if (!code) throw new Error('链接中没有网格编码。请重新扫描网格公示牌上的二维码。');
+  if (!code) throw new Error(t('grid.error.no_code'));
   let res;
   try {
     res = await fetch(`/api/public/grids/${encodeURIComponent(code)}`, { headers: { Accept: 'application/json' } });
   } catch {
-    throw new Error('网络连接失败，请稍后再试。');
+    throw new Error(t('grid.error.network'));
   }
   if (res.ok) return res.json();
   const body = await res.json().catch(() => ({}));
-  if (res.status === 404 && body.error === 'not a grid') throw new Error(`编码 ${code} 不是网格编码，无法显示网格员信息。`);
-  if (res.status === 404) throw new Error(`未找到编码为 ${code} 的网格。请核对二维码或链接。`);
-  throw new Error(`暂时无法加载网格信息（${res.status}），请稍后再试。`);
+  if (res.status === 404 && body.error === 'not a grid') throw new Error(t('grid.error.not_a_grid', { code }));
+  if (res.status === 404) throw new Error(t('grid.error.not_found', { code }));
+  throw new Error(t('grid.error.failed', { status: res.status }));
 }
 
 /** Two characters for an avatar: a Chinese name's last two, else the initials of its words. */
@@ -43,7 +53,7 @@ export function initials(name) {
 export function avatar(worker) {
   const letters = () => el('span', { class: 'avatar initials', 'aria-hidden': 'true' }, initials(worker.name));
   if (!worker.photo_url) return letters();
-  const img = el('img', { class: 'avatar', src: worker.photo_url, alt: `${worker.name}的照片`, loading: 'lazy' });
+  const img = el('img', { class: 'avatar', src: worker.photo_url, alt: t('grid.photo_alt', { name: worker.name }), loading: 'lazy' });
   img.addEventListener('error', () => img.replaceWith(letters()), { once: true });
   return img;
 }
@@ -52,3 +62,6 @@ export function avatar(worker) {
 export function pathText(card) {
   return (card.grid.path || []).join(' · ');
 }
+
+/** When the card was made, in the city's time. */
+export const updatedText = (card) => t('grid.updated', { when: fmtTime(card.updated_at) });

@@ -6,6 +6,7 @@
 // a signed-in worker needs none.
 
 import { $ } from '../common/dom.js';
+import { applyI18n, languageButton, t } from '../common/i18n.js';
 import { WhipPublisher, watchPosition } from '../common/whip.js';
 
 const params = new URLSearchParams(location.search);
@@ -15,8 +16,8 @@ const ui = {
   position: $('position'), sent: $('sent'), session: $('session'),
 };
 
-// Shown phase → the shared badge colours (style.css): amber, green, red.
-const BADGE = { idle: ['', 'Idle'], connecting: ['starting', 'Connecting…'], live: ['online', 'Live'], error: ['offline', 'Error'] };
+// Shown phase → the shared badge colours (style.css): amber, green, red; its words are publish.phase.<phase>.
+const BADGE = { idle: '', connecting: 'starting', live: 'online', error: 'offline' };
 
 let position = fixedPosition();
 let streamId = '';
@@ -25,17 +26,16 @@ const publisher = new WhipPublisher({
   position: () => position,
   onSent: () => showPosition(),
   onState: (state) => {
-    if (state === 'connected') setPhase('live', `Publishing as ${streamId}`);
-    else if (state === 'failed') setPhase('error', 'The connection failed; press Stop, then Go live', 'error');
-    else if (state === 'disconnected') setPhase('connecting', 'Connection lost, retrying…');
+    if (state === 'connected') setPhase('live', t('publish.msg.live', { stream: streamId }));
+    else if (state === 'failed') setPhase('error', t('publish.msg.failed'), 'error');
+    else if (state === 'disconnected') setPhase('connecting', t('publish.msg.lost'));
   },
 });
 
 function setPhase(phase, message = '', kind = '') {
   document.body.dataset.phase = phase;
-  const [badge, text] = BADGE[phase];
-  ui.state.dataset.state = badge;
-  ui.state.textContent = text;
+  ui.state.dataset.state = BADGE[phase];
+  ui.state.textContent = t(`publish.phase.${phase}`);
   ui.message.textContent = message;
   ui.message.dataset.kind = kind;
   ui.start.disabled = phase === 'connecting' || phase === 'live';
@@ -66,7 +66,7 @@ function fixedPosition() {
 }
 
 function showPosition() {
-  ui.position.textContent = position ? `${position.lat.toFixed(6)}, ${position.lon.toFixed(6)}` : 'no position yet';
+  ui.position.textContent = position ? `${position.lat.toFixed(6)}, ${position.lon.toFixed(6)}` : t('publish.no_position');
   ui.sent.textContent = String(publisher.sent);
 }
 
@@ -83,12 +83,12 @@ ui.form.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   streamId = ui.stream.value.trim();
   if (!streamId) return;
-  setPhase('connecting', 'Opening the camera and connecting…');
+  setPhase('connecting', t('publish.msg.opening'));
   try {
     if (!fixedPosition()) {
       unwatch = watchPosition(
         (fix) => { position = fix; showPosition(); },
-        (err) => { ui.position.textContent = `no position: ${err.message}`; },
+        () => { ui.position.textContent = t('publish.no_fix'); },
       );
     }
     const key = ui.key.value.trim();
@@ -96,23 +96,26 @@ ui.form.addEventListener('submit', async (ev) => {
     rememberKey(streamId, key);
     ui.placeholder.hidden = true;
     ui.session.textContent = publisher.session || '–';
-    if (document.body.dataset.phase !== 'live') setPhase('connecting', 'Connecting to the command center…');
+    if (document.body.dataset.phase !== 'live') setPhase('connecting', t('publish.msg.connecting'));
   } catch (err) {
     stop();
     if (err.status === 401) rememberKey(streamId, ''); // revoked or rotated: forget it
-    const hint = err.status === 401 ? '（密钥无效、已轮换或已吊销）' : err.status === 403 ? '（该凭据不能发布此流）' : '';
-    setPhase('error', `${err.message || String(err)}${hint}`, 'error');
+    const why = err.status === 401 ? t('publish.error.key') : err.status === 403 ? t('publish.error.stream')
+      : err.name === 'NotAllowedError' ? t('publish.error.camera') : t('publish.error.other', { reason: err.message || String(err) });
+    setPhase('error', why, 'error');
   }
 });
 
 ui.stop.addEventListener('click', () => {
   stop();
-  setPhase('idle', 'Stopped');
+  setPhase('idle', t('publish.msg.stopped'));
 });
 
 window.addEventListener('pagehide', stop);
 
+applyI18n();
+$('lang').append(languageButton('btn lang-switch'));
 ui.stream.value = params.get('stream') || '';
 ui.key.value = ui.stream.value ? rememberedKey(ui.stream.value) : '';
 showPosition();
-setPhase('idle', ui.stream.value ? 'Press Go live to publish' : 'Enter the stream ID you were given');
+setPhase('idle', t(ui.stream.value ? 'publish.msg.ready' : 'publish.msg.enter_stream'));

@@ -3,10 +3,12 @@
 // on the first publish (workers.live_video), or refuses with 404 where live video is off.
 
 import { $ } from '../common/dom.js';
+import { t } from '../common/i18n.js';
 import { toast } from '../common/util.js';
 import { WhipPublisher, watchPosition } from '../common/whip.js';
 
-const STATE = { connecting: ['starting', 'Connecting…'], live: ['online', 'Live'], lost: ['starting', 'Reconnecting…'], error: ['offline', 'Failed'] };
+// Phase → the badge's colour (style.css) and its words (terminal.live.<phase>).
+const STATE = { connecting: 'starting', live: 'online', lost: 'starting', error: 'offline' };
 
 export const streamIdOf = (worker) => `worker-${worker}`;
 
@@ -20,9 +22,8 @@ export function setupGoLive({ worker }) {
 
   const show = (phase) => {
     panel.dataset.phase = phase;
-    const [state, text] = STATE[phase] || ['', phase];
-    badge.dataset.state = state;
-    badge.textContent = text;
+    badge.dataset.state = STATE[phase] || '';
+    badge.textContent = t(`terminal.live.${phase}`);
   };
   const publisher = new WhipPublisher({
     position: () => position, // the camera's map marker follows the worker
@@ -49,14 +50,12 @@ export function setupGoLive({ worker }) {
     } catch (err) {
       stop();
       const unknown = /unknown stream/.test(err.message || '');
-      toast(unknown
-        ? 'Live video is turned off at this command center (workers.live_video)'
-        : `Could not go live: ${err.message}`, 'error', 9000);
+      toast(unknown ? t('terminal.live.off') : t('terminal.live.failed', { reason: err.message }), 'error', 9000);
     }
   });
   $('live-stop').addEventListener('click', () => {
     stop();
-    toast('Live video stopped', 'info', 2500);
+    toast(t('terminal.live.stopped'), 'info', 2500);
   });
   window.addEventListener('pagehide', stop);
 }

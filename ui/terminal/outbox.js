@@ -8,6 +8,7 @@
 // A reported clue (`kind: 'report'`) carries a client id instead: the server answers a resend
 // with the case the first one made, and each photo leaves the entry once it is uploaded.
 
+import { t } from '../common/i18n.js';
 import { api, post } from '../common/live.js';
 
 const MAX_PHOTO_CHARS = 1_500_000; // a data URL per photo; localStorage holds about 5 MB per origin
@@ -40,7 +41,7 @@ export class Outbox {
   /** Queues a clue report: `body` for POST /api/cases, photos as File/Blob objects. */
   async addReport(clientId, body, photos = []) {
     const dataUrls = await Promise.all(photos.map(readAsDataUrl));
-    if (dataUrls.some((u) => u.length > MAX_PHOTO_CHARS)) throw new Error('photo too large to keep offline; send it when online');
+    if (dataUrls.some((u) => u.length > MAX_PHOTO_CHARS)) throw new Error(t('terminal.photo_too_large'));
     const entry = { key: `report:${clientId}`, kind: 'report', action: 'report', clientId, body, photos: dataUrls, at: Date.now() };
     this._save([...this.entries().filter((e) => e.key !== entry.key), entry]);
     return entry;
@@ -49,7 +50,7 @@ export class Outbox {
   /** Queues one action; photos are File/Blob objects, kept as data URLs until sent. */
   async add(caseId, action, note, version, photos = []) {
     const dataUrls = await Promise.all(photos.map(readAsDataUrl));
-    if (dataUrls.some((u) => u.length > MAX_PHOTO_CHARS)) throw new Error('photo too large to keep offline; send it when online');
+    if (dataUrls.some((u) => u.length > MAX_PHOTO_CHARS)) throw new Error(t('terminal.photo_too_large'));
     const entry = { key: `${caseId}:${action}:${version}`, caseId, action, note, version, photos: dataUrls, at: Date.now() };
     const list = this.entries().filter((e) => e.key !== entry.key);
     list.push(entry);

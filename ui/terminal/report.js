@@ -3,6 +3,7 @@
 // every report has a client id, so a resend returns the case the first send made.
 
 import { $, el } from '../common/dom.js';
+import { matterClassName, matterName, t } from '../common/i18n.js';
 import { api } from '../common/live.js';
 import { showLogin } from '../common/login.js';
 import { toast } from '../common/util.js';
@@ -34,13 +35,14 @@ async function loadServices() {
 function matterOptions(services) {
   const groups = new Map();
   for (const s of services) {
-    const g = s.group || 'Other';
+    const g = s.group || t('terminal.report.other_group');
     if (!groups.has(g)) groups.set(g, []);
     groups.get(g).push(s);
   }
-  return [...groups].map(([group, items]) => el('optgroup', { label: group },
-    items.sort((a, b) => a.service_name.localeCompare(b.service_name))
-      .map((s) => el('option', { value: s.service_code }, `${s.service_name} (${s.service_code})`))));
+  return [...groups].map(([group, items]) => el('optgroup', { label: matterClassName(items[0].service_code, group) },
+    items.map((s) => [matterName(s.service_code, s.service_name), s])
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, s]) => el('option', { value: s.service_code }, name))));
 }
 
 /**
@@ -67,22 +69,22 @@ export function setupReport({ worker, outbox, onReported }) {
     const c = me && me.grid_center;
     if (!c) {
       place = null;
-      showPlace(`No position${why ? ` (${why})` : ''}, and the grid is unknown`);
+      showPlace(t('terminal.report.nowhere', { why: why ? `（${why}）` : '' }));
       return;
     }
     place = { lon: c.lon, lat: c.lat, how: 'grid' };
-    showPlace(`Grid centre ${me.grid_name || me.grid_code || ''}${why ? ` (${why})` : ''}`);
+    showPlace(t('terminal.report.at_grid', { grid: me.grid_name || '', why: why ? `（${why}）` : '' }));
   };
   const locate = () => {
-    if (!navigator.geolocation) return useGrid('no GPS on this device');
-    showPlace('Finding your position…');
+    if (!navigator.geolocation) return useGrid(t('terminal.report.no_gps'));
+    showPlace(t('terminal.report.locating'));
     navigator.geolocation.getCurrentPosition(
       (pos) => {
         const { longitude: lon, latitude: lat, accuracy } = pos.coords;
         place = { lon, lat, how: 'gps' };
-        showPlace(`${lat.toFixed(6)}, ${lon.toFixed(6)}${Number.isFinite(accuracy) ? ` ±${Math.round(accuracy)} m` : ''}`);
+        showPlace(t('terminal.report.at_gps', { lat: lat.toFixed(5), lon: lon.toFixed(5), acc: Number.isFinite(accuracy) ? ` ±${Math.round(accuracy)} m` : '' }));
       },
-      (err) => useGrid(err.message || 'no GPS fix'),
+      () => useGrid(t('terminal.report.no_fix')),
       { enableHighAccuracy: true, timeout: FIX_TIMEOUT_MS, maximumAge: 30000 },
     );
     return undefined;
@@ -97,7 +99,7 @@ export function setupReport({ worker, outbox, onReported }) {
         matter.append(...matterOptions(await loadServices()));
         servicesLoaded = true;
       } catch (err) {
-        toast(`Could not load the matter list: ${err.message}`, 'error', 7000);
+        toast(t('terminal.report.matters_failed', { reason: err.message }), 'error', 7000);
       }
     }
     matter.focus();
@@ -120,14 +122,14 @@ export function setupReport({ worker, outbox, onReported }) {
 
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
-    if (!place) return toast('Where is it? Use your position or your grid centre.', 'error', 5000);
+    if (!place) return toast(t('terminal.report.where'), 'error', 5000);
     const clientId = newClientId();
     const body = { matter_code: matter.value, lon: place.lon, lat: place.lat, description: note.value.trim(), source: 'worker' };
     let left = [...photo.files].slice(0, MAX_PHOTOS); // what is still to upload if the network drops midway
     const keep = async () => {
       try {
         await outbox.addReport(clientId, body, left);
-        toast('No network: the report is saved and sent when you are back online', 'info', 6000);
+        toast(t('terminal.report.saved_offline'), 'info', 6000);
         close();
       } catch (err) {
         toast(err.message, 'error', 7000);
@@ -137,7 +139,7 @@ export function setupReport({ worker, outbox, onReported }) {
     submit.disabled = true;
     try {
       const c = await sendReport({ clientId, body, photos: left }, (rest) => { left = [...rest]; });
-      toast(c.created === false ? `Added to the open case ${c.id}` : `Clue reported: ${c.id}`, 'ok', 4000);
+      toast(t(c.created === false ? 'terminal.report.merged' : 'terminal.report.sent', { matter: matterName(c.matter_code, c.matter_name) }), 'ok', 4000);
       close();
       onReported(c);
     } catch (err) {

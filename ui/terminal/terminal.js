@@ -1,23 +1,25 @@
 // Grid worker terminal: the worker's tasks, live on `tasks:<worker_id>`, with big action buttons.
+// The signed-in worker's own tasks (their account's worker id; `?worker=` only where the account
+// has none). An immediate task sounds the alarm until accepted (alarm.js); a task taken away
+// (reassigned, or recalled as a false alarm) leaves the list with a word about it.
 
 import { $, $$, el, rafBatch, reconcile } from '../common/dom.js';
 import { FRESH_TASK_MS, FreshMarks } from '../common/freshness.js';
+import { applyI18n, t } from '../common/i18n.js';
 import { LiveSocket, api, bindIndicator } from '../common/live.js';
 import { showLogin } from '../common/login.js';
+import { mountNav } from '../common/nav.js';
 import { retryWithBackoff } from '../common/retry.js';
 import { exposeTestHooks } from '../common/testhooks.js';
 import {
-  Store, caseClosedAt, compareCases, deadlineStatus, isOpenCase, parseTs, toast,
+  Store, caseClosedAt, compareCases, isOpenCase, parseTs, toast,
 } from '../common/util.js';
-import { pendingNote, taskCard } from './cards.js';
+import { chime, createAlarm, unlockAudio } from './alarm.js';
+import { countdownOf, matterOf, pendingNote, taskCard } from './cards.js';
 import { setupGoLive } from './golive.js';
 import { Outbox, send } from './outbox.js';
 import { setupReport } from './report.js';
 
-const worker = (new URLSearchParams(location.search).get('worker') || '').trim();
-const DONE_TEXT = {
-  accept: 'Task accepted', start: 'Work started', feedback: 'Report sent', close: 'Task closed', report: 'Clue reported',
-};
 const OUTBOX_RETRY_MS = 15000;
 
 const store = new Store();
@@ -26,41 +28,18 @@ const fresh = new FreshMarks(FRESH_TASK_MS);
 let tab = location.hash === '#history' ? 'history' : 'tasks';
 let unseen = 0;
 let loadedOnce = false;
+let worker = '';      // the worker id whose tasks these are
+let workerName = '';
+let outbox = null;    // set in start(): it is the worker's own
+let alarm = null;
+let emergency = null; // ./emergency_tasks.js once loaded
 
-// ---- alerts: vibration, a short beep, a highlight ----
-
-let audio = null;
-function unlockAudio() {
-  const Ctx = window.AudioContext || window.webkitAudioContext;
-  if (!Ctx) return;
-  if (!audio) audio = new Ctx();
-  if (audio.state === 'suspended') audio.resume().catch(() => {});
-}
-
-function beep() {
-  if (!audio || audio.state !== 'running') return; // browsers allow sound only after a tap
-  const t0 = audio.currentTime;
-  for (const [offset, freq] of [[0, 880], [0.22, 1175]]) {
-    const osc = audio.createOscillator();
-    const gain = audio.createGain();
-    osc.type = 'sine';
-    osc.frequency.value = freq;
-    gain.gain.setValueAtTime(0.0001, t0 + offset);
-    gain.gain.exponentialRampToValueAtTime(0.3, t0 + offset + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + offset + 0.18);
-    osc.connect(gain).connect(audio.destination);
-    osc.start(t0 + offset);
-    osc.stop(t0 + offset + 0.2);
-  }
-}
+const done = (action) => t(`terminal.done.${action}`);
 
 function alertNewTask(c) {
-  try {
-    if (navigator.vibrate) navigator.vibrate([200, 100, 200]);
-  } catch { /* not allowed without a user gesture in some browsers */ }
-  try { beep(); } catch { /* audio unavailable */ }
+  chime();
   fresh.mark(c.id);
-  toast(`New task: ${c.matter_name || c.matter_code || c.id}`, 'info', 6000);
+  toast(t('terminal.new_task', { matter: matterOf(c) }), 'info', 6000);
   if (document.hidden || tab !== 'tasks') {
     unseen += 1;
     updateTitle();
@@ -68,7 +47,8 @@ function alertNewTask(c) {
 }
 
 function updateTitle() {
-  document.title = `${unseen ? `(${unseen}) ` : ''}Tasks · ${worker}`;
+  const who = workerName || worker;
+  document.title = `${unseen ? `(${unseen}) ` : ''}${t('terminal.title', { name: who })}`;
 }
 
 // ---- rendering ----
@@ -106,17 +86,18 @@ function renderList(container, items, emptyText, now) {
 function renderNow() {
   const now = Date.now();
   const all = store.values().filter((c) => !c.assignee || c.assignee === worker);
-  // Tasks waiting to be accepted first, then overdue, then by deadline.
-  const waiting = (c) => (c.state === 'dispatched' ? 0 : 1);
-  const open = all.filter(isOpenCase).sort((a, b) => waiting(a) - waiting(b) || compareCases(a, b, now));
-  const done = all.filter((c) => !isOpenCase(c)).sort(historySort);
-  renderList($('tasks'), open, 'No open tasks. New tasks appear here as they are dispatched.', now);
-  renderList($('history'), done, 'No closed tasks yet.', now);
+  // Immediate tasks waiting to be accepted first, then the others waiting, then overdue, then by deadline.
+  const rank = (c) => (c.state === 'dispatched' ? (c.urgency === 'immediate' ? 0 : 1) : 2);
+  const open = all.filter(isOpenCase).sort((a, b) => rank(a) - rank(b) || compareCases(a, b, now));
+  const closed = all.filter((c) => !isOpenCase(c)).sort(historySort);
+  renderList($('tasks'), open, t('terminal.empty.tasks'), now);
+  renderList($('history'), closed, t('terminal.empty.history'), now);
   const ids = new Set(all.map((c) => c.id));
   for (const id of [...cards.keys()]) if (!ids.has(id)) cards.delete(id);
   fresh.prune(now);
   $('count-tasks').textContent = String(open.length);
-  $('count-history').textContent = String(done.length);
+  $('count-history').textContent = String(closed.length);
+  alarm.update(open.filter((c) => c.urgency === 'immediate' && c.state === 'dispatched'));
 }
 
 function tick() {
@@ -124,11 +105,11 @@ function tick() {
   for (const [id, card] of cards) {
     const c = store.get(id);
     if (!c || !isOpenCase(c)) continue;
-    const st = deadlineStatus(c, now);
-    if (card.countdown.textContent !== st.text) card.countdown.textContent = st.text;
-    if (card.countdown.dataset.level !== st.level) {
-      card.countdown.dataset.level = st.level;
-      card.node.dataset.overdue = String(st.level === 'overdue');
+    const left = countdownOf(c, now);
+    if (card.countdown.textContent !== left.text) card.countdown.textContent = left.text;
+    if (card.countdown.dataset.level !== left.level) {
+      card.countdown.dataset.level = left.level;
+      card.node.dataset.overdue = String(left.level === 'overdue');
       render();
     }
   }
@@ -145,13 +126,23 @@ function showTab(name) {
   }
 }
 
+function showCard(id) {
+  showTab('tasks');
+  const card = cards.get(id);
+  if (card) card.node.scrollIntoView({ behavior: 'smooth', block: 'center' });
+}
+
 // ---- data ----
 
+/** The task left this worker: recalled (cancelled: a false alarm, or opened in error) or given to someone else. */
+function dropTask(c) {
+  if (store.delete(c.id)) toast(t(c.state === 'cancelled' ? 'terminal.withdrawn' : 'terminal.reassigned', { matter: matterOf(c) }), 'info', 5000);
+  render();
+}
+
 function upsertCase(c, { live = false, assigned = false } = {}) {
-  if (c.assignee && c.assignee !== worker) {
-    // Reassigned to someone else.
-    if (store.delete(c.id)) toast(`${c.id} was reassigned`, 'info');
-    render();
+  if ((c.assignee && c.assignee !== worker) || c.state === 'cancelled') {
+    dropTask(c);
     return;
   }
   const prev = store.upsert(c);
@@ -163,27 +154,32 @@ function upsertCase(c, { live = false, assigned = false } = {}) {
 
 // ---- actions, online or through the offline outbox ----
 
-const outbox = new Outbox(worker, {
-  onSent: (entry, updated) => {
-    // A reported clue is a task here only when the dispatcher gave it to this worker.
-    if (updated && updated.id != null && (entry.kind !== 'report' || updated.assignee === worker)) upsertCase(updated);
-    toast(`${DONE_TEXT[entry.action] || 'Done'} (sent after reconnecting)`, 'ok', 3000);
-  },
-  onDropped: (entry, err) => {
-    if (entry.kind === 'report') {
-      toast(`The saved clue report was refused: ${err.message}`, 'error', 9000);
-      return;
-    }
-    toast(`${entry.caseId}: the saved “${entry.action}” was refused: ${err.message}`, 'error', 9000);
-    api(`/api/cases/${encodeURIComponent(entry.caseId)}`).then((c) => upsertCase(c)).catch(() => {});
-  },
-  onChange: () => render(),
-});
+function makeOutbox() {
+  return new Outbox(worker, {
+    onSent: (entry, updated) => {
+      // A reported clue is a task here only when the dispatcher gave it to this worker.
+      if (updated && updated.id != null && (entry.kind !== 'report' || updated.assignee === worker)) upsertCase(updated);
+      toast(t('terminal.sent_later', { what: done(entry.action) }), 'ok', 3000);
+    },
+    onDropped: (entry, err) => {
+      if (entry.kind === 'report') {
+        toast(t('terminal.report_refused', { reason: err.message }), 'error', 9000);
+        return;
+      }
+      const c = store.get(entry.caseId);
+      toast(t('terminal.action_refused', {
+        matter: c ? matterOf(c) : '', action: t(`terminal.action.${entry.action}`), reason: err.message,
+      }), 'error', 9000);
+      api(`/api/cases/${encodeURIComponent(entry.caseId)}`).then((updated) => upsertCase(updated)).catch(() => {});
+    },
+    onChange: () => render(),
+  });
+}
 
 async function queueAction(entry) {
   try {
     await outbox.add(entry.caseId, entry.action, entry.note, entry.version, entry.photos);
-    toast('No network: saved, it is sent when you are back online', 'info', 5000);
+    toast(t('terminal.saved_offline'), 'info', 5000);
   } catch (err) {
     toast(err.message, 'error', 7000);
   }
@@ -197,7 +193,7 @@ async function onAction(id, action, note, _card, photos = []) {
   try {
     const updated = await send(entry, worker);
     if (updated && updated.id != null) upsertCase(updated);
-    toast(DONE_TEXT[action] || 'Done', 'ok', 1800);
+    toast(done(action), 'ok', 1800);
   } catch (err) {
     if (err.status === 0) return queueAction(entry);
     if (err.status === 401) return showLogin({ username: worker });
@@ -215,11 +211,15 @@ let report = null;
 async function fetchTasks() {
   store.beginLoad();
   let items = [];
+  let whole = false; // the list is all there is: what it lacks was taken away meanwhile
   try {
     const page = await api(`/api/cases?assignee=${encodeURIComponent(worker)}&limit=100`);
-    items = (page && page.items) || [];
+    const listed = (page && page.items) || [];
+    whole = listed.length < 100;
+    // A recalled case is no task of anyone's: it is not listed, not even in the history.
+    items = listed.filter((c) => c.state !== 'cancelled');
   } finally {
-    store.endLoad(items); // on a failure too: it ends what beginLoad() started
+    store.endLoad(items, { prune: whole }); // on a failure too: it ends what beginLoad() started
   }
   loadedOnce = true;
   hideBanner();
@@ -228,10 +228,10 @@ async function fetchTasks() {
 
 function onTasksError(err) {
   if (err.status === 401) {
-    showLogin({ username: worker, message: `Sign in as ${worker}` });
+    showLogin({ username: worker, message: t('terminal.sign_in_as', { worker }) });
     return false;
   }
-  showBanner(`Could not load tasks: ${err.message}. Retrying…`);
+  showBanner(t('terminal.load_failed', { reason: err.message }));
   return true;
 }
 
@@ -248,17 +248,19 @@ async function loadWorker() {
   try {
     const w = await api(`/api/workers/${encodeURIComponent(worker)}`);
     report.setWorker(w);
-    $('worker-name').textContent = w.name || w.id || worker;
-    $('worker-grid').textContent = [w.grid_name, w.grid_code].filter(Boolean).join(' · ');
+    workerName = w.name || workerName;
+    $('worker-name').textContent = workerName || worker;
+    $('worker-grid').textContent = w.grid_name || '';
+    $('worker-grid').title = w.grid_code || '';
     const duty = $('worker-duty');
-    duty.textContent = w.on_duty ? 'On duty' : 'Off duty';
+    duty.textContent = t(w.on_duty ? 'terminal.on_duty' : 'terminal.off_duty');
     duty.dataset.state = w.on_duty ? 'online' : 'offline';
-    if (w.shift) duty.title = `Shift: ${w.shift}`;
+    if (w.shift) duty.title = t('terminal.shift', { shift: w.shift });
+    updateTitle();
   } catch (err) {
-    if (err.status === 401) return showLogin({ username: worker, message: `Sign in as ${worker}` });
-    $('worker-name').textContent = worker;
-    if (err.status === 404) showBanner(`Unknown worker ${worker}. Check the ID.`, true);
-    else showBanner(`Could not load worker: ${err.message}`);
+    if (err.status === 401) return showLogin({ username: worker, message: t('terminal.sign_in_as', { worker }) });
+    if (err.status === 404) showBanner(t('terminal.unknown_worker'), true);
+    else showBanner(t('terminal.worker_failed', { reason: err.message }));
   }
   return undefined;
 }
@@ -275,17 +277,47 @@ function hideBanner() {
   if (b.dataset.persistent !== 'true') b.hidden = true;
 }
 
+/** Emergency tasks (incident mode) have a module of their own; a terminal without it still works. */
+async function mountEmergencyTasks() {
+  try {
+    emergency = await import('./emergency_tasks.js');
+    await emergency.mount($('emergency-tasks'), { workerId: worker });
+  } catch (err) {
+    emergency = null;
+    console.info('emergency tasks unavailable', err);
+  }
+}
+
+function onLiveMessage(msg) {
+  if (emergency) {
+    try { emergency.handle(msg.type, msg.data); } catch (err) { console.error('emergency task message', err); }
+  }
+  if (!msg.data || msg.data.id == null) return;
+  if (msg.type === 'task.removed') dropTask(msg.data);
+  else if (msg.type === 'task.assigned') upsertCase(msg.data, { live: true, assigned: true });
+  else if (msg.type === 'task.updated' || msg.type === 'case.updated' || msg.type === 'case.created') upsertCase(msg.data, { live: true });
+}
+
 // ---- start ----
 
-function start() {
+function start(me) {
+  applyI18n();
+  worker = me.worker_id || (new URLSearchParams(location.search).get('worker') || '').trim();
   if (!worker) {
     $('ask').hidden = false;
     $('ask-worker').focus();
     return;
   }
+  workerName = me.worker_id === worker ? me.display_name || '' : '';
   $('app').hidden = false;
-  $('worker-name').textContent = worker;
+  $('worker-name').textContent = workerName || worker;
   updateTitle();
+  outbox = makeOutbox();
+  alarm = createAlarm({
+    banner: $('alarm'),
+    onAccept: (id) => onAction(id, 'accept', ''),
+    onShow: showCard,
+  });
   for (const b of $$('.tab')) b.addEventListener('click', () => showTab(b.dataset.tab));
   showTab(tab);
   // Sound needs a user gesture once; the first tap anywhere enables it.
@@ -298,27 +330,24 @@ function start() {
   report = setupReport({ worker, outbox, onReported: (c) => { if (c.assignee === worker) upsertCase(c); } });
   setupGoLive({ worker });
 
-  const channel = `tasks:${worker}`;
   const indicator = bindIndicator($('conn'));
   const socket = new LiveSocket({
-    channels: [channel],
+    channels: [`tasks:${worker}`],
     onStatus: (state, info) => {
       indicator(state, info);
       if (state === 'open') outbox.flush(); // back online: send what was saved meanwhile
     },
     onResync: () => loadTasks(),
-    onEvent: (msg) => {
-      if (!msg.data || msg.data.id == null) return;
-      if (msg.type === 'task.assigned') upsertCase(msg.data, { live: true, assigned: true });
-      else if (msg.type === 'task.updated' || msg.type === 'case.updated' || msg.type === 'case.created') upsertCase(msg.data, { live: true });
-    },
+    onEvent: onLiveMessage,
   });
   socket.connect();
   loadWorker();
   loadTasks();
+  mountEmergencyTasks();
   setInterval(tick, 1000);
   setInterval(() => { if (outbox.entries().length) outbox.flush(); }, OUTBOX_RETRY_MS);
   exposeTestHooks({ socket, store, outbox, reload: loadTasks });
 }
 
-start();
+const me = await mountNav('terminal');
+if (me) start(me);
