@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from command_center.api import (
+    audit_log,
     auth,
     basemap,
     calendar,
@@ -102,6 +103,7 @@ async def root(_request: Request) -> RedirectResponse:
 # Every path the app answers: the API modules' routes, the websocket, the pages and their files.
 ROUTES: list[BaseRoute] = [
     *auth.routes,
+    *audit_log.routes,
     *health.routes,
     *camera_admin.routes,  # before cameras: /api/cameras/probe is not a camera id
     *cameras.routes,

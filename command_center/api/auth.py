@@ -33,7 +33,7 @@ from starlette.routing import BaseRoute, Route
 
 from command_center import audit
 from command_center.api import deps
-from command_center.api.errors import ApiError, int_param, json_body
+from command_center.api.errors import ApiError, int_param, json_body, text_param
 from command_center.auth.middleware import COOKIE, bearer_of, principal_of, signed_in
 from command_center.auth.principal import ROLES, Principal, normalize_jurisdiction
 from command_center.auth.proxies import is_https
@@ -217,41 +217,6 @@ async def account_changed(request: Request, action: str, username: str, detail: 
     await audit.record(deps.store(request), request, principal_of(request), action, username, detail)
 
 
-def _text_param(request: Request, name: str, limit: int = 200) -> str | None:
-    """A text query parameter, or None; 400 for one no database would store (too long, NUL)."""
-    raw = request.query_params.get(name)
-    if raw and (len(raw) > limit or "\x00" in raw):
-        raise ApiError(400, f"bad query parameter {name!r}", f"up to {limit} characters, no NUL")
-    return raw or None
-
-
-def _utc_param(request: Request, name: str) -> str | None:
-    """An ISO time query parameter as UTC ISO text, comparable with the audit rows' ts."""
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    try:
-        when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-        when = (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC)
-    except (ValueError, OverflowError):
-        raise ApiError(400, f"bad query parameter {name!r}", "an ISO 8601 time, e.g. 2024-05-01T08:00:00+08:00") from None
-    return when.isoformat()
-
-
-async def audit_log(request: Request) -> JSONResponse:
-    """Newest first. `action` ending in "." is a prefix ("user." → every user change)."""
-    limit = int_param(request, "limit", 100, 1, 1000)
-    offset = int_param(request, "offset", 0, 0, 10_000_000)
-    action = _text_param(request, "action")
-    prefix = action if action and action.endswith(".") else None
-    filters = {"action_prefix": prefix, "target": _text_param(request, "target"),
-               "since": _utc_param(request, "since"), "until": _utc_param(request, "until")}  # fmt: skip
-    items, total = await asyncio.to_thread(
-        deps.store(request).list_audit, limit, offset, _text_param(request, "actor"), None if prefix else action, **filters
-    )
-    return JSONResponse({"items": items, "total": total, "limit": limit, "offset": offset})
-
-
 async def list_users(request: Request) -> JSONResponse:
     """Filters: q (in the username or worker id), role, status (active/disabled); a district
     admin sees only the accounts inside their jurisdiction."""
@@ -263,7 +228,7 @@ async def list_users(request: Request) -> JSONResponse:
         raise ApiError(400, "bad query parameter 'role'", f"one of {', '.join(ROLES)}")
     if status not in (None, "active", "disabled"):
         raise ApiError(400, "bad query parameter 'status'", "active or disabled")
-    filters = {"q": _text_param(request, "q", MAX_USERNAME), "role": role,
+    filters = {"q": text_param(request, "q", MAX_USERNAME), "role": role,
                "disabled": None if status is None else status == "disabled",
                "prefix": principal_of(request).jurisdiction or None}  # fmt: skip
     rows, total = await asyncio.to_thread(deps.store(request).list_users, limit, offset, **filters)
@@ -396,7 +361,6 @@ routes: list[BaseRoute] = [
     Route("/api/auth/logout", logout, methods=["POST"]),
     Route("/api/auth/me", me),
     Route("/api/auth/password", change_password, methods=["POST"]),
-    Route("/api/audit", audit_log),
     Route("/api/users", list_users, methods=["GET"]),
     Route("/api/users", create_user, methods=["POST"]),
     Route("/api/users/{username}", get_user, methods=["GET"]),

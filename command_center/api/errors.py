@@ -72,11 +72,21 @@ def int_param(request: Request, name: str, default: int, low: int = 0, high: int
     return _bounded(request, name, default, low, high, int, "an integer")
 
 
+def text_param(request: Request, name: str, limit: int = 200) -> str | None:
+    """A text query parameter, or None; 400 for one no database would store (too long, NUL)."""
+    raw = request.query_params.get(name)
+    if raw and (len(raw) > limit or "\x00" in raw):
+        raise ApiError(400, f"bad query parameter {name!r}", f"up to {limit} characters, no NUL")
+    return raw or None
+
+
 def bounded_float_param(request: Request, name: str, default: float, low: float, high: float) -> float:
     return _bounded(request, name, default, low, high, float, "a number")
 
 
-def _bounded(request: Request, name: str, default: N, low: N, high: N, parse: Callable[[str], N], what: str) -> N:
+def _bounded(
+    request: Request, name: str, default: N, low: N, high: N, parse: Callable[[str], N], what: str
+) -> N:
     raw = request.query_params.get(name)
     if raw is None:
         return default
