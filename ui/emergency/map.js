@@ -9,22 +9,10 @@ import { addBasemap } from '../common/basemap.js';
 import { el } from '../common/dom.js';
 import { fmtTime, t } from '../common/i18n.js';
 import { api } from '../common/live.js';
+import { circle, hasLoc } from '../common/geo.js';
 
 const STYLE = { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#0d141c' } }] };
 const empty = () => ({ type: 'FeatureCollection', features: [] });
-const hasLoc = (p) => p && Number.isFinite(p.lon) && Number.isFinite(p.lat);
-
-/** A polygon approximating a circle of `radiusM` metres (equirectangular: fine at city scale). */
-function circle(lon, lat, radiusM, steps = 72) {
-  const dLat = radiusM / 111320;
-  const dLon = dLat / Math.cos((lat * Math.PI) / 180);
-  const ring = [];
-  for (let i = 0; i <= steps; i += 1) {
-    const a = (i / steps) * 2 * Math.PI;
-    ring.push([lon + dLon * Math.cos(a), lat + dLat * Math.sin(a)]);
-  }
-  return { type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [ring] } };
-}
 
 export class SceneMap {
   constructor(container, { onPick = () => {} } = {}) {

@@ -8,39 +8,10 @@
 
 import { el } from '../common/dom.js';
 import { matterName, nameOf, t } from '../common/i18n.js';
+import { audible, tones } from '../common/sound.js';
 
 const REPEAT_MS = 2500;
 const VIBRATION = [400, 150, 400, 150, 400];
-
-let audio = null;
-
-/** Starts the AudioContext; called on the first tap or key press (a user gesture). */
-export function unlockAudio() {
-  const Ctx = window.AudioContext || window.webkitAudioContext;
-  if (!Ctx) return;
-  if (!audio) audio = new Ctx();
-  if (audio.state === 'suspended') audio.resume().catch(() => {});
-}
-
-const audible = () => Boolean(audio && audio.state === 'running');
-
-/** Tones at [offset s, Hz]; nothing when sound is not allowed yet. */
-function tones(notes, length = 0.18, volume = 0.3) {
-  if (!audible()) return;
-  const t0 = audio.currentTime;
-  for (const [offset, freq] of notes) {
-    const osc = audio.createOscillator();
-    const gain = audio.createGain();
-    osc.type = 'square';
-    osc.frequency.value = freq;
-    gain.gain.setValueAtTime(0.0001, t0 + offset);
-    gain.gain.exponentialRampToValueAtTime(volume, t0 + offset + 0.02);
-    gain.gain.exponentialRampToValueAtTime(0.0001, t0 + offset + length);
-    osc.connect(gain).connect(audio.destination);
-    osc.start(t0 + offset);
-    osc.stop(t0 + offset + length + 0.02);
-  }
-}
 
 function vibrate(pattern) {
   try {

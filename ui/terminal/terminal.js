@@ -14,7 +14,8 @@ import { exposeTestHooks } from '../common/testhooks.js';
 import {
   Store, caseClosedAt, compareCases, isOpenCase, parseTs, toast,
 } from '../common/util.js';
-import { chime, createAlarm, unlockAudio } from './alarm.js';
+import { unlockAudio } from '../common/sound.js';
+import { chime, createAlarm } from './alarm.js';
 import { countdownOf, matterOf, pendingNote, taskCard } from './cards.js';
 import { setupGoLive } from './golive.js';
 import { Outbox, send } from './outbox.js';

@@ -5,6 +5,7 @@
 
 import { el } from '../common/dom.js';
 import { fmtTime, t } from '../common/i18n.js';
+import { audible, onAudibleChange, tones, unlockAudio } from '../common/sound.js';
 import { parseTs } from '../common/util.js';
 
 const BEEP_EVERY_MS = 1600;
@@ -26,7 +27,6 @@ export class Alarm {
     this.active = [];
     this.seen = new Set(); // ids that have sounded: a new one ends a mute
     this.muted = false;
-    this.ctx = null;
     this.timer = null;
     this.state = { playing: false, audible: false, count: 0 };
     window.ccAlarm = this.state;
@@ -34,6 +34,7 @@ export class Alarm {
     const unlock = () => this._unlock();
     document.addEventListener('pointerdown', unlock, true);
     document.addEventListener('keydown', unlock, true);
+    onAudibleChange((on) => { this.state.audible = on; this._paintHint(); });
   }
 
   /** incidents: all the feed holds; those immediate, new and recent sound. */
@@ -104,35 +105,12 @@ export class Alarm {
   }
 
   _unlock() {
-    if (!this.ctx) {
-      const Ctx = window.AudioContext || window.webkitAudioContext;
-      if (!Ctx) return;
-      try { this.ctx = new Ctx(); } catch { return; }
-      this.ctx.addEventListener('statechange', () => {
-        this.state.audible = this.ctx.state === 'running';
-        this._paintHint();
-      });
-    }
-    if (this.ctx.state === 'suspended') this.ctx.resume().catch(() => {});
-    this.state.audible = this.ctx.state === 'running';
+    unlockAudio();
+    this.state.audible = audible();
     this._paintHint();
   }
 
   _beep() {
-    const { ctx } = this;
-    if (!ctx || ctx.state !== 'running') return;
-    const t0 = ctx.currentTime + 0.02;
-    for (const [at, hz] of TONES) {
-      const osc = ctx.createOscillator();
-      const gain = ctx.createGain();
-      osc.type = 'square';
-      osc.frequency.value = hz;
-      gain.gain.setValueAtTime(0.0001, t0 + at);
-      gain.gain.exponentialRampToValueAtTime(0.25, t0 + at + 0.01);
-      gain.gain.exponentialRampToValueAtTime(0.0001, t0 + at + 0.18);
-      osc.connect(gain).connect(ctx.destination);
-      osc.start(t0 + at);
-      osc.stop(t0 + at + 0.2);
-    }
+    tones(TONES, 0.18, 0.25);
   }
 }

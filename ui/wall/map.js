@@ -8,6 +8,7 @@ import { api } from '../common/live.js';
 import { el } from '../common/dom.js';
 import { addBasemap } from '../common/basemap.js';
 import { nameOf } from '../common/i18n.js';
+import { circle, hasLoc, point } from '../common/geo.js';
 
 const COARSE = 'district,street';   // small: drawn at city zoom
 const FINE = 'community,grid';      // big (~20,000 grids at reference scale): fetched when zoomed in
@@ -27,20 +28,6 @@ const OPEN_FILL = ['interpolate', ['linear'], ['coalesce', ['feature-state', 'op
 const HOT_LINE = ['case', ['boolean', ['feature-state', 'hot'], false], '#ff4d4f', '#3b5a78'];
 
 const empty = () => ({ type: 'FeatureCollection', features: [] });
-const point = (lon, lat, props = {}) => ({ type: 'Feature', properties: props, geometry: { type: 'Point', coordinates: [lon, lat] } });
-const hasLoc = (loc) => loc && Number.isFinite(loc.lon) && Number.isFinite(loc.lat);
-
-/** A polygon approximating a circle of `radiusM` metres (equirectangular: fine at city scale). */
-export function circle(lon, lat, radiusM, steps = 64) {
-  const dLat = radiusM / 111320;
-  const dLon = dLat / Math.cos((lat * Math.PI) / 180);
-  const ring = [];
-  for (let i = 0; i <= steps; i += 1) {
-    const a = (i / steps) * 2 * Math.PI;
-    ring.push([lon + dLon * Math.cos(a), lat + dLat * Math.sin(a)]);
-  }
-  return { type: 'Feature', properties: {}, geometry: { type: 'Polygon', coordinates: [ring] } };
-}
 
 export class CityMap {
   constructor(container, { onIncidentClick = () => {} } = {}) {
