@@ -54,3 +54,30 @@ def sign_in_form(page: Any, user: str, password: str) -> None:
     page.fill("#login input[name=password]", password)
     page.click("#login button[type=submit]")
     page.wait_for_selector("#login", state="detached", timeout=15000)
+
+
+# Every page must fit these viewports: a phone, the hall's desk screen, a 4K wall.
+WIDTHS = ((390, 844), (1600, 900), (3840, 2160))
+# The visible text under a root, less what is marked translate="no" (case numbers, usernames:
+# copied as they are), as `words`; and the whole of it, for the raw-identifier checks, as `all`.
+_TEXTS = """(root) => {
+  const node = document.querySelector(root);
+  const copy = node.cloneNode(true);
+  copy.querySelectorAll('[translate=no], script, style, noscript').forEach((n) => n.remove());
+  copy.style.position = 'absolute';
+  document.documentElement.append(copy);
+  const words = copy.innerText;
+  copy.remove();
+  return { words, all: node.innerText };
+}"""
+
+
+def visible_texts(page: Any, root: str = "body") -> dict[str, str]:
+    """{"words": text without translate="no" parts, "all": the whole visible text} under `root`."""
+    texts: dict[str, str] = page.evaluate(_TEXTS, root)
+    return texts
+
+
+def overflow_px(page: Any) -> int:
+    """How much wider than its viewport the page is (0: it fits)."""
+    return int(page.evaluate("() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth)"))

@@ -21,7 +21,7 @@ from command_center.auth.users import Account
 from command_center.config import parse_config
 from dispatch.assign import pick_worker
 from dispatch.city import City
-from tests.browser import NEEDS_BROWSER, new_page, sign_in_form
+from tests.browser import NEEDS_BROWSER, new_page, sign_in_form, visible_texts
 from tests.helpers import ROOT, ServerThread, build_runtime, serve_app
 from tests.test_i18n import english_words
 
@@ -31,16 +31,6 @@ LIVE_S = 2.0  # the issue's bound: the new worker's terminal shows the case
 OFFICER, PASSWORD = "desk-officer", "desk-officer-pass"
 WORKER_ID = re.compile(r"\bW\d{4,}\b")
 EVENT_TYPE = re.compile(r"\b(incident|case|task)\.[a-z_]+\b")
-# The visible text, less what is marked translate="no" (case numbers, usernames).
-WORDS = """(root) => {
-  const copy = document.querySelector(root).cloneNode(true);
-  copy.querySelectorAll('[translate=no], script, style').forEach((n) => n.remove());
-  copy.style.position = 'absolute';
-  document.body.append(copy);
-  const words = copy.innerText;
-  copy.remove();
-  return { words, all: document.querySelector(root).innerText };
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +162,7 @@ def chinese_with_names(page: Any) -> list[str]:
     page.click("#detail .detail-actions [data-action=reassign]")
     page.wait_for_selector(".pick-worker")
     for root in ("#desk", "#dialog"):
-        texts = page.evaluate(WORDS, root)
+        texts = visible_texts(page, root)
         english = sorted(set(english_words(texts["words"])))
         if english:
             problems.append(f"{root}: English words {english[:15]}")

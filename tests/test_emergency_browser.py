@@ -20,24 +20,14 @@ from command_center.auth.users import Account
 from command_center.config import parse_config
 from command_center.emergency.teams import street_of
 from dispatch.city import City
-from tests.browser import ARGS, CHROMIUM, NEEDS_BROWSER, new_page, sign_in_form
+from tests.browser import ARGS, CHROMIUM, NEEDS_BROWSER, WIDTHS, new_page, sign_in_form, visible_texts
 from tests.helpers import ROOT, build_runtime, serve_app
 from tests.test_i18n import english_words
 
 pytestmark = [*NEEDS_BROWSER, pytest.mark.slow]
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "emergency"
 LIVE_S = 2.0  # the issue's bound: a task on the member's terminal
-WIDTHS = ((390, 844), (1600, 900), (3840, 2160))
 RAW = re.compile(r"\b(cam-scene|drone-scene|em-\d{14}-[0-9a-f]{4}|W\d{7}|team-\d{9})\b|\b(emergency|task)\.[a-z_]+\b")
-TEXTS = """() => {
-  const copy = document.body.cloneNode(true);
-  copy.querySelectorAll('[translate=no], script, style, noscript, option').forEach((n) => n.remove());
-  copy.style.position = 'absolute';
-  document.documentElement.append(copy);
-  const words = copy.innerText;
-  copy.remove();
-  return { all: document.body.innerText, words };
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -213,7 +203,7 @@ def test_the_page_is_chinese_and_fits_every_screen(webrtc_browser: Any, scene: d
                                   " '.em-timeline-panel'].map((s) => document.querySelector(s).getBoundingClientRect().right)")
             if max(boxes) < width * 0.95:
                 problems.append(f"{width}px: panels end at {max(boxes):.0f}px")
-    texts = page.evaluate(TEXTS)
+    texts = visible_texts(page)
     english = sorted(set(english_words(texts["words"])))
     if english:
         problems.append(f"English words {english[:15]}")

@@ -20,7 +20,7 @@ from command_center.auth.users import Account
 from command_center.config import parse_config
 from dispatch.assign import pick_worker
 from dispatch.city import City
-from tests.browser import NEEDS_BROWSER, new_page, sign_in_form
+from tests.browser import NEEDS_BROWSER, WIDTHS, new_page, sign_in_form, visible_texts
 from tests.helpers import ROOT, build_runtime, serve_app
 from tests.test_i18n import english_words
 from vision.evidence import snapshot
@@ -28,20 +28,8 @@ from vision.incident import Incident
 
 pytestmark = [*NEEDS_BROWSER, pytest.mark.slow]
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "language"
-WIDTHS = ((390, 844), (1600, 900), (3840, 2160))
 CAMERA = "cam-lang-1"
 EVENT_TYPE = re.compile(r"\b(incident|case|emergency|task|camera|drone|hotspot)\.[a-z_]+\b")
-# The visible text, less elements marked translate="no"; and the whole text (identifiers).
-TEXTS = """() => {
-  const all = document.body.innerText;
-  const copy = document.body.cloneNode(true);
-  copy.querySelectorAll('[translate=no], script, style, noscript').forEach((n) => n.remove());
-  copy.style.position = 'absolute';
-  document.documentElement.append(copy);
-  const words = copy.innerText;
-  copy.remove();
-  return { all, words };
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +104,7 @@ def test_every_page_is_chinese_and_fits(browser: Any, hall: dict[str, Any]) -> N
             wide = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
             if wide[0] > wide[1] + 1:
                 problems.append(f"{path} at {width}px is {wide[0]}px wide")
-        texts = page.evaluate(TEXTS)
+        texts = visible_texts(page)
         english = sorted(set(english_words(texts["words"])))
         if english:
             problems.append(f"{path}: English words {english[:15]}")

@@ -22,7 +22,7 @@ from command_center.auth.users import Account
 from command_center.config import parse_config
 from dispatch.assign import pick_worker
 from dispatch.city import City
-from tests.browser import NEEDS_BROWSER, new_page, sign_in_form
+from tests.browser import NEEDS_BROWSER, WIDTHS, new_page, sign_in_form, visible_texts
 from tests.helpers import ROOT, build_runtime, serve_app
 from tests.test_i18n import english_words
 from vision.evidence import snapshot
@@ -32,18 +32,6 @@ pytestmark = [*NEEDS_BROWSER, pytest.mark.slow]
 ARTIFACTS = ROOT / "var" / "test-artifacts" / "wall"
 CAMERA = "cam-wall-1"
 CAMERA_NAME = "天河路口西"
-WIDTHS = ((390, 844), (1600, 900), (3840, 2160))
-# The visible text less what is marked translate="no" (case numbers), and the whole of it.
-TEXTS = """() => {
-  const all = document.body.innerText;
-  const copy = document.body.cloneNode(true);
-  copy.querySelectorAll('[translate=no], script, style').forEach((n) => n.remove());
-  copy.style.position = 'absolute';
-  document.documentElement.append(copy);
-  const words = copy.innerText;
-  copy.remove();
-  return { all, words };
-}"""
 
 
 @pytest.fixture(scope="module")
@@ -341,7 +329,7 @@ def test_the_wall_is_chinese_with_names_and_fits_every_screen(browser: Any, hall
     problems: list[str] = []
 
     def check(what: str) -> None:
-        texts = page.evaluate(TEXTS)
+        texts = visible_texts(page)
         english = sorted(set(english_words(texts["words"])))
         if english:
             problems.append(f"{what}: English words {english[:15]}")
