@@ -9,9 +9,13 @@ import json
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
+from command_center.config import parse_config
 from command_center.i18n import CATALOGUE_DIR, LANGUAGES, CatalogueError, catalogue, name
+from dispatch.city import City
+from tests.helpers import build_runtime, serve_app
 
 UI = CATALOGUE_DIR.parent
 # Latin words allowed in Chinese messages: standards, units and product names people read as is.
@@ -87,3 +91,16 @@ def test_a_key_in_two_files_is_refused(tmp_path: Path, monkeypatch: pytest.Monke
     finally:
         monkeypatch.undo()
         i18n.catalogue.cache_clear()
+
+
+def test_served_to_anyone_with_the_citys_time_zone(tmp_path: Path, small_city: City) -> None:
+    config = parse_config(
+        {"server": {"data_dir": str(tmp_path)}, "store": f"sqlite:///{tmp_path / 'cc.db'}",
+         "dispatch": {"timezone": "Asia/Urumqi"}}
+    )  # fmt: skip
+    with serve_app(build_runtime(config, city=small_city)) as srv:
+        zh = httpx.get(f"{srv.url}/api/i18n/zh", timeout=10)
+        unknown = httpx.get(f"{srv.url}/api/i18n/fr", timeout=10)
+    assert zh.status_code == 200 and zh.json()["state.cancelled"] == "已作废"
+    assert zh.headers["x-time-zone"] == "Asia/Urumqi"
+    assert unknown.status_code == 404 and unknown.json()["detail"] == {"known": ["zh", "en"]}

@@ -29,6 +29,9 @@ export let timeZone = 'Asia/Shanghai';
 async function load(code) {
   try {
     const res = await fetch(`/api/i18n/${code}`, { headers: { Accept: 'application/json' } });
+    // The city's time zone (dispatch.timezone) comes with the catalogue: every page shows times in it.
+    const zone = res.headers.get('X-Time-Zone');
+    if (zone) timeZone = zone;
     if (res.ok) return await res.json();
   } catch { /* offline: keys show, the page still works */ }
   return {};
