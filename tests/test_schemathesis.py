@@ -425,6 +425,8 @@ def targeted(world: World, schema: Any, tally: Tally) -> None:
         session = started.headers["location"][0].rsplit("/", 1)[1]
         one(f"DELETE /{kind}/{{{stream}}}/{{session_id}}", role, **{stream: CAMERA, "session_id": session})
     registry_steps(world, one)
+    hall_steps(world, one)
+    emergency_steps(world, one)
     world.tokens["mover"] = token_for(world.rt, role="officer", user="mover")
     new = {"old_password": TEST_PASSWORD, "new_password": "a new passphrase"}
     one("POST /api/auth/password", "mover", new)
@@ -446,6 +448,95 @@ def registry_steps(world: World, one: Any) -> None:
     checked = one("POST /api/import/{kind}", "admin", rows, "text/csv",
                   {"filename": "cameras.csv", "dry_run": "1", "skip_bad": "0"}, kind="cameras")  # fmt: skip
     assert checked.status_code == 200 and not checked.json()["applied"], checked.text
+
+
+def hall_steps(world: World, one: Any) -> None:
+    """Triage and the case desk: a confirm-first incident confirmed to a candidate, its case
+    reassigned with a reason and reclassified in bulk; another one sent by hand, then cancelled;
+    a dismissal that recalls a case its worker had accepted; the desk's search."""
+    srv, rt, grids = world.srv, world.rt, world.rt.city.city.grids
+    waiting = [inject(srv, rt, g.lon, g.lat, "zone_intrusion") for g in (grids[111], grids[211])]
+    cases = [wait_case(srv, incident["id"]) for incident in waiting]
+    assert [c["state"] for c in cases] == ["registered"] * 2, cases
+    found = one("GET /api/cases/{id}/candidates", "officer", id=cases[0]["id"]).json()
+    first, second = (w["id"] for w in found["workers"][:2])
+    confirmed = one("POST /api/incidents/{id}/confirm", "officer", {"worker": first, "note": "画面确认"},
+                    id=waiting[0]["id"])  # fmt: skip
+    assert confirmed.status_code == 200 and confirmed.json()["case"]["assignee"] == first, confirmed.text
+    moved = one("POST /api/cases/{id}/{action}", "officer", {"worker": second, "note": "就近改派"},
+                id=cases[0]["id"], action="reassign")  # fmt: skip
+    assert moved.status_code == 200 and moved.json()["assignee"] == second, moved.text
+    bulk = {"ids": [cases[0]["id"], "C-no-such-case"], "action": "reclassify", "note": "事项归类有误",
+            "params": {"matter": "0101"}}  # fmt: skip
+    results = one("POST /api/cases/bulk", "officer", bulk).json()["results"]
+    assert [r["ok"] for r in results] == [True, False], results
+    sent = one("POST /api/cases/{id}/{action}", "officer", {"worker": first, "note": "人工派遣"},
+               id=cases[1]["id"], action="dispatch")  # fmt: skip
+    assert sent.status_code == 200, sent.text
+    one("POST /api/cases/{id}/{action}", "officer", {"note": "重复上报"}, id=cases[1]["id"], action="cancel")
+    # A dismissal after the worker accepted: the officer chooses to recall the case.
+    point = grids[311]
+    incident = inject(srv, rt, point.lon, point.lat, "stall")
+    case = wait_case(srv, incident["id"])
+    if case.get("assignee"):
+        world.tokens["accepting"] = token_for(rt, role="worker", worker_id=case["assignee"])
+        one("POST /api/cases/{id}/{action}", "accepting", {}, id=case["id"], action="accept")
+    recalled = one("POST /api/incidents/{id}/dismiss", "officer", {"note": "误报", "case": "recall"},
+                   id=incident["id"])  # fmt: skip
+    assert recalled.status_code == 200 and recalled.json()["case"]["state"] == "cancelled", recalled.text
+    search = {"state": "open,cancelled", "source": "video", "urgency": "routine", "q": "误报", "since": "2020-01-01",
+              "until": "2099-12-31", "order": "created", "unrouted": "0", "open": "0", "limit": "20", "offset": "0"}  # fmt: skip
+    one("GET /api/cases", "officer", query=search)
+    for far in ({"since": "0001-01-01"}, {"until": "9999-12-31"}):  # no UTC instant: a 400, never a 500
+        assert one("GET /api/cases", "officer", query=far).status_code == 400, far
+    one("GET /api/incidents", "officer", query={"camera": CAMERA, "state": "dismissed", "limit": "5", "offset": "0"})
+
+
+def emergency_steps(world: World, one: Any) -> None:
+    """Incident mode with people: a plan task given to a member of the street's seeded team,
+    who acknowledges it, reports where they are, finds it in their list and ticks it off; the
+    mode ended, its handover read and exported; a plan stored as it was read; a team edited."""
+    point = world.rt.city.city.grids[511]
+    mode = one("POST /api/emergency", "emergency",
+               {"class": "public_health", "title": "演练", "lon": point.lon, "lat": point.lat}).json()  # fmt: skip
+    near = {"near": f"{point.lon},{point.lat}", "limit": "5"}
+    teams = one("GET /api/emergency/teams", "emergency", query=near).json()["items"]
+    team = next(t for t in teams if len(t["members"]) >= 2)
+    nowhere = one("GET /api/emergency/teams", "emergency", query={"near": "nan,nan", "limit": "5"})
+    assert nowhere.status_code == 400, nowhere.text
+    member = team["members"][-1]["worker_id"]
+    task = {"id": mode["id"], "task_id": mode["tasks"][0]["id"]}
+    assigned = one("POST /api/emergency/{id}/tasks/{task_id}/assign", "emergency", {"worker": member}, **task)
+    assert assigned.status_code == 200, assigned.text
+    world.tokens["member"] = token_for(world.rt, role="worker", worker_id=member)
+    one("POST /api/emergency/{id}/tasks/{task_id}/ack", "member", **task)
+    where = {"lon": point.lon, "lat": point.lat, "accuracy": 8.0}
+    placed = one("POST /api/workers/{id}/position", "member", where, id=member)
+    assert placed.status_code == 200, placed.text
+    assert one("GET /api/emergency/mine", "member").json()["items"], "the task is not on the member's list"
+    one("POST /api/emergency/{id}/tasks/{task_id}/done", "member", {"note": "已处置"}, **task)
+    one("POST /api/emergency/{id}/end", "emergency", {"note": "演练结束"}, id=mode["id"])
+    for label in ("handover", "handover.html", "export.zip"):
+        answer = one(f"GET /api/emergency/{{id}}/{label}", "emergency", id=mode["id"])
+        assert answer.status_code == 200, (label, answer.text)
+    plans = one("GET /api/emergency/plans", "emergency").json()["items"]
+    stored = one("PUT /api/emergency/plans/{class}", "admin", plans[0]["plan"], **{"class": plans[0]["class"]})
+    assert stored.status_code == 200, stored.text
+    team_steps(world, one, team["street_code"], [m["worker_id"] for m in team["members"][:2]])
+
+
+def team_steps(world: World, one: Any, street: str, workers: list[str]) -> None:
+    """A new team of the street (the seeded ones stay as they are): a member added and taken
+    off, renamed, removed."""
+    leader, other = workers
+    made = one("POST /api/roster/teams", "admin",
+               {"name": "夜间应急队", "street_code": street, "members": [{"worker_id": leader, "role": "leader"}]})  # fmt: skip
+    assert made.status_code == 201, made.text
+    team = made.json()["id"]
+    one("POST /api/roster/teams/{id}/members", "admin", {"worker_id": other, "role": "member"}, id=team)
+    one("DELETE /api/roster/teams/{id}/members/{worker}", "admin", id=team, worker=other)
+    one("PUT /api/roster/teams/{id}", "admin", {"name": "夜间应急分队", "members": [{"worker_id": leader}]}, id=team)
+    one("DELETE /api/roster/teams/{id}", "admin", id=team)
 
 
 async def sdp_offer(publish: bool) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from starlette.requests import Request
@@ -93,13 +93,15 @@ def _time(request: Request, name: str, zone: tzinfo, end_of_day: bool = False) -
         return None
     try:
         moment = datetime.fromisoformat(LOST_PLUS.sub(r"+\1", raw))
-    except ValueError:
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone)
+        if end_of_day and len(raw) == 10:
+            moment += timedelta(days=1)
+        # In UTC, as the store compares it: a time at either end of the calendar (0001-01-01,
+        # 9999-12-31) has no UTC instant, and is refused here rather than fail there.
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise _bad(name, "an ISO 8601 date or time, e.g. 2026-12-05 or 2026-12-05T08:00:00+08:00") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=zone)
-    if end_of_day and len(raw) == 10:
-        moment += timedelta(days=1)
-    return moment
 
 
 async def search_cases(request: Request) -> JSONResponse:

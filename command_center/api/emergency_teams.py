@@ -82,8 +82,8 @@ def parse_near(raw: str | None) -> tuple[float, float] | None:
         lon, lat = (float(p) for p in parts)
     except ValueError:
         raise ApiError(400, "bad near", "near=lon,lat (two numbers)") from None
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        raise ApiError(400, "bad near", {"lon": lon, "lat": lat})
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):  # nan and inf too: the text, not them, in the answer
+        raise ApiError(400, "bad near", {"near": raw, "expected": "lon in -180..180, lat in -90..90"})
     return lon, lat
 
 

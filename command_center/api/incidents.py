@@ -121,6 +121,9 @@ async def confirm_incident(request: Request) -> JSONResponse:
         raise ApiError(409, "incident is already dismissed", {"state": "dismissed"})
     if not current.get("case_id"):
         raise ApiError(409, "the incident has no case yet", {"state": current["state"], "case_id": None})
+    # A worker of the caller's jurisdiction only: one outside answers as an unknown one (api/cases.py).
+    if worker is not None and not any(who.sees_area(w.grid_code) for w in deps.city(request).grids_of(worker)):
+        raise ApiError(400, "unknown worker", worker)
     casework = deps.casework(request)
     try:
         case = await triage.confirm(casework, current["case_id"], who.actor, worker, note)
