@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -62,7 +63,7 @@ def test_an_admin_creates_a_user_who_can_then_sign_in(server: tuple[ServerThread
     page.fill(f"{form} input[name=username]", "clerk1")
     page.select_option(f"{form} select[name=role]", "officer")
     page.fill(f"{form} input.jurisdiction", D1)
-    page.wait_for_function(f"document.querySelector('{form} .area-name').textContent === '越秀区'", timeout=10000)
+    page.wait_for_function(f"() => document.querySelector('{form} .area-name').textContent === '越秀区'", timeout=10000)
     page.fill(f"{form} input[name=password]", "clerk1-password")
     page.click(f"{form} button[type=submit]")
     row = page.wait_for_selector("#tab-users tr[data-user=clerk1]", timeout=10000)
@@ -103,8 +104,6 @@ def test_a_disabled_user_is_signed_out_of_an_open_page(server: tuple[ServerThrea
 
 def _one_camera_and_proposal_per_district(srv: ServerThread, rt: Runtime) -> None:
     """As the city admin: a camera and a matter proposal in each of the two districts."""
-    from datetime import date
-
     with httpx.Client(base_url=srv.url, timeout=10, headers=srv.headers(user="admin")) as http:
         for district in (D1, D2):
             grid = next(g for g in rt.city.city.grids if g.code.startswith(district))
@@ -115,7 +114,7 @@ def _one_camera_and_proposal_per_district(srv: ServerThread, rt: Runtime) -> Non
                       "department": "街道办事处", "handler": "worker", "time_limit": {"hours": 4},
                       "closure_standard": "处置完毕", "rules": [], "labels": []}  # fmt: skip
             proposal = {"district": district, "change": "add", "matter": matter,
-                        "effective_from": date.today().isoformat(), "reason": "测试"}  # fmt: skip
+                        "effective_from": datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat(), "reason": "测试"}  # fmt: skip
             made = http.post("/api/matters/proposals", json=proposal)
             assert made.status_code == 201, made.text
 
@@ -131,7 +130,7 @@ def test_a_district_admins_console_shows_only_their_district(server: tuple[Serve
     tabs = page.eval_on_selector_all("#tabs a", "as => as.filter(a => !a.hidden).map(a => a.dataset.tab)")
     assert set(tabs) == {"users", "roster", "cameras", "matters", "imports"}
     page.goto(f"{srv.url}/admin#audit")  # a city-only tab by its address: the first allowed one instead
-    page.wait_for_function("!document.getElementById('tab-users').hidden", timeout=5000)
+    page.wait_for_function("() => !document.getElementById('tab-users').hidden", timeout=5000)
     assert page.is_hidden("#tab-audit")
     # cameras and matter proposals: their district's only, not the other district's
     page.click("#tabs a[data-tab=cameras]")
@@ -177,7 +176,7 @@ def test_the_roster_page_assigns_a_grid_and_records_leave(server: tuple[ServerTh
     page.click(f"{drawer} button:has-text('添加请假')")
     page.wait_for_selector("#tab-roster tr[data-worker=R001] .tag.leave", timeout=10000)
     page.wait_for_function(
-        f"document.querySelectorAll('{drawer} table tbody tr').length >= 2", timeout=10000
+        f"() => document.querySelectorAll('{drawer} table tbody tr').length >= 2", timeout=10000
     )
     assert errors == []
 

@@ -2,8 +2,12 @@
 // Clicking a day sets it to the chosen kind, or clears a day set here; time limits run in
 // working time, so the change moves the deadlines of cases created after it (city admins).
 
-const KINDS = { holiday: '法定假日', workday: '调休上班' };
-const WEEK = ['一', '二', '三', '四', '五', '六', '日'];
+import { applyI18n, locale, t } from '../common/i18n.js';
+
+const KINDS = { holiday: t('admin.calendar.kind.holiday'), workday: t('admin.calendar.kind.workday') };
+const MARKS = { holiday: t('admin.calendar.mark.holiday'), workday: t('admin.calendar.mark.workday') };
+const WEEK = t('admin.calendar.week').split(','); // Monday first
+const escape = (text) => String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 
 let ctx;
 let root;
@@ -31,20 +35,22 @@ function layout() {
     document.head.append(ctx.el('style', { id: 'calendar-style' }, STYLE));
   }
   root.innerHTML = `
-    <section class="panel" aria-label="工作日历">
-      <div class="panel-head"><h2>工作日历</h2>
+    <section class="panel" data-i18n-aria-label="admin.calendar.title">
+      <div class="panel-head"><h2 data-i18n="admin.calendar.title"></h2>
         <span class="muted hint" data-part="hours"></span></div>
       <div class="panel-body">
         <form class="admin-form" data-part="controls">
-          <label>年份<input type="number" name="year" min="1970" max="2200" data-part="year"></label>
-          <label>点击日期设为<select name="kind" data-part="kind">
-            <option value="holiday">${KINDS.holiday}</option><option value="workday">${KINDS.workday}</option></select></label>
-          <label>名称<input name="name" maxlength="40" placeholder="例：国庆节" data-part="name"></label>
+          <label><span data-i18n="admin.calendar.year"></span><input type="number" name="year" min="1970" max="2200" data-part="year"></label>
+          <label><span data-i18n="admin.calendar.set_as"></span><select name="kind" data-part="kind">
+            <option value="holiday">${escape(KINDS.holiday)}</option><option value="workday">${escape(KINDS.workday)}</option></select></label>
+          <label><span data-i18n="admin.calendar.name"></span><input name="name" maxlength="40" data-i18n-placeholder="admin.calendar.name_hint"
+            data-part="name"></label>
         </form>
-        <p class="muted">休 = 放假；班 = 周末调休上班；灰色为周末。点击本页设置过的日期可清除（恢复配置文件中的安排）。</p>
+        <p class="muted" data-i18n="admin.calendar.legend"></p>
         <div class="months" data-part="months"></div>
       </div>
     </section>`;
+  applyI18n(root);
 }
 
 function dayCell(year, month, d, special) {
@@ -54,11 +60,16 @@ function dayCell(year, month, d, special) {
   const cls = ['day', data.weekend.includes(weekday) ? 'weekend' : '', special ? special.kind : '', special?.source === 'stored' ? 'stored' : '']
     .filter(Boolean).join(' ');
   const title = special ? `${day} ${KINDS[special.kind]}${special.name ? ` · ${special.name}` : ''}` : day;
-  const mark = special ? (special.kind === 'holiday' ? '休' : '班') : '';
+  const mark = special ? (MARKS[special.kind] || '') : '';
   const cell = el('button', { type: 'button', class: cls, title, dataset: { day } }, String(d), mark ? el('small', {}, mark) : null);
   cell.addEventListener('click', () => toggle(day, special));
   return cell;
 }
+
+/** A month's heading: "3 月" in Chinese, the month's own name in another language. */
+const monthName = (year, month) => t('admin.calendar.month', {
+  m: month + 1, name: new Date(Date.UTC(year, month, 1)).toLocaleString(locale, { month: 'long', timeZone: 'UTC' }),
+});
 
 function monthGrid(year, month, byDay) {
   const { el } = ctx;
@@ -66,7 +77,7 @@ function monthGrid(year, month, byDay) {
   const count = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
   const cells = [...WEEK.map((w) => el('span', { class: 'wk' }, w)), ...Array.from({ length: first }, () => el('span', {}))];
   for (let d = 1; d <= count; d += 1) cells.push(dayCell(year, month, d, byDay.get(iso(year, month, d))));
-  return el('div', { class: 'month' }, el('h3', {}, `${month + 1} 月`), el('div', { class: 'month-grid' }, cells));
+  return el('div', { class: 'month' }, el('h3', {}, monthName(year, month)), el('div', { class: 'month-grid' }, cells));
 }
 
 async function load() {
@@ -74,25 +85,27 @@ async function load() {
   const out = await ctx.call(() => ctx.api(`/api/calendar?year=${year}`));
   if (!out) return;
   data = out;
-  part('hours').textContent = `工作时间 ${out.work_hours.map(([a, b]) => `${a}–${b}`).join('、')}`;
+  part('hours').textContent = t('admin.calendar.hours', { hours: out.work_hours.map(([a, b]) => `${a}–${b}`).join(t('admin.list_sep')) });
   const byDay = new Map(out.days.map((d) => [d.day, d]));
   part('months').replaceChildren(...Array.from({ length: 12 }, (_, m) => monthGrid(year, m, byDay)));
 }
 
 async function toggle(day, special) {
   if (ctx.me.jurisdiction) {
-    ctx.toast('只有市级管理员可以修改工作日历', 'error', 4000);
+    ctx.toast(t('admin.calendar.city_only'), 'error', 4000);
     return;
   }
   const kind = part('kind').value;
   const path = `/api/calendar/${day}`;
   if (special?.source === 'stored' && special.kind === kind) {
-    const cleared = await ctx.call(async () => { await ctx.api(path, { method: 'DELETE' }); return true; }, `${day} 已清除`);
+    const cleared = await ctx.call(async () => { await ctx.api(path, { method: 'DELETE' }); return true; },
+      t('admin.calendar.cleared', { day }));
     if (cleared) load();
     return;
   }
   const body = { kind, name: part('name').value.trim() };
-  if (await ctx.call(() => ctx.api(path, { method: 'PUT', body }), `${day} 设为${KINDS[kind]}`)) load();
+  const done = t(kind === 'holiday' ? 'admin.calendar.set.holiday' : 'admin.calendar.set.workday', { day });
+  if (await ctx.call(() => ctx.api(path, { method: 'PUT', body }), done)) load();
 }
 
 export async function mount(section, context) {

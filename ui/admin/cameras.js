@@ -3,18 +3,26 @@
 // polygon's points, or two for a line), each with its rules. Saved cameras take effect on every
 // node without a restart. The server checks every field; this page only asks.
 
+import { applyI18n, nameOf, t } from '../common/i18n.js';
 import { getToken } from '../common/live.js';
 
+// Protocol names read the same in every language (and are copied as is: translate="no").
+const PROTOCOLS = { rtsp: 'RTSP', rtmp: 'RTMP', hls: 'HLS', mjpeg: 'MJPEG' };
 const KINDS = {
-  rtsp: 'RTSP', rtmp: 'RTMP', hls: 'HLS', mjpeg: 'MJPEG', snapshot: '定时抓图', file: '文件',
-  whip: 'WHIP 推流', sim: '模拟', drone: '无人机',
+  ...PROTOCOLS, snapshot: t('admin.cameras.kind.snapshot'), file: t('admin.cameras.kind.file'),
+  whip: t('admin.cameras.kind.whip'), sim: t('admin.cameras.kind.sim'), drone: t('admin.cameras.kind.drone'),
 };
-const RULES = {
-  zone_intrusion: '区域闯入', loitering: '徘徊', illegal_parking: '违章停车', dwell: '滞留',
-  dumping: '乱倒垃圾', stall: '占道经营', crowding: '人员聚集', fire: '烟火', fallen_person: '人员倒地',
-  label: '指定目标出现', line_crossing: '越线',
+const RULES = [
+  'zone_intrusion', 'loitering', 'illegal_parking', 'dwell', 'dumping', 'stall', 'crowding', 'fire', 'fallen_person',
+  'label', 'line_crossing',
+];
+/** A rule by the name people know it by everywhere (names.json). */
+const ruleName = (rule) => nameOf('rule', rule);
+const STATES = {
+  online: t('admin.cameras.state.online'), stalled: t('admin.cameras.state.stalled'),
+  offline: t('admin.cameras.state.offline'), starting: t('admin.cameras.state.starting'),
 };
-const STATES = { online: '在线', stalled: '卡顿', offline: '离线', starting: '连接中' };
+const escape = (text) => String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 const SVG = 'http://www.w3.org/2000/svg';
 
 let ctx;
@@ -32,62 +40,71 @@ function injectStyle() {
 }
 
 function layout() {
-  const kinds = Object.entries(KINDS).map(([k, v]) => `<option value="${k}">${v}</option>`).join('');
-  const rules = Object.entries(RULES).map(([k, v]) =>
-    `<label class="check"><input type="checkbox" name="rule" value="${k}">${v}</label>`).join('');
+  const kinds = Object.entries(KINDS)
+    .map(([k, v]) => `<option value="${k}"${k in PROTOCOLS ? ' translate="no"' : ''}>${escape(v)}</option>`).join('');
+  const rules = RULES.map((k) =>
+    `<label class="check"><input type="checkbox" name="rule" value="${k}">${escape(ruleName(k))}</label>`).join('');
   root.innerHTML = `
-    <section class="panel" aria-label="摄像头">
-      <div class="panel-head"><h2>摄像头</h2>
-        <button class="btn" type="button" data-part="add">新增摄像头</button></div>
+    <section class="panel" data-i18n-aria-label="admin.cameras.title">
+      <div class="panel-head"><h2 data-i18n="admin.cameras.title"></h2>
+        <button class="btn" type="button" data-part="add" data-i18n="admin.cameras.add"></button></div>
       <div class="panel-body"><div class="table-wrap"><table class="admin-table cam-table">
-        <thead><tr><th>名称</th><th>类型</th><th>状态</th><th>网格</th><th>区域</th><th></th></tr></thead>
+        <thead><tr><th data-i18n="admin.cameras.name"></th><th data-i18n="admin.cameras.kind"></th><th data-i18n="admin.cameras.status"></th>
+          <th data-i18n="admin.cameras.grid"></th><th data-i18n="admin.cameras.zones"></th><th></th></tr></thead>
         <tbody data-part="rows"></tbody></table></div></div>
     </section>
-    <section class="panel cam-editor" aria-label="摄像头设置" data-part="editor" hidden>
-      <div class="panel-head"><h2 data-part="title">新增摄像头</h2></div>
+    <section class="panel cam-editor" data-i18n-aria-label="admin.cameras.settings" data-part="editor" hidden>
+      <div class="panel-head"><h2 data-part="title" data-i18n="admin.cameras.add"></h2></div>
       <div class="panel-body">
         <form class="admin-form cam-form" data-part="form">
-          <label>编号<input name="id" required maxlength="64" pattern="[A-Za-z0-9_.\\-]+"></label>
-          <label>名称<input name="name" maxlength="80"></label>
-          <label>类型<select name="kind">${kinds}</select></label>
-          <label class="wide">地址<input name="url" required placeholder="rtsp://… 或 sim://street?seed=5"></label>
-          <label>经度<input name="lon" type="number" step="any" required></label>
-          <label>纬度<input name="lat" type="number" step="any" required></label>
-          <label>朝向(°)<input name="heading" type="number" min="0" max="360" step="any"></label>
-          <label>视角(°)<input name="fov_deg" type="number" min="1" max="360" step="any"></label>
-          <label>帧率<input name="fps" type="number" min="0.1" max="60" step="any" value="5"></label>
-          <label>最低置信度<input name="threshold" type="number" min="0" max="1" step="0.01" placeholder="默认"></label>
-          <p class="wide muted" data-part="grid">网格：—</p>
+          <label><span data-i18n="admin.cameras.id"></span><input name="id" required maxlength="64" pattern="[A-Za-z0-9_.\\-]+"></label>
+          <label><span data-i18n="admin.cameras.name"></span><input name="name" maxlength="80"></label>
+          <label><span data-i18n="admin.cameras.kind"></span><select name="kind">${kinds}</select></label>
+          <label class="wide"><span data-i18n="admin.cameras.url"></span><input name="url" required
+            placeholder="${escape(t('admin.cameras.url_hint', { rtsp: 'rtsp://…', sim: 'sim://street?seed=5' }))}"></label>
+          <label><span data-i18n="admin.cameras.lon"></span><input name="lon" type="number" step="any" required></label>
+          <label><span data-i18n="admin.cameras.lat"></span><input name="lat" type="number" step="any" required></label>
+          <label><span data-i18n="admin.cameras.heading"></span><input name="heading" type="number" min="0" max="360" step="any"></label>
+          <label><span data-i18n="admin.cameras.fov"></span><input name="fov_deg" type="number" min="1" max="360" step="any"></label>
+          <label><span data-i18n="admin.cameras.fps"></span><input name="fps" type="number" min="0.1" max="60" step="any" value="5"></label>
+          <label><span data-i18n="admin.cameras.threshold"></span><input name="threshold" type="number" min="0" max="1" step="0.01"
+            data-i18n-placeholder="admin.cameras.default"></label>
+          <p class="wide muted" data-part="grid"></p>
         </form>
         <div class="actions">
-          <button class="btn" type="button" data-part="probe">测试连接</button>
+          <button class="btn" type="button" data-part="probe" data-i18n="admin.cameras.probe"></button>
           <span class="muted" data-part="probe-state"></span>
         </div>
         <div class="cam-shot" data-part="shot" hidden>
-          <img data-part="image" alt="摄像头画面">
+          <img data-part="image" alt="${escape(t('admin.cameras.image'))}">
           <svg data-part="overlay" xmlns="${SVG}" preserveAspectRatio="none"></svg>
         </div>
         <div class="cam-zone" data-part="zone-form" hidden>
-          <p class="muted">在画面上点击添加区域的顶点（越线规则点两点成线）。</p>
+          <p class="muted" data-i18n="admin.cameras.draw_hint"></p>
           <form class="admin-form" data-part="zone">
-            <label>区域名称<input name="zone_name" maxlength="40"></label>
-            <label>形状<select name="shape"><option value="polygon">多边形</option><option value="line">线</option></select></label>
-            <label>停留秒数<input name="dwell_s" type="number" min="0.1" step="any" placeholder="默认"></label>
+            <label><span data-i18n="admin.cameras.zone_name"></span><input name="zone_name" maxlength="40"></label>
+            <label><span data-i18n="admin.cameras.shape"></span><select name="shape">
+              <option value="polygon" data-i18n="admin.cameras.shape.polygon"></option>
+              <option value="line" data-i18n="admin.cameras.shape.line"></option></select></label>
+            <label><span data-i18n="admin.cameras.dwell"></span><input name="dwell_s" type="number" min="0.1" step="any"
+              data-i18n-placeholder="admin.cameras.default"></label>
             <div class="wide rules">${rules}</div>
           </form>
           <div class="actions">
-            <button class="btn" type="button" data-part="zone-done">完成区域</button>
-            <button class="btn" type="button" data-part="zone-undo">撤销一点</button>
-            <button class="btn" type="button" data-part="zone-clear">重画</button>
+            <button class="btn" type="button" data-part="zone-done" data-i18n="admin.cameras.zone_done"></button>
+            <button class="btn" type="button" data-part="zone-undo" data-i18n="admin.cameras.zone_undo"></button>
+            <button class="btn" type="button" data-part="zone-clear" data-i18n="admin.cameras.zone_clear"></button>
           </div>
         </div>
         <ul class="cam-zones" data-part="zones"></ul>
         <div class="actions">
-          <button class="btn primary" type="button" data-part="save">保存</button>
-          <button class="btn" type="button" data-part="cancel">取消</button>
+          <button class="btn primary" type="button" data-part="save" data-i18n="admin.btn.save"></button>
+          <button class="btn" type="button" data-part="cancel" data-i18n="admin.btn.cancel"></button>
         </div>
       </div>
     </section>`;
+  applyI18n(root);
+  part('grid').textContent = t('admin.cameras.grid_of', { name: '—' });
 }
 
 function stateDot(state) {
@@ -112,12 +129,14 @@ async function refresh() {
   const list = await ctx.call(() => ctx.api('/api/cameras'));
   if (!list) return;
   const rows = list.items.map((c) => ctx.el('tr', { dataset: { id: c.id } },
-    ctx.el('td', {}, c.name || c.id), ctx.el('td', {}, KINDS[c.kind] || c.kind), ctx.el('td', {}, stateDot(c.state)),
+    ctx.el('td', {}, c.name || c.id), ctx.el('td', c.kind in PROTOCOLS ? { translate: 'no' } : {}, KINDS[c.kind] || c.kind),
+    ctx.el('td', {}, stateDot(c.state)),
     gridCell(c.grid_code, c.location), ctx.el('td', {}, String(c.zone_count ?? 0)),
     ctx.el('td', { class: 'actions' },
-      ctx.el('button', { class: 'btn', type: 'button', onclick: () => edit(c.id) }, '编辑'),
-      ctx.el('button', { class: 'btn danger', type: 'button', onclick: () => remove(c) }, '删除'))));
-  part('rows').replaceChildren(...(rows.length ? rows : [ctx.el('tr', {}, ctx.el('td', { colspan: 6, class: 'muted' }, '暂无摄像头'))]));
+      ctx.el('button', { class: 'btn', type: 'button', onclick: () => edit(c.id) }, t('admin.cameras.edit')),
+      ctx.el('button', { class: 'btn danger', type: 'button', onclick: () => remove(c) }, t('admin.cameras.delete')))));
+  part('rows').replaceChildren(...(rows.length ? rows
+    : [ctx.el('tr', {}, ctx.el('td', { colspan: 6, class: 'muted' }, t('admin.cameras.none')))]));
 }
 
 function open(config) {
@@ -134,7 +153,7 @@ function open(config) {
     f.elements.lat.value = config.location.lat;
     f.elements.threshold.value = config.thresholds?.default ?? '';
   }
-  part('title').textContent = config ? `编辑摄像头 ${config.name || config.id}` : '新增摄像头';
+  part('title').textContent = config ? t('admin.cameras.edit_title', { name: config.name || config.id }) : t('admin.cameras.add');
   part('shot').hidden = true;
   part('zone-form').hidden = true;
   part('probe-state').textContent = '';
@@ -150,8 +169,8 @@ async function edit(id) {
 }
 
 async function remove(cam) {
-  if (!confirm(`确定删除摄像头「${cam.name || cam.id}」？所有节点将停止接入。`)) return;
-  const done = await ctx.call(() => ctx.api(`/api/cameras/${encodeURIComponent(cam.id)}`, { method: 'DELETE' }), '已删除');
+  if (!confirm(t('admin.cameras.delete_confirm', { name: cam.name || cam.id }))) return;
+  const done = await ctx.call(() => ctx.api(`/api/cameras/${encodeURIComponent(cam.id)}`, { method: 'DELETE' }), t('admin.cameras.deleted'));
   if (done !== null) await refresh();
 }
 
@@ -161,15 +180,15 @@ async function showGrid(known) {
   const lon = Number(f.elements.lon.value);
   const lat = Number(f.elements.lat.value);
   gridCode = known || null;
-  if (!f.elements.lon.value || !f.elements.lat.value) { part('grid').textContent = '网格：—'; return; }
+  if (!f.elements.lon.value || !f.elements.lat.value) { part('grid').textContent = t('admin.cameras.grid_of', { name: '—' }); return; }
   try {
     const found = await ctx.api(`/api/grids/locate?lon=${lon}&lat=${lat}`);
     gridCode = known || found.grid_code;
     const name = found.path.length ? found.path[found.path.length - 1].name : '';
-    part('grid').textContent = `网格：${name || '—'}${found.fallback ? '（就近社区）' : ''}`;
+    part('grid').textContent = t(found.fallback ? 'admin.cameras.grid_nearest' : 'admin.cameras.grid_of', { name: name || '—' });
     part('grid').dataset.code = gridCode || '';
   } catch {
-    part('grid').textContent = '网格：不在本市范围内';
+    part('grid').textContent = t('admin.cameras.grid_outside');
   }
 }
 
@@ -188,7 +207,7 @@ function body() {
 async function probe() {
   const b = body();
   const unchanged = editing && editing.url === b.url && editing.kind === b.kind;
-  part('probe-state').textContent = '连接中…';
+  part('probe-state').textContent = t('admin.cameras.connecting');
   const headers = { 'Content-Type': 'application/json' };
   const token = getToken();
   if (token) headers.Authorization = `Bearer ${token}`;
@@ -198,7 +217,7 @@ async function probe() {
   }).catch((err) => ({ ok: false, status: 0, json: async () => ({ error: err.message }) }));
   if (!res.ok) {
     const why = await res.json().catch(() => ({}));
-    part('probe-state').textContent = `连接失败：${why.detail || why.error || res.status}`;
+    part('probe-state').textContent = t('admin.cameras.probe_failed', { reason: why.detail || why.error || res.status });
     return;
   }
   const [width, height] = (res.headers.get('X-Frame-Size') || '0x0').split('x').map(Number);
@@ -209,7 +228,7 @@ async function probe() {
   part('overlay').setAttribute('viewBox', `0 0 ${width} ${height}`);
   part('shot').hidden = false;
   part('zone-form').hidden = false;
-  part('probe-state').textContent = `连接成功 · ${width}×${height}`;
+  part('probe-state').textContent = t('admin.cameras.probe_ok', { size: `${width}×${height}` });
   draw();
 }
 
@@ -252,10 +271,12 @@ function finishZone() {
   const isLine = z.shape.value === 'line';
   const rules = [...part('zone').querySelectorAll('input[name=rule]:checked')].map((i) => i.value);
   const name = z.zone_name.value.trim();
-  if (!name) return ctx.toast('请填写区域名称', 'error');
-  if (!rules.length) return ctx.toast('请至少选择一条规则', 'error');
-  if (isLine ? drawing.length !== 2 : drawing.length < 3) return ctx.toast(isLine ? '线需要两点' : '多边形至少三点', 'error');
-  if (zones.some((x) => x.name === name)) return ctx.toast('区域名称重复', 'error');
+  if (!name) return ctx.toast(t('admin.cameras.need_name'), 'error');
+  if (!rules.length) return ctx.toast(t('admin.cameras.need_rule'), 'error');
+  if (isLine ? drawing.length !== 2 : drawing.length < 3) {
+    return ctx.toast(isLine ? t('admin.cameras.need_two') : t('admin.cameras.need_three'), 'error');
+  }
+  if (zones.some((x) => x.name === name)) return ctx.toast(t('admin.cameras.duplicate'), 'error');
   const zone = { name, rules, [isLine ? 'line' : 'polygon']: drawing };
   if (z.dwell_s.value) zone.dwell_s = Number(z.dwell_s.value);
   zones.push(zone);
@@ -269,18 +290,19 @@ function finishZone() {
 function renderZones() {
   part('zones').replaceChildren(...zones.map((z, i) => ctx.el('li', {},
     ctx.el('strong', {}, z.name), ' ',
-    ctx.el('span', { class: 'muted' }, `${z.line ? '线' : `${z.polygon.length} 点`} · ${z.rules.map((r) => RULES[r] || r).join('、')}`),
-    ctx.el('button', { class: 'btn', type: 'button', onclick: () => { zones.splice(i, 1); renderZones(); draw(); } }, '移除'))));
+    ctx.el('span', { class: 'muted' }, `${z.line ? t('admin.cameras.zone_line') : t('admin.cameras.zone_points', { n: z.polygon.length })} · ${
+      z.rules.map(ruleName).join(t('admin.list_sep'))}`),
+    ctx.el('button', { class: 'btn', type: 'button', onclick: () => { zones.splice(i, 1); renderZones(); draw(); } }, t('admin.btn.remove')))));
 }
 
 async function save() {
   const f = form();
   if (!f.reportValidity()) return;
-  if (drawing.length) return ctx.toast('有未完成的区域：点“完成区域”或“重画”', 'error');
+  if (drawing.length) return ctx.toast(t('admin.cameras.unfinished'), 'error');
   const b = body();
   const saved = editing
-    ? await ctx.call(() => ctx.api(`/api/cameras/${encodeURIComponent(editing.id)}`, { method: 'PATCH', body: b }), '已保存，所有节点即时生效')
-    : await ctx.call(() => ctx.api('/api/cameras', { method: 'POST', body: b }), '已添加，所有节点即时生效');
+    ? await ctx.call(() => ctx.api(`/api/cameras/${encodeURIComponent(editing.id)}`, { method: 'PATCH', body: b }), t('admin.cameras.saved'))
+    : await ctx.call(() => ctx.api('/api/cameras', { method: 'POST', body: b }), t('admin.cameras.added'));
   if (!saved) return;
   editing = saved;
   part('editor').hidden = true;

@@ -1,12 +1,14 @@
 // 发布密钥: devices' publish keys (make, rotate, revoke). A secret is shown once; the server keeps
 // only its digest. City-wide admins only (the server refuses district admins).
 
+import { applyI18n, t } from '../common/i18n.js';
+
 let ctx;
 let root;
 const part = (name) => root.querySelector(`[data-part="${name}"]`);
 
 function showSecret(key) {
-  part('secret-for').textContent = `「${key.name}」· ${key.stream}`;
+  part('secret-for').textContent = t('admin.keys.secret_for', { name: key.name, stream: key.stream });
   part('secret-value').value = key.token;
   part('secret').hidden = false;
   part('secret-value').select();
@@ -21,17 +23,17 @@ const keyPath = (key, tail = '') => `/api/publish-keys/${encodeURIComponent(key.
 
 function keyRow(key) {
   const { el, call, api, when } = ctx;
-  const rotate = el('button', { class: 'btn', type: 'button' }, '轮换');
-  const revoke = el('button', { class: 'btn btn-danger', type: 'button' }, '吊销');
+  const rotate = el('button', { class: 'btn', type: 'button' }, t('admin.keys.rotate'));
+  const revoke = el('button', { class: 'btn btn-danger', type: 'button' }, t('admin.keys.revoke'));
   rotate.addEventListener('click', async () => {
-    if (!confirm(`轮换「${key.name}」的密钥？旧密钥立即失效，正在推流的设备会断开。`)) return;
-    const made = await call(() => api(keyPath(key, '/rotate'), { method: 'POST' }), '已轮换');
+    if (!confirm(t('admin.keys.rotate_confirm', { name: key.name }))) return;
+    const made = await call(() => api(keyPath(key, '/rotate'), { method: 'POST' }), t('admin.keys.rotated'));
     if (made) showSecret(made);
     loadKeys();
   });
   revoke.addEventListener('click', async () => {
-    if (!confirm(`吊销「${key.name}」？此操作不可撤销，正在推流的设备会断开。`)) return;
-    await call(() => api(keyPath(key), { method: 'DELETE' }), '已吊销');
+    if (!confirm(t('admin.keys.revoke_confirm', { name: key.name }))) return;
+    await call(() => api(keyPath(key), { method: 'DELETE' }), t('admin.keys.revoked'));
     loadKeys();
   });
   return el('tr', { class: key.active ? '' : 'revoked', dataset: { id: key.id } },
@@ -40,7 +42,7 @@ function keyRow(key) {
     el('td', {}, key.note || ''),
     el('td', {}, `${when(key.created_at)} · ${key.created_by}`),
     el('td', {}, when(key.rotated_at)),
-    el('td', {}, key.active ? '有效' : `已吊销 ${when(key.revoked_at)}`),
+    el('td', {}, key.active ? t('admin.keys.active') : t('admin.keys.revoked_at', { when: when(key.revoked_at) })),
     el('td', {}, el('div', { class: 'actions' }, key.active ? [rotate, revoke] : [])));
 }
 
@@ -48,7 +50,7 @@ async function loadKeys() {
   const out = await ctx.call(() => ctx.api('/api/publish-keys'));
   if (!out) return;
   part('keys').replaceChildren(...(out.items.length ? out.items.map(keyRow)
-    : [ctx.el('tr', {}, ctx.el('td', { colspan: 7, class: 'muted' }, '还没有发布密钥'))]));
+    : [ctx.el('tr', {}, ctx.el('td', { colspan: 7, class: 'muted' }, t('admin.keys.none')))]));
 }
 
 async function loadStreams() {
@@ -59,38 +61,43 @@ async function loadStreams() {
 
 function layout() {
   root.innerHTML = `
-    <section class="panel secret-panel" data-part="secret" hidden aria-label="新的发布密钥">
-      <div class="panel-head"><h2>新的发布密钥</h2></div>
+    <section class="panel secret-panel" data-part="secret" hidden data-i18n-aria-label="admin.keys.new">
+      <div class="panel-head"><h2 data-i18n="admin.keys.new"></h2></div>
       <div class="panel-body">
-        <p><strong>请立即复制并交给设备。此密钥只显示这一次</strong>，服务器只保存它的摘要；遗失后只能轮换。</p>
+        <p><strong data-i18n="admin.keys.secret_warn"></strong><span data-i18n="admin.keys.secret_note"></span></p>
         <p class="muted" data-part="secret-for"></p>
         <div class="secret-row">
-          <input class="mono" data-part="secret-value" readonly aria-label="发布密钥">
-          <button class="btn" type="button" data-part="secret-copy">复制</button>
-          <button class="btn" type="button" data-part="secret-done">我已保存</button>
+          <input class="mono" data-part="secret-value" readonly data-i18n-aria-label="admin.keys.key">
+          <button class="btn" type="button" data-part="secret-copy" data-i18n="admin.keys.copy"></button>
+          <button class="btn" type="button" data-part="secret-done" data-i18n="admin.keys.done"></button>
         </div>
       </div>
     </section>
-    <section class="panel" aria-label="设备发布密钥">
+    <section class="panel" data-i18n-aria-label="admin.keys.title">
       <div class="panel-head">
-        <h2>设备发布密钥</h2>
-        <span class="muted hint">无人机、固定 WHIP 摄像头用它推流（WHIP）和上报位置</span>
+        <h2 data-i18n="admin.keys.title"></h2>
+        <span class="muted hint" data-i18n="admin.keys.hint"></span>
       </div>
       <div class="panel-body">
         <form class="admin-form" data-part="key-form">
-          <label>名称<input name="name" required maxlength="80" placeholder="例：1 号无人机"></label>
-          <label>流 / 摄像头 ID<input name="stream" required maxlength="64" list="admin-streams" placeholder="drone-01"
+          <label><span data-i18n="admin.keys.name"></span><input name="name" required maxlength="80"
+            data-i18n-placeholder="admin.keys.name_hint"></label>
+          <label><span data-i18n="admin.keys.stream"></span><input name="stream" required maxlength="64" list="admin-streams"
+                 placeholder="drone-01"
                  pattern="[A-Za-z0-9_.\\-]+" autocomplete="off"></label>
-          <label>备注<input name="note" maxlength="500" placeholder="可选"></label>
-          <button class="btn btn-primary" type="submit">生成密钥</button>
+          <label><span data-i18n="admin.keys.note"></span><input name="note" maxlength="500" data-i18n-placeholder="admin.keys.optional"></label>
+          <button class="btn btn-primary" type="submit" data-i18n="admin.keys.make"></button>
         </form>
         <datalist id="admin-streams" data-part="streams"></datalist>
         <div class="table-wrap"><table class="admin-table">
-          <thead><tr><th>名称</th><th>流 / 摄像头</th><th>备注</th><th>创建</th><th>轮换</th><th>状态</th><th>操作</th></tr></thead>
+          <thead><tr><th data-i18n="admin.keys.name"></th><th data-i18n="admin.keys.stream_col"></th><th data-i18n="admin.keys.note"></th>
+            <th data-i18n="admin.keys.created"></th><th data-i18n="admin.keys.rotated_col"></th><th data-i18n="admin.keys.status"></th>
+            <th data-i18n="admin.keys.actions"></th></tr></thead>
           <tbody data-part="keys"></tbody>
         </table></div>
       </div>
     </section>`;
+  applyI18n(root);
 }
 
 async function submit(ev) {
@@ -101,7 +108,7 @@ async function submit(ev) {
     stream: form.elements.stream.value.trim(),
     note: form.elements.note.value.trim(),
   };
-  const made = await ctx.call(() => ctx.api('/api/publish-keys', { method: 'POST', body }), '已生成');
+  const made = await ctx.call(() => ctx.api('/api/publish-keys', { method: 'POST', body }), t('admin.keys.made'));
   if (made) {
     form.reset();
     showSecret(made);
@@ -117,7 +124,7 @@ export async function mount(section, context) {
   part('secret-copy').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(part('secret-value').value);
-      ctx.toast('已复制', 'info', 2000);
+      ctx.toast(t('admin.keys.copied'), 'info', 2000);
     } catch {
       part('secret-value').select(); // no clipboard access: selected for Ctrl+C
     }

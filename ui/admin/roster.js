@@ -3,6 +3,8 @@
 // fields, assign grids (一格多员: a grid may have several workers), add or end leave, and read
 // the history of who worked which grid when. A district admin sees their district's workers.
 
+import { applyI18n, t } from '../common/i18n.js';
+
 let ctx;
 let root;
 const part = (name) => root.querySelector(`[data-part="${name}"]`);
@@ -10,14 +12,22 @@ const PAGE = 50;
 let offset = 0;
 let area = ''; // the area filter: a grid-code prefix
 
-const KIND = { full_time: '专职', part_time: '兼职' };
-const LEVEL = { professional: '专业', basic: '基础' };
-const SHIFT = { all: '全天', day: '白班', night: '夜班' };
+const KIND = { full_time: t('admin.roster.kind.full_time'), part_time: t('admin.roster.kind.part_time') };
+const LEVEL = { professional: t('admin.roster.level.professional'), basic: t('admin.roster.level.basic') };
+const SHIFT = { all: t('admin.roster.shift.all'), day: t('admin.roster.shift.day'), night: t('admin.roster.shift.night') };
 const DIGITS = { district: 6, street: 9, community: 12, grid: 15 };
-const LEVEL_NAME = { district: '区', street: '街道', community: '社区', grid: '网格' };
+const LEVEL_NAME = {
+  district: t('admin.roster.area.district'), street: t('admin.roster.area.street'),
+  community: t('admin.roster.area.community'), grid: t('admin.roster.area.grid'),
+};
+const ALL_OF_LEVEL = {
+  district: t('admin.roster.all.district'), street: t('admin.roster.all.street'),
+  community: t('admin.roster.all.community'), grid: t('admin.roster.all.grid'),
+};
+const escape = (text) => String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 const rosterPath = (id, tail = '') => `/api/roster/${encodeURIComponent(id)}${tail}`;
 const options = (map, selected) => Object.entries(map)
-  .map(([v, label]) => `<option value="${v}"${v === selected ? ' selected' : ''}>${label}</option>`).join('');
+  .map(([v, label]) => `<option value="${v}"${v === selected ? ' selected' : ''}>${escape(label)}</option>`).join('');
 
 /** The children of an area (by its 15-digit code), or the city's districts for ''. */
 async function childrenOf(code) {
@@ -40,8 +50,8 @@ function areaPicker(onPick) {
     try { children = await childrenOf(code); } catch { children = []; }
     if (!children.length) return;
     const level = children[0].level;
-    const select = el('select', { 'aria-label': LEVEL_NAME[level] || '区域' },
-      el('option', { value: '' }, `全部${LEVEL_NAME[level] || ''}`),
+    const select = el('select', { 'aria-label': LEVEL_NAME[level] || t('admin.roster.area.any') },
+      el('option', { value: '' }, ALL_OF_LEVEL[level] || t('admin.all')),
       children.map((c) => el('option', { value: c.code }, c.name)));
     select.addEventListener('change', () => {
       const chosen = children.find((c) => c.code === select.value);
@@ -64,13 +74,15 @@ function areaPicker(onPick) {
 function gridTags(w) {
   const { el } = ctx;
   return (w.grids || []).map((g) => el('span', { class: 'tag', title: g.grid_code },
-    `${g.community_name ? `${g.community_name} · ` : ''}${g.grid_name || g.grid_code}（${SHIFT[g.shift] || g.shift}）`));
+    t('admin.roster.grid_shift', {
+      grid: `${g.community_name ? `${g.community_name} · ` : ''}${g.grid_name || g.grid_code}`, shift: SHIFT[g.shift] || g.shift,
+    })));
 }
 
 function status(w) {
   const { el } = ctx;
-  if (!w.active) return el('span', { class: 'tag bad' }, '停用');
-  return w.on_leave ? el('span', { class: 'tag leave' }, '休假中') : el('span', { class: 'tag' }, '在岗');
+  if (!w.active) return el('span', { class: 'tag bad' }, t('admin.roster.inactive'));
+  return w.on_leave ? el('span', { class: 'tag leave' }, t('admin.roster.on_leave')) : el('span', { class: 'tag' }, t('admin.roster.on_duty'));
 }
 
 function workerRow(w) {
@@ -82,7 +94,7 @@ function workerRow(w) {
     el('td', {}, KIND[w.kind] || w.kind || '—'),
     el('td', {}, LEVEL[w.level] || w.level || '—'),
     el('td', {}, gridTags(w)),
-    el('td', {}, status(w), w.has_account ? '' : el('span', { class: 'muted' }, ' 无账号')));
+    el('td', {}, status(w), w.has_account ? '' : el('span', { class: 'muted' }, t('admin.roster.no_account'))));
   tr.addEventListener('click', () => openDrawer(w.id));
   tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') openDrawer(w.id); });
   return tr;
@@ -98,9 +110,10 @@ async function load() {
   if (!out) return;
   const { el } = ctx;
   part('rows').replaceChildren(...(out.items.length ? out.items.map(workerRow)
-    : [el('tr', {}, el('td', { colspan: 7, class: 'muted' }, '没有符合条件的网格员'))]));
+    : [el('tr', {}, el('td', { colspan: 7, class: 'muted' }, t('admin.roster.none')))]));
   const last = offset + out.items.length;
-  part('page').textContent = out.total ? `第 ${offset + 1}–${last} 名，共 ${out.total} 名` : '共 0 名';
+  part('page').textContent = out.total
+    ? t('admin.roster.page', { from: offset + 1, to: last, total: out.total }) : t('admin.roster.page_empty');
   part('prev').disabled = offset === 0;
   part('next').disabled = last >= out.total;
 }
@@ -116,14 +129,17 @@ function fieldsForm(w) {
   const form = document.createElement('form');
   form.className = 'admin-form';
   form.innerHTML = `
-    ${w ? '' : '<label>网格员 ID<input name="id" required maxlength="64" pattern="[A-Za-z0-9_.\\-]+"></label>'}
-    <label>姓名<input name="name" required maxlength="40"></label>
-    <label>编号<input name="code" maxlength="40" placeholder="留空自动编号"></label>
-    <label>电话<input name="phone" maxlength="20" inputmode="tel"></label>
-    <label>类型<select name="kind">${options(KIND, w ? w.kind : 'full_time')}</select></label>
-    <label>级别<select name="level">${options(LEVEL, w ? w.level : 'basic')}</select></label>
-    ${w ? `<label>状态<select name="active">${options({ 1: '在册', 0: '停用' }, w.active ? '1' : '0')}</select></label>` : ''}
-    <button class="btn btn-primary" type="submit">${w ? '保存' : '创建'}</button>`;
+    ${w ? '' : '<label><span data-i18n="admin.roster.id"></span><input name="id" required maxlength="64" pattern="[A-Za-z0-9_.\\-]+"></label>'}
+    <label><span data-i18n="admin.roster.name"></span><input name="name" required maxlength="40"></label>
+    <label><span data-i18n="admin.roster.code"></span><input name="code" maxlength="40" data-i18n-placeholder="admin.roster.code_auto"></label>
+    <label><span data-i18n="admin.roster.phone"></span><input name="phone" maxlength="20" inputmode="tel"></label>
+    <label><span data-i18n="admin.roster.kind"></span><select name="kind">${options(KIND, w ? w.kind : 'full_time')}</select></label>
+    <label><span data-i18n="admin.roster.level"></span><select name="level">${options(LEVEL, w ? w.level : 'basic')}</select></label>
+    ${w ? `<label><span data-i18n="admin.roster.status"></span><select name="active">${
+    options({ 1: t('admin.roster.active'), 0: t('admin.roster.inactive') }, w.active ? '1' : '0')}</select></label>` : ''}
+    ${w ? '<button class="btn btn-primary" type="submit" data-i18n="admin.btn.save"></button>'
+    : '<button class="btn btn-primary" type="submit" data-i18n="admin.btn.create"></button>'}`;
+  applyI18n(form);
   if (w) for (const k of ['name', 'code', 'phone']) form.elements[k].value = w[k] || '';
   return form;
 }
@@ -144,18 +160,20 @@ function gridsEditor(w, grids) {
   const { el, call, api } = ctx;
   const list = el('div', { class: 'grid-list' });
   const render = () => list.replaceChildren(...grids.map((g, i) => {
-    const shift = el('select', { 'aria-label': '班次' }, Object.entries(SHIFT).map(([v, label]) => el('option', { value: v, selected: v === g.shift }, label)));
+    const shift = el('select', { 'aria-label': t('admin.roster.shift') },
+      Object.entries(SHIFT).map(([v, label]) => el('option', { value: v, selected: v === g.shift }, label)));
     shift.addEventListener('change', () => { g.shift = shift.value; });
-    const drop = el('button', { class: 'btn', type: 'button' }, '移除');
+    const drop = el('button', { class: 'btn', type: 'button' }, t('admin.btn.remove'));
     drop.addEventListener('click', () => { grids.splice(i, 1); render(); });
     // 三公开: the grid's public worker card (and from there its QR poster), in a new tab.
-    const card = el('a', { class: 'btn', href: `/grid/${encodeURIComponent(g.grid_code)}`, target: '_blank', rel: 'noopener' }, '公示卡');
+    const card = el('a', { class: 'btn', href: `/grid/${encodeURIComponent(g.grid_code)}`, target: '_blank', rel: 'noopener' },
+      t('admin.roster.card'));
     return el('div', { class: 'actions', dataset: { grid: g.grid_code } },
       el('span', { title: g.grid_code }, g.grid_name || g.grid_code), shift, card, drop);
   }));
   render();
   let picked = null;
-  const add = el('button', { class: 'btn', type: 'button', disabled: true }, '添加网格');
+  const add = el('button', { class: 'btn', type: 'button', disabled: true }, t('admin.roster.add_grid'));
   const picker = areaPicker((_prefix, chosen) => {
     picked = chosen && chosen.level === 'grid' ? chosen : null;
     add.disabled = !picked;
@@ -165,10 +183,10 @@ function gridsEditor(w, grids) {
     grids.push({ grid_code: picked.code, grid_name: picked.name, shift: 'all' });
     render();
   });
-  const save = el('button', { class: 'btn btn-primary', type: 'button' }, '保存网格分配');
+  const save = el('button', { class: 'btn btn-primary', type: 'button' }, t('admin.roster.save_grids'));
   save.addEventListener('click', async () => {
     const body = { grids: grids.map((g) => ({ grid_code: g.grid_code, shift: g.shift })) };
-    if (await call(() => api(rosterPath(w.id, '/grids'), { method: 'PUT', body }), '网格分配已保存')) {
+    if (await call(() => api(rosterPath(w.id, '/grids'), { method: 'PUT', body }), t('admin.roster.grids_saved'))) {
       openDrawer(w.id);
       load();
     }
@@ -179,27 +197,29 @@ function gridsEditor(w, grids) {
 function leaveEditor(w) {
   const { el, call, api, when } = ctx;
   const rows = (w.leave || []).map((l) => {
-    const drop = el('button', { class: 'btn', type: 'button' }, '取消');
+    const drop = el('button', { class: 'btn', type: 'button' }, t('admin.btn.cancel'));
     drop.addEventListener('click', async () => {
-      if (await call(() => api(rosterPath(w.id, `/leave/${encodeURIComponent(l.id)}`), { method: 'DELETE' }), '已取消请假')) openDrawer(w.id);
+      const path = rosterPath(w.id, `/leave/${encodeURIComponent(l.id)}`);
+      if (await call(() => api(path, { method: 'DELETE' }), t('admin.roster.leave_cancelled'))) openDrawer(w.id);
     });
-    return el('div', { class: 'actions' }, `${when(l.starts)} 至 ${when(l.ends)}`, l.note ? el('span', { class: 'muted' }, l.note) : '', drop);
+    return el('div', { class: 'actions' }, t('admin.roster.leave_span', { from: when(l.starts), to: when(l.ends) }),
+      l.note ? el('span', { class: 'muted' }, l.note) : '', drop);
   });
   const form = el('form', { class: 'admin-form' },
-    el('label', {}, '开始', el('input', { name: 'starts', type: 'datetime-local', required: true })),
-    el('label', {}, '结束', el('input', { name: 'ends', type: 'datetime-local', required: true })),
-    el('label', {}, '事由', el('input', { name: 'note', maxlength: 200 })),
-    el('button', { class: 'btn', type: 'submit' }, '添加请假'));
+    el('label', {}, t('admin.roster.starts'), el('input', { name: 'starts', type: 'datetime-local', required: true })),
+    el('label', {}, t('admin.roster.ends'), el('input', { name: 'ends', type: 'datetime-local', required: true })),
+    el('label', {}, t('admin.roster.reason'), el('input', { name: 'note', maxlength: 200 })),
+    el('button', { class: 'btn', type: 'submit' }, t('admin.roster.add_leave')));
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const body = { starts: new Date(form.elements.starts.value).toISOString(),
       ends: new Date(form.elements.ends.value).toISOString(), note: form.elements.note.value.trim() };
-    if (await call(() => api(rosterPath(w.id, '/leave'), { method: 'POST', body }), '已添加请假')) {
+    if (await call(() => api(rosterPath(w.id, '/leave'), { method: 'POST', body }), t('admin.roster.leave_added'))) {
       openDrawer(w.id);
       load();
     }
   });
-  return el('div', {}, rows.length ? rows : el('p', { class: 'muted' }, '没有请假记录'), form);
+  return el('div', {}, rows.length ? rows : el('p', { class: 'muted' }, t('admin.roster.no_leave')), form);
 }
 
 async function history(w, box) {
@@ -208,11 +228,12 @@ async function history(w, box) {
   const { el, when } = ctx;
   const items = out.items || out;
   box.replaceChildren(items.length ? el('table', { class: 'admin-table' },
-    el('thead', {}, el('tr', {}, el('th', {}, '网格'), el('th', {}, '班次'), el('th', {}, '开始'), el('th', {}, '结束'))),
+    el('thead', {}, el('tr', {}, el('th', {}, t('admin.roster.grid')), el('th', {}, t('admin.roster.shift')),
+      el('th', {}, t('admin.roster.since')), el('th', {}, t('admin.roster.until')))),
     el('tbody', {}, items.map((h) => el('tr', {},
       el('td', { title: h.grid_code }, h.grid_name || h.grid_code), el('td', {}, SHIFT[h.shift] || h.shift || ''),
-      el('td', {}, when(h.valid_from)), el('td', {}, h.valid_to ? when(h.valid_to) : '至今')))))
-    : el('p', { class: 'muted' }, '没有历史记录'));
+      el('td', {}, when(h.valid_from)), el('td', {}, h.valid_to ? when(h.valid_to) : t('admin.roster.now'))))))
+    : el('p', { class: 'muted' }, t('admin.roster.no_history')));
 }
 
 async function openDrawer(id) {
@@ -220,31 +241,34 @@ async function openDrawer(id) {
   const drawer = part('drawer');
   const w = id ? await call(() => api(rosterPath(id))) : null;
   if (id && !w) return;
-  const close = el('button', { class: 'btn', type: 'button' }, '关闭');
+  const close = el('button', { class: 'btn', type: 'button' }, t('admin.btn.close'));
   close.addEventListener('click', closeDrawer);
   const form = fieldsForm(w);
   let firstGrid = null; // a new worker's grid (a district admin's worker needs one in the district)
   if (!w) {
-    const shift = el('select', { name: 'shift', 'aria-label': '班次' }, Object.entries(SHIFT).map(([v, label]) => el('option', { value: v }, label)));
+    const shift = el('select', { name: 'shift', 'aria-label': t('admin.roster.shift') },
+      Object.entries(SHIFT).map(([v, label]) => el('option', { value: v }, label)));
     const picker = areaPicker((_prefix, chosen) => { firstGrid = chosen && chosen.level === 'grid' ? chosen.code : null; });
-    form.insertBefore(el('label', {}, '负责网格', el('span', { class: 'actions' }, picker, shift)), form.lastElementChild);
+    form.insertBefore(el('label', {}, t('admin.roster.first_grid'), el('span', { class: 'actions' }, picker, shift)), form.lastElementChild);
   }
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const body = fieldsOf(form, !w);
     if (!w) body.grids = firstGrid ? [{ grid_code: firstGrid, shift: form.elements.shift.value }] : [];
-    const out = await call(() => api(w ? rosterPath(w.id) : '/api/roster', { method: w ? 'PATCH' : 'POST', body }), w ? '已保存' : '已创建');
+    const out = await call(() => api(w ? rosterPath(w.id) : '/api/roster', { method: w ? 'PATCH' : 'POST', body }),
+      w ? t('admin.saved') : t('admin.created'));
     if (out) {
       load();
       openDrawer(out.id || (w && w.id) || body.id);
     }
   });
-  const parts = [el('div', { class: 'drawer-head' }, el('h2', {}, w ? `${w.name || w.id}${w.code ? `（${w.code}）` : ''}` : '新增网格员'), close),
-    el('h3', {}, '基本信息'), form];
+  const parts = [el('div', { class: 'drawer-head' }, el('h2', {}, w
+    ? (w.code ? t('admin.roster.title_code', { name: w.name || w.id, code: w.code }) : w.name || w.id) : t('admin.roster.new')), close),
+    el('h3', {}, t('admin.roster.basics')), form];
   if (w) {
-    const past = el('div', {}, el('p', { class: 'muted' }, '加载中…'));
-    parts.push(el('h3', {}, '负责网格'), gridsEditor(w, (w.grids || []).map((g) => ({ ...g }))),
-      el('h3', {}, '请假'), leaveEditor(w), el('h3', {}, '分配历史'), past);
+    const past = el('div', {}, el('p', { class: 'muted' }, t('admin.loading')));
+    parts.push(el('h3', {}, t('admin.roster.grids')), gridsEditor(w, (w.grids || []).map((g) => ({ ...g }))),
+      el('h3', {}, t('admin.roster.leave')), leaveEditor(w), el('h3', {}, t('admin.roster.history')), past);
     history(w, past);
   }
   drawer.replaceChildren(...parts);
@@ -253,24 +277,30 @@ async function openDrawer(id) {
 
 function layout() {
   root.innerHTML = `
-    <section class="panel" aria-label="网格员">
-      <div class="panel-head"><h2>网格员</h2><span class="muted hint">一格可多员；请假期间不派单</span></div>
+    <section class="panel" data-i18n-aria-label="admin.roster.title">
+      <div class="panel-head"><h2 data-i18n="admin.roster.title"></h2><span class="muted hint" data-i18n="admin.roster.hint"></span></div>
       <div class="panel-body">
         <form class="admin-form" data-part="filter" role="search">
-          <label>搜索<input name="q" type="search" maxlength="64" placeholder="姓名、编号、电话"></label>
-          <label>区域<span data-part="area"></span></label>
-          <label>状态<select name="active"><option value="">全部</option><option value="1">在册</option><option value="0">停用</option></select></label>
-          <button class="btn" type="button" data-part="new">新增网格员</button>
+          <label><span data-i18n="admin.roster.search"></span><input name="q" type="search" maxlength="64"
+            data-i18n-placeholder="admin.roster.search_hint"></label>
+          <label><span data-i18n="admin.roster.area"></span><span data-part="area"></span></label>
+          <label><span data-i18n="admin.roster.status"></span><select name="active"><option value="" data-i18n="admin.all"></option>
+            <option value="1" data-i18n="admin.roster.active"></option><option value="0" data-i18n="admin.roster.inactive"></option></select></label>
+          <button class="btn" type="button" data-part="new" data-i18n="admin.roster.new"></button>
         </form>
         <div class="table-wrap"><table class="admin-table">
-          <thead><tr><th>姓名</th><th>编号</th><th>电话</th><th>类型</th><th>级别</th><th>网格（班次）</th><th>状态</th></tr></thead>
+          <thead><tr><th data-i18n="admin.roster.name"></th><th data-i18n="admin.roster.code"></th><th data-i18n="admin.roster.phone"></th>
+            <th data-i18n="admin.roster.kind"></th><th data-i18n="admin.roster.level"></th><th data-i18n="admin.roster.grid_shifts"></th>
+            <th data-i18n="admin.roster.status"></th></tr></thead>
           <tbody data-part="rows"></tbody>
         </table></div>
-        <div class="pager"><button class="btn" type="button" data-part="prev">上一页</button>
-          <span class="muted" data-part="page"></span><button class="btn" type="button" data-part="next">下一页</button></div>
+        <div class="pager"><button class="btn" type="button" data-part="prev" data-i18n="admin.pager.prev"></button>
+          <span class="muted" data-part="page"></span>
+          <button class="btn" type="button" data-part="next" data-i18n="admin.pager.next"></button></div>
       </div>
     </section>
-    <aside class="drawer" data-part="drawer" hidden aria-label="网格员详情"></aside>`;
+    <aside class="drawer" data-part="drawer" hidden data-i18n-aria-label="admin.roster.details"></aside>`;
+  applyI18n(root);
 }
 
 export async function mount(section, context) {

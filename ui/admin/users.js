@@ -3,6 +3,8 @@
 // the last sign-in, and per account: save role/jurisdiction, disable/enable, reset the password.
 // A district admin sees and manages only their district's accounts (the server scopes it).
 
+import { applyI18n, t } from '../common/i18n.js';
+
 let ctx;
 let root;
 const part = (name) => root.querySelector(`[data-part="${name}"]`);
@@ -13,7 +15,7 @@ let offset = 0;
 const userPath = (u, tail = '') => `/api/users/${encodeURIComponent(u.username)}${tail}`;
 
 function showPassword(username, password) {
-  part('secret-for').textContent = `账号 ${username} 的初始密码`;
+  part('secret-for').textContent = t('admin.users.secret_for', { user: username });
   part('secret-value').value = password;
   part('secret').hidden = false;
   part('secret-value').select();
@@ -23,8 +25,8 @@ function showPassword(username, password) {
 function jurisdictionInput(value, label) {
   const { el } = ctx;
   const input = el('input', {
-    class: 'jurisdiction mono', value: value || '', placeholder: ctx.me.jurisdiction || '全市',
-    'aria-label': '辖区（网格编码前缀）', inputmode: 'numeric', list: 'admin-areas',
+    class: 'jurisdiction mono', value: value || '', placeholder: ctx.me.jurisdiction || t('common.nav.whole_city'),
+    'aria-label': t('admin.users.jurisdiction_aria'), inputmode: 'numeric', list: 'admin-areas',
   });
   const name = el('span', { class: 'area-name', 'data-part': 'area-name' });
   const refresh = () => {
@@ -37,16 +39,16 @@ function jurisdictionInput(value, label) {
 }
 
 async function resetPassword(u) {
-  const password = prompt(`为 ${u.username} 设置新密码（至少 8 位；留空则由系统生成）：`, '');
+  const password = prompt(t('admin.users.reset_prompt', { user: u.username }), '');
   if (password === null) return;
   const body = password ? { password } : {};
-  const out = await ctx.call(() => ctx.api(userPath(u, '/reset-password'), { method: 'POST', body }), '密码已重置，旧令牌已失效');
+  const out = await ctx.call(() => ctx.api(userPath(u, '/reset-password'), { method: 'POST', body }), t('admin.users.reset_done'));
   if (out && out.password) showPassword(u.username, out.password);
 }
 
 function roleSelect(selected) {
   const { el, roles } = ctx;
-  return el('select', { 'aria-label': '角色' },
+  return el('select', { 'aria-label': t('admin.users.role') },
     Object.entries(roles).map(([value, label]) => el('option', { value, selected: value === selected }, label)));
 }
 
@@ -54,24 +56,25 @@ function userRow(u) {
   const { el, call, api, when } = ctx;
   const role = roleSelect(u.role);
   const jurisdiction = jurisdictionInput(u.jurisdiction);
-  const save = el('button', { class: 'btn', type: 'button' }, '保存');
+  const save = el('button', { class: 'btn', type: 'button' }, t('admin.btn.save'));
   save.addEventListener('click', async () => {
     const body = { role: role.value, jurisdiction: jurisdiction.querySelector('input').value.trim() };
-    await call(() => api(userPath(u), { method: 'PATCH', body }), '已保存，旧令牌已失效');
+    await call(() => api(userPath(u), { method: 'PATCH', body }), t('admin.users.saved'));
     loadUsers();
   });
   const self = u.username === ctx.me.username;
   const toggle = el('button', { class: u.disabled ? 'btn btn-ok' : 'btn btn-danger', type: 'button', disabled: self },
-    u.disabled ? '启用' : '停用');
+    u.disabled ? t('admin.users.enable') : t('admin.users.disable'));
   toggle.addEventListener('click', async () => {
     const action = u.disabled ? 'enable' : 'disable';
-    if (action === 'disable' && !confirm(`停用 ${u.username}？其所有会话将立即断开。`)) return;
-    await call(() => api(userPath(u, `/${action}`), { method: 'POST', body: {} }), u.disabled ? '已启用' : '已停用');
+    if (action === 'disable' && !confirm(t('admin.users.disable_confirm', { user: u.username }))) return;
+    await call(() => api(userPath(u, `/${action}`), { method: 'POST', body: {} }),
+      u.disabled ? t('admin.users.enabled') : t('admin.users.disabled'));
     loadUsers();
   });
-  const reset = el('button', { class: 'btn', type: 'button' }, '重置密码');
+  const reset = el('button', { class: 'btn', type: 'button' }, t('admin.users.reset'));
   reset.addEventListener('click', () => resetPassword(u));
-  const login = u.last_login_at ? `${when(u.last_login_at)}${u.last_login_ip ? ` · ${u.last_login_ip}` : ''}` : '从未登录';
+  const login = u.last_login_at ? `${when(u.last_login_at)}${u.last_login_ip ? ` · ${u.last_login_ip}` : ''}` : t('admin.users.never');
   return el('tr', { class: u.disabled ? 'revoked' : '', dataset: { user: u.username } },
     // A worker's account is named by its worker (its username is their worker id: shown on hover);
     // translate=no: usernames are copied as is, in any language.
@@ -81,7 +84,7 @@ function userRow(u) {
     el('td', {}, role),
     el('td', {}, jurisdiction),
     u.worker_name ? el('td', { title: u.worker_id }, u.worker_name) : el('td', { class: 'mono', translate: 'no' }, u.worker_id || '—'),
-    el('td', {}, u.disabled ? '已停用' : '正常'),
+    el('td', {}, u.disabled ? t('admin.users.status.disabled') : t('admin.users.status.active')),
     el('td', { class: 'last-login' }, login),
     el('td', {}, el('div', { class: 'actions' }, save, toggle, reset)));
 }
@@ -101,9 +104,10 @@ async function loadUsers() {
   if (!out) return;
   const { el } = ctx;
   part('users').replaceChildren(...(out.items.length ? out.items.map(userRow)
-    : [el('tr', {}, el('td', { colspan: 7, class: 'muted' }, '没有符合条件的账号'))]));
+    : [el('tr', {}, el('td', { colspan: 7, class: 'muted' }, t('admin.users.none')))]));
   const last = Math.min(out.total, offset + out.items.length);
-  part('page').textContent = out.total ? `第 ${offset + 1}–${last} 个，共 ${out.total} 个` : '共 0 个';
+  part('page').textContent = out.total
+    ? t('admin.users.page', { from: offset + 1, to: last, total: out.total }) : t('admin.users.page_empty');
   part('prev').disabled = offset === 0;
   part('next').disabled = last >= out.total;
 }
@@ -119,7 +123,7 @@ async function create(ev) {
   if (body.role === 'worker') body.worker_id = f.elements.worker_id.value.trim();
   const password = f.elements.password.value;
   if (password) body.password = password;
-  const made = await ctx.call(() => ctx.api('/api/users', { method: 'POST', body }), `已创建 ${body.username}`);
+  const made = await ctx.call(() => ctx.api('/api/users', { method: 'POST', body }), t('admin.users.created', { user: body.username }));
   if (!made) return;
   if (made.password) showPassword(made.username, made.password);
   f.reset();
@@ -150,50 +154,59 @@ async function loadAreas() {
 function layout() {
   const own = ctx.me.jurisdiction;
   root.innerHTML = `
-    <section class="panel secret-panel" data-part="secret" hidden aria-label="一次性密码">
-      <div class="panel-head"><h2>一次性密码</h2></div>
+    <section class="panel secret-panel" data-part="secret" hidden data-i18n-aria-label="admin.users.secret_title">
+      <div class="panel-head"><h2 data-i18n="admin.users.secret_title"></h2></div>
       <div class="panel-body">
-        <p><strong>请立即交给该用户。此密码只显示这一次</strong>，用户登录后可自行修改。</p>
+        <p><strong data-i18n="admin.users.secret_warn"></strong><span data-i18n="admin.users.secret_note"></span></p>
         <p class="muted" data-part="secret-for"></p>
         <div class="secret-row">
-          <input class="mono" data-part="secret-value" readonly aria-label="初始密码">
-          <button class="btn" type="button" data-part="secret-done">我已保存</button>
+          <input class="mono" data-part="secret-value" readonly data-i18n-aria-label="admin.users.password">
+          <button class="btn" type="button" data-part="secret-done" data-i18n="admin.users.secret_done"></button>
         </div>
       </div>
     </section>
-    <section class="panel" aria-label="新建用户">
-      <div class="panel-head"><h2>新建用户</h2>
-        <span class="muted hint">${own ? '只能创建本辖区内的账号' : '辖区留空为全市'}</span></div>
+    <section class="panel" data-i18n-aria-label="admin.users.new">
+      <div class="panel-head"><h2 data-i18n="admin.users.new"></h2>
+        ${own ? '<span class="muted hint" data-i18n="admin.users.hint_district"></span>'
+    : '<span class="muted hint" data-i18n="admin.users.hint_city"></span>'}</div>
       <div class="panel-body">
         <form class="admin-form" data-part="create" autocomplete="off">
-          <label>用户名<input name="username" required maxlength="64" pattern="[A-Za-z0-9_.@\\-]+"></label>
-          <label>角色<select name="role" data-part="create-role"></select></label>
-          <label data-part="jurisdiction-field">辖区</label>
-          <label data-part="worker-field" hidden>网格员编号<input name="worker_id" maxlength="64"></label>
-          <label>初始密码<input name="password" type="password" minlength="8" maxlength="256" placeholder="留空则自动生成"></label>
-          <button class="btn btn-primary" type="submit">创建</button>
+          <label><span data-i18n="admin.users.username"></span><input name="username" required maxlength="64" pattern="[A-Za-z0-9_.@\\-]+"></label>
+          <label><span data-i18n="admin.users.role"></span><select name="role" data-part="create-role"></select></label>
+          <label data-part="jurisdiction-field"><span data-i18n="admin.users.jurisdiction"></span></label>
+          <label data-part="worker-field" hidden><span data-i18n="admin.users.worker_id"></span><input name="worker_id" maxlength="64"></label>
+          <label><span data-i18n="admin.users.password"></span><input name="password" type="password" minlength="8" maxlength="256"
+            data-i18n-placeholder="admin.users.password_auto"></label>
+          <button class="btn btn-primary" type="submit" data-i18n="admin.btn.create"></button>
         </form>
         <datalist id="admin-areas" data-part="areas"></datalist>
       </div>
     </section>
-    <section class="panel" aria-label="用户账号">
-      <div class="panel-head"><h2>用户账号</h2>
-        <span class="muted hint">停用、重置密码、修改角色或辖区后，该用户已签发的令牌立即失效</span></div>
+    <section class="panel" data-i18n-aria-label="admin.users.accounts">
+      <div class="panel-head"><h2 data-i18n="admin.users.accounts"></h2>
+        <span class="muted hint" data-i18n="admin.users.accounts_hint"></span></div>
       <div class="panel-body">
         <form class="admin-form" data-part="filter" role="search">
-          <label>搜索<input name="q" type="search" placeholder="用户名或网格员编号" maxlength="64"></label>
-          <label>角色<select name="role"><option value="">全部</option></select></label>
-          <label>状态<select name="status"><option value="">全部</option><option value="active">正常</option>
-            <option value="disabled">已停用</option></select></label>
+          <label><span data-i18n="admin.users.search"></span><input name="q" type="search" data-i18n-placeholder="admin.users.search_hint"
+            maxlength="64"></label>
+          <label><span data-i18n="admin.users.role"></span><select name="role"><option value="" data-i18n="admin.all"></option></select></label>
+          <label><span data-i18n="admin.users.status"></span><select name="status"><option value="" data-i18n="admin.all"></option>
+            <option value="active" data-i18n="admin.users.status.active"></option>
+            <option value="disabled" data-i18n="admin.users.status.disabled"></option></select></label>
         </form>
         <div class="table-wrap"><table class="admin-table">
-          <thead><tr><th>用户名</th><th>角色</th><th>辖区</th><th>网格员编号</th><th>状态</th><th>最近登录</th><th>操作</th></tr></thead>
+          <thead><tr><th data-i18n="admin.users.username"></th><th data-i18n="admin.users.role"></th>
+            <th data-i18n="admin.users.jurisdiction"></th><th data-i18n="admin.users.worker_id"></th>
+            <th data-i18n="admin.users.status"></th><th data-i18n="admin.users.last_login"></th>
+            <th data-i18n="admin.users.actions"></th></tr></thead>
           <tbody data-part="users"></tbody>
         </table></div>
-        <div class="pager"><button class="btn" type="button" data-part="prev">上一页</button>
-          <span class="muted" data-part="page"></span><button class="btn" type="button" data-part="next">下一页</button></div>
+        <div class="pager"><button class="btn" type="button" data-part="prev" data-i18n="admin.pager.prev"></button>
+          <span class="muted" data-part="page"></span>
+          <button class="btn" type="button" data-part="next" data-i18n="admin.pager.next"></button></div>
       </div>
     </section>`;
+  applyI18n(root);
 }
 
 function wire() {
