@@ -125,7 +125,7 @@ def test_the_pages_read_the_basemap_and_may_load_it(tmp_path: Path, small_city: 
 
 WATCH_CSP = """window.__csp = [];
 document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));"""
-MAP_READY = "() => window.cc.map()?.map?.isStyleLoaded() && window.cc.map().cityBounds"
+MAP_READY = "() => window.cc?.map()?.map?.isStyleLoaded() && window.cc.map().cityBounds"
 
 
 def open_wall(browser: Any, url: str) -> Any:
