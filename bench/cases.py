@@ -79,6 +79,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                 "created": len(final),
                 "merged_as_duplicates": args.cases - len(final),
                 "dispatched": sum(1 for c in final if c.assignee),
+                # Confirm-first matters (configs/matters.yaml) wait for the hall, unassigned.
+                "waiting_for_confirmation": sum(1 for c in final if c.confirm_by is not None),
                 "ours_single_cps": round(args.cases / single_s),
                 "ours_batched_cps": round(args.cases / batched_s),
                 "baseline_cps": round(len(final) / baseline_s),
