@@ -178,6 +178,9 @@ def test_tasks_go_to_the_street_team_a_member_and_back(site: dict[str, Any]) -> 
         seen = staff.get("/api/emergency/teams").json()["items"]
         me = next(m for t in seen for m in t["members"] if m["worker_id"] == member["worker_id"])
         assert me["position"]["lon"] == 113.3 and me["position"]["accuracy"] == 8
+        staff.get("/api/emergency/teams")  # looked at again at once: not audited twice
+        rows, count = rt.store.list_audit(action="team.positions.view")
+        assert count == 1 and rows[0]["role"] == "emergency"  # where people are is personal data
         assert staff.post(f"/api/emergency/{mode['id']}/end").status_code == 200
 
 

@@ -13,6 +13,7 @@ root does not know it), and seeds the store's teams then when it has none.
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import datetime
 from typing import Any, TypeGuard
 
@@ -20,6 +21,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from command_center import audit
 from command_center.api import deps
 from command_center.api.errors import ApiError, int_param, json_body
 from command_center.auth.middleware import principal_of
@@ -31,6 +33,7 @@ from command_center.store.team_records import team_store
 
 STATE_KEY = "emergency_teams"
 DEFAULT_LIMIT = 50
+POSITION_AUDIT_S = 600.0  # one audit row per user per ten minutes of looking at positions
 
 
 def teams(conn: HTTPConnection) -> Teams:
@@ -99,7 +102,26 @@ async def list_teams(request: Request) -> JSONResponse:
     # Ordered by where each street is first, so that only the teams shown are built.
     ordered = nearest_first([service.place(t) for t in mine], near)[:limit]
     items = [service.view(p["team"], now, lambda w: held.get(w, [])) | {"distance_m": p["distance_m"]} for p in ordered]
+    await audit_positions(request, who, items)
     return JSONResponse({"items": items, "total": len(mine)})
+
+
+async def audit_positions(request: Request, who: Principal, items: list[dict[str, Any]]) -> None:
+    """Where people are is personal data: a read that shows any position is audited, once per
+    user in POSITION_AUDIT_S (the emergency page reloads its teams as they change)."""
+    shown = sum(1 for team in items for m in team.get("members", ()) if m.get("position"))
+    if not shown:
+        return
+    # user → when their last position read was audited; per app, as the Teams service is
+    reads: dict[str, float] | None = getattr(request.app.state, "position_reads", None)
+    if reads is None:
+        reads = {}
+        request.app.state.position_reads = reads
+    now = time.monotonic()
+    if now - reads.get(who.user, -POSITION_AUDIT_S) < POSITION_AUDIT_S:
+        return
+    reads[who.user] = now
+    await audit.record(deps.store(request), request, who, "team.positions.view", "emergency teams", f"{shown} positions")
 
 
 def holds_open_task(request: Request, worker_id: str, team_ids: list[str]) -> bool:
