@@ -256,6 +256,9 @@ def test_handover_and_export_after_the_end(site: dict[str, Any]) -> None:
             assert "交接报告" in z.read("handover.html").decode("utf-8")
             assert json.loads(z.read("handover.json"))["id"] == mode["id"]
         assert officer.get("/api/emergency/em-nope/handover").status_code == 404
+        english = officer.get(f"{links['html']}?lang=en")
+        assert english.status_code == 200 and "交接报告" not in english.text and 'lang="en"' in english.text
+        assert officer.get(f"{links['handover']}?lang=fr").status_code == 400
 
 
 def test_admins_edit_teams_within_their_district(site: dict[str, Any], small_city: City) -> None:

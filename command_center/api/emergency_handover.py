@@ -21,10 +21,11 @@ from starlette.routing import BaseRoute, Route
 
 from command_center.api import deps
 from command_center.api.emergency import plan_of, visible_mode
+from command_center.api.errors import ApiError
 from command_center.emergency.cap import cap_alert
 from command_center.emergency.handover import export_zip, handover, handover_html
 from command_center.emergency.teams import street_of
-from command_center.i18n import name
+from command_center.i18n import DEFAULT_LANGUAGE, LANGUAGES, name
 from command_center.store import Store
 from command_center.store.case_query import CaseQuery
 from dispatch.cases import Case
@@ -68,8 +69,16 @@ def linked(
     return brief, [_case_row(c, workers, matter_name) for c in found.values()]
 
 
+def language(request: Request) -> str:
+    """`?lang=` (zh, the default, or en): the handover in the reader's language."""
+    lang = request.query_params.get("lang") or DEFAULT_LANGUAGE
+    if lang not in LANGUAGES:
+        raise ApiError(400, "bad query parameter 'lang'", {"known": list(LANGUAGES)})
+    return lang
+
+
 async def document(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(the mode, its handover document)."""
+    """(the mode, its handover document in the language asked for)."""
     mode = visible_mode(request, request.path_params["id"])
     workers, dispatcher = deps.city(request).workers, deps.dispatcher(request)
 
@@ -81,7 +90,7 @@ async def document(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
 
     incident, cases = await asyncio.to_thread(linked, deps.store(request), mode, workers, matter_name)
     names = {c.id: c.name or c.id for c in deps.config(request).cameras}
-    doc = handover(mode, deps.dispatcher(request).tz, names, incident, cases)
+    doc = handover(mode, deps.dispatcher(request).tz, names, incident, cases, lang=language(request))
     return mode, doc
 
 
@@ -90,13 +99,14 @@ async def get_handover(request: Request) -> JSONResponse:
 
 
 async def get_handover_html(request: Request) -> HTMLResponse:
-    return HTMLResponse(handover_html((await document(request))[1]), headers={"Cache-Control": "no-store"})
+    doc = (await document(request))[1]
+    return HTMLResponse(handover_html(doc, language(request)), headers={"Cache-Control": "no-store"})
 
 
 async def get_export(request: Request) -> Response:
     mode, doc = await document(request)
     cap = cap_alert(mode, plan_of(request, mode), f"command-center@{deps.config(request).server.host}")
-    body = await asyncio.to_thread(export_zip, doc, handover_html(doc), cap)
+    body = await asyncio.to_thread(export_zip, doc, handover_html(doc, language(request)), cap)
     headers = {"Content-Disposition": f'attachment; filename="{mode["id"]}.zip"', "Cache-Control": "no-store"}
     return Response(body, media_type="application/zip", headers=headers)
 

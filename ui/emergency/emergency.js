@@ -6,7 +6,7 @@
 // Live on `emergency` (modes, positions) and `drones`; REST for the first load and resyncs.
 
 import { $, el } from '../common/dom.js';
-import { applyI18n, fmtTime, nameOf, t } from '../common/i18n.js';
+import { applyI18n, fmtTime, lang, nameOf, t } from '../common/i18n.js';
 import { LiveSocket, api, bindIndicator, post } from '../common/live.js';
 import { mountNav } from '../common/nav.js';
 import { exposeTestHooks } from '../common/testhooks.js';
@@ -129,7 +129,8 @@ function renderBar(mode) {
   const links = mode && mode.links;
   $('handover-link').hidden = !links;
   $('export-link').hidden = !links || isActive(mode);
-  if (links) { $('handover-link').href = links.html; $('export-link').href = links.zip; }
+  // In the reader's language (the page's), which the server writes them in.
+  if (links) { $('handover-link').href = `${links.html}?lang=${lang}`; $('export-link').href = `${links.zip}?lang=${lang}`; }
   $('end-btn').hidden = !isActive(mode);
   tickClock();
 }
