@@ -51,7 +51,9 @@ def kpis(cases: Iterable[Case], group: str, start: datetime | None = None, end: 
     accept: dict[str, list[float]] = defaultdict(list)
     close: dict[str, list[float]] = defaultdict(list)
     for case in cases:
-        if case.state == CaseState.MERGED:
+        # A merged case is counted in the one it joined; a cancelled one was a false alarm
+        # (作废): neither is work that was due.
+        if case.state in (CaseState.MERGED, CaseState.CANCELLED):
             continue
         if (start and case.created_at < start) or (end and case.created_at >= end):
             continue

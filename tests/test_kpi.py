@@ -33,7 +33,9 @@ def test_rates_and_means_per_level() -> None:
                    ("accept", 60), ("feedback", 80), ("close", 100))  # fmt: skip
     still_open = case("C4", grid_b, "W2")
     merged = replace(case("C5", grid_b, "W2"), state=CaseState.MERGED)
-    cases = [on_time, late, reworked, still_open, merged]
+    false_alarm = run(case("C6", grid_a, "W1"), ("cancel", 5))  # recalled: not work that was due
+    assert false_alarm.state == CaseState.CANCELLED
+    cases = [on_time, late, reworked, still_open, merged, false_alarm]
 
     (community,) = kpis(cases, "community")
     assert community.key == "440106001002000" and community.cases == 4
