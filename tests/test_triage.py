@@ -28,6 +28,7 @@ from dispatch.city import City, GridIndex
 from dispatch.dispatcher import BadParams, Dispatcher
 from dispatch.intake import Intake
 from tests.helpers import ROOT, ServerThread, build_runtime, serve_app
+from tests.test_api import wait_case
 from vision.evidence import snapshot
 from vision.incident import Incident
 
@@ -240,21 +241,11 @@ def record(site: tuple[ServerThread, Runtime], grid: Any, rule: str, label: str,
     return srv.run(rt.recorder.record(incident))  # type: ignore[return-value]
 
 
-def case_of(client: httpx.Client, incident_id: str) -> dict:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        incident = client.get(f"/api/incidents/{incident_id}").json()
-        if incident.get("case_id"):
-            return client.get(f"/api/cases/{incident['case_id']}").json()
-        time.sleep(0.05)
-    raise AssertionError("no case for the incident")
-
-
 def test_an_incident_names_its_camera_rule_and_urgency(site, client: httpx.Client, small_city: City) -> None:  # noqa: ANN001
     doc = record(site, small_city.grids[20], "fire", "fire")
     assert (doc["camera_name"], doc["rule_name"], doc["label_name"]) == ("大厅摄像头", "火情", "明火")
     assert (doc["urgency"], doc["emergency_class"], doc["matter_name"]) == ("immediate", "accident", "火情")
-    case = case_of(client, doc["id"])
+    case = wait_case(client, doc["id"])
     assert case["description"] == "火情：明火（大厅摄像头）" and case["urgency"] == "immediate"
     minutes = datetime.fromisoformat(case["deadline"]) - datetime.fromisoformat(case["created_at"])
     assert minutes == timedelta(minutes=15)
@@ -269,7 +260,7 @@ def test_an_incident_names_its_camera_rule_and_urgency(site, client: httpx.Clien
 def test_confirm_sends_the_waiting_case(site, client: httpx.Client, small_city: City) -> None:  # noqa: ANN001
     srv, _ = site
     doc = record(site, small_city.grids[22], "zone_intrusion", "person")
-    case = case_of(client, doc["id"])
+    case = wait_case(client, doc["id"])
     assert case["state"] == "registered" and case["assignee"] is None and case["confirm_by"]
     url = f"/api/incidents/{doc['id']}/confirm"
     for bad in ({"worker": 5}, {"worker": ""}, {"note": ["x"]}):
@@ -299,7 +290,7 @@ def next_task(phone: Any, case_id: str, timeout: float = 5.0) -> dict:
 def test_dismissing_an_untouched_incident_recalls_its_case(site, client: httpx.Client, small_city: City) -> None:  # noqa: ANN001
     srv, _ = site
     doc = record(site, small_city.grids[23], "illegal_parking", "vehicle")
-    case = case_of(client, doc["id"])
+    case = wait_case(client, doc["id"])
     assert case["state"] == "dispatched"
     worker = case["assignee"]
     with srv.ws_connect(role="worker", worker_id=worker) as phone:
@@ -316,7 +307,7 @@ def test_dismissing_an_untouched_incident_recalls_its_case(site, client: httpx.C
     assert cancelled["timeline"][-1]["action"] == "cancel" and cancelled["timeline"][-1]["note"] == "误报：树影"
 
     waiting = record(site, small_city.grids[24], "loitering", "person")  # confirm-first: nobody was sent
-    assert case_of(client, waiting["id"])["state"] == "registered"
+    assert wait_case(client, waiting["id"])["state"] == "registered"
     gone = client.post(f"/api/incidents/{waiting['id']}/dismiss", json={}).json()
     assert gone["case"]["state"] == "cancelled" and gone["case"]["assignee"] is None
 
@@ -325,7 +316,7 @@ def test_dismissing_when_work_started_asks_the_officer(site, client: httpx.Clien
     started = []
     for i, grid in enumerate(small_city.grids[25:27]):
         doc = record(site, grid, "stall", "stall")
-        case = case_of(client, doc["id"])
+        case = wait_case(client, doc["id"])
         accepted = client.post(f"/api/cases/{case['id']}/accept", json={"actor": case["assignee"]})
         assert accepted.json()["state"] == "accepted", (i, accepted.text)
         started.append((doc, case))

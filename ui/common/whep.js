@@ -8,8 +8,8 @@
 //   player.stop();                // ends the session on the server too
 
 import { getToken } from './live.js';
+import { gatheringDone } from './whip.js';
 
-const GATHER_TIMEOUT_MS = 3000;
 
 export class WhepPlayer {
   /** onState(state): 'connecting' | 'playing' | 'failed' | 'stopped'. */
@@ -76,18 +76,4 @@ export class WhepPlayer {
       fetch(session.resource, { method: 'DELETE', headers, keepalive: true }).catch(() => {});
     }
   }
-}
-
-/** Non-trickle: the offer goes out once it holds every candidate (or after a timeout). */
-function gatheringDone(pc) {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);
-    pc.addEventListener('icegatheringstatechange', () => {
-      if (pc.iceGatheringState === 'complete') {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
 }

@@ -109,8 +109,8 @@ export function watchPosition(onFix, onError = () => {}) {
   return () => navigator.geolocation.clearWatch(id);
 }
 
-/** Non-trickle WHIP: the offer goes out once it holds every candidate (or after a timeout). */
-function gatheringDone(pc) {
+/** Non-trickle WHIP and WHEP: the offer goes out once it holds every candidate (or after a timeout). */
+export function gatheringDone(pc) {
   if (pc.iceGatheringState === 'complete') return Promise.resolve();
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, GATHER_TIMEOUT_MS);

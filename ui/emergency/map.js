@@ -10,6 +10,7 @@ import { el } from '../common/dom.js';
 import { fmtTime, t } from '../common/i18n.js';
 import { api } from '../common/live.js';
 import { circle, hasLoc } from '../common/geo.js';
+import { moveDrone } from '../common/drones.js';
 
 const STYLE = { version: 8, sources: {}, layers: [{ id: 'background', type: 'background', paint: { 'background-color': '#0d141c' } }] };
 const empty = () => ({ type: 'FeatureCollection', features: [] });
@@ -87,21 +88,7 @@ export class SceneMap {
 
   /** drone.position {id, lon, lat, heading, track}: a moving marker and its track. */
   updateDrone(d, name) {
-    if (!Number.isFinite(d.lon) || !Number.isFinite(d.lat)) return;
-    let drone = this.drones.get(d.id);
-    if (!drone) {
-      const node = el('div', { class: 'drone-marker', title: name || '', dataset: { droneId: d.id } }, el('span', {}, '✈'));
-      drone = { marker: new Marker({ element: node, rotationAlignment: 'map' }).setLngLat([d.lon, d.lat]).addTo(this.map), track: [] };
-      this.drones.set(d.id, drone);
-    }
-    drone.marker.setLngLat([d.lon, d.lat]);
-    if (Number.isFinite(d.heading)) drone.marker.setRotation(d.heading - 45); // the glyph points north-east
-    drone.track = Array.isArray(d.track) && d.track.length ? d.track : [...drone.track, [d.lon, d.lat]].slice(-300);
-    const features = [...this.drones.entries()].filter(([, x]) => x.track.length > 1).map(([id, x]) => ({
-      type: 'Feature', properties: { id }, geometry: { type: 'LineString', coordinates: x.track },
-    }));
-    const source = this.map.getSource('tracks');
-    if (source) source.setData({ type: 'FeatureCollection', features });
+    moveDrone(this.map, this.drones, d, name || '');
   }
 
   /** A team member's last fix: a yellow dot titled with their name and the time. */

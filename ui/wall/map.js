@@ -9,6 +9,7 @@ import { el } from '../common/dom.js';
 import { addBasemap } from '../common/basemap.js';
 import { nameOf } from '../common/i18n.js';
 import { circle, hasLoc, point } from '../common/geo.js';
+import { moveDrone } from '../common/drones.js';
 
 const COARSE = 'district,street';   // small: drawn at city zoom
 const FINE = 'community,grid';      // big (~20,000 grids at reference scale): fetched when zoomed in
@@ -201,21 +202,7 @@ export class CityMap {
 
   /** drone.position {id, lon, lat, alt, heading, track: [[lon, lat], ...]}: a moving marker and its track. */
   updateDrone(d) {
-    if (!Number.isFinite(d.lon) || !Number.isFinite(d.lat)) return;
-    let drone = this.drones.get(d.id);
-    if (!drone) {
-      const node = el('div', { class: 'drone-marker', title: d.name || '', dataset: { droneId: d.id } }, el('span', {}, '✈'));
-      drone = { marker: new Marker({ element: node, rotationAlignment: 'map' }).setLngLat([d.lon, d.lat]).addTo(this.map), track: [] };
-      this.drones.set(d.id, drone);
-    }
-    drone.marker.setLngLat([d.lon, d.lat]);
-    if (Number.isFinite(d.heading)) drone.marker.setRotation(d.heading - 45); // the glyph points north-east
-    drone.track = Array.isArray(d.track) && d.track.length ? d.track : [...drone.track, [d.lon, d.lat]].slice(-300);
-    const features = [...this.drones.entries()].filter(([, x]) => x.track.length > 1).map(([id, x]) => ({
-      type: 'Feature', properties: { id }, geometry: { type: 'LineString', coordinates: x.track },
-    }));
-    const source = this.map.getSource('tracks');
-    if (source) source.setData({ type: 'FeatureCollection', features });
+    moveDrone(this.map, this.drones, d, d.name || '');
   }
 
   /** Emergency mode: fly to the scene and draw its radius; `null` restores the city view. */
