@@ -10,9 +10,8 @@ migration run must find nothing to do.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
-import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,9 +28,9 @@ from command_center.store.migrate import labels, latest
 from command_center.store.schema import metadata
 from command_center.store.upgrade import migrate_url
 from dispatch.cases import transition
+from tests.helpers import postgres_database
 
 DATA = Path(__file__).parent / "data"
-ADMIN = os.environ.get("CC_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 def _fixtures() -> Any:
@@ -56,24 +55,14 @@ def sqlite_v5(tmp_path: Path) -> str:
 def postgres_v5() -> Iterator[str]:
     """A fresh database loaded from the dump, dropped after."""
     psycopg = pytest.importorskip("psycopg")
-    name = f"cc_upgrade_{secrets.token_hex(4)}"
-    try:
-        with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f"CREATE DATABASE {name}")
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL unreachable at {ADMIN}: {exc}")
-    url = ADMIN.rsplit("/", 1)[0] + "/" + name
     # psql's own commands (\restrict) are not SQL; the rest is plain INSERTs and DDL.
     dump = "\n".join(
         line for line in FIXTURES.POSTGRES_FIXTURE.read_text(encoding="utf-8").splitlines() if not line.startswith("\\")
     )
-    try:
+    with postgres_database("cc_upgrade") as url:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(dump)
         yield url
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def _schema_differences(url: str) -> list[Any]:
@@ -167,30 +156,19 @@ def test_a_database_made_before_alembic_upgrades_in_place(backend: str, request:
 def test_a_fresh_database_is_the_schema_and_a_second_run_does_nothing(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    else:
-        # An emptied copy of the fixture database would do; a fresh one is simpler.
-        psycopg = pytest.importorskip("psycopg")
-        name = f"cc_fresh_{secrets.token_hex(4)}"
-        try:
-            with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as conn:
-                conn.execute(f"CREATE DATABASE {name}")
-        except psycopg.OperationalError as exc:
-            pytest.skip(f"PostgreSQL unreachable at {ADMIN}: {exc}")
-        url = ADMIN.rsplit("/", 1)[0] + "/" + name
-        request.addfinalizer(lambda: _drop(name))
+    # On PostgreSQL an emptied copy of the fixture database would do; a fresh one is simpler.
+    url = f"sqlite:///{tmp_path / 'fresh.db'}" if backend == "sqlite" else _new_postgres(request, "cc_fresh")
     applied, version = migrate_url(url)
     assert len(applied) == version == latest()
     assert _schema_differences(url) == []
     assert migrate_url(url) == ([], latest())
 
 
-def _drop(name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+def _new_postgres(request: pytest.FixtureRequest, prefix: str) -> str:
+    """A new, empty PostgreSQL database for this test, dropped after it (or the test skipped)."""
+    stack = contextlib.ExitStack()
+    request.addfinalizer(stack.close)
+    return stack.enter_context(postgres_database(prefix))
 
 
 _OPEN = """
@@ -216,15 +194,7 @@ def test_two_processes_opening_a_new_database_together_migrate_it_once(
     if backend == "sqlite":
         url = f"sqlite:///{tmp_path / 'together.db'}"
     else:
-        psycopg = pytest.importorskip("psycopg")
-        name = f"cc_together_{secrets.token_hex(4)}"
-        try:
-            with psycopg.connect(ADMIN, autocommit=True, connect_timeout=3) as conn:
-                conn.execute(f"CREATE DATABASE {name}")
-        except psycopg.OperationalError as exc:
-            pytest.skip(f"PostgreSQL unreachable at {ADMIN}: {exc}")
-        url = ADMIN.rsplit("/", 1)[0] + "/" + name
-        request.addfinalizer(lambda: _drop(name))
+        url = _new_postgres(request, "cc_together")
     start = str(time.time() + 3)  # past both interpreters' start-up
     root = Path(__file__).resolve().parent.parent
     procs = [
