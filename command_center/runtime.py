@@ -22,6 +22,7 @@ from command_center.config import Config
 from command_center.emergency.plans import load_plans
 from command_center.emergency.sensing import Sensing
 from command_center.emergency.service import EmergencyModes
+from command_center.emergency.teams import Teams
 from command_center.evidence_access import EvidenceAccess
 from command_center.hub import Hub
 from command_center.hub_feed import TOPICS, feed_hub
@@ -33,6 +34,7 @@ from command_center.registry.cameras import CameraApplier, boot_cameras
 from command_center.registry.changes import Follower
 from command_center.retention import Retention
 from command_center.store import Store, create_store
+from command_center.store.team_records import team_store
 from command_center.triage import Triage
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.city import City
@@ -43,7 +45,7 @@ from vision.evidence import SnapshotStore
 # The services `app.build_app` puts on app.state, by the names api/deps.py reads.
 SERVICES = (
     "config", "store", "bus", "hub", "auth", "city", "catalog", "dispatcher", "casework", "cameras",
-    "recorder", "evidence", "snapshots", "clips", "emergency", "jobs", "registry",
+    "recorder", "evidence", "snapshots", "clips", "emergency", "teams", "jobs", "registry",
 )  # fmt: skip
 
 
@@ -84,6 +86,8 @@ class Runtime:
         sensing = Sensing(self.cameras.vision, thresholds)
         self.cameras.rebuilt_hooks.append(lambda cam: sensing.baseline.pop(cam, None))  # the new one's is its baseline
         self.emergency = EmergencyModes(data_dir / "emergency.json", load_plans(config.plans), sensing, thresholds)
+        # Each street's emergency team, over the store and the current map (seeded on first use).
+        self.teams = Teams(team_store(self.store), lambda: self.city.city, self.city.grids_of)
         self.casework = CaseWork(self.store, self.dispatcher, self.bus, self.jobs.counters)
         self.triage = Triage(self.store, self.casework)  # confirm-first waits that ran out
         self.retention = Retention(config, self.store, self.jobs.counters)  # personal data past its time

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from command_center.city_map import CityMap
     from command_center.config import Config
     from command_center.emergency.service import EmergencyModes
+    from command_center.emergency.teams import Teams
     from command_center.evidence_access import EvidenceAccess
     from command_center.hub import Hub
     from command_center.jobs import Jobs
@@ -98,6 +99,11 @@ def clips(conn: HTTPConnection) -> ClipRecorder:
 
 def emergency(conn: HTTPConnection) -> EmergencyModes:
     return cast("EmergencyModes", _state(conn, "emergency"))
+
+
+def teams(conn: HTTPConnection) -> Teams:
+    """The streets' emergency teams: .all(), .view(), .of_worker(), .positions, .store."""
+    return cast("Teams", _state(conn, "teams"))
 
 
 def jobs(conn: HTTPConnection) -> Jobs:

@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 
 from command_center import audit
 from command_center.api import deps, emergency_plans, emergency_teams
-from command_center.api.emergency_teams import may_work_on, teams, who_of
+from command_center.api.emergency_teams import may_work_on, who_of
 from command_center.api.errors import ApiError, json_body
 from command_center.auth.middleware import principal_of
 from command_center.emergency.cap import cap_alert
@@ -119,7 +119,7 @@ async def start_mode(request: Request) -> JSONResponse:
     cameras = [(c.id, c.location.lon, c.location.lat) for c in config.cameras]
     drones = drone_ids(config, deps.cameras(request).tracks)
     plan = await emergency_plans.current_plan(request, cls)
-    assignees = await asyncio.to_thread(default_assignees, plan, teams(request), code)
+    assignees = await asyncio.to_thread(default_assignees, plan, deps.teams(request), code)
     modes, by = deps.emergency(request), await who_of(request)
     mode = await call(
         lambda: modes.start(
@@ -158,7 +158,7 @@ async def task_of(request: Request) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ApiError(404, "task not found", {"mode": mode_id, "task": task_id})
     mine: list[Row] = []
     if who.is_worker and who.worker_id:
-        mine = await asyncio.to_thread(teams(request).of_worker, who.worker_id)
+        mine = await asyncio.to_thread(deps.teams(request).of_worker, who.worker_id)
     if not may_work_on(who, task, [t["id"] for t in mine]):
         raise ApiError(403, "forbidden", "this task is neither yours nor your team's")
     return mode, task
@@ -188,7 +188,7 @@ async def task_assign(request: Request) -> JSONResponse:
     body = await json_body(request, required=True)
     mode = visible_mode(request, request.path_params["id"])
     task_id = request.path_params["task_id"]
-    service = teams(request)
+    service = deps.teams(request)
     worker, team_id = body.get("worker"), body.get("team")
     if (worker is None) == (team_id is None) or not isinstance(worker or team_id, str):
         raise ApiError(400, "worker or team required", "give one: a worker id, or a team id")
@@ -213,7 +213,7 @@ async def mine(request: Request) -> JSONResponse:
     who = principal_of(request)
     if not (who.is_worker and who.worker_id):
         return JSONResponse({"items": []})
-    team_ids = [t["id"] for t in await asyncio.to_thread(teams(request).of_worker, who.worker_id)]
+    team_ids = [t["id"] for t in await asyncio.to_thread(deps.teams(request).of_worker, who.worker_id)]
     items = []
     for mode in deps.emergency(request).active():
         tasks = [t for t in worker_tasks(mode, who.worker_id, team_ids) if not t["done"]]

@@ -23,7 +23,6 @@ from starlette.routing import BaseRoute, Route
 
 from command_center import audit
 from command_center.api import deps
-from command_center.api.emergency_teams import teams
 from command_center.api.errors import ApiError, json_body
 from command_center.auth.middleware import principal_of
 from command_center.emergency.plans import CLASSES, Plan
@@ -86,7 +85,7 @@ async def put_plan(request: Request) -> JSONResponse:
         plan = Plan.model_validate(body)
     except ValidationError as exc:
         raise ApiError(422, "invalid plan", problems(exc)) from None
-    known = {t["id"] for t in await asyncio.to_thread(teams(request).all)}
+    known = {t["id"] for t in await asyncio.to_thread(deps.teams(request).all)}
     unknown = [
         {"field": f"tasks.{i}.team", "reason": f"no emergency team {t.team!r}"}
         for i, t in enumerate(plan.tasks) if t.team and t.team not in known

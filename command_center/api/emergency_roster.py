@@ -24,7 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from command_center import audit
 from command_center.api import deps
-from command_center.api.emergency_teams import local_now, teams
+from command_center.api.emergency_teams import local_now
 from command_center.api.errors import ApiError, json_body
 from command_center.auth.middleware import principal_of
 from command_center.store.team_records import ROLES, Row
@@ -35,7 +35,7 @@ MAX_MEMBERS = 200
 
 
 async def _visible(request: Request, team_id: str) -> Row:
-    team = await asyncio.to_thread(teams(request).store.get_team, team_id)
+    team = await asyncio.to_thread(deps.teams(request).store.get_team, team_id)
     if team is None or not principal_of(request).sees_area(team["street_code"]):
         raise ApiError(404, "team not found", team_id)
     return team
@@ -78,7 +78,7 @@ def _check_worker(request: Request, worker_id: str) -> None:
 
 
 def _view(request: Request, team: Row) -> dict[str, Any]:
-    return teams(request).view(team, local_now(request), lambda _w: [])
+    return deps.teams(request).view(team, local_now(request), lambda _w: [])
 
 
 def _now() -> str:
@@ -87,7 +87,7 @@ def _now() -> str:
 
 async def list_teams(request: Request) -> JSONResponse:
     who = principal_of(request)
-    stored = await asyncio.to_thread(teams(request).all)
+    stored = await asyncio.to_thread(deps.teams(request).all)
     items = [_view(request, t) for t in stored if who.sees_area(t["street_code"])]
     return JSONResponse({"items": items, "total": len(items)})
 
@@ -104,7 +104,7 @@ async def create_team(request: Request) -> JSONResponse:
     team = {"id": f"team-{secrets.token_hex(4)}", "name": _name(body.get("name")), "street_code": street,
             "updated_at": _now(), "updated_by": who.user}  # fmt: skip
     members = _members(request, body.get("members", []))
-    await asyncio.to_thread(teams(request).store.save_team, team, members)
+    await asyncio.to_thread(deps.teams(request).store.save_team, team, members)
     await audit.record(deps.store(request), request, who, "team.create", team["id"], team["name"])
     return JSONResponse(_view(request, await _visible(request, team["id"])), status_code=201)
 
@@ -117,14 +117,14 @@ async def update_team(request: Request) -> JSONResponse:
     if "name" in body:
         row["name"] = _name(body["name"])
     members = _members(request, body["members"]) if "members" in body else None
-    await asyncio.to_thread(teams(request).store.save_team, row, members)
+    await asyncio.to_thread(deps.teams(request).store.save_team, row, members)
     await audit.record(deps.store(request), request, who, "team.update", team["id"], row["name"])
     return JSONResponse(_view(request, await _visible(request, team["id"])))
 
 
 async def delete_team(request: Request) -> JSONResponse:
     team = await _visible(request, request.path_params["id"])
-    await asyncio.to_thread(teams(request).store.delete_team, team["id"])
+    await asyncio.to_thread(deps.teams(request).store.delete_team, team["id"])
     await audit.record(deps.store(request), request, principal_of(request), "team.delete", team["id"], team["name"])
     return JSONResponse({"id": team["id"], "deleted": True})
 
@@ -137,7 +137,7 @@ async def put_member(request: Request) -> JSONResponse:
         raise ApiError(400, "worker_id required", "{worker_id, role: leader|member}")
     _check_worker(request, worker)
     who = principal_of(request)
-    await asyncio.to_thread(teams(request).store.put_team_member, team["id"], worker, role, _now(), who.user)
+    await asyncio.to_thread(deps.teams(request).store.put_team_member, team["id"], worker, role, _now(), who.user)
     await audit.record(deps.store(request), request, who, "team.member", team["id"], f"+{worker} {role}")
     return JSONResponse(_view(request, await _visible(request, team["id"])))
 
@@ -145,7 +145,7 @@ async def put_member(request: Request) -> JSONResponse:
 async def delete_member(request: Request) -> JSONResponse:
     team = await _visible(request, request.path_params["id"])
     worker, who = request.path_params["worker"], principal_of(request)
-    gone = await asyncio.to_thread(teams(request).store.delete_team_member, team["id"], worker, _now(), who.user)
+    gone = await asyncio.to_thread(deps.teams(request).store.delete_team_member, team["id"], worker, _now(), who.user)
     if not gone:
         raise ApiError(404, "not a member of this team", {"team": team["id"], "worker_id": worker})
     await audit.record(deps.store(request), request, who, "team.member", team["id"], f"-{worker}")

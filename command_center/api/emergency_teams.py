@@ -6,14 +6,13 @@ GET  /api/emergency/teams?near=lon,lat&limit=50
 POST /api/workers/{id}/position          the worker themself, while holding an open emergency
                                          task: {lon, lat, accuracy?}; published on `emergency`
 
-The Teams service is made on first use from the services on app.state (the composition
-root does not know it), and seeds the store's teams then when it has none.
+The Teams service comes from the composition root (runtime.py); it seeds the store's teams
+on first use when the store has none.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import datetime
 from typing import Any, TypeGuard
 
@@ -27,23 +26,10 @@ from command_center.api.errors import ApiError, int_param, json_body
 from command_center.auth.middleware import principal_of
 from command_center.auth.principal import Principal
 from command_center.emergency.service import OPEN_STATES, Who, worker_tasks
-from command_center.emergency.teams import Teams, nearest_first
+from command_center.emergency.teams import nearest_first
 from command_center.events import Event
-from command_center.store.team_records import team_store
 
-STATE_KEY = "emergency_teams"
 DEFAULT_LIMIT = 50
-POSITION_AUDIT_S = 600.0  # one audit row per user per ten minutes of looking at positions
-
-
-def teams(conn: HTTPConnection) -> Teams:
-    """The app's Teams (made on first use)."""
-    found: Teams | None = getattr(conn.app.state, STATE_KEY, None)
-    if found is None:
-        city = deps.city(conn)
-        found = Teams(team_store(deps.store(conn)), lambda: city.city, city.grids_of)
-        setattr(conn.app.state, STATE_KEY, found)
-    return found
 
 
 def local_now(conn: HTTPConnection) -> datetime:
@@ -55,7 +41,7 @@ async def who_of(request: Request) -> Who:
     """The caller as the timeline names them: a worker by name and team, staff by role."""
     who = principal_of(request)
     if who.is_worker and who.worker_id:
-        service = teams(request)
+        service = deps.teams(request)
         mine = await asyncio.to_thread(service.of_worker, who.worker_id)
         return {"actor": who.worker_id, "actor_name": service.name(who.worker_id), "actor_role": who.role,
                 "actor_team": mine[0]["name"] if mine else None}  # fmt: skip
@@ -94,7 +80,7 @@ async def list_teams(request: Request) -> JSONResponse:
     """The nearest `limit` teams (a city has hundreds; the page needs those near the scene)."""
     near = parse_near(request.query_params.get("near"))
     limit = int_param(request, "limit", DEFAULT_LIMIT, 1, 1000)
-    who, service = principal_of(request), teams(request)
+    who, service = principal_of(request), deps.teams(request)
     stored = await asyncio.to_thread(service.all)
     held = open_tasks(deps.emergency(request).active())
     now = local_now(request)
@@ -107,20 +93,13 @@ async def list_teams(request: Request) -> JSONResponse:
 
 
 async def audit_positions(request: Request, who: Principal, items: list[dict[str, Any]]) -> None:
-    """Where people are is personal data: a read that shows any position is audited, once per
-    user in POSITION_AUDIT_S (the emergency page reloads its teams as they change)."""
+    """Where people are is personal data: a read that shows any position is audited (once per
+    user in a while: Positions.read_audit_due)."""
     shown = sum(1 for team in items for m in team.get("members", ()) if m.get("position"))
     if not shown:
         return
-    # user → when their last position read was audited; per app, as the Teams service is
-    reads: dict[str, float] | None = getattr(request.app.state, "position_reads", None)
-    if reads is None:
-        reads = {}
-        request.app.state.position_reads = reads
-    now = time.monotonic()
-    if now - reads.get(who.user, -POSITION_AUDIT_S) < POSITION_AUDIT_S:
+    if not deps.teams(request).positions.read_audit_due(who.user):
         return
-    reads[who.user] = now
     await audit.record(deps.store(request), request, who, "team.positions.view", "emergency teams", f"{shown} positions")
 
 
@@ -139,7 +118,7 @@ async def post_position(request: Request) -> JSONResponse:
         raise ApiError(400, "lon and lat required", "numbers: lon in -180..180, lat in -90..90")
     if accuracy is not None and not (_number(accuracy) and 0 <= accuracy <= 100_000):
         raise ApiError(400, "bad accuracy", "metres, 0..100000")
-    service = teams(request)
+    service = deps.teams(request)
     mine = [t["id"] for t in await asyncio.to_thread(service.of_worker, worker_id)]
     # Only while they work an emergency task: a phone is not tracked otherwise.
     if not holds_open_task(request, worker_id, mine):

@@ -27,6 +27,7 @@ from dispatch.city.codes import ancestor_at, is_code
 
 TEAM_SIZE = 12
 POSITION_TTL_S = 2 * 3600  # a phone's last fix, kept this long (then it is no longer news)
+READ_AUDIT_S = 600.0  # one audit row per user per ten minutes of looking at positions
 
 
 def street_of(code: str | None) -> str | None:
@@ -70,6 +71,7 @@ class Positions:
 
     clock: Callable[[], float] = time.time
     fixes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    audited: dict[str, float] = field(default_factory=dict)  # user → when their last read was audited
 
     def put(self, worker_id: str, lon: float, lat: float, accuracy: float | None) -> dict[str, Any]:
         fix = {"worker_id": worker_id, "lon": lon, "lat": lat, "accuracy": accuracy, "ts": self.clock()}
@@ -82,6 +84,15 @@ class Positions:
             del self.fixes[worker_id]
             return None
         return fix
+
+    def read_audit_due(self, user: str) -> bool:
+        """Whether a read of positions by `user` goes to the audit log now: once per user in
+        READ_AUDIT_S (the emergency page reloads its teams as they change)."""
+        now = self.clock()
+        if now - self.audited.get(user, -READ_AUDIT_S) < READ_AUDIT_S:
+            return False
+        self.audited[user] = now
+        return True
 
 
 class Teams:
