@@ -146,9 +146,8 @@ class CaseWork:
 
     # actions and announcements
     async def act(self, case_id: str, action: str, actor: str, note: str = "", **changes: Any) -> Case:
-        before = await asyncio.to_thread(self.store.get_case, case_id)
-        case = await asyncio.to_thread(self.dispatcher.act, case_id, action, actor, note, **changes)
-        previous = before.assignee if before is not None and before.assignee != case.assignee else None
+        before, case = await asyncio.to_thread(self.dispatcher.step, case_id, action, actor, note, **changes)
+        previous = before.assignee if before.assignee != case.assignee else None
         await self.publish_case(case, created=False, previous_assignee=previous)
         return case
 

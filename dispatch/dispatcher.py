@@ -205,7 +205,11 @@ class Dispatcher:
                 case = replace(case, id=new_case_id(now))
         raise ConcurrentUpdate(f"no free case id in {RETRIES} draws")
 
-    def act(
+    def act(self, case_id: str, action: str, actor: str, note: str = "", **options: Any) -> Case:
+        """The case after one action (see `step`)."""
+        return self.step(case_id, action, actor, note, **options)[1]
+
+    def step(
         self,
         case_id: str,
         action: str,
@@ -215,8 +219,10 @@ class Dispatcher:
         expected_version: int | None = None,
         on_behalf_of: str | None = None,
         **params: Any,
-    ) -> Case:
-        """Apply one action with its parameters: `into` (merge); `until`, `hours` or `days` (defer);
+    ) -> tuple[Case, Case]:
+        """The case as the action found it and as it left it (whom it was taken from, say).
+
+        Apply one action with its parameters: `into` (merge); `until`, `hours` or `days` (defer);
         `department` (transfer); `photos` (feedback and checks: URLs to attach).
 
         `actor` is who really acts (the signed-in user): the timeline records them, and the
@@ -239,7 +245,7 @@ class Dispatcher:
                     # Best effort: the merge itself is stored; the survivor shows the incidents too.
                     with contextlib.suppress(ConcurrentUpdate, CaseNotFound):
                         self._attach_many(updated.merged_into, case.incident_ids, actor, f"merged {case.id}", now)
-                return updated
+                return case, updated
         raise ConcurrentUpdate(f"case {case_id} kept changing; reload and retry")
 
     def supervise(self, cases: list[Case], now: datetime | None = None) -> list[Supervision]:
