@@ -60,6 +60,9 @@ class TimeLimit(_Strict):
         return self.hours if self.hours is not None else float(self.days or 0) * hours_per_day
 
 
+VerifyPolicy = Literal["auto", "suggest", "off"]
+
+
 class Matter(_Strict):
     # `class` is a Python keyword: the field is `klass`, read and written as `class`.
     model_config = ConfigDict(
@@ -82,6 +85,13 @@ class Matter(_Strict):
     unconfirmed: Unconfirmed = Field(default="dispatch", description="confirm-first: when nobody confirmed in time")
     # The emergency class the wall offers to raise incident mode with (emergency/plans.py).
     emergency_class: Literal["natural_disaster", "accident", "public_health", "social_security"] | None = None
+    # Video verification (视频核查) of a video case reported handled: auto (the camera's verdict
+    # verifies or returns the case), suggest (an officer confirms the verdict in one click) or
+    # off (people check, as for every other case). `verify_hold_s`: how long the scene must
+    # stay clear; `verify_timeout_s`: how long the camera looks before it gives up (unsure).
+    verify: VerifyPolicy = "off"
+    verify_hold_s: float = Field(default=60.0, gt=0, le=3600)
+    verify_timeout_s: float = Field(default=300.0, gt=0, le=7200)
 
 
 class Catalog(BaseModel):

@@ -44,3 +44,29 @@ def test_the_rebuilt_checkpoint_matches_the_export_and_its_norms_are_calibrated(
     identity = [m for m in norms if torch.allclose(m.running_var, torch.full_like(m.running_var, 1 - m.eps))]
     assert norms and not identity  # every norm learnt its input's statistics
     assert all(torch.allclose(m.weight, (m.running_var + m.eps).sqrt()) for m in norms)
+
+
+@pytest.mark.skipif(not MODEL.exists(), reason="models/grid-yolo.onnx is not in this checkout")
+def test_a_model_with_more_classes_keeps_the_old_classes_outputs(tmp_path: Path) -> None:
+    """Classes are appended (vision/classes.py): a 16-class model warm-started from the 7-class
+    export gives the same boxes and the same scores for the first 7 classes."""
+    import cv2
+    import onnxruntime as ort
+    import torch
+
+    from scenes import SceneRenderer
+    from vision.train.warmstart import checkpoint_from_onnx
+
+    frame = cv2.resize(SceneRenderer(11, width=640, height=360, kind="street").render(20.0)[0], (320, 320))
+    x = np.ascontiguousarray(frame[:, :, ::-1].transpose(2, 0, 1) / 255.0, dtype=np.float32)[None]
+    session = ort.InferenceSession(str(MODEL), providers=["CPUExecutionProvider"])
+    exported = session.run(None, {session.get_inputs()[0].name: x})[0]
+    old = exported.shape[1] - 4
+    ckpt = checkpoint_from_onnx(MODEL, "yolov8n.yaml", old + 9, tmp_path / "init.pt")
+    model = torch.load(ckpt, weights_only=False)["model"].float().eval()
+    with torch.no_grad():
+        ours = model(torch.from_numpy(x))[0].numpy()
+    assert ours.shape[1] == exported.shape[1] + 9
+    assert np.abs(ours[:, : 4 + old] - exported).max() < 1e-2
+    with pytest.raises(ValueError, match="has shape"):
+        checkpoint_from_onnx(MODEL, "yolov8s.yaml", old, tmp_path / "wrong.pt")

@@ -308,3 +308,59 @@ emergency_plans = sa.Table(
     sa.Column("updated_by", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Text, nullable=False),
 )
+
+# Video verification (视频核查, command_center/verification.py): one row per check a camera
+# makes of a case's scene. purpose: verify (after feedback: is the problem gone?) or watch
+# (an open case: did it go away on its own?). mode: auto (the verdict acts on the case) or
+# suggest (an officer confirms it). state: checking → cleared | present | unsure; a
+# suggested verdict then becomes confirmed or rejected; cancelled when the case moved on.
+# doc: the request (region, labels, hold) and the decision's facts (label, zone, absent
+# seconds, frames seen) and evidence URLs (before, after, clip): the pages word them.
+verifications = sa.Table(
+    "verifications",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("case_id", sa.Text, nullable=False),
+    sa.Column("camera_id", sa.Text, nullable=False),
+    sa.Column("purpose", sa.Text, nullable=False),
+    sa.Column("mode", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("decided_at", sa.Text),
+    sa.Column("decided_by", sa.Text),
+    sa.Index("verifications_case", "case_id"),
+    sa.Index("verifications_state", "state", "created_at"),
+)
+
+# Flags on cases the video raised: self_resolved (the camera saw an open case's problem
+# go away before anyone reported it handled), recurred (a closed case's problem came back
+# at the same spot within the window; doc names the earlier case).
+case_flags = sa.Table(
+    "case_flags",
+    metadata,
+    sa.Column("case_id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("doc", sa.Text, nullable=False),
+    sa.Index("case_flags_kind", "kind", "created_at"),
+)
+
+# Suggested classes of reports (自动输出事件分类建议) and what the reporter or officer chose:
+# the feedback that retrains the report classifier. suggested: JSON [[matter_code, score], ...]
+# best first; chosen_code: the matter kept (null until someone chose).
+report_suggestions = sa.Table(
+    "report_suggestions",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("created_at", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # citizen, worker, officer
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("has_photo", sa.Boolean, nullable=False),
+    sa.Column("suggested", sa.Text, nullable=False),
+    sa.Column("chosen_code", sa.Text),
+    sa.Column("chosen_by", sa.Text),
+    sa.Column("chosen_at", sa.Text),
+    sa.Column("case_id", sa.Text),
+    sa.Index("report_suggestions_chosen", "chosen_at"),
+)

@@ -56,6 +56,22 @@ def _fire(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
     return PresenceRule(rule, zone.name, zone.polygon, labels, cfg.fire_frames, cooldown_s=cfg.cooldown_s)
 
 
+def _smoke(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
+    labels = _labels(zone, frozenset({"smoke"})) or frozenset({"smoke"})
+    return PresenceRule(rule, zone.name, zone.polygon, labels, cfg.fire_frames, cooldown_s=cfg.cooldown_s)
+
+
+def _piled_up(default: frozenset[str], count: int) -> RuleFactory:
+    """Many of one thing left standing together (shared bikes): a crowd of still objects."""
+
+    def build(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
+        hold = zone.dwell_s if zone.dwell_s is not None else cfg.dwell_s
+        labels = _labels(zone, default) or default
+        return CrowdRule(rule, zone.name, zone.polygon, zone.min_count or count, hold, labels, cfg.cooldown_s)
+
+    return build
+
+
 def _fallen(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
     down = zone.dwell_s if zone.dwell_s is not None else cfg.fallen_s
     return FallenRule(rule, zone.name, zone.polygon, down, _labels(zone, PEOPLE) or PEOPLE, cfg.cooldown_s)
@@ -72,11 +88,24 @@ _RULES: dict[str, RuleFactory] = {
     "illegal_parking": _staying(frozenset({"vehicle"})),
     "dumping": _staying(frozenset({"garbage"})),
     "stall": _staying(frozenset({"stall"})),
+    # Conditions of the street that stay until someone deals with them, one detector class each.
+    "overflowing_bin": _staying(frozenset({"overflowing_bin"})),
+    "construction_waste": _staying(frozenset({"construction_waste"})),
+    "piled_goods": _staying(frozenset({"piled_goods"})),
+    "banner": _staying(frozenset({"banner"})),
+    "laundry": _staying(frozenset({"laundry"})),
+    "waterlogging": _staying(frozenset({"waterlogging"})),
+    "fallen_tree": _staying(frozenset({"fallen_tree"})),
+    "road_damage": _staying(frozenset({"pothole"})),
+    "open_manhole": _staying(frozenset({"open_manhole"})),
+    "fire_lane": _staying(frozenset({"vehicle"})),  # any vehicle left in a fire lane's zone
+    "bike_pileup": _piled_up(frozenset({"bicycle"}), 5),
     "zone_intrusion": _intrusion,
     "label": _intrusion,  # any label present in the zone: set the zone's labels
     "loitering": _loitering,
     "crowding": _crowding,
     "fire": _fire,
+    "smoke": _smoke,
     "fallen_person": _fallen,
     "line_crossing": _line,
 }

@@ -1,6 +1,9 @@
 """Start training from an earlier run's ONNX export, so a CPU-only machine can build on
 hours already spent instead of starting from scratch again.
 
+A model with more classes than the export (new classes appended) keeps what the old class
+head learnt for the old classes; the new classes start from ultralytics' own initialisation.
+
 ultralytics exports with batch norm folded into each convolution, so the exported
 weight and bias go into the convolution and its batch norm becomes the identity
 (mean 0, variance 1 - eps, scale 1, shift = the folded bias): the rebuilt network
@@ -42,16 +45,14 @@ def checkpoint_from_onnx(
         tensor = torch.from_numpy(np.array(value, dtype=np.float32))  # a writable copy
         bn = modules.get(owner.removesuffix(".conv") + ".bn") if owner.endswith(".conv") else None
         if kind == "weight":
-            if tuple(module.weight.shape) != tuple(tensor.shape):
-                raise ValueError(f"{onnx_path}: {name} has shape {tuple(tensor.shape)}, {arch} wants {tuple(module.weight.shape)}")
-            module.weight.data.copy_(tensor)
+            _copy_rows(module.weight.data, tensor, f"{onnx_path}: {name}", arch)
         elif bn is not None:  # a folded batch norm: the bias moves into the norm's shift
             bn.weight.data.fill_(1.0)
             bn.bias.data.copy_(tensor)
             bn.running_mean.zero_()
             bn.running_var.fill_(1.0 - bn.eps)
         else:
-            module.bias.data.copy_(tensor)
+            _copy_rows(module.bias.data, tensor, f"{onnx_path}: {name}", arch)
         loaded += 1
     if loaded < len(exported) - 1:  # the DFL's fixed convolution is the only one allowed to miss
         raise ValueError(f"{onnx_path}: only {loaded} of {len(exported)} tensors fit {arch}")
@@ -60,6 +61,19 @@ def checkpoint_from_onnx(
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model, "train_args": {}}, out)
     return out
+
+
+def _copy_rows(target, source, what: str, arch: str) -> None:  # noqa: ANN001 - torch tensors
+    """Copy `source` into `target`. A model with more classes than the export (classes are only
+    ever appended, vision/classes.py) keeps the old classes' rows of the class head and leaves
+    the new rows as ultralytics initialised them; any other mismatch is an error."""
+    if tuple(target.shape) == tuple(source.shape):
+        target.copy_(source)
+        return
+    if tuple(target.shape[1:]) == tuple(source.shape[1:]) and source.shape[0] < target.shape[0]:
+        target[: source.shape[0]].copy_(source)
+        return
+    raise ValueError(f"{what} has shape {tuple(source.shape)}, {arch} wants {tuple(target.shape)}")
 
 
 def calibrate_norms(model, samples: list[Path], imgsz: int) -> None:  # noqa: ANN001 - a torch module
