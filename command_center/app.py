@@ -45,6 +45,8 @@ from command_center.api import (
     publish_keys,
     roster,
     settings,
+    suggestions,
+    verifications,
     webrtc,
 )
 from command_center.api.errors import error_response, handle_http_error
@@ -110,6 +112,7 @@ ROUTES: list[BaseRoute] = [
     *incidents.routes,
     *case_desk.routes,  # before cases: /api/cases/bulk is not a case id
     *cases.routes,
+    *verifications.routes,
     *grids.routes,
     *kpi.routes,
     *hotspots.routes,
@@ -126,6 +129,7 @@ ROUTES: list[BaseRoute] = [
     *matters.routes,
     *calendar.routes,
     *settings.routes,
+    *suggestions.routes,  # suggested classes of reports (自动输出事件分类建议)
     *public.routes,
     *basemap.routes,
     *openapi.routes,

@@ -17,6 +17,7 @@ from command_center.auth.config import AuthConfig
 from command_center.map_config import HttpUrl, MapConfig
 from dispatch.config import CityConfig, DispatchConfig
 from streams.config import SourceConfig
+from streams.ptz import PtzConfig
 from streams.webrtc import WebRTCConfig
 from vision.config import DetectorConfig, EvidenceConfig, RulesConfig, ZoneConfig
 
@@ -55,6 +56,10 @@ class CameraConfig(SourceConfig):
     # and a district admin manages the cameras filed under their district's grids.
     heading: float | None = Field(default=None, ge=0, le=360, description="degrees clockwise from north")
     fov_deg: float | None = Field(default=None, ge=1, le=360, description="horizontal field of view in degrees")
+    # Video verification (command_center/coverage.py) asks a camera whose view holds a case's point.
+    range_m: float | None = Field(
+        default=None, gt=0, le=5000, description="how far it sees things well enough to check them, metres; unset: 80"
+    )
     grid_code: str | None = Field(default=None, pattern=r"^[0-9]{1,15}$", description="the grid it is filed under")
     thresholds: dict[str, float] | None = Field(
         default=None, description="label (or default) → minimum detection score at this camera; unset: the detector's"
@@ -64,6 +69,19 @@ class CameraConfig(SourceConfig):
         description="telemetry may move it (a drone, a phone); unset: true for kind drone or a sim://drone feed."
         " A fixed camera's position never follows telemetry",
     )
+    # Which models watch it (docs/MODELS_PER_CAMERA.md): names of `detectors:`, `default` being `detector:`.
+    models: list[str] | None = Field(
+        default=None, min_length=1, max_length=8, description="named detectors run on this camera; unset: its group's, else [default]"
+    )
+    group: str | None = Field(default=None, min_length=1, description="a camera_groups entry whose models it shares")
+    ptz: PtzConfig | None = Field(default=None, description="a pan-tilt-zoom head: {kind: sim} or {kind: onvif, url, user, password}")
+
+    @field_validator("models")
+    @classmethod
+    def _distinct_models(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("a model is named twice")
+        return value
 
     @field_validator("thresholds")
     @classmethod
@@ -154,6 +172,27 @@ class PrivacyConfig(_Strict):
     view_audit_every_s: float = Field(default=300.0, ge=0, description="one evidence.view audit row per user and item per this")
 
 
+class VerificationConfig(_Strict):
+    """Video verification (视频核查, command_center/verification.py): per matter the catalogue
+    says whether a camera re-checks a handled video case (`verify`); these are the service's
+    own settings."""
+
+    enabled: bool = Field(default=True, description="false: no camera re-checks anything")
+    watch: bool = Field(default=True, description="watch a dispatched video case: flag it if the problem goes away by itself")
+    watch_every_s: float = Field(default=2.0, gt=0, le=60, description="a watch looks this often (spares the detector)")
+    watch_hold_s: float = Field(default=60.0, gt=0, le=3600, description="gone this long: flagged self_resolved")
+    watch_timeout_s: float = Field(default=4 * 3600.0, gt=0, le=7 * 86400.0)
+    recur_radius_m: float = Field(default=30.0, gt=0, le=1000, description="a closed case this near of the same matter: recurred")
+    recur_days: float = Field(default=7.0, gt=0, le=365, description="...closed within this many days")
+    pad: float = Field(default=0.3, ge=0, le=2, description="the incident box grown by this share of its size on each side")
+
+
+class CameraGroupConfig(_Strict):
+    """Settings cameras share by naming the group (`group:`); a camera's own win."""
+
+    models: list[str] = Field(min_length=1, max_length=8, description="named detectors its cameras run")
+
+
 class Config(_Strict):
     server: ServerConfig = Field(default_factory=ServerConfig)
     store: str = "sqlite:///var/command-center.db"
@@ -162,6 +201,10 @@ class Config(_Strict):
     catalog: Path = CONFIG_DIR / "matters.yaml"
     plans: Path = CONFIG_DIR / "plans.yaml"  # response plans (预案) for emergency mode
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    detectors: dict[str, DetectorConfig] = Field(
+        default_factory=dict, description="more models by name, for cameras' `models:` (`detector:` is `default`)"
+    )
+    camera_groups: dict[str, CameraGroupConfig] = Field(default_factory=dict)
     rules: RulesConfig = Field(default_factory=RulesConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
@@ -175,6 +218,7 @@ class Config(_Strict):
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     map: MapConfig = Field(default_factory=MapConfig)
+    verification: VerificationConfig = Field(default_factory=VerificationConfig)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("store")
@@ -205,6 +249,14 @@ class Config(_Strict):
                 raise ValueError(f"duplicate camera id {cam.id!r}")
             seen.add(cam.id)
         return self
+
+    @field_validator("detectors")
+    @classmethod
+    def _detector_names(cls, value: dict[str, DetectorConfig]) -> dict[str, DetectorConfig]:
+        for name in value:
+            if name == "default" or not name.replace("_", "").replace("-", "").isalnum():
+                raise ValueError(f"bad detector name {name!r}: letters, digits, - and _; 'default' is `detector:`")
+        return value
 
     @model_validator(mode="after")
     def _sharding_needs_redis(self) -> Config:
@@ -282,15 +334,15 @@ def _resolve_paths(config: Config, base_dir: Path) -> None:
     config.plans = resolve(config.plans)
     if config.city.geojson is not None:
         config.city.geojson = resolve(config.city.geojson)
-    if config.detector.model is not None:
-        config.detector.model = resolve(config.detector.model)
+    for detector in (config.detector, *config.detectors.values()):
+        if detector.model is not None:
+            detector.model = resolve(detector.model)
 
 
 def _check_references(config: Config, source: str) -> list[str]:
     # Imported here: the registries pull in backends that plain validation does not need.
     from dispatch.catalog import load_catalog
     from streams.registry import kinds
-    from vision.detectors import backends
     from vision.rules import build_rules, known_rules
 
     errors: list[str] = []
@@ -305,17 +357,10 @@ def _check_references(config: Config, source: str) -> list[str]:
     errors.extend(_check_plans(config.plans, source))
     if config.city.geojson is not None and not config.city.geojson.exists():
         errors.append(f"{source}: city.geojson: file not found: {config.city.geojson}")
-    if config.detector.backend not in backends():
-        errors.append(f"{source}: detector.backend: unknown backend {config.detector.backend!r}; known: {', '.join(backends())}")
-    if config.detector.model is not None and not config.detector.model.exists():
-        errors.append(f"{source}: detector.model: file not found: {config.detector.model}")
-    elif config.detector.backend == "onnx":
-        try:
-            from vision.detectors import create_detector
-
-            create_detector(config.detector)
-        except ValueError as exc:
-            errors.append(f"{source}: detector.model: {exc}")
+    errors.extend(_check_detector(config.detector, "detector", source))
+    for name, detector in config.detectors.items():
+        errors.extend(_check_detector(detector, f"detectors.{name}", source))
+    errors.extend(_check_models(config, source))
     rules = set(known_rules())
     for i, cam in enumerate(config.cameras):
         scheme = cam.url.split("://", 1)[0] if "://" in cam.url else ""
@@ -330,6 +375,46 @@ def _check_references(config: Config, source: str) -> list[str]:
                         build_rules([zone.model_copy(update={"rules": [rule]})], config.rules)
                     except ValueError as exc:
                         errors.append(f"{source}: cameras[{i}].zones[{j}].rules[{k}]: {exc}")
+    return errors
+
+
+def _check_detector(detector: DetectorConfig, key: str, source: str) -> list[str]:
+    from vision.detectors import backends, create_detector
+
+    if detector.backend not in backends():
+        return [f"{source}: {key}.backend: unknown backend {detector.backend!r}; known: {', '.join(backends())}"]
+    if detector.model is not None and not detector.model.exists():
+        return [f"{source}: {key}.model: file not found: {detector.model}"]
+    if detector.backend == "onnx":
+        try:
+            create_detector(detector)
+        except ValueError as exc:
+            return [f"{source}: {key}.model: {exc}"]
+    return []
+
+
+def _check_models(config: Config, source: str) -> list[str]:
+    """Every model a camera or group names is configured; every PTZ kind is known."""
+    from streams.ptz import ptz_kinds
+
+    known = ["default", *config.detectors]
+    errors = [
+        f"{source}: camera_groups.{group}.models[{j}]: unknown model {name!r}; known: {', '.join(known)}"
+        for group, entry in config.camera_groups.items()
+        for j, name in enumerate(entry.models)
+        if name not in known
+    ]
+    for i, cam in enumerate(config.cameras):
+        if cam.group is not None and cam.group not in config.camera_groups:
+            errors.append(
+                f"{source}: cameras[{i}].group: camera {cam.id!r} names unknown group {cam.group!r};"
+                f" known: {', '.join(config.camera_groups) or 'none'}"
+            )
+        for j, name in enumerate(cam.models or []):
+            if name not in known:
+                errors.append(f"{source}: cameras[{i}].models[{j}]: camera {cam.id!r} names unknown model {name!r}; known: {', '.join(known)}")
+        if cam.ptz is not None and cam.ptz.kind not in ptz_kinds():
+            errors.append(f"{source}: cameras[{i}].ptz.kind: unknown PTZ kind {cam.ptz.kind!r}; known: {', '.join(ptz_kinds())}")
     return errors
 
 

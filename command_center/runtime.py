@@ -35,7 +35,9 @@ from command_center.registry.changes import Follower
 from command_center.retention import Retention
 from command_center.store import Store, create_store
 from command_center.store.team_records import team_store
+from command_center.suggestions import ReportSuggestions
 from command_center.triage import Triage
+from command_center.verification import CameraChecks, Verifications
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.city import City
 from dispatch.dispatcher import Dispatcher
@@ -45,7 +47,8 @@ from vision.evidence import SnapshotStore
 # The services `app.build_app` puts on app.state, by the names api/deps.py reads.
 SERVICES = (
     "config", "store", "bus", "hub", "auth", "city", "catalog", "dispatcher", "casework", "cameras",
-    "recorder", "evidence", "snapshots", "clips", "emergency", "teams", "jobs", "registry",
+    "recorder", "evidence", "snapshots", "clips", "emergency", "teams", "jobs", "registry", "verifications",
+    "suggestions",
 )  # fmt: skip
 
 
@@ -75,9 +78,7 @@ class Runtime:
             camera_name=lambda cam_id: getattr(self.cameras.config_of(cam_id), "name", None),
         )  # fmt: skip
         evidence = config.evidence
-        self.clips = ClipRecorder(
-            data_dir / "clips", evidence.pre_s, evidence.post_s, self.recorder.clip_ready, evidence.clips
-        )
+        self.clips = ClipRecorder(data_dir / "clips", evidence.pre_s, evidence.post_s, self._clip_ready, evidence.clips)
         # The configuration's cameras overlaid by the registry's (registry/cameras.py).
         self.configured_cameras = boot_cameras(config, self.store)
         self.cameras = Cameras(config, self.bus, self.recorder.from_vision, self.clips)
@@ -90,8 +91,14 @@ class Runtime:
         self.teams = Teams(team_store(self.store), lambda: self.city.city, self.city.grids_of)
         self.casework = CaseWork(self.store, self.dispatcher, self.bus, self.jobs.counters)
         self.triage = Triage(self.store, self.casework)  # confirm-first waits that ran out
+        # Video verification (视频核查): the service follows cases; the camera side runs checks.
+        self.verifications = Verifications(config, self.store, self.bus, self.casework, self.cameras, self.jobs.counters)
+        self.camera_checks = CameraChecks(self.cameras, self.bus, self.snapshots, self.jobs.counters)
+        self.cameras.vision.on_verdict = self.camera_checks.on_verdict
         self.retention = Retention(config, self.store, self.jobs.counters)  # personal data past its time
         self.evidence = EvidenceAccess(config.privacy, data_dir)  # blurring by role, view audit
+        # Suggested classes of reports (自动输出事件分类建议): fitted on first use or `warm()`.
+        self.suggestions = ReportSuggestions(self.catalog, self.store, config.detector)
         self._register_jobs()
         self._follow_registry()
 
@@ -102,6 +109,22 @@ class Runtime:
         self.registry.on("cameras", CameraApplier(self.store, self.cameras, self.configured_cameras))
         work_calendar.follow(self.registry, self.store, self.dispatcher, self.config.dispatch)  # matters, calendar, settings
         self.jobs.add("registry", self.registry.run)
+
+    def _clip_ready(self, clip_id: str, path: object) -> None:
+        """A clip is encoded (clip-writer thread): a verification's ("V…") or an incident's."""
+        if clip_id.startswith("V"):
+            self.camera_checks.clip_ready(clip_id)
+        else:
+            self.recorder.clip_ready(clip_id, path)
+
+    def _start_checks(self, service: bool) -> None:
+        """Scene checks on this process's cameras; with `service`, the verification service too
+        (subscribed after the cameras' side: its restart re-requests must reach it)."""
+        self.camera_checks.bind(asyncio.get_running_loop())
+        self.jobs.spawn("camera-checks", self.camera_checks.run(self.camera_checks.subscribe()))
+        self.jobs.spawn("camera-checks-keep", self.camera_checks.keep())
+        if service:
+            self.jobs.spawn("verification", self.verifications.start_service(self.verifications.subscribe()))
 
     @staticmethod
     def _hub(config: Config, bus: Bus) -> Hub:
@@ -117,6 +140,8 @@ class Runtime:
         self.triage.register(self.jobs)
         self.retention.register(self.jobs)
         self.jobs.add("camera-watch", self.cameras.watch)
+        self.jobs.add("report-classifier", self.suggestions.run)  # the daily refit on people's choices
+        self.jobs.add("verification-sweep", self.verifications.sweep, singleton=True)  # checks never answered
 
     # lifecycle
     async def start(self) -> None:
@@ -126,6 +151,7 @@ class Runtime:
         hub_feed = feed_hub(self.bus.subscribe(TOPICS, "hub"), self.hub, self.city.area_of, self.cameras)
         self.jobs.spawn("hub-feed", hub_feed)
         self.jobs.spawn("intake", self.casework.take_in(self.bus.subscribe(["incidents"], "dispatcher")))
+        self._start_checks(service=True)
         self.cameras.start()
         self.jobs.start()
 
@@ -135,6 +161,7 @@ class Runtime:
         self.recorder.bind(asyncio.get_running_loop())
         await self.bus.start()
         self.cameras.start_vision_only()
+        self._start_checks(service=False)
         self.jobs.spawn("camera-watch", self.cameras.watch())
         self.jobs.spawn("registry", self.registry.run())  # cameras added or removed in the console
         self.retention.files_only = True  # a detection worker holds evidence, not the store's records

@@ -22,6 +22,8 @@ from command_center.auth.middleware import principal_of
 from command_center.city_map import CityMap
 from command_center.photos import PHOTO_ID, NotAnImage, PhotoStore, clean_photo
 from command_center.store import Store
+from command_center.store.verification_records import verification_store
+from command_center.verification import view as verification_view
 from dispatch.cases import ACTIONS, REASON_ACTIONS, ActorNotAllowed, Case, InvalidTransition
 from dispatch.dispatcher import BadParams, CaseNotFound, ConcurrentUpdate, UnknownMatter
 from dispatch.intake import Intake
@@ -122,7 +124,16 @@ async def report_case(request: Request) -> JSONResponse:
 
 async def get_case(request: Request) -> JSONResponse:
     case = await visible_case(request, request.path_params["id"])
-    return JSONResponse(deps.casework(request).case_view(case))
+    return JSONResponse(deps.casework(request).case_view(case) | await _video_checks(deps.store(request), case.id))
+
+
+async def _video_checks(store: Store, case_id: str) -> dict[str, Any]:
+    """The case's video verifications (视频核查) and flags (command_center/verification.py)."""
+    records = verification_store(store)
+    rows = await asyncio.to_thread(records.verifications_of, case_id)
+    flags = await asyncio.to_thread(records.flags_of, case_id)
+    return {"verifications": [verification_view(r) for r in rows],
+            "flags": [{k: v for k, v in f.items() if k != "case_id"} for f in flags]}  # fmt: skip
 
 
 async def act_on_case(request: Request) -> JSONResponse:

@@ -104,6 +104,9 @@ def rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/api/import/grids$", None, ADMIN, _city_admin),
         _rule(r"^/api/import/[a-z]+$", None, ADMIN),
         _rule(r"^/api/roster(/.*)?$", None, ADMIN),
+        # PTZ: the hall moves a camera to a preset (the endpoint scopes by jurisdiction); before
+        # the admins' camera rule, which would otherwise take this POST
+        _rule(r"^/api/cameras/[^/]+/ptz/preset$", frozenset({"POST"}), HALL),
         _rule(r"^/api/cameras(/.*)?$", frozenset({"POST", "PUT", "PATCH", "DELETE"}), ADMIN),
         _rule(r"^/api/matters/proposals/[^/]+/(approve|reject)$", None, ADMIN, _city_admin),
         _rule(r"^/api/matters(/.*)?$", READ, frozenset(STAFF)),
@@ -122,6 +125,17 @@ def rules(public_metrics: bool) -> list[Rule]:
         # the hall's case desk: search is scoped by the endpoint; these are the hall's alone
         _rule(r"^/api/cases/bulk$", None, HALL),
         _rule(r"^/api/cases/[^/]+/candidates$", READ, HALL),
+        # Suggested classes of reports (api/suggestions.py): asking is public like Open311 (the
+        # citizens' page; rate-limited), and so is recording the choice (the suggestion's id is
+        # the capability); the figures are the hall's; a case's suggestions are staff's (scoped).
+        _rule(r"^/api/suggestions/stats$", READ, HALL),
+        _rule(r"^/api/suggestions(/[^/]+/choice)?$", frozenset({"POST"}), None),
+        _rule(r"^/api/cases/[^/]+/suggestions$", READ, frozenset(STAFF)),
+        # video verification (视频核查, api/verifications.py): the hall reads and decides,
+        # scoped by the endpoints; its evidence is also the assigned worker's (a case the
+        # camera returned shows its frame on the terminal; the endpoint checks the assignment)
+        _rule(r"^/api/verifications/[^/]+/(after\.jpg|clip\.mp4)$", READ, ANY_ROLE),
+        _rule(r"^/api/verifications(/.*)?$", None, HALL),
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
         _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),
