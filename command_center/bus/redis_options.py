@@ -41,7 +41,8 @@ class RedisBusOptions:
     reclaim_every_s: float = 5.0
     # Subscriber names that every process must see in full (one group per process);
     # any other name is a group shared by its processes, each event to one of them.
-    fanout: frozenset[str] = field(default_factory=lambda: frozenset({"hub", "registry"}))
+    # camera-checks: a verification request must reach whichever process holds the camera.
+    fanout: frozenset[str] = field(default_factory=lambda: frozenset({"hub", "registry", "camera-checks"}))
     start: str = "0"  # where a new shared group begins: "0" (all kept) or "$" (new only)
     stale_s: float = 3600.0  # consumers and fan-out groups quiet this long are removed
     backoff_max_s: float = 5.0
