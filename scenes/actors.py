@@ -11,10 +11,12 @@ import numpy as np
 
 from scenes.camera import PoleCamera
 from scenes.motion import Track
-from scenes.paint import BGR, Label
+from scenes.paint import BGR, Box, Label
 from scenes.people import PersonLook, draw_lying, draw_upright
 from scenes.props import Pile, StallLook, draw_fire, draw_pile, draw_smoke, draw_stall
-from scenes.vehicles import VehicleModel, draw_bicycle, draw_vehicle
+from scenes.vehicles import VehicleModel, draw_bicycle, draw_parked_bicycle, draw_vehicle
+
+FLAT_DEPTH = 1000.0  # added to a flat prop's depth: farther than anything, so painted first
 
 
 class Actor(Protocol):
@@ -178,3 +180,45 @@ class Stall:
         p = self.track.at(t)
         is_open = self.open_from <= t < self.open_until
         return [("stall", draw_stall(img, cam, p.x, p.y, self.look, is_open))]
+
+
+class Look(Protocol):
+    def draw(self, img: np.ndarray, cam: PoleCamera, x: float, y: float, t: float) -> Box: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Prop:
+    """A thing that stands (or lies flat) at one ground spot for a while: a governance problem
+    with its detector label, or unlabelled scenery (`label` None: a normal bin, a closed cover)."""
+
+    x: float
+    y: float
+    t0: float
+    t1: float
+    look: Look
+    label: str | None
+    flat: bool = False  # painted on the ground: drawn before anything that stands on it
+
+    def depth(self, t: float) -> float:
+        return self.y + (FLAT_DEPTH if self.flat else 0.0)
+
+    def draw(self, img: np.ndarray, cam: PoleCamera, t: float) -> list[Label]:
+        box = self.look.draw(img, cam, self.x, self.y, t)
+        return [] if self.label is None else [(self.label, box)]
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedBike:
+    x: float
+    y: float
+    t0: float
+    t1: float
+    heading: float
+    frame: BGR
+    lean: float
+
+    def depth(self, t: float) -> float:
+        return self.y
+
+    def draw(self, img: np.ndarray, cam: PoleCamera, t: float) -> list[Label]:
+        return [("bicycle", draw_parked_bicycle(img, cam, self.x, self.y, self.heading, self.frame, self.lean))]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from scenes.actors import Actor, Car, Fire, Rubbish, Stall, Walker
+from scenes.holds import FOREVER
 from scenes.layout import Backdrop, Rect
 from scenes.motion import keyframes, walk
 from scenes.people import random_look
@@ -28,18 +29,42 @@ class SimEvent:
     where: tuple[float, float]
     zone: str | None
     actors: list[Actor] = field(default_factory=list)
-    span: tuple[float, float] = (0.0, 0.0)  # first actor in, last actor out
-    index: int = 0
+    span: tuple[float, float] = (0.0, 0.0)  # first actor in, last actor out (as staged)
+    index: int = 0  # the build number: seeds its actors
+    # ("resolved", at_s): handled then, everything gone; ("persisted", 0): never ends.
+    outcome: tuple[str, float] | None = None
+
+    def _cut(self, span: tuple[float, float]) -> tuple[float, float]:
+        if self.outcome is None:
+            return span
+        how, at_s = self.outcome
+        if how == "persisted":
+            return span[0], FOREVER
+        return span[0], max(span[0], min(span[1], at_s))
+
+    @property
+    def shown_span(self) -> tuple[float, float]:
+        """When the event's actors may be on stage, after any resolve or persist."""
+        return self._cut(self.span)
+
+    @property
+    def shown_active(self) -> tuple[float, float]:
+        """When the condition holds, after any resolve (cut short) or persist (for ever)."""
+        return self._cut(self.active_s)
 
     def as_dict(self) -> dict[str, Any]:
+        active = self.shown_active
+        end = self._cut((self.start_s, self.end_s))[1]
         return {
             "kind": self.kind,
             "start_s": round(self.start_s, 3),
-            "end_s": round(self.end_s, 3),
-            "active_s": (round(self.active_s[0], 3), round(self.active_s[1], 3)),
+            "end_s": round(end, 3),
+            "active_s": (round(active[0], 3), round(active[1], 3)),
             "where": (round(self.where[0], 1), round(self.where[1], 1)),
             "ground": (round(self.ground[0], 2), round(self.ground[1], 2)),
             "zone": self.zone,
+            "outcome": None if self.outcome is None else self.outcome[0],
+            "resolved_s": self.outcome[1] if self.outcome is not None and self.outcome[0] == "resolved" else None,
         }
 
 
@@ -50,8 +75,10 @@ class Stager:
 
     def stage(self, kind: str, rnd: random.Random, start: float, busy: list[tuple[float, float]]) -> SimEvent:
         """Build event `kind` starting at `start`, kept `busy` ground spots clear."""
+        from scenes.problem_events import BUILDERS  # they build on this class's placement
+
         self._busy = busy
-        ev: SimEvent = getattr(self, "_" + kind)(rnd, start)
+        ev: SimEvent = BUILDERS[kind](self, rnd, start) if kind in BUILDERS else getattr(self, "_" + kind)(rnd, start)
         ev.span = (min(a.t0 for a in ev.actors), max(a.t1 for a in ev.actors))
         return ev
 
@@ -66,12 +93,14 @@ class Stager:
         size: tuple[float, float] = (2.0, 2.0),
         min_scale: float = 0.02,
         within: Rect | None = None,
+        road: list[tuple[float, float]] | None = None,
     ) -> tuple[float, float, str]:
-        """A ground spot for an event: on a walkway (or inside `within`), in view, at least
-        `room` metres from other running events, big enough on screen (`min_scale` × image
-        width pixels per metre) and not hidden behind a tree or post (`size`: w, h metres)."""
+        """A ground spot for an event: on a walkway (or inside `within`, or on the `road`
+        bands), in view, at least `room` metres from other running events, big enough on
+        screen (`min_scale` × image width pixels per metre) and not hidden behind a tree or
+        post (`size`: w, h metres)."""
         b = self.b
-        bands = b.event_bands or b.walkways
+        bands = road or b.event_bands or b.walkways
         busy = self._busy
         best: tuple[float, float, float, str] | None = None
         for _ in range(60):
@@ -88,7 +117,10 @@ class Stager:
                 if hi <= lo:
                     continue
                 x = rnd.uniform(lo, hi)
-                zone = ("sidewalk" if i == 0 else "sidewalk-far") if b.kind == "street" else "plaza"
+                if road:
+                    zone = "road"
+                else:
+                    zone = ("sidewalk" if i == 0 else "sidewalk-far") if b.kind == "street" else "plaza"
             hidden = self._hidden(x, y, *size)
             small = b.cam.scale(x, y) < min_scale * b.cam.width
             crowded = not all(math.dist((x, y), g) > room for g in busy)
@@ -222,9 +254,14 @@ class Stager:
         return x + r * math.cos(a), min(max(y + 0.6 * r * math.sin(a), g.y0 - 2.0), g.y1)
 
     def _illegal_parking(self, rnd: random.Random, start: float) -> SimEvent:
+        assert self.b.no_parking is not None
+        return self.park_in(rnd, start, "illegal_parking", self.b.no_parking, "no-parking")
+
+    def park_in(self, rnd: random.Random, start: float, kind: str, zone: Rect, zone_name: str) -> SimEvent:
+        """A car pulls out of the near lane into the marked `zone` and stays a while."""
         b = self.b
-        zone, lane, park = b.no_parking, b.lanes[0], b.park_lane
-        assert zone is not None and park is not None
+        lane, park = b.lanes[0], b.park_lane
+        assert park is not None
         model = random_vehicle(rnd)
         while model.kind == "bus":
             model = random_vehicle(rnd)
@@ -253,16 +290,7 @@ class Stager:
         self.traffic.block_lane(lane.y, t_stop + hold - 1.0, frames[-1][0] + 1.0)
         u, _ = self._where(xs, ys)
         _, vb = self._where(xs, ys - model.width / 2)
-        return SimEvent(
-            "illegal_parking",
-            start,
-            t_stop + hold,
-            (t_stop, t_stop + hold),
-            (xs, ys),
-            (u, vb),
-            "no-parking",
-            [car],
-        )
+        return SimEvent(kind, start, t_stop + hold, (t_stop, t_stop + hold), (xs, ys), (u, vb), zone_name, [car])
 
     def _garbage(self, rnd: random.Random, start: float) -> SimEvent:
         r = self.b.vending

@@ -48,6 +48,7 @@ class Backdrop:
     bike_lanes: list[Lane] = field(default_factory=list)
     park_lane: Lane | None = None
     no_parking: Rect | None = None
+    fire_lane: Rect | None = None  # a street's 消防通道 box in the parking strip
     vending: Rect | None = None  # where a plaza's stalls and dumped rubbish turn up
     obstacles: list[tuple[float, float, float]] = field(default_factory=list)  # (x, y, radius)
     event_bands: list[tuple[float, float]] = field(default_factory=list)  # depth bands for event spots

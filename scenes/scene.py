@@ -4,12 +4,14 @@ exact ground-truth boxes for everything visible in each frame."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from scenes.actors import Actor
 from scenes.events import EventPlanner
+from scenes.fixtures import place_fixtures
 from scenes.layout import Backdrop, Polygon
 from scenes.lighting import Grade, Noise, finish, random_grade
 from scenes.paint import Box, Label, clip_box
@@ -19,7 +21,24 @@ from scenes.traffic import Traffic
 
 # Every name a rendered label carries (street, plaza and drone views). Plain strings: the
 # renderer knows no model; vision/classes.py maps them to the detector's class ids.
-LABELS = ("person", "vehicle", "bicycle", "fire", "smoke", "garbage", "stall")
+LABELS = (
+    "person",
+    "vehicle",
+    "bicycle",
+    "fire",
+    "smoke",
+    "garbage",
+    "stall",
+    "overflowing_bin",
+    "construction_waste",
+    "piled_goods",
+    "banner",
+    "laundry",
+    "waterlogging",
+    "fallen_tree",
+    "pothole",
+    "open_manhole",
+)
 SCENE_KINDS = ("street", "plaza")
 MIN_SIDE_PX = 4.0
 MAX_HIDDEN = 0.85  # drop a label when more than this share of its box is hidden
@@ -38,7 +57,12 @@ class SceneRenderer:
         randomize: bool = False,
         noise_sigma: float = 1.5,
         density: float = 1.0,
+        kinds: Sequence[str] | None = None,
+        standing_problems: int = 0,
     ) -> None:
+        """`kinds` limits the scheduled event kinds (default: every kind the scene stages,
+        scenes.events.STREET_KINDS or PLAZA_KINDS); `standing_problems` props of the
+        governance kinds stand through the whole scene, outside any event (training data)."""
         if kind not in SCENE_KINDS:
             raise ValueError(f"unknown scene kind {kind!r}; expected one of {', '.join(SCENE_KINDS)}")
         if width < 64 or height < 64:
@@ -52,7 +76,13 @@ class SceneRenderer:
         build = build_street if kind == "street" else build_plaza
         self.backdrop: Backdrop = build(width, height, rnd, randomize)
         self.traffic = Traffic(self.backdrop, seed, density)
-        self.planner = EventPlanner(self.backdrop, self.traffic, seed, event_every_s, first_event_s)
+        self.planner = EventPlanner(self.backdrop, self.traffic, seed, event_every_s, first_event_s, kinds)
+        # Normal bins and closed manhole covers, so "overflowing" and "open" mean something.
+        # Their own generator: the street, its traffic and its events stay as they were.
+        self._fixtures = place_fixtures(self.backdrop, random.Random(f"{seed}/{kind}/fixtures"))
+        if standing_problems:
+            problems = random.Random(f"{seed}/{kind}/standing")
+            self._fixtures += self.planner.standing_problems(standing_problems, problems)
         lamps = [o.lamp for o in self.backdrop.occluders if o.lamp is not None]
         self.grade = random_grade(rnd, width, height, lamps) if randomize else Grade(noise_sigma=noise_sigma)
         self._noise = Noise(width, height, self.grade.noise_sigma, rnd.getrandbits(32))
@@ -75,11 +105,28 @@ class SceneRenderer:
         return self.events_until(3600.0)
 
     def events_until(self, t: float) -> list[dict[str, Any]]:
-        return [e.as_dict() for e in self.planner.until(t)]
+        """Events that start before t, by start; "index" is the position in this list (final:
+        no event added later starts earlier), the number `resolve` and `persist` take."""
+        return [{**e.as_dict(), "index": i} for i, e in enumerate(self.planner.until(t))]
+
+    def event_at(self, t: float) -> list[dict[str, Any]]:
+        """Events whose condition holds at t (after any resolve or persist)."""
+        return [e for e in self.events_until(t) if e["active_s"][0] <= t < e["active_s"][1]]
+
+    def resolve(self, index: int, at_s: float) -> None:
+        """Event `index` is handled at scene time `at_s`: from then on all its actors (the
+        stall, the pile, the parked car, the fire, the prop, and whoever came with them) are
+        gone. Frames stay a pure function of t; rebuilding a pruned event keeps the change."""
+        self.planner.resolve(index, at_s)
+
+    def persist(self, index: int) -> None:
+        """Event `index` never ends: what holds its condition (the pile, the parked car, the
+        fire, the crowd) stays as it is at the end of the natural active span, for ever."""
+        self.planner.persist(index)
 
     def render(self, t: float) -> tuple[np.ndarray, list[tuple[str, Box]]]:
         staged = self.planner.active(t)  # first: staging an event may close a lane to traffic
-        actors: list[Actor] = self.traffic.active(t) + staged
+        actors: list[Actor] = self.traffic.active(t) + staged + self._fixtures
         depths = [a.depth(t) for a in actors]
         order = sorted(range(len(actors)), key=lambda i: -depths[i])
         img = self.backdrop.image.copy()

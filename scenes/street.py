@@ -23,6 +23,7 @@ PAVING: tuple[BGR, ...] = (
 )
 WHITE: BGR = (225, 228, 228)
 YELLOW: BGR = (40, 190, 230)
+RED: BGR = (40, 40, 200)
 
 
 def build_street(width: int, height: int, rnd: random.Random, varied: bool) -> Backdrop:
@@ -59,6 +60,7 @@ def build_street(width: int, height: int, rnd: random.Random, varied: bool) -> B
     zone_len = rnd.uniform(7.5, 10.0)
     zx = rnd.uniform(lo + 0.3 * (hi - lo), hi - 0.3 * (hi - lo))
     no_parking = Rect(zx - zone_len / 2, zx + zone_len / 2, park0 + 0.15, park1 - 0.1)
+    fire_lane = _fire_lane(no_parking, lo, hi)
 
     img = np.empty((height, width, 3), dtype=np.uint8)
     paint_sky(img, cam, rnd)
@@ -68,7 +70,7 @@ def build_street(width: int, height: int, rnd: random.Random, varied: bool) -> B
     paving = rnd.choice(PAVING)
     _sidewalk(img, cam, x_lo, x_hi, kerb - 14.0, kerb, paving)
     _sidewalk(img, cam, x_lo, x_hi, far_kerb, facade_y + 0.5, shade(paving, 1.05))
-    _road(img, cam, rnd, x_lo, x_hi, lanes, park0, park1, bike_lanes, no_parking, asphalt)
+    _road(img, cam, rnd, x_lo, x_hi, lanes, park0, park1, bike_lanes, (no_parking, fire_lane), asphalt)
     _kerbs(img, cam, x_lo, x_hi, kerb, far_kerb)
 
     fx = cam.visible_x(facade_y, 0.0, pad_px=width)
@@ -87,6 +89,7 @@ def build_street(width: int, height: int, rnd: random.Random, varied: bool) -> B
         bike_lanes=bike_lanes,
         park_lane=park_lane,
         no_parking=no_parking,
+        fire_lane=fire_lane,
         event_bands=[(kerb - 2.0, kerb - 0.7), (far_kerb + 1.8, facade_y - 0.8)],
     )
     _street_furniture(backdrop, rnd, kerb, far_kerb, varied)
@@ -94,8 +97,10 @@ def build_street(width: int, height: int, rnd: random.Random, varied: bool) -> B
     # (the usual zone anchor) sits at its lowest pixel, which for a car seen at an angle lies
     # nearer the camera than the ground under the car's middle.
     reach = Rect(no_parking.x0 - 0.3, no_parking.x1 + 0.3, no_parking.y0 - 1.0, no_parking.y1 + 0.2)
+    fire_reach = Rect(fire_lane.x0 - 0.3, fire_lane.x1 + 0.3, fire_lane.y0 - 1.0, fire_lane.y1 + 0.2)
     backdrop.zones = {
         "no-parking": ground_polygon(cam, reach),
+        "fire-lane": ground_polygon(cam, fire_reach),
         "road": band_polygon(cam, park0, far_kerb),
         "sidewalk": band_polygon(cam, kerb - 14.0, kerb),
         "sidewalk-far": band_polygon(cam, far_kerb, facade_y),
@@ -135,9 +140,10 @@ def _road(
     park0: float,
     park1: float,
     bike_lanes: list[Lane],
-    zone: Rect,
+    boxes: tuple[Rect, Rect],
     asphalt: BGR,
 ) -> None:
+    zone, fire_lane = boxes
     for _ in range(rnd.randint(2, 5)):
         # Repair patches and stains break up the flat asphalt.
         px, py = rnd.uniform(-25, 25), rnd.uniform(park0, lanes[-1].y)
@@ -166,7 +172,7 @@ def _road(
         stripe(lanes[-1].y + lanes[-1].width / 2, 0.15, WHITE)
     # Parking bays along the kerb, except inside the no-parking box.
     for x in np.arange(-60.0, 60.0, 6.0):
-        if zone.x0 - 0.5 <= x <= zone.x1 + 0.5:
+        if any(r.x0 - 0.5 <= x <= r.x1 + 0.5 for r in boxes):
             continue
         fill_many(img, ground_strip(cam, x - 0.06, x + 0.06, park0, park1), WHITE)
     # Zebra crossing away from the no-parking box.
@@ -175,6 +181,45 @@ def _road(
     for y in np.arange(park1 + 0.3, lanes[-1].y + lanes[-1].width / 2 - 0.3, 1.0):
         fill_many(img, ground_strip(cam, cx - 2.0, cx + 2.0, float(y), float(y) + 0.5), shade(WHITE, 0.95))
     _hatched(img, cam, zone)
+    _fire_hatched(img, cam, fire_lane)
+
+
+def _fire_lane(no_parking: Rect, lo: float, hi: float) -> Rect:
+    """A fire lane (消防通道) in the parking strip, on the roomier side of the no-parking box.
+
+    Its own generator, seeded by the box: the street's other draws stay as they were.
+    """
+    rnd = random.Random(f"fire-lane/{no_parking.x0:.6f}")
+    length, gap = rnd.uniform(7.0, 10.0), rnd.uniform(1.5, 3.0)
+    if hi - no_parking.x1 >= no_parking.x0 - lo:
+        x0 = no_parking.x1 + gap
+        return Rect(x0, x0 + max(5.5, min(length, hi - 3.0 - x0)), no_parking.y0, no_parking.y1)
+    x1 = no_parking.x0 - gap
+    return Rect(x1 - max(5.5, min(length, x1 - lo - 3.0)), x1, no_parking.y0, no_parking.y1)
+
+
+def _fire_hatched(img: np.ndarray, cam: PoleCamera, r: Rect) -> None:
+    """A red-bordered box with yellow hatching and red lettering: no stopping, ever."""
+    s = cam.scale(*r.centre)
+    w = 0.2
+    for y0, y1 in ((r.y0, r.y0 + w), (r.y1 - w, r.y1)):
+        fill_many(img, ground_strip(cam, r.x0, r.x1, y0, y1, step=2.0), RED, aa=True)
+    for x0, x1 in ((r.x0, r.x0 + w), (r.x1 - w, r.x1)):
+        fill_many(img, ground_strip(cam, x0, x1, r.y0, r.y1), RED, aa=True)
+    depth = r.y1 - r.y0
+    for c in np.arange(r.x0 + 0.3, r.x1 + depth, 0.9):  # sloping the other way from the no-parking box
+        ax = min(c, r.x1)
+        a = (ax, r.y0 + (c - ax))
+        bx = max(c - depth, r.x0)
+        b = (bx, r.y0 + (c - bx))
+        if a[0] - b[0] < 0.1:
+            continue
+        p, q = cam.point(*a), cam.point(*b)
+        line(img, p[:2], q[:2], YELLOW, max(1.0, 0.09 * s))
+    cx, cy = r.centre
+    for k in range(4):  # 消防通道, as four red glyph blocks along the box
+        gx = cx + (k - 1.5) * 0.8
+        fill_many(img, ground_strip(cam, gx - 0.3, gx + 0.3, cy - 0.45, cy + 0.45), RED, aa=True)
 
 
 def _hatched(img: np.ndarray, cam: PoleCamera, r: Rect) -> None:

@@ -6,6 +6,7 @@ import math
 import random
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from scenes.camera import PoleCamera
@@ -198,3 +199,46 @@ def draw_bicycle(
         float(pts[:, 1].max()),
     )
     return bike_box, rider_box
+
+
+def draw_parked_bicycle(
+    img: np.ndarray, cam: PoleCamera, x: float, y: float, heading: float, frame: BGR, lean: float = 0.0
+) -> Box:
+    """A riderless bicycle standing on (x, y), pointing `heading` radians from +x.
+
+    Wheels are projected circles, so a bike seen nose-on (parked in a row across the pavement)
+    narrows to the ellipses a camera sees.
+    """
+    ca, sa = math.cos(heading), math.sin(heading)
+    cl, sl = math.cos(lean), math.sin(lean)  # leaning on its stand, sideways
+
+    def at(a: float, z: float) -> np.ndarray:
+        side = z * sl
+        return np.array((x + a * ca - side * sa, y + a * sa + side * ca, z * cl))
+
+    s = cam.scale(x, y)
+    thick = max(1.0, 0.045 * s)
+    ang = np.linspace(0, 2 * np.pi, 20, endpoint=False)
+    pts = []
+    for hub in (-0.52, 0.52):
+        wheel = np.stack([at(hub + 0.34 * np.cos(k), 0.34 + 0.34 * np.sin(k)) for k in ang])
+        uv = cam.project(wheel)[0]
+        cv2_poly(img, uv, (30, 30, 30), max(1.0, 0.06 * s))
+        pts.append(uv)
+    rear, front, bb = at(-0.52, 0.34), at(0.52, 0.34), at(0.0, 0.3)
+    seat, head, bars = at(-0.2, 0.95), at(0.38, 0.9), at(0.42, 1.05)
+    joints = cam.project(np.stack([rear, front, bb, seat, head, bars, at(-0.05, 0.92), at(-0.3, 0.98), at(-0.1, 0.98)]))[0]
+    r_, f_, b_, s_, h_, bar_, st_, sa_, sb_ = joints
+    for p, q in ((r_, b_), (b_, s_), (s_, r_), (b_, h_), (h_, f_), (st_, h_)):
+        line(img, p, q, frame, thick)
+    line(img, h_, bar_, (40, 40, 40), thick)
+    line(img, sa_, sb_, (25, 25, 25), max(1.0, 0.06 * s))  # the saddle
+    pts.append(joints)
+    allp = np.concatenate(pts)
+    return (float(allp[:, 0].min()), float(allp[:, 1].min()), float(allp[:, 0].max()), float(allp[:, 1].max()))
+
+
+def cv2_poly(img: np.ndarray, uv: np.ndarray, colour: BGR, thickness: float) -> None:
+    """A closed outline at sub-pixel precision."""
+    pts = np.round(uv * 16).astype(np.int32).reshape(-1, 1, 2)
+    cv2.polylines(img, [pts], True, colour, max(1, round(thickness)), cv2.LINE_AA, 4)

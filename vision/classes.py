@@ -8,7 +8,25 @@ rendered label to its id here.
 
 from __future__ import annotations
 
-CLASSES: tuple[str, ...] = ("person", "vehicle", "bicycle", "fire", "smoke", "garbage", "stall")
+CLASSES: tuple[str, ...] = (
+    "person",
+    "vehicle",
+    "bicycle",
+    "fire",
+    "smoke",
+    "garbage",
+    "stall",
+    # Governance problems (added together; a model trained before knows the first seven only).
+    "overflowing_bin",
+    "construction_waste",
+    "piled_goods",
+    "banner",
+    "laundry",
+    "waterlogging",
+    "fallen_tree",
+    "pothole",
+    "open_manhole",
+)
 
 
 def class_id(name: str) -> int:

@@ -1,8 +1,10 @@
 """Rendered training data in YOLO format: street, plaza and drone frames with exact labels.
 
-Frames are drawn with randomized light, scale, occlusion, blur and noise, and half
+Frames are drawn with randomized light, scale, occlusion, blur and noise, and most
 of them at moments when an event (fire, a fallen person, a crowd, a parked car,
-garbage, a stall) is on screen, so the rare classes are not starved. A held-out
+garbage, a stall, and the governance problems: an overflowing bin, rubble, piled
+goods, a banner, laundry, standing water, a fallen tree, a pothole, an open manhole,
+a bike pile-up) is on screen, so the rare classes are not starved. A held-out
 set is the same recipe with another seed: no scene layout is shared.
 
 Most samples are model-input-sized crops at the camera's own scale, because that is
@@ -30,7 +32,16 @@ from scenes import AerialRenderer, SceneRenderer
 from vision.classes import CLASSES, class_id
 
 FRAMES_PER_SCENE = 8
-SCENE_SPAN_S = 400.0  # render within the first minutes: every event kind occurs by then
+# Training scenes stage an event every 12–15 s (a camera in the field sees far fewer): with
+# 17 kinds a round takes at most 17 × 15 × 1.25 s, so every kind occurs within the span.
+EVENT_EVERY_S = (12.0, 15.0)
+SCENE_SPAN_S = 340.0
+# Small flat marks far down the road fall under `min_box` more often than a stall does:
+# their events are picked more often, so they end up with about as many instances.
+# Governance problems standing through a whole scene, besides those its events stage: real
+# ones stay for days, and 9 new classes would otherwise each be rarer than garbage.
+STANDING_PROBLEMS = (0, 1, 2, 3)
+KIND_WEIGHT = {"pothole": 1.6, "open_manhole": 1.8, "waterlogging": 1.2, "construction_waste": 1.3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +112,17 @@ def render_frames(spec: DatasetSpec) -> Iterator[tuple[np.ndarray, list[Label]]]
                 made += 1
             continue
         kind = rng.choice(("street", "plaza"))
-        scene = SceneRenderer(scene_seed, width=w, height=h, kind=kind, randomize=True, density=rng.uniform(0.6, 1.6))
+        scene = SceneRenderer(
+            scene_seed,
+            width=w,
+            height=h,
+            kind=kind,
+            randomize=True,
+            density=rng.uniform(0.6, 1.6),
+            event_every_s=rng.uniform(*EVENT_EVERY_S),
+            first_event_s=rng.uniform(2.0, 10.0),
+            standing_problems=rng.choice(STANDING_PROBLEMS),
+        )
         times = sorted(_sample_times(scene, rng, spec.event_share))
         for t in times[: spec.images - made]:
             yield scene.render(t)
@@ -109,11 +130,12 @@ def render_frames(spec: DatasetSpec) -> Iterator[tuple[np.ndarray, list[Label]]]
 
 
 def _sample_times(scene: SceneRenderer, rng: random.Random, event_share: float) -> list[float]:
-    events = [e for e in scene.events if e["active_s"][0] < SCENE_SPAN_S]
+    events = [e for e in scene.events_until(SCENE_SPAN_S) if e["active_s"][0] < SCENE_SPAN_S]
+    weights = [KIND_WEIGHT.get(e["kind"], 1.0) for e in events]
     times = []
     for _ in range(FRAMES_PER_SCENE):
         if events and rng.random() < event_share:
-            start, end = rng.choice(events)["active_s"]
+            start, end = rng.choices(events, weights)[0]["active_s"]
             times.append(rng.uniform(start, min(end, SCENE_SPAN_S)))
         else:
             times.append(rng.uniform(0, SCENE_SPAN_S))

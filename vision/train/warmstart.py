@@ -45,14 +45,14 @@ def checkpoint_from_onnx(
         tensor = torch.from_numpy(np.array(value, dtype=np.float32))  # a writable copy
         bn = modules.get(owner.removesuffix(".conv") + ".bn") if owner.endswith(".conv") else None
         if kind == "weight":
-            _copy_rows(module.weight.data, tensor, f"{onnx_path}: {name}", arch)
+            _copy_rows(module.weight.data, tensor, f"{onnx_path}: {name}", arch, classes)
         elif bn is not None:  # a folded batch norm: the bias moves into the norm's shift
             bn.weight.data.fill_(1.0)
-            bn.bias.data.copy_(tensor)
+            _copy_rows(bn.bias.data, tensor, f"{onnx_path}: {name}", arch, classes)
             bn.running_mean.zero_()
             bn.running_var.fill_(1.0 - bn.eps)
         else:
-            _copy_rows(module.bias.data, tensor, f"{onnx_path}: {name}", arch)
+            _copy_rows(module.bias.data, tensor, f"{onnx_path}: {name}", arch, classes)
         loaded += 1
     if loaded < len(exported) - 1:  # the DFL's fixed convolution is the only one allowed to miss
         raise ValueError(f"{onnx_path}: only {loaded} of {len(exported)} tensors fit {arch}")
@@ -63,14 +63,15 @@ def checkpoint_from_onnx(
     return out
 
 
-def _copy_rows(target, source, what: str, arch: str) -> None:  # noqa: ANN001 - torch tensors
+def _copy_rows(target, source, what: str, arch: str, classes: int) -> None:  # noqa: ANN001 - torch tensors
     """Copy `source` into `target`. A model with more classes than the export (classes are only
     ever appended, vision/classes.py) keeps the old classes' rows of the class head and leaves
     the new rows as ultralytics initialised them; any other mismatch is an error."""
     if tuple(target.shape) == tuple(source.shape):
         target.copy_(source)
         return
-    if tuple(target.shape[1:]) == tuple(source.shape[1:]) and source.shape[0] < target.shape[0]:
+    head = target.shape[0] == classes and source.shape[0] < classes  # the class head's outputs
+    if head and tuple(target.shape[1:]) == tuple(source.shape[1:]):
         target[: source.shape[0]].copy_(source)
         return
     raise ValueError(f"{what} has shape {tuple(source.shape)}, {arch} wants {tuple(target.shape)}")
