@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         "detect": _detect,
         "train": _train,
         "bench": _bench,
+        "evaluate-verify": _evaluate_verify,
+        "train-reports": _train_reports,
+        "evaluate-reports": _evaluate_reports,
     }[args.command]
     return handler(args)
 
@@ -138,6 +141,24 @@ def _model_commands(sub: Any) -> None:
     bench = sub.add_parser("bench", help="benchmarks; the last line is 'ratio: X.XX' against a baseline")
     bench.add_argument("name", choices=BENCHMARKS)
     bench.add_argument("args", nargs=argparse.REMAINDER, help="options of the benchmark (see NAME --help)")
+
+    verify = sub.add_parser("evaluate-verify", help="video verification on rendered scenes: handled vs still there")
+    verify.add_argument("--model", type=Path, default=Path("models/grid-yolo.onnx"))
+    verify.add_argument("--pairs", type=int, default=48, help="events checked, half of them handled")
+    verify.add_argument("--hold-s", type=float, default=15.0, help="seconds of empty region that clear a case")
+    verify.add_argument("--json", action="store_true", help="one JSON object, every pair included")
+    _report_classifier_commands(sub)
+
+
+def _report_classifier_commands(sub: Any) -> None:
+    """train-reports, evaluate-reports: the report classifier (command_center/suggestions.py)."""
+    train = sub.add_parser("train-reports", help="fit the report classifier from the catalogue, examples and feedback")
+    train.add_argument("--config", type=Path, help="its store's feedback (default: the default store)")
+    evaluate = sub.add_parser("evaluate-reports", help="top-1/top-3 accuracy of the report classifier")
+    evaluate.add_argument("--heldout", type=Path, default=Path("tests/data/reports_heldout.csv"), help="CSV text,matter_code")
+    evaluate.add_argument("--cv", type=int, metavar="FOLDS", help="cross-validate on the training examples instead")
+    evaluate.add_argument("--model", default="logreg", choices=["logreg", "svm"])
+    evaluate.add_argument("--json", action="store_true", help="one JSON object, every miss included")
 
 
 def _check_config(args: argparse.Namespace) -> int:
@@ -387,6 +408,52 @@ def _train(args: argparse.Namespace) -> int:
     model_card(spec.out_dir)
     print(json.dumps(report["metrics"], indent=2))
     print(f"model: {spec.model_out} ({report['model_bytes'] / 1e6:.1f} MB); report: {spec.out_dir / 'report.json'}")
+    return 0
+
+
+def _train_reports(args: argparse.Namespace) -> int:
+    from command_center.store import create_store
+    from command_center.suggestions import train_command
+    from dispatch.catalog import load_catalog
+
+    config = _load_or_exit(args.config) if args.config else Config()
+    store = create_store(config.store)
+    try:
+        print(json.dumps(train_command(load_catalog(config.catalog), store), ensure_ascii=False))
+    finally:
+        store.close()
+    return 0
+
+
+def _evaluate_reports(args: argparse.Namespace) -> int:
+    from command_center.suggestions import evaluate_command
+    from dispatch.catalog import load_catalog
+
+    if args.cv is None and not args.heldout.exists():
+        print(f"held-out file not found: {args.heldout}", file=sys.stderr)
+        return 2
+    found = evaluate_command(load_catalog(Config().catalog), None if args.cv else args.heldout, args.model, args.cv or 5)
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False, indent=1))
+        return 0
+    print(f"{found['n']} reports: top-1 {found['top1']:.3f}, top-3 {found['top3']:.3f} ({args.model})")
+    for code, score in found["per_class"].items():  # type: ignore[attr-defined]
+        if score["top3"] < score["n"] or score["top1"] < score["n"]:
+            print(f"  {code}: top-1 {score['top1']}/{score['n']}, top-3 {score['top3']}/{score['n']}")
+    for miss in found["misses"]:  # type: ignore[attr-defined]
+        if not miss["in_top3"]:
+            print(f"  not in top 3: {miss['code']} {miss['text']!r} → {[c for c, _ in miss['suggested']]}")
+    return 0
+
+
+def _evaluate_verify(args: argparse.Namespace) -> int:
+    from vision.evaluate_verify import evaluate_verify, format_report
+
+    if not args.model.exists():
+        print(f"model not found: {args.model}", file=sys.stderr)
+        return 2
+    report = evaluate_verify(args.model, args.pairs, args.hold_s)  # its progress bar: stderr
+    print(json.dumps(report) if args.json else format_report(report))
     return 0
 
 

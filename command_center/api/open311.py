@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from command_center.api import deps
+from command_center.api import deps, suggestions
 from command_center.api.errors import ApiError, read_capped
 from command_center.api.limits import MULTIPART_SLACK
 from command_center.auth.middleware import signed_in
@@ -102,6 +102,8 @@ async def create_request(request: Request) -> JSONResponse:
     )  # fmt: skip
     result = await asyncio.to_thread(deps.dispatcher(request).intake, intake)
     await deps.casework(request).publish_case(result.case, created=result.created)
+    if fields.get("suggestion_id"):  # the class the reporter picked from the suggested ones: feedback
+        await suggestions.link_report(request, fields["suggestion_id"], report["service_code"], result.case.id)
     doc = {"id": report_id, "case_id": result.case.id, "requested_datetime": now.isoformat(), **report}
     await asyncio.to_thread(deps.store(request).add_report, doc)
     notice = "received" if result.created else "received: joined an open case about the same thing nearby"

@@ -6,6 +6,7 @@ import { $ } from '../common/dom.js';
 import {
   applyI18n, fmtTime, languageButton, matterClassName, matterName, nameOf, t,
 } from '../common/i18n.js';
+import { suggestChips } from './suggest.js';
 
 const BASE = '/open311/v2';
 
@@ -105,6 +106,17 @@ if (id) {
 } else {
   loadServices().catch(() => showError(t('citizen.services_failed')));
   $('locate').addEventListener('click', locate);
+  // Suggested classes as the resident types or picks a photo; the report names the suggestion
+  // it followed (suggestion_id), so the class sent is recorded as the choice.
+  suggestChips({
+    box: $('suggest'), text: $('description'), photo: $('media'), select: $('service'), source: 'citizen',
+    send: async (form) => {
+      const res = await fetch('/api/suggestions', { method: 'POST', body: form });
+      if (!res.ok) throw new Error(String(res.status));
+      return res.json();
+    },
+    onSuggested: (suggestion) => { $('suggestion-id').value = suggestion; },
+  });
   $('report').addEventListener('submit', send);
   $('media').addEventListener('change', () => {
     const file = $('media').files[0];

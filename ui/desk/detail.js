@@ -7,7 +7,9 @@ import { el } from '../common/dom.js';
 import { fmtTime, nameOf, t } from '../common/i18n.js';
 import { api, sameOriginPath } from '../common/live.js';
 import { MiniMap } from './minimap.js';
+import { SuggestPanel } from './suggest.js';
 import { feedbackNote, shortId, timelineList } from './timeline.js';
+import { VerifyPanel } from './verify.js';
 
 // The worker's own steps: the desk does not take them for the worker.
 const WORKER_ONLY = new Set(['accept', 'start', 'feedback']);
@@ -60,6 +62,8 @@ export class CaseDetail {
     this.media = null;      // {sig, node}
     this.mapBox = null;     // {sig, node}
     this.clip = new Map();  // incident id -> its clip URL (or '' while none)
+    this.suggest = new SuggestPanel({ onCase: (updated) => { if (this.id === updated.id) this.show(updated); } });  // 建议分类
+    this.verify = new VerifyPanel({ onCase: (updated) => { if (this.id === updated.id) this.show(updated); } });  // 视频核查
   }
 
   get id() { return this.case ? this.case.id : null; }
@@ -95,7 +99,7 @@ export class CaseDetail {
     const said = feedback ? el('div', { class: 'feedback-note' },
       el('h3', {}, t('desk.feedback')), el('p', {}, feedback.note || '—'), el('p', { class: 'muted small' }, fmtTime(feedback.ts))) : null;
     this.root.replaceChildren(head, el('div', { class: 'detail-body' },
-      facts, bar, said, this._media(c), this._mapNode(c),
+      facts, bar, said, this.suggest.node(c), this.verify.node(c), this._media(c), this._mapNode(c),
       el('section', { class: 'detail-timeline' }, el('h3', {}, t('desk.timeline')), timelineList(c, this.lookups))));
   }
 

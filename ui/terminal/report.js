@@ -4,9 +4,10 @@
 
 import { $, el } from '../common/dom.js';
 import { matterClassName, matterName, t } from '../common/i18n.js';
-import { api } from '../common/live.js';
+import { api, post } from '../common/live.js';
 import { showLogin } from '../common/login.js';
 import { toast } from '../common/util.js';
+import { suggestChips } from '../citizen/suggest.js';
 import { sendReport } from './outbox.js';
 
 const SERVICES_KEY = 'cc.services'; // the matter catalog, kept for a form opened offline
@@ -60,6 +61,12 @@ export function setupReport({ worker, outbox, onReported }) {
   let me = null; // the worker record (grid_center)
   let place = null; // {lon, lat, how}
   let servicesLoaded = false;
+  let suggestion = ''; // the latest suggestion's id: the class sent is recorded as its choice
+  const chips = suggestChips({
+    box: $('report-suggest'), text: note, photo, select: matter, source: 'worker',
+    send: (body) => api('/api/suggestions', { method: 'POST', body }),
+    onSuggested: (id) => { suggestion = id; },
+  });
 
   const showPlace = (text) => {
     where.textContent = text;
@@ -105,6 +112,7 @@ export function setupReport({ worker, outbox, onReported }) {
     matter.focus();
   };
   const close = () => {
+    chips.reset();
     form.reset();
     preview.replaceChildren();
     form.hidden = true;
@@ -138,7 +146,9 @@ export function setupReport({ worker, outbox, onReported }) {
     if (navigator.onLine === false) return keep();
     submit.disabled = true;
     try {
+      const chosen = suggestion; // close() below forgets it
       const c = await sendReport({ clientId, body, photos: left }, (rest) => { left = [...rest]; });
+      if (chosen) post(`/api/suggestions/${encodeURIComponent(chosen)}/choice`, { code: body.matter_code, case_id: c.id }).catch(() => {});
       toast(t(c.created === false ? 'terminal.report.merged' : 'terminal.report.sent', { matter: matterName(c.matter_code, c.matter_name) }), 'ok', 4000);
       close();
       onReported(c);
