@@ -9,6 +9,12 @@ threads), fed with the least a raw user must do per frame: resize to the model's
 and lay it out as N×C×H×W (one `cv2.dnn.blobFromImage` call); no decoding at all.
 `ratio` = our frames/s ÷ the baseline's.
 
+With `--checks N`, a third side times the same pipeline while N verification checks
+(`vision.verify`, as a handled case's re-check runs) look at the camera: each frame feeds
+them its detections, each decided check is replaced by a new one so N stay active, and
+the verdicts (with their snapshots) are taken as the vision worker takes them.
+`ratio_checks` = that side's frames/s ÷ the baseline's.
+
 Gating, on a mostly static clip (a quiet site: no passing traffic, one staged event
 about every five minutes, each with its own lead-in and lead-out walkers or drivers):
 the pipeline runs twice on the same frames, detecting every frame and through `MotionGate`. Reported: inferences run in each
@@ -48,6 +54,10 @@ from vision.evaluate import (
 )
 from vision.gate import MotionGate
 from vision.pipeline import CameraPipeline
+from vision.verify import CheckRequest
+
+# What the bench's checks look for, in turn: the product labels a handled case names.
+CHECK_LABELS = ("stall", "garbage", "vehicle", "person", "fire")
 
 ROOT = Path(__file__).resolve().parent.parent
 OWN_MODEL = ROOT / "models" / "grid-yolo.onnx"
@@ -83,6 +93,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "--gate-every", type=float, default=300.0, help="seconds between events in the gating clip"
     )
     parser.add_argument("--fps", type=float, default=5.0, help="frames per scene second (both clips)")
+    parser.add_argument(
+        "--checks", type=int, default=0, help="also time ours with N active verification checks (0: skip)"
+    )
     parser.add_argument("--profile", action="store_true", help="print where one pass of ours spends its time")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     args = parser.parse_args(argv)
@@ -99,13 +112,17 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     if args.gate_kinds:
         figures.update(_gating(detector, args))
     figures["ratio"] = round(figures["ours_fps"] / figures["baseline_fps"], 2)
+    if args.checks > 0:
+        figures["ratio_checks"] = round(figures["ours_checks_fps"] / figures["baseline_fps"], 2)
     if args.json:
         print(json.dumps(figures))
     else:
         for key, value in figures.items():
-            if key != "ratio":
+            if not key.startswith("ratio"):
                 print(f"{key}: {value}")
         print(f"ratio: {figures['ratio']:.2f}")
+        if "ratio_checks" in figures:
+            print(f"ratio_checks: {figures['ratio_checks']:.2f}")
     return figures
 
 
@@ -129,31 +146,43 @@ def _throughput(detector: OnnxDetector, args: argparse.Namespace) -> dict[str, A
     detector.detect(images[0])
     passes = max(args.repeat, 1)
     n = len(images)
-    # Per frame and pass, both sides back to back (in alternating order): a burst of load
-    # from elsewhere on the machine then hits both alike instead of one whole side.
-    base_s = np.zeros((passes, n))
-    ours_s = np.zeros((passes, n))
+    sides = 3 if args.checks > 0 else 2  # baseline, ours, and ours with checks
+    # Per frame and pass, the sides back to back (in rotating order): a burst of load from
+    # elsewhere on the machine then hits them alike instead of one whole side.
+    spent = np.zeros((sides, passes, n))
     detections: list[int] = []
+    verdicts: dict[str, int] = {}
+    clip_s = args.frames / args.fps
     for p in range(passes):
         _status(f"timing pass {p + 1}/{passes}")
         pipeline = scene_pipeline(scene, detector)  # fresh tracks and rules each pass
+        checked = scene_pipeline(scene, detector)
+        made = [0]
         for i, (t, image) in enumerate(zip(times, images, strict=True)):
             frame = Frame(image=image, ts=t, index=i, wall_ts=t)
-            for side in (0, 1) if (i + p) % 2 else (1, 0):
+            if sides == 3:
+                _keep_checks(checked, args.checks, image.shape, clip_s, made)
+            for step in range(sides):
+                side = (step + i + p) % sides
                 started = time.perf_counter()
-                if side:
+                if side == 1:
                     pipeline.process(frame)
+                elif side == 2:
+                    checked.process(frame)
+                    for verdict in checked.take_verdicts():  # as the vision worker hands them on
+                        verdicts[verdict.outcome] = verdicts.get(verdict.outcome, 0) + (p == 0)
                 else:
                     baseline(image)
-                (ours_s if side else base_s)[p, i] = time.perf_counter() - started
+                spent[side, p, i] = time.perf_counter() - started
             if p == 0 and pipeline.annotated is not None:
                 detections.append(len(pipeline.annotated.detections))
+    base_s, ours_s = spent[0], spent[1]
     if args.profile:
         _profile_pipeline(scene_pipeline(scene, detector), times, images)
     # Every pass does the same work per frame, so each frame's least disturbed time is its cost.
     ours, base = float(ours_s.min(axis=0).sum()), float(base_s.min(axis=0).sum())
     ours_pass, base_pass = float(ours_s.sum(axis=1).min()), float(base_s.sum(axis=1).min())
-    return {
+    figures: dict[str, Any] = {
         "frames": n,
         "passes": passes,
         "objects_per_frame": round(objects, 1),
@@ -166,6 +195,34 @@ def _throughput(detector: OnnxDetector, args: argparse.Namespace) -> dict[str, A
         "ours_fps_best_pass": round(n / ours_pass, 2),
         "baseline_fps_best_pass": round(n / base_pass, 2),
     }
+    if sides == 3:
+        checks = float(spent[2].min(axis=0).sum())
+        figures.update({
+            "checks": args.checks,
+            "ours_checks_fps": round(n / checks, 2),
+            "ours_checks_ms": round(checks / n * 1000, 2),
+            "checks_overhead_ms": round((checks - ours) / n * 1000, 3),
+            "check_verdicts": dict(sorted(verdicts.items())),  # first pass
+        })  # fmt: skip
+    return figures
+
+
+def _keep_checks(pipeline: CameraPipeline, wanted: int, shape: tuple[int, ...], clip_s: float, made: list[int]) -> None:
+    """Top the camera up to `wanted` running checks (a decided one leaves), each over its own
+    tile of the view, deciding within the clip: held a quarter of it, unsure at half."""
+    h, w = shape[:2]
+    cols = max(1, int(np.ceil(np.sqrt(wanted))))
+    rows = int(np.ceil(wanted / cols))
+    while len(pipeline.checks) < wanted:
+        k = made[0]
+        made[0] += 1
+        col, row = (k % wanted) % cols, (k % wanted) // cols
+        region = (col * w / cols, row * h / rows, (col + 1) * w / cols, (row + 1) * h / rows)
+        hold = max(2.0, clip_s / 4)
+        pipeline.add_check(CheckRequest(
+            id=f"bench-{k}", camera_id=pipeline.camera_id, region=region,
+            labels=frozenset({CHECK_LABELS[k % len(CHECK_LABELS)]}), hold_s=hold, timeout_s=2 * hold,
+        ))  # fmt: skip
 
 
 def _profile_pipeline(pipeline: CameraPipeline, times: list[float], images: list[np.ndarray]) -> None:

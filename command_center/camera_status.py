@@ -19,15 +19,16 @@ from typing import Any
 
 from command_center.bus import Bus
 from command_center.config import CameraConfig, Config
+from command_center.detectors import Detectors
 from command_center.events import Event
 from streams.health import SourceHealth
+from streams.ptz import SIM_PTZ, NoPtz, Ptz, PtzConfig, create_ptz
 from streams.registry import create_source
 from streams.runner import SourceRunner
 from streams.telemetry import with_telemetry
 from vision.clips import ClipRecorder
-from vision.detectors import create_detector
+from vision.detectors import Detector
 from vision.feedback import FalsePositiveTuner
-from vision.gate import MotionGate
 from vision.incident import Incident
 from vision.pipeline import CameraPipeline, VisionWorker
 from vision.rules import build_rules
@@ -54,7 +55,11 @@ class Cameras:
     ) -> None:
         self.config = config
         self.bus = bus
-        self.detector = create_detector(config.detector)
+        # Each camera's models (`models:`), each loaded once and shared (command_center/detectors.py).
+        self.detectors = Detectors.from_config(config)
+        self.ptz: dict[str, tuple[PtzConfig, Ptz]] = {}  # camera → its PTZ head, as configured
+        for cam in config.cameras:
+            self._set_ptz(cam)
         self.tuner = FalsePositiveTuner(config.server.data_dir / "feedback.json")
         self.runners: dict[str, SourceRunner] = {c.id: make_runner(c) for c in config.cameras}
         self.pipelines: dict[str, CameraPipeline] = {c.id: self._pipeline(c) for c in config.cameras}
@@ -72,28 +77,62 @@ class Cameras:
         # restarts) does not bring it back into the views.
         self.removed: set[str] = set()
 
+    @property
+    def detector(self) -> Detector:
+        """The default model (`detector:`), loaded on first use."""
+        return self.detectors.get("default")
+
     def _pipeline(self, cam: CameraConfig) -> CameraPipeline:
         rules = self.config.rules
         pipeline = CameraPipeline(
             cam.id,
-            self.detector,
+            self.detectors.for_camera(cam),
             build_rules(cam.zones, rules),
             (cam.location.lon, cam.location.lat),
             [(z.name, z.polygon or list(z.line or ())) for z in cam.zones],
             rules.max_track_gap_s,
-            self._gate(),
+            self.detectors.gate_for(cam),
             create_tracker(rules.tracker, cam.fps, rules.max_track_gap_s),
         )
         pipeline.min_scores = self.tuner.thresholds(cam.id)
         pipeline.thresholds = dict(cam.thresholds) if cam.thresholds else None
+        if unknown := self.detectors.unknown(cam):  # a registry camera's (the config's are checked at load)
+            pipeline.last_error = f"unknown models left out: {', '.join(unknown)}"
+            log.error("camera %s: %s", cam.id, pipeline.last_error)
         return pipeline
 
-    def _gate(self) -> MotionGate | None:
-        """Model detectors look only where things move; the motion detector needs no gate."""
-        det = self.config.detector
-        if det.backend == "motion" or not det.motion_gate:
-            return None
-        return MotionGate(region_size=det.imgsz, recheck_every=det.recheck_every)
+    # PTZ
+    def _set_ptz(self, cam: CameraConfig) -> None:
+        """The camera's head as configured; kept (where it points) while its config holds."""
+        have = self.ptz.get(cam.id)
+        if cam.ptz is None:
+            self._drop_ptz(cam.id)
+        elif have is None or have[0] != cam.ptz:
+            try:
+                self.ptz[cam.id] = (cam.ptz, create_ptz(cam.id, cam.ptz))
+            except ValueError as exc:  # a registry camera's unknown kind: the camera still runs
+                log.error("camera %s: no PTZ: %s", cam.id, exc)
+                self._drop_ptz(cam.id)
+
+    def _drop_ptz(self, cam_id: str) -> None:
+        if self.ptz.pop(cam_id, None) is not None:
+            SIM_PTZ.remove(cam_id)
+
+    def presets(self, cam_id: str) -> list[str]:
+        """The camera's PTZ presets (blocking: ONVIF asks the camera). NoPtz if it has no head."""
+        return self._head(cam_id).presets()
+
+    def goto_preset(self, cam_id: str, name: str) -> None:
+        """Send the camera's PTZ head to a preset, e.g. before a verification check looks.
+        Blocking (ONVIF: a request to the camera): call it from a thread. Raises NoPtz (no
+        such camera, or no head), UnknownPreset (ValueError) or PtzError (the camera failed)."""
+        self._head(cam_id).goto_preset(name)
+
+    def _head(self, cam_id: str) -> Ptz:
+        entry = self.ptz.get(cam_id)
+        if entry is None:
+            raise NoPtz(cam_id)
+        return entry[1]
 
     # lifecycle
     def start(self) -> None:
@@ -119,6 +158,7 @@ class Cameras:
         if cam.id in self.runners:
             raise ValueError(f"camera {cam.id} exists")
         self.config.cameras.append(cam)
+        self._set_ptz(cam)
         self.runners[cam.id] = make_runner(cam)
         self.pipelines[cam.id] = self._pipeline(cam)
         self.vision.cameras[cam.id] = (self.runners[cam.id], self.pipelines[cam.id], cam.fps)
@@ -158,6 +198,7 @@ class Cameras:
             self.config.cameras.append(cam)
         else:
             self.config.cameras[at] = cam
+        self._set_ptz(cam)
 
     def rebuild_pipeline(self, cam: CameraConfig) -> None:
         """New zones, rules or thresholds on a running camera: a new pipeline over the same
@@ -197,6 +238,7 @@ class Cameras:
         self.removed.add(cam_id)
         self.worker_status.pop(cam_id, None)
         self.config.cameras[:] = [c for c in self.config.cameras if c.id != cam_id]
+        self._drop_ptz(cam_id)
         entry = self.vision.cameras.get(cam_id)
         if entry is not None and old is not None:
             self.vision.cameras[cam_id] = (SourceRunner(cam_id, old.factory, old.health), entry[1], entry[2])
@@ -285,6 +327,8 @@ class Cameras:
             "heading": cam.heading,
             "fov_deg": cam.fov_deg,
             "zone_count": len(cam.zones),
+            "models": self.detectors.models_of(cam),
+            "ptz": cam.ptz.kind if cam.ptz is not None else None,
             "telemetry": (
                 {"lat": telemetry.lat, "lon": telemetry.lon, "alt": telemetry.alt, "heading": telemetry.heading}
                 if telemetry

@@ -19,6 +19,7 @@ from scenes import SCENE_KINDS, AerialRenderer, DroneFlight, SceneRenderer
 from scenes.paint import Box
 from streams.base import Frame, Source, SourceError, Telemetry
 from streams.config import SourceConfig
+from streams.ptz import SIM_PTZ
 from streams.registry import register
 
 # A small loop over Tianhe, Guangzhou, for a drone URL without a route.
@@ -46,6 +47,8 @@ class _PacedSource:
         self._opened_at: float | None = None
         self._due = 0.0
         self._index = 0  # survives reopening: a reconnect does not reset frame numbers
+        # A camera with a sim PTZ head (streams/ptz.py): frames are seen through its preset.
+        self.ptz_camera: str | None = None
 
     def open(self) -> None:
         self._opened_at = time.monotonic()
@@ -64,6 +67,8 @@ class _PacedSource:
             self._due = now
         scene_t = self._due - self._opened_at + self.start_s
         image, labels, telemetry = self._render(scene_t)
+        if self.ptz_camera is not None and (head := SIM_PTZ.get(self.ptz_camera)) is not None:
+            image, labels = head.view(image, labels)
         frame = Frame(
             image=image,
             ts=time.monotonic(),
@@ -249,4 +254,8 @@ def _validate(url: str, kw: dict[str, Any]) -> None:
 
 @register("sim", "drone")
 def _from_config(config: SourceConfig) -> Source:
-    return open_sim(config.url, config.fps)
+    source = open_sim(config.url, config.fps)
+    ptz = getattr(config, "ptz", None)  # a camera's config (command_center) may carry one
+    if ptz is not None and ptz.kind == "sim" and isinstance(source, _PacedSource):
+        source.ptz_camera = config.id
+    return source

@@ -1,4 +1,4 @@
-"""Cameras: list, one, snapshot, and the annotated live MJPEG view.
+"""Cameras: list, one, snapshot, the annotated live MJPEG view, and PTZ presets.
 
 A live view is a session of its user (command_center.api.viewers): a per-user cap, and the
 stream ends when the token expires or is revoked."""
@@ -16,10 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from command_center import audit
 from command_center.api import deps
-from command_center.api.errors import ApiError
+from command_center.api.errors import ApiError, json_body
 from command_center.api.viewers import once, open_view
 from command_center.auth.middleware import principal_of
+from streams.ptz import NoPtz, PtzError, UnknownPreset
 from vision.evidence import encode_jpeg
 
 if TYPE_CHECKING:
@@ -125,9 +127,45 @@ async def frames(
         end()
 
 
+# PTZ (streams/ptz.py): the presets a head knows, and sending it to one (officers and
+# admins, see auth/policy.py). Both may ask the camera itself (ONVIF): off the event loop.
+
+
+async def ptz_presets(request: Request) -> JSONResponse:
+    cam_id = camera_id(request, images=False)
+    entry = deps.cameras(request).ptz.get(cam_id)
+    if entry is None:
+        raise ApiError(404, "camera has no PTZ", cam_id)
+    config, head = entry
+    try:
+        presets = await asyncio.to_thread(head.presets)
+    except PtzError as exc:
+        raise ApiError(502, "PTZ failed", str(exc)) from None
+    return JSONResponse({"camera": cam_id, "kind": config.kind, "presets": presets})
+
+
+async def ptz_goto(request: Request) -> JSONResponse:
+    cam_id = camera_id(request, images=False)
+    preset = (await json_body(request, required=True)).get("preset")
+    if not isinstance(preset, str) or not 0 < len(preset) <= 64:
+        raise ApiError(400, "bad preset", "preset: the name of one of the camera's presets, 1 to 64 characters")
+    try:
+        await asyncio.to_thread(deps.cameras(request).goto_preset, cam_id, preset)
+    except NoPtz:
+        raise ApiError(404, "camera has no PTZ", cam_id) from None
+    except UnknownPreset as exc:
+        raise ApiError(422, "unknown preset", {"preset": preset, "known": exc.known}) from None
+    except PtzError as exc:
+        raise ApiError(502, "PTZ failed", str(exc)) from None
+    await audit.record(deps.store(request), request, principal_of(request), "camera.ptz", cam_id, f"preset {preset}")
+    return JSONResponse({"camera": cam_id, "preset": preset})
+
+
 routes: list[BaseRoute] = [
     Route("/api/cameras", list_cameras),
     Route("/api/cameras/{id}", get_camera),
+    Route("/api/cameras/{id}/ptz", ptz_presets, methods=["GET"]),
+    Route("/api/cameras/{id}/ptz/preset", ptz_goto, methods=["POST"]),
     Route("/api/cameras/{id}/snapshot.jpg", snapshot),
     Route("/api/cameras/{id}/live.mjpg", live),
 ]

@@ -1,4 +1,4 @@
-"""Detector backends: one registry, chosen by `detector.backend`."""
+"""Detector backends: one registry, chosen by `detector.backend`; `MultiDetector` runs several as one."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Callable
 from vision.config import DetectorConfig
 from vision.detectors.base import Box, Detection, Detector
 from vision.detectors.motion import MotionDetector
+from vision.detectors.multi import MultiDetector
 
 
 def _onnx(cfg: DetectorConfig) -> Detector:
@@ -50,4 +51,4 @@ def create_detector(config: DetectorConfig) -> Detector:
     return factory(config)
 
 
-__all__ = ["Box", "Detection", "Detector", "MotionDetector", "backends", "create_detector", "register"]
+__all__ = ["Box", "Detection", "Detector", "MotionDetector", "MultiDetector", "backends", "create_detector", "register"]
