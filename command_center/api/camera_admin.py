@@ -95,6 +95,8 @@ def view(request: Request, cam: CameraConfig) -> dict[str, Any]:
     doc = cam.model_dump(mode="json")
     if principal_of(request).role != "admin":
         doc["url"] = mask_url(doc["url"])
+        if isinstance(doc.get("ptz"), dict) and doc["ptz"].get("password"):
+            doc["ptz"]["password"] = "***"  # noqa: S105 - a mask, not a password
     return doc
 
 

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 # Fields a running source does not depend on: a change to only these rebuilds the pipeline.
-PIPELINE_ONLY = frozenset({"name", "zones", "thresholds", "heading", "fov_deg", "grid_code", "location"})
+PIPELINE_ONLY = frozenset(
+    {"name", "zones", "thresholds", "heading", "fov_deg", "range_m", "grid_code", "location", "models", "group"}
+)
 Locate = Callable[[float, float], str | None]  # (lon, lat) → the grid code there
 
 
