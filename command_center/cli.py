@@ -271,7 +271,7 @@ def _run(config: Config, demo: bool = False, jobs: dict[str, Job] | None = None)
 
     from command_center.app import build_app
     from command_center.auth.seed import seed_users
-    from command_center.demo import a_camera_worker, banner
+    from command_center.demo import a_camera_worker, banner, scene_clearing
     from command_center.hub import MAX_MESSAGE
     from command_center.runtime import Runtime
     from command_center.simulate import add_simulated_workers
@@ -280,7 +280,7 @@ def _run(config: Config, demo: bool = False, jobs: dict[str, Job] | None = None)
     rt = Runtime(config)
     for name, job in (jobs or {}).items():
         rt.jobs.add(name, job)
-    add_simulated_workers(rt.jobs, rt.bus, rt.casework, config.workers)
+    add_simulated_workers(rt.jobs, rt.bus, rt.casework, config.workers, scene_clearing(rt.cameras, rt.store))
     accounts = seed_users(rt.auth.users, rt.city, config.cameras, demo)
     worker = a_camera_worker(rt.city, rt.dispatcher.tz, config.cameras)
     grid = rt.city.workers[worker].grid_code if worker else None

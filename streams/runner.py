@@ -35,6 +35,9 @@ class SourceRunner:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"source-{camera_id}", daemon=True)
+        # The source being read, while one is open: a simulated camera's scene can be reached
+        # through it (the demo's workers clear what they handled).
+        self.source: Source | None = None
 
     def start(self) -> None:
         self._thread.start()
@@ -72,6 +75,7 @@ class SourceRunner:
             try:
                 source = self.factory()
                 source.open()
+                self.source = source
                 self.health.connected = True
                 while not self._stop.is_set():
                     frame = source.read()
@@ -88,6 +92,7 @@ class SourceRunner:
                 log.log(level, "source %s failed: %s", self.camera_id, error)
             finally:
                 self.health.connected = False
+                self.source = None
                 if source is not None:
                     try:
                         source.close()

@@ -57,6 +57,14 @@ class _PacedSource:
     def close(self) -> None:
         self._opened_at = None
 
+    def scene_time(self, wall_ts: float | None = None) -> float | None:
+        """The scene second this source renders now, or rendered at wall-clock `wall_ts`;
+        None while it is closed."""
+        if self._opened_at is None:
+            return None
+        now = time.monotonic() - self._opened_at + self.start_s
+        return now if wall_ts is None else now - (time.time() - wall_ts)
+
     def read(self) -> Frame:
         if self._opened_at is None:
             raise SourceError("simulated source is not open")

@@ -2,7 +2,9 @@
 score each rule's incidents against the scene's ground-truth events.
 
 A rendered scene (`scenes.SceneRenderer`) schedules its events (fire, a fallen
-person, a crowd, a car in the no-parking box, dumped garbage, a stall) and says when and
+person, a crowd, a car in the no-parking box or the fire lane, dumped garbage, a stall, and
+the standing problems: an overflowing bin, rubble, piled goods, a banner, laundry, standing
+water, a fallen tree, a pothole, an open manhole, a pile of bikes) and says when and
 where each one is active. An incident is a true positive when its rule is the one that
 watches for the event's kind, it is raised while the event runs (give or take a grace
 period) and it is in the event's zone or close to where it happens. Per rule: TP (events
@@ -41,15 +43,34 @@ EVENT_RULES: dict[str, str] = {
     "crowd": "crowding",
     "garbage": "dumping",
     "stall": "stall",
+    "overflowing_bin": "overflowing_bin",
+    "construction_waste": "construction_waste",
+    "piled_goods": "piled_goods",
+    "banner": "banner",
+    "laundry": "laundry",
+    "waterlogging": "waterlogging",
+    "fallen_tree": "fallen_tree",
+    "pothole": "road_damage",
+    "open_manhole": "open_manhole",
+    "fire_lane_parking": "fire_lane",
+    "bike_pileup": "bike_pileup",
 }
+# Conditions that stay until handled, one detector class each: watched wherever they happen.
+STAYING_RULES = [
+    "overflowing_bin", "construction_waste", "piled_goods", "banner", "laundry", "waterlogging",
+    "fallen_tree", "road_damage", "open_manhole", "bike_pileup",
+]  # fmt: skip
+ROAD_RULES = ["waterlogging", "fallen_tree", "road_damage", "open_manhole", "construction_waste"]
 # The rendered scenes' zones → the rules that watch each, as the demo configures its
 # cameras (traffic lanes are not watched); fire is watched over the whole view.
 SCENE_RULES: dict[str, list[str]] = {
     "no-parking": ["illegal_parking"],
+    "fire-lane": ["fire_lane"],
     "no-vending": ["stall"],
-    "sidewalk": ["dumping", "stall", "fallen_person", "crowding"],
-    "sidewalk-far": ["dumping", "stall", "fallen_person", "crowding"],
-    "plaza": ["dumping", "fallen_person", "crowding"],
+    "road": ROAD_RULES,
+    "sidewalk": ["dumping", "stall", "fallen_person", "crowding", *STAYING_RULES],
+    "sidewalk-far": ["dumping", "stall", "fallen_person", "crowding", *STAYING_RULES],
+    "plaza": ["dumping", "fallen_person", "crowding", *STAYING_RULES],
 }
 VIEW_ZONE = "view"
 # The demo's detector thresholds and rule settings: what is scored is what runs there.

@@ -148,7 +148,12 @@ class IoUTracker:
                 tid = tids[row]
                 if tid in used_tracks or i in used_dets:
                     continue
-                if scores[row, i] < self.min_iou and not _centre_close(self.tracks[tid].box, detections[i].box):
+                # Without overlap only a close detection of the same label continues a track: a
+                # car passing over a manhole must not carry the manhole's track off with it.
+                if scores[row, i] < self.min_iou and not (
+                    self.tracks[tid].label == detections[i].label
+                    and _centre_close(self.tracks[tid].box, detections[i].box)
+                ):
                     continue
                 observe(self.tracks[tid], detections[i], ts)
                 used_tracks.add(tid)

@@ -25,6 +25,7 @@ class DwellRule:
         labels: frozenset[str] | None = None,
         cooldown_s: float = 60.0,
         stationary: bool = True,
+        absent_s: float = 2.0,
     ) -> None:
         self.name = name
         self.zone = zone
@@ -35,25 +36,33 @@ class DwellRule:
         self.once = Once(cooldown_s)
         self._entered: dict[int, float] = {}
         self._anchor: dict[int, tuple[float, float]] = {}
+        self._seen: dict[int, float] = {}  # track → when last seen in the zone
+        self.absent_s = absent_s
 
     def update(self, tracks: list[Track], ts: float) -> list[Hit]:
         hits: list[Hit] = []
         inside: set[int] = set()
+        outside: set[int] = set()
         for track in tracks:
             if self.labels is not None and track.label not in self.labels:
                 continue
             if not self.area.holds(track):
+                outside.add(track.id)
                 continue
             inside.add(track.id)
+            self._seen[track.id] = ts
             entered = self._entered.setdefault(track.id, ts)
             if self.stationary and self._moved(track):
                 entered = self._entered[track.id] = ts
             if ts - entered >= self.dwell_s and self.once.allow(track.id, ts):
                 hits.append(Hit(self.name, self.zone, track))
-        # Forget tracks that left the zone: re-entering restarts the clock.
+        # Forget tracks that left the zone: re-entering restarts the clock. A track not seen in
+        # this frame at all (a car drove over the manhole) keeps its clock for `absent_s`.
         for tid in set(self._entered) - inside:
-            del self._entered[tid]
-            self._anchor.pop(tid, None)
+            if tid in outside or ts - self._seen.get(tid, ts) > self.absent_s:
+                del self._entered[tid]
+                self._anchor.pop(tid, None)
+                self._seen.pop(tid, None)
         self.once.forget(set(self._entered))
         return hits
 
