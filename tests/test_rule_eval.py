@@ -19,26 +19,32 @@ import os
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
 from scenes import SceneRenderer
 from scenes.events import CLASSIC_KINDS
 from tests.helpers import ROOT
+from vision.config import ZoneConfig
 from vision.detectors.base import Detector
 from vision.detectors.onnx import OnnxDetector
 from vision.evaluate import (
     EVENT_RULES,
+    RULES,
     THRESHOLDS,
     Scores,
     TruthDetector,
     format_table,
+    frame_times,
     matches,
     run_clip,
     scene_pipeline,
     score,
 )
 from vision.incident import Incident
+from vision.pipeline import CameraPipeline
+from vision.rules import build_rules
 
 # GRID_MODEL tries a candidate model (a fresh export) before it is committed.
 MODEL = Path(os.environ.get("GRID_MODEL", ROOT / "models" / "grid-yolo.onnx"))
@@ -244,3 +250,42 @@ def test_frames_are_rendered_the_same_when_asked_again() -> None:
     scene.render(300.0)
     again, _ = scene.render(42.0)
     assert np.array_equal(first, again)
+
+
+def _detectors() -> dict[str, Detector]:
+    truth: dict[str, Detector] = {"truth": TruthDetector()}
+    return truth | ({"model": OnnxDetector(MODEL, thresholds=THRESHOLDS)} if MODEL.exists() else {})
+
+
+def test_smoke_and_intrusion_are_raised_by_their_own_rules() -> None:
+    """The two types no staged event stands for alone: smoke (the plume of the first fire,
+    watched by the `smoke` rule over the whole view) and a person entering a restricted zone
+    (`zone_intrusion` on the far sidewalk: the first person the ground truth puts in it)."""
+    scene = SceneRenderer(1, kind="street", kinds=("fire",))
+    fire = scene.events_until(600.0)[0]
+    w, h = float(scene.width), float(scene.height)
+    far = scene.zones["sidewalk-far"]
+    zones = [
+        ZoneConfig(name="view", polygon=[(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)], rules=["smoke"]),
+        ZoneConfig(name="restricted", polygon=[(float(x), float(y)) for x, y in far], rules=["zone_intrusion"], labels=["person"]),
+    ]
+    detectors = _detectors()
+    pipelines = [
+        CameraPipeline("cam", d, build_rules(zones, RULES), (0.0, 0.0), [], RULES.max_track_gap_s) for d in detectors.values()
+    ]
+    truth = detectors["truth"]
+    assert isinstance(truth, TruthDetector)
+    t0, t1 = fire["start_s"] - LEAD_S, fire["active_s"][0] + 12.0
+    found = run_clip(scene, pipelines, t0, t1, FPS, truth=truth)
+    contour = np.asarray(far, np.float32).reshape(-1, 1, 2)
+    entered = next(
+        (t for t in frame_times(t0, t1, FPS) for label, box in scene.render(t)[1]
+         if label == "person" and cv2.pointPolygonTest(contour, ((box[0] + box[2]) / 2, box[3]), False) >= 0),
+        None,
+    )  # fmt: skip
+    assert entered is not None, "nobody walked the far sidewalk: pick another seed"
+    for name, incidents in zip(detectors, found, strict=True):
+        smoke = [i for i in incidents if i.rule == "smoke"]
+        intrusion = [i for i in incidents if i.rule == "zone_intrusion"]
+        assert smoke and smoke[0].label == "smoke" and fire["start_s"] <= smoke[0].ts <= fire["end_s"], name
+        assert intrusion and intrusion[0].ts <= entered + 3.0, (name, entered, [round(i.ts, 1) for i in intrusion])
