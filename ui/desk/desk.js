@@ -16,6 +16,7 @@ import { CaseDetail } from './detail.js';
 import { Lookups } from './lookups.js';
 import { SearchForm } from './search.js';
 import { CaseTable } from './table.js';
+import { AwaitingQueue } from './verify.js';
 
 const PAGE = 50;
 const RELOAD_MS = 400;  // live changes: the list asked again at most this often
@@ -46,8 +47,9 @@ async function load() {
       desk.again = false;
       try {
         const [page, queue] = await Promise.all([
-          api(`/api/cases?${listParams()}`),
+          desk.tab === 'awaiting' ? desk.awaiting.page(PAGE, desk.offset) : api(`/api/cases?${listParams()}`),
           api('/api/cases?unrouted=1&limit=1'),
+          desk.tab === 'awaiting' ? null : desk.awaiting.refresh(),  // 待核查确认's count
         ]);
         desk.total = page.total;
         desk.table.show(page.items || []);
@@ -82,7 +84,7 @@ function setTab(tab) {
   desk.tab = tab;
   desk.offset = 0;
   for (const b of $$('.desk-tab')) b.setAttribute('aria-selected', String(b.dataset.tab === tab));
-  $('search').classList.toggle('dimmed', tab === 'unrouted');
+  $('search').classList.toggle('dimmed', tab !== 'all');
   load();
 }
 
@@ -187,6 +189,7 @@ async function main() {
   desk.table = new CaseTable($('rows'), { onOpen: openCase, onPick: showPicks });
   desk.detail = new CaseDetail($('detail'), { lookups: desk.lookups, me, onAction: actOn, onClose: closeCase });
   desk.dialog = new ActionDialog({ lookups: desk.lookups });
+  desk.awaiting = new AwaitingQueue({ count: $('count-awaiting'), tab: $('tab-awaiting') });
   desk.search = new SearchForm($('search'), {
     lookups: desk.lookups, me, onSearch: () => { desk.offset = 0; if (desk.tab !== 'all') setTab('all'); else load(); },
   });

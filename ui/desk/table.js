@@ -6,6 +6,7 @@ import { el, reconcile } from '../common/dom.js';
 import { nameOf, t } from '../common/i18n.js';
 import { stateBadge, timeLeft, urgencyBadge } from './detail.js';
 import { shortId } from './timeline.js';
+import { flagBadges } from './verify.js';
 
 const DONE = new Set(['closed', 'evaluated', 'merged', 'cancelled']);
 
@@ -78,7 +79,7 @@ export class CaseTable {
   }
 
   _row(c) {
-    const sig = JSON.stringify([c.state, c.urgency, c.matter_name, c.grid_name, c.assignee_name, c.department, c.deadline, c.level, c.source]);
+    const sig = JSON.stringify([c.state, c.urgency, c.matter_name, c.grid_name, c.assignee_name, c.department, c.deadline, c.level, c.source, c.flags]);
     const kept = this.rows.get(c.id);
     if (kept && kept.sig === sig) return kept.node;
     const done = DONE.has(c.state);
@@ -105,7 +106,7 @@ export class CaseTable {
     el('td', { class: 'col-urgency' }, urgencyBadge(c.urgency)),
     el('td', { class: 'col-id num', title: c.id, translate: 'no' }, shortId(c.id)),
     el('td', {}, c.matter_name || t('desk.unknown_matter'),
-      Number(c.level) > 0 ? el('span', { class: 'badge level' }, t('desk.level', { n: c.level })) : null),
+      Number(c.level) > 0 ? el('span', { class: 'badge level' }, t('desk.level', { n: c.level })) : null, flagBadges(c)),
     el('td', { class: 'col-grid' }, c.grid_name || t('desk.unknown_area')),
     el('td', { class: 'col-worker' }, who),
     el('td', {}, stateBadge(c.state)),

@@ -5,6 +5,7 @@ import { el } from '../common/dom.js';
 import { fmtTime, matterName, nameOf, t } from '../common/i18n.js';
 import { sameOriginPath } from '../common/live.js';
 import { badge, deadlineStatus, fmtRemaining, isOpenCase, parseTs, stateLabel } from '../common/util.js';
+import { cameraReturnNode } from './camera_check.js';
 
 // Labels and prompts are catalogue keys (terminal.action.<action>, terminal.prompt.<action>).
 export const WORKER_ACTIONS = [
@@ -57,6 +58,7 @@ export function taskCard(c, { onAction, keep = null, now = Date.now(), worker = 
   // The last word a person left for the worker (a return's reason, a check's remark); the
   // dispatcher's own notes ("to W…") are bookkeeping, not for the phone.
   const lastNote = [...(c.timeline || [])].reverse().find((e) => e.note && PERSON_NOTES.has(e.action));
+  const camera = cameraReturnNode(c);  // the camera sent it back: its words and fresh frame instead of the note
   const urgent = c.urgency && c.urgency !== 'routine';
 
   const card = el('article', {
@@ -71,6 +73,7 @@ export function taskCard(c, { onAction, keep = null, now = Date.now(), worker = 
     el('div', { title: c.grid_code || '' }, c.grid_name || t('terminal.card.no_grid')),
     el('div', { class: 'muted' }, c.source ? nameOf('source', c.source) : '',
       Number(c.level) > 0 ? el('span', { class: 'badge level' }, t('terminal.card.level', { n: c.level })) : null)),
+  camera,
   evidence(c),
   el('div', { class: 'task-deadline' },
     el('span', { class: 'muted' }, t(open ? 'terminal.card.due' : 'terminal.card.was_due')),
@@ -80,7 +83,7 @@ export function taskCard(c, { onAction, keep = null, now = Date.now(), worker = 
     el('a', { class: 'btn', href: geoLink(c.location), dataset: { nav: 'geo' } }, t('terminal.card.navigate')),
     el('a', { href: map, target: '_blank', rel: 'noopener' }, t('terminal.card.open_map'))) : null,
   queued ? el('p', { class: 'task-queued', role: 'status' }, t('terminal.card.queued', { action: t(`terminal.action.${queued}`) })) : null,
-  lastNote ? el('p', { class: 'task-note' },
+  lastNote && !camera ? el('p', { class: 'task-note' },
     el('span', { class: 'muted' }, `${lastNote.action ? nameOf('action', lastNote.action) : t('terminal.card.note')}：`), lastNote.note) : null,
   timeline(c, worker));
 
