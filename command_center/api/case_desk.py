@@ -22,6 +22,7 @@ from command_center.city_map import CityMap
 from command_center.store import CaseQuery
 from command_center.store.case_query import ORDERS
 from command_center.store.queries import SHORT_LIST
+from command_center.store.verification_records import verification_store
 from dispatch.assign import candidate_tiers
 from dispatch.cases import OPEN_STATES, URGENCIES, CaseState
 from dispatch.city import City, Worker
@@ -129,11 +130,13 @@ async def search_cases(request: Request) -> JSONResponse:
         limit=int_param(request, "limit", 100, 1, 1000),
         offset=int_param(request, "offset", 0, 0, 10_000_000),
     )
-    cases, total = await asyncio.to_thread(deps.store(request).list_cases, query)
+    store = deps.store(request)
+    cases, total = await asyncio.to_thread(store.list_cases, query)
+    # The desk's rows show 自行消失 / 复发 badges: the page's flags in one read.
+    flags = await asyncio.to_thread(verification_store(store).flags_for, [c.id for c in cases])
     view = deps.casework(request).case_view
-    return JSONResponse(
-        {"items": [view(c) for c in cases], "total": total, "limit": query.limit, "offset": query.offset}
-    )
+    items = [view(c) | ({"flags": flags[c.id]} if c.id in flags else {}) for c in cases]
+    return JSONResponse({"items": items, "total": total, "limit": query.limit, "offset": query.offset})
 
 
 def _scope(request: Request) -> tuple[str | None, str | None, tuple[str, ...]]:

@@ -239,6 +239,17 @@ class VerificationRecords:
         with self.store._reading() as db:
             return [_flag(r) for r in db.execute(self.sql["flags_of"], {"case_id": case_id}).fetchall()]
 
+    def flags_for(self, case_ids: list[str]) -> dict[str, list[Row]]:
+        """The flags of a page of cases, by case (cases without any left out): one read, a
+        primary-key lookup per case."""
+        out: dict[str, list[Row]] = {}
+        with self.store._reading() as db:
+            for case_id in dict.fromkeys(case_ids):
+                found = db.execute(self.sql["flags_of"], {"case_id": case_id}).fetchall()
+                if found:
+                    out[case_id] = [_flag(r) for r in found]
+        return out
+
     def flags_by_kind(self, kind: str, since: str = "", limit: int = 100) -> list[Row]:
         """A kind's flags, newest first, made at or after `since` (UTC ISO)."""
         with self.store._reading() as db:
