@@ -188,5 +188,5 @@ def plan_check(
         "purpose": purpose,
         "every_s": settings.watch_every_s if watch else 0.0,
         "zone": zone_name,
-        "preset": None,
+        "preset": cam.ptz.home if cam.ptz is not None else None,
     }

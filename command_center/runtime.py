@@ -15,6 +15,7 @@ import asyncio
 
 from command_center.auth.service import Auth
 from command_center.bus import Bus, create_bus
+from command_center.camera_checks import CameraChecks
 from command_center.camera_status import Cameras
 from command_center.casework import CaseWork
 from command_center.city_map import CityMap, load_city
@@ -37,7 +38,7 @@ from command_center.store import Store, create_store
 from command_center.store.team_records import team_store
 from command_center.suggestions import ReportSuggestions
 from command_center.triage import Triage
-from command_center.verification import CameraChecks, Verifications
+from command_center.verification import Verifications
 from dispatch.catalog import Catalog, load_catalog
 from dispatch.city import City
 from dispatch.dispatcher import Dispatcher

@@ -16,7 +16,7 @@ Two halves, joined by the bus (topic `verifications`), also in one process:
 - `Verifications` (a serve node) follows the cases, stores the rows (store/
   verification_records.py), publishes `verification.requested` / `.cancelled`, and takes
   `verification.decided` / `.clip` in to act on the case.
-- `CameraChecks` (every process with vision: a serve node, a detection worker) applies
+- `CameraChecks` (camera_checks.py; every process with vision: a serve node, a detection worker) applies
   requests to the pipelines of the cameras it holds (camera_status.Cameras), saves each
   verdict's frame as evidence under data_dir/snapshots/<id>.jpg (retention sweeps it with
   the incidents'), and publishes the verdict; the clip (data_dir/clips/<id>.mp4) follows.
@@ -25,7 +25,6 @@ Two halves, joined by the bus (topic `verifications`), also in one process:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -34,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from command_center import i18n
+from command_center.camera_checks import CANCELLED, CLIP, DECIDED, REQUESTED, TOPIC, UPDATED
 from command_center.coverage import distance_m, plan_check
 from command_center.events import Event
 from command_center.store.verification_records import AWAITING, VerificationRecords, verification_store
@@ -46,13 +46,8 @@ if TYPE_CHECKING:
     from command_center.casework import CaseWork
     from command_center.config import Config
     from command_center.store import Store
-    from vision.evidence import SnapshotStore
 
 log = logging.getLogger(__name__)
-TOPIC = "verifications"
-REQUESTED, CANCELLED, DECIDED, CLIP, UPDATED = (
-    "verification.requested", "verification.cancelled", "verification.decided", "verification.clip", "verification.updated",
-)  # fmt: skip
 ACTOR = "video"  # names.json actor.video: 视频智能发现
 WATCH_STATES = frozenset({"dispatched", "accepted", "in_progress"})
 NOTE_ACTION = "video_check"  # a timeline line that changes no state (names.json action.video_check)
@@ -369,137 +364,3 @@ class Verifications:
     async def start_service(self, subscription: Any) -> None:
         await self.resume()
         await self.run(subscription)
-
-
-class CameraChecks:
-    """Every process with vision: requests from the bus applied to the cameras it holds,
-    verdicts saved and put on the bus. A request stays known until its verdict, its
-    cancellation or its timeout, and is applied again to a camera this process starts
-    holding (a lease moved) or whose pipeline was rebuilt (the registry changed it)."""
-
-    def __init__(
-        self, cameras: Cameras, bus: Bus, snapshots: SnapshotStore, counters: dict[str, int]
-    ) -> None:
-        self.cameras = cameras
-        self.bus = bus
-        self.snapshots = snapshots
-        self.counters = counters
-        self.pending: dict[str, tuple[dict[str, Any], float]] = {}  # id → (request, monotonic end)
-        self.applied: dict[str, int] = {}  # id → id() of the pipeline that runs it
-        self.loop: asyncio.AbstractEventLoop | None = None
-        counters.setdefault("verifications_errors", 0)
-
-    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
-
-    def subscribe(self) -> Any:
-        """Every process sees every request (a fan-out name on a Redis bus: bus/redis_options.py)."""
-        return self.bus.subscribe([TOPIC], "camera-checks")
-
-    async def run(self, subscription: Any) -> None:
-        async for event in subscription:
-            if event.type == REQUESTED:
-                request = event.data
-                # A request read again long after (a bus replaying its history) is over by now.
-                left = (
-                    float(request.get("requested_at") or time.time())
-                    + float(request["timeout_s"])
-                    - time.time()
-                )
-                if left > 0:
-                    self.pending[request["id"]] = (request, time.monotonic() + left + 5.0)
-                    self.apply()
-            elif event.type == CANCELLED:
-                self.forget(event.data["id"], event.data.get("camera_id"))
-
-    async def keep(self, every_s: float = 1.0) -> None:
-        """Forever: pending requests applied where they are not running yet."""
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                self.apply()
-            except Exception:
-                self.counters["verifications_errors"] += 1
-                log.exception("camera checks: applying requests failed")
-
-    def apply(self) -> None:
-        now = time.monotonic()
-        for vid, (request, end) in list(self.pending.items()):
-            if now > end:
-                self.forget(vid, request["camera_id"])
-                continue
-            cam_id = request["camera_id"]
-            entry = self.cameras.vision.cameras.get(cam_id)
-            if cam_id not in self.cameras.watched or entry is None:
-                continue
-            runner, pipeline, _ = entry
-            if self.applied.get(vid) == id(pipeline):
-                continue
-            check = self._check_request(request, runner)
-            if check is None:
-                continue  # no frame yet to size a strip by: next time
-            with contextlib.suppress(ValueError):  # already running there
-                pipeline.add_check(check)
-            self.applied[vid] = id(pipeline)
-
-    @staticmethod
-    def _check_request(request: dict[str, Any], runner: Any) -> Any:
-        from vision.verify import CheckRequest
-
-        region = request.get("region")
-        if region is None:
-            latest = runner.latest
-            if latest is None:
-                return None
-            height, width = latest.image.shape[:2]
-            left, right = request["strip"]
-            region = [left * width, 0.0, right * width, float(height)]
-        return CheckRequest(
-            id=request["id"], camera_id=request["camera_id"], region=_box(region),
-            labels=frozenset(request["labels"]), min_count=int(request["min_count"]), hold_s=float(request["hold_s"]),
-            timeout_s=float(request["timeout_s"]), purpose=request["purpose"], every_s=float(request["every_s"]),
-            zone=request.get("zone") or "", preset=request.get("preset"),
-        )  # fmt: skip
-
-    def forget(self, vid: str, cam_id: str | None) -> None:
-        self.pending.pop(vid, None)
-        self.applied.pop(vid, None)
-        entry = self.cameras.vision.cameras.get(cam_id or "")
-        if entry is not None:
-            entry[1].cancel_check(vid)
-
-    # from the vision thread and the clip writer
-    def on_verdict(self, verdict: Any) -> None:
-        """VisionWorker's on_verdict (the vision thread): on to the event loop."""
-        if self.loop is not None:
-            asyncio.run_coroutine_threadsafe(self.decided(verdict), self.loop)
-
-    async def decided(self, verdict: Any) -> None:
-        request = verdict.request
-        self.pending.pop(request.id, None)
-        self.applied.pop(request.id, None)
-        after_url = None
-        try:
-            await asyncio.to_thread(self.snapshots.save, request.id, verdict.snapshot_jpeg)
-            after_url = f"/api/verifications/{request.id}/after.jpg"
-        except Exception:
-            self.counters["verifications_errors"] += 1
-            log.exception("verification %s: saving its frame failed", request.id)
-        data = {
-            "id": request.id, "camera_id": request.camera_id, "purpose": request.purpose, "outcome": verdict.outcome,
-            "ts": verdict.ts, "looked_s": round(verdict.looked_s, 1), "absent_s": round(verdict.absent_s, 1),
-            "frames": verdict.frames, "present_frames": verdict.present_frames, "best_score": verdict.best_score,
-            "after_url": after_url,
-        }  # fmt: skip
-        await self.bus.publish(Event(TOPIC, DECIDED, data))
-
-    def clip_ready(self, verification_id: str) -> None:
-        """The clip writer's thread: the verification's clip is encoded."""
-        if self.loop is not None:
-            data = {"id": verification_id, "clip_url": f"/api/verifications/{verification_id}/clip.mp4"}
-            asyncio.run_coroutine_threadsafe(self.bus.publish(Event(TOPIC, CLIP, data)), self.loop)
-
-
-def _box(raw: Any) -> tuple[float, float, float, float]:
-    x1, y1, x2, y2 = (float(v) for v in raw)
-    return (x1, y1, x2, y2)

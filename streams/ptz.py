@@ -66,6 +66,11 @@ class PtzConfig(BaseModel):
     user: str = ""
     password: str = ""
     timeout_s: float = Field(default=5.0, gt=0, le=60)
+    home: str | None = Field(
+        default=None,
+        description="the preset its zones are drawn for: a verification check sends the camera there first,"
+        " so the incident's region means the same place",
+    )
     presets: dict[str, Window] | None = Field(
         default=None, description="sim: preset name → crop window [x1, y1, x2, y2] in fractions of the view"
     )

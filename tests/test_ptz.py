@@ -270,3 +270,29 @@ def test_officers_send_a_camera_to_a_preset(tmp_path: Path, small_city: City, pe
         assert peer.calls[-1] == {"op": "GotoPreset", "ProfileToken": "prof0", "PresetToken": "2"}
         locked = post("onvif-locked", {"preset": "Gate"}, role="officer")
         assert locked.status_code == 502 and "Sender not Authorized" in locked.json()["detail"]
+
+
+def test_a_verification_check_sends_a_ptz_camera_home_first(tmp_path: Path) -> None:
+    """A camera moved to another preset since its incident goes back to its `home` (the view
+    its zones are drawn for) before the check looks; one that cannot get there is not checked."""
+    from vision.verify import CheckRequest
+
+    config = parse_config(
+        {"server": {"data_dir": str(tmp_path)}, "store": f"sqlite:///{tmp_path / 'cc.db'}",
+         "cameras": [{"id": "ptz-home", "url": STILL, "location": {"lon": 113.3, "lat": 23.1},
+                      "ptz": {"kind": "sim", "presets": {"wide": [0, 0, 1, 1], "gate": [0.5, 0.5, 1, 1]}, "home": "wide"}}]}
+    )  # fmt: skip
+    rt = build_runtime(config)
+    try:
+        head = SIM_PTZ.get("ptz-home")
+        assert isinstance(head, SimPtz)
+        rt.cameras.goto_preset("ptz-home", "gate")
+        pipeline = rt.cameras.pipelines["ptz-home"]
+        check = CheckRequest(id="V1", camera_id="ptz-home", region=(0, 0, 10, 10), labels=frozenset({"stall"}), preset="wide")
+        rt.camera_checks._move_then_check(pipeline, check)
+        assert head.current == "wide" and "V1" in pipeline.checks
+        lost = CheckRequest(id="V2", camera_id="ptz-home", region=(0, 0, 10, 10), labels=frozenset({"stall"}), preset="nowhere")
+        rt.camera_checks._move_then_check(pipeline, lost)
+        assert "V2" not in pipeline.checks and head.current == "wide"
+    finally:
+        SIM_PTZ.remove("ptz-home")
