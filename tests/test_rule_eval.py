@@ -30,6 +30,7 @@ from vision.config import ZoneConfig
 from vision.detectors.base import Detector
 from vision.detectors.onnx import OnnxDetector
 from vision.evaluate import (
+    EVENT_LABELS,
     EVENT_RULES,
     RULES,
     THRESHOLDS,
@@ -178,8 +179,10 @@ def around_events() -> Results:
             pipelines = [scene_pipeline(scene, d) for d in detectors.values()]
             found = run_clip(scene, pipelines, t0, t1, FPS, truth=truth)
             # Other events overlapping the run may absorb incidents but are not expected.
+            # A model without the event's class (an older model) is not asked to find it.
             scores = {
-                name: score(incidents, events, [i]) for name, incidents in zip(detectors, found, strict=True)
+                name: score(incidents, events, [i] if EVENT_LABELS[event["kind"]] in detectors[name].labels else [])
+                for name, incidents in zip(detectors, found, strict=True)
             }
             out.append((kind, event, scores))
     return out

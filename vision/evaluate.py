@@ -55,6 +55,14 @@ EVENT_RULES: dict[str, str] = {
     "fire_lane_parking": "fire_lane",
     "bike_pileup": "bike_pileup",
 }
+# The detector label each kind of event is seen by: a model without it cannot be asked to find it.
+EVENT_LABELS: dict[str, str] = {
+    "illegal_parking": "vehicle", "fire": "fire", "fallen_person": "person", "crowd": "person",
+    "garbage": "garbage", "stall": "stall", "pothole": "pothole", "fire_lane_parking": "vehicle",
+    "bike_pileup": "bicycle",
+    **{k: k for k in ("overflowing_bin", "construction_waste", "piled_goods", "banner", "laundry",
+                      "waterlogging", "fallen_tree", "open_manhole")},
+}  # fmt: skip
 # Conditions that stay until handled, one detector class each: watched wherever they happen.
 STAYING_RULES = [
     "overflowing_bin", "construction_waste", "piled_goods", "banner", "laundry", "waterlogging",
