@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TypeVar
 
 import numpy as np
@@ -21,10 +22,11 @@ from streams.runner import SourceRunner
 from vision.clips import ClipRecorder
 from vision.detectors.base import Detection, Detector
 from vision.evidence import draw_box, draw_zones, encode_jpeg, snapshot
-from vision.gate import MotionGate
+from vision.gate import MotionGate, _merge, _square
 from vision.incident import Incident
 from vision.rules.base import Rule
 from vision.track import IoUTracker, Track, Tracker
+from vision.verify import CheckRequest, SceneCheck, Verdict, check_bars
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -35,6 +37,7 @@ class Plan:
     frame: Frame
     regions: list[tuple[float, float, float, float]]  # where to detect; empty: nothing to look at
     unseen: list[Track]  # tracks outside every region, kept alive as they were
+    checks: list[SceneCheck] = field(default_factory=list)  # the scene checks due in this frame
 
 
 class AnnotatedFrame:
@@ -87,6 +90,13 @@ class CameraPipeline:
         # label (or "default") → minimum detection score for this camera alone; None: the
         # shared detector's own. Emergency mode lowers it near an incident and restores it.
         self.thresholds: dict[str, float] | None = None
+        # Scene checks (vision.verify): added from other threads, run by the vision thread.
+        self._check_lock = threading.Lock()
+        self._new_checks: dict[str, CheckRequest] = {}
+        self._checks: dict[str, SceneCheck] = {}
+        self._verdicts: list[Verdict] = []
+        self._last_ts: float | None = None
+        self._frame_interval: float | None = None  # running mean: the camera's real frame rate
 
     def process(self, frame: Frame) -> list[Incident]:
         """One frame, start to end (the single-camera path; VisionWorker batches instead)."""
@@ -98,17 +108,25 @@ class CameraPipeline:
         if frame.image is None or frame.image.size == 0 or frame.image.ndim != 3:
             raise ValueError(f"empty or malformed frame {frame.index} (shape {getattr(frame.image, 'shape', None)})")
         self.frames += 1
+        self._clock(frame.ts)
+        # Unlocked truthiness first: a camera without checks pays nothing more.
+        checks = self._due_checks(frame.ts) if self._checks or self._new_checks else []
+        h, w = frame.image.shape[:2]
         if self.gate is None:
-            h, w = frame.image.shape[:2]
-            return Plan(frame, [(0.0, 0.0, float(w), float(h))], [])
+            return Plan(frame, [(0.0, 0.0, float(w), float(h))], [], checks)
         known = list(self.tracker.tracks.values())
         moving = [t.box for t in known if not t.still(frame.ts)]
         still = [t.box for t in known if t.still(frame.ts)]
         regions = self.gate.regions(frame.image, moving, still)
+        if checks:
+            # The gate skips still objects between re-checks: a check must really look.
+            size = self.gate.region_size
+            forced = [_square(_clipped(c.request.region, w, h), size, w, h) for c in checks]
+            regions = _merge(regions + forced, w, h)
         # Tracks the detector will not look at this frame are assumed to be where they were.
         unseen = [t for t in known if not any(_inside(t.box, r) for r in regions)]
         self.tracker.coast(unseen, frame.ts)
-        return Plan(frame, regions, unseen)
+        return Plan(frame, regions, unseen, checks)
 
     def crops(self, plan: Plan) -> list[np.ndarray]:
         return [plan.frame.image[int(y1) : int(round(y2)), int(x1) : int(round(x2))] for x1, y1, x2, y2 in plan.regions]
@@ -126,10 +144,13 @@ class CameraPipeline:
             for (x1, y1, _, _), found in zip(plan.regions, per_region, strict=True)
             for d in found
         ]
+        raw = detections  # checks judge these: before this camera's floors, for their lower bar
         if (floors := self.thresholds) is not None:
             default = floors.get("default", 0.0)
             detections = [d for d in detections if d.score >= floors.get(d.label, default)]
         tracks = self.tracker.update(detections, frame.ts, frame.image)
+        if plan.checks:
+            self._run_checks(plan, raw, tracks)
         tracks += [t for t in plan.unseen if t.id in self.tracker.tracks and t not in tracks]
         lon, lat = (frame.telemetry.lon, frame.telemetry.lat) if frame.telemetry else self.location
         incidents = []
@@ -150,12 +171,95 @@ class CameraPipeline:
         self.annotated = AnnotatedFrame(frame.image, frame.index, detections, lambda image: self._annotate(image, boxes))
         return incidents
 
+    # Scene checks
+
+    def add_check(self, request: CheckRequest) -> None:
+        """Start a check (any thread): it begins with the next frame this camera processes."""
+        if request.camera_id != self.camera_id:
+            raise ValueError(f"check {request.id} is for camera {request.camera_id}, not {self.camera_id}")
+        with self._check_lock:
+            if request.id in self._checks or request.id in self._new_checks:
+                raise ValueError(f"check {request.id} is already running")
+            self._new_checks[request.id] = request
+
+    def cancel_check(self, check_id: str) -> bool:
+        """Stop a check (any thread); False when it was not running (decided, or unknown)."""
+        with self._check_lock:
+            found = self._new_checks.pop(check_id, None) or self._checks.pop(check_id, None)
+        return found is not None
+
+    @property
+    def checks(self) -> Mapping[str, CheckRequest]:
+        """The running checks by id (a snapshot)."""
+        with self._check_lock:
+            running = {**{k: c.request for k, c in self._checks.items()}, **self._new_checks}
+        return MappingProxyType(running)
+
+    def take_verdicts(self) -> list[Verdict]:
+        """The verdicts decided since the last call (the vision thread hands them on)."""
+        with self._check_lock:
+            out, self._verdicts = self._verdicts, []
+        return out
+
+    def _clock(self, ts: float) -> None:
+        if self._last_ts is not None and ts > self._last_ts:
+            dt = ts - self._last_ts
+            self._frame_interval = dt if self._frame_interval is None else 0.9 * self._frame_interval + 0.1 * dt
+        self._last_ts = ts
+
+    def _due_checks(self, ts: float) -> list[SceneCheck]:
+        with self._check_lock:
+            for request in self._new_checks.values():
+                self._checks[request.id] = SceneCheck(request, ts, self._bars(request), self._fps())
+            self._new_checks.clear()
+            return [c for c in self._checks.values() if c.due(ts)]
+
+    def _fps(self) -> float:
+        # Before the rate is known, assume a high one: it only raises the frames "cleared" needs.
+        return 1.0 / self._frame_interval if self._frame_interval else 10.0
+
+    def _bars(self, request: CheckRequest) -> dict[str, float]:
+        """The check's score bars, from the scores that raise this camera's incidents: its own
+        floors, else the detector's per-class thresholds."""
+        if self.thresholds is not None:
+            return check_bars(request.labels, self.thresholds)
+        labels = getattr(self.detector, "class_labels", None)
+        floors = getattr(self.detector, "thresholds", None)
+        if labels is not None and isinstance(floors, np.ndarray) and len(labels) == len(floors):
+            by_label: dict[str, float] = {}
+            for label, value in zip(labels, floors.tolist(), strict=True):
+                by_label[label] = min(by_label.get(label, 1.0), value)
+            return check_bars(request.labels, by_label)
+        return check_bars(request.labels, {})
+
+    def _run_checks(self, plan: Plan, detections: list[Detection], seen: list[Track]) -> None:
+        frame = plan.frame
+        # Trackers give a matched track the detection's own box: this frame's moving tracks
+        # name the detections that are passing through.
+        moving = {t.box for t in seen if not t.still(frame.ts)}
+        passing = [d for d in detections if d.box in moving]
+        for check in plan.checks:
+            verdict = check.update(detections, frame.ts, frame.wall_ts, frame.image, passing)
+            if not check.finished:
+                continue
+            with self._check_lock:
+                # Cancelled meanwhile: nobody waits for its verdict any more.
+                if self._checks.get(check.request.id) is check:
+                    del self._checks[check.request.id]
+                    if verdict is not None:
+                        self._verdicts.append(verdict)
+
     def _annotate(self, image: np.ndarray, boxes: list[tuple[tuple[float, float, float, float], str, str]]) -> np.ndarray:
         canvas = image.copy()
         draw_zones(canvas, self.zones)
         for box, text, label in boxes:
             draw_box(canvas, box, text, label=label)
         return canvas
+
+
+def _clipped(box: tuple[float, float, float, float], w: int, h: int) -> tuple[float, float, float, float]:
+    x1, y1 = min(max(box[0], 0.0), w - 1.0), min(max(box[1], 0.0), h - 1.0)
+    return (x1, y1, max(min(box[2], float(w)), x1 + 1.0), max(min(box[3], float(h)), y1 + 1.0))
 
 
 def _inside(box: tuple[float, float, float, float], region: tuple[float, float, float, float]) -> bool:
@@ -169,10 +273,12 @@ class VisionWorker:
         cameras: dict[str, tuple[SourceRunner, CameraPipeline, float]],  # id → (runner, pipeline, detect fps)
         on_incident: Callable[[Incident], None],
         clips: ClipRecorder | None = None,
+        on_verdict: Callable[[Verdict], None] | None = None,
     ) -> None:
         self.cameras = cameras
         self.on_incident = on_incident
         self.clips = clips
+        self.on_verdict = on_verdict  # scene checks' verdicts (CameraPipeline.add_check)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="vision", daemon=True)
         self.errors = 0
@@ -224,28 +330,36 @@ class VisionWorker:
                 self._guard(cam_id, self._finish, cam_id, plan, found[cam_id])
 
     def _detect(self, plans: dict[str, Plan]) -> dict[str, list[list[Detection]]]:
-        batched = {c: p for c, p in plans.items() if self._batchable(c)}
+        # Cameras may have detectors of their own: batch each detector's cameras through it.
+        groups: dict[int, list[str]] = {}
+        for cam_id in plans:
+            if self._batchable(cam_id):
+                groups.setdefault(id(self._pipeline(cam_id).detector), []).append(cam_id)
         out: dict[str, list[list[Detection]]] = {}
-        if batched:
-            detector = self._pipeline(next(iter(batched))).detector
-            crops = [(c, crop) for c, p in batched.items() for crop in self._pipeline(c).crops(p)]
-            try:
-                results: list[list[Detection]] = []
-                for start in range(0, len(crops), self.max_batch):
-                    chunk = [crop for _, crop in crops[start : start + self.max_batch]]
-                    results += detector.detect_batch(chunk)  # type: ignore[attr-defined]
-                self.batches += 1
-                for c in batched:
-                    out[c] = []
-                for (c, _), dets in zip(crops, results, strict=True):
-                    out[c].append(dets)
-            except Exception:  # find the camera at fault: fall back to one at a time
-                out = {}
+        for cams in groups.values():
+            out.update(self._detect_batch({c: plans[c] for c in cams}))
         for cam_id, plan in plans.items():
-            if cam_id not in out:
+            if cam_id not in out:  # not batchable, or its batch failed: one at a time
                 detections = self._guard(cam_id, self._pipeline(cam_id).detect, plan)
                 if detections is not None:
                     out[cam_id] = detections
+        return out
+
+    def _detect_batch(self, batched: dict[str, Plan]) -> dict[str, list[list[Detection]]]:
+        """One detector's cameras in batches; empty when it fails (the caller finds the camera at fault)."""
+        detector = self._pipeline(next(iter(batched))).detector
+        crops = [(c, crop) for c, p in batched.items() for crop in self._pipeline(c).crops(p)]
+        try:
+            results: list[list[Detection]] = []
+            for start in range(0, len(crops), self.max_batch):
+                chunk = [crop for _, crop in crops[start : start + self.max_batch]]
+                results += detector.detect_batch(chunk)  # type: ignore[attr-defined]
+            out: dict[str, list[list[Detection]]] = {c: [] for c in batched}
+            for (c, _), dets in zip(crops, results, strict=True):
+                out[c].append(dets)
+        except Exception:
+            return {}
+        self.batches += 1
         return out
 
     def _batchable(self, cam_id: str) -> bool:
@@ -258,6 +372,12 @@ class VisionWorker:
             if self.clips is not None:
                 self.clips.start(cam_id, incident.id, plan.frame.ts)
             self.on_incident(incident)
+        if plan.checks:
+            for verdict in pipeline.take_verdicts():
+                if self.clips is not None:  # the verification's own short clip around the decision
+                    self.clips.start(cam_id, verdict.request.id, plan.frame.ts)
+                if self.on_verdict is not None:
+                    self.on_verdict(verdict)
         if self.clips is not None and self.clips.enabled and pipeline.annotated is not None:
             self.clips.add_frame(cam_id, plan.frame.ts, encode_jpeg(pipeline.annotated.image, 75))
 
