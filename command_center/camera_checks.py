@@ -129,7 +129,7 @@ class CameraChecks:
             id=request["id"], camera_id=request["camera_id"], region=_box(region),
             labels=frozenset(request["labels"]), min_count=int(request["min_count"]), hold_s=float(request["hold_s"]),
             timeout_s=float(request["timeout_s"]), purpose=request["purpose"], every_s=float(request["every_s"]),
-            zone=request.get("zone") or "", preset=request.get("preset"),
+            zone=request.get("zone") or "", rule=request.get("rule") or "", preset=request.get("preset"),
         )  # fmt: skip
 
     def forget(self, vid: str, cam_id: str | None) -> None:

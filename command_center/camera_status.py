@@ -95,7 +95,9 @@ class Cameras:
             create_tracker(rules.tracker, cam.fps, rules.max_track_gap_s),
         )
         pipeline.min_scores = self.tuner.thresholds(cam.id)
-        pipeline.thresholds = dict(cam.thresholds) if cam.thresholds else None
+        # The models report down to the checks' lower bar (detectors.py); incidents keep the
+        # camera's own thresholds, else its models' configured ones.
+        pipeline.thresholds = dict(cam.thresholds) if cam.thresholds else self.detectors.bars_for(cam)
         if unknown := self.detectors.unknown(cam):  # a registry camera's (the config's are checked at load)
             pipeline.last_error = f"unknown models left out: {', '.join(unknown)}"
             log.error("camera %s: %s", cam.id, pipeline.last_error)

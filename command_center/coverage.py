@@ -188,5 +188,6 @@ def plan_check(
         "purpose": purpose,
         "every_s": settings.watch_every_s if watch else 0.0,
         "zone": zone_name,
+        "rule": rule,  # a lying person and passers-by are told apart by the rule (vision/verify.py)
         "preset": cam.ptz.home if cam.ptz is not None else None,
     }

@@ -18,6 +18,7 @@ from vision.config import DetectorConfig
 from vision.detectors import Detector, create_detector
 from vision.detectors.multi import MultiDetector
 from vision.gate import MotionGate
+from vision.verify import detector_floor
 
 log = logging.getLogger(__name__)
 DEFAULT = "default"
@@ -66,8 +67,13 @@ class Detectors:
             if name not in self._loaded:
                 if name not in self.configs:
                     raise ValueError(f"unknown model {name!r}; known: {', '.join(self.configs)}")
-                log.info("loading model %s (%s %s)", name, self.configs[name].backend, self.configs[name].model or "")
-                self._loaded[name] = create_detector(self.configs[name])
+                config = self.configs[name]
+                log.info("loading model %s (%s %s)", name, config.backend, config.model or "")
+                if config.backend != "motion":
+                    # The model reports down to the checks' lower bar (vision/verify.py); each
+                    # camera keeps the configured thresholds for its incidents (`bars_for`).
+                    config = config.model_copy(update={"thresholds": detector_floor(config.thresholds)})
+                self._loaded[name] = create_detector(config)
             return self._loaded[name]
 
     def loaded(self) -> dict[str, Detector]:
@@ -85,6 +91,16 @@ class Detectors:
             if names not in self._combined:
                 self._combined[names] = MultiDetector([self.get(n) for n in names])
             return self._combined[names]
+
+    def bars_for(self, cam: CameraConfig) -> dict[str, float]:
+        """The scores the camera's incidents need, by label (and `default`): its models'
+        configured thresholds; a label two of its models name keeps the lower bar."""
+        names = [n for n in self.models_of(cam) if n in self.configs] or [DEFAULT]
+        bars: dict[str, float] = {}
+        for name in names:
+            for label, score in self.configs[name].thresholds.items():
+                bars[label] = min(bars.get(label, 1.0), score)
+        return bars
 
     def gate_for(self, cam: CameraConfig) -> MotionGate | None:
         """Model detectors look only where things move. None when any of the camera's models

@@ -212,9 +212,12 @@ class Verifications:
             "before_url": (incident or {}).get("snapshot_url") or case.snapshot_url,
             "camera_name": getattr(self.cameras.config_of(request["camera_id"]), "name", None) or None,
         }  # fmt: skip
+        # Only the camera that raised the case may close it on its own: another one (covering
+        # the spot) may not see that kind of thing at all, and would call it gone; a person confirms.
+        own_camera = incident is not None and incident.get("camera_id") == request["camera_id"]
+        mode = "auto" if purpose == "watch" else policy if own_camera else "suggest"
         row = {"id": vid, "case_id": case.id, "camera_id": request["camera_id"], "purpose": purpose,
-               "mode": "auto" if purpose == "watch" else policy, "state": "checking", "doc": doc,
-               "created_at": utc_iso()}  # fmt: skip
+               "mode": mode, "state": "checking", "doc": doc, "created_at": utc_iso()}  # fmt: skip
         await asyncio.to_thread(self.records.add_verification, row)
         self.counters["verifications_started"] += 1
         await self._publish(REQUESTED, request | {"requested_at": time.time()})

@@ -100,8 +100,12 @@ def test_matching_uses_a_lower_bar_the_labels_and_the_region() -> None:
     # Footprint outside (a stall seen standing just below), yet overlapping well: matches.
     low = Detection("stall", 0.9, (45.0, 60.0, 95.0, 115.0))
     assert check.matching([low]) == [low] and overlaps(low.box, REGION)
-    # A weak sighting keeps a case open: no "cleared" while it shows.
+    # A weak sighting keeps a case open: no "cleared" while it shows; but sending the work back
+    # ("present") takes sightings at the incident's own bar.
     verdict, _ = feed(SceneCheck(request(timeout_s=15.0), 0.0, bars), [[weak]] * 100)
+    assert verdict is not None and verdict.outcome == "unsure"
+    strong = Detection("stall", 0.45, STALL.box)
+    verdict, _ = feed(SceneCheck(request(timeout_s=15.0), 0.0, bars), [[strong]] * 100)
     assert verdict is not None and verdict.outcome == "present"
 
 

@@ -12,8 +12,10 @@ very differently: a wrong "present" sends a worker back or a person to look, a w
 - "cleared" needs the region empty of matches for `hold_s` without a break, over at least
   half the frames the camera's frame rate promises in that time (a stalled camera proves
   nothing);
-- "present" needs `hold_s` of looking and matches in at least half the frames of the last
-  `hold_s`; anything else until `timeout_s` is "unsure" (a person decides);
+- "present" needs `hold_s` of looking and matches AT THE INCIDENT'S OWN BAR in at least half
+  the frames of the last `hold_s`: sending work back takes the evidence that raised it, so a
+  faint look-alike left where the stall stood blocks "cleared" without making it "present";
+  anything else until `timeout_s` is "unsure" (a person decides);
 - a counting check (a crowd: `min_count` people) calls a frame empty only below half that
   count, so a detector that misses a few people never makes a crowd "gone";
 - what the rule means narrows what matches, never more than that: a fallen person is a
@@ -48,7 +50,7 @@ from vision.incident import Incident
 CHECK_BAR = 0.6  # a check's score bar: this share of the incident threshold of the label
 DEFAULT_THRESHOLD = 0.35  # the detector's default incident threshold (vision.config)
 MIN_IOU = 0.1  # a detection overlapping the region this much matches, wherever it stands
-PRESENT_SHARE = 0.5  # "present": matched in at least this share of the last hold_s's frames
+PRESENT_SHARE = 0.5  # "present": matched at the incident's bar in this share of the last hold_s's frames
 # Counting checks (crowds): a frame is empty only below this share of min_count. A detector
 # that misses a few of nine people must not make a crowd "gone"; in between, frames are
 # neither empty nor a sighting (they break an absence run, and do not count as present).
@@ -231,7 +233,10 @@ class SceneCheck:
         if self._first_ts is None:
             self._first_ts = ts
         found = self.matching(detections, passing)
-        matched = len(found) >= req.min_count
+        # Two bars: anything at the low bar keeps the case from clearing, but sending the work
+        # back to the worker takes what would have raised the incident in the first place.
+        strong = [d for d in found if d.score >= self.bars.get(d.label, 0.0) / CHECK_BAR - 1e-6]
+        matched = len(strong) >= req.min_count
         self.frames += 1
         if found:
             self.best_score = max(self.best_score, max(d.score for d in found))
