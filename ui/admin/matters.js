@@ -85,6 +85,12 @@ function layout() {
             <option value="days" data-i18n="admin.matters.unit.days"></option>
             <option value="minutes" data-i18n="admin.matters.unit.minutes"></option></select></label>
           <label><span data-i18n="admin.matters.closure"></span><input name="closure_standard" required maxlength="300"></label>
+          <label><span data-i18n="admin.matters.verify"></span><select name="verify">
+            <option value="off" data-i18n="admin.matters.verify.off"></option>
+            <option value="suggest" data-i18n="admin.matters.verify.suggest"></option>
+            <option value="auto" data-i18n="admin.matters.verify.auto"></option></select></label>
+          <label><span data-i18n="admin.matters.verify_hold"></span><input name="verify_hold_s" type="number" min="5" max="3600"
+            step="1" value="60"></label>
           <label><span data-i18n="admin.matters.effective_from"></span><input name="effective_from" type="date" required></label>
           <label><span data-i18n="admin.matters.reason"></span><input name="reason" required maxlength="500"></label>
           <button class="btn btn-primary" type="submit" data-i18n="admin.matters.submit"></button>
@@ -129,6 +135,8 @@ function fillForm(m) {
   f.handler.value = m.handler;
   f.unit.value = limitUnit(m.time_limit);
   f.limit.value = m.time_limit[f.unit.value];
+  f.verify.value = m.verify || 'off';
+  f.verify_hold_s.value = m.verify_hold_s || 60;
   f.limit.focus();
 }
 
@@ -197,7 +205,8 @@ async function propose(ev) {
       code: f.code.value.trim(), name: f.name.value.trim(), name_en: f.name.value.trim(), class: f.class.value,
       department: f.department.value.trim(), handler: f.handler.value, closure_standard: f.closure_standard.value.trim(),
       time_limit: { [f.unit.value]: limit },
-      ...keepDetection(f.code.value.trim()),
+      verify: f.verify.value, verify_hold_s: Number(f.verify_hold_s.value) || 60,
+      ...keepUnedited(f.code.value.trim()),
     },
     effective_from: f.effective_from.value,
     reason: f.reason.value.trim(),
@@ -210,10 +219,14 @@ async function propose(ev) {
   }
 }
 
-/** A changed matter keeps the detector rules and labels it had (the form does not edit them). */
-function keepDetection(code) {
+// What a matter has that the form does not edit: a changed matter keeps it as it was.
+const UNEDITED = ['name_en', 'rules', 'labels', 'urgency', 'dispatch', 'confirm_s', 'unconfirmed', 'emergency_class',
+  'verify_timeout_s'];
+
+function keepUnedited(code) {
   const m = catalogue.items.find((x) => x.code === code);
-  return m ? { name_en: m.name_en, rules: m.rules, labels: m.labels } : {};
+  if (!m) return {};
+  return Object.fromEntries(UNEDITED.filter((k) => m[k] !== undefined && m[k] !== null).map((k) => [k, m[k]]));
 }
 
 export async function mount(section, context) {
