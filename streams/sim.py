@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import numpy as np
 
 from scenes import SCENE_KINDS, AerialRenderer, DroneFlight, SceneRenderer
+from scenes.events import CLASSIC_KINDS
 from scenes.paint import Box
 from streams.base import Frame, Source, SourceError, Telemetry
 from streams.config import SourceConfig
@@ -193,6 +194,7 @@ _FIXED: dict[str, tuple[str, Callable[[str], Any]]] = {
     "randomize": ("randomize", _bool),
     "noise": ("noise_sigma", _float),
     "density": ("density", _float),
+    "kinds": ("kinds", lambda v: tuple(k.strip() for k in v.split(",") if k.strip())),
 }
 _DRONE: dict[str, tuple[str, Callable[[str], Any]]] = {
     **_COMMON,
@@ -226,6 +228,8 @@ def open_sim(url: str, fps: float = 5.0) -> Source:
             raise ValueError(f"unknown parameter {key!r} for sim://{scene} in {url!r}; allowed: {allowed}")
         name, parser = table[key]
         kwargs[name] = _parse(url, key, raw, parser)
+    if kwargs.get("kinds") == ("classic",):  # the events a model of the first seven classes sees
+        kwargs["kinds"] = tuple(k for k in CLASSIC_KINDS if scene == "street" or k != "illegal_parking")
     _validate(url, kwargs)
     if not fps > 0:
         raise ValueError(f"fps must be positive in {url!r}, got {fps}")

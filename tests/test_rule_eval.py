@@ -26,6 +26,7 @@ import pytest
 from scenes import SceneRenderer
 from scenes.events import CLASSIC_KINDS
 from tests.helpers import ROOT
+from vision.classes import CLASSES
 from vision.config import ZoneConfig
 from vision.detectors.base import Detector
 from vision.detectors.onnx import OnnxDetector
@@ -75,7 +76,15 @@ NEEDS_S = {
 # The street stages every kind (the classic six and the standing problems); the plaza the
 # classic ones, where people and stalls behave differently from the street.
 PLAZA_CLASSIC = tuple(k for k in CLASSIC_KINDS if k != "illegal_parking")  # a plaza has no kerb to park at
-SCENES: tuple[tuple[str, int, tuple[str, ...] | None], ...] = (("street", 1, None), ("plaza", 1, PLAZA_CLASSIC))
+# (scene kind, seed, event kinds (None: all), who detects). A model that lacks the standing
+# problems' classes takes a banner or a crate pile for a stall, as any detector would take what
+# it was never shown for its nearest class: it watches a street of the classic events only.
+MODEL_SEES_ALL = MODEL.exists() and set(CLASSES) <= set(OnnxDetector(MODEL).labels)
+SCENES: tuple[tuple[str, int, tuple[str, ...] | None, tuple[str, ...]], ...] = (
+    ("street", 1, None, ("truth", "model") if MODEL_SEES_ALL else ("truth",)),
+    ("plaza", 1, PLAZA_CLASSIC, ("truth", "model")),
+    *(() if MODEL_SEES_ALL else (("street", 1, CLASSIC_KINDS, ("model",)),)),
+)
 QUIET_S = 60.0
 # With the renderer's own boxes as detections only the tracker and the rules can fail: every
 # rule must find its events, and nothing may fire without one.
@@ -168,14 +177,15 @@ def around_events() -> Results:
     model = OnnxDetector(MODEL, thresholds=THRESHOLDS) if MODEL.exists() else None
     truth = TruthDetector()
     out: Results = []
-    for kind, seed, kinds in SCENES:
+    for kind, seed, kinds, who in SCENES:
         scene = SceneRenderer(seed, kind=kind, kinds=kinds)
         events = scene.events_until(900.0)  # every kind of the street turns up by then
         firsts = {e["kind"]: i for i, e in reversed(list(enumerate(events)))}
         for i in sorted(firsts.values()):
             event = events[i]
             t0, t1 = event["start_s"] - LEAD_S, event["active_s"][0] + NEEDS_S[event["kind"]]
-            detectors: dict[str, Detector] = {"truth": truth} | ({"model": model} if model else {})
+            present: dict[str, Detector | None] = {"truth": truth, "model": model}
+            detectors: dict[str, Detector] = {n: d for n, d in present.items() if d is not None and n in who}
             pipelines = [scene_pipeline(scene, d) for d in detectors.values()]
             found = run_clip(scene, pipelines, t0, t1, FPS, truth=truth)
             # Other events overlapping the run may absorb incidents but are not expected.
@@ -191,13 +201,14 @@ def around_events() -> Results:
 def summary(results: Results, detector: str) -> tuple[Scores, dict[str, Any], list[tuple[str, str, float]]]:
     total = Scores()
     for _, _, scores in results:
-        total.add(scores[detector])
+        if detector in scores:
+            total.add(scores[detector])
     table = total.to_dict()
     print(
         f"\nrules on rendered sequences, detecting with the {detector} (first event of each kind, street and plaza):"
     )
     print(format_table({**table["rules"], "total": table["total"]}))
-    missed = [(kind, e["kind"], e["start_s"]) for kind, e, s in results if s[detector].total.fn]
+    missed = [(kind, e["kind"], e["start_s"]) for kind, e, s in results if detector in s and s[detector].total.fn]
     return total, table, missed
 
 
