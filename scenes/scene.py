@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from scenes.actors import Actor
-from scenes.events import EventPlanner
+from scenes.events import CLASSIC_KINDS, EventPlanner
 from scenes.fixtures import place_fixtures
 from scenes.layout import Backdrop, Polygon
 from scenes.lighting import Grade, Noise, finish, random_grade
@@ -78,8 +78,11 @@ class SceneRenderer:
         self.traffic = Traffic(self.backdrop, seed, density)
         self.planner = EventPlanner(self.backdrop, self.traffic, seed, event_every_s, first_event_s, kinds)
         # Normal bins and closed manhole covers, so "overflowing" and "open" mean something.
-        # Their own generator: the street, its traffic and its events stay as they were.
-        self._fixtures = place_fixtures(self.backdrop, random.Random(f"{seed}/{kind}/fixtures"))
+        # Their own generator: the street, its traffic and its events stay as they were. A scene
+        # of the classic events only is the street as the first renderer drew it, without them:
+        # what a model of the first seven classes was trained on (it takes a bin for a stall).
+        classic = kinds is not None and set(kinds) <= set(CLASSIC_KINDS)
+        self._fixtures = [] if classic else place_fixtures(self.backdrop, random.Random(f"{seed}/{kind}/fixtures"))
         if standing_problems:
             problems = random.Random(f"{seed}/{kind}/standing")
             self._fixtures += self.planner.standing_problems(standing_problems, problems)
