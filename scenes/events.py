@@ -13,6 +13,7 @@ import dataclasses
 import random
 from collections.abc import Sequence
 
+from scenes import problem_events  # noqa: F401 - registers the standing problems' builders
 from scenes.actors import Actor, Prop
 from scenes.holds import FOREVER, cut, hold
 from scenes.incidents import SimEvent, Stager

@@ -68,6 +68,12 @@ class SimEvent:
         }
 
 
+# Builders of more kinds, registered by the modules that define them (scenes/problem_events.py,
+# imported by scenes/events.py): they build on Stager's placement without this module
+# importing them back.
+BUILDERS: dict[str, Any] = {}
+
+
 class Stager:
     def __init__(self, backdrop: Backdrop, traffic: Traffic) -> None:
         self.b = backdrop
@@ -75,8 +81,6 @@ class Stager:
 
     def stage(self, kind: str, rnd: random.Random, start: float, busy: list[tuple[float, float]]) -> SimEvent:
         """Build event `kind` starting at `start`, kept `busy` ground spots clear."""
-        from scenes.problem_events import BUILDERS  # they build on this class's placement
-
         self._busy = busy
         ev: SimEvent = BUILDERS[kind](self, rnd, start) if kind in BUILDERS else getattr(self, "_" + kind)(rnd, start)
         ev.span = (min(a.t0 for a in ev.actors), max(a.t1 for a in ev.actors))

@@ -185,3 +185,12 @@ BUILDERS: dict[str, Callable[[Stager, random.Random, float], SimEvent]] = {
     "fire_lane_parking": fire_lane_parking,
     "bike_pileup": bike_pileup,
 }
+
+
+def _register() -> None:
+    from scenes import incidents
+
+    incidents.BUILDERS.update(BUILDERS)
+
+
+_register()

@@ -48,6 +48,9 @@ from vision.incident import Incident
 from vision.pipeline import CameraPipeline
 from vision.rules import build_rules
 
+# The sequences of every kind take minutes on two shared cores: past the suite's 300 s.
+pytestmark = pytest.mark.timeout(1200)
+
 # GRID_MODEL tries a candidate model (a fresh export) before it is committed.
 MODEL = Path(os.environ.get("GRID_MODEL", ROOT / "models" / "grid-yolo.onnx"))
 needs_model = pytest.mark.skipif(

@@ -6,7 +6,7 @@ import { $ } from '../common/dom.js';
 import {
   applyI18n, fmtTime, languageButton, matterClassName, matterName, nameOf, t,
 } from '../common/i18n.js';
-import { suggestChips } from './suggest.js';
+import { suggestChips } from '../common/suggest.js';
 
 const BASE = '/open311/v2';
 

@@ -7,7 +7,7 @@ import { matterClassName, matterName, t } from '../common/i18n.js';
 import { api, post } from '../common/live.js';
 import { showLogin } from '../common/login.js';
 import { toast } from '../common/util.js';
-import { suggestChips } from '../citizen/suggest.js';
+import { suggestChips } from '../common/suggest.js';
 import { sendReport } from './outbox.js';
 
 const SERVICES_KEY = 'cc.services'; // the matter catalog, kept for a form opened offline
