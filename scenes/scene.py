@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from scenes.actors import Actor
-from scenes.events import CLASSIC_KINDS, EventPlanner
+from scenes.events import CLASSIC_KINDS, PROP_KINDS, EventPlanner
 from scenes.fixtures import place_fixtures
 from scenes.layout import Backdrop, Polygon
 from scenes.lighting import Grade, Noise, finish, random_grade
@@ -21,24 +21,8 @@ from scenes.traffic import Traffic
 
 # Every name a rendered label carries (street, plaza and drone views). Plain strings: the
 # renderer knows no model; vision/classes.py maps them to the detector's class ids.
-LABELS = (
-    "person",
-    "vehicle",
-    "bicycle",
-    "fire",
-    "smoke",
-    "garbage",
-    "stall",
-    "overflowing_bin",
-    "construction_waste",
-    "piled_goods",
-    "banner",
-    "laundry",
-    "waterlogging",
-    "fallen_tree",
-    "pothole",
-    "open_manhole",
-)
+# The standing problems are one label each, named as their event kinds (scenes/events.py).
+LABELS = ("person", "vehicle", "bicycle", "fire", "smoke", "garbage", "stall", *PROP_KINDS)
 SCENE_KINDS = ("street", "plaza")
 MIN_SIDE_PX = 4.0
 MAX_HIDDEN = 0.85  # drop a label when more than this share of its box is hidden
