@@ -43,17 +43,10 @@ import numpy as np
 from scenes import SceneRenderer
 from streams.base import Frame
 from vision.detectors.onnx import OnnxDetector
-from vision.evaluate import (
-    THRESHOLDS,
-    CountingDetector,
-    expected_in,
-    frame_times,
-    run_clip,
-    scene_pipeline,
-    score,
-)
+from vision.evaluate import THRESHOLDS, CountingDetector, frame_times, run_clip, scene_pipeline
 from vision.gate import MotionGate
 from vision.pipeline import CameraPipeline
+from vision.rule_scores import expected_in, score
 from vision.verify import CheckRequest
 
 # What the bench's checks look for, in turn: the product labels a handled case names.

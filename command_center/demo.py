@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from command_center.config import CameraConfig, Config, parse_config
 from command_center.jobs import Job
 from streams.sim import SimCameraSource
-from vision.evaluate import EVENT_RULES, SCENE_RULES
+from vision.evaluate import SCENE_RULES
+from vision.rule_scores import EVENT_RULES
 
 if TYPE_CHECKING:
     from command_center.camera_status import Cameras

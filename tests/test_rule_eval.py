@@ -32,20 +32,17 @@ from vision.detectors.base import Detector
 from vision.detectors.onnx import OnnxDetector
 from vision.evaluate import (
     EVENT_LABELS,
-    EVENT_RULES,
     RULES,
     THRESHOLDS,
-    Scores,
     TruthDetector,
     format_table,
     frame_times,
-    matches,
     run_clip,
     scene_pipeline,
-    score,
 )
 from vision.incident import Incident
 from vision.pipeline import CameraPipeline
+from vision.rule_scores import EVENT_RULES, Scores, matches, score
 from vision.rules import build_rules
 
 # The sequences of every kind take minutes on two shared cores: past the suite's 300 s.

@@ -34,10 +34,11 @@ from scenes import SceneRenderer
 from scenes.paint import clip_box
 from streams.base import Frame
 from vision.detectors.base import Box, Detection
-from vision.evaluate import EVENT_RULES, RULES, THRESHOLDS, matches, scene_pipeline
+from vision.evaluate import RULES, THRESHOLDS, scene_pipeline
 from vision.gate import MotionGate
 from vision.incident import Incident
 from vision.pipeline import CameraPipeline
+from vision.rule_scores import EVENT_RULES, matches
 from vision.verify import (
     CheckRequest,
     SceneCheck,

@@ -71,6 +71,12 @@ def _rule(pattern: str, methods: frozenset[str] | None, roles: frozenset[str] | 
 
 
 def rules(public_metrics: bool) -> list[Rule]:
+    """The whole table, in order: public and sign-in routes, administration, then the work."""
+    return [*_public_rules(public_metrics), *_administration_rules(), *_work_rules()]
+
+
+def _public_rules(public_metrics: bool) -> list[Rule]:
+    """Pages, static files, the public card, Open311, publishers and the caller's own account."""
     return [
         # pages and their static files: the pages sign in through the API
         _rule(r"^/(wall|desk|terminal|citizen|publish|emergency|admin)?$", READ, None),
@@ -95,7 +101,12 @@ def rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/whip/", None, None),
         _rule(r"^/api/drones/[^/]+/telemetry$", frozenset({"POST"}), None),
         _rule(r"^/api/auth/(me|password)$", None, ANY_ROLE),
-        # Administration. A district admin (an admin with a jurisdiction) manages users, the
+    ]
+
+
+def _administration_rules() -> list[Rule]:
+    return [
+        # A district admin (an admin with a jurisdiction) manages users, the
         # roster, cameras and matter proposals of their district (the endpoints scope each
         # read and change); the rest is the city's own administrators'.
         _rule(r"^/api/(audit|publish-keys)(/.*)?$", None, ADMIN, _city_admin),
@@ -113,6 +124,12 @@ def rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/api/matters(/.*)?$", None, ADMIN),
         _rule(r"^/api/(calendar|settings)(/.*)?$", READ, frozenset(STAFF)),
         _rule(r"^/api/(calendar|settings)(/.*)?$", None, ADMIN, _city_admin),
+    ]
+
+
+def _work_rules() -> list[Rule]:
+    """The hall's, the workers' and emergency teams' work: maps, cases, verifications, emergencies."""
+    return [
         _rule(r"^/api/map/config$", READ, ANY_ROLE),  # the basemap the pages draw under the grids
         _rule(r"^/api/grids/locate$", READ, ANY_ROLE),
         _rule(r"^/api/grids/validate$", None, frozenset(STAFF)),
