@@ -16,7 +16,7 @@ demo: setup
 	$(PY) -m command_center demo
 
 test: setup lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=30
 
 setup: system-deps $(STAMP) node_modules/.installed
 

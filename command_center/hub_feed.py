@@ -2,7 +2,8 @@
 
 An event goes to the channel of its topic; a case with an assignee goes to that worker's
 own channel `tasks:<worker>` as well (`task_posts`), and so do the emergency tasks of
-each worker they were given to: the terminal listens there alone.
+each worker they were given to: the terminal listens there alone. Video verifications: their
+rows' changes only (`verification.updated`, located by the case's grid).
 Each post carries the area of its event, computed once here, which the hub compares
 with each client's jurisdiction.
 """
@@ -13,13 +14,16 @@ from typing import Any
 
 from command_center.auth.scoping import Locate, event_area
 from command_center.bus import batches
+from command_center.camera_checks import TOPIC as VERIFICATIONS
+from command_center.camera_checks import UPDATED as VERIFICATION_UPDATED
 from command_center.camera_status import Cameras
 from command_center.emergency.service import BRIEF_KEYS
 from command_center.events import Event
 from command_center.hub import Hub
 from command_center.hub_history import Post
 
-TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency"]
+TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications"]
+
 HUB_BATCH = 256  # most events numbered per round trip to a shared (Redis) hub history
 ASSIGNING = ("dispatch", "return", "transfer", "reassign")  # case actions that hand a task to its assignee
 
@@ -70,6 +74,8 @@ async def feed_hub(subscription: Any, hub: Hub, area_of: Locate, cameras: Camera
     async for events in batches(subscription, HUB_BATCH):
         posts = []
         for event in events:
+            if event.topic == VERIFICATIONS and event.type != VERIFICATION_UPDATED:
+                continue  # requests, cancellations and verdicts are between the service and the cameras
             if event.type == "camera.status":
                 cameras.note_worker_status(event.data)
             area = event_area(event.topic, event.data, area_of)

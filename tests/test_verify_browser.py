@@ -26,8 +26,12 @@ import numpy as np
 import pytest
 
 from command_center.auth.users import Account
+from command_center.camera_checks import TOPIC as VERIFICATIONS
+from command_center.camera_checks import UPDATED as VERIFICATION_UPDATED
 from command_center.config import parse_config
+from command_center.events import Event
 from command_center.store.verification_records import verification_store
+from command_center.verification import view
 from dispatch.city import City
 from dispatch.config import DispatchConfig
 from tests.browser import NEEDS_BROWSER, new_page, sign_in_form, visible_texts
@@ -273,3 +277,30 @@ def test_a_rejected_verdict_leaves_the_case_and_a_confirmed_return_reaches_the_w
     assert phone.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     assert not errors, errors
     phone.context.close()
+
+
+def test_a_verdict_reaches_an_open_desk_through_the_hub(browser: Any, hall: dict[str, Any]) -> None:
+    """The desk shows a case with no camera check yet; a verdict stored then and announced on the
+    bus (`verification.updated`, as the service does) appears in its panel and in the queue's
+    count within 5 s: before the panel's fallback poll (10 s), which only runs while a camera is
+    looking anyway, and the queue's (15 s)."""
+    case, incident = handled_video_case(hall, "stall", "no-vending", "stall")
+    errors: list[str] = []
+    page = desk(browser, hall, errors, f"#case={case['id']}")
+    page.wait_for_selector("#detail[data-state=feedback]", timeout=10000)
+    page.wait_for_selector("#conn[data-state=open]", timeout=10000)  # the desk's websocket is up
+    page.wait_for_timeout(500)  # its subscription reaches the hub just after the socket opens
+    before = int(page.inner_text("#count-awaiting") or 0)
+    vid = seed_verdict(hall, case, incident, "cleared")
+    row = verification_store(hall["rt"].store).get_verification(vid)
+    assert row is not None
+    server: ServerThread = hall["server"]
+    server.run(hall["rt"].bus.publish(Event(VERIFICATIONS, VERIFICATION_UPDATED, view(row))))
+    started = time.monotonic()
+    page.wait_for_selector(f"#detail .verify-row[data-verification-id='{vid}']", timeout=5000)
+    page.wait_for_function(f"() => Number(document.querySelector('#count-awaiting').textContent) > {before}",
+                           timeout=5000)  # fmt: skip
+    assert time.monotonic() - started < 5
+    assert "禁摆区内60秒未见摊档" in page.inner_text(f"#detail .verify-row[data-verification-id='{vid}'] .verify-explain")
+    assert not errors, errors
+    page.context.close()

@@ -164,6 +164,12 @@ function bulk(action) {
 // ---- live ----
 
 function onEvent(msg) {
+  if (msg.channel === 'verifications') {  // 视频核查: a check started, decided or was confirmed
+    desk.detail.verify.rowChanged(msg.data);
+    if (desk.tab === 'awaiting') reloadSoon();
+    else desk.awaiting.refresh();
+    return;
+  }
   const data = msg.data && msg.data.case ? msg.data.case : msg.data; // case.warning/overdue wrap it
   if (!data || !data.id) return;
   desk.table.update(data);
@@ -201,7 +207,7 @@ async function main() {
   for (const b of $$('[data-bulk]')) b.addEventListener('click', () => bulk(b.dataset.bulk));
   window.addEventListener('hashchange', openFromHash);
 
-  const socket = new LiveSocket({ channels: ['cases'], onEvent, onResync: () => load(), onStatus: bindConnection($('conn')) });
+  const socket = new LiveSocket({ channels: ['cases', 'verifications'], onEvent, onResync: () => load(), onStatus: bindConnection($('conn')) });
   socket.connect();
   setInterval(() => desk.table.tick(), 1000);
   exposeTestHooks({ socket, desk, reload: load });

@@ -5,9 +5,11 @@
 //
 // The rows come with the case (GET /api/cases/{id}: `verifications`, `flags`). Case
 // announcements on the websocket do not carry them, so the panel asks for the case again when
-// the case it shows changed, and every few seconds while the camera is still looking (the hub
-// does not relay the `verifications` topic). A suggested verdict changes nothing on the case:
-// the queue's count is asked for with each list load and every QUEUE_POLL_MS.
+// the case it shows changed, or when the hub announces a change of one of its rows on the
+// `verifications` channel (`verification.updated`: the desk calls `rowChanged`). A suggested
+// verdict changes nothing on the case, so the queue's count is asked again on the same news.
+// While the camera is still looking, the panel also asks every CHECKING_POLL_MS, and the queue
+// every QUEUE_POLL_MS: the fallback while the websocket is down.
 
 import { el, reconcile } from '../common/dom.js';
 import { fmtTime, nameOf, t } from '../common/i18n.js';
@@ -15,7 +17,7 @@ import { api, post, sameOriginPath } from '../common/live.js';
 import { parseTs, toast } from '../common/util.js';
 import { shortId } from './timeline.js';
 
-const CHECKING_POLL_MS = 4000;   // the camera decides within hold_s..timeout_s: a few seconds late is fine
+const CHECKING_POLL_MS = 10000;  // the hub announces each change; this only covers a dropped socket
 const QUEUE_POLL_MS = 15000;
 const MAX_NOTE = 2000;
 // Watch rows that ended without news (the case was handled first) are bookkeeping, not shown.
@@ -126,6 +128,11 @@ export class VerifyPanel {
     if (this.seen === null ? !given : this.seen !== sig) this._refresh();
     this.seen = sig;
     return this.section;
+  }
+
+  /** The hub announced a change of verification `v` (a row as the API shows it). */
+  rowChanged(v) {
+    if (v && v.case_id === this.caseId) this._refresh();
   }
 
   async _refresh() {
