@@ -76,6 +76,18 @@ def test_server_names_come_from_the_catalogue() -> None:
     assert name("rule", "a_citys_own_rule") == "a_citys_own_rule"  # unnamed: the identifier, never an error
 
 
+def test_every_rule_and_detector_class_has_a_name() -> None:
+    """Incidents, zones and verdicts name rules and labels: none may reach a page as an identifier."""
+    from vision.classes import CLASSES
+    from vision.rules import known_rules
+
+    for lang in LANGUAGES:
+        names = catalogue(lang)
+        missing = [f"rule.{r}" for r in known_rules() if f"rule.{r}" not in names]
+        missing += [f"label.{c}" for c in CLASSES if f"label.{c}" not in names]
+        assert not missing, (lang, missing)
+
+
 def test_a_key_in_two_files_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import command_center.i18n as i18n
 
