@@ -1,5 +1,5 @@
 """The issue's Done-when for cameras, in a real browser: an admin adds a simulated camera in the
-console, tests the connection (the snapshot shows), draws a zone over most of the frame with a
+console, picks its model and a simulated PTZ head, tests the connection (the snapshot shows), draws a zone over most of the frame with a
 rule that fires on that scene, saves, and without a restart the camera is online and an incident
 in that zone arrives. The section also fits a 390 px wide phone."""
 
@@ -29,6 +29,8 @@ def site(tmp_path: Path, small_city: City) -> Iterator[dict[str, Any]]:
     config = parse_config({
         "server": {"data_dir": str(tmp_path)}, "store": f"sqlite:///{tmp_path / 'cc.db'}",
         "detector": {"backend": "motion"}, "evidence": {"clips": False},
+        # a second named model, for the form's model choice
+        "detectors": {"moving": {"backend": "motion"}},
     })  # fmt: skip
     rt = build_runtime(config, city=small_city)
     with serve_app(rt) as server:
@@ -66,6 +68,12 @@ def test_an_admin_adds_a_camera_draws_a_zone_and_an_incident_arrives(site: dict[
         form.locator("input[name=lat]").fill(str(grid.lat))
         form.locator("input[name=lat]").dispatch_event("change")
         form.locator("input[name=fps]").fill("4")
+        # The models the configuration has (by name, the default one in words), the PTZ head.
+        assert form.locator("[data-part=models] label").all_inner_texts()[0].startswith("默认模型")
+        form.locator("input[name=model][value=moving]").check()
+        form.locator("select[name=ptz_kind]").select_option("sim")
+        assert not form.locator("input[name=ptz_url]").is_visible()  # ONVIF's fields only for ONVIF
+        form.locator("input[name=ptz_home]").fill("wide")
         section.locator("[data-part=probe]").click()
         page.wait_for_function(
             "() => document.querySelector('#tab-cameras [data-part=image]').naturalWidth > 0", timeout=20000
@@ -79,6 +87,7 @@ def test_an_admin_adds_a_camera_draws_a_zone_and_an_incident_arrives(site: dict[
             overlay.click(position={"x": box["width"] * fx, "y": box["height"] * fy})
         zone = section.locator("[data-part=zone]")
         zone.locator("input[name=zone_name]").fill(ZONE)
+        assert zone.locator("label", has_text="垃圾满溢").count() == 1  # the server's rules, the new ones too
         zone.locator("label", has_text="区域闯入").locator("input").check()
         section.locator("[data-part=zone-done]").click()
         assert "区域闯入" in section.locator("[data-part=zones]").inner_text()
@@ -90,6 +99,8 @@ def test_an_admin_adds_a_camera_draws_a_zone_and_an_incident_arrives(site: dict[
             timeout=30000,
         )
         assert "测试路口" in row.inner_text()
+        saved = site["rt"].cameras.config_of(CAMERA)
+        assert saved.models == ["moving"] and saved.ptz is not None and (saved.ptz.kind, saved.ptz.home) == ("sim", "wide")
         incident = incident_in_zone(server, 60)
         assert incident is not None, "no incident in the drawn zone within 60 s"
         assert incident["rule"] == "zone_intrusion"

@@ -23,7 +23,7 @@ LATIN_ALLOWED = frozenset(
     {"CAP", "KPI", "GPS", "QR", "ID", "WebRTC", "WHIP", "WHEP", "RTSP", "RTMP", "AI", "API", "CSV", "XLSX", "GeoJSON",
      "Shapefile", "GeoPackage", "SQLite", "PostgreSQL", "MQTT", "IoT", "A4", "PDF", "ZIP", "URL", "JSON", "HTTP",
      "English", "km", "m", "s", "min", "fps", "px", "MB", "KB", "GB", "ms", "IP", "Open311", "YAML", "UTC", "APP",
-     "OK", "PNG", "JPEG", "MP4", "lon", "lat", "WGS84", "EPSG", "HTTPS", "WS", "CPU", "GPU"}
+     "OK", "PNG", "JPEG", "MP4", "lon", "lat", "WGS84", "EPSG", "HTTPS", "WS", "CPU", "GPU", "ONVIF", "PTZ"}
 )  # fmt: skip
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
 # t('key') / t("key") with a literal key, and data-i18n*="key" in the HTML.

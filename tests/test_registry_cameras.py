@@ -161,6 +161,29 @@ def test_a_camera_added_in_the_api_goes_online_without_a_restart(site: dict[str,
     assert any(r["action"] == "camera.add" and r["target"] == "api-1" for r in rt.store.list_audit(limit=50)[0])
 
 
+def test_the_form_is_offered_only_what_the_configuration_has(site: dict[str, Any]) -> None:
+    """GET /api/camera-options lists the models, groups, rules and PTZ kinds; a camera naming a
+    model, group or PTZ kind the configuration lacks is refused with 422, naming the field."""
+    server, city = site["server"], site["city"]
+    with client(server) as http:
+        options = http.get("/api/camera-options").json()
+        assert [m["name"] for m in options["models"]] == ["default"]
+        assert {"overflowing_bin", "fire_lane", "smoke", "zone_intrusion"} <= set(options["rules"])
+        assert {"sim", "onvif"} <= set(options["ptz_kinds"])
+        body = sim_camera("opt-1", city, 6)
+        for extra, loc in (({"models": ["coco"]}, "models.0"), ({"group": "nowhere"}, "group"),
+                           ({"ptz": {"kind": "pelco"}}, "ptz.kind")):  # fmt: skip
+            refused = http.post("/api/cameras", json={**body, **extra})
+            assert refused.status_code == 422, refused.text
+            assert [r["loc"] for r in refused.json()["detail"]] == [loc], refused.text
+        added = http.post("/api/cameras", json={**body, "models": ["default"], "ptz": {"kind": "sim", "home": "wide"}})
+        assert added.status_code == 201, added.text
+        assert added.json()["models"] == ["default"] and added.json()["ptz"]["home"] == "wide"
+        assert http.delete("/api/cameras/opt-1").status_code == 204
+    with client(server, role="worker", worker_id="w1") as phone:
+        assert phone.get("/api/camera-options").status_code == 403
+
+
 def test_patching_zones_changes_the_running_pipelines_rules(site: dict[str, Any]) -> None:
     server, city, rt = site["server"], site["city"], site["rt"]
     with client(server) as http:

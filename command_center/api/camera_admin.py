@@ -28,8 +28,9 @@ from command_center.auth.middleware import principal_of
 from command_center.config import CameraConfig
 from command_center.registry.cameras import filed_under
 from streams.config import SourceConfig
+from streams.ptz import ptz_kinds
 from vision.evidence import encode_jpeg
-from vision.rules import build_rules
+from vision.rules import build_rules, known_rules
 
 PROBE_TIMEOUT_S = 8.0  # "test connection": a camera that has not sent a frame by then is unreachable
 MAX_PROBES = 4  # sources opened for a test at once (each a thread until its timeouts end it)
@@ -67,12 +68,30 @@ def _checked(request: Request, doc: dict[str, Any]) -> CameraConfig:
         build_rules(cam.zones, deps.config(request).rules)
     except ValueError as exc:
         raise ApiError(422, "invalid camera", [{"loc": "zones", "msg": str(exc)}]) from None
+    models_problems = _unknown_models(request, cam)
+    if models_problems:
+        raise ApiError(422, "invalid camera", models_problems)
     if cam.grid_code is None:
         cam.grid_code = _locate(request, cam.location.lon, cam.location.lat)
     elif cam.grid_code not in deps.city(request).city.areas:
         raise ApiError(422, "invalid camera", [{"loc": "grid_code", "msg": f"unknown grid {cam.grid_code}"}])
     _in_district(request, cam)
     return cam
+
+
+def _unknown_models(request: Request, cam: CameraConfig) -> list[dict[str, str]]:
+    """Models, a group and a PTZ kind the configuration does not have: the camera would run
+    without them (the pipeline leaves an unknown model out), so the admin is told now."""
+    detectors = deps.cameras(request).detectors
+    problems = [
+        {"loc": f"models.{i}", "msg": f"unknown model {name!r}; known: {', '.join(detectors.names())}"}
+        for i, name in enumerate(cam.models or []) if name not in detectors.configs
+    ]  # fmt: skip
+    if cam.group is not None and cam.group not in detectors.groups:
+        problems.append({"loc": "group", "msg": f"unknown group {cam.group!r}; known: {', '.join(detectors.groups) or 'none'}"})
+    if cam.ptz is not None and cam.ptz.kind not in ptz_kinds():
+        problems.append({"loc": "ptz.kind", "msg": f"unknown PTZ kind {cam.ptz.kind!r}; known: {', '.join(ptz_kinds())}"})
+    return problems
 
 
 def _in_district(request: Request, cam: CameraConfig) -> None:
@@ -156,6 +175,20 @@ async def delete_camera(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def camera_options(request: Request) -> JSONResponse:
+    """What the camera form offers: the configured models (with the labels of those loaded),
+    the camera groups, every known rule, and the PTZ kinds."""
+    detectors = deps.cameras(request).detectors
+    loaded = detectors.loaded()
+    models = [
+        {"name": name, "backend": config.backend, "model": config.model.name if config.model else None,
+         "labels": sorted(loaded[name].labels) if name in loaded else None}
+        for name, config in detectors.configs.items()
+    ]  # fmt: skip
+    groups = [{"name": name, "models": list(group.models)} for name, group in detectors.groups.items()]
+    return JSONResponse({"models": models, "groups": groups, "rules": known_rules(), "ptz_kinds": ptz_kinds()})
+
+
 # test connection
 
 
@@ -221,6 +254,7 @@ async def probe(request: Request) -> Response:
 routes: list[BaseRoute] = [
     Route("/api/cameras", create_camera, methods=["POST"]),
     Route("/api/cameras/probe", probe, methods=["POST"]),
+    Route("/api/camera-options", camera_options, methods=["GET"]),
     Route("/api/cameras/{id}/config", get_config, methods=["GET"]),
     Route("/api/cameras/{id}", replace_camera, methods=["PUT"]),
     Route("/api/cameras/{id}", patch_camera, methods=["PATCH"]),

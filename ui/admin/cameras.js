@@ -1,10 +1,12 @@
 // 摄像头: the cameras of the registry (the admin's district for a district admin): add, edit,
 // remove, "测试连接" showing the first frame, and zones drawn on that frame (click to add a
-// polygon's points, or two for a line), each with its rules. Saved cameras take effect on every
+// polygon's points, or two for a line), each with its rules; the models that watch the camera
+// and its PTZ head (camera_models.js). Saved cameras take effect on every
 // node without a restart. The server checks every field; this page only asks.
 
 import { applyI18n, nameOf, t } from '../common/i18n.js';
 import { getToken } from '../common/live.js';
+import { fillModels, loadOptions, modelFields, readModels, showPtzFields } from './camera_models.js';
 
 // Protocol names read the same in every language (and are copied as is: translate="no").
 const PROTOCOLS = { rtsp: 'RTSP', rtmp: 'RTMP', hls: 'HLS', mjpeg: 'MJPEG' };
@@ -12,6 +14,7 @@ const KINDS = {
   ...PROTOCOLS, snapshot: t('admin.cameras.kind.snapshot'), file: t('admin.cameras.kind.file'),
   whip: t('admin.cameras.kind.whip'), sim: t('admin.cameras.kind.sim'), drone: t('admin.cameras.kind.drone'),
 };
+// Until the server's list (GET /api/camera-options) is there: the rules every version has.
 const RULES = [
   'zone_intrusion', 'loitering', 'illegal_parking', 'dwell', 'dumping', 'stall', 'crowding', 'fire', 'fallen_person',
   'label', 'line_crossing',
@@ -27,6 +30,7 @@ const SVG = 'http://www.w3.org/2000/svg';
 
 let ctx;
 let root;
+let options = null; // the server's models, groups, rules and PTZ kinds
 let editing = null; // the camera being edited (its config), or null for a new one
 let zones = []; // the form's zones, as the API writes them
 let drawing = []; // points of the zone being drawn, in source pixels
@@ -42,7 +46,7 @@ function injectStyle() {
 function layout() {
   const kinds = Object.entries(KINDS)
     .map(([k, v]) => `<option value="${k}"${k in PROTOCOLS ? ' translate="no"' : ''}>${escape(v)}</option>`).join('');
-  const rules = RULES.map((k) =>
+  const rules = (options.rules || RULES).map((k) =>
     `<label class="check"><input type="checkbox" name="rule" value="${k}">${escape(ruleName(k))}</label>`).join('');
   root.innerHTML = `
     <section class="panel" data-i18n-aria-label="admin.cameras.title">
@@ -69,6 +73,7 @@ function layout() {
           <label><span data-i18n="admin.cameras.fps"></span><input name="fps" type="number" min="0.1" max="60" step="any" value="5"></label>
           <label><span data-i18n="admin.cameras.threshold"></span><input name="threshold" type="number" min="0" max="1" step="0.01"
             data-i18n-placeholder="admin.cameras.default"></label>
+          ${modelFields(options)}
           <p class="wide muted" data-part="grid"></p>
         </form>
         <div class="actions">
@@ -153,6 +158,7 @@ function open(config) {
     f.elements.lat.value = config.location.lat;
     f.elements.threshold.value = config.thresholds?.default ?? '';
   }
+  fillModels(f, config);
   part('title').textContent = config ? t('admin.cameras.edit_title', { name: config.name || config.id }) : t('admin.cameras.add');
   part('shot').hidden = true;
   part('zone-form').hidden = true;
@@ -200,6 +206,7 @@ function body() {
     location: { lon: Number(f.lon.value), lat: Number(f.lat.value) }, fps: num(f.fps) ?? 5,
     heading: num(f.heading), fov_deg: num(f.fov_deg), grid_code: gridCode, zones,
     thresholds: f.threshold.value === '' ? null : { default: Number(f.threshold.value) },
+    ...readModels(form(), editing),
   };
   return out;
 }
@@ -313,6 +320,7 @@ export async function mount(section, context) {
   ctx = context;
   root = section;
   injectStyle();
+  options = await loadOptions(ctx.api);
   layout();
   part('add').addEventListener('click', () => open(null));
   part('cancel').addEventListener('click', () => { part('editor').hidden = true; });
@@ -324,6 +332,7 @@ export async function mount(section, context) {
   part('zone-clear').addEventListener('click', () => { drawing = []; draw(); });
   part('zone').elements.shape.addEventListener('change', () => { drawing = []; draw(); });
   for (const name of ['lon', 'lat']) form().elements[name].addEventListener('change', () => showGrid(null));
+  form().elements.ptz_kind.addEventListener('change', () => showPtzFields(form()));
   await refresh();
   setInterval(() => { if (!document.hidden && !root.hidden && root.isConnected) refresh(); }, 5000);
 }
