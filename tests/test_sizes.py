@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tests.helpers import ROOT
 
-PACKAGES = ("command_center", "streams", "vision", "dispatch", "bench")
+PACKAGES = ("command_center", "streams", "vision", "dispatch", "basedata", "bench")
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 80
 # Known debt: a module or function named here may reach its figure, no further. Empty: issue
