@@ -33,7 +33,7 @@ GRID_CODE = r"^[0-9]{1,15}$"
 class Sealed(BaseModel):
     """A personal field as stored: ciphertext (AES-GCM, key outside the database), a keyed
     index (HMAC) that finds the record by the exact value, and the last digits for display
-    (138****5678). basedata.protect makes and opens them."""
+    (*******5678: basedata.protect.mask_phone). basedata.protect makes and opens them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,7 +65,7 @@ class Building(Record):
     """建筑物, with the city's building code (the 430-万-style 建筑物编码)."""
 
     code: str = Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z-]+$")
-    address_code: str = Field(min_length=1, max_length=40)
+    address_code: str = Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z-]+$")
     name: str = Field(default="", max_length=100)
     floors: int = Field(ge=1, le=200)
     use: BuildingUse = "residential"
@@ -77,8 +77,8 @@ class Building(Record):
 class Household(Record):
     """户: a unit of a building (its room), and how it is used."""
 
-    id: str = Field(min_length=1, max_length=60, description="<building code>-<room>")
-    building_code: str = Field(min_length=1, max_length=40)
+    id: str = Field(min_length=1, max_length=64, description="<building code>-<room>")
+    building_code: str = Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z-]+$")
     room: str = Field(min_length=1, max_length=20, description="户室号, e.g. 1-1203")
     kind: HouseholdKind = "owner"
 
@@ -86,8 +86,8 @@ class Household(Record):
 class Person(Record):
     """实有人口: who lives in a household."""
 
-    id: str = Field(min_length=1, max_length=40)
-    household_id: str = Field(min_length=1, max_length=60)
+    id: str = Field(min_length=1, max_length=80, description="<household id>-<n>, or the source's own")
+    household_id: str = Field(min_length=1, max_length=64)
     name: str = Field(min_length=1, max_length=64)
     id_number: Sealed
     phone: Sealed | None = None
@@ -102,6 +102,7 @@ class Organisation(Record):
 
     id: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=100)
+    # The alphabet here; the check character by basedata.identity.check_credit_code where it enters.
     credit_code: str | None = Field(default=None, pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$", description="统一社会信用代码")
     kind: OrganisationKind = "shop"
     address_code: str = Field(min_length=1, max_length=40)
