@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import command_center.store.basedata_schema  # noqa: F401  (its tables join `metadata`: the schema checked is all of it)
 from command_center.audit import verify_store
 from command_center.store import Store, create_store
 from command_center.store.migrate import labels, latest

@@ -1,4 +1,5 @@
-"""`command-center import ...`: a city's own files (grid map, roster, users, cameras, matters).
+"""`command-center import ...`: a city's own files (grid map, roster, users, cameras, matters,
+and the grids' base data: `import basedata FILE...`, importing/basedata.py).
 
 `import check` reads and checks files against each other and prints every problem as
 file:row:column; it writes nothing. `import KIND FILE` applies one file to the store of
@@ -35,6 +36,7 @@ def add_commands(sub: Any) -> None:
         help="check against the city this configuration runs (default: the built-in one, unless --grids is given)",
     )  # fmt: skip
     _add_apply_commands(import_sub)
+    _add_basedata_command(import_sub)
 
 
 def _add_apply_commands(import_sub: Any) -> None:
@@ -63,9 +65,24 @@ def _add_apply_commands(import_sub: Any) -> None:
             cmd.add_argument("--password", help="new accounts' first password (default: one random, printed once)")
 
 
+def _add_basedata_command(import_sub: Any) -> None:
+    kinds = ("address", "building", "household", "person", "organisation")
+    cmd = import_sub.add_parser(
+        "basedata", help="grid base data (四标四实): addresses, buildings, households, people, organisations; CSV or XLSX"
+    )
+    cmd.add_argument("files", type=Path, nargs="+", help="one or more files, imported together (parents first)")
+    cmd.add_argument("--kind", choices=kinds, help="what the files hold (default: told by each file's columns)")
+    cmd.add_argument("--config", type=Path, help="the configuration whose store and city to import into")
+    cmd.add_argument("--skip-bad", action="store_true", help="apply the good rows and report the bad ones")
+    cmd.add_argument("--dry-run", action="store_true", help="check against the store, write nothing")
+    cmd.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+
 def run(args: argparse.Namespace, load_config: Callable[[Path], Config]) -> int:
     """`import check` or `import KIND FILE`; `load_config` reads a configuration (exiting
     with its errors when it is bad)."""
+    if args.import_command == "basedata":
+        return apply_basedata(args, load_config)
     if args.import_command != "check":
         return apply(args, load_config)
     from command_center.city_map import load_city
@@ -83,8 +100,6 @@ def run(args: argparse.Namespace, load_config: Callable[[Path], Config]) -> int:
 
 
 def apply(args: argparse.Namespace, load_config: Callable[[Path], Config]) -> int:
-    import json
-
     from tqdm import tqdm
 
     from command_center.city_map import load_city
@@ -114,6 +129,35 @@ def apply(args: argparse.Namespace, load_config: Callable[[Path], Config]) -> in
         bar.close()
     finally:
         store.close()
+    return _finish(args, result)
+
+
+def apply_basedata(args: argparse.Namespace, load_config: Callable[[Path], Config]) -> int:
+    """`import basedata FILE...`: every file checked, then all written in one transaction."""
+    from command_center.city_map import load_city
+    from command_center.importing.basedata import import_files
+    from command_center.registry.imports import ImportContext, ImportOptions
+    from command_center.store import create_store
+
+    missing = [str(path) for path in args.files if not path.exists()]
+    if missing:
+        print(f"import basedata: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    config = load_config(args.config) if args.config else Config()
+    store = create_store(config.store)
+    try:
+        context = ImportContext(store, load_city(config, store), config)
+        options = ImportOptions(skip_bad=args.skip_bad, dry_run=args.dry_run, actor="cli")
+        result = import_files(args.files, context, options, kind=args.kind)
+    finally:
+        store.close()
+    return _finish(args, result)
+
+
+def _finish(args: argparse.Namespace, result: Any) -> int:
+    """Print the result (JSON or lines); the exit status: 0 applied or checked clean, else 2."""
+    import json
+
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
