@@ -131,8 +131,8 @@ def seed_verdict(hall: dict[str, Any], case: dict[str, Any], incident: dict[str,
     assert frame.is_relative_to(hall["data_dir"])
     now = datetime.now(UTC)
     cleared = outcome == "cleared"
-    zone_name = {"no-vending": "禁摆区", "sidewalk": "人行道"}[incident["zone"]]
-    label_name = {"stall": "摊档", "garbage": "垃圾"}[incident["label"]]
+    zone_name = {"no-vending": "禁摆区", "sidewalk": "人行道", "no-parking": "禁停区"}[incident["zone"]]
+    label_name = {"stall": "摊档", "garbage": "垃圾", "vehicle": "车辆"}[incident["label"]]
     words = (
         f"视频核查：{zone_name}内60秒未见{label_name}"
         if cleared
@@ -283,8 +283,9 @@ def test_a_verdict_reaches_an_open_desk_through_the_hub(browser: Any, hall: dict
     """The desk shows a case with no camera check yet; a verdict stored then and announced on the
     bus (`verification.updated`, as the service does) appears in its panel and in the queue's
     count within 5 s: before the panel's fallback poll (10 s), which only runs while a camera is
-    looking anyway, and the queue's (15 s)."""
-    case, incident = handled_video_case(hall, "stall", "no-vending", "stall")
+    looking anyway, and the queue's (15 s). A matter of its own (parking): the earlier tests'
+    stall and dumping cases are still open nearby, and a new one of theirs would join them."""
+    case, incident = handled_video_case(hall, "illegal_parking", "no-parking", "vehicle")
     errors: list[str] = []
     page = desk(browser, hall, errors, f"#case={case['id']}")
     page.wait_for_selector("#detail[data-state=feedback]", timeout=10000)
@@ -301,6 +302,6 @@ def test_a_verdict_reaches_an_open_desk_through_the_hub(browser: Any, hall: dict
     page.wait_for_function(f"() => Number(document.querySelector('#count-awaiting').textContent) > {before}",
                            timeout=5000)  # fmt: skip
     assert time.monotonic() - started < 5
-    assert "禁摆区内60秒未见摊档" in page.inner_text(f"#detail .verify-row[data-verification-id='{vid}'] .verify-explain")
+    assert "禁停区内60秒未见车辆" in page.inner_text(f"#detail .verify-row[data-verification-id='{vid}'] .verify-explain")
     assert not errors, errors
     page.context.close()
