@@ -19,6 +19,7 @@ from starlette.websockets import WebSocket
 from command_center.api import (
     audit_log,
     auth,
+    basedata,
     basemap,
     calendar,
     camera_admin,
@@ -130,6 +131,7 @@ ROUTES: list[BaseRoute] = [
     *calendar.routes,
     *settings.routes,
     *suggestions.routes,  # suggested classes of reports (自动输出事件分类建议)
+    *basedata.routes,  # the grids' base data (四标四实)
     *public.routes,
     *basemap.routes,
     *openapi.routes,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from command_center.api.limits import LimitsConfig
 from command_center.auth.config import AuthConfig
+from command_center.basedata_config import BaseDataConfig
 from command_center.config_checks import check_references, validation_errors
 from command_center.map_config import HttpUrl, MapConfig
 from dispatch.config import CityConfig, DispatchConfig
@@ -220,6 +221,7 @@ class Config(_Strict):
     webrtc: WebRTCConfig = Field(default_factory=WebRTCConfig)
     map: MapConfig = Field(default_factory=MapConfig)
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
+    basedata: BaseDataConfig = Field(default_factory=BaseDataConfig)  # 四标四实: key file, cycles, who reveals
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("store")

@@ -18,6 +18,7 @@ ANY_ROLE: frozenset[str] = frozenset(ROLES)
 ADMIN: frozenset[str] = frozenset({"admin"})
 EMERGENCY_TEAM: frozenset[str] = frozenset({"emergency", "admin"})
 HALL: frozenset[str] = frozenset({"officer", "admin"})  # the monitoring hall's desk
+BASE_DATA: frozenset[str] = frozenset({"officer", "worker", "admin"})  # 四标四实: the hall and grid workers
 READ = frozenset({"GET", "HEAD"})
 
 # (principal, path match, query params) → why it is refused, or None
@@ -153,6 +154,10 @@ def _work_rules() -> list[Rule]:
         # camera returned shows its frame on the terminal; the endpoint checks the assignment)
         _rule(r"^/api/verifications/[^/]+/(after\.jpg|clip\.mp4)$", READ, ANY_ROLE),
         _rule(r"^/api/verifications(/.*)?$", None, HALL),
+        # grid base data (四标四实, api/basedata.py): the hall and the grids' workers; the endpoints
+        # scope every read and write (jurisdiction; a worker: their roster grids) and let only
+        # config basedata.reveal_roles reveal an ID number or phone
+        _rule(r"^/api/basedata(/.*)?$", None, BASE_DATA),
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
         _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),

@@ -9,13 +9,13 @@ found among the import's own rows or in the store, or reported.
 
 Personal fields are sealed here, before anything else holds them: an ID number or phone
 is checked (basedata.identity) and kept only as basedata.protect's Sealed; the key file
-is outside the database (base_data_key). Each record's next check comes from
-basedata.cycles, counted from its verification date (the file's, or today).
+is outside the database (config `basedata.key_file`: command_center/basedata_config.py).
+Each record's next check comes from basedata.cycles (config `basedata.cycles`), counted
+from its verification date (the file's, or today).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,7 +27,9 @@ from pydantic import ValidationError
 
 from basedata.cycles import CheckCycles, next_check
 from basedata.identity import check_credit_code, check_id_number, check_phone
-from basedata.protect import FieldCipher, FieldKey, FieldKeyError
+from basedata.protect import FieldCipher, FieldKeyError
+from command_center.basedata_config import KEY_ENV as KEY_ENV  # $CC_BASEDATA_KEY, the key file's override
+from command_center.basedata_config import base_data_key
 from command_center.importing import basedata_columns as bc
 from command_center.importing.problems import Problem
 from command_center.importing.tables import (
@@ -43,24 +45,10 @@ from command_center.registry.imports import ImportContext, ImportOptions, Import
 from command_center.store.basedata_records import MODELS, BaseDataRecords, Parent, base_data_store
 from command_center.store.basedata_schema import KEYS
 
-KEY_ENV = "CC_BASEDATA_KEY"
-DEFAULT_KEY = Path("var/keys/basedata.key")
 ORDER = ("address", "building", "household", "person", "organisation")  # parents first
 PARENT = {"building": "address", "household": "building", "person": "household", "organisation": "address"}
 PARENT_COLUMN = {"building": "address_code", "household": "building_code", "person": "household_id",
                  "organisation": "address_code"}  # fmt: skip
-
-
-def base_data_key(records: BaseDataRecords, dry_run: bool = False) -> FieldKey:
-    """The sealing key: the file $CC_BASEDATA_KEY or var/keys/basedata.key, made on first
-    use, but never while sealed values are stored (they were sealed under the lost key:
-    a new one would make them unreadable for good). A dry run uses a throwaway key."""
-    path = Path(os.environ.get(KEY_ENV) or DEFAULT_KEY)
-    if path.exists():
-        return FieldKey.load(path)
-    if records.has_sealed():
-        raise FieldKeyError(f"{path}: no key file, but the store holds sealed fields: restore the key file")
-    return FieldKey(os.urandom(32)) if dry_run else FieldKey.generate(path)
 
 
 @dataclass(slots=True)
@@ -83,6 +71,7 @@ class Run:
     options: ImportOptions
     today: date
     cycles: CheckCycles
+    key_path: Path
     known: dict[str, dict[str, Parent]] = field(default_factory=dict)  # kind → key → grid, rental
     bad: dict[str, dict[str, str]] = field(default_factory=dict)  # kind → key → "file row n"
     seen: dict[str, dict[Any, tuple[str, int]]] = field(default_factory=dict)  # "kind label" → value → file, row
@@ -91,7 +80,7 @@ class Run:
 
     def cipher(self) -> FieldCipher:
         if self.cipher_ is None:
-            self.cipher_ = FieldCipher(base_data_key(self.records, self.options.dry_run))
+            self.cipher_ = FieldCipher(base_data_key(self.records, self.key_path, self.options.dry_run))
         return self.cipher_
 
     def grid(self, text: str) -> str:
@@ -123,8 +112,9 @@ def import_files(
     """Check every file, then write them all in one transaction, or nothing."""
     result = ImportResult("basedata", ", ".join(p.name for p in paths), applied=False)
     records = base_data_store(context.store)
+    settings = context.config.basedata
     run = Run(records, frozenset(g.code for g in context.city.grids), options, today or date.today(),
-              cycles or CheckCycles())  # fmt: skip
+              cycles or settings.cycles, settings.key_path(context.config.server.data_dir))  # fmt: skip
     kinds: list[tuple[str, Path]] = []
     for path in paths:
         found = kind or infer_kind(path)
