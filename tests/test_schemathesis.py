@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -38,9 +39,14 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from basedata.protect import FieldCipher
+from basedata.sample import SampleSpec, generate
+from command_center.basedata_config import base_data_key
 from command_center.config import parse_config
 from command_center.runtime import Runtime
+from command_center.store.basedata_records import base_data_store
 from command_center.store.roster_records import RosterChanges
+from command_center.store.verification_records import verification_store
 from dispatch.city import City
 from dispatch.city.codes import significant_digits
 from streams.webrtc import advertise_hosts
@@ -49,6 +55,7 @@ from vision.evidence import snapshot
 from vision.incident import Incident
 
 CAMERA = "drone-01"  # as in the demo, so that the description's examples name it
+PTZ_CAMERA = "ptz-01"
 # WHIP and WHEP take an SDP offer: text, sent as it is.
 schemathesis.serializer.alias("application/sdp", "text/plain")
 CHECKS = [
@@ -83,9 +90,11 @@ AFTERMATH = [
 ]  # fmt: skip
 # An endless answer (the live MJPEG view) is no use to a request-response fuzzer: checked by hand.
 LIVE = "GET /api/cameras/{id}/live.mjpg"
-# Never answered 2xx in this run, and why: a redirect, and evidence that needs real video.
+# Never answered 2xx in this run, and why: a redirect, and evidence that needs real video
+# (an incident's and a camera check's clip).
 # And a new map: the run sends none whole (a city's GeoJSON); POST /api/grids/validate checks one.
-UNSERVED = {"GET /", "GET /api/cameras/{id}/snapshot.jpg", "GET /api/incidents/{id}/clip.mp4", "PUT /api/grids"}
+UNSERVED = {"GET /", "GET /api/cameras/{id}/snapshot.jpg", "GET /api/incidents/{id}/clip.mp4", "PUT /api/grids",
+            "GET /api/verifications/{id}/clip.mp4"}  # fmt: skip
 SETTINGS = settings(
     derandomize=True,  # the same requests on every run
     database=None,
@@ -202,8 +211,11 @@ def world(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterato
                     "url": f"whip://{CAMERA}",
                     "mobile": True,
                     "location": {"lon": grid.lon, "lat": grid.lat},
-                }  # fmt: skip
-            ],
+                },
+                # a simulated PTZ head, for the preset routes
+                {"id": PTZ_CAMERA, "kind": "whip", "url": f"whip://{PTZ_CAMERA}", "ptz": {"kind": "sim"},
+                 "location": {"lon": grid.lon, "lat": grid.lat}},
+            ],  # fmt: skip
         }
     )
     rt = build_runtime(config, city=small_city)
@@ -237,6 +249,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterato
         known += [("/api/users/", {"username": "spare"}), ("/api/workers/", {"id": worker}),
                   ("/api/grids/", {"code": district.ljust(15, "0")})]  # fmt: skip
         known += registry_things(srv, rt, small_city, worker)
+        known += base_data_things(rt, grid)
         yield World(srv, rt, tokens, {"admin", "officer", "district", "emergency", worker}, known)
 
 
@@ -302,6 +315,16 @@ def registry_things(srv: ServerThread, rt: Runtime, city: City, busy: str) -> li
         *((f"/api/matters/proposals/{{id}}/{action}", {"id": str(p.json()["id"])})
           for action, p in zip(("approve", "reject", "withdraw"), proposals, strict=True)),
     ]  # fmt: skip
+
+
+def base_data_things(rt: Runtime, grid: Any) -> list[tuple[str, dict[str, str]]]:
+    """A grid's sample base data (40 people; the key file under the run's data dir): a person
+    for the record and reveal routes."""
+    records = base_data_store(rt.store)
+    key = base_data_key(records, rt.config.basedata.key_path(rt.config.server.data_dir))
+    records.upsert_mixed(generate([(grid.code, grid.lon, grid.lat)], SampleSpec(people=40), FieldCipher(key)), "test")
+    person = records.list("person", grid.code, 1)[0].model_dump()["id"]
+    return [("/api/basedata/people/{id}/reveal", {"id": person}), ("/api/basedata/", {"kind": "people", "id": person})]
 
 
 def proposal(srv: ServerThread, reason: str) -> dict[str, Any]:
@@ -426,6 +449,8 @@ def targeted(world: World, schema: Any, tally: Tally) -> None:
         one(f"DELETE /{kind}/{{{stream}}}/{{session_id}}", role, **{stream: CAMERA, "session_id": session})
     registry_steps(world, one)
     hall_steps(world, one)
+    verification_steps(world, one)
+    base_data_steps(world, one)
     emergency_steps(world, one)
     world.tokens["mover"] = token_for(world.rt, role="officer", user="mover")
     new = {"old_password": TEST_PASSWORD, "new_password": "a new passphrase"}
@@ -490,6 +515,75 @@ def hall_steps(world: World, one: Any) -> None:
     for far in ({"since": "0001-01-01"}, {"until": "9999-12-31"}):  # no UTC instant: a 400, never a 500
         assert one("GET /api/cases", "officer", query=far).status_code == 400, far
     one("GET /api/incidents", "officer", query={"camera": CAMERA, "state": "dismissed", "limit": "5", "offset": "0"})
+
+
+def handled_case(world: World, point: Any) -> str:
+    """A video case its worker accepted and reported handled (feedback): what a camera checks."""
+    srv = world.srv
+    case = wait_case(srv, inject(srv, world.rt, point.lon, point.lat, "illegal_parking")["id"])
+    worker = case.get("assignee")
+    if not worker:  # nobody on duty there now: the hall sends it by hand
+        found = httpx.get(f"{srv.url}/api/cases/{case['id']}/candidates", headers=srv.headers()).json()
+        worker = found["workers"][0]["id"]
+        sent = httpx.post(f"{srv.url}/api/cases/{case['id']}/dispatch", headers=srv.headers(),
+                          json={"worker": worker, "note": "人工派遣"})  # fmt: skip
+        assert sent.status_code == 200, sent.text
+    phone = srv.headers(role="worker", worker_id=worker)
+    for action, body in (("accept", {}), ("feedback", {"note": "已处理"})):
+        answer = httpx.post(f"{srv.url}/api/cases/{case['id']}/{action}", headers=phone, json={"actor": worker, **body})
+        assert answer.status_code == 200, answer.text
+    return str(case["id"])
+
+
+def verdict_waiting(world: World, case_id: str) -> str:
+    """A camera's verdict on the case ("gone"), waiting for an officer, its after-frame on disk."""
+    vid = f"V{datetime.now(UTC):%Y%m%d}-{secrets.token_hex(8)}"
+    world.rt.snapshots.save(vid, cv2.imencode(".jpg", np.full((48, 64, 3), 90, np.uint8))[1].tobytes())
+    now = datetime.now(UTC).isoformat()
+    verification_store(world.rt.store).add_verification({
+        "id": vid, "case_id": case_id, "camera_id": CAMERA, "purpose": "verify", "mode": "suggest",
+        "state": "cleared", "created_at": now, "decided_at": now, "decided_by": "video",
+        "doc": {"outcome": "cleared", "rule": "illegal_parking", "zone": "z", "label": "vehicle",
+                "labels": ["vehicle"], "min_count": 1, "hold_s": 60, "timeout_s": 300,
+                "explanation": "视频核查：60秒未见车辆", "after_url": f"/api/verifications/{vid}/after.jpg"},
+    })  # fmt: skip
+    return vid
+
+
+def verification_steps(world: World, one: Any) -> None:
+    """A report's suggested class chosen; two camera verdicts on a handled case waiting for an
+    officer: one read with its after-frame and confirmed (the case is verified), one rejected;
+    a PTZ head's presets, and the head sent to one."""
+    made = one("POST /api/suggestions", "anonymous", {"text": "路灯不亮，晚上很黑"}, media="application/json")
+    assert made.status_code == 201, made.text
+    one("POST /api/suggestions/{id}/choice", "anonymous", {"code": "0101"}, id=made.json()["id"])
+    case_id = handled_case(world, world.rt.city.city.grids[611])
+    first, second = verdict_waiting(world, case_id), verdict_waiting(world, case_id)
+    one("GET /api/verifications/{id}", "officer", id=first)
+    one("GET /api/verifications/{id}/after.jpg", "officer", id=first)
+    rejected = one("POST /api/verifications/{id}/reject", "officer", {"note": "画面不清"}, id=second)
+    confirmed = one("POST /api/verifications/{id}/confirm", "officer", {"note": "现场已恢复"}, id=first)
+    assert (rejected.status_code, confirmed.status_code) == (200, 200), (rejected.text, confirmed.text)
+    presets = one("GET /api/cameras/{id}/ptz", "officer", id=PTZ_CAMERA)
+    assert presets.status_code == 200, presets.text
+    one("POST /api/cameras/{id}/ptz/preset", "officer", {"preset": presets.json()["presets"][-1]}, id=PTZ_CAMERA)
+
+
+def base_data_steps(world: World, one: Any) -> None:
+    """A household collected in a building of the sample, then re-checked (its version named);
+    a person's ID number revealed by an admin (audited)."""
+    records = base_data_store(world.rt.store)
+    grid = world.rt.city.city.grids[len(world.rt.city.city.grids) // 3]
+    building = records.list("building", grid.code, 1)[0].model_dump()["code"]
+    made = one("POST /api/basedata/{kind}", "admin", {"building_code": building, "room": "9-0901", "kind": "rental"},
+               kind="households")  # fmt: skip
+    assert made.status_code == 201, made.text
+    changed = one("PATCH /api/basedata/{kind}/{id}", "admin", {"version": made.json()["version"], "verified": True},
+                  kind="households", id=made.json()["id"])  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    person = (world.real("/api/basedata/people/{id}/reveal") or {})["id"]
+    shown = one("POST /api/basedata/people/{id}/reveal", "admin", {"field": "id_number", "reason": "核实身份"}, id=person)
+    assert shown.status_code == 200, shown.text
 
 
 def emergency_steps(world: World, one: Any) -> None:
