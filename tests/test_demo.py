@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 from websockets.sync.client import connect
 
+from command_center.demo import DEMO_BASE_DATA_GRIDS, DEMO_PEOPLE
 from tests.helpers import ROOT, free_port
 
 
@@ -77,6 +78,11 @@ def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:
             cases = http.get("/api/cases").json()["items"]
             assigned = [c for c in cases if c["assignee"]]
             assert assigned and all(len(c["grid_code"]) == 15 and c["grid_code"].isdigit() for c in assigned)
+            # The first grids' base data (四标四实), sealed under the demo's key file in its data dir.
+            base = http.get("/api/basedata/counts").json()
+            assert base["totals"]["people"] == DEMO_PEOPLE and len(base["items"]) == DEMO_BASE_DATA_GRIDS
+            assert all(i["name"] for i in base["items"])
+            assert (tmp_path / "keys" / "basedata.key").exists()
 
             for channel in ("incidents", "cases"):
                 seqs = [e["seq"] for e in events if e["channel"] == channel]
