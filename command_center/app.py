@@ -17,6 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from command_center.api import (
+    attendance,
     audit_log,
     auth,
     basedata,
@@ -24,6 +25,7 @@ from command_center.api import (
     calendar,
     camera_admin,
     cameras,
+    care,
     case_desk,
     cases,
     deps,
@@ -42,6 +44,7 @@ from command_center.api import (
     matters,
     open311,
     openapi,
+    patrols,
     public,
     publish_keys,
     roster,
@@ -132,6 +135,9 @@ ROUTES: list[BaseRoute] = [
     *settings.routes,
     *suggestions.routes,  # suggested classes of reports (自动输出事件分类建议)
     *basedata.routes,  # the grids' base data (四标四实)
+    *patrols.routes,  # patrol plans, check-ins and coverage (巡查)
+    *attendance.routes,  # on/off duty, the on-duty track, the month (考勤)
+    *care.routes,  # the special-group ledger (特殊群体台账)
     *public.routes,
     *basemap.routes,
     *openapi.routes,
@@ -187,6 +193,8 @@ def build_app(rt: Runtime) -> Starlette:
         setattr(app.state, name, getattr(rt, name))
     # Live 热点预警 alerts on the `hotspots` channel, from one node of several.
     rt.jobs.add("hotspots", lambda: hotspots.watch(rt.bus, rt.store, rt.config, rt.city), singleton=True)
+    # On-duty tracks past attendance.track_days deleted (personal data, retention limited).
+    rt.jobs.add("attendance-track", lambda: attendance.prune_tracks(rt.store, rt.config), singleton=True)
     return app
 
 

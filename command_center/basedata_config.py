@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from basedata.care import CarePolicy
 from basedata.cycles import CheckCycles
 from basedata.protect import KEY_BYTES, FieldKey, FieldKeyError
 
@@ -27,6 +28,10 @@ RevealRole = Literal["officer", "worker", "admin"]
 
 def _admins() -> list[RevealRole]:
     return ["admin"]
+
+
+def _care_roles() -> list[RevealRole]:
+    return ["officer", "admin", "worker"]
 
 
 class BaseDataConfig(BaseModel):
@@ -44,6 +49,14 @@ class BaseDataConfig(BaseModel):
         default_factory=_admins,
         description="roles that may reveal a person's ID number or phone (each reveal is audited); others see them masked",
     )
+    # 特殊群体台账 (api/care.py): membership of a group is sensitive, so its own list of roles.
+    care: CarePolicy = Field(default_factory=CarePolicy, description="visit frequency per group; when an overdue visit goes up a level")
+    care_roles: list[RevealRole] = Field(
+        default_factory=_care_roles,
+        description="roles that see the special-group ledger (reads audited); a worker only the people paired with them"
+        " or living in their grids",
+    )
+    care_sweep_s: float = Field(default=300, ge=1, le=86_400, description="seconds between sweeps for overdue visits")
 
     def key_path(self, data_dir: Path) -> Path:
         """The key file: $CC_BASEDATA_KEY, else `key_file` (a relative one under `data_dir`)."""

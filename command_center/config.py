@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from basedata.attendance import AttendanceConfig
 from command_center.api.limits import LimitsConfig
 from command_center.auth.config import AuthConfig
 from command_center.basedata_config import BaseDataConfig
@@ -222,6 +223,7 @@ class Config(_Strict):
     map: MapConfig = Field(default_factory=MapConfig)
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
     basedata: BaseDataConfig = Field(default_factory=BaseDataConfig)  # 四标四实: key file, cycles, who reveals
+    attendance: AttendanceConfig = Field(default_factory=AttendanceConfig)  # 考勤: track retention, lateness grace
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("store")

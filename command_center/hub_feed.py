@@ -3,7 +3,9 @@
 An event goes to the channel of its topic; a case with an assignee goes to that worker's
 own channel `tasks:<worker>` as well (`task_posts`), and so do the emergency tasks of
 each worker they were given to: the terminal listens there alone. Video verifications: their
-rows' changes only (`verification.updated`, located by the case's grid).
+rows' changes only (`verification.updated`, located by the case's grid). Overdue care visits
+(`care.overdue`, ids and levels only: a person's group is not said) go to the hall by grid
+and to the paired worker's own channel.
 Each post carries the area of its event, computed once here, which the hub compares
 with each client's jurisdiction.
 """
@@ -22,7 +24,7 @@ from command_center.events import Event
 from command_center.hub import Hub
 from command_center.hub_history import Post
 
-TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications"]
+TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications", "care"]
 
 HUB_BATCH = 256  # most events numbered per round trip to a shared (Redis) hub history
 ASSIGNING = ("dispatch", "return", "transfer", "reassign")  # case actions that hand a task to its assignee
@@ -53,6 +55,9 @@ def task_posts(event: Event, area: str | None) -> list[Post]:
     `emergency_task_posts`."""
     if event.topic == "emergency":
         return emergency_task_posts(event, area)
+    if event.topic == "care":  # an overdue visit: the worker paired with the person hears it too
+        paired = event.data.get("paired_with")
+        return [Post(event.id, f"tasks:{paired}", event.type, event.data, area)] if paired else []
     if event.topic != "cases":
         return []
     posts = []

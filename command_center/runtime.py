@@ -17,6 +17,7 @@ from command_center.auth.service import Auth
 from command_center.bus import Bus, create_bus
 from command_center.camera_checks import CameraChecks
 from command_center.camera_status import Cameras
+from command_center.care_overdue import CareOverdue
 from command_center.casework import CaseWork
 from command_center.city_map import CityMap, load_city
 from command_center.config import Config
@@ -35,6 +36,7 @@ from command_center.registry.cameras import CameraApplier, boot_cameras
 from command_center.registry.changes import Follower
 from command_center.retention import Retention
 from command_center.store import Store, create_store
+from command_center.store.care_records import care_store
 from command_center.store.team_records import team_store
 from command_center.suggestions import ReportSuggestions
 from command_center.triage import Triage
@@ -143,6 +145,9 @@ class Runtime:
         self.jobs.add("camera-watch", self.cameras.watch)
         self.jobs.add("report-classifier", self.suggestions.run)  # the daily refit on people's choices
         self.jobs.add("verification-sweep", self.verifications.sweep, singleton=True)  # checks never answered
+        # Overdue care visits (特殊群体走访) raised like overdue cases, on the `care` topic.
+        care = CareOverdue(care_store(self.store), self.bus, lambda: self.config.basedata.care, counters=self.jobs.counters)
+        care.register(self.jobs, self.config.basedata.care_sweep_s)
 
     # lifecycle
     async def start(self) -> None:

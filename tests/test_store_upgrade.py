@@ -23,6 +23,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 import command_center.store.basedata_schema  # noqa: F401  (its tables join `metadata`: the schema checked is all of it)
+import command_center.store.care_schema  # noqa: F401  (the same)
+import command_center.store.patrol_schema  # noqa: F401  (the same)
 from command_center.audit import verify_store
 from command_center.store import Store, create_store
 from command_center.store.migrate import labels, latest

@@ -158,6 +158,20 @@ def _work_rules() -> list[Rule]:
         # scope every read and write (jurisdiction; a worker: their roster grids) and let only
         # config basedata.reveal_roles reveal an ID number or phone
         _rule(r"^/api/basedata(/.*)?$", None, BASE_DATA),
+        # the special-group ledger (特殊群体, api/care.py): officers and admins add and change
+        # memberships; reads and visits also the workers (the endpoints admit only config
+        # basedata.care_roles, and a worker only for the people paired with them or in their grids)
+        _rule(r"^/api/care/memberships(/[^/]+)?$", frozenset({"POST", "PATCH"}), HALL),
+        _rule(r"^/api/care(/.*)?$", None, BASE_DATA),
+        # patrols (巡查, api/patrols.py) and attendance (考勤, api/attendance.py): the hall manages key
+        # places and reads coverage and months; a worker reads their grids' places, walks the route,
+        # checks in, and checks on and off duty (the endpoints scope every read and write)
+        _rule(r"^/api/patrols/places(/[^/]+)?$", frozenset({"POST", "PATCH"}), HALL),
+        _rule(r"^/api/patrols/places/[^/]+/checkins$", frozenset({"POST"}), frozenset({"worker"})),
+        _rule(r"^/api/patrols/route$", READ, frozenset({"worker"})),
+        _rule(r"^/api/patrols/(places|coverage)$", READ, BASE_DATA),
+        _rule(r"^/api/attendance/(on|off|track)$", frozenset({"POST"}), frozenset({"worker"})),
+        _rule(r"^/api/attendance/month$", READ, BASE_DATA),
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
         _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),
