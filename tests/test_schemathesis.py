@@ -451,6 +451,7 @@ def targeted(world: World, schema: Any, tally: Tally) -> None:
     hall_steps(world, one)
     verification_steps(world, one)
     base_data_steps(world, one)
+    rounds_steps(world, one)
     emergency_steps(world, one)
     world.tokens["mover"] = token_for(world.rt, role="officer", user="mover")
     new = {"old_password": TEST_PASSWORD, "new_password": "a new passphrase"}
@@ -584,6 +585,39 @@ def base_data_steps(world: World, one: Any) -> None:
     person = (world.real("/api/basedata/people/{id}/reveal") or {})["id"]
     shown = one("POST /api/basedata/people/{id}/reveal", "admin", {"field": "id_number", "reason": "核实身份"}, id=person)
     assert shown.status_code == 200, shown.text
+
+
+def rounds_steps(world: World, one: Any) -> None:
+    """A grid worker's rounds in the seeded grid: on duty there, a position, a care membership
+    paired with them and a visit; a key place made and changed, checked in at; off duty."""
+    grid = world.rt.city.city.grids[len(world.rt.city.city.grids) // 3]
+    mine = next(w.id for w in world.rt.city.city.workers if w.grid_code == grid.code)
+    world.tokens["rounds"] = token_for(world.rt, role="worker", worker_id=mine)
+    here = {"lon": grid.lon, "lat": grid.lat}
+    person = (world.real("/api/basedata/people/{id}/reveal") or {})["id"]
+    on = one("POST /api/attendance/on", "rounds", here)
+    assert on.status_code in (200, 201), on.text
+    one("POST /api/attendance/track", "rounds", here)
+    joined = one("POST /api/care/memberships", "admin",
+                 {"person_id": person, "group": "elderly_alone", "plan": "每周上门", "paired_with": mine})  # fmt: skip
+    assert joined.status_code == 201, joined.text
+    membership = joined.json()
+    one("GET /api/care/memberships/{id}", "admin", id=membership["id"])
+    changed = one("PATCH /api/care/memberships/{id}", "admin", {"version": membership["version"], "visit_every_days": 14},
+                  id=membership["id"])  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    visit = one("POST /api/care/memberships/{id}/visits", "rounds", {"note": "身体尚可", "outcome": "ok", **here},
+                id=membership["id"])  # fmt: skip
+    assert visit.status_code == 201, visit.text
+    made = one("POST /api/patrols/places", "admin", {"name": "农贸市场", "kind": "market", **here, "every_days": 7})
+    assert made.status_code == 201, made.text
+    place = made.json()
+    moved = one("PATCH /api/patrols/places/{id}", "admin", {"version": place["version"], "every_days": 3}, id=place["id"])
+    assert moved.status_code == 200, moved.text
+    answers = {item["id"]: "ok" for item in place["checklist"]}
+    checked = one("POST /api/patrols/places/{id}/checkins", "rounds", {**here, "answers": answers}, id=place["id"])
+    assert checked.status_code == 201, checked.text
+    one("POST /api/attendance/off", "rounds", here)
 
 
 def emergency_steps(world: World, one: Any) -> None:

@@ -47,7 +47,7 @@ FORM_LIMIT = 64 * 1024
 CREATE_FIELDS = frozenset({"person_id", "group", "since", "plan", "paired_with", "visit_every_days"})
 CHANGE_FIELDS = frozenset({"group", "plan", "paired_with", "visit_every_days", "active"})
 VISIT_FIELDS = frozenset({"at", "lon", "lat", "note", "photos", "outcome"})
-FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
+FLAGS = {"0": False, "false": False, "1": True, "true": True}
 _audited: dict[str, float] = {}  # user → when their last read was audited (this process)
 _audit_lock = threading.Lock()
 
@@ -106,7 +106,9 @@ def view(m: Membership, on: date) -> dict[str, Any]:
 
 
 def _flag(request: Request, name: str) -> bool:
-    value = request.query_params.get(name, "").lower()
+    if name not in request.query_params:
+        return False
+    value = request.query_params[name].lower()  # given empty: a mistake, refused like any other
     if value not in FLAGS:
         raise ApiError(400, f"bad query parameter {name!r}", "1 or 0")
     return FLAGS[value]
