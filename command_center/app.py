@@ -21,6 +21,7 @@ from command_center.api import (
     audit_log,
     auth,
     basedata,
+    basedata_map,
     basemap,
     calendar,
     camera_admin,
@@ -134,6 +135,7 @@ ROUTES: list[BaseRoute] = [
     *calendar.routes,
     *settings.routes,
     *suggestions.routes,  # suggested classes of reports (自动输出事件分类建议)
+    *basedata_map.routes,  # before basedata: /api/basedata/map is not a kind
     *basedata.routes,  # the grids' base data (四标四实)
     *patrols.routes,  # patrol plans, check-ins and coverage (巡查)
     *attendance.routes,  # on/off duty, the on-duty track, the month (考勤)

@@ -114,16 +114,24 @@ export class CityMap {
     return top.properties.name || '';
   }
 
-  async _maybeLoadFine() {
-    if (this.fineLoaded || this.map.getZoom() < this.cityZoom + FINE_ZOOM_STEP) return;
+  /** The grids' outlines whatever the zoom (basedata_layer.js fills them): resolves once loaded. */
+  ensureFine() {
+    return this._maybeLoadFine(true);
+  }
+
+  _maybeLoadFine(force = false) {
+    if (this.fineLoading) return this.fineLoading;
+    if (!force && this.map.getZoom() < this.cityZoom + FINE_ZOOM_STEP) return Promise.resolve();
     this.fineLoaded = true;
-    try {
-      this.map.getSource('fine').setData(await api(`/api/grids?levels=${FINE}`));
+    this.fineLoading = api(`/api/grids?levels=${FINE}`).then((doc) => {
+      this.map.getSource('fine').setData(doc);
       this._applyStates();
-    } catch (err) {
+    }).catch((err) => {
       this.fineLoaded = false; // try again on the next zoom
+      this.fineLoading = null;
       console.warn('loading grids failed', err);
-    }
+    });
+    return this.fineLoading;
   }
 
   /** Open cases per grid code (from the case board); rolled up to community, street and district. */

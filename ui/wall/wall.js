@@ -12,6 +12,7 @@ import { retryWithBackoff } from '../common/retry.js';
 import { exposeTestHooks } from '../common/testhooks.js';
 import { toast } from '../common/util.js';
 import { Alarm } from './alarm.js';
+import { BaseDataLayer } from './basedata_layer.js';
 import { CameraGrid } from './cameras.js';
 import { CameraView } from './camview.js';
 import { CaseBoard } from './cases.js';
@@ -303,6 +304,8 @@ async function startMap(w, me) {
     for (const inc of w.feed.store.values()) cityMap.upsertIncident(inc);
     if (w.emergency.mode) cityMap.showEmergency(w.emergency.mode);
     loadHotspots(w).catch((err) => console.warn('hotspots unavailable', err));
+    // Buildings and patrol coverage (issue 19): off until switched on from the map's control.
+    exposeTestHooks({ basedata: new BaseDataLayer(cityMap) });
   } catch (err) {
     // No WebGL, or MapLibre not installed (run `make`): say so in the panel, keep the rest live.
     console.warn('map unavailable', err);
