@@ -4,8 +4,8 @@
 // tests/test_terminal_report.py and the devtools console only.
 //
 // What each page exposes (keep in step with its exposeTestHooks call):
-//   wall       socket, cameras, feed, board, charts, reload(channel), map() (the CityMap, once loaded)
-//   terminal   socket, store, outbox, reload()
+//   wall       socket, cameras, feed, board, charts, reload(channel), map() (the CityMap, once loaded), basedata
+//   terminal   socket, store, outbox, reload(), rounds
 //   emergency  socket, modes, reload()
 
 /** Adds `hooks` to window.cc (a page may call it more than once). */

@@ -20,13 +20,15 @@ import { countdownOf, matterOf, pendingNote, taskCard } from './cards.js';
 import { setupGoLive } from './golive.js';
 import { Outbox, send } from './outbox.js';
 import { setupReport } from './report.js';
+import { setupRounds } from './rounds.js';
 
 const OUTBOX_RETRY_MS = 15000;
 
 const store = new Store();
 const cards = new Map();        // id -> {node, sig, countdown}
 const fresh = new FreshMarks(FRESH_TASK_MS);
-let tab = location.hash === '#history' ? 'history' : 'tasks';
+const TABS = ['tasks', 'history', 'rounds'];
+let tab = TABS.find((name) => location.hash === `#${name}`) || 'tasks';
 let unseen = 0;
 let loadedOnce = false;
 let worker = '';      // the worker id whose tasks these are
@@ -34,6 +36,7 @@ let workerName = '';
 let outbox = null;    // set in start(): it is the worker's own
 let alarm = null;
 let emergency = null; // ./emergency_tasks.js once loaded
+let rounds = null;    // the 巡查 tab (rounds.js), set in start()
 
 const done = (action) => t(`terminal.done.${action}`);
 
@@ -120,7 +123,8 @@ function showTab(name) {
   tab = name;
   for (const b of $$('.tab')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
   for (const p of $$('[data-panel]')) p.hidden = p.dataset.panel !== name;
-  history.replaceState(null, '', `${location.pathname}${location.search}${name === 'history' ? '#history' : ''}`);
+  history.replaceState(null, '', `${location.pathname}${location.search}${name === 'tasks' ? '' : `#${name}`}`);
+  if (name === 'rounds' && rounds) rounds.refresh(); // the route and visits as they are now
   if (name === 'tasks') {
     unseen = 0;
     updateTitle();
@@ -204,6 +208,13 @@ async function onAction(id, action, note, _card, photos = []) {
     }
   }
   return undefined;
+}
+
+/** A hazard found on the rounds became this case: in 任务 at once when it is this worker's. */
+async function roundsCase(id) {
+  const c = await api(`/api/cases/${encodeURIComponent(id)}`);
+  if (c.assignee === worker) upsertCase(c);
+  return c;
 }
 
 // Set up in start(): the form needs the page's elements, the worker record comes later.
@@ -330,13 +341,18 @@ function start(me) {
 
   report = setupReport({ worker, outbox, onReported: (c) => { if (c.assignee === worker) upsertCase(c); } });
   setupGoLive({ worker });
+  rounds = setupRounds({
+    worker,
+    onCase: roundsCase,
+    onCount: (n) => { $('count-rounds').textContent = String(n); },
+  });
 
   const indicator = bindIndicator($('conn'));
   const socket = new LiveSocket({
     channels: [`tasks:${worker}`],
     onStatus: (state, info) => {
       indicator(state, info);
-      if (state === 'open') outbox.flush(); // back online: send what was saved meanwhile
+      if (state === 'open') { outbox.flush(); rounds.flush(); } // back online: send what was saved meanwhile
     },
     onResync: () => loadTasks(),
     onEvent: onLiveMessage,
@@ -347,7 +363,7 @@ function start(me) {
   mountEmergencyTasks();
   setInterval(tick, 1000);
   setInterval(() => { if (outbox.entries().length) outbox.flush(); }, OUTBOX_RETRY_MS);
-  exposeTestHooks({ socket, store, outbox, reload: loadTasks });
+  exposeTestHooks({ socket, store, outbox, rounds, reload: loadTasks });
 }
 
 const me = await mountNav('terminal');
