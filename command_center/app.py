@@ -153,6 +153,7 @@ ROUTES: list[BaseRoute] = [
     Route("/emergency", page("emergency/index.html")),
     Route("/admin", page("admin/index.html")),
     Route("/desk", page("desk/index.html")),  # the hall's case desk
+    Route("/basedata", page("basedata/index.html")),  # the hall's base data (人口房屋)
     Route("/grid/{code}", page("grid/index.html")),  # 三公开: a grid's public worker card
     Route("/grid/{code}/poster", page("grid/poster.html")),  # the card's printable QR poster
     Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),

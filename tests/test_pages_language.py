@@ -68,6 +68,7 @@ def pages(hall: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
     return [
         ("/wall", "officer", "officer"),
         ("/desk", "officer", "officer"),
+        ("/basedata", "officer", "officer"),
         ("/emergency", "emergency", "emergency"),
         ("/admin", "admin", "admin"),
         (f"/terminal?worker={worker}", worker, "worker"),

@@ -18,6 +18,7 @@ import { retryWithBackoff } from './retry.js';
 export const PAGES = [
   { key: 'wall', href: '/wall', roles: ['officer', 'admin', 'emergency'] },
   { key: 'desk', href: '/desk', roles: ['officer', 'admin'] },
+  { key: 'basedata', href: '/basedata', roles: ['officer', 'admin'] },  // 人口房屋: the grids' base data
   { key: 'emergency', href: '/emergency', roles: ['officer', 'emergency', 'admin'] },
   { key: 'terminal', href: '/terminal', roles: ['worker'] },
   { key: 'admin', href: '/admin', roles: ['admin'] },

@@ -6,6 +6,7 @@
 // What each page exposes (keep in step with its exposeTestHooks call):
 //   wall       socket, cameras, feed, board, charts, reload(channel), map() (the CityMap, once loaded), basedata
 //   terminal   socket, store, outbox, reload(), rounds
+//   basedata   reload()  (and `basedata`: the page's state)
 //   emergency  socket, modes, reload()
 
 /** Adds `hooks` to window.cc (a page may call it more than once). */
