@@ -25,6 +25,7 @@ from basedata.protect import FieldCipher, FieldKind, mask_id, mask_phone
 from command_center.api import deps
 from command_center.api.errors import ApiError
 from command_center.auth.middleware import principal_of
+from command_center.auth.principal import Principal
 from command_center.basedata_config import base_data_key
 from command_center.store.basedata_records import BaseDataRecords, Parent, base_data_store, grid_range
 from command_center.store.basedata_schema import KEYS, SEALED, TABLES
@@ -98,23 +99,28 @@ def area_param(request: Request) -> str | None:
     return area
 
 
-def scope_of(request: Request, area: str | None = None) -> Scope:
-    """403 for an area outside the caller's jurisdiction (or, for a worker, their grids)."""
-    who = principal_of(request)
+def area_prefixes(request: Request, who: Principal, area: str | None) -> tuple[str, ...]:
+    """The grid-code prefixes the caller reads under `area`: a worker's own grids (those under
+    `area`), else their jurisdiction narrowed to it ("" for the whole city); 403 for an area
+    outside it (or, for a worker, one holding none of their grids)."""
     if who.is_worker:
         grids = {w.grid_code for w in deps.city(request).grids_of(who.worker_id)} if who.worker_id else set()
-        mine = sorted(g for g in grids if who.sees_area(g))
+        mine = tuple(sorted(g for g in grids if who.sees_area(g)))
         if area is None:
-            return Scope(tuple(mine))
+            return mine
         chosen = tuple(g for g in mine if g.startswith(area))
         if not chosen:
             raise ApiError(403, "forbidden", f"area {area} holds none of your grids")
-        return Scope(chosen)
+        return chosen
     try:
         prefix = who.narrow(area)
     except ValueError as exc:
         raise ApiError(403, "forbidden", str(exc)) from None
-    return Scope((prefix or "",))
+    return (prefix or "",)
+
+
+def scope_of(request: Request, area: str | None = None) -> Scope:
+    return Scope(area_prefixes(request, principal_of(request), area))
 
 
 def view(kind: str, record: Record, on: date) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Route
 from basedata.care import GROUP_NAMES, Membership, Visit, escalation_level, new_membership, overdue
 from command_center import audit
 from command_center.api import deps
-from command_center.api.basedata_views import area_param, bad_field, invalid, today
+from command_center.api.basedata_views import area_param, area_prefixes, bad_field, invalid, today
 from command_center.api.errors import ApiError, int_param, json_body
 from command_center.auth.middleware import principal_of
 from command_center.auth.principal import Principal
@@ -67,21 +67,11 @@ def scope_of(request: Request, area: str | None = None) -> CareScope:
     """The caller's memberships: a jurisdiction narrowed to `area`; a worker's grids (under
     `area`) and, with no area asked, the people paired with them wherever they live."""
     who = _allowed(request)
-    if who.is_worker:
-        if not who.worker_id:
-            return CareScope(())
-        grids = sorted({w.grid_code for w in deps.city(request).grids_of(who.worker_id) if who.sees_area(w.grid_code)})
-        if area is None:
-            return CareScope(tuple(grids), paired=who.worker_id)
-        chosen = tuple(g for g in grids if g.startswith(area))
-        if not chosen:
-            raise ApiError(403, "forbidden", f"area {area} holds none of your grids")
-        return CareScope(chosen)
-    try:
-        prefix = who.narrow(area)
-    except ValueError as exc:
-        raise ApiError(403, "forbidden", str(exc)) from None
-    return CareScope((prefix or "",))
+    if who.is_worker and not who.worker_id:
+        return CareScope(())
+    prefixes = area_prefixes(request, who, area)
+    # With no area asked, a worker also sees the people paired with them, wherever they live.
+    return CareScope(prefixes, paired=who.worker_id if who.is_worker and area is None else None)
 
 
 async def audit_read(request: Request, target: str, shown: int) -> None:
