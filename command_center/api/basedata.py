@@ -49,7 +49,7 @@ from command_center.api.basedata_views import (
     today,
     view,
 )
-from command_center.api.errors import ApiError, int_param, json_body
+from command_center.api.errors import ApiError, flag_param, int_param, json_body
 from command_center.auth.middleware import principal_of
 from command_center.store.basedata_records import (
     COUNT_NAMES,
@@ -63,7 +63,6 @@ from command_center.store.basedata_schema import KEYS
 MAX_REASON = 500
 FORM_LIMIT = 64 * 1024  # one record's form: a few hundred bytes (photos go elsewhere)
 REVEALABLE = ("id_number", "phone")
-FLAGS = {"": False, "0": False, "false": False, "1": True, "true": True}
 COUNTED = (*COUNT_NAMES.values(), "overdue")
 # A new record's "is it there already?" and its write, one at a time on this node, so two
 # forms sent at once do not both pass the check (the store's upsert would take the second).
@@ -99,13 +98,11 @@ async def list_records(request: Request) -> JSONResponse:
     or before, never-checked and most overdue first."""
     kind = kind_of(request)
     area = area_param(request)
-    flag = request.query_params.get("due", "").lower()
-    if flag not in FLAGS:
-        raise ApiError(400, "bad query parameter 'due'", "1 or 0")
+    only_due = flag_param(request, "due")
     limit, offset = int_param(request, "limit", 100, 1, 1000), int_param(request, "offset", 0, 0, 10_000_000)
     scope = scope_of(request, area)
     on = today()
-    before = due_before(on) if FLAGS[flag] else None
+    before = due_before(on) if only_due else None
     items, total = await asyncio.to_thread(page, records_of(request), kind, scope, limit, offset, before)
     shown = [view(kind, record, on) for record in items]
     return JSONResponse({"items": shown, "total": total, "limit": limit, "offset": offset})

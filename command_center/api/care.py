@@ -29,7 +29,7 @@ from basedata.care import GROUP_NAMES, Membership, Visit, escalation_level, new_
 from command_center import audit
 from command_center.api import deps
 from command_center.api.basedata_views import area_param, area_prefixes, bad_field, invalid, today
-from command_center.api.errors import ApiError, int_param, json_body
+from command_center.api.errors import ApiError, flag_param, int_param, json_body
 from command_center.auth.middleware import principal_of
 from command_center.auth.principal import Principal
 from command_center.store.basedata_records import base_data_store
@@ -47,7 +47,6 @@ FORM_LIMIT = 64 * 1024
 CREATE_FIELDS = frozenset({"person_id", "group", "since", "plan", "paired_with", "visit_every_days"})
 CHANGE_FIELDS = frozenset({"group", "plan", "paired_with", "visit_every_days", "active"})
 VISIT_FIELDS = frozenset({"at", "lon", "lat", "note", "photos", "outcome"})
-FLAGS = {"0": False, "false": False, "1": True, "true": True}
 _audited: dict[str, float] = {}  # user → when their last read was audited (this process)
 _audit_lock = threading.Lock()
 
@@ -95,15 +94,6 @@ def view(m: Membership, on: date) -> dict[str, Any]:
     return shown
 
 
-def _flag(request: Request, name: str) -> bool:
-    if name not in request.query_params:
-        return False
-    value = request.query_params[name].lower()  # given empty: a mistake, refused like any other
-    if value not in FLAGS:
-        raise ApiError(400, f"bad query parameter {name!r}", "1 or 0")
-    return FLAGS[value]
-
-
 def _worker_param(request: Request) -> str | None:
     worker = request.query_params.get("worker") or None
     if worker is not None and (len(worker) > 64 or "\x00" in worker):
@@ -117,7 +107,7 @@ def _worker_param(request: Request) -> str | None:
 async def list_memberships(request: Request) -> JSONResponse:
     """A page of the caller's memberships; `due=1`: due today or before, most overdue first;
     `worker`: those paired with that worker."""
-    area, due, worker = area_param(request), _flag(request, "due"), _worker_param(request)
+    area, due, worker = area_param(request), flag_param(request, "due"), _worker_param(request)
     limit, offset = int_param(request, "limit", 100, 1, 1000), int_param(request, "offset", 0, 0, 10_000_000)
     scope, on = scope_of(request, area), today()
     items, total = await asyncio.to_thread(

@@ -72,6 +72,19 @@ def int_param(request: Request, name: str, default: int, low: int = 0, high: int
     return _bounded(request, name, default, low, high, int, "an integer")
 
 
+FLAGS = {"0": False, "false": False, "1": True, "true": True}
+
+
+def flag_param(request: Request, name: str) -> bool:
+    """A yes/no query parameter: absent is no; given, it must be 1, 0, true or false (400)."""
+    if name not in request.query_params:
+        return False
+    value = request.query_params[name].lower()
+    if value not in FLAGS:
+        raise ApiError(400, f"bad query parameter {name!r}", "1 or 0")
+    return FLAGS[value]
+
+
 def text_param(request: Request, name: str, limit: int = 200) -> str | None:
     """A text query parameter, or None; 400 for one no database would store (too long, NUL)."""
     raw = request.query_params.get(name)
