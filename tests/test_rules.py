@@ -53,10 +53,18 @@ def test_fire_is_confirmed_over_frames_and_ignores_flicker() -> None:
 def test_fallen_person_needs_a_fall_not_just_a_wide_box() -> None:
     standing = (40, 20, 55, 60)
     lying = (30, 50, 70, 62)
-    hits = run(rule_for("fallen_person"), [[track(1, "person", standing)]] * 3 + [[track(1, "person", lying)]] * 8)
+    hits = run(
+        rule_for("fallen_person"), [[track(1, "person", standing)]] * 3 + [[track(1, "person", lying)]] * 8
+    )
     assert len(hits) == 1
     assert run(rule_for("fallen_person"), [[track(2, "person", lying)]] * 10) == []  # never seen upright
-    assert run(rule_for("fallen_person"), [[track(3, "person", standing)]] * 3 + [[track(3, "person", lying)]] * 3) == []
+    assert (
+        run(
+            rule_for("fallen_person"),
+            [[track(3, "person", standing)]] * 3 + [[track(3, "person", lying)]] * 3,
+        )
+        == []
+    )
 
 
 def test_line_crossing_counts_direction() -> None:
@@ -67,7 +75,9 @@ def test_line_crossing_counts_direction() -> None:
     assert len(run(rule, left_to_right)) == 0 and rule.counts == {"in": 1, "out": 0}
     assert len(run(rule_for("line_crossing", **line, direction="out"), right_to_left)) == 1
     assert len(run(rule_for("line_crossing", **line), left_to_right + right_to_left)) == 2
-    beyond = [[track(1, "person", (x, 140, x + 10, 160))] for x in range(20, 80, 10)]  # past the segment's end
+    beyond = [
+        [track(1, "person", (x, 140, x + 10, 160))] for x in range(20, 80, 10)
+    ]  # past the segment's end
     assert run(rule_for("line_crossing", **line), beyond) == []
 
 
@@ -107,6 +117,53 @@ cameras:
     text = "\n".join(info.value.errors)
     assert "cameras[0].zones[0].rules[0]: zone 'gate': rule 'crowding' needs a 'polygon'" in text
     assert "cameras[0].zones[1].rules[0]: zone 'yard': rule 'line_crossing' needs a 'line'" in text
-    path.write_text(path.read_text().replace("rules: [line_crossing]}", "rules: [line_crossing]}\n      - {name: both, rules: [fire]}"))
+    path.write_text(
+        path.read_text().replace(
+            "rules: [line_crossing]}", "rules: [line_crossing]}\n      - {name: both, rules: [fire]}"
+        )
+    )
     with pytest.raises(ConfigError, match=r"cameras\[0\]\.zones\[2\]: Value error, give a polygon or a line"):
         load_config(path)
+
+
+def flicker(
+    label: str, box: tuple[float, float, float, float], pattern: str, first_id: int = 100
+) -> list[list[Track]]:
+    """One detection per '1' of the pattern, a new track id after every gap: the tracker lost it."""
+    frames, tid = [], first_id
+    for i, c in enumerate(pattern):
+        if c == "1":
+            frames.append([track(tid, label, box)])
+        else:
+            frames.append([])
+            tid += 1 if i and pattern[i - 1] == "1" else 0
+    return frames
+
+
+def test_a_standing_problem_seen_most_of_the_time_is_raised_despite_new_track_ids() -> None:
+    # 70 % of frames, a new track id after each gap: a per-track dwell would never reach 2 s.
+    pattern = "1101101" * 4  # 28 frames at 5 fps: 5.6 s
+    frames = flicker("waterlogging", (30, 60, 70, 80), pattern)
+    assert (
+        run(rule_for("illegal_parking", labels=["waterlogging"]), frames) == []
+    )  # the track-based dwell misses it
+    hits = run(rule_for("waterlogging"), frames)
+    assert len(hits) == 1 and hits[0].rule == "waterlogging" and hits[0].track.label == "waterlogging"
+
+
+def test_a_standing_problem_seen_rarely_or_only_briefly_is_not_raised() -> None:
+    box = (30, 60, 70, 80)
+    assert run(rule_for("open_manhole"), flicker("open_manhole", box, "1000" * 10)) == []  # 25 %: noise
+    assert (
+        run(rule_for("open_manhole"), flicker("open_manhole", box, "1" * 8 + "0" * 30)) == []
+    )  # 1.6 s, then gone
+    assert run(rule_for("banner"), flicker("open_manhole", box, "1" * 20)) == []  # another label
+
+
+def test_a_standing_problem_is_judged_per_spot() -> None:
+    # Two manholes each seen in alternate frames: neither spot gets the other's votes.
+    left, right = (5, 60, 25, 80), (70, 60, 90, 80)
+    frames = [[track(1, "open_manhole", left if i % 2 else right)] for i in range(40)]
+    assert len(run(rule_for("open_manhole"), frames)) == 2  # each spot seen 50 %: both raised, once each
+    moving = [[track(1, "pothole", (2 * i, 60, 2 * i + 10, 70))] for i in range(40)]
+    assert run(rule_for("road_damage"), moving) == []  # a box that travels is no standing spot

@@ -68,6 +68,9 @@ class RulesConfig(_Strict):
     crowd_s: float = Field(default=5.0, ge=0, description="crowding: for this long")
     fallen_s: float = Field(default=3.0, ge=0, description="fallen person: lying for this long")
     fire_frames: int = Field(default=3, ge=1, description="fire/smoke: seen in this many recent frames")
+    standing_coverage: float = Field(
+        default=0.5, gt=0, le=1, description="standing problems (banner, water, manhole…): share of frames seen over the dwell"
+    )
 
 
 class EvidenceConfig(_Strict):

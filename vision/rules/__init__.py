@@ -14,6 +14,7 @@ from vision.rules.dwell import DwellRule
 from vision.rules.fallen import FallenRule
 from vision.rules.line import LineRule
 from vision.rules.presence import PresenceRule
+from vision.rules.standing import StandingRule
 
 RuleFactory = Callable[[str, ZoneConfig, RulesConfig], Rule]
 
@@ -31,6 +32,18 @@ def _staying(default: frozenset[str] | None) -> RuleFactory:
     def build(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
         dwell = zone.dwell_s or cfg.dwell_s
         return DwellRule(rule, zone.name, zone.polygon, dwell, _labels(zone, default), cfg.cooldown_s, stationary=True)
+
+    return build
+
+
+def _standing(default: frozenset[str]) -> RuleFactory:
+    """A condition of the place that stays until someone deals with it (vision/rules/standing.py):
+    judged per spot, so a detector that misses it now and then still reports it."""
+
+    def build(rule: str, zone: ZoneConfig, cfg: RulesConfig) -> Rule:
+        hold = zone.dwell_s or cfg.dwell_s
+        labels = _labels(zone, default) or default
+        return StandingRule(rule, zone.name, zone.polygon, hold, labels, cfg.cooldown_s, cfg.standing_coverage)
 
     return build
 
@@ -89,15 +102,15 @@ _RULES: dict[str, RuleFactory] = {
     "dumping": _staying(frozenset({"garbage"})),
     "stall": _staying(frozenset({"stall"})),
     # Conditions of the street that stay until someone deals with them, one detector class each.
-    "overflowing_bin": _staying(frozenset({"overflowing_bin"})),
-    "construction_waste": _staying(frozenset({"construction_waste"})),
-    "piled_goods": _staying(frozenset({"piled_goods"})),
-    "banner": _staying(frozenset({"banner"})),
-    "laundry": _staying(frozenset({"laundry"})),
-    "waterlogging": _staying(frozenset({"waterlogging"})),
-    "fallen_tree": _staying(frozenset({"fallen_tree"})),
-    "road_damage": _staying(frozenset({"pothole"})),
-    "open_manhole": _staying(frozenset({"open_manhole"})),
+    "overflowing_bin": _standing(frozenset({"overflowing_bin"})),
+    "construction_waste": _standing(frozenset({"construction_waste"})),
+    "piled_goods": _standing(frozenset({"piled_goods"})),
+    "banner": _standing(frozenset({"banner"})),
+    "laundry": _standing(frozenset({"laundry"})),
+    "waterlogging": _standing(frozenset({"waterlogging"})),
+    "fallen_tree": _standing(frozenset({"fallen_tree"})),
+    "road_damage": _standing(frozenset({"pothole"})),
+    "open_manhole": _standing(frozenset({"open_manhole"})),
     "fire_lane": _staying(frozenset({"vehicle"})),  # any vehicle left in a fire lane's zone
     "bike_pileup": _piled_up(frozenset({"bicycle"}), 5),
     "zone_intrusion": _intrusion,
