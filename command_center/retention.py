@@ -2,7 +2,7 @@
 
 One pass every `retention.every_s`: snapshots and clips (by age, then the size cap), the
 blurred copies made for other roles, citizen photos (uploads/), case photos (photos/),
-citizen report rows with their photos, and client addresses in the audit log. Each part
+field photos no record took (field_photos/, rows and files), citizen report rows with their photos, and client addresses in the audit log. Each part
 has its own setting in the `retention:` section (days; 0 keeps forever).
 
 The sweep never stops for good: a file vanishing between listing and stat (a clip's
@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from command_center.config import Config
+from command_center.store.field_photo_records import field_photo_store
 from vision.clips import enforce_retention, evidence_files, remove_file
 
 if TYPE_CHECKING:
@@ -34,6 +35,10 @@ DAY = 86400.0
 COUNTERS = ("retention_sweeps", "retention_files_removed", "retention_reports_removed",
             "retention_audit_ips_scrubbed", "retention_errors")  # fmt: skip
 BLURRED = "blurred"  # under data_dir: blurred copies of evidence (vision/privacy.py's cache)
+FIELD_PHOTOS = "field_photos"  # under data_dir: photos of the rounds (api/field_photos.py), <grid>/<id>.jpg
+# A field photo no record (check-in, visit, door plate) took within this many days: the form
+# that took it was never sent, or sent without it. Its row and file are deleted.
+UNUSED_FIELD_PHOTO_DAYS = 30
 
 
 @dataclass
@@ -101,6 +106,7 @@ class Retention:
         self._files(now, result, on_error)
         if not self.files_only:
             self._reports(now, result, on_error)
+            self._field_photos(now, result, on_error)
             self._audit(now, result)
         self.counters["retention_sweeps"] += 1
         self.counters["retention_files_removed"] += result.files
@@ -146,6 +152,24 @@ class Retention:
         except Exception as exc:
             result.errors += 1
             log.warning("retention: blanking old audit addresses failed: %s", exc)
+
+    def _field_photos(
+        self, now: float, result: SweepResult, on_error: Callable[[Path, OSError], None]
+    ) -> None:
+        """Unused field photos past UNUSED_FIELD_PHOTO_DAYS: the row first (only while still
+        unused: a record may take the photo meanwhile), then its file."""
+        try:
+            records = field_photo_store(self.store)
+            old = records.unused_before(datetime.fromtimestamp(now - UNUSED_FIELD_PHOTO_DAYS * DAY, UTC))
+            gone = [(i, grid) for i, grid in old if records.delete_unused(i)]
+        except Exception as exc:
+            result.errors += 1
+            log.warning("retention: deleting unused field photos failed: %s", exc)
+            return
+        root = self.config.server.data_dir / FIELD_PHOTOS
+        for photo_id, grid in gone:
+            if photo_id.isalnum() and grid.isalnum():  # never a path out of field_photos/
+                result.files += remove_file(root / grid / f"{photo_id}.jpg", on_error)
 
 
 def _iso(ts: float) -> str:

@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -306,8 +308,12 @@ def test_the_paired_worker_records_a_visit_and_the_overdue_stops(world: World, m
     assert world.send("POST", f"{path}/visits", {"at": future}, **_worker(world)).json()["detail"]["field"] == "at"
     bad = world.send("POST", f"{path}/visits", {"photos": ["nope"]}, **_worker(world))
     assert bad.status_code == 422 and bad.json()["detail"]["field"].startswith("photos")
+    # a visit's photos are the worker's own uploads (api/field_photos.py; refusals: tests/test_field_photos.py)
+    png = cv2.imencode(".png", np.full((20, 30, 3), 90, np.uint8))[1].tobytes()
+    photo = httpx.post(f"{world.srv.url}/api/field-photos", params={"grid": world.mine}, content=png, timeout=10,
+                       headers=world.srv.headers(**_worker(world)) | {"Content-Type": "image/png"}).json()["id"]  # fmt: skip
     done = world.send("POST", f"{path}/visits", {"note": "已送米油", "outcome": "ok", "lon": 113.3, "lat": 23.1,
-                                                  "photos": ["P0123456789ab"]}, **_worker(world))  # fmt: skip
+                                                  "photos": [photo]}, **_worker(world))  # fmt: skip
     assert done.status_code == 201, done.text
     after = done.json()["membership"]
     assert after["next_visit_due"] == (date.today() + timedelta(days=7)).isoformat() and after["days_overdue"] == 0

@@ -27,7 +27,7 @@ from starlette.routing import BaseRoute, Route
 
 from basedata.care import GROUP_NAMES, Membership, Visit, escalation_level, new_membership, overdue
 from command_center import audit
-from command_center.api import deps
+from command_center.api import deps, field_photos
 from command_center.api.basedata_views import area_param, area_prefixes, bad_field, invalid, today
 from command_center.api.errors import ApiError, flag_param, int_param, json_body
 from command_center.auth.middleware import principal_of
@@ -249,6 +249,10 @@ async def add_visit(request: Request) -> JSONResponse:
         raise bad_field("at", "a time with its offset, e.g. 2026-05-01T10:00:00+08:00")
     if visit.at > now + timedelta(minutes=5):  # a phone's clock a little ahead is tolerated
         raise bad_field("at", "not in the future")
+    if visit.photos:  # the caller's own uploads, for the person's grid or one of the caller's (400 otherwise)
+        mine = area_prefixes(request, who, None)
+        await field_photos.take(request, visit.photos, f"visit:{visit.id}",
+                                lambda grid: grid == m.grid_code or grid.startswith(mine))  # fmt: skip
     try:
         after = await asyncio.to_thread(records_of(request).record_visit, visit)
     except MembershipNotFound:

@@ -72,6 +72,11 @@ ROUTES: list[tuple[frozenset[str], re.Pattern[str], LimitOf]] = [
         re.compile(r"^/api/cases/[^/]+/photos$"),
         lambda c: c.dispatch.max_photo_bytes + MULTIPART_SLACK,
     ),
+    (
+        frozenset({"POST"}),
+        re.compile(r"^/api/field-photos$"),
+        lambda c: c.dispatch.max_photo_bytes + MULTIPART_SLACK,
+    ),
     (frozenset({"PUT"}), re.compile(r"^/api/grids$"), lambda c: map_limit(c)),
     (frozenset({"POST"}), re.compile(r"^/api/import/[a-z]+$"), lambda c: int(c.limits.import_mb * MB)),
     (frozenset({"PUT"}), re.compile(r"^/api/roster/[^/]+/photo$"), lambda c: int(c.limits.photo_mb * MB)),

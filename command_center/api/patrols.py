@@ -35,7 +35,7 @@ from basedata.patrol import (
     route_for,
 )
 from command_center import audit
-from command_center.api import deps
+from command_center.api import deps, field_photos
 from command_center.api.basedata_views import (
     Scope,
     area_param,
@@ -180,7 +180,7 @@ def _checkin_form(body: dict[str, Any]) -> tuple[float, float, str | None, str, 
     lon, lat = coordinate(body, "lon", -180, 180), coordinate(body, "lat", -90, 90)
     photo = body.get("photo_id")
     if photo is not None and not (isinstance(photo, str) and PHOTO_ID.match(photo)):
-        raise bad_field("photo_id", "a photo id from the photo upload (P + 12 hex digits)")
+        raise bad_field("photo_id", "a photo id from POST /api/field-photos (P + 12 hex digits)")
     note = body.get("hazard_note", "")
     if not isinstance(note, str) or len(note) > MAX_NOTE or "\x00" in note:
         raise bad_field("hazard_note", f"text of up to {MAX_NOTE} characters")
@@ -217,6 +217,8 @@ async def check_in(request: Request) -> JSONResponse:
                       grid_code=place.grid_code, at=at, lon=lon, lat=lat, distance_m=round(distance, 1),
                       photo_id=photo, answers=answers, hazard_note=note)  # fmt: skip
     after = after_check(place, at)
+    if photo is not None:  # the worker's own upload, taken for the place's grid (400 otherwise)
+        await field_photos.take(request, [photo], f"checkin:{checkin.id}", lambda g: g == place.grid_code)
     records = records_of(request)
     try:
         await asyncio.to_thread(records.record_checkin, checkin, after, who.actor)

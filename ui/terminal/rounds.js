@@ -1,7 +1,9 @@
 // The worker's rounds (巡查 tab): on/off duty (./duty.js), today's patrol route with each
 // place's checklist and GPS check-in (a hazard may become a case in one tap), and the care
 // visits due. Check-ins and visits made without network wait in an outbox of their own
-// (./outbox.js's storage and retries) and are sent once.
+// (./outbox.js's storage and retries) and are sent once. A check-in may carry a photo and a
+// visit a few (./field_photo.js): uploaded when taken, or kept with the outbox entry and
+// uploaded before it is sent.
 
 import { $, el } from '../common/dom.js';
 import { t } from '../common/i18n.js';
@@ -9,6 +11,7 @@ import { api, post } from '../common/live.js';
 import { showLogin } from '../common/login.js';
 import { toast } from '../common/util.js';
 import { here, r, reasonOf, say, setupDuty, today } from './duty.js';
+import { photoField, photoUrl, uploadDataUrl } from './field_photo.js';
 import { Outbox } from './outbox.js';
 
 const RETRY_MS = 15000;     // the outbox tries again this often while something waits
@@ -17,6 +20,7 @@ const KINDS = new Set(['fire_exit', 'rental_housing', 'school_gate', 'constructi
 const ANSWERS = ['ok', 'hazard', 'na'];
 const OUTCOMES = ['ok', 'needs_help', 'not_home'];
 const DAY_MS = 86400000;
+const VISIT_PHOTOS = 3;
 
 // ---- distance, dates ----
 
@@ -44,9 +48,10 @@ function dueText(day) {
 class RoundsOutbox extends Outbox {
   constructor(worker, hooks) { super(`${worker}.rounds`, hooks); }
 
-  /** `tried`: a send already went out (its answer lost): the next flush first asks whether it landed. */
-  addRequest(kind, ref, path, body, { name, label, tried }) {
-    const entry = { key: `${kind}:${ref}:${Date.now()}`, kind, ref, path, body, name, label, tried, at: Date.now() };
+  /** `tried`: a send already went out (its answer lost): the next flush first asks whether it landed.
+   *  `photos`: data URLs not uploaded yet, for `grid`; uploaded before the request is sent. */
+  addRequest(kind, ref, path, body, { name, label, tried, photos = [], grid = null }) {
+    const entry = { key: `${kind}:${ref}:${Date.now()}`, kind, ref, path, body, name, label, tried, photos, grid, at: Date.now() };
     this._save([...this.entries(), entry]);
     return entry;
   }
@@ -58,8 +63,9 @@ class RoundsOutbox extends Outbox {
       try {
         let result = entry.tried ? await landed(entry) : null;
         if (!result) {
+          const body = await this._photos(entry);
           this._update(entry.key, { tried: true });
-          result = await post(entry.path, entry.body);
+          result = await post(entry.path, body);
         }
         this._remove(entry.key);
         this.onSent(entry, result);
@@ -69,6 +75,20 @@ class RoundsOutbox extends Outbox {
         this.onDropped(entry, err);
       }
     }
+  }
+
+  /** Uploads the entry's waiting photos one by one (each leaves the entry once up, so a retry
+   *  never sends one twice); resolves to the body with their ids. */
+  async _photos(entry) {
+    let { body } = entry;
+    const left = [...(entry.photos || [])];
+    while (left.length) {
+      const { id } = await uploadDataUrl(entry.grid, left[0]);
+      body = entry.kind === 'visit' ? { ...body, photos: [...(body.photos || []), id] } : { ...body, photo_id: id };
+      left.shift();
+      this._update(entry.key, { body, photos: left });
+    }
+    return body;
   }
 }
 
@@ -93,7 +113,7 @@ async function landed(entry) {
 export function setupRounds({ worker, onCase, onCount }) {
   // forms: the open checklist or visit form by place or membership, kept across re-renders
   // (a list reloaded meanwhile must not wipe the answers being given).
-  const ctx = { worker, onCase, position: null, route: [], visits: [], names: new Map(), forms: new Map() };
+  const ctx = { worker, onCase, position: null, route: [], grids: [], visits: [], names: new Map(), forms: new Map() };
   const box = new RoundsOutbox(worker, {
     onSent: (entry, result) => sentLater(ctx, entry, result),
     onDropped: (entry, err) => toast(r('dropped', { what: entry.label, reason: reasonOf(err) }), 'error', 9000),
@@ -115,7 +135,9 @@ async function refresh(ctx) {
 
 async function loadRoute(ctx) {
   try {
-    ctx.route = (await api('/api/patrols/route')).items || [];
+    const route = await api('/api/patrols/route');
+    ctx.route = route.items || [];
+    ctx.grids = route.grids || [];
     say($('route-error'), '');
   } catch (err) {
     if (err.status === 401) { showLogin({ username: ctx.worker }); return; }
@@ -187,9 +209,11 @@ function checklistForm(ctx, p) {
     el('label', { class: 'hazard-report' }, report, el('span', {}, r('check.report'))),
     el('label', { class: 'hazard-note' }, el('span', {}, r('check.note')), note));
   const error = el('p', { class: 'rounds-error', role: 'alert', hidden: true });
+  const photo = photoField({ grid: p.grid_code, label: r('photo.checkin') });
   const allOk = el('button', { class: 'btn btn-big', type: 'button', dataset: { allOk: '' } }, r('check.all_ok'));
   const submit = el('button', { class: 'btn btn-ok btn-big', type: 'submit' }, r('check.submit'));
-  const form = el('form', { class: 'checklist' }, items, hazard, error, el('div', { class: 'check-buttons' }, allOk, submit));
+  const form = el('form', { class: 'checklist' }, items, hazard, photo.element, error,
+    el('div', { class: 'check-buttons' }, allOk, submit));
   const answers = () => Object.fromEntries(p.checklist.map((item) => [item.id,
     (form.querySelector(`input[name="${CSS.escape(`${p.id}:${item.id}`)}"]:checked`) || {}).value]));
   form.addEventListener('change', () => { hazard.hidden = !Object.values(answers()).includes('hazard'); });
@@ -201,27 +225,31 @@ function checklistForm(ctx, p) {
   });
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    checkIn(ctx, p, { answers: answers(), report: report.checked, note: note.value.trim(), error, submit });
+    checkIn(ctx, p, { answers: answers(), report: report.checked, note: note.value.trim(), photo, error, submit });
   });
   return form;
 }
 
-async function checkIn(ctx, p, { answers, report, note, error, submit }) {
+async function checkIn(ctx, p, { answers, report, note, photo, error, submit }) {
   const missing = Object.values(answers).filter((a) => !a).length;
   if (missing) { say(error, r('check.unanswered', { n: missing })); return; }
   const hazards = Object.values(answers).includes('hazard');
   say(error, r('gps.locating'));
   submit.disabled = true;
   let body = null;
+  let kept = {}; // a photo not uploaded yet goes with the outbox entry
   try {
     const fix = await here();
     body = { lon: fix.lon, lat: fix.lat, answers, ...(hazards ? { hazard_note: note, report } : {}) };
-    if (navigator.onLine === false) { queue(ctx, 'checkin', p.id, `/api/patrols/places/${encodeURIComponent(p.id)}/checkins`, body, p.name, false); return; }
+    const { ids, waiting } = await photo.value();
+    if (ids.length) body.photo_id = ids[0];
+    kept = { photos: waiting, grid: p.grid_code };
+    if (navigator.onLine === false || waiting.length) { queue(ctx, 'checkin', p.id, `/api/patrols/places/${encodeURIComponent(p.id)}/checkins`, body, p.name, false, kept); return; }
     const done = await post(`/api/patrols/places/${encodeURIComponent(p.id)}/checkins`, body);
     say(error, '');
     await checkedIn(ctx, p.id, p.name, done);
   } catch (err) {
-    if (err.status === 0 && body) queue(ctx, 'checkin', p.id, `/api/patrols/places/${encodeURIComponent(p.id)}/checkins`, body, p.name, true);
+    if (err.status === 0 && body) queue(ctx, 'checkin', p.id, `/api/patrols/places/${encodeURIComponent(p.id)}/checkins`, body, p.name, true, kept);
     else if (err.status === 401) showLogin({ username: ctx.worker });
     else say(error, r('check.refused', { reason: reasonOf(err) }));
   } finally {
@@ -239,15 +267,21 @@ async function checkedIn(ctx, id, name, done) {
   }
   const result = $('rounds-result');
   say(result, text);
+  showPhotos(result, done && done.photo_id ? [done.photo_id] : []);
   if (done && done.case_id) result.dataset.caseId = done.case_id; else delete result.dataset.caseId;
   toast(text, 'ok', 5000);
   ctx.forms.delete(id);
   await loadRoute(ctx);
 }
 
-function queue(ctx, kind, ref, path, body, name, tried) {
+/** The record's photos under its words, as the server serves them (the worker's own). */
+function showPhotos(node, ids) {
+  node.append(...ids.map((id) => el('img', { class: 'rounds-photo', src: photoUrl(id), alt: t('terminal.photo.alt'), dataset: { photoId: id } })));
+}
+
+function queue(ctx, kind, ref, path, body, name, tried, kept = {}) {
   const label = r(`what.${kind}`, { name });
-  ctx.box.addRequest(kind, ref, path, body, { name, label, tried });
+  ctx.box.addRequest(kind, ref, path, body, { name, label, tried, ...kept });
   ctx.forms.delete(kind === 'visit' ? `visit:${ref}` : ref);
   toast(t('terminal.saved_offline'), 'info', 5000);
   render(ctx);
@@ -283,42 +317,55 @@ function visitForm(ctx, m, name) {
     el('input', { type: 'radio', name: `outcome:${m.id}`, value: o, checked: i === 0 }), el('span', {}, r(`visits.outcome.${o}`)))));
   const note = el('textarea', { name: 'note', rows: 3, maxlength: 2000, placeholder: r('visits.note_hint') });
   const error = el('p', { class: 'rounds-error', role: 'alert', hidden: true });
+  // The person's grid when it is the worker's, else one of theirs: a paired person may live elsewhere.
+  const grid = ctx.grids.includes(m.grid_code) ? m.grid_code : (ctx.grids[0] || m.grid_code);
+  const photos = photoField({ grid, max: VISIT_PHOTOS, label: r('photo.visit') });
   const cancel = el('button', { class: 'btn btn-big', type: 'button' }, t('terminal.card.cancel'));
   const submit = el('button', { class: 'btn btn-ok btn-big', type: 'submit' }, r('visits.send'));
   const form = el('form', { class: 'visit-form' },
     el('fieldset', { class: 'check-item' }, el('legend', {}, r('visits.outcome_label')), outcomes),
     el('label', { class: 'hazard-note' }, el('span', {}, r('visits.note')), note),
-    error, el('div', { class: 'check-buttons' }, cancel, submit));
+    photos.element, error, el('div', { class: 'check-buttons' }, cancel, submit));
   cancel.addEventListener('click', () => { ctx.forms.delete(`visit:${m.id}`); render(ctx); });
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
     const outcome = form.querySelector('input[type=radio]:checked').value;
     submit.disabled = true;
-    await recordVisit(ctx, m, name, { outcome, note: note.value.trim() }, error);
+    await recordVisit(ctx, m, name, { outcome, note: note.value.trim() }, error, { photos, grid });
     submit.disabled = false;
   });
   return form;
 }
 
-async function recordVisit(ctx, m, name, fields, error) {
+async function recordVisit(ctx, m, name, fields, error, { photos, grid }) {
   // The time is the visit's own: a visit kept offline is recorded when it happened, and its
   // resend is recognised by it.
   const body = { ...fields, at: new Date().toISOString() };
   try { Object.assign(body, await here(60000)); } catch { /* where is optional for a visit */ }
   const path = `/api/care/memberships/${encodeURIComponent(m.id)}/visits`;
   const label = name || r('visits.unknown_person');
-  if (navigator.onLine === false) { queue(ctx, 'visit', m.id, path, body, label, false); return; }
+  let kept;
+  try {
+    const { ids, waiting } = await photos.value();
+    if (ids.length) body.photos = ids;
+    kept = { photos: waiting, grid };
+  } catch (err) {
+    say(error, err.message);
+    return;
+  }
+  if (navigator.onLine === false || kept.photos.length) { queue(ctx, 'visit', m.id, path, body, label, false, kept); return; }
   try {
     const done = await post(path, body);
     const text = fields.outcome === 'not_home' ? r('visits.not_home')
       : r('visits.done', { date: done.membership.next_visit_due });
     say($('rounds-result'), text);
+    showPhotos($('rounds-result'), done.visit.photos || []);
     delete $('rounds-result').dataset.caseId; // the words are the visit's now, not a case's
     toast(text, 'ok', 5000);
     ctx.forms.delete(`visit:${m.id}`);
     await loadVisits(ctx);
   } catch (err) {
-    if (err.status === 0) queue(ctx, 'visit', m.id, path, body, label, true);
+    if (err.status === 0) queue(ctx, 'visit', m.id, path, body, label, true, kept);
     else if (err.status === 401) showLogin({ username: ctx.worker });
     else say(error, r('visits.refused', { reason: reasonOf(err) }));
   }
