@@ -205,7 +205,7 @@ async def upload_photo(request: Request) -> JSONResponse:
     if not case.is_open:
         raise ApiError(409, "the case is no longer open", {"state": case.state.value})
     limit = deps.config(request).dispatch.max_photo_bytes
-    raw = await _read_photo(request, limit)
+    raw = await read_photo(request, limit)
     try:
         photo = await asyncio.to_thread(clean_photo, raw)
     except NotAnImage as exc:
@@ -324,7 +324,7 @@ def _number(body: dict[str, Any], key: str, low: float, high: float) -> float:
     return float(value)
 
 
-async def _read_photo(request: Request, limit: int) -> bytes:
+async def read_photo(request: Request, limit: int) -> bytes:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         raw = await read_capped(request, limit + MULTIPART_SLACK, "photo")
