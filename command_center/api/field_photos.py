@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 
 from command_center.api import deps
 from command_center.api.basedata_views import scope_of
-from command_center.api.cases import _read_photo as read_photo  # the case photo's reading and its caps
+from command_center.api.cases import read_photo  # the case photo's reading and its caps
 from command_center.api.errors import ApiError
 from command_center.auth.middleware import principal_of
 from command_center.photos import PHOTO_ID, NotAnImage, PhotoStore, clean_photo
