@@ -1,0 +1,354 @@
+// The 采集 tab (base-data collection, issue 19): the worker picks a building of their grids,
+// sees its households and the people in each (ID numbers and phones masked as the API gives
+// them), adds a household or a person, changes one, or marks a record 核实无误. Every form
+// goes through the queue (./collect_queue.js): sent at once when there is network, kept and
+// sent in order when there is none, sent once either way; a conflict is shown with both
+// versions to settle. Another module opens a record's form with
+//   window.dispatchEvent(new CustomEvent('collect:edit', { detail: { kind, id } }))
+// (the re-check list): its form is a re-check, sent with "verified": true.
+
+import { $, el } from '../common/dom.js';
+import { has, t } from '../common/i18n.js';
+import { api } from '../common/live.js';
+import { showLogin } from '../common/login.js';
+import { toast } from '../common/util.js';
+import { buildingForm, fieldName, householdForm, kindName, personForm, verifyForm } from './collect_forms.js';
+import { CollectQueue, KEY_FIELD, PLURAL } from './collect_queue.js';
+import { photoUrl } from './field_photo.js';
+
+const c = (key, vars) => t(`terminal.collect.${key}`, vars);
+const SINGULAR = Object.fromEntries(Object.entries(PLURAL).map(([kind, plural]) => [plural, kind]));
+const RETRY_MS = 15000;  // the queue tries again this often while something waits
+const SHOWN = 200;       // buildings listed at once: more, and the search narrows them
+
+/** Mounts the tab on index.html's #collect; returns {refresh, flush, queue, open(code)}. */
+export function setupCollect({ worker, onCount, show }) {
+  const ctx = { worker, onCount, show, grids: null, grid: '', buildings: [], search: '', code: null, view: null };
+  build(ctx);
+  ctx.queue = new CollectQueue(worker, {
+    onSent: (entry) => { toast(c('sent', { what: entry.label }), 'ok', 3000); reloadBuilding(ctx); },
+    onDropped: (entry, err) => toast(c('dropped', { what: entry.label, reason: reasonOf(err) }), 'error', 9000),
+    onConflict: (entry) => toast(c('conflict.toast', { what: entry.label }), 'error', 6000),
+    onChange: () => { renderQueue(ctx); renderBuilding(ctx); },
+  });
+  window.addEventListener('collect:edit', (ev) => editFromEvent(ctx, ev.detail || {}));
+  setInterval(() => { if (ctx.queue.waiting().length && navigator.onLine !== false) ctx.queue.flush(); }, RETRY_MS);
+  renderQueue(ctx);
+  if (ctx.queue.waiting().length) ctx.queue.flush(); // left over from before a reload
+  return { refresh: () => refresh(ctx), flush: () => ctx.queue.flush(), queue: ctx.queue, open: (code) => openBuilding(ctx, code) };
+}
+
+// ---- the tab's fixed parts ----
+
+function build(ctx) {
+  const send = el('button', { class: 'btn', type: 'button', id: 'collect-send' }, c('queue.send'));
+  send.addEventListener('click', () => ctx.queue.flush());
+  const bar = el('div', { class: 'collect-queue', id: 'collect-queue' },
+    el('span', { class: 'collect-queue-text', id: 'collect-queue-text', role: 'status', 'aria-live': 'polite' }), send);
+  const grid = el('select', { id: 'collect-grid', 'aria-label': c('grid') });
+  grid.addEventListener('change', () => { ctx.grid = grid.value; ctx.code = null; loadBuildings(ctx); });
+  const search = el('input', { id: 'collect-search', type: 'search', placeholder: c('search'), 'aria-label': c('search') });
+  search.addEventListener('input', () => { ctx.search = search.value.trim().toLowerCase(); renderList(ctx); });
+  const browse = el('div', { class: 'collect-browse', id: 'collect-browse' },
+    el('label', { class: 'collect-grid', id: 'collect-grid-label', hidden: true }, el('span', {}, c('grid')), grid),
+    search, el('p', { class: 'rounds-error', id: 'collect-error', role: 'alert', hidden: true }),
+    el('ul', { class: 'collect-buildings', id: 'collect-buildings' }));
+  // The queue, its conflicts and the open form first; then the records due for re-checking
+  // (#collect-checks, another module's list; out of the way while a building is open); then the buildings.
+  const root = $('collect');
+  root.prepend(bar, el('ul', { class: 'collect-conflicts', id: 'collect-conflicts' }),
+    el('section', { class: 'collect-form-box', id: 'collect-form', hidden: true }));
+  root.append(browse, el('section', { class: 'collect-building', id: 'collect-building', hidden: true }));
+}
+
+function say(text) {
+  const node = $('collect-error');
+  node.textContent = text || '';
+  node.hidden = !text;
+}
+
+/** The server's refusal in the worker's words (never its English, never a personal value). */
+function reasonOf(err) {
+  const d = err.detail && typeof err.detail === 'object' ? err.detail : {};
+  if (err.status === 422 && d.field) {
+    return c('err.field', { field: has(`terminal.collect.field.${d.field}`) ? c(`field.${d.field}`) : d.field });
+  }
+  if (err.status === 409) return c(Array.isArray(d.ids) ? 'err.id_taken' : 'err.exists');
+  if (err.status === 400 && d.photo) return c('err.photo');
+  if (err.status === 403) return c('err.forbidden');
+  if (err.status === 404) return c('err.gone');
+  return err.status === 0 ? err.message : c('err.other', { status: err.status });
+}
+
+// ---- loading ----
+
+async function refresh(ctx) {
+  try {
+    if (!ctx.grids) {
+      const counts = await api('/api/basedata/counts');
+      ctx.grids = (counts.items || []).map((g) => ({ code: g.grid_code, name: g.name || g.grid_code }));
+      ctx.grid = ctx.grid || (ctx.grids[0] ? ctx.grids[0].code : '');
+      renderGrids(ctx);
+    }
+    await loadBuildings(ctx);
+    await reloadBuilding(ctx);
+  } catch (err) {
+    if (err.status === 401) showLogin({ username: ctx.worker });
+    else say(c('load_failed', { reason: reasonOf(err) })); // what was loaded before stays shown
+  }
+}
+
+async function loadBuildings(ctx) {
+  if (!ctx.grid) { ctx.buildings = []; renderList(ctx); return; }
+  try {
+    const page = await api(`/api/basedata/buildings?area=${encodeURIComponent(ctx.grid)}&limit=1000`);
+    ctx.buildings = page.items || [];
+    say('');
+  } catch (err) {
+    if (err.status === 401) { showLogin({ username: ctx.worker }); return; }
+    say(c('load_failed', { reason: reasonOf(err) }));
+  }
+  renderList(ctx);
+}
+
+async function openBuilding(ctx, code) {
+  ctx.code = code;
+  ctx.view = ctx.view && ctx.view.building.code === code ? ctx.view : null;
+  renderBuilding(ctx);
+  await reloadBuilding(ctx);
+}
+
+async function reloadBuilding(ctx) {
+  if (!ctx.code) return;
+  const code = ctx.code;
+  try {
+    const view = await api(`/api/basedata/buildings/${encodeURIComponent(code)}/households`);
+    if (ctx.code === code) ctx.view = view;
+  } catch (err) {
+    if (err.status === 404) { ctx.code = null; ctx.view = null; say(c('err.gone')); }
+    // no network: the building as last loaded, with what waits in the queue
+  }
+  renderBuilding(ctx);
+}
+
+// ---- the buildings of a grid ----
+
+function renderGrids(ctx) {
+  const select = $('collect-grid');
+  select.replaceChildren(...ctx.grids.map((g) => el('option', { value: g.code }, g.name)));
+  select.value = ctx.grid;
+  $('collect-grid-label').hidden = ctx.grids.length < 2;
+}
+
+const buildingMeta = (b) => [c('floors', { n: b.floors }), kindName('use', b.use), b.rental ? c('rental') : null,
+  b.due ? c('due') : null].filter(Boolean).join(' · ');
+
+function renderList(ctx) {
+  const found = ctx.buildings.filter((b) => !ctx.search
+    || `${b.name} ${b.code} ${b.address_code}`.toLowerCase().includes(ctx.search));
+  const items = found.slice(0, SHOWN).map((b) => {
+    const button = el('button', { class: 'collect-building-item', type: 'button', dataset: { code: b.code, due: String(b.due) } },
+      el('span', { class: 'collect-name', translate: b.name ? null : 'no' }, b.name || b.code), el('span', { class: 'muted' }, buildingMeta(b)));
+    button.addEventListener('click', () => openBuilding(ctx, b.code));
+    return el('li', {}, button);
+  });
+  if (found.length > SHOWN) items.push(el('li', { class: 'muted' }, c('more', { n: found.length - SHOWN })));
+  const empty = ctx.grids && !ctx.grids.length ? c('no_grids') : c('no_buildings');
+  $('collect-buildings').replaceChildren(...(items.length ? items : [el('li', { class: 'empty' }, empty)]));
+}
+
+// ---- a building: its households and people, with what waits in the queue ----
+
+const labelOf = (kind, r) => (kind === 'household' ? c('label.household', { room: r.room })
+  : kind === 'building' ? r.name || r.code : r.name || r.text || r[KEY_FIELD[kind]]);
+
+function withQueued(ctx, view) {
+  const entries = ctx.queue.entries();
+  const creates = (kind, test) => entries.filter((e) => e.op === 'create' && e.kind === kind && test(e));
+  const homes = view.households.map((h) => ({ ...h, people: [...h.people] }));
+  for (const e of creates('household', (x) => x.body.building_code === view.building.code)) {
+    if (!homes.some((h) => h.id === e.id)) homes.push({ id: e.id, room: e.body.room, kind: e.body.kind, people: [], queued: e });
+  }
+  for (const home of homes) {
+    for (const e of creates('person', (x) => x.body.household_id === home.id)) {
+      home.people.push({ name: e.body.name, kind: e.body.kind, id_number: masked(e.body.id_number), queued: e });
+    }
+  }
+  const changing = new Map(entries.filter((e) => e.op === 'update').map((e) => [`${e.kind}:${e.id}`, e]));
+  return { homes: homes.sort((a, b) => String(a.room).localeCompare(String(b.room), 'zh')), changing };
+}
+
+const masked = (v) => (v ? `${'*'.repeat(Math.max(0, v.length - 4))}${v.slice(-4)}` : '');
+
+function renderBuilding(ctx) {
+  const box = $('collect-building');
+  $('collect-browse').hidden = Boolean(ctx.code);
+  box.hidden = !ctx.code;
+  const checks = $('collect-checks');
+  if (checks) checks.hidden = Boolean(ctx.code);
+  if (!ctx.code) return;
+  const back = el('button', { class: 'btn', type: 'button', dataset: { back: '' } }, c('back'));
+  back.addEventListener('click', () => { ctx.code = null; renderBuilding(ctx); renderList(ctx); });
+  if (!ctx.view) { box.replaceChildren(back, el('p', { class: 'muted' }, c('loading'))); return; }
+  const { building } = ctx.view;
+  const { homes, changing } = withQueued(ctx, ctx.view);
+  const head = el('div', { class: 'collect-head' },
+    el('h2', { class: 'collect-title', translate: building.name ? null : 'no' }, building.name || building.code),
+    el('p', { class: 'muted' }, buildingMeta(building)), plate(building.plate_photo_id),
+    state(changing.get(`building:${building.code}`)),
+    actions(ctx, 'building', building, [['edit', () => openRecordForm(ctx, 'building', building, false)],
+      ['add_household', () => openForm(ctx, householdForm({ record: null, building, onCancel: () => closeForm(),
+        onSubmit: submitter(ctx, 'create', 'household', null, building) }))]]));
+  const list = homes.map((h) => householdCard(ctx, h, building, changing));
+  box.replaceChildren(...[back, head, ctx.view.truncated ? el('p', { class: 'muted' }, c('truncated')) : null,
+    el('ul', { class: 'collect-households' }, list.length ? list : el('li', { class: 'empty' }, c('no_households')))]
+    .filter(Boolean));
+}
+
+const plate = (id) => (id ? el('img', { class: 'collect-plate', src: photoUrl(id),
+  alt: c('field.photo'), loading: 'lazy', onerror: (ev) => { ev.target.hidden = true; } }) : null);
+
+function state(entry) {
+  if (!entry) return null;
+  return el('span', { class: 'collect-state', dataset: { state: entry.state } }, c(entry.state === 'conflict' ? 'conflict.badge' : 'waiting'));
+}
+
+/** The record's buttons. One only queued so far cannot be changed or checked yet: it may
+ * be taken back, and a household take its people. */
+function actions(ctx, kind, record, more = []) {
+  const verify = ['verify', () => queueForm(ctx, 'update', kind, record, null)({ body: { verified: true }, photo: null })];
+  const withdraw = ['withdraw', () => ctx.queue.withdraw(record.queued.key)];
+  const chosen = record.queued ? [...more.filter(([act]) => act === 'add_person'), withdraw] : [...more, verify];
+  const buttons = chosen.map(([act, run]) => {
+    const button = el('button', { class: `btn${act === 'verify' ? ' btn-ok' : ''}`, type: 'button', dataset: { act } }, c(act === 'withdraw' ? 'withdraw' : `act.${act}`));
+    button.addEventListener('click', run);
+    return button;
+  });
+  return el('div', { class: 'collect-actions' }, buttons);
+}
+
+function householdCard(ctx, h, building, changing) {
+  const people = h.people.map((p) => el('li', { class: 'collect-person', dataset: { personId: p.id || '', waiting: String(Boolean(p.queued)) } },
+    el('div', { class: 'collect-row' }, el('span', { class: 'collect-name' }, p.name),
+      el('span', { class: 'muted' }, [kindName('person', p.kind), p.arrival_date ? c('arrived', { date: p.arrival_date }) : null]
+        .filter(Boolean).join(' · ')),
+      // masked as the API gives them: copied as they are, never translated
+      el('span', { class: 'collect-ids muted', translate: 'no' }, [p.id_number, p.phone].filter(Boolean).join(' · ')),
+      p.due ? el('span', { class: 'collect-due' }, c('due')) : null,
+      state(p.queued || changing.get(`person:${p.id}`))),
+    actions(ctx, 'person', p, [['edit', () => openRecordForm(ctx, 'person', p, false)]])));
+  const addPerson = ['add_person', () => openForm(ctx, personForm({ record: null, onCancel: () => closeForm(),
+    onSubmit: submitter(ctx, 'create', 'person', null, building, h) }))];
+  return el('li', { class: 'collect-household', dataset: { householdId: h.id, waiting: String(Boolean(h.queued)), due: String(Boolean(h.due)) } },
+    el('div', { class: 'collect-row' }, el('span', { class: 'collect-name' }, c('label.household', { room: h.room })),
+      el('span', { class: 'muted' }, kindName('household', h.kind)), h.due ? el('span', { class: 'collect-due' }, c('due')) : null,
+      state(h.queued || changing.get(`household:${h.id}`)), plate(h.plate_photo_id)),
+    actions(ctx, 'household', h, [['edit', () => openRecordForm(ctx, 'household', h, false)], addPerson]),
+    el('ul', { class: 'collect-people' }, people));
+}
+
+// ---- forms ----
+
+function openForm(ctx, node) {
+  const box = $('collect-form');
+  box.replaceChildren(node);
+  box.hidden = false;
+  box.scrollIntoView({ block: 'start' });
+  const first = node.querySelector('input:not([type=file]), select');
+  if (first) first.focus({ preventScroll: true });
+}
+
+function closeForm() {
+  const box = $('collect-form');
+  box.replaceChildren();
+  box.hidden = true;
+}
+
+function openRecordForm(ctx, kind, record, verify) {
+  const onCancel = () => closeForm();
+  const onSubmit = submitter(ctx, 'update', kind, record);
+  const forms = { household: householdForm, person: personForm, building: buildingForm };
+  openForm(ctx, forms[kind] ? forms[kind]({ record, verify, onSubmit, onCancel })
+    : verifyForm({ label: labelOf(kind, record), onSubmit, onCancel }));
+}
+
+function submitter(ctx, op, kind, record, building = null, home = null) {
+  return (form) => { if (queueForm(ctx, op, kind, record, building, home)(form)) closeForm(); };
+}
+
+/** Queues a form (and sends it when there is network); false when the phone could not keep it. */
+function queueForm(ctx, op, kind, record, building, home = null) {
+  return ({ body, photo }) => {
+    const own = building || (ctx.view && ctx.view.building) || {};
+    const id = op === 'update' ? record[KEY_FIELD[kind]] : kind === 'household' ? `${body.building_code}-${body.room}` : null;
+    if (kind === 'person' && home) body.household_id = home.id;
+    const what = op === 'create' ? labelOf(kind, body) : labelOf(kind, record);
+    const label = body.verified && Object.keys(body).length === 1 ? c('label.verify', { what }) : what;
+    const grid = (record && record.grid_code) || (home && home.grid_code) || own.grid_code;
+    try {
+      ctx.queue.add({ op, kind, body, photo, grid, id, version: record ? record.version : undefined, label });
+    } catch (err) {
+      toast(err.message, 'error', 8000);
+      return false;
+    }
+    toast(c(navigator.onLine === false ? 'queued_offline' : 'queued', { what: label }), 'info', 3000);
+    if (navigator.onLine !== false) ctx.queue.flush();
+    return true;
+  };
+}
+
+async function editFromEvent(ctx, { kind, id }) {
+  const singular = SINGULAR[kind] || kind;
+  if (!PLURAL[singular] || !id) return;
+  ctx.show();
+  try {
+    const record = await api(`/api/basedata/${PLURAL[singular]}/${encodeURIComponent(id)}`);
+    openRecordForm(ctx, singular, record, true);
+  } catch (err) {
+    if (err.status === 401) showLogin({ username: ctx.worker });
+    else toast(c('edit_failed', { reason: reasonOf(err) }), 'error', 8000);
+  }
+}
+
+// ---- the queue: its count and state, and the conflicts to settle ----
+
+function renderQueue(ctx) {
+  const waiting = ctx.queue.waiting().length;
+  const conflicts = ctx.queue.conflicts();
+  const { state: now } = ctx.queue;
+  const shown = !waiting ? 'empty' : now === 'sending' ? 'sending' : now === 'offline' || navigator.onLine === false ? 'offline' : 'waiting';
+  const words = [c(`queue.${shown}`, { n: waiting }), conflicts.length ? c('queue.conflicts', { n: conflicts.length }) : null];
+  $('collect-queue').dataset.state = conflicts.length ? 'conflict' : shown;
+  $('collect-queue-text').textContent = words.filter(Boolean).join(' · ');
+  $('collect-send').hidden = !waiting;
+  $('collect-conflicts').replaceChildren(...conflicts.map((e) => conflictCard(ctx, e)));
+  ctx.onCount(waiting + conflicts.length);
+}
+
+function shownValue(kind, name, v, mine) {
+  if (v == null || v === '') return '—';
+  if (name === 'kind') return kindName(kind, v);
+  if (name === 'use') return kindName('use', v);
+  if (name === 'rental') return c(v ? 'yes' : 'no');
+  if (name === 'plate_photo_id') return c('field.photo');
+  return mine && (name === 'id_number' || name === 'phone') ? masked(String(v)) : String(v);
+}
+
+function conflictCard(ctx, entry) {
+  const { current } = entry;
+  const names = Object.keys(entry.body).filter((n) => n !== 'verified' && n !== 'building_code' && n !== 'household_id');
+  const rows = names.map((n) => el('tr', { dataset: { field: n } }, el('th', {}, fieldName(entry.kind, n)),
+    el('td', { class: 'mine' }, shownValue(entry.kind, n, entry.body[n], true)),
+    el('td', { class: 'now' }, shownValue(entry.kind, n, current[n], false))));
+  if (entry.body.verified) rows.push(el('tr', {}, el('th', {}, c('field.verified')), el('td', { class: 'mine' }, c('verified_today')),
+    el('td', { class: 'now' }, current.verified_at || '—')));
+  const keep = el('button', { class: 'btn btn-primary', type: 'button', dataset: { keep: '' } }, c('conflict.keep'));
+  const drop = el('button', { class: 'btn', type: 'button', dataset: { drop: '' } }, c('conflict.drop'));
+  keep.addEventListener('click', () => ctx.queue.keepMine(entry.key));
+  drop.addEventListener('click', () => { ctx.queue.dropMine(entry.key); reloadBuilding(ctx); });
+  return el('li', { class: 'collect-conflict', dataset: { key: entry.key } },
+    el('p', { class: 'collect-conflict-title' }, c(entry.op === 'create' ? 'conflict.exists' : 'conflict.changed', { what: entry.label })),
+    el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, ''), el('th', {}, c('conflict.mine')), el('th', {}, c('conflict.now')))),
+      el('tbody', {}, rows)),
+    el('div', { class: 'check-buttons' }, keep, drop));
+}
