@@ -1,0 +1,71 @@
+"""迁出: DELETE /api/basedata/people/{id} marks a person as moved out today (`left_on`).
+
+A soft delete: the record stays, out of the lists and counts (store/basedata_records.present),
+until the retention sweep deletes it `basedata.retention.moved_out_days` later with its care
+memberships and visits (command_center/basedata_retention.py). It can still be read by its
+id meanwhile (and revealed by the roles that may).
+
+The roles that change base data may mark it (auth/policy.py: officers, admins, the grid's
+workers), scoped like every change: a person outside the caller's area reads as missing
+(404). Audited (`basedata.leave`, the person's id, never the name). Marking one already
+moved out changes nothing and answers the record as it stands (a resent request is harmless).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from basedata.model import Person, Record
+from command_center import audit
+from command_center.api import deps
+from command_center.api.basedata_views import MAX_KEY, records_of, scope_of, today, view
+from command_center.api.errors import ApiError
+from command_center.auth.middleware import principal_of
+from command_center.store.basedata_records import BaseDataRecords, RecordNotFound, VersionConflict
+
+TRIES = 3  # a change by someone else between the read and the mark: read again
+
+
+def _mark(records: BaseDataRecords, key: str, by: str) -> tuple[Record, bool]:
+    """The person marked moved out today (whatever else changed meanwhile), and whether this
+    call marked them (False: they were already)."""
+    for _ in range(TRIES):
+        current = records.get("person", key)
+        if current is None:
+            raise ApiError(404, "no such person", key)
+        if isinstance(current, Person) and current.left_on is not None:
+            return current, False
+        try:
+            return records.update("person", key, {"left_on": today()}, current.version, by), True
+        except VersionConflict:
+            continue
+        except RecordNotFound:
+            raise ApiError(404, "no such person", key) from None
+    raise ApiError(409, "the record keeps changing", "try again")
+
+
+async def leave(request: Request) -> JSONResponse:
+    who = principal_of(request)
+    key = request.path_params["id"]
+    records = records_of(request)
+    found = (
+        await asyncio.to_thread(records.get, "person", key)
+        if len(key) <= MAX_KEY and "\x00" not in key
+        else None
+    )
+    if found is None or not scope_of(request).covers(found.grid_code):
+        raise ApiError(404, "no such person", key)
+    person, marked = await asyncio.to_thread(_mark, records, key, who.actor)
+    if marked:
+        left_on = person.left_on.isoformat() if isinstance(person, Person) and person.left_on else "-"
+        await audit.record(
+            deps.store(request), request, who, "basedata.leave", key, f"person, moved out on {left_on}"
+        )
+    return JSONResponse(view("person", person, today()))
+
+
+routes: list[BaseRoute] = [Route("/api/basedata/people/{id}", leave, methods=["DELETE"])]
