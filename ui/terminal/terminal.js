@@ -21,13 +21,14 @@ import { setupGoLive } from './golive.js';
 import { Outbox, send } from './outbox.js';
 import { setupReport } from './report.js';
 import { setupRounds } from './rounds.js';
+import { setupCollect } from './collect.js';
 
 const OUTBOX_RETRY_MS = 15000;
 
 const store = new Store();
 const cards = new Map();        // id -> {node, sig, countdown}
 const fresh = new FreshMarks(FRESH_TASK_MS);
-const TABS = ['tasks', 'history', 'rounds'];
+const TABS = ['tasks', 'history', 'rounds', 'collect'];
 let tab = TABS.find((name) => location.hash === `#${name}`) || 'tasks';
 let unseen = 0;
 let loadedOnce = false;
@@ -37,6 +38,7 @@ let outbox = null;    // set in start(): it is the worker's own
 let alarm = null;
 let emergency = null; // ./emergency_tasks.js once loaded
 let rounds = null;    // the 巡查 tab (rounds.js), set in start()
+let collect = null;   // the 采集 tab (collect.js), set in start()
 
 const done = (action) => t(`terminal.done.${action}`);
 
@@ -125,6 +127,7 @@ function showTab(name) {
   for (const p of $$('[data-panel]')) p.hidden = p.dataset.panel !== name;
   history.replaceState(null, '', `${location.pathname}${location.search}${name === 'tasks' ? '' : `#${name}`}`);
   if (name === 'rounds' && rounds) rounds.refresh(); // the route and visits as they are now
+  if (name === 'collect' && collect) collect.refresh(); // the grid's buildings as they are now
   if (name === 'tasks') {
     unseen = 0;
     updateTitle();
@@ -304,6 +307,7 @@ function onLiveMessage(msg) {
   if (emergency) {
     try { emergency.handle(msg.type, msg.data); } catch (err) { console.error('emergency task message', err); }
   }
+  if (msg.type === 'verify_tasks.opened') { window.dispatchEvent(new Event('checks:reload')); return; } // new re-check tasks
   if (!msg.data || msg.data.id == null) return;
   if (msg.type === 'task.removed') dropTask(msg.data);
   else if (msg.type === 'task.assigned') upsertCase(msg.data, { live: true, assigned: true });
@@ -346,13 +350,19 @@ function start(me) {
     onCase: roundsCase,
     onCount: (n) => { $('count-rounds').textContent = String(n); },
   });
+  collect = setupCollect({
+    worker,
+    onCount: (n) => { $('count-collect').textContent = String(n); },
+    show: () => showTab('collect'),
+  });
+  if (tab === 'collect') collect.refresh(); // opened on #collect: showTab ran before the tab was set up
 
   const indicator = bindIndicator($('conn'));
   const socket = new LiveSocket({
     channels: [`tasks:${worker}`],
     onStatus: (state, info) => {
       indicator(state, info);
-      if (state === 'open') { outbox.flush(); rounds.flush(); } // back online: send what was saved meanwhile
+      if (state === 'open') { outbox.flush(); rounds.flush(); collect.flush(); } // back online: send what was saved meanwhile
     },
     onResync: () => loadTasks(),
     onEvent: onLiveMessage,
@@ -363,7 +373,7 @@ function start(me) {
   mountEmergencyTasks();
   setInterval(tick, 1000);
   setInterval(() => { if (outbox.entries().length) outbox.flush(); }, OUTBOX_RETRY_MS);
-  exposeTestHooks({ socket, store, outbox, rounds, reload: loadTasks });
+  exposeTestHooks({ socket, store, outbox, rounds, collect, reload: loadTasks });
 }
 
 const me = await mountNav('terminal');
