@@ -33,9 +33,10 @@ from iot.payload import READING_NAME, Reading
 from iot.rule_models import MATTER_CODE, DeviceRules, Rule
 
 KIND_NAME = r"^[a-z][a-z0-9_]{0,31}$"
-# 公共设施损坏: the nearest existing matter for a device that is silent, low on battery or
-# reads a faulty hydrant; a matter of its own (物联设备故障) is proposed in docs/IOT.md.
-MAINTENANCE_MATTER = "9906"
+# 物联设备故障: a device that is silent, low on battery or faulty (handled by the street's
+# centre, a day); 9909 消火栓水压不足 for a hydrant without pressure (the water bureau, 4 hours).
+MAINTENANCE_MATTER = "9908"
+HYDRANT_MATTER = "9909"
 
 
 class ReadingSpec(BaseModel):
@@ -159,7 +160,7 @@ _DEFAULTS: list[dict[str, Any]] = [
         "name": "hydrant_pressure", "label": "消火栓水压", "label_en": "Hydrant pressure", "heartbeat_s": 3600,
         "readings": [{"name": "pressure_mpa", "unit": "MPa", "min": 0, "max": 5}, *_COMMON],
         "rules": [
-            {"id": "low_pressure", "matter": MAINTENANCE_MATTER, "min_clear_s": 600, "when": {
+            {"id": "low_pressure", "matter": HYDRANT_MATTER, "min_clear_s": 600, "when": {
                 "type": "duration", "reading": "pressure_mpa", "direction": "below",
                 "low": 0.10, "high": 0.14, "hold_s": 300}},
             {"id": "pressure_drop", "matter": "9905", "min_clear_s": 600, "when": {
