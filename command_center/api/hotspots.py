@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from command_center.api import deps
+from command_center.api.basedata_analysis import per_residents
 from command_center.api.errors import ApiError, bounded_float_param, int_param
 from command_center.api.kpi import ZONE_SLACK
 from command_center.auth.middleware import principal_of
@@ -53,19 +54,25 @@ async def hotspots(request: Request) -> JSONResponse:
     if by not in ("area", "matter"):
         raise ApiError(400, "bad query parameter 'by'", ["area", "matter"])
     by_matter = by == "matter"
+    # per=1000: each area's count per 1,000 of its residents (base data), the highest rate first
+    per = int_param(request, "per", 1000, 1, 1_000_000) if "per" in request.query_params else None
     occurrences = await _history(deps.store(request), deps.config(request), rule, at)
     principal = principal_of(request)  # a district officer sees their district's hotspots
     found = [h for h in find_hotspots(occurrences, at, rule, level, by_matter) if principal.sees_area(h.code)]
     limit = int_param(request, "limit", 100, 1, 10_000)
     city = deps.city(request).city
+    items = [_view(city, h.to_dict()) for h in (found if per else found[:limit])]
+    if per:
+        items = (await per_residents(request, items, level, per))[:limit]
     return JSONResponse(
         {
             "at": at.isoformat(),
             "rule": rule.to_dict(),
             "level": level,
             "by": "matter" if by_matter else "area",
+            "per": per,
             "total": len(found),
-            "items": [_view(city, h.to_dict()) for h in found[:limit]],
+            "items": items,
         }
     )
 

@@ -7,6 +7,7 @@ import { $, el } from '../common/dom.js';
 import { t } from '../common/i18n.js';
 import { api } from '../common/live.js';
 import { toast } from '../common/util.js';
+import { leaveButton } from './leave.js';
 
 /** The record's key as the URL names it: buildings and addresses by code, the rest by id. */
 export const keyOf = (kind, r) => (kind === 'buildings' || kind === 'addresses' ? r.code : r.id);
@@ -110,7 +111,9 @@ export class RecordTable {
     const cells = COLUMNS[kind].map(([key, cell]) => el('td', { dataset: { col: key.split('.').pop() } }, cell(r, this.reveal)));
     const verify = el('button', { class: 'btn btn-small verify', type: 'button' }, t('basedata.verify'));
     const tr = el('tr', { class: 'record-row', dataset: { id: keyOf(kind, r), due: String(!!r.due), version: r.version } },
-      cells, el('td', { dataset: { col: 'next_check_at' } }, nextCheck(r)), el('td', {}, verify));
+      cells, el('td', { dataset: { col: 'next_check_at' } }, nextCheck(r)),
+      // 迁出 (leave.js): the person leaves the list, and the grid's counts move
+      el('td', {}, verify, kind === 'people' ? leaveButton(r, () => { tr.remove(); this.onChange(); }) : null));
     verify.addEventListener('click', () => this.verify(kind, r, tr, verify));
     return tr;
   }

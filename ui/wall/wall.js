@@ -21,6 +21,7 @@ import { EmergencyLayout } from './emergency.js';
 import { watchDelivery } from './health.js';
 import { IncidentFeed } from './incidents.js';
 import { IncidentView } from './incview.js';
+import { HotspotRank } from './hotspot_rank.js';
 import { bindKeys } from './keys.js';
 import { AreaNames, incidentWhat } from './labels.js';
 import { Triage } from './triage.js';
@@ -108,7 +109,9 @@ function build() {
     board.upsert(c, { live });
   }
 
-  return Object.assign(w, { wall, layers, areas, charts, cameras, emergency, triage, alarm, feed, board, incView, camView, onIncident, onCase });
+  // 热点 按数量 / 按人口 (issue 19): the ranked list over the map and its switch
+  const hotRank = new HotspotRank($('map').closest('.map-panel'), () => loadHotspots(w).catch(() => {}));
+  return Object.assign(w, { wall, layers, areas, charts, cameras, emergency, triage, alarm, feed, board, incView, camView, onIncident, onCase, hotRank });
 }
 
 // ---- KPIs ----
@@ -208,11 +211,31 @@ async function loadKpi(w) {
   }
   w.wall.serverKpi = { onTime, due, rate: due > 0 ? onTime / due : null };
   updateKpis(w);
+  showVerifyKpi((page && page.items) || []);
+}
+
+/** 核查按期率: base-data re-check tasks done by their deadline (the verify_* fields of /api/kpi). */
+function showVerifyKpi(items) {
+  let onTime = 0;
+  let due = 0;
+  for (const row of items) { onTime += row.verify_on_time || 0; due += row.verify_due || 0; }
+  if (!$('kpi-verify')) { // a tile of its own after 按期结案率, made once
+    const tile = document.createElement('li');
+    tile.className = 'kpi';
+    tile.dataset.kpi = 'verify';
+    tile.innerHTML = '<span class="kpi-value num" id="kpi-verify">–</span><span class="kpi-label"></span>';
+    tile.querySelector('.kpi-label').textContent = t('wall.kpi.verify');
+    document.querySelector('.kpis').append(tile);
+  }
+  const pct = due > 0 ? Math.round((onTime / due) * 1000) / 10 : null;
+  setKpi('kpi-verify', pct == null ? '–' : `${pct}%`, pct == null ? '' : pct >= 90 ? 'ok' : pct >= 75 ? 'warn' : 'bad');
+  $('kpi-verify').title = t('wall.kpi.verify_title', { on: onTime, due });
 }
 
 async function loadHotspots(w) {
-  const page = await api('/api/hotspots');
+  const page = await api(w.hotRank.path);
   if (w.wall.cityMap) w.wall.cityMap.setHotspots(((page && page.items) || []).map((h) => h.code).filter(Boolean));
+  w.hotRank.show(page);
 }
 
 /** Loads a channel via REST, retrying with backoff; a request while one runs loads once more after it. */
@@ -346,7 +369,8 @@ function start(me) {
   const kpiLoop = () => loadKpi(w).catch((err) => console.warn('kpi unavailable', err));
   kpiLoop();
   setInterval(kpiLoop, KPI_POLL_MS);
-  setInterval(() => { if (w.wall.cityMap) loadHotspots(w).catch(() => {}); }, HOTSPOT_POLL_MS);
+  loadHotspots(w).catch((err) => console.warn('hotspots unavailable', err));  // the list, with or without a map
+  setInterval(() => loadHotspots(w).catch(() => {}), HOTSPOT_POLL_MS);
   const tick = () => {
     const now = Date.now();
     $('clock').textContent = fmtTime(now, 'time');
