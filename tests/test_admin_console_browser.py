@@ -128,7 +128,7 @@ def test_a_district_admins_console_shows_only_their_district(server: tuple[Serve
     listed = set(page.eval_on_selector_all("#tab-users tr[data-user]", "rows => rows.map(r => r.dataset.user)"))
     assert {"dadmin", "d1off"} <= listed and not listed & {"admin", "d2off", "night"}
     tabs = page.eval_on_selector_all("#tabs a", "as => as.filter(a => !a.hidden).map(a => a.dataset.tab)")
-    assert set(tabs) == {"users", "roster", "cameras", "matters", "imports"}
+    assert set(tabs) == {"users", "roster", "cameras", "devices", "matters", "imports"}
     page.goto(f"{srv.url}/admin#audit")  # a city-only tab by its address: the first allowed one instead
     page.wait_for_function("() => !document.getElementById('tab-users').hidden", timeout=5000)
     assert page.is_hidden("#tab-audit")

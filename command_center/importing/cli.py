@@ -48,6 +48,7 @@ def _add_apply_commands(import_sub: Any) -> None:
         "users": "sign-in accounts: CSV or XLSX (username, role, jurisdiction, worker id)",
         "cameras": "cameras: CSV or XLSX (id, name, URL, kind, location, heading, grid)",
         "matters": "the matter catalogue (入格事项清单): CSV, XLSX or YAML",
+        "devices": "IoT devices: CSV or XLSX (设备编号, 设备名称, 类型, 经度, 纬度, 网格, 地址, 心跳秒 …)",
     }
     for kind in IMPORTERS:
         cmd = import_sub.add_parser(kind, help=helps.get(kind, kind))

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from command_center.store import Store
 
 log = logging.getLogger(__name__)
-PARTS = ("grids", "roster", "users", "cameras", "matters", "calendar", "settings")
+PARTS = ("grids", "roster", "users", "cameras", "matters", "calendar", "settings", "devices")
 POLL_S = 1.0
 Apply = Callable[[], Awaitable[None]]
 

@@ -32,9 +32,11 @@ IMPORTERS: dict[str, str] = {
     "users": "command_center.registry.roster:import_users",
     "cameras": "command_center.registry.cameras:import_cameras",
     "matters": "command_center.registry.matters:import_matters",
+    "devices": "command_center.registry.devices:import_devices",
 }
 # The registry part each kind changes (registry/changes.py), bumped after a real apply.
-PART_OF = {"grids": "grids", "roster": "roster", "users": "users", "cameras": "cameras", "matters": "matters"}
+PART_OF = {"grids": "grids", "roster": "roster", "users": "users", "cameras": "cameras", "matters": "matters",
+           "devices": "devices"}  # fmt: skip
 
 Progress = Callable[[int, int], None]  # (done, total) rows; the CLI draws a bar from it
 
