@@ -18,6 +18,7 @@ from command_center.auth.config import AuthConfig
 from command_center.basedata_config import BaseDataConfig
 from command_center.config_checks import check_references, validation_errors
 from command_center.map_config import HttpUrl, MapConfig
+from command_center.mqtt.config import MqttConfig
 from dispatch.config import CityConfig, DispatchConfig
 from streams.config import SourceConfig
 from streams.ptz import PtzConfig
@@ -224,6 +225,7 @@ class Config(_Strict):
     verification: VerificationConfig = Field(default_factory=VerificationConfig)
     basedata: BaseDataConfig = Field(default_factory=BaseDataConfig)  # 四标四实: key file, cycles, who reveals
     attendance: AttendanceConfig = Field(default_factory=AttendanceConfig)  # 考勤: track retention, lateness grace
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)  # IoT devices over MQTT: intake and export (command_center/mqtt/)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("store")
