@@ -68,7 +68,8 @@ async def _visible(request: Request, scope: Scope | None = None) -> Device:
 
 
 def _filters(request: Request) -> dict[str, str | None]:
-    kind, state = request.query_params.get("kind") or None, request.query_params.get("state") or None
+    # Left out means any; given, it must be one of the list (an empty value is a mistake, not "any").
+    kind, state = request.query_params.get("kind"), request.query_params.get("state")
     if kind is not None and kind not in KINDS:
         raise ApiError(400, "bad query parameter 'kind'", f"one of {', '.join(KINDS)}")
     if state is not None and state not in STATES:
