@@ -108,3 +108,25 @@ def test_bad_readings_are_a_400_with_the_reason_and_a_failing_service_a_503(serv
     failed = post(server, token, json.dumps({"boom": True}).encode())
     assert failed.status_code == 503 and failed.json()["error"] == "readings not taken"
     assert handler.got == []
+
+
+def test_an_admin_makes_keys_for_gateways_and_registered_devices_only(server: ServerThread) -> None:
+    from command_center.registry.device_model import Device
+    from command_center.store.device_records import device_store
+
+    device_store(server.app.state.store).add(  # type: ignore[attr-defined]
+        Device.model_validate({"id": "sm-77", "name": "烟感 77", "kind": "smoke", "lon": 113.3, "lat": 23.1,
+                               "grid_code": "440106001001001"}), "admin")  # fmt: skip
+    with httpx.Client(
+        base_url=server.url, timeout=10, headers=server.headers(user="root", role="admin")
+    ) as admin:
+        made = admin.post("/api/publish-keys", json={"name": "网关 9", "stream": "gateway:gw-9"})
+        assert made.status_code == 201, made.text
+        assert (
+            admin.post("/api/publish-keys", json={"name": "烟感", "stream": "device:sm-77"}).status_code
+            == 201
+        )
+        refused = admin.post("/api/publish-keys", json={"name": "无此设备", "stream": "device:nope"})
+        assert refused.status_code == 400 and "device:" in refused.json()["detail"]
+    set_handler(server.app, Recorder())  # type: ignore[arg-type]
+    assert post(server, made.json()["token"], json.dumps(READING).encode()).status_code == 200

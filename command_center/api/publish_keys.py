@@ -25,9 +25,13 @@ from command_center.api.errors import ApiError, json_body
 from command_center.auth.middleware import principal_of
 from command_center.auth.publish_keys import MAX_NAME, MAX_NOTE, PublishKey, PublishKeys
 from command_center.config import Config
+from command_center.store.device_records import device_store
 from streams.whip import WhipHub, stream_id_of
 
 STREAM_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# An IoT sender posting readings over HTTP (api/iot_intake.py): a gateway by its own name, or
+# one registered device.
+IOT_SENDER = re.compile(r"^(gateway|device):([A-Za-z0-9_.-]{1,64})$")
 
 
 def publishable(config: Config) -> set[str]:
@@ -41,10 +45,22 @@ def publishable(config: Config) -> set[str]:
     return names
 
 
+async def _may_publish(request: Request, stream: str) -> bool:
+    sender = IOT_SENDER.match(stream)
+    if sender is None:
+        return bool(STREAM_ID.match(stream)) and stream in publishable(deps.config(request))
+    if sender.group(1) == "gateway":
+        return True
+    device = await asyncio.to_thread(device_store(deps.store(request)).get, sender.group(2))
+    return device is not None
+
+
 def _text(body: dict[str, Any], name: str, limit: int, required: bool) -> str:
     value = body.get(name, "" if not required else None)
     if not isinstance(value, str) or (required and not value.strip()) or len(value) > limit:
-        need = f"a string of 1 to {limit} characters" if required else f"a string of at most {limit} characters"
+        need = (
+            f"a string of 1 to {limit} characters" if required else f"a string of at most {limit} characters"
+        )
         raise ApiError(400, f"bad field {name!r}", need)
     return value.strip()
 
@@ -67,10 +83,15 @@ async def create_publish_key(request: Request) -> JSONResponse:
     name = _text(body, "name", MAX_NAME, required=True)
     stream = _text(body, "stream", 64, required=True)
     note = _text(body, "note", MAX_NOTE, required=False)
-    if not STREAM_ID.match(stream) or stream not in publishable(deps.config(request)):
-        raise ApiError(400, "unknown stream", f"{stream!r} is not a configured camera id or whip stream id")
+    if not await _may_publish(request, stream):
+        raise ApiError(
+            400, "unknown stream",
+            f"{stream!r} is not a configured camera id, a whip stream id, gateway:<name> or device:<registered device id>",
+        )  # fmt: skip
     key, token = await asyncio.to_thread(_keys(request).create, name, stream, note, principal.user)
-    await audit.record(deps.store(request), request, principal, "publish_key.create", key.id, f"{name} for {stream}")
+    await audit.record(
+        deps.store(request), request, principal, "publish_key.create", key.id, f"{name} for {stream}"
+    )
     return JSONResponse(key.to_dict() | {"token": token}, status_code=201)
 
 
