@@ -28,6 +28,9 @@ OrganisationKind = Literal["shop", "company", "school", "hospital", "site", "gov
 RecordKind = Literal["address", "building", "household", "person", "organisation"]
 
 GRID_CODE = r"^[0-9]{1,15}$"
+# A field photo's id (门牌照片), as command_center.photos.PHOTO_ID: kept literal here, because
+# the base data knows nothing of the server (tests/test_basedata_collect.py holds them equal).
+PHOTO_ID = r"^P[0-9a-f]{12}$"
 
 
 class Sealed(BaseModel):
@@ -72,6 +75,7 @@ class Building(Record):
     rental: bool = Field(default=False, description="出租屋: holds rental households (monthly re-check)")
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
+    plate_photo_id: str | None = Field(default=None, pattern=PHOTO_ID, description="门牌照片 (a field photo)")
 
 
 class Household(Record):
@@ -81,6 +85,7 @@ class Household(Record):
     building_code: str = Field(min_length=1, max_length=40, pattern=r"^[0-9A-Za-z-]+$")
     room: str = Field(min_length=1, max_length=20, description="户室号, e.g. 1-1203")
     kind: HouseholdKind = "owner"
+    plate_photo_id: str | None = Field(default=None, pattern=PHOTO_ID, description="门牌照片 (a field photo)")
 
 
 class Person(Record):
@@ -95,6 +100,8 @@ class Person(Record):
     birth_date: date
     kind: PersonKind = "registered"
     arrival_date: date | None = Field(default=None, description="来穗日期 (migrants)")
+    # 迁出: set by DELETE /api/basedata/people/{id}; lists leave them out, basedata/retention.py deletes them later.
+    left_on: date | None = Field(default=None, description="the day they were marked moved out (迁出)")
 
 
 class Organisation(Record):

@@ -16,11 +16,15 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from command_center import basedata_retention
 from command_center.api import (
     attendance,
     audit_log,
     auth,
     basedata,
+    basedata_analysis,
+    basedata_export,
+    basedata_leave,
     basedata_map,
     basemap,
     calendar,
@@ -30,17 +34,20 @@ from command_center.api import (
     case_desk,
     cases,
     deps,
+    devices,
     emergency,
     emergency_handover,
     emergency_plans,
     emergency_roster,
     emergency_teams,
+    field_photos,
     grids,
     health,
     hotspots,
     i18n,
     imports,
     incidents,
+    iot_intake,
     kpi,
     matters,
     open311,
@@ -52,6 +59,7 @@ from command_center.api import (
     settings,
     suggestions,
     verifications,
+    verify_tasks,
     webrtc,
 )
 from command_center.api.errors import error_response, handle_http_error
@@ -63,6 +71,7 @@ from command_center.hub_parts import Access
 from command_center.map_config import basemap_origins
 from command_center.runtime import SERVICES, Runtime
 from command_center.store.base import StoreUnavailable
+from command_center.verify_tasks_job import for_runtime as verify_task_sweep
 
 log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
@@ -124,6 +133,7 @@ ROUTES: list[BaseRoute] = [
     *open311.routes,
     *webrtc.routes,
     *publish_keys.routes,
+    *iot_intake.routes,  # IoT readings over HTTP, for gateways without MQTT
     *emergency.routes,
     *emergency_handover.routes,
     *emergency_teams.routes,
@@ -136,10 +146,16 @@ ROUTES: list[BaseRoute] = [
     *settings.routes,
     *suggestions.routes,  # suggested classes of reports (自动输出事件分类建议)
     *basedata_map.routes,  # before basedata: /api/basedata/map is not a kind
+    *basedata_analysis.routes,  # cross-analysis and care forecast; before basedata: not kinds
+    *basedata_export.routes,  # watermarked, audited exports (/api/basedata-export/…)
+    *basedata_leave.routes,  # 迁出: a person marked moved out (DELETE /api/basedata/people/{id})
+    *verify_tasks.routes,  # re-check tasks (定期核实); before basedata: "tasks" is not a kind
     *basedata.routes,  # the grids' base data (四标四实)
     *patrols.routes,  # patrol plans, check-ins and coverage (巡查)
+    *devices.routes,  # the IoT device registry (设备)
     *attendance.routes,  # on/off duty, the on-duty track, the month (考勤)
     *care.routes,  # the special-group ledger (特殊群体台账)
+    *field_photos.routes,  # photos of the rounds: check-ins, visits, door plates (现场照片)
     *public.routes,
     *basemap.routes,
     *openapi.routes,
@@ -198,6 +214,10 @@ def build_app(rt: Runtime) -> Starlette:
     rt.jobs.add("hotspots", lambda: hotspots.watch(rt.bus, rt.store, rt.config, rt.city), singleton=True)
     # On-duty tracks past attendance.track_days deleted (personal data, retention limited).
     rt.jobs.add("attendance-track", lambda: attendance.prune_tracks(rt.store, rt.config), singleton=True)
+    # Moved-out people and closed care visits past basedata.retention deleted by rule, audited.
+    basedata_retention.register(rt.jobs, rt.store, lambda: rt.config.basedata.retention)
+    # Base-data re-check tasks (基础数据定期核实) opened ahead of each record's next check.
+    verify_task_sweep(rt).register(rt.jobs)
     return app
 
 

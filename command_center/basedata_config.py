@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from basedata.care import CarePolicy
 from basedata.cycles import CheckCycles
 from basedata.protect import KEY_BYTES, FieldKey, FieldKeyError
+from basedata.retention import RetentionPolicy
+from basedata.verify_tasks import VerifyTaskPolicy
+from basedata.watermark import ExportPolicy
 
 if TYPE_CHECKING:
     from command_center.store.basedata_records import BaseDataRecords
@@ -57,6 +60,16 @@ class BaseDataConfig(BaseModel):
         " or living in their grids",
     )
     care_sweep_s: float = Field(default=300, ge=1, le=86_400, description="seconds between sweeps for overdue visits")
+    # 基础数据定期核实: tasks opened ahead of each record's next check, counted in the worker's KPIs
+    # (basedata/verify_tasks.py says why people are not a task of their own by default).
+    verify_tasks: VerifyTaskPolicy = Field(
+        default_factory=VerifyTaskPolicy, description="re-check tasks: lead days, sweep interval, kinds that make tasks"
+    )
+    # Exports (api/basedata_export.py: watermarked, audited) and deletion by rule (basedata/retention.py).
+    export: ExportPolicy = Field(default_factory=ExportPolicy, description="who may export base data, and how many records at most")
+    retention: RetentionPolicy = Field(
+        default_factory=RetentionPolicy, description="days moved-out people and closed care visits are kept, then deleted"
+    )
 
     def key_path(self, data_dir: Path) -> Path:
         """The key file: $CC_BASEDATA_KEY, else `key_file` (a relative one under `data_dir`)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from datetime import tzinfo
+from datetime import date, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -190,15 +190,25 @@ def seed_base_data(config: Config, store: Store, grids: list[tuple[str, float, f
     under data_dir), so the pages have a grid's people to show, mask and reveal."""
     import sys
 
+    from basedata.care_sample import LedgerSpec, memberships
     from basedata.protect import FieldCipher
     from basedata.sample import SampleSpec, generate
     from command_center.basedata_config import base_data_key
     from command_center.store.basedata_records import base_data_store
+    from command_center.store.care_records import care_store
 
     records = base_data_store(store)
     key = base_data_key(records, config.basedata.key_path(config.server.data_dir))
-    written = records.upsert_mixed(generate(grids, SampleSpec(people=DEMO_PEOPLE), FieldCipher(key)), "demo")
-    print("base data: " + ", ".join(f"{kind} {n}" for kind, n in written.items()), file=sys.stderr)
+    sample = list(generate(grids, SampleSpec(people=DEMO_PEOPLE), FieldCipher(key)))
+    written = records.upsert_mixed(sample, "demo")
+    # The special-group ledger of those people (joined over the last two years), so the care
+    # pages, the overdue sweep and the care-demand forecast have something to work on.
+    ledger = care_store(store)
+    joined = 0
+    for membership in memberships(sample, LedgerSpec(today=date.today()), config.basedata.care):
+        ledger.add(membership, "demo")
+        joined += 1
+    print("base data: " + ", ".join(f"{kind} {n}" for kind, n in written.items()) + f", care ledger {joined}", file=sys.stderr)
 
 
 def drone_key(store_url: str) -> str:

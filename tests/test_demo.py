@@ -83,6 +83,8 @@ def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:
             assert base["totals"]["people"] == DEMO_PEOPLE and len(base["items"]) == DEMO_BASE_DATA_GRIDS
             assert all(i["name"] for i in base["items"])
             assert (tmp_path / "keys" / "basedata.key").exists()
+            # ...and its special-group ledger, which the care pages and the forecast work on.
+            assert http.get("/api/care/memberships", params={"limit": 1}).json()["total"] > 0
 
             for channel in ("incidents", "cases"):
                 seqs = [e["seq"] for e in events if e["channel"] == channel]

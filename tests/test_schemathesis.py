@@ -47,6 +47,7 @@ from command_center.runtime import Runtime
 from command_center.store.basedata_records import base_data_store
 from command_center.store.roster_records import RosterChanges
 from command_center.store.verification_records import verification_store
+from command_center.verify_tasks_job import for_runtime as verify_task_sweep
 from dispatch.city import City
 from dispatch.city.codes import significant_digits
 from streams.webrtc import advertise_hosts
@@ -220,6 +221,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterato
     )
     rt = build_runtime(config, city=small_city)
     with serve_app(rt) as srv:
+        decode_iot_readings(srv)  # else POST /api/iot/readings is a 503 (no IoT service) throughout
         # Something to find: incidents become cases dispatched to workers, and an emergency mode.
         grids = small_city.grids[::400][:4]
         rules = ("illegal_parking", "stall", "fire", "crowding")
@@ -323,8 +325,10 @@ def base_data_things(rt: Runtime, grid: Any) -> list[tuple[str, dict[str, str]]]
     records = base_data_store(rt.store)
     key = base_data_key(records, rt.config.basedata.key_path(rt.config.server.data_dir))
     records.upsert_mixed(generate([(grid.code, grid.lon, grid.lat)], SampleSpec(people=40), FieldCipher(key)), "test")
-    person = records.list("person", grid.code, 1)[0].model_dump()["id"]
-    return [("/api/basedata/people/{id}/reveal", {"id": person}), ("/api/basedata/", {"kind": "people", "id": person})]
+    person, leaver = (p.model_dump()["id"] for p in records.list("person", grid.code, 2))
+    # the fuzz marks `leaver` moved out (DELETE /api/basedata/people/{id}), not the person revealed
+    return [("/api/basedata/people/{id}/reveal", {"id": person}), ("/api/basedata/people/{id}", {"id": leaver}),
+            ("/api/basedata/", {"kind": "people", "id": person})]  # fmt: skip
 
 
 def proposal(srv: ServerThread, reason: str) -> dict[str, Any]:
@@ -451,8 +455,13 @@ def targeted(world: World, schema: Any, tally: Tally) -> None:
     hall_steps(world, one)
     verification_steps(world, one)
     base_data_steps(world, one)
+    protect_steps(world, one)
     rounds_steps(world, one)
+    verify_task_steps(world, one)
+    analysis_steps(world, one)
+    device_steps(world, one)
     emergency_steps(world, one)
+    iot_steps(world, one)
     world.tokens["mover"] = token_for(world.rt, role="officer", user="mover")
     new = {"old_password": TEST_PASSWORD, "new_password": "a new passphrase"}
     one("POST /api/auth/password", "mover", new)
@@ -572,6 +581,7 @@ def verification_steps(world: World, one: Any) -> None:
 
 def base_data_steps(world: World, one: Any) -> None:
     """A household collected in a building of the sample, then re-checked (its version named);
+    the building walked on the terminal, a form sent twice with its client id (made once);
     a person's ID number revealed by an admin (audited)."""
     records = base_data_store(world.rt.store)
     grid = world.rt.city.city.grids[len(world.rt.city.city.grids) // 3]
@@ -582,14 +592,34 @@ def base_data_steps(world: World, one: Any) -> None:
     changed = one("PATCH /api/basedata/{kind}/{id}", "admin", {"version": made.json()["version"], "verified": True},
                   kind="households", id=made.json()["id"])  # fmt: skip
     assert changed.status_code == 200, changed.text
+    walked = one("GET /api/basedata/buildings/{code}/households", "admin", code=building)  # the terminal's 采集
+    assert walked.status_code == 200 and walked.json()["households"], walked.text
+    form = {"building_code": building, "room": "9-0902", "client_id": "schemathesis-form-1"}
+    for status in (201, 200):  # sent once: the resend answers with the record the first made
+        sent = one("POST /api/basedata/{kind}", "admin", form, kind="households")
+        assert sent.status_code == status, sent.text
     person = (world.real("/api/basedata/people/{id}/reveal") or {})["id"]
     shown = one("POST /api/basedata/people/{id}/reveal", "admin", {"field": "id_number", "reason": "核实身份"}, id=person)
     assert shown.status_code == 200, shown.text
 
 
+def protect_steps(world: World, one: Any) -> None:
+    """An officer's CSV export of the seeded grid's people (watermarked, audited), one of its
+    rows traced back to it by an admin, and a person of the grid marked moved out (迁出)."""
+    grid = world.rt.city.city.grids[len(world.rt.city.city.grids) // 3]
+    exported = one("GET /api/basedata-export/{kind}", "officer", query={"area": grid.code, "format": "csv"}, kind="people")
+    assert exported.status_code == 200, exported.text
+    traced = one("POST /api/basedata-export/trace", "admin", {"text": exported.text.splitlines()[2]})
+    assert traced.status_code == 200 and traced.json()["exports"], traced.text
+    leaving = base_data_store(world.rt.store).list("person", grid.code, 3)[-1].model_dump()["id"]
+    left = one("DELETE /api/basedata/people/{id}", "admin", id=leaving)
+    assert left.status_code == 200 and left.json()["left_on"], left.text
+
+
 def rounds_steps(world: World, one: Any) -> None:
     """A grid worker's rounds in the seeded grid: on duty there, a position, a care membership
-    paired with them and a visit; a key place made and changed, checked in at; off duty."""
+    paired with them and a visit with a field photo (a small PNG); a key place made and changed,
+    checked in at with the photo; off duty."""
     grid = world.rt.city.city.grids[len(world.rt.city.city.grids) // 3]
     mine = next(w.id for w in world.rt.city.city.workers if w.grid_code == grid.code)
     world.tokens["rounds"] = token_for(world.rt, role="worker", worker_id=mine)
@@ -606,8 +636,13 @@ def rounds_steps(world: World, one: Any) -> None:
     changed = one("PATCH /api/care/memberships/{id}", "admin", {"version": membership["version"], "visit_every_days": 14},
                   id=membership["id"])  # fmt: skip
     assert changed.status_code == 200, changed.text
-    visit = one("POST /api/care/memberships/{id}/visits", "rounds", {"note": "身体尚可", "outcome": "ok", **here},
-                id=membership["id"])  # fmt: skip
+    png = cv2.imencode(".png", np.full((24, 32, 3), 90, np.uint8))[1].tobytes()
+    photo = one("POST /api/field-photos", "rounds", png, "image/png", query={"grid": grid.code})
+    assert photo.status_code == 201, photo.text
+    photo_id = photo.json()["id"]
+    assert one("GET /api/field-photos/{id}", "rounds", id=photo_id).status_code == 200
+    visit = one("POST /api/care/memberships/{id}/visits", "rounds", {"note": "身体尚可", "outcome": "ok", **here,
+                "photos": [photo_id]}, id=membership["id"])  # fmt: skip
     assert visit.status_code == 201, visit.text
     made = one("POST /api/patrols/places", "admin", {"name": "农贸市场", "kind": "market", **here, "every_days": 7})
     assert made.status_code == 201, made.text
@@ -615,9 +650,69 @@ def rounds_steps(world: World, one: Any) -> None:
     moved = one("PATCH /api/patrols/places/{id}", "admin", {"version": place["version"], "every_days": 3}, id=place["id"])
     assert moved.status_code == 200, moved.text
     answers = {item["id"]: "ok" for item in place["checklist"]}
-    checked = one("POST /api/patrols/places/{id}/checkins", "rounds", {**here, "answers": answers}, id=place["id"])
+    checked = one("POST /api/patrols/places/{id}/checkins", "rounds", {**here, "answers": answers, "photo_id": photo_id},
+                  id=place["id"])  # fmt: skip
     assert checked.status_code == 201, checked.text
     one("POST /api/attendance/off", "rounds", here)
+
+
+def verify_task_steps(world: World, one: Any) -> None:
+    """Re-check tasks (定期核实) opened by a sweep over the sample: the seeded grid's worker's
+    own, and an admin's for that grid (after rounds_steps, which signs the worker in)."""
+    world.srv.run(verify_task_sweep(world.rt).sweep_once())
+    grid = world.rt.city.city.grids[len(world.rt.city.city.grids) // 3]
+    listed = one("GET /api/basedata/tasks", "rounds", query={"state": "open"})
+    assert listed.status_code == 200, listed.text
+    one("GET /api/basedata/tasks", "admin", query={"state": "overdue", "area": grid.code})
+
+
+def analysis_steps(world: World, one: Any) -> None:
+    """The cross-analysis of the seeded grid's community (JSON and CSV), the care forecast over
+    the membership rounds_steps made, and the hotspots per 1,000 residents."""
+    grid = world.rt.city.city.grids[len(world.rt.city.city.grids) // 3]
+    shown = one("GET /api/basedata/analysis", "admin", query={"level": "community", "area": grid.code[:12]})
+    assert shown.status_code == 200 and shown.json()["items"], shown.text
+    one("GET /api/basedata/analysis", "officer", query={"format": "csv", "from": "2026-01-01", "to": "2026-03-31"})
+    forecast = one("GET /api/basedata/forecast", "admin", query={"area": grid.code[:9], "method": "trend"})
+    assert forecast.status_code == 200, forecast.text
+    one("GET /api/hotspots", "officer", query={"per": 1000, "level": "community"})
+
+
+def decode_iot_readings(srv: ServerThread) -> None:
+    """The IoT intake's handler, as the IoT service would set it; here it only decodes the JSON
+    (a ValueError: the caller's 400)."""
+    import json
+
+    from command_center.api.iot_intake import set_handler
+
+    async def decode(_topic: str, payload: bytes) -> None:
+        json.loads(payload)
+
+    set_handler(srv.app, decode)  # type: ignore[arg-type]
+
+
+def iot_steps(world: World, one: Any) -> None:
+    """Readings over HTTP from a gateway's key (made in the store: the console's keys are for cameras)."""
+    from command_center.auth.publish_keys import PublishKeys
+
+    world.tokens["gateway"] = PublishKeys(world.rt.store).create("gw", "gateway:gw-01", "", "admin")[1]
+    batch = [{"device_id": "smoke-0001", "ts": 1793491200, "readings": {"smoke": 0.1}}]
+    assert one("POST /api/iot/readings", "gateway", batch, "application/json").status_code == 200
+
+
+def device_steps(world: World, one: Any) -> None:
+    """The IoT device registry: a device added in the seeded grid (its grid from the point),
+    listed, counted, read with its readings by the grid's worker, changed and retired."""
+    grid = world.rt.city.city.grids[len(world.rt.city.city.grids) // 3]
+    made = one("POST /api/devices", "admin", {"id": "SMK-fuzz", "name": "三楼烟感", "kind": "smoke", "lon": grid.lon,
+                                              "lat": grid.lat, "thresholds": {"overrides": {"battery_low": {"high": 0.2}}}})  # fmt: skip
+    assert made.status_code == 201, made.text
+    assert one("GET /api/devices", "officer", query={"kind": "smoke", "area": grid.code[:6]}).status_code == 200
+    assert one("GET /api/devices/summary", "admin", query={"area": grid.code[:9]}).status_code == 200
+    assert one("GET /api/devices/{id}", "rounds", id="SMK-fuzz").status_code == 200
+    changed = one("PATCH /api/devices/{id}", "admin", {"version": 1, "heartbeat_s": 600}, id="SMK-fuzz")
+    assert changed.status_code == 200, changed.text
+    assert one("DELETE /api/devices/{id}", "admin", id="SMK-fuzz").status_code == 200
 
 
 def emergency_steps(world: World, one: Any) -> None:

@@ -22,9 +22,15 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import command_center.store.basedata_counts  # noqa: F401  (the same)
+import command_center.store.basedata_map  # noqa: F401  (the same: the buildings' place index)
 import command_center.store.basedata_schema  # noqa: F401  (its tables join `metadata`: the schema checked is all of it)
 import command_center.store.care_schema  # noqa: F401  (the same)
+import command_center.store.collect_schema  # noqa: F401  (the same)
+import command_center.store.device_schema  # noqa: F401  (the same)
+import command_center.store.field_photo_schema  # noqa: F401  (the same)
 import command_center.store.patrol_schema  # noqa: F401  (the same)
+import command_center.store.verify_task_schema  # noqa: F401  (the same)
 from command_center.audit import verify_store
 from command_center.store import Store, create_store
 from command_center.store.migrate import labels, latest

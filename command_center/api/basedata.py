@@ -27,7 +27,8 @@ from basedata.cycles import next_check
 from basedata.model import Person, Record
 from basedata.protect import SealError
 from command_center import audit
-from command_center.api import deps
+from command_center.api import basedata_collect, deps, verify_tasks
+from command_center.api.basedata_collect import Claim, client_id_of, earlier, store_new, take_plate
 from command_center.api.basedata_views import (
     MAX_KEY,
     PARENT_FIELD,
@@ -157,14 +158,20 @@ async def reveal(request: Request) -> JSONResponse:
 
 
 async def create(request: Request) -> JSONResponse:
-    """A new record from a worker's or an officer's form (source "collect", verified today)."""
+    """A new record from a worker's or an officer's form (source "collect", verified today).
+    With a `client_id`, sent once (api/basedata_collect.py): a resend gets the first's record, 200."""
     kind = kind_of(request)
     who = principal_of(request)
     fields = await json_body(request, required=True, limit=FORM_LIMIT)
+    client_id = client_id_of(fields)
     check_keys(kind, fields)
     scope = scope_of(request)
     await asyncio.to_thread(seal_fields, request, kind, fields)
-    record = await asyncio.to_thread(_create, request, kind, fields, scope, who.actor)
+    await take_plate(request, kind, fields)
+    claim = None if client_id is None else (who.actor, client_id)
+    record, resent = await asyncio.to_thread(_create, request, kind, fields, scope, who.actor, claim)
+    if resent:  # audited when it was made
+        return JSONResponse(view(kind, record, today()) | {"resent": True})
     key = str(getattr(record, KEYS[kind]))
     await audit.record(deps.store(request), request, who, "basedata.create", key, kind)
     return JSONResponse(view(kind, record, today()), status_code=201)
@@ -182,7 +189,10 @@ def _default_key(kind: str, fields: dict[str, Any]) -> None:
         fields["id"] = fields["credit_code"]
 
 
-def _create(request: Request, kind: str, fields: dict[str, Any], scope: Scope, by: str) -> Record:
+def _create(
+    request: Request, kind: str, fields: dict[str, Any], scope: Scope, by: str, claim: Claim | None
+) -> tuple[Record, bool]:
+    """The record stored, and whether an earlier send of the same form had made it."""
     records = records_of(request)
     parent = parent_of(records, kind, fields, scope)
     if "grid_code" not in fields and parent is not None:
@@ -198,14 +208,17 @@ def _create(request: Request, kind: str, fields: dict[str, Any], scope: Scope, b
     record.next_check_at = next_check(kind, on, rental=rental(record, parent), cycles=cycles)  # type: ignore[arg-type]
     key = str(getattr(record, KEYS[kind]))
     with _creating:
+        made = earlier(records, kind, claim, scope)
+        if made is not None:
+            return made, True
         current = records.get(kind, key)
         if current is not None:
             shown = view(kind, current, on) if scope.covers(current.grid_code) else None
             raise ApiError(409, f"{kind} {key} exists", {"current": shown})
         if isinstance(record, Person):
             _unique_id_number(records, record, scope)
-        records.upsert(kind, [record], by)
-    return record
+        stored = store_new(records, kind, record, by, claim, scope)
+    return stored, stored is not record
 
 
 def _unique_id_number(records: BaseDataRecords, person: Person, scope: Scope) -> None:
@@ -236,7 +249,10 @@ async def update(request: Request) -> JSONResponse:
     current = await _visible(request, kind, key)
     scope = scope_of(request)
     await asyncio.to_thread(seal_fields, request, kind, changes)
+    await take_plate(request, kind, changes, current)
     updated = await asyncio.to_thread(_update, request, kind, current, changes, (version, verified), scope, who.actor)
+    if verified:  # 基础数据定期核实: the record's open task closes with its re-check
+        await verify_tasks.closed_by_recheck(request, kind, key, who.actor)
     detail = f"{kind}, fields {', '.join(sorted(changes)) or '-'}" + (", verified" if verified else "")
     await audit.record(deps.store(request), request, who, "basedata.update", key, detail)
     return JSONResponse(view(kind, updated, today()))
@@ -281,6 +297,7 @@ def _update(
 
 routes: list[BaseRoute] = [
     Route("/api/basedata/counts", counts, methods=["GET"]),
+    *basedata_collect.routes,  # a building's households and people, for the terminal's 采集 tab
     Route("/api/basedata/people/{id}/reveal", reveal, methods=["POST"]),
     Route("/api/basedata/{kind}", list_records, methods=["GET"]),
     Route("/api/basedata/{kind}", create, methods=["POST"]),

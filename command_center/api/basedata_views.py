@@ -27,7 +27,13 @@ from command_center.api.errors import ApiError
 from command_center.auth.middleware import principal_of
 from command_center.auth.principal import Principal
 from command_center.basedata_config import base_data_key
-from command_center.store.basedata_records import BaseDataRecords, Parent, base_data_store, grid_range
+from command_center.store.basedata_records import (
+    BaseDataRecords,
+    Parent,
+    base_data_store,
+    grid_range,
+    present,
+)
 from command_center.store.basedata_schema import KEYS, SEALED, TABLES
 from command_center.store.queries import compile_sql
 
@@ -43,8 +49,10 @@ SEALABLE: dict[str, dict[str, FieldKind]] = {
     "organisation": {"contact_phone": "phone"},
 }
 MASKS: dict[str, Callable[[str], str]] = {"id_number": mask_id, "phone": mask_phone, "contact_phone": mask_phone}
-# Set by the server, never by a form: where a record came from, its re-check dates and version.
-SERVER_SET = frozenset({"source", "verified_at", "next_check_at", "version"})
+# Set by the server, never by a form: where a record came from, its re-check dates and version,
+# and a person's moving out (DELETE /api/basedata/people/{id}: audited; a backdated one would
+# shorten their retention).
+SERVER_SET = frozenset({"source", "verified_at", "next_check_at", "version", "left_on"})
 DERIVED = {"person": frozenset({"sex", "birth_date"})}  # read from the ID number
 MAX_KEY = 80  # the longest key of any kind (a person's id)
 CIPHER_STATE = "basedata_cipher"  # app.state: the FieldCipher, once its key is read
@@ -142,7 +150,7 @@ def due_before(on: date) -> date:
 @cache
 def _count_sql(dialect: str, kind: str, only_due: bool) -> str:
     table = TABLES[kind]
-    where = [table.c.grid_code >= sa.bindparam("lo"), table.c.grid_code < sa.bindparam("hi")]
+    where = [table.c.grid_code >= sa.bindparam("lo"), table.c.grid_code < sa.bindparam("hi"), present(table)]
     if only_due:  # as BaseDataRecords.list(due_before=...): never checked, or due before the day
         where.append(sa.or_(table.c.next_check_at.is_(None), table.c.next_check_at < sa.bindparam("due")))
     return compile_sql(sa.select(sa.func.count()).select_from(table).where(*where), dialect)

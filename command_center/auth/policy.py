@@ -101,6 +101,8 @@ def _public_rules(public_metrics: bool) -> list[Rule]:
         # key, or a signed-in user allowed for that stream (command_center/auth/publishers.py).
         _rule(r"^/whip/", None, None),
         _rule(r"^/api/drones/[^/]+/telemetry$", frozenset({"POST"}), None),
+        # IoT gateways without MQTT: the endpoint demands a gateway:/device: publish key (api/iot_intake.py)
+        _rule(r"^/api/iot/readings$", frozenset({"POST"}), None),
         _rule(r"^/api/auth/(me|password)$", None, ANY_ROLE),
     ]
 
@@ -120,6 +122,10 @@ def _administration_rules() -> list[Rule]:
         # the admins' camera rule, which would otherwise take this POST
         _rule(r"^/api/cameras/[^/]+/ptz/preset$", frozenset({"POST"}), HALL),
         _rule(r"^/api/cameras(/.*)?$", frozenset({"POST", "PUT", "PATCH", "DELETE"}), ADMIN),
+        # IoT devices (设备, api/devices.py): admins manage them; staff and the grids' workers read
+        # them (the endpoints scope every read and write: jurisdiction; a worker: their roster grids)
+        _rule(r"^/api/devices(/[^/]+)?$", READ, ANY_ROLE),
+        _rule(r"^/api/devices(/[^/]+)?$", frozenset({"POST", "PATCH", "DELETE"}), ADMIN),
         _rule(r"^/api/matters/proposals/[^/]+/(approve|reject)$", None, ADMIN, _city_admin),
         _rule(r"^/api/matters(/.*)?$", READ, frozenset(STAFF)),
         _rule(r"^/api/matters(/.*)?$", None, ADMIN),
@@ -154,6 +160,13 @@ def _work_rules() -> list[Rule]:
         # camera returned shows its frame on the terminal; the endpoint checks the assignment)
         _rule(r"^/api/verifications/[^/]+/(after\.jpg|clip\.mp4)$", READ, ANY_ROLE),
         _rule(r"^/api/verifications(/.*)?$", None, HALL),
+        # re-check tasks (定期核实, api/verify_tasks.py): a worker their own, the hall its jurisdiction
+        _rule(r"^/api/basedata/tasks$", READ, BASE_DATA),
+        # base-data exports (api/basedata_export.py): the hall's, scoped and audited by the endpoint
+        # (config basedata.export.roles may narrow it); which export pasted rows came from: the
+        # city's administrators, like the audit log it reads
+        _rule(r"^/api/basedata-export/trace$", frozenset({"POST"}), ADMIN, _city_admin),
+        _rule(r"^/api/basedata-export/[^/]+$", READ, HALL),
         # grid base data (四标四实, api/basedata.py): the hall and the grids' workers; the endpoints
         # scope every read and write (jurisdiction; a worker: their roster grids) and let only
         # config basedata.reveal_roles reveal an ID number or phone
@@ -172,6 +185,10 @@ def _work_rules() -> list[Rule]:
         _rule(r"^/api/patrols/(places|coverage)$", READ, BASE_DATA),
         _rule(r"^/api/attendance/(on|off|track)$", frozenset({"POST"}), frozenset({"worker"})),
         _rule(r"^/api/attendance/month$", READ, BASE_DATA),
+        # field photos (现场照片, api/field_photos.py): a check-in's, a visit's, a door plate's;
+        # uploaded for a grid the caller covers, read by the uploader and those whose scope covers it
+        _rule(r"^/api/field-photos$", frozenset({"POST"}), BASE_DATA),
+        _rule(r"^/api/field-photos/[^/]+$", READ, BASE_DATA),
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
         _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),

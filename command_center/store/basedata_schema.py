@@ -83,6 +83,7 @@ buildings = sa.Table(
         sa.Column("rental", sa.Boolean, nullable=False),
         sa.Column("lon", COORDINATE, nullable=False),
         sa.Column("lat", COORDINATE, nullable=False),
+        sa.Column("plate_photo_id", sa.Text),  # 门牌照片 (migration 0018)
     ),
     *_by_grid("buildings"),
     sa.Index("buildings_address", "address_code"),
@@ -97,6 +98,7 @@ households = sa.Table(
         sa.Column("building_code", sa.Text, nullable=False),
         sa.Column("room", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("plate_photo_id", sa.Text),  # 门牌照片 (migration 0018)
     ),
     *_by_grid("households"),
     sa.Index("households_building", "building_code"),
@@ -116,10 +118,14 @@ people = sa.Table(
         sa.Column("birth_date", sa.Text, nullable=False),
         sa.Column("kind", sa.Text, nullable=False),
         sa.Column("arrival_date", sa.Text),
+        sa.Column("left_on", sa.Text),  # 迁出 (migration 0020): lists skip them, the retention sweep deletes them
     ),
     *_by_grid("people"),
     sa.Index("people_household", "household_id"),
     sa.Index("people_id_number", "id_number_index"),
+    # The retention sweep's past-retention rows; partial, so the residents (NULL) are not in it.
+    sa.Index("people_left", "left_on", sqlite_where=sa.text("left_on IS NOT NULL"),
+             postgresql_where=sa.text("left_on IS NOT NULL")),  # fmt: skip
 )
 
 # 实有单位.

@@ -16,4 +16,9 @@ depends_on = None
 def upgrade() -> None:
     # Nullable, no default: everyone stored lives there still (SQLite adds it in place).
     op.add_column("people", sa.Column("left_on", sa.Text))
-    op.create_index("people_left", "people", ["left_on"])
+    # Partial: only the few who left are in it. A full index would hold every resident under
+    # NULL, and SQLite's planner then takes it for "left_on IS NULL" instead of the grid range.
+    op.create_index(
+        "people_left", "people", ["left_on"],
+        sqlite_where=sa.text("left_on IS NOT NULL"), postgresql_where=sa.text("left_on IS NOT NULL"),
+    )  # fmt: skip
