@@ -218,6 +218,9 @@ def build_app(rt: Runtime) -> Starlette:
     basedata_retention.register(rt.jobs, rt.store, lambda: rt.config.basedata.retention)
     # Base-data re-check tasks (基础数据定期核实) opened ahead of each record's next check.
     verify_task_sweep(rt).register(rt.jobs)
+    if rt.iot is not None:  # mqtt.enabled: gateways' HTTP posts go to the same handler as MQTT messages
+        iot_intake.set_handler(app, rt.iot.loop)
+        app.state.iot = rt.iot  # /api/health shows the intake's and export's counters
     return app
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from command_center import faults, i18n
 from command_center.bus import Bus, batches, release
 from command_center.events import Event
+from command_center.iot_incidents import iot_intake
 from command_center.store import CaseQuery, Store
 from dispatch.cases import Case
 from dispatch.city import City, Worker
@@ -208,7 +209,8 @@ class CaseWork:
 def _intake_of(doc: dict[str, Any]) -> Intake | Exception:
     """The doc's intake, or why it makes none (raised in the loop, where it fails alone)."""
     try:
-        return video_intake(doc)
+        # a device's alarm (iot_incidents.py) or a camera's
+        return iot_intake(doc) if doc.get("source") == "iot" else video_intake(doc)
     except Exception as exc:
         return exc
 

@@ -24,7 +24,7 @@ from command_center.events import Event
 from command_center.hub import Hub
 from command_center.hub_history import Post
 
-TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications", "care"]
+TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications", "care", "devices"]
 
 HUB_BATCH = 256  # most events numbered per round trip to a shared (Redis) hub history
 ASSIGNING = ("dispatch", "return", "transfer", "reassign")  # case actions that hand a task to its assignee

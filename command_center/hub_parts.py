@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from starlette.websockets import WebSocket
 
 # The bus topics the hub relays (hub_feed.TOPICS) and each worker's own task channel.
-TOPICS = frozenset({"incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications", "care"})
+TOPICS = frozenset({"incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications", "care", "devices"})
 TASK_CHANNEL = re.compile(r"tasks:[A-Za-z0-9_.@-]{1,58}")
 
 

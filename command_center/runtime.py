@@ -29,6 +29,7 @@ from command_center.evidence_access import EvidenceAccess
 from command_center.hub import Hub
 from command_center.hub_feed import TOPICS, feed_hub
 from command_center.hub_history import shared_history
+from command_center.iot_service import IotService
 from command_center.jobs import Jobs
 from command_center.recording import IncidentRecorder
 from command_center.registry import work_calendar
@@ -103,6 +104,10 @@ class Runtime:
         # Suggested classes of reports (自动输出事件分类建议): fitted on first use or `warm()`.
         self.suggestions = ReportSuggestions(self.catalog, self.store, config.detector)
         self._register_jobs()
+        # IoT devices (iot_service.py): only when the MQTT side is on; the app sets its HTTP intake's handler.
+        self.iot: IotService | None = None
+        if config.mqtt.enabled:
+            self.iot = IotService(config.mqtt, self.store, self.bus, self.catalog, self.jobs)
         self._follow_registry()
 
     def _follow_registry(self) -> None:
@@ -158,6 +163,8 @@ class Runtime:
         self.jobs.spawn("hub-feed", hub_feed)
         self.jobs.spawn("intake", self.casework.take_in(self.bus.subscribe(["incidents"], "dispatcher")))
         self._start_checks(service=True)
+        if self.iot is not None:
+            self.iot.start_export(self.bus, self.jobs)
         self.cameras.start()
         self.jobs.start()
 

@@ -117,6 +117,7 @@ async def health(request: Request) -> JSONResponse:
             "uptime_s": round(time.time() - jobs.started_at, 1),
             "cameras": {"online": sources["online"], "total": sources["total"]},
             "hub": hub.view(),
+            **({"mqtt": iot.view()} if (iot := getattr(request.app.state, "iot", None)) else {}),
             **jobs.counters,
         },
         status_code=200 if ok else 503,

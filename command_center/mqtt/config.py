@@ -113,6 +113,10 @@ class MqttConfig(_Strict):
         default=20, ge=1, le=65535, description="our own QoS 1 publishes (the export) unacknowledged at once"
     )
     export: MqttExportConfig = Field(default_factory=MqttExportConfig)
+    offline_cases: bool = Field(
+        default=False,
+        description="a device silent past its heartbeat window raises a maintenance case (9908)",
+    )
 
     @field_validator("topics")
     @classmethod

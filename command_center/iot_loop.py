@@ -1,0 +1,237 @@
+"""Readings → registry, rule engine → incidents and cases: the IoT handler (mqtt/handler.py).
+
+For each message (MQTT or HTTP): parse it (iot/payload.py), look each device up in the
+registry, check each reading against the device's kind, then feed the rule engine, store the
+readings and touch the devices (last seen, battery, signal), and act on the engine's events:
+- `Opened`: one incident (source iot) stored and published on the bus `incidents` topic like a
+  video incident, so the dispatcher's intake (casework.py) makes its case in the device's grid
+  and the hub shows it; the device's state becomes `alarm`.
+- `Closed`: the incident is updated (closed_at, the series); the case stays for people to close.
+
+A message is refused whole (ValueError: the intake counts and logs it with the topic, the
+HTTP intake answers 400) when it is malformed, names only unknown devices, or carries a
+reading of the wrong type for its device's kind: half of a message applied and then
+redelivered would apply its first half twice. Unknown devices in a gateway's message are
+counted and logged with the topic and skipped; the rest is taken.
+
+Idempotent by episode: the incident's id comes from the episode id (iot_incidents.py). A
+redelivered reading is a duplicate to the engine (no event) and to the readings table (no
+row). After a restart the engine knows nothing: the first message of each device replays its
+stored recent readings into the engine, which opens the same episodes with the same ids; an
+episode still open at the end of the replay gets its incident if it has none (the process died
+between storing the readings and the incident). The limits of this are in docs/IOT_MQTT.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from command_center.bus import Bus
+from command_center.events import Event
+from command_center.iot_incidents import closed_fields, incident_id, opened_doc
+from command_center.registry.device_model import Device
+from command_center.store import Store
+from command_center.store.device_records import device_store
+from dispatch.catalog import Catalog
+from iot.kinds import DeviceKind, check_reading, get_kind, rules_for
+from iot.payload import PayloadError, Reading, parse
+from iot.rule_models import DeviceRules
+from iot.rules import Closed, Opened, RuleEngine
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+REFRESH_S = 60.0  # a device's registry row is read again this often: an admin's new thresholds apply
+SIGNALS = {"battery": "battery", "rssi": "signal"}  # readings that are also the registry's columns
+COUNTERS = (
+    "iot_messages", "iot_readings", "iot_refused", "iot_malformed", "iot_unknown_devices", "iot_wrong_type",
+    "iot_incidents", "iot_incidents_again", "iot_episodes_closed", "iot_replayed",
+)  # fmt: skip
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class _Known:
+    device: Device
+    kind: DeviceKind
+    loaded_at: float
+
+
+class IotLoop:
+    """The Handler: `await loop(topic, payload)`. One per process; its engine is in memory."""
+
+    def __init__(
+        self, store: Store, bus: Bus, catalog: Catalog, counters: dict[str, int], clock: Clock = utc_now
+    ) -> None:
+        self.store = store
+        self.devices = device_store(store)
+        self.bus = bus
+        self.catalog = catalog
+        self.counters = counters
+        for name in COUNTERS:
+            counters.setdefault(name, 0)
+        self.clock = clock
+        self.engine = RuleEngine()
+        self._known: dict[str, _Known] = {}
+        self._lock = asyncio.Lock()  # the MQTT and HTTP intakes share one engine
+
+    async def __call__(self, topic: str, payload: bytes) -> None:
+        await self.handle(topic, payload)
+
+    async def handle(self, topic: str, payload: bytes) -> None:
+        self.counters["iot_messages"] += 1
+        try:
+            readings = parse(topic, payload, self.clock())
+        except PayloadError as exc:
+            self._refuse("iot_malformed", topic, exc.message)
+        async with self._lock:
+            by_device: dict[str, list[Reading]] = {}
+            for reading in readings:
+                by_device.setdefault(reading.device_id, []).append(reading)
+            known: dict[str, _Known] = {}
+            for device_id in by_device:
+                found = await self._device(device_id)
+                if found is None:
+                    self.counters["iot_unknown_devices"] += 1
+                    log.warning("iot: a reading of unknown device %s on %s skipped", device_id, topic)
+                else:
+                    known[device_id] = found
+            if not known:
+                self._refuse("iot_refused", topic, f"unknown device {', '.join(sorted(by_device))}")
+            for device_id, found in known.items():
+                for reading in by_device[device_id]:
+                    why = check_reading(found.kind, reading)
+                    if why is not None:
+                        self._refuse("iot_wrong_type", topic, f"device {device_id}: {why}")
+            taken = [r for device_id in known for r in by_device[device_id]]
+            events = self.engine.feed_all(taken)
+            await asyncio.to_thread(self._store_readings, taken)
+            self.counters["iot_readings"] += len(taken)
+            for event in events:
+                await self._act(known[event.device_id].device, event)
+
+    def _refuse(self, counter: str, topic: str, reason: str) -> NoReturn:
+        """Count and raise: the intake logs the ValueError with the topic; over HTTP it is a 400."""
+        self.counters[counter] += 1
+        if counter != "iot_refused":
+            self.counters["iot_refused"] += 1
+        log.warning("iot: a message on %s refused: %s", topic, reason)
+        raise ValueError(reason)
+
+    def _store_readings(self, readings: list[Reading]) -> None:
+        self.devices.add_readings((r.device_id, r.ts, r.name, float(r.value)) for r in readings)
+        last: dict[str, dict[str, Any]] = {}
+        for r in readings:
+            seen = last.setdefault(r.device_id, {"ts": r.ts})
+            seen["ts"] = max(seen["ts"], r.ts)
+            if r.name in SIGNALS and not isinstance(r.value, bool):
+                seen[SIGNALS[r.name]] = float(r.value)
+        for device_id, seen in last.items():
+            self.devices.touch(device_id, seen["ts"], seen.get("battery"), seen.get("signal"))
+
+    # the registry and the engine
+    async def _device(self, device_id: str) -> _Known | None:
+        """The device as the registry has it (re-read every REFRESH_S), its rules in the engine."""
+        known = self._known.get(device_id)
+        if known is not None and time.monotonic() - known.loaded_at < REFRESH_S:
+            return known
+        device = await asyncio.to_thread(self.devices.get, device_id)
+        if device is None:
+            self._known.pop(device_id, None)
+            for closed in self.engine.remove(device_id):
+                await self._closed(closed)
+            return None
+        kind = get_kind(device.kind)
+        rules = rules_for(kind, DeviceRules.model_validate(device.thresholds))
+        for closed in self.engine.set_rules(device_id, rules):  # changed rules close their episodes
+            await self._closed(closed)
+        self._known[device_id] = _Known(device, kind, time.monotonic())
+        if known is None:
+            await self._replay(device, kind)
+        return self._known[device_id]
+
+    async def _replay(self, device: Device, kind: DeviceKind) -> None:
+        """The device's stored recent readings through the engine (after a start): its open
+        episodes come back with their ids; one without its incident gets it now."""
+        stored = await asyncio.to_thread(self._stored_readings, device.id, kind)
+        if not stored:
+            return
+        events = self.engine.feed_all(stored)
+        self.counters["iot_replayed"] += len(stored)
+        still_open = self.engine.open_episodes(device.id)
+        for event in events:
+            if isinstance(event, Opened) and still_open.get(event.rule_id) == event.ts:
+                await self._opened(device, event)
+
+    def _stored_readings(self, device_id: str, kind: DeviceKind) -> list[Reading]:
+        out: list[Reading] = []
+        for name in self.devices.reading_names(device_id):
+            spec = kind.spec(name)
+            boolean = spec is not None and spec.type == "bool"
+            for ts, value in self.devices.recent(device_id, name, self.engine.series_points):
+                out.append(Reading(device_id, ts, name, bool(value) if boolean else value))
+        out.sort(key=lambda r: r.ts)
+        return out
+
+    # episodes
+    async def _act(self, device: Device, event: Opened | Closed) -> None:
+        if isinstance(event, Opened):
+            await self._opened(device, event)
+        else:
+            await self._closed(event)
+
+    async def _opened(self, device: Device, event: Opened) -> None:
+        """The episode's incident, once: stored, then announced (the dispatcher makes the case)."""
+        doc = opened_doc(device, event, self.catalog)
+        stored = await asyncio.to_thread(self.store.get_incident, doc["id"])
+        if stored is not None and stored.get("case_id"):
+            self.counters["iot_incidents_again"] += 1
+            return
+        if stored is None:
+            await asyncio.to_thread(self.store.add_incident, doc)
+            self.counters["iot_incidents"] += 1
+        else:  # stored, no case yet: announced again (the intake is idempotent by incident id)
+            doc = stored
+            self.counters["iot_incidents_again"] += 1
+        await asyncio.to_thread(self.devices.set_state, device.id, "alarm")
+        await self.bus.publish(Event("incidents", "incident.created", doc))
+        log.info("iot: %s on device %s opened incident %s", event.rule_id, device.id, doc["id"])
+
+    async def _closed(self, event: Closed) -> None:
+        self.counters["iot_episodes_closed"] += 1
+        updated = await asyncio.to_thread(
+            self.store.update_incident, incident_id(event.episode_id), **closed_fields(event)
+        )
+        if not self.engine.open_episodes(event.device_id):
+            await asyncio.to_thread(self._alarm_over, event.device_id)
+        if updated is not None:
+            await self.bus.publish(Event("incidents", "incident.updated", updated))
+
+    def _alarm_over(self, device_id: str) -> None:
+        device = self.devices.get(device_id)
+        if device is not None and device.state == "alarm":
+            self.devices.set_state(device_id, "online")
+
+    async def advance(self, now: datetime | None = None) -> int:
+        """Close the episodes that cleared and then heard nothing more (a door after its all-clear)."""
+        async with self._lock:
+            closed = self.engine.advance(now or self.clock())
+            for event in closed:
+                await self._closed(event)
+        return len(closed)
+
+    async def run_advance(self, every_s: float = 30.0) -> None:
+        while True:
+            try:
+                await self.advance()
+            except Exception:  # the next round tries again
+                log.exception("iot: closing cleared episodes failed")
+            await asyncio.sleep(every_s)
