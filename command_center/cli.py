@@ -19,7 +19,7 @@ from command_center.importing import cli as import_cli
 if TYPE_CHECKING:
     from command_center.jobs import Job
 
-BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login", "import", "basedata")
+BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login", "import", "basedata", "iot")
 # A benchmark's module under bench/, where its name is not one (`import` is a keyword).
 BENCH_MODULES = {"import": "imports"}
 
