@@ -5,7 +5,8 @@ registry, check each reading against the device's kind, then feed the rule engin
 readings and touch the devices (last seen, battery, signal), and act on the engine's events:
 - `Opened`: one incident (source iot) stored and published on the bus `incidents` topic like a
   video incident, so the dispatcher's intake (casework.py) makes its case in the device's grid
-  and the hub shows it; the device's state becomes `alarm`.
+  and the hub shows it; the device's state becomes `alarm`, announced as `device.updated` on the
+  bus `devices` topic (as is alarm → online, and a silent device heard from again).
 - `Closed`: the incident is updated (closed_at, the series); the case stays for people to close.
 
 A message is refused whole (ValueError: the intake counts and logs it with the topic, the
@@ -56,6 +57,13 @@ COUNTERS = (
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def device_event(device: Device) -> dict[str, Any]:
+    """A device on the `devices` topic: its state, place and grid (the hub scopes by grid_code)."""
+    return {"device_id": device.id, "name": device.name, "kind": device.kind, "state": device.state,
+            "last_seen": device.last_seen.isoformat() if device.last_seen else None, "battery": device.battery,
+            "grid_code": device.grid_code, "location": {"lon": device.lon, "lat": device.lat}}  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -115,6 +123,10 @@ class IotLoop:
             events = self.engine.feed_all(taken)
             await asyncio.to_thread(self._store_readings, taken)
             self.counters["iot_readings"] += len(taken)
+            for found in known.values():  # heard from again: the registry's touch made it online
+                if found.device.state == "offline":
+                    found.device = found.device.model_copy(update={"state": "online"})
+                    await self._announce(found.device.id)
             for event in events:
                 await self._act(known[event.device_id].device, event)
 
@@ -203,6 +215,10 @@ class IotLoop:
             self.counters["iot_incidents_again"] += 1
         await asyncio.to_thread(self.devices.set_state, device.id, "alarm")
         await self.bus.publish(Event("incidents", "incident.created", doc))
+        known = self._known.get(device.id)
+        if known is not None:
+            known.device = known.device.model_copy(update={"state": "alarm"})
+        await self._announce(device.id)
         log.info("iot: %s on device %s opened incident %s", event.rule_id, device.id, doc["id"])
 
     async def _closed(self, event: Closed) -> None:
@@ -210,15 +226,29 @@ class IotLoop:
         updated = await asyncio.to_thread(
             self.store.update_incident, incident_id(event.episode_id), **closed_fields(event)
         )
-        if not self.engine.open_episodes(event.device_id):
-            await asyncio.to_thread(self._alarm_over, event.device_id)
+        over = not self.engine.open_episodes(event.device_id)  # the device's last episode closed
+        if over and await asyncio.to_thread(self._alarm_over, event.device_id):
+            await self._announce(event.device_id)
         if updated is not None:
             await self.bus.publish(Event("incidents", "incident.updated", updated))
 
-    def _alarm_over(self, device_id: str) -> None:
+    def _alarm_over(self, device_id: str) -> bool:
+        """Alarm → online once its last episode closed; whether it changed."""
         device = self.devices.get(device_id)
-        if device is not None and device.state == "alarm":
-            self.devices.set_state(device_id, "online")
+        if device is None or device.state != "alarm":
+            return False
+        self.devices.set_state(device_id, "online")
+        known = self._known.get(device_id)
+        if known is not None:
+            known.device = known.device.model_copy(update={"state": "online"})
+        return True
+
+    async def _announce(self, device_id: str) -> None:
+        """`device.updated` on the bus `devices` topic (the wall's device layer): the device as
+        the registry now has it, in the shape of the heartbeat's `device.offline`."""
+        device = await asyncio.to_thread(self.devices.get, device_id)
+        if device is not None:
+            await self.bus.publish(Event("devices", "device.updated", device_event(device)))
 
     async def advance(self, now: datetime | None = None) -> int:
         """Close the episodes that cleared and then heard nothing more (a door after its all-clear)."""

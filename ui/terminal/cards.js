@@ -6,6 +6,7 @@ import { fmtTime, matterName, nameOf, t } from '../common/i18n.js';
 import { sameOriginPath } from '../common/live.js';
 import { badge, deadlineStatus, fmtRemaining, isOpenCase, parseTs, stateLabel } from '../common/util.js';
 import { cameraReturnNode } from './camera_check.js';
+import { deviceNode } from './device_card.js';
 
 // Labels and prompts are catalogue keys (terminal.action.<action>, terminal.prompt.<action>).
 export const WORKER_ACTIONS = [
@@ -74,6 +75,7 @@ export function taskCard(c, { onAction, keep = null, now = Date.now(), worker = 
     el('div', { class: 'muted' }, c.source ? nameOf('source', c.source) : '',
       Number(c.level) > 0 ? el('span', { class: 'badge level' }, t('terminal.card.level', { n: c.level })) : null)),
   camera,
+  deviceNode(c),  // an IoT task: the device that raised it and its readings
   evidence(c),
   el('div', { class: 'task-deadline' },
     el('span', { class: 'muted' }, t(open ? 'terminal.card.due' : 'terminal.card.was_due')),

@@ -7,6 +7,7 @@ import { FRESH_ROW_MS, FreshMarks } from '../common/freshness.js';
 import { fmtTime, nameOf, t } from '../common/i18n.js';
 import { sameOriginPath } from '../common/live.js';
 import { Store, parseTs } from '../common/util.js';
+import { deviceLine } from './device_layer.js';
 import { fmtSpan, incidentWhat, isCityToday, stateBadge, urgencyBadge } from './labels.js';
 
 export class IncidentFeed {
@@ -180,7 +181,7 @@ export class IncidentFeed {
     el('div', { class: 'inc-body' },
       el('div', { class: 'inc-line' },
         el('time', { class: 'num', datetime: inc.ts || '' }, fmtTime(inc.ts, isCityToday(inc.ts) ? 'time' : 'short')),
-        el('span', { class: 'inc-cam' }, inc.camera_name || this.cameraName(inc.camera_id) || t('wall.unknown')),
+        el('span', { class: 'inc-cam', dataset: { deviceId: inc.device_id || null } }, inc.camera_name || this.cameraName(inc.camera_id) || deviceLine(inc) || t('wall.unknown')),
         stateBadge(inc.state, 'incident')),
       el('div', { class: 'inc-line inc-what' }, el('strong', {}, what), urgencyBadge(urgency), score ? el('span', { class: 'num score' }, score) : null),
       el('div', { class: 'inc-line muted' },

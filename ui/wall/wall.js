@@ -16,6 +16,7 @@ import { BaseDataLayer } from './basedata_layer.js';
 import { CameraGrid } from './cameras.js';
 import { CameraView } from './camview.js';
 import { CaseBoard } from './cases.js';
+import { DeviceLayer, deviceLine } from './device_layer.js';
 import { IncidentCharts } from './charts.js';
 import { EmergencyLayout } from './emergency.js';
 import { watchDelivery } from './health.js';
@@ -55,7 +56,7 @@ function build() {
     onChange: () => { kpis(); if (wall.cityMap) wall.cityMap.setCameras(cameras.cameras()); },
     onOpen: (id) => camView.open(id),
   });
-  const describe = (inc) => [incidentWhat(inc), inc.camera_name || cameras.name(inc.camera_id)].filter(Boolean).join(' · ');
+  const describe = (inc) => [incidentWhat(inc), inc.camera_name || cameras.name(inc.camera_id) || deviceLine(inc)].filter(Boolean).join(' · ');
   const emergency = new EmergencyLayout($('emergency'), { cameras, map: () => wall.cityMap });
   const triage = new Triage({
     caseOf: (id) => board.store.get(id),
@@ -280,6 +281,9 @@ function onEvent(w, msg) {
   const { type, data } = msg;
   if (!data) return;
   const map = w.wall.cityMap;
+  // IoT devices (issue 20): their own channel, and an IoT alarm's incident marks its device at once
+  if (w.wall.devices && (msg.channel === 'devices' || msg.channel === 'incidents')) w.wall.devices.onEvent(msg);
+  if (msg.channel === 'devices') return;
   switch (type) {
     case 'incident.created':
     case 'incident.updated':
@@ -329,6 +333,10 @@ async function startMap(w, me) {
     loadHotspots(w).catch((err) => console.warn('hotspots unavailable', err));
     // Buildings and patrol coverage (issue 19): off until switched on from the map's control.
     exposeTestHooks({ basedata: new BaseDataLayer(cityMap) });
+    // IoT devices by state (issue 20): on by default, switched from the map's top-left corner.
+    wall.devices = new DeviceLayer(cityMap);
+    exposeTestHooks({ devices: wall.devices });
+    wall.devices.load().catch((err) => console.warn('devices unavailable', err));
   } catch (err) {
     // No WebGL, or MapLibre not installed (run `make`): say so in the panel, keep the rest live.
     console.warn('map unavailable', err);
@@ -349,12 +357,13 @@ function start(me) {
   const reload = reloader(w);
   showScope(me);
   const socket = new LiveSocket({
-    channels: ['incidents', 'cases', 'cameras', 'drones', 'hotspots', 'emergency'],
+    channels: ['incidents', 'cases', 'cameras', 'drones', 'hotspots', 'emergency', 'devices'],
     onEvent: (msg) => onEvent(w, msg),
     onResync: (channel) => {
       if (['cameras', 'incidents', 'cases'].includes(channel)) reload(channel);
       else if (channel === 'hotspots') loadHotspots(w).catch(() => {});
       else if (channel === 'emergency') w.emergency.load().catch(() => {});
+      else if (channel === 'devices' && w.wall.devices) w.wall.devices.load().catch(() => {});
     },
     onStatus: bindConn($('conn')),
   });
