@@ -6,6 +6,7 @@ import { el } from '../common/dom.js';
 import { fmtTime, nameOf, t } from '../common/i18n.js';
 import { api, sameOriginPath } from '../common/live.js';
 import { parseTs } from '../common/util.js';
+import { deviceLine } from './device_layer.js';
 import { fmtSpan, incidentWhat, stateBadge, urgencyBadge } from './labels.js';
 import { placeBox } from './views.js';
 
@@ -108,7 +109,9 @@ export class IncidentView {
     const fact = (label, value, cls = '') => (value ? el('div', { class: `ev-fact ${cls}` }, el('span', { class: 'muted' }, label), el('span', {}, value)) : null);
     meta.replaceChildren(...[
       fact(t('wall.incview.time'), fmtTime(inc.ts)),
-      fact(t('wall.incview.camera'), inc.camera_name || this.cameraName(inc.camera_id) || t('wall.unknown')),
+      inc.source === 'iot'
+        ? fact(t('wall.incview.device'), deviceLine(inc) || t('wall.unknown')) // a sensor's alarm: no camera
+        : fact(t('wall.incview.camera'), inc.camera_name || this.cameraName(inc.camera_id) || t('wall.unknown')),
       fact(t('wall.incview.grid'), this.areaName(inc.grid_code)),
       fact(t('wall.incview.matter'), inc.matter_name),
       fact(t('wall.incview.object'), inc.label ? nameOf('label', inc.label, inc.label_name) : inc.label_name),
