@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -33,6 +33,9 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 TAG_BYTES = 16
 CIPHER_PREFIX = "v1:"  # the format's version, so a later scheme can be told apart and rotated to
+NONCE_POOL = 1024  # nonces a BulkSealer draws at once
+HMAC_BLOCK = 64  # SHA-256's block: a 32-byte key is padded to it (RFC 2104)
+KIND_BYTES: dict[str, bytes] = {kind: kind.encode() for kind in FIELD_KINDS}  # the AES-GCM associated data
 
 
 class FieldKeyError(ValueError):
@@ -112,14 +115,28 @@ def normalise(kind: str, value: str) -> str:
 class FieldCipher:
     """Seals, opens and indexes personal fields under one FieldKey."""
 
-    __slots__ = ("_aead", "_mac_key")
+    __slots__ = ("_aead", "_inner", "_mac_key", "_outer")
 
     def __init__(self, key: FieldKey) -> None:
         self._aead = AESGCM(key.aes_key)
         self._mac_key = key.mac_key
+        # HMAC (RFC 2104) with its keyed SHA-256 states made once, the inner one per kind
+        # with "kind:" already in: hmac.digest sets the key up again on every call, a third
+        # of an index's time over an import's millions.
+        padded = key.mac_key.ljust(HMAC_BLOCK, b"\0")
+        inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self._inner: dict[str, Any] = {}
+        for kind in FIELD_KINDS:
+            self._inner[kind] = inner.copy()
+            self._inner[kind].update(f"{kind}:".encode())
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
 
     def _index(self, kind: str, normalised: str) -> str:
-        return hmac.digest(self._mac_key, f"{kind}:{normalised}".encode(), hashlib.sha256).hex()
+        inner = self._inner[kind].copy()
+        inner.update(normalised.encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()  # = hmac.digest(mac_key, b"kind:value", sha256).hex()
 
     def index(self, kind: FieldKind, value: str) -> str:
         """The lookup index of a value (normalised first)."""
@@ -128,11 +145,20 @@ class FieldCipher:
     def seal(self, kind: FieldKind, value: str) -> Sealed:
         """The value normalised, encrypted under a fresh random nonce, indexed, and its last
         four characters kept for masked display."""
-        clear = normalise(kind, value)
+        cipher, index, tail = self.seal_parts(kind, normalise(kind, value))
+        return Sealed(cipher=cipher, index=index, tail=tail)
+
+    def seal_parts(self, kind: FieldKind, clear: str) -> tuple[str, str, str]:
+        """seal's cipher, index and tail of a value the caller has already normalised (the
+        importer checks each ID number once: identity's check is the normalisation)."""
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._aead.encrypt(nonce, clear.encode(), kind.encode())
-        cipher = CIPHER_PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
-        return Sealed(cipher=cipher, index=self._index(kind, clear), tail=clear[-4:])
+        sealed = self._aead.encrypt(nonce, clear.encode(), KIND_BYTES[kind])
+        cipher = CIPHER_PREFIX + binascii.b2a_base64(nonce + sealed, newline=False).decode("ascii")
+        return cipher, self._index(kind, clear), clear[-4:]
+
+    def bulk(self) -> BulkSealer:
+        """A sealer for one thread sealing many values (an import)."""
+        return BulkSealer(self)
 
     def open(self, kind: FieldKind, sealed: Sealed) -> str:
         """The clear value, or SealError if the cipher was altered, sealed under another key or
@@ -156,6 +182,37 @@ class FieldCipher:
         if not hmac.compare_digest(self._index(kind, clear), sealed.index) or clear[-4:] != sealed.tail:
             raise SealError(f"sealed {kind} does not match its index or tail")
         return clear
+
+
+class BulkSealer:
+    """FieldCipher.seal_parts for one thread sealing millions of values: the same ciphers
+    (a fresh random 12-byte nonce each, from os.urandom), drawn NONCE_POOL at a time, one
+    system call instead of one a value. Never shared between threads: a nonce twice under
+    one key would break AES-GCM."""
+
+    __slots__ = ("_at", "_encrypt", "_inner", "_outer", "_pool")
+
+    def __init__(self, cipher: FieldCipher) -> None:
+        self._encrypt = cipher._aead.encrypt
+        self._inner, self._outer = cipher._inner, cipher._outer
+        self._pool = b""
+        self._at = 0
+
+    def seal(self, kind: FieldKind, clear: str) -> tuple[str, str, str]:
+        """FieldCipher.seal_parts (the value normalised by the caller): cipher, index, tail."""
+        at = self._at
+        if at + NONCE_BYTES > len(self._pool):
+            self._pool, at = os.urandom(NONCE_BYTES * NONCE_POOL), 0
+        nonce = self._pool[at : at + NONCE_BYTES]
+        self._at = at + NONCE_BYTES
+        data = clear.encode()
+        sealed = self._encrypt(nonce, data, KIND_BYTES[kind])
+        inner = self._inner[kind].copy()  # FieldCipher._index, inline: millions of calls
+        inner.update(data)
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        text = CIPHER_PREFIX + binascii.b2a_base64(nonce + sealed, newline=False).decode("ascii")
+        return text, outer.hexdigest(), clear[-4:]
 
 
 def mask_id(tail: str) -> str:

@@ -1,6 +1,6 @@
 """`command-center bench basedata` on a tiny district: the same rows go both ways (import
-files in the clear, table files sealed), both databases end up holding them, and the
-output ends with the per-grid count percentiles and a ratio."""
+files in the clear, table files sealed), the databases end up holding them, and the
+output holds the count and map percentiles, the city's extrapolated figures and a ratio."""
 
 from __future__ import annotations
 
@@ -58,3 +58,12 @@ def test_bench_basedata_imports_both_ways_then_counts(tmp_path: Path, capsys: py
     assert figures["counts_grid_grids"] == "1" and figures["counts_district_grids"] == "30"
     for scope in ("grid", "street", "district"):
         assert 0 < float(figures[f"counts_{scope}_p50_ms"]) <= float(figures[f"counts_{scope}_p95_ms"])
+    assert figures["counts_exact"] == "True"  # the kept counts are the grouped ones, at the bench's scale too
+    assert float(figures["counts_district_grouped_p95_ms"]) > 0 and float(figures["counts_district_next_day_p95_ms"]) > 0
+    assert float(figures["copy_with_triggers_s"]) > 0 and float(figures["ratio_with_triggers"]) > 0
+    assert int(figures["peak_rss_mb"]) > 0 and float(figures["db_mb"]) > 0
+    for zoom in (16, 14):
+        assert int(figures[f"map_z{zoom}_buildings"]) > 0
+        assert 0 < float(figures[f"map_z{zoom}_p50_ms"]) <= float(figures[f"map_z{zoom}_p95_ms"])
+    assert figures["city_people"] == "18800000" and float(figures["city_import_min_est"]) > 0
+    assert int(figures["city_rows_est"]) > int(figures["person_rows"]) * 6000

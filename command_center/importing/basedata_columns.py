@@ -98,6 +98,14 @@ ORGANISATION_KINDS = {"shop": "shop", "商铺": "shop", "门店": "shop", "个�
                       "government": "government", "机关": "government", "事业单位": "government",
                       "other": "other", "其他": "other"}  # fmt: skip
 SEXES = {"m": "M", "男": "M", "male": "M", "f": "F", "女": "F", "female": "F"}
+# Longest text a cell may hold, per kind and column (within the model's own max_length;
+# a household's id leaves room for the model's <building code>-<room>). Both paths read
+# them here: importing/basedata_models.py's readers and basedata_rows.py's checks.
+LIMITS: dict[tuple[str, str], int] = {
+    ("address", "text"): 200, ("building", "name"): 100, ("household", "room"): 20, ("household", "id"): 60,
+    ("person", "id"): 40, ("person", "household_id"): 60, ("person", "name"): 64,
+    ("organisation", "name"): 100, ("organisation", "id"): 40,
+}  # fmt: skip
 YES = frozenset({"是", "yes", "y", "true", "1"})
 NO = frozenset({"否", "no", "n", "false", "0"})
 

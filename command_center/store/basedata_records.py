@@ -12,8 +12,8 @@ basedata/model.py), written once for SQLite and PostgreSQL.
   conflicts instead of silently undoing the import).
 - `update`: one record's fields changed by a worker or an officer, compare-and-set on
   the version they read; `VersionConflict` carries the record as it stands now.
-- `counts_by_grid`: the per-grid counts the map and the wall show, computed by the
-  database (GROUP BY over the (grid_code, next_check_at) indexes), never by loading rows.
+- `counts_by_grid`: the per-grid counts the map and the wall show, kept per grid by the
+  database itself in the writers' transactions (store/basedata_counts.py, migration 0022).
 
 A grid prefix is read as a range of codes (`>= '440106'` and `< '440107'`), not LIKE:
 PostgreSQL uses a btree index for LIKE 'x%' only under the C collation.
@@ -142,6 +142,12 @@ def _in_grids(table: sa.Table) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.grid_code >= sa.bindparam("lo"), table.c.grid_code < sa.bindparam("hi"))
 
 
+def present(table: sa.FromClause) -> sa.ColumnElement[bool]:
+    """Not marked moved out (迁出: people.left_on, migration 0020): lists and counts skip the
+    people who left, kept only until the retention sweep (basedata/retention.py) deletes them."""
+    return table.c.left_on.is_(None) if "left_on" in table.c else sa.true()
+
+
 def _rental(kind: str, table: sa.Table) -> Any:
     if kind == "building":
         return sa.case((table.c.rental, const(1)), else_=const(0))
@@ -158,7 +164,7 @@ def _kind_sql(dialect: str, kind: str) -> dict[str, str]:
     insert = _insert(dialect, table).values({c.name: sa.bindparam(c.name) for c in table.columns})
     changed = {c.name: insert.excluded[c.name] for c in data} | {"version": table.c.version + const(1)}
     one = sa.select(*table.columns).where(key == sa.bindparam("key"))
-    listed = sa.select(*table.columns).where(_in_grids(table))
+    listed = sa.select(*table.columns).where(_in_grids(table), present(table))
     page: list[sa.BindParameter[Any]] = [sa.bindparam("limit"), sa.bindparam("offset")]
     if dialect == "postgresql":
         among = key == sa.any_(sa.bindparam("keys"))
@@ -192,7 +198,6 @@ def _shared_sql(dialect: str) -> dict[str, str]:
     people = TABLES["person"]
     organisations = TABLES["organisation"]
     statements: dict[str, Any] = {
-        "counts": _counts(),
         "by_index": sa.select(*people.columns)
         .where(people.c.id_number_index == sa.bindparam("index"))
         .order_by(people.c.id),
@@ -204,25 +209,6 @@ def _shared_sql(dialect: str) -> dict[str, str]:
         ),
     }
     return {name: compile_sql(statement, dialect) for name, statement in statements.items()}
-
-
-def _counts() -> sa.Select[Any]:
-    """Per grid under a prefix: records of each kind and overdue ones, one statement: each
-    table grouped by grid on its own index, the groups summed per grid."""
-    parts = []
-    for kind, table in TABLES.items():
-        counts = [
-            (sa.func.count() if other == kind else const(0)).label(name) for other, name in COUNT_NAMES.items()
-        ]
-        overdue = sa.func.sum(sa.case((_due(table), const(1)), else_=const(0))).label("overdue")
-        parts.append(
-            sa.select(table.c.grid_code.label("grid_code"), *counts, overdue)
-            .where(_in_grids(table))
-            .group_by(table.c.grid_code)
-        )
-    every = sa.union_all(*parts).subquery("per_kind")
-    sums = [sa.func.sum(every.c[name]).label(name) for name in (*COUNT_NAMES.values(), "overdue")]
-    return sa.select(every.c.grid_code, *sums).group_by(every.c.grid_code).order_by(every.c.grid_code)
 
 
 class BaseDataRecords:
@@ -355,11 +341,9 @@ class BaseDataRecords:
         """[{grid_code, addresses, buildings, households, people, organisations, overdue}]
         for every grid under the prefix holding any record, by grid code; overdue: records
         of any kind due before `today` (default: today) or never checked."""
-        params = grid_range(grid_prefix) | {"due": (today or date.today()).isoformat()}
-        with self.store._reading() as db:
-            rows = db.execute(_shared_sql(self.dialect)["counts"], params).fetchall()
-        names = ("grid_code", *COUNT_NAMES.values(), "overdue")
-        return [{name: (v if name == "grid_code" else int(v)) for name, v in zip(names, r, strict=True)} for r in rows]
+        from command_center.store.basedata_counts import counts_by_grid  # (it imports this module)
+
+        return counts_by_grid(self, grid_prefix, today)  # kept per grid by the database (0022)
 
     def list(
         self, kind: str, grid_prefix: str = "", limit: int = 100, offset: int = 0, due_before: date | None = None
