@@ -42,7 +42,8 @@ stderr (the import is slower then: read the ratio from a run without it). Where 
 goes now, at 1 million people on the shared 2-core VM: our process ~27 s of CPU (a person's
 row ~7 µs of checks and sealing, ~1.5 µs read, ~1.5 µs put in COPY's text form, ~3 µs the
 import-wide checks), PostgreSQL's COPY beside it on the other core, then the last table's
-indexes and counts (~8 s) after its rows. Before (the model path, 20,000 people: ratio
+indexes and counts (~8 s) after its rows. At 2 million: ratio 0.59 on a quiet machine, 0.37
+beside other heavy work (docs/BENCHMARKS.md). Before (the model path, 20,000 people: ratio
 0.12): 78 % checking the rows through a pydantic model each (ID check digits twice), 19 %
 the upsert (COPY into staging, INSERT … ON CONFLICT: 2.6× a raw COPY), every row in memory.
 """
@@ -123,7 +124,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
             with _postgres_db(args.store) as ours_url, _postgres_db(args.store) as bare_url, \
                     _postgres_db(args.store) as same_url:  # fmt: skip
                 timed = _timed_imports(folder, city, (ours_url, bare_url, same_url), rows, args.profile, best)
-                figures.update(timed, peak_rss_growth_mb=round((timed["peak_rss_mb"] * 1024 - rss_before) / 1024))
+                growth = round((timed["peak_rss_mb"] * 1024 - rss_before) / 1024)
+                figures.update(timed, peak_rss_growth_mb=growth)
                 reads.settle(ours_url)
                 figures["db_mb"] = reads.database_mb(ours_url)
                 figures.update(reads.counts(ours_url, grids[0][0], spec.as_of, args.repeat))

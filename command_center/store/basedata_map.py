@@ -30,7 +30,9 @@ MAX_BUILDINGS = 5000  # a view's buildings at most: MapLibre draws these as circ
 # The view's index (migration 0022): a box is a slab of latitudes narrowed by longitude and
 # grid inside the index, and the codes to show come from it alone; a grid prefix alone would
 # read a whole district's 300,000 buildings.
-PLACE_INDEX = sa.Index("buildings_place", buildings.c.lat, buildings.c.lon, buildings.c.grid_code, buildings.c.code)
+PLACE_INDEX = sa.Index(
+    "buildings_place", buildings.c.lat, buildings.c.lon, buildings.c.grid_code, buildings.c.code
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +98,12 @@ def _sql(dialect: str) -> str:
             b.c.lon,
             b.c.lat,
             sa.func.count(h.c.id).label("households"),
-            sa.func.max(sa.case((_overdue(b.c.next_check_at) == const(1), const(1)),
-                                else_=_overdue(h.c.next_check_at, h.c.id))).label("overdue"),  # fmt: skip
+            sa.func.max(
+                sa.case(
+                    (_overdue(b.c.next_check_at) == const(1), const(1)),
+                    else_=_overdue(h.c.next_check_at, h.c.id),
+                )
+            ).label("overdue"),
             b.c.rental,
             b.c.use,
         )
