@@ -24,14 +24,17 @@ from __future__ import annotations
 
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from command_center.store.basedata_records import COUNT_NAMES, BaseDataRecords, grid_range, present
 from command_center.store.basedata_schema import TABLES
+from command_center.store.basedata_sql import COUNT_NAMES, grid_range, present
 from command_center.store.queries import compile_sql, const
 from command_center.store.schema import metadata
+
+if TYPE_CHECKING:  # the records call this module for their counts: no import back at run time
+    from command_center.store.basedata_records import BaseDataRecords
 
 grid_counts = sa.Table(
     "basedata_counts",

@@ -35,6 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from basedata.model import Address, Building, Household, Organisation, Person, Record
 from command_center.store.access import StoreAccess
 from command_center.store.basedata_schema import KEYS, SEALED, TABLES
+from command_center.store.basedata_sql import COUNT_NAMES, grid_range, present  # noqa: F401  (re-exported: the modules beside this one import them from here)
 from command_center.store.queries import compile_sql, const
 
 CHUNK = 1000  # rows a statement (SQLite: executemany; PostgreSQL: COPY, then one INSERT … SELECT)
@@ -47,9 +48,6 @@ MODELS: dict[str, type[Record]] = {
     "person": Person,
     "organisation": Organisation,
 }
-# counts_by_grid's columns, one per kind, in MODELS' order.
-COUNT_NAMES = {"address": "addresses", "building": "buildings", "household": "households",
-               "person": "people", "organisation": "organisations"}  # fmt: skip
 STAMPS = ("created_at", "updated_at", "updated_by")
 
 
@@ -113,16 +111,6 @@ def from_row(kind: str, values: Iterable[Any]) -> Record:
     return MODELS[kind].model_validate(_fields(kind, values))
 
 
-def grid_range(prefix: str) -> dict[str, str]:
-    """The codes under a grid prefix as a half-open range: lo <= code < hi. Codes are
-    digits; past the last one ("99…") every digit string sorts before a letter."""
-    if prefix and not prefix.isdigit():
-        raise ValueError(f"a grid prefix is digits, not {prefix!r}")
-    stem = prefix.rstrip("9")
-    hi = stem[:-1] + chr(ord(stem[-1]) + 1) if stem else "A"
-    return {"lo": prefix, "hi": hi}
-
-
 def _chunks(items: Iterable[Any], size: int) -> Iterator[builtins.list[Any]]:
     it = iter(items)
     while chunk := builtins.list(islice(it, size)):
@@ -140,12 +128,6 @@ def _due(table: sa.Table) -> sa.ColumnElement[bool]:
 
 def _in_grids(table: sa.Table) -> sa.ColumnElement[bool]:
     return sa.and_(table.c.grid_code >= sa.bindparam("lo"), table.c.grid_code < sa.bindparam("hi"))
-
-
-def present(table: sa.FromClause) -> sa.ColumnElement[bool]:
-    """Not marked moved out (迁出: people.left_on, migration 0020): lists and counts skip the
-    people who left, kept only until the retention sweep (basedata/retention.py) deletes them."""
-    return table.c.left_on.is_(None) if "left_on" in table.c else sa.true()
 
 
 def _rental(kind: str, table: sa.Table) -> Any:
