@@ -205,9 +205,10 @@ def seed_base_data(config: Config, store: Store, grids: list[tuple[str, float, f
     # pages, the overdue sweep and the care-demand forecast have something to work on.
     ledger = care_store(store)
     joined = 0
-    for membership in memberships(sample, LedgerSpec(today=date.today()), config.basedata.care):
-        ledger.add(membership, "demo")
-        joined += 1
+    with store.batch():  # one transaction for the whole ledger, not one fsync per membership at start-up
+        for membership in memberships(sample, LedgerSpec(today=date.today()), config.basedata.care):
+            ledger.add(membership, "demo")
+            joined += 1
     print("base data: " + ", ".join(f"{kind} {n}" for kind, n in written.items()) + f", care ledger {joined}", file=sys.stderr)
 
 

@@ -185,6 +185,7 @@ def test_an_alarm_turns_the_devices_dot_red_within_2_s_and_the_panel_shows_its_r
     x, y = page.evaluate(CLICK_AT, silent.id)
     page.mouse.click(x, y)
     page.wait_for_selector(f".dv-panel[data-device-id='{silent.id}'][data-state=offline]", timeout=10000)
+    page.wait_for_selector(".dv-panel >> text=暂无读数", timeout=10000)  # the readings load after the panel opens
     assert "离线" in page.inner_text(".dv-panel") and "暂无读数" in page.inner_text(".dv-panel")
     assert not errors, errors
     page.context.close()
