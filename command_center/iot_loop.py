@@ -2,7 +2,10 @@
 
 For each message (MQTT or HTTP): parse it (iot/payload.py), look each device up in the
 registry, check each reading against the device's kind, then feed the rule engine, store the
-readings and touch the devices (last seen, battery, signal), and act on the engine's events:
+readings and touch the devices (last seen, battery, signal), and act on the engine's events.
+The MQTT intake hands over a group of messages at once (`handle_many`): each is checked and fed
+alone, and the group's readings are stored in one transaction (a group commit) before any of
+its events act. The events:
 - `Opened`: one incident (source iot) stored and published on the bus `incidents` topic like a
   video incident, so the dispatcher's intake (casework.py) makes its case in the device's grid
   and the hub shows it; the device's state becomes `alarm`, announced as `device.updated` on the
@@ -28,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
@@ -73,6 +76,15 @@ class _Known:
     loaded_at: float
 
 
+@dataclass(slots=True)
+class _Accepted:
+    """A message taken: its devices, its readings, the engine's events on them."""
+
+    known: dict[str, _Known]
+    readings: list[Reading]
+    events: list[Opened | Closed]
+
+
 class IotLoop:
     """The Handler: `await loop(topic, payload)`. One per process; its engine is in memory."""
 
@@ -95,40 +107,69 @@ class IotLoop:
         await self.handle(topic, payload)
 
     async def handle(self, topic: str, payload: bytes) -> None:
+        """One message (the HTTP intake's post); raises what `handle_many` would return for it."""
+        [outcome] = await self.handle_many([(topic, payload)])
+        if outcome is not None:
+            raise outcome
+
+    async def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> list[Exception | None]:
+        """Several messages in order, their readings and devices' last-seen written in ONE
+        transaction (a group commit: one fsync for the lot, bench iot), then their incidents.
+        Per message: None, or the ValueError that refused it whole. A store failure raises
+        (none of them was written)."""
+        outcomes: list[Exception | None] = []
+        accepted: list[_Accepted] = []
+        async with self._lock:
+            for topic, payload in messages:
+                try:
+                    accepted.append(await self._accept(topic, payload))
+                    outcomes.append(None)
+                except ValueError as exc:
+                    outcomes.append(exc)
+            taken = [r for a in accepted for r in a.readings]
+            if taken:
+                await asyncio.to_thread(self._store_readings, taken)
+            self.counters["iot_readings"] += len(taken)
+            for a in accepted:
+                await self._after(a)
+        return outcomes
+
+    async def _accept(self, topic: str, payload: bytes) -> _Accepted:
+        """Parse and check one message and feed its readings to the engine; ValueError refuses it."""
         self.counters["iot_messages"] += 1
         try:
             readings = parse(topic, payload, self.clock())
         except PayloadError as exc:
             self._refuse("iot_malformed", topic, exc.message)
-        async with self._lock:
-            by_device: dict[str, list[Reading]] = {}
-            for reading in readings:
-                by_device.setdefault(reading.device_id, []).append(reading)
-            known: dict[str, _Known] = {}
-            for device_id in by_device:
-                found = await self._device(device_id)
-                if found is None:
-                    self.counters["iot_unknown_devices"] += 1
-                    log.warning("iot: a reading of unknown device %s on %s skipped", device_id, topic)
-                else:
-                    known[device_id] = found
-            if not known:
-                self._refuse("iot_refused", topic, f"unknown device {', '.join(sorted(by_device))}")
-            for device_id, found in known.items():
-                for reading in by_device[device_id]:
-                    why = check_reading(found.kind, reading)
-                    if why is not None:
-                        self._refuse("iot_wrong_type", topic, f"device {device_id}: {why}")
-            taken = [r for device_id in known for r in by_device[device_id]]
-            events = self.engine.feed_all(taken)
-            await asyncio.to_thread(self._store_readings, taken)
-            self.counters["iot_readings"] += len(taken)
-            for found in known.values():  # heard from again: the registry's touch made it online
-                if found.device.state == "offline":
-                    found.device = found.device.model_copy(update={"state": "online"})
-                    await self._announce(found.device.id)
-            for event in events:
-                await self._act(known[event.device_id].device, event)
+        by_device: dict[str, list[Reading]] = {}
+        for reading in readings:
+            by_device.setdefault(reading.device_id, []).append(reading)
+        known: dict[str, _Known] = {}
+        for device_id in by_device:
+            found = await self._device(device_id)
+            if found is None:
+                self.counters["iot_unknown_devices"] += 1
+                log.warning("iot: a reading of unknown device %s on %s skipped", device_id, topic)
+            else:
+                known[device_id] = found
+        if not known:
+            self._refuse("iot_refused", topic, f"unknown device {', '.join(sorted(by_device))}")
+        for device_id, found in known.items():
+            for reading in by_device[device_id]:
+                why = check_reading(found.kind, reading)
+                if why is not None:
+                    self._refuse("iot_wrong_type", topic, f"device {device_id}: {why}")
+        taken = [r for device_id in known for r in by_device[device_id]]
+        return _Accepted(known, taken, self.engine.feed_all(taken))
+
+    async def _after(self, accepted: _Accepted) -> None:
+        """Once its readings are stored: a device heard from again is online, the episodes act."""
+        for found in accepted.known.values():  # the registry's touch made it online
+            if found.device.state == "offline":
+                found.device = found.device.model_copy(update={"state": "online"})
+                await self._announce(found.device.id)
+        for event in accepted.events:
+            await self._act(accepted.known[event.device_id].device, event)
 
     def _refuse(self, counter: str, topic: str, reason: str) -> NoReturn:
         """Count and raise: the intake logs the ValueError with the topic; over HTTP it is a 400."""

@@ -12,7 +12,6 @@ time and the shared counters (incidents, cases, store and bus failures, sweeps).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -26,6 +25,7 @@ from command_center.leases import new_worker_id
 log = logging.getLogger(__name__)
 Job = Callable[[], Coroutine[Any, Any, None]]
 # Counted from the start (an absent key would read as an error in /metrics); owners add theirs.
+STOP_WAIT_S = 15.0  # how long `stop` waits for the cancelled jobs to end
 COUNTERS = ("incidents", "cases_created", "cases_merged", "incidents_redelivered", *faults.COUNTERS)
 
 
@@ -38,6 +38,7 @@ class Jobs:
         self._added: dict[str, tuple[Job, bool]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._running = False
+        self.stop_wait_s = STOP_WAIT_S
 
     def add(self, name: str, factory: Job, singleton: bool = False) -> None:
         """Run `factory()` for the process's lifetime (from `start`, or now if started).
@@ -79,6 +80,15 @@ class Jobs:
         tasks, self._tasks = list(self._tasks.values()), {}
         for task in tasks:
             task.cancel()
+        if not tasks:
+            return
+        _, stuck = await asyncio.wait(tasks, timeout=self.stop_wait_s)
+        if stuck:  # a job that ignores its cancellation must not hang the shutdown: named, left behind
+            log.error(
+                "jobs still running %.0f s after the stop: %s",
+                self.stop_wait_s,
+                sorted(t.get_name() for t in stuck),
+            )
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled():
+                task.exception()  # retrieved: its failure was logged by the job itself

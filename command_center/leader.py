@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from command_center.bus.redis_codec import raise_if_cancelled
 from command_center.leases import RELEASE_SCRIPT, RENEW_SCRIPT, LeaseSettings
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,9 @@ def leader_key(prefix: str, job: str) -> str:
 class LeaderElection:
     """Leads one named job among the nodes sharing a Redis: `run(job)` runs it only while leading."""
 
-    def __init__(self, redis: Any, prefix: str, node_id: str, job: str, settings: LeaseSettings | None = None) -> None:
+    def __init__(
+        self, redis: Any, prefix: str, node_id: str, job: str, settings: LeaseSettings | None = None
+    ) -> None:
         self.redis = redis
         self.key = leader_key(prefix, job)
         self.node_id = node_id
@@ -59,10 +62,14 @@ class LeaderElection:
     async def _acquire(self) -> bool:
         ttl_ms = int(self.settings.ttl_s * 1000)
         try:
-            return bool(await self.redis.set(self.key, self.node_id, nx=True, px=ttl_ms))
+            taken = bool(await self.redis.set(self.key, self.node_id, nx=True, px=ttl_ms))
         except Exception as exc:  # Redis away: nobody can lead, try again later
             log.warning("leader %s: cannot reach Redis (%s)", self.job, exc)
-            return False
+            taken = False
+        # redis-py can swallow a cancellation that lands inside the command: without this
+        # check a node that is not leading would go on polling, and its shutdown would hang.
+        raise_if_cancelled()
+        return taken
 
     async def _lead(self, job: Job) -> None:
         settings = self.settings
@@ -77,8 +84,10 @@ class LeaderElection:
                     break
                 try:
                     still = await asyncio.wait_for(
-                        self._renew(keys=[self.key], args=[self.node_id, int(settings.ttl_s * 1000)]), settings.guard_s
+                        self._renew(keys=[self.key], args=[self.node_id, int(settings.ttl_s * 1000)]),
+                        settings.guard_s,
                     )
+                    raise_if_cancelled()
                     if still and still[0] == 1:
                         renewed = time.monotonic()
                     else:

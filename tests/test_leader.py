@@ -103,7 +103,82 @@ def test_a_failed_job_is_started_again(prefix: str) -> None:
     asyncio.run(scenario())
 
 
-def test_two_runtimes_on_one_redis_bus_sweep_from_one_node(prefix: str, tmp_path: Path, small_city: City) -> None:
+class SwallowingRedis:
+    """A real client whose SET loses a cancellation that lands inside it, as redis-py's
+    asyncio client sometimes does (issues #2028, #2551): the command returns normally."""
+
+    def __init__(self, client: aredis.Redis) -> None:
+        self.client = client
+        self.swallowed = 0
+
+    def register_script(self, script: str):  # noqa: ANN201
+        return self.client.register_script(script)
+
+    async def set(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        try:
+            await asyncio.sleep(0.05)  # the window a cancellation lands in (the real one is shorter)
+            return await self.client.set(*args, **kwargs)
+        except asyncio.CancelledError:
+            self.swallowed += 1
+            return False
+
+
+def test_a_waiting_node_stops_even_when_redis_swallows_the_cancellation(prefix: str) -> None:
+    async def scenario() -> None:
+        client = aredis.Redis.from_url(REDIS, decode_responses=True)
+        await client.set(leader_key(prefix, "sweep"), "the-leader", px=30_000)  # someone else leads
+        swallowing = SwallowingRedis(client)
+        # A short scan: the node spends nearly all its time inside SET, where the cancel lands.
+        node = LeaderElection(
+            swallowing, prefix, "b", "sweep", LeaseSettings(ttl_s=1.0, heartbeat_s=0.2, scan_s=0.001)
+        )
+        try:
+            for _ in range(10):
+                task = asyncio.create_task(node.run(Runs().job("b")))
+                await asyncio.sleep(0.12)
+                task.cancel()
+                done, _ = await asyncio.wait({task}, timeout=2)
+                assert done, "the node went on polling after its cancellation was swallowed"
+                if swallowing.swallowed:
+                    break
+            assert swallowing.swallowed, "no cancellation landed inside SET"
+        finally:
+            await client.aclose()
+
+    asyncio.run(scenario())
+
+
+def test_a_job_that_ignores_its_cancellation_does_not_hang_the_stop(caplog) -> None:  # noqa: ANN001
+    from command_center.bus.memory import MemoryBus
+    from command_center.jobs import Jobs
+
+    let_go = asyncio.Event()
+
+    async def stubborn() -> None:
+        while not let_go.is_set():
+            try:
+                await asyncio.sleep(0.1)
+            except asyncio.CancelledError:
+                continue  # a broken job: ends only when the test lets it
+
+    async def scenario() -> None:
+        jobs = Jobs(MemoryBus())
+        jobs.stop_wait_s = 0.3
+        jobs.add("stubborn", stubborn)
+        jobs.start()
+        await asyncio.sleep(0.05)
+        started = time.monotonic()
+        await jobs.stop()
+        assert time.monotonic() - started < 2
+        let_go.set()
+
+    asyncio.run(scenario())
+    assert "stubborn" in caplog.text
+
+
+def test_two_runtimes_on_one_redis_bus_sweep_from_one_node(
+    prefix: str, tmp_path: Path, small_city: City
+) -> None:
     def runtime(name: str) -> Runtime:
         config = parse_config(
             {

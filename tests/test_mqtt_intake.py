@@ -12,7 +12,7 @@ import logging
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +208,67 @@ def test_a_failed_message_is_not_sent_again(broker: Broker) -> None:
         await asyncio.sleep(1.0)
         await stop(task)
         assert handler.seqs == []
+
+    run(scenario)
+
+
+class BatchRecorder:
+    """A BatchHandler (as the IoT loop): a group of messages per call, a refusal per message."""
+
+    def __init__(self, fail_on: int | None = None, hang_on: int | None = None) -> None:
+        self.seqs: list[int] = []
+        self.sizes: list[int] = []
+        self.fail_on, self.hang_on = fail_on, hang_on
+        self.stuck = asyncio.Event()
+
+    async def handle_many(self, messages: Sequence[tuple[str, bytes]]) -> list[Exception | None]:
+        seqs = [json.loads(payload)["seq"] for _, payload in messages]
+        if self.hang_on in seqs:
+            self.stuck.set()
+            await asyncio.Event().wait()  # cut off by the stop: none of the group is acknowledged
+        self.sizes.append(len(seqs))
+        self.seqs += [seq for seq in seqs if seq != self.fail_on]
+        return [ValueError(f"no such reading as {seq}") if seq == self.fail_on else None for seq in seqs]
+
+
+def test_a_batch_handler_takes_what_arrived_together_in_one_call_each_once(broker: Broker) -> None:
+    """The group commit: 100 readings queued while down come in groups (fewer calls than
+    messages), each once; a refused one is refused alone."""
+
+    async def scenario() -> None:
+        cfg = config(broker)
+        await stop(await running(Intake(cfg, BatchRecorder())))
+        await asyncio.to_thread(broker.publish, DEVICE, payloads(100))
+        handler = BatchRecorder(fail_on=50)
+        intake = Intake(cfg, handler)
+        task = await running(intake)
+        await until(lambda: len(handler.seqs) >= 99)
+        await asyncio.sleep(1.0)  # time for a duplicate to show
+        await stop(task)
+        assert sorted(handler.seqs) == [i for i in range(100) if i != 50] and len(set(handler.seqs)) == 99
+        assert max(handler.sizes) > 1 and intake.counters.batches < 100, handler.sizes
+        assert (intake.counters.received, intake.counters.handled, intake.counters.errors) == (100, 99, 1)
+
+    run(scenario)
+
+
+def test_a_group_cut_off_before_its_commit_comes_again_whole(broker: Broker) -> None:
+    """Nothing of a group is acknowledged before the handler returned: stopped inside the
+    group holding #3, the next start gets #3 and everything after it again."""
+
+    async def scenario() -> None:
+        cfg = config(broker)
+        first = BatchRecorder(hang_on=3)
+        task = await running(Intake(cfg, first))
+        await asyncio.to_thread(broker.publish, DEVICE, payloads(6))
+        await asyncio.wait_for(first.stuck.wait(), 10)
+        await stop(task)
+        handler = BatchRecorder()
+        task = await running(Intake(cfg, handler))
+        await until(lambda: 5 in handler.seqs)
+        await stop(task)
+        assert sorted(set(first.seqs) | set(handler.seqs)) == list(range(6)), (first.seqs, handler.seqs)
+        assert 3 in handler.seqs and 3 not in first.seqs
 
     run(scenario)
 

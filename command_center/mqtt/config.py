@@ -112,6 +112,13 @@ class MqttConfig(_Strict):
     max_inflight: int = Field(
         default=20, ge=1, le=65535, description="our own QoS 1 publishes (the export) unacknowledged at once"
     )
+    batch_max: int = Field(
+        default=500,
+        ge=1,
+        le=10000,
+        description="the intake's group commit: at most this many messages already received are handled in "
+        "one transaction and then acknowledged (the broker's max_inflight_messages bounds it too)",
+    )
     export: MqttExportConfig = Field(default_factory=MqttExportConfig)
     offline_cases: bool = Field(
         default=False,

@@ -11,8 +11,11 @@ per connection): the handler must be idempotent, by the reading's device and tim
 
 A handler that raises is counted and logged with the topic, and the message is
 acknowledged all the same: a payload that cannot be handled now cannot later either, and
-must not come back forever. Messages are handled one at a time, in order; the broker's
-in-flight window (Mosquitto's max_inflight_messages, 20 by default) bounds what waits.
+must not come back forever. Messages are handled in order. With a `BatchHandler` (the IoT
+loop) the intake takes, after each message, whatever else the client has already received
+(up to `batch_max`), hands them over in one call (one transaction: a group commit) and then
+acknowledges them all; the broker's in-flight window (Mosquitto's max_inflight_messages, 20 by
+default) bounds both what waits and how large a batch can grow.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from command_center.mqtt.config import MqttConfig
 from command_center.mqtt.connect import Backoff, acknowledge, client_for, lost
-from command_center.mqtt.handler import Handler
+from command_center.mqtt.handler import BatchHandler, Handler
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +39,7 @@ class IntakeCounters:
     received: int = 0  # messages taken from the broker
     handled: int = 0  # of them, handled without an error
     errors: int = 0  # of them, the handler raised
+    batches: int = 0  # handler calls (a batch: what had arrived while the last one was handled)
     connects: int = 0  # sessions opened (the first included)
     reconnects: int = 0  # tries after a lost or refused connection
     connected: bool = False
@@ -49,9 +53,12 @@ class Intake:
     """Run `run()` as a task; cancel it to stop (the message being handled is then not
     acknowledged, and comes again)."""
 
-    def __init__(self, config: MqttConfig, handler: Handler, client_id: str | None = None) -> None:
+    def __init__(
+        self, config: MqttConfig, handler: Handler | BatchHandler, client_id: str | None = None
+    ) -> None:
         self.config = config
         self.handler = handler
+        self.batch_max = config.batch_max if isinstance(handler, BatchHandler) else 1
         self.client_id = client_id or config.client_id
         self.counters = IntakeCounters()
         self.subscribed = asyncio.Event()  # set while a session is subscribed (tests, health)
@@ -81,26 +88,54 @@ class Intake:
             self.subscribed.set()
             log.info("mqtt intake subscribed to %s as %s", ", ".join(self.config.topics), self.client_id)
             async for message in client.messages:
-                await self.take(message.topic.value, _bytes(message.payload))
-                acknowledge(client, message)  # only now: a crash before this gets it again
+                batch = [message]
+                while len(batch) < self.batch_max and len(client.messages) > 0:  # already here: no wait
+                    batch.append(await anext(client.messages))
+                await self.take_many([(m.topic.value, _bytes(m.payload)) for m in batch])
+                for taken in batch:
+                    acknowledge(client, taken)  # only now: a crash before this gets them again
+
+    async def take_many(self, messages: list[tuple[str, bytes]]) -> list[Exception | None]:
+        """Hand messages to the handler (one call for a BatchHandler); each one's outcome, its
+        failure counted and logged with the topic."""
+        self.counters.received += len(messages)
+        self.counters.batches += 1
+        try:
+            outcomes = await self._handle(messages)
+        except Exception as exc:  # ours, for the lot
+            outcomes = [exc] * len(messages)
+        for (topic, payload), outcome in zip(messages, outcomes, strict=True):
+            if outcome is None:
+                self.counters.handled += 1
+                continue
+            self.counters.errors += 1
+            if isinstance(
+                outcome, ValueError
+            ):  # the payload's fault (malformed, unknown device): its reason is enough
+                log.warning(
+                    "mqtt intake: a message of %s refused (%d bytes): %s", topic, len(payload), outcome
+                )
+            else:  # ours: with the traceback
+                log.error("mqtt intake: the handler failed on a message of %s (%d bytes)", topic, len(payload),
+                          exc_info=outcome)  # fmt: skip
+        return outcomes
 
     async def take(self, topic: str, payload: bytes) -> bool:
-        """Hand one message to the handler; False when it raised (counted and logged)."""
-        self.counters.received += 1
-        try:
-            await self.handler(topic, payload)
-        except ValueError as exc:  # the payload's fault (malformed, unknown device): its reason is enough
-            self.counters.errors += 1
-            log.warning("mqtt intake: a message of %s refused (%d bytes): %s", topic, len(payload), exc)
-            return False
-        except Exception:  # ours: with the traceback
-            self.counters.errors += 1
-            log.exception(
-                "mqtt intake: the handler failed on a message of %s (%d bytes)", topic, len(payload)
-            )
-            return False
-        self.counters.handled += 1
-        return True
+        """Hand one message to the handler; False when it failed (counted and logged)."""
+        [outcome] = await self.take_many([(topic, payload)])
+        return outcome is None
+
+    async def _handle(self, messages: list[tuple[str, bytes]]) -> list[Exception | None]:
+        if isinstance(self.handler, BatchHandler):
+            return await self.handler.handle_many(messages)
+        outcomes: list[Exception | None] = []
+        for topic, payload in messages:
+            try:
+                await self.handler(topic, payload)
+                outcomes.append(None)
+            except Exception as exc:
+                outcomes.append(exc)
+        return outcomes
 
 
 def _bytes(payload: Any) -> bytes:
