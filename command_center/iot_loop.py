@@ -51,6 +51,7 @@ from iot.rules import Closed, Opened, RuleEngine
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 REFRESH_S = 60.0  # a device's registry row is read again this often: an admin's new thresholds apply
+StoredRow = tuple[str, datetime, float]  # a stored reading: name, time, value
 SIGNALS = {"battery": "battery", "rssi": "signal"}  # readings that are also the registry's columns
 COUNTERS = (
     "iot_messages", "iot_readings", "iot_refused", "iot_malformed", "iot_unknown_devices", "iot_wrong_type",
@@ -120,9 +121,15 @@ class IotLoop:
         outcomes: list[Exception | None] = []
         accepted: list[_Accepted] = []
         async with self._lock:
-            for topic, payload in messages:
+            parsed = [self._parse(topic, payload) for topic, payload in messages]
+            # The group's devices from the registry in one round (and first sights replayed),
+            # not a query and a thread hop per message.
+            await self._load({r.device_id for p in parsed if not isinstance(p, ValueError) for r in p})
+            for (topic, _), readings in zip(messages, parsed, strict=True):
                 try:
-                    accepted.append(await self._accept(topic, payload))
+                    if isinstance(readings, ValueError):
+                        raise readings
+                    accepted.append(await self._accept(topic, readings))
                     outcomes.append(None)
                 except ValueError as exc:
                     outcomes.append(exc)
@@ -134,13 +141,18 @@ class IotLoop:
                 await self._after(a)
         return outcomes
 
-    async def _accept(self, topic: str, payload: bytes) -> _Accepted:
-        """Parse and check one message and feed its readings to the engine; ValueError refuses it."""
+    def _parse(self, topic: str, payload: bytes) -> list[Reading] | ValueError:
         self.counters["iot_messages"] += 1
         try:
-            readings = parse(topic, payload, self.clock())
+            return parse(topic, payload, self.clock())
         except PayloadError as exc:
-            self._refuse("iot_malformed", topic, exc.message)
+            try:
+                self._refuse("iot_malformed", topic, exc.message)
+            except ValueError as refused:
+                return refused
+
+    async def _accept(self, topic: str, readings: list[Reading]) -> _Accepted:
+        """Check one message's readings and feed them to the engine; ValueError refuses it."""
         by_device: dict[str, list[Reading]] = {}
         for reading in readings:
             by_device.setdefault(reading.device_id, []).append(reading)
@@ -196,46 +208,59 @@ class IotLoop:
     # the registry and the engine
     async def _device(self, device_id: str) -> _Known | None:
         """The device as the registry has it (re-read every REFRESH_S), its rules in the engine."""
+        await self._load({device_id})
+        return self._known.get(device_id)
+
+    async def _load(self, device_ids: set[str]) -> None:
+        """Read the registry rows of the devices not known or stale, in one thread hop; a device
+        seen for the first time has its stored recent readings replayed."""
+        now = time.monotonic()
+        stale = [i for i in device_ids if (k := self._known.get(i)) is None or now - k.loaded_at >= REFRESH_S]
+        if not stale:
+            return
+        first = [i for i in stale if i not in self._known]
+        devices, stored = await asyncio.to_thread(self._fetch, stale, first)
+        for device_id in stale:
+            await self._install(device_id, devices.get(device_id), stored.get(device_id, []))
+
+    def _fetch(
+        self, stale: list[str], first: list[str]
+    ) -> tuple[dict[str, Device], dict[str, list[StoredRow]]]:
+        recent = self.devices.recent_many(first, self.engine.series_points) if first else {}
+        return self.devices.get_many(stale), recent
+
+    async def _install(self, device_id: str, device: Device | None, stored: list[StoredRow]) -> None:
         known = self._known.get(device_id)
-        if known is not None and time.monotonic() - known.loaded_at < REFRESH_S:
-            return known
-        device = await asyncio.to_thread(self.devices.get, device_id)
-        if device is None:
+        if device is None:  # unknown, or retired since
             self._known.pop(device_id, None)
             for closed in self.engine.remove(device_id):
                 await self._closed(closed)
-            return None
+            return
         kind = get_kind(device.kind)
         rules = rules_for(kind, DeviceRules.model_validate(device.thresholds))
         for closed in self.engine.set_rules(device_id, rules):  # changed rules close their episodes
             await self._closed(closed)
         self._known[device_id] = _Known(device, kind, time.monotonic())
-        if known is None:
-            await self._replay(device, kind)
-        return self._known[device_id]
+        if known is None and stored:
+            await self._replay(device, kind, stored)
 
-    async def _replay(self, device: Device, kind: DeviceKind) -> None:
+    async def _replay(self, device: Device, kind: DeviceKind, stored: list[StoredRow]) -> None:
         """The device's stored recent readings through the engine (after a start): its open
         episodes come back with their ids; one without its incident gets it now."""
-        stored = await asyncio.to_thread(self._stored_readings, device.id, kind)
-        if not stored:
-            return
-        events = self.engine.feed_all(stored)
-        self.counters["iot_replayed"] += len(stored)
+        readings = []
+        for name, ts, value in stored:  # oldest first
+            spec = kind.spec(name)
+            readings.append(
+                Reading(
+                    device.id, ts, name, bool(value) if spec is not None and spec.type == "bool" else value
+                )
+            )
+        events = self.engine.feed_all(readings)
+        self.counters["iot_replayed"] += len(readings)
         still_open = self.engine.open_episodes(device.id)
         for event in events:
             if isinstance(event, Opened) and still_open.get(event.rule_id) == event.ts:
                 await self._opened(device, event)
-
-    def _stored_readings(self, device_id: str, kind: DeviceKind) -> list[Reading]:
-        out: list[Reading] = []
-        for name in self.devices.reading_names(device_id):
-            spec = kind.spec(name)
-            boolean = spec is not None and spec.type == "bool"
-            for ts, value in self.devices.recent(device_id, name, self.engine.series_points):
-                out.append(Reading(device_id, ts, name, bool(value) if boolean else value))
-        out.sort(key=lambda r: r.ts)
-        return out
 
     # episodes
     async def _act(self, device: Device, event: Opened | Closed) -> None:

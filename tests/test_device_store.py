@@ -169,6 +169,31 @@ def test_readings_dedupe_recent_and_prune(store: Store) -> None:
     assert len(records.recent("A", "temp_c", 100)) == 3 and len(records.recent("B", "smoke")) == 1
 
 
+def test_many_devices_and_their_recent_readings_in_one_round(store: Store) -> None:
+    """The IoT loop's first sight of a group: live devices by id, each name's last n readings."""
+    records = device_store(store)
+    for did in ("A", "B", "C"):
+        records.add(_device(did), by="test")
+    records.retire("C", by="test")
+    rows = [("A", T0 + timedelta(seconds=i), "smoke", i / 100) for i in range(30)]
+    rows += [("A", T0 + timedelta(seconds=i), "temp_c", 20 + i) for i in range(5)]
+    rows += [("B", T0 + timedelta(seconds=i), "smoke", 0.0) for i in range(3)]
+    records.add_readings(rows)
+    ids = ["A", "B", "C", "nobody"] + [f"X{i}" for i in range(150)]  # over one statement's hundred
+    assert sorted(records.get_many(ids)) == ["A", "B"]  # C retired, the rest unknown
+    recent = records.recent_many(["A", "B", "nobody"], 4)
+    assert sorted(recent) == ["A", "B"] and len(recent["B"]) == 3
+    a = recent["A"]
+    assert [(n, v) for n, _, v in a if n == "smoke"] == [
+        ("smoke", 0.26),
+        ("smoke", 0.27),
+        ("smoke", 0.28),
+        ("smoke", 0.29),
+    ]
+    assert [v for n, _, v in a if n == "temp_c"] == [21, 22, 23, 24]
+    assert [ts for _, ts, _ in a] == sorted(ts for _, ts, _ in a)  # oldest first, names mixed
+
+
 def test_counts_by_state_per_area(store: Store) -> None:
     records = device_store(store)
     records.upsert_all([_device("A", G1), _device("B", G2), _device("C", G3), _device("X", G_OTHER),

@@ -117,6 +117,10 @@ def _sql(dialect: str) -> dict[str, str]:
     surplus = sa.select(ranked.c.device_id, ranked.c.name, ranked.c.ts).where(
         ranked.c.k > sa.bindparam("keep")
     )
+    ranked_in = sa.select(
+        r.c.device_id, r.c.name, r.c.ts, r.c.value,
+        sa.func.row_number().over(partition_by=(r.c.device_id, r.c.name), order_by=r.c.ts.desc()).label("k"),
+    ).where(r.c.device_id.in_(slots)).subquery()  # fmt: skip
     statements: dict[str, Any] = {
         "get": one,
         "get_for_update": one.with_for_update() if dialect == "postgresql" else one,
@@ -132,6 +136,9 @@ def _sql(dialect: str) -> dict[str, str]:
             set_={**form_and_stamps, "version": d.c.version + const(1), "retired_at": upsert.excluded.retired_at},
         ),
         "ids_in": sa.select(d.c.id, d.c.retired_at).where(d.c.id.in_(slots)),
+        "get_in": sa.select(*d.columns).where(d.c.id.in_(slots), LIVE),
+        "recent_in": sa.select(ranked_in.c.device_id, ranked_in.c.name, ranked_in.c.ts, ranked_in.c.value)
+        .where(ranked_in.c.k <= sa.bindparam("n")),
         "retire": sa.update(d).where(d.c.id == sa.bindparam("id"), LIVE)
         .values(retired_at=sa.bindparam("at"), updated_at=sa.bindparam("at"), updated_by=sa.bindparam("by"),
                 version=d.c.version + const(1)),
@@ -259,6 +266,31 @@ class DeviceRecords:
             for chunk in _chunks(sorted(set(ids)), SLOTS):
                 for device_id, retired in db.execute(self.sql["ids_in"], _slots(chunk)).fetchall():
                     found[device_id] = retired is None
+        return found
+
+    def get_many(self, ids: Iterable[str]) -> dict[str, Device]:
+        """The registered (live) devices of these ids, a statement per hundred: the IoT loop's
+        first sight of a group of devices in one round."""
+        found: dict[str, Device] = {}
+        with self.store._reading() as db:
+            for chunk in _chunks(sorted(set(ids)), SLOTS):
+                for raw in db.execute(self.sql["get_in"], _slots(chunk)).fetchall():
+                    device = _device(raw)
+                    found[device.id] = device
+        return found
+
+    def recent_many(
+        self, ids: Iterable[str], n: int
+    ) -> dict[str, builtins.list[tuple[str, datetime, float]]]:
+        """Each device's last `n` readings of each name, as (name, ts, value), oldest first."""
+        found: dict[str, builtins.list[tuple[str, datetime, float]]] = {}
+        with self.store._reading() as db:
+            for chunk in _chunks(sorted(set(ids)), SLOTS):
+                params = _slots(chunk) | {"n": n}
+                for device_id, name, ts, value in db.execute(self.sql["recent_in"], params).fetchall():
+                    found.setdefault(device_id, []).append((name, datetime.fromisoformat(ts), float(value)))
+        for rows in found.values():
+            rows.sort(key=lambda row: row[1])
         return found
 
     def upsert_all(self, items: Sequence[Device], by: str) -> dict[str, int]:
