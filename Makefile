@@ -4,11 +4,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Real peers for the ingest tests: ffmpeg (publisher), GStreamer's RTSP server, nginx with the RTMP
-# module, Chromium (WHIP publisher and page tests, driven by Playwright), and CJK fonts for the pages.
+# module, Chromium (WHIP publisher and page tests, driven by Playwright), CJK fonts for the pages, and
+# Mosquitto (the MQTT broker the IoT devices publish to; the demo starts its own when none listens).
 APT_PACKAGES := python3-venv python3-dev libgl1 libglib2.0-0 ffmpeg \
 	gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
-	gstreamer1.0-libav nginx libnginx-mod-rtmp chromium fonts-wqy-zenhei
+	gstreamer1.0-libav nginx libnginx-mod-rtmp chromium fonts-wqy-zenhei \
+	mosquitto mosquitto-clients
 
 .PHONY: demo test setup system-deps lint bench-route clean
 
