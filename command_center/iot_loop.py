@@ -29,6 +29,7 @@ between storing the readings and the incident). The limits of this are in docs/I
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -45,7 +46,7 @@ from command_center.store.device_records import device_store
 from dispatch.catalog import Catalog
 from iot.kinds import DeviceKind, check_reading, get_kind, rules_for
 from iot.payload import PayloadError, Reading, parse
-from iot.rule_models import DeviceRules
+from iot.rule_models import DeviceRules, Rule
 from iot.rules import Closed, Opened, RuleEngine
 
 log = logging.getLogger(__name__)
@@ -102,6 +103,8 @@ class IotLoop:
         self.clock = clock
         self.engine = RuleEngine()
         self._known: dict[str, _Known] = {}
+        self._unusable: dict[str, str] = {}  # device → why its thresholds make no rules (refused once)
+        self._rule_sets: dict[tuple[str, str], tuple[Rule, ...]] = {}
         self._lock = asyncio.Lock()  # the MQTT and HTTP intakes share one engine
 
     async def __call__(self, topic: str, payload: bytes) -> None:
@@ -137,8 +140,11 @@ class IotLoop:
             if taken:
                 await asyncio.to_thread(self._store_readings, taken)
             self.counters["iot_readings"] += len(taken)
+            online: list[str] = []
             for a in accepted:
-                await self._after(a)
+                online += await self._after(a)
+            if online:  # announced after the alarms: those come first
+                await self._announce_many(online)
         return outcomes
 
     def _parse(self, topic: str, payload: bytes) -> list[Reading] | ValueError:
@@ -174,14 +180,17 @@ class IotLoop:
         taken = [r for device_id in known for r in by_device[device_id]]
         return _Accepted(known, taken, self.engine.feed_all(taken))
 
-    async def _after(self, accepted: _Accepted) -> None:
-        """Once its readings are stored: a device heard from again is online, the episodes act."""
-        for found in accepted.known.values():  # the registry's touch made it online
+    async def _after(self, accepted: _Accepted) -> list[str]:
+        """Once its readings are stored: the episodes act; the devices heard from again (the
+        registry's touch made them online), to announce."""
+        online = []
+        for found in accepted.known.values():
             if found.device.state == "offline":
                 found.device = found.device.model_copy(update={"state": "online"})
-                await self._announce(found.device.id)
+                online.append(found.device.id)
         for event in accepted.events:
             await self._act(accepted.known[event.device_id].device, event)
+        return online
 
     def _refuse(self, counter: str, topic: str, reason: str) -> NoReturn:
         """Count and raise: the intake logs the ValueError with the topic; over HTTP it is a 400."""
@@ -207,8 +216,11 @@ class IotLoop:
 
     # the registry and the engine
     async def _device(self, device_id: str) -> _Known | None:
-        """The device as the registry has it (re-read every REFRESH_S), its rules in the engine."""
+        """The device as the registry has it (re-read every REFRESH_S), its rules in the engine;
+        ValueError when its registered thresholds make no rules."""
         await self._load({device_id})
+        if device_id in self._unusable:
+            raise ValueError(f"device {device_id}: {self._unusable.pop(device_id)}")
         return self._known.get(device_id)
 
     async def _load(self, device_ids: set[str]) -> None:
@@ -221,7 +233,11 @@ class IotLoop:
         first = [i for i in stale if i not in self._known]
         devices, stored = await asyncio.to_thread(self._fetch, stale, first)
         for device_id in stale:
-            await self._install(device_id, devices.get(device_id), stored.get(device_id, []))
+            try:
+                await self._install(device_id, devices.get(device_id), stored.get(device_id, []))
+            except ValueError as exc:  # its thresholds: its message is refused with the reason (_device)
+                self._known.pop(device_id, None)
+                self._unusable[device_id] = str(exc)
 
     def _fetch(
         self, stale: list[str], first: list[str]
@@ -237,12 +253,21 @@ class IotLoop:
                 await self._closed(closed)
             return
         kind = get_kind(device.kind)
-        rules = rules_for(kind, DeviceRules.model_validate(device.thresholds))
+        rules = self._rules(kind, device.thresholds)
         for closed in self.engine.set_rules(device_id, rules):  # changed rules close their episodes
             await self._closed(closed)
         self._known[device_id] = _Known(device, kind, time.monotonic())
         if known is None and stored:
             await self._replay(device, kind, stored)
+
+    def _rules(self, kind: DeviceKind, thresholds: dict[str, Any]) -> tuple[Rule, ...]:
+        """The rules of a kind with a device's departures, made once per distinct pair: most
+        devices of a fleet share their kind's defaults."""
+        key = (kind.name, json.dumps(thresholds, sort_keys=True))
+        rules = self._rule_sets.get(key)
+        if rules is None:
+            rules = self._rule_sets[key] = rules_for(kind, DeviceRules.model_validate(thresholds))
+        return rules
 
     async def _replay(self, device: Device, kind: DeviceKind, stored: list[StoredRow]) -> None:
         """The device's stored recent readings through the engine (after a start): its open
@@ -311,6 +336,13 @@ class IotLoop:
         if known is not None:
             known.device = known.device.model_copy(update={"state": "online"})
         return True
+
+    async def _announce_many(self, device_ids: list[str]) -> None:
+        """`device.updated` for each, read from the registry in one round."""
+        devices = await asyncio.to_thread(self.devices.get_many, device_ids)
+        for device_id in device_ids:
+            if (device := devices.get(device_id)) is not None:
+                await self.bus.publish(Event("devices", "device.updated", device_event(device)))
 
     async def _announce(self, device_id: str) -> None:
         """`device.updated` on the bus `devices` topic (the wall's device layer): the device as
