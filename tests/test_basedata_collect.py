@@ -255,6 +255,13 @@ def test_a_door_plate_photo_on_households_and_buildings(world: World) -> None:
     shown = httpx.get(f"{world.srv.url}/api/field-photos/{door}", timeout=20,
                       headers=world.srv.headers(role="worker", worker_id=world.worker))  # fmt: skip
     assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+    # A re-import of the building (its file has no photo column) keeps the door plate.
+    records = base_data_store(world.rt.store)
+    again = records.get("building", building["code"])
+    assert again is not None
+    records.upsert_mixed([("building", again.model_copy(update={"plate_photo_id": None}))], "import")
+    kept = records.get("building", building["code"])
+    assert kept is not None and kept.model_dump()["plate_photo_id"] == plate
 
 
 def test_a_client_id_written_meanwhile_makes_the_second_write_nothing(empty_store_url: str) -> None:

@@ -33,7 +33,8 @@ from command_center.importing.basedata_load import Counted, Taken, release, take
 from command_center.importing.basedata_rows import FIELDS, STAMPS
 from command_center.store.basedata_records import BaseDataRecords
 from command_center.store.basedata_schema import KEYS, TABLES
-from command_center.store.queries import compile_sql, const
+from command_center.store.basedata_sql import upsert_changes
+from command_center.store.queries import compile_sql
 
 QUEUED = 2  # chunks checked ahead of the writer: bounded memory, and the writer never waits
 Rows = list[tuple[Any, ...]]
@@ -64,7 +65,7 @@ def _sqlite_upsert(kind: str) -> str:
     table, key = TABLES[kind], KEYS[kind]
     insert = sqlite.insert(table).values({name: sa.bindparam(name) for name in (*FIELDS[kind], *STAMPS)})
     data = [c for c in table.columns if c.name not in (key, "created_at")]
-    changed = {c.name: insert.excluded[c.name] for c in data} | {"version": table.c.version + const(1)}
+    changed = upsert_changes(table, insert.excluded, data)
     return compile_sql(insert.on_conflict_do_update(index_elements=[table.c[key]], set_=changed), "sqlite")
 
 

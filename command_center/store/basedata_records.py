@@ -35,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from basedata.model import Address, Building, Household, Organisation, Person, Record
 from command_center.store.access import StoreAccess
 from command_center.store.basedata_schema import KEYS, SEALED, TABLES
-from command_center.store.basedata_sql import COUNT_NAMES, grid_range, present  # noqa: F401  (re-exported: the modules beside this one import them from here)
+from command_center.store.basedata_sql import COUNT_NAMES, grid_range, present, upsert_changes  # noqa: F401  (re-exported: the modules beside this one import them from here)
 from command_center.store.queries import compile_sql, const
 
 CHUNK = 1000  # rows a statement (SQLite: executemany; PostgreSQL: COPY, then one INSERT … SELECT)
@@ -144,7 +144,7 @@ def _kind_sql(dialect: str, kind: str) -> dict[str, str]:
     key = table.c[KEYS[kind]]
     data = [c for c in table.columns if c.name not in (KEYS[kind], "created_at")]
     insert = _insert(dialect, table).values({c.name: sa.bindparam(c.name) for c in table.columns})
-    changed = {c.name: insert.excluded[c.name] for c in data} | {"version": table.c.version + const(1)}
+    changed = upsert_changes(table, insert.excluded, data)
     one = sa.select(*table.columns).where(key == sa.bindparam("key"))
     listed = sa.select(*table.columns).where(_in_grids(table), present(table))
     page: list[sa.BindParameter[Any]] = [sa.bindparam("limit"), sa.bindparam("offset")]
@@ -159,7 +159,7 @@ def _kind_sql(dialect: str, kind: str) -> dict[str, str]:
     statements: dict[str, Any] = {
         "upsert": insert.on_conflict_do_update(index_elements=[key], set_=changed),
         "merge": merge.on_conflict_do_update(
-            index_elements=[key], set_={c.name: merge.excluded[c.name] for c in data} | {"version": table.c.version + const(1)}
+            index_elements=[key], set_=upsert_changes(table, merge.excluded, data)
         ),
         "get": one,
         "get_for_update": one.with_for_update() if dialect == "postgresql" else one,
@@ -186,7 +186,9 @@ def _shared_sql(dialect: str) -> dict[str, str]:
         "any_sealed": sa.select(const(1)).where(
             sa.or_(
                 sa.exists(sa.select(people.c.id)),
-                sa.exists(sa.select(organisations.c.id).where(organisations.c.contact_phone_cipher.is_not(None))),
+                sa.exists(
+                    sa.select(organisations.c.id).where(organisations.c.contact_phone_cipher.is_not(None))
+                ),
             )
         ),
     }
@@ -282,7 +284,9 @@ class BaseDataRecords:
             merged = current.model_dump() | dict(changes) | {"version": current.version + 1}
             new = MODELS[kind].model_validate(merged)
             row = to_row(kind, new, datetime.now(UTC).isoformat(), by)
-            params = {f"new_{name}": value for name, value in row.items() if name not in (key_field, "created_at")}
+            params = {
+                f"new_{name}": value for name, value in row.items() if name not in (key_field, "created_at")
+            }
             db.execute(sql["update"], params | {"key": key, "expected": expected_version})
         return new
 
@@ -319,7 +323,9 @@ class BaseDataRecords:
         with self.store._reading() as db:
             return db.execute(_shared_sql(self.dialect)["any_sealed"], {}).fetchone() is not None
 
-    def counts_by_grid(self, grid_prefix: str = "", today: date | None = None) -> builtins.list[dict[str, Any]]:
+    def counts_by_grid(
+        self, grid_prefix: str = "", today: date | None = None
+    ) -> builtins.list[dict[str, Any]]:
         """[{grid_code, addresses, buildings, households, people, organisations, overdue}]
         for every grid under the prefix holding any record, by grid code; overdue: records
         of any kind due before `today` (default: today) or never checked."""
@@ -328,7 +334,12 @@ class BaseDataRecords:
         return counts_by_grid(self, grid_prefix, today)  # kept per grid by the database (0022)
 
     def list(
-        self, kind: str, grid_prefix: str = "", limit: int = 100, offset: int = 0, due_before: date | None = None
+        self,
+        kind: str,
+        grid_prefix: str = "",
+        limit: int = 100,
+        offset: int = 0,
+        due_before: date | None = None,
     ) -> builtins.list[Record]:
         """A page of a kind's records under a grid prefix, by key; with `due_before`, only
         those due for re-checking before that day (or never checked), the most overdue first."""
