@@ -55,8 +55,10 @@ from command_center.api import (
     patrols,
     public,
     publish_keys,
+    residents,
     roster,
     settings,
+    stats,
     suggestions,
     verifications,
     verify_tasks,
@@ -77,6 +79,8 @@ log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).resolve().parent.parent / "ui"
 # Browser libraries installed by `make` (npm, see package.json); pages import them from /vendor/.
 MAPLIBRE_DIR = UI_DIR.parent / "node_modules" / "maplibre-gl" / "dist"
+# Apache ECharts: the charts of /stats and the wall (ES module build: echarts.esm.min.mjs).
+ECHARTS_DIR = UI_DIR.parent / "node_modules" / "echarts" / "dist"
 
 
 def page(relative: str) -> Callable[[Request], Awaitable[FileResponse]]:
@@ -129,8 +133,10 @@ ROUTES: list[BaseRoute] = [
     *verifications.routes,
     *grids.routes,
     *kpi.routes,
+    *stats.routes,  # case statistics (docs/STATS.md)
     *hotspots.routes,
     *open311.routes,
+    *residents.routes,  # residents' sign-in, my reports and ratings (docs/RESIDENTS.md)
     *webrtc.routes,
     *publish_keys.routes,
     *iot_intake.routes,  # IoT readings over HTTP, for gateways without MQTT
@@ -170,11 +176,13 @@ ROUTES: list[BaseRoute] = [
     Route("/admin", page("admin/index.html")),
     Route("/desk", page("desk/index.html")),  # the hall's case desk
     Route("/basedata", page("basedata/index.html")),  # the hall's base data (人口房屋)
+    Route("/stats", page("stats/index.html")),  # statistics: cases by period, source, matter and area
     Route("/grid/{code}", page("grid/index.html")),  # 三公开: a grid's public worker card
     Route("/grid/{code}/poster", page("grid/poster.html")),  # the card's printable QR poster
     Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),
     # check_dir=False: the app still starts without node_modules; the wall then shows no map.
     Mount("/vendor/maplibre", StaticFiles(directory=MAPLIBRE_DIR, check_dir=False), name="maplibre"),
+    Mount("/vendor/echarts", StaticFiles(directory=ECHARTS_DIR, check_dir=False), name="echarts"),
 ]
 
 

@@ -20,6 +20,7 @@ from command_center.config_checks import check_references, validation_errors
 from command_center.map_config import HttpUrl, MapConfig
 from command_center.mqtt.config import MqttConfig
 from dispatch.config import CityConfig, DispatchConfig
+from residents.config import ResidentsConfig
 from streams.config import SourceConfig
 from streams.ptz import PtzConfig
 from streams.webrtc import WebRTCConfig
@@ -191,6 +192,15 @@ class VerificationConfig(_Strict):
     pad: float = Field(default=0.3, ge=0, le=2, description="the incident box grown by this share of its size on each side")
 
 
+class IotConfig(_Strict):
+    """What an IoT alarm does beside its incident (command_center/iot_cameras.py): the fixed
+    cameras nearest the device are linked, each asked for a snapshot, and raised in incident mode."""
+
+    camera_radius_m: float = Field(default=300.0, ge=0, le=5000, description="cameras within this of the device are linked; 0: none")
+    cameras_max: int = Field(default=3, ge=0, le=10, description="at most this many, nearest first")
+    grab_timeout_s: float = Field(default=5.0, gt=0, le=60, description="a camera that sends no frame within this is skipped")
+
+
 class CameraGroupConfig(_Strict):
     """Settings cameras share by naming the group (`group:`); a camera's own win."""
 
@@ -226,6 +236,8 @@ class Config(_Strict):
     basedata: BaseDataConfig = Field(default_factory=BaseDataConfig)  # 四标四实: key file, cycles, who reveals
     attendance: AttendanceConfig = Field(default_factory=AttendanceConfig)  # 考勤: track retention, lateness grace
     mqtt: MqttConfig = Field(default_factory=MqttConfig)  # IoT devices over MQTT: intake and export (command_center/mqtt/)
+    iot: IotConfig = Field(default_factory=IotConfig)  # an IoT alarm's nearby cameras (iot_cameras.py)
+    residents: ResidentsConfig = Field(default_factory=ResidentsConfig)  # residents' sign-in: SMS sender, limits (docs/RESIDENTS.md)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("store")

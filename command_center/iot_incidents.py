@@ -98,4 +98,5 @@ def iot_intake(doc: dict[str, Any]) -> Intake:
         label=doc.get("label"),
         matter_code=doc["matter_code"],
         description=describe(doc),
+        device=(doc["device_id"], doc.get("device_name"), doc.get("device_kind") or doc.get("label") or ""),
     )

@@ -12,6 +12,7 @@ leader.py). The API reads these services from `app.state` (api/deps.py), never t
 from __future__ import annotations
 
 import asyncio
+from zoneinfo import ZoneInfo
 
 from command_center.auth.service import Auth
 from command_center.bus import Bus, create_bus
@@ -22,13 +23,13 @@ from command_center.casework import CaseWork
 from command_center.city_map import CityMap, load_city
 from command_center.config import Config
 from command_center.emergency.plans import load_plans
-from command_center.emergency.sensing import Sensing
 from command_center.emergency.service import EmergencyModes
 from command_center.emergency.teams import Teams
 from command_center.evidence_access import EvidenceAccess
 from command_center.hub import Hub
 from command_center.hub_feed import TOPICS, feed_hub
 from command_center.hub_history import shared_history
+from command_center.iot_cameras import CameraLinks, Grabs, IotSensing
 from command_center.iot_service import IotService
 from command_center.jobs import Jobs
 from command_center.recording import IncidentRecorder
@@ -36,8 +37,11 @@ from command_center.registry import work_calendar
 from command_center.registry.cameras import CameraApplier, boot_cameras
 from command_center.registry.changes import Follower
 from command_center.retention import Retention
+from command_center.stats_job import StatsJob
 from command_center.store import Store, create_store
 from command_center.store.care_records import care_store
+from command_center.store.stats_facts import set_zone
+from command_center.store.stats_records import stats_store
 from command_center.store.team_records import team_store
 from command_center.suggestions import ReportSuggestions
 from command_center.triage import Triage
@@ -61,6 +65,7 @@ class Runtime:
         self.config = config
         data_dir = config.server.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
+        set_zone(ZoneInfo(config.dispatch.timezone))  # the statistics' days: the city's (store/stats_facts.py)
         self.store: Store = create_store(config.store)
         self.bus: Bus = create_bus(config.bus)
         self.jobs = Jobs(self.bus)  # also the shared counters every part below adds to
@@ -88,7 +93,7 @@ class Runtime:
         self.cameras = Cameras(config, self.bus, self.recorder.from_vision, self.clips)
         # Emergency modes: built after the vision worker, whose settings are their baseline.
         thresholds = config.detector.thresholds
-        sensing = Sensing(self.cameras.vision, thresholds)
+        sensing = IotSensing(self.cameras.vision, thresholds)  # also holds IoT alarms' raises (iot_cameras.py)
         self.cameras.rebuilt_hooks.append(lambda cam: sensing.baseline.pop(cam, None))  # the new one's is its baseline
         self.emergency = EmergencyModes(data_dir / "emergency.json", load_plans(config.plans), sensing, thresholds)
         # Each street's emergency team, over the store and the current map (seeded on first use).
@@ -99,6 +104,7 @@ class Runtime:
         self.verifications = Verifications(config, self.store, self.bus, self.casework, self.cameras, self.jobs.counters)
         self.camera_checks = CameraChecks(self.cameras, self.bus, self.snapshots, self.jobs.counters)
         self.cameras.vision.on_verdict = self.camera_checks.on_verdict
+        self.grabs = Grabs(self.cameras, self.bus, self.snapshots, self.jobs.counters)  # a camera's frame on request
         self.retention = Retention(config, self.store, self.jobs.counters)  # personal data past its time
         self.evidence = EvidenceAccess(config.privacy, data_dir)  # blurring by role, view audit
         # Suggested classes of reports (自动输出事件分类建议): fitted on first use or `warm()`.
@@ -107,7 +113,9 @@ class Runtime:
         # IoT devices (iot_service.py): only when the MQTT side is on; the app sets its HTTP intake's handler.
         self.iot: IotService | None = None
         if config.mqtt.enabled:
-            self.iot = IotService(config.mqtt, self.store, self.bus, self.catalog, self.jobs)
+            links = CameraLinks(config.iot, self.store, self.bus, self.grabs, lambda: list(self.cameras.config.cameras),
+                                self.casework, self.emergency, sensing)  # fmt: skip
+            self.iot = IotService(config.mqtt, self.store, self.bus, self.catalog, self.jobs, links=links)
         self._follow_registry()
 
     def _follow_registry(self) -> None:
@@ -131,6 +139,7 @@ class Runtime:
         self.camera_checks.bind(asyncio.get_running_loop())
         self.jobs.spawn("camera-checks", self.camera_checks.run(self.camera_checks.subscribe()))
         self.jobs.spawn("camera-checks-keep", self.camera_checks.keep())
+        self.jobs.spawn("camera-grabs", self.grabs.run(self.grabs.subscribe()))
         if service:
             self.jobs.spawn("verification", self.verifications.start_service(self.verifications.subscribe()))
 
@@ -153,6 +162,7 @@ class Runtime:
         # Overdue care visits (特殊群体走访) raised like overdue cases, on the `care` topic.
         care = CareOverdue(care_store(self.store), self.bus, lambda: self.config.basedata.care, counters=self.jobs.counters)
         care.register(self.jobs, self.config.basedata.care_sweep_s)
+        StatsJob(stats_store(self.store), self.jobs.counters).register(self.jobs)  # case_daily kept current
 
     # lifecycle
     async def start(self) -> None:

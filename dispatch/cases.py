@@ -163,6 +163,10 @@ class Case:
     version: int = 0  # bumped on every transition: the store's compare-and-set key
     updated_at: datetime | None = None
     timeline: tuple[TimelineEntry, ...] = field(default=())
+    # The IoT device that raised it (iot_incidents.iot_intake): the terminal and the desk name it.
+    device_id: str | None = None
+    device_name: str | None = None
+    device_kind: str | None = None
 
     @property
     def is_open(self) -> bool:
@@ -198,6 +202,8 @@ class Case:
             "updated_at": (self.updated_at or self.created_at).isoformat(),
             "allowed_actions": allowed_actions(self.state),
         }
+        if self.device_id is not None:  # only an IoT case's: other cases' documents stay as they were
+            raw |= {"device_id": self.device_id, "device_name": self.device_name, "device_kind": self.device_kind}
         if timeline:
             raw["timeline"] = [entry.to_dict() for entry in self.timeline]
             # Who gave the feedback may not check it: lets a terminal hide verify/close for them.
@@ -243,6 +249,9 @@ class Case:
             version=raw.get("version", 0),
             updated_at=datetime.fromisoformat(raw["updated_at"]) if raw.get("updated_at") else None,
             timeline=timeline,
+            device_id=raw.get("device_id"),
+            device_name=raw.get("device_name"),
+            device_kind=raw.get("device_kind"),
         )
 
 

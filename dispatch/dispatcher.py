@@ -165,6 +165,8 @@ class Dispatcher:
             urgency=matter.urgency,
             timeline=(report,),
         )
+        if item.device is not None:
+            case = replace(case, device_id=item.device[0], device_name=item.device[1], device_kind=item.device[2])
         case, _ = transition(case, "register", SYSTEM, now=now)
         if matter.dispatch == "confirm" and item.source == "video":
             # Confirm-first: the hall looks before anyone is sent (triage.py ends the wait).

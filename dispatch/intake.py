@@ -19,3 +19,4 @@ class Intake:
     description: str = ""
     snapshot_url: str | None = None  # ours only: an incident's snapshot or an uploaded photo
     external_media_url: str | None = None  # a reporter's link elsewhere: never fetched, never a snapshot
+    device: tuple[str, str | None, str] | None = None  # an IoT alarm's device: id, name, kind

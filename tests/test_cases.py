@@ -225,6 +225,7 @@ def test_to_dict_round_trips_every_field() -> None:
         snapshot_url="/s.jpg", external_media_url="https://elsewhere.example/p.jpg", level=2, returns=1, merged_into="C0", deferred_until=now, department="城管",
         photos=("/p.jpg",), urgency="immediate", confirm_by=now, version=3, updated_at=now,
         timeline=(TimelineEntry(now, "report", "cam", CaseState.REPORTED, CaseState.REPORTED, "n"),),
+        device_id="sm-1", device_name="烟感", device_kind="smoke",
     )
     assert all(getattr(case, f.name) not in (None, (), 0, "") for f in fields(Case))
     assert Case.from_dict(case.to_dict()) == case

@@ -28,7 +28,7 @@ from tests.helpers import build_runtime, serve_app
 pytestmark = [*NEEDS_BROWSER, pytest.mark.slow]
 
 WIDTHS = (390, 1600, 3840)
-STAFF_PAGES = ("wall", "desk", "emergency", "admin")
+STAFF_PAGES = ("wall", "desk", "stats", "emergency", "admin")
 # What a page may fetch before it knows who is signed in: the catalogue, the session and
 # the public health (the wall's freshness clock).
 BEFORE_NAV = ("/api/auth/me", "/api/i18n/", "/api/health")
@@ -85,7 +85,7 @@ def test_a_staff_page_shows_who_is_signed_in(site: dict[str, Any], browser: Any,
         if key == "admin":  # not an officer's page: the message instead of the console
             assert page.is_visible("#denied") and "admin" not in links
             return
-        assert links == ["wall", "desk", "basedata", "emergency"], links
+        assert links == ["wall", "desk", "basedata", "stats", "emergency"], links
         assert page.get_attribute(f"#site-nav a[data-page={key}]", "aria-current") == "page"
         page.click("#logout")
         page.wait_for_selector("#login", timeout=15000)

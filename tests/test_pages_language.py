@@ -69,6 +69,7 @@ def pages(hall: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
         ("/wall", "officer", "officer"),
         ("/desk", "officer", "officer"),
         ("/basedata", "officer", "officer"),
+        ("/stats", "officer", "officer"),
         ("/emergency", "emergency", "emergency"),
         ("/admin", "admin", "admin"),
         (f"/terminal?worker={worker}", worker, "worker"),

@@ -24,6 +24,7 @@ from command_center.api import deps
 from command_center.api.errors import ApiError, int_param, json_body
 from command_center.auth.middleware import principal_of
 from command_center.events import Event
+from command_center.iot_cameras import snapshot_id
 from command_center.store import Store
 from dispatch.cases import TRANSITIONS, UNTOUCHED_STATES, Case, InvalidTransition
 from dispatch.dispatcher import BadParams, CaseNotFound, ConcurrentUpdate
@@ -33,6 +34,7 @@ CASE_CHOICES = ("recall", "keep")  # what a dismissal does to a case someone wor
 MAX_NOTE = 2000
 FALSE_ALARM = "误报"
 DEFAULT_DISMISSAL = "值班员排除告警"
+MAX_CAMERAS = 10  # an IoT incident's nearby cameras at most (config iot.cameras_max)
 
 
 async def visible_incident(request: Request, incident_id: str) -> dict[str, Any]:
@@ -72,6 +74,16 @@ async def get_incident(request: Request) -> JSONResponse:
 
 async def incident_snapshot(request: Request) -> FileResponse:
     return await _evidence(request, deps.snapshots(request).path, "snapshot", "image/jpeg", "snapshot not found")
+
+
+async def incident_camera_snapshot(request: Request) -> FileResponse:
+    """An IoT incident's n-th nearby camera's snapshot (iot_cameras.py; the 1st is snapshot.jpg)."""
+    n = request.path_params["n"]
+    if not 1 <= n <= MAX_CAMERAS:
+        raise ApiError(404, "snapshot not found", f"camera 1 to {MAX_CAMERAS}")
+    path = deps.snapshots(request).path
+    what = "snapshot" if n == 1 else f"snapshot {n}"  # its own blurred copy and audit line
+    return await _evidence(request, lambda i: path(snapshot_id(i, n)), what, "image/jpeg", "snapshot not found")
 
 
 async def incident_clip(request: Request) -> FileResponse:
@@ -234,6 +246,7 @@ routes: list[BaseRoute] = [
     Route("/api/incidents", list_incidents),
     Route("/api/incidents/{id}", get_incident),
     Route("/api/incidents/{id}/snapshot.jpg", incident_snapshot),
+    Route("/api/incidents/{id}/snapshots/{n:int}.jpg", incident_camera_snapshot),
     Route("/api/incidents/{id}/clip.mp4", incident_clip),
     Route("/api/incidents/{id}/ack", ack_incident, methods=["POST"]),
     Route("/api/incidents/{id}/confirm", confirm_incident, methods=["POST"]),

@@ -80,13 +80,13 @@ def _public_rules(public_metrics: bool) -> list[Rule]:
     """Pages, static files, the public card, Open311, publishers and the caller's own account."""
     return [
         # pages and their static files: the pages sign in through the API
-        _rule(r"^/(wall|desk|basedata|terminal|citizen|publish|emergency|admin)?$", READ, None),
+        _rule(r"^/(wall|desk|basedata|stats|terminal|citizen|publish|emergency|admin)?$", READ, None),
         _rule(r"^/api/i18n/[^/]+$", READ, None),  # the pages' message catalogues (the sign-in form's too)
         # 三公开: each grid's public worker card and its printable QR poster, and what they show
         _rule(r"^/grid/[^/]+(/poster)?$", READ, None),
         _rule(r"^/api/public/", READ, None),
         _rule(r"^/ui/", READ, None),
-        _rule(r"^/vendor/", READ, None),  # third-party browser libraries (MapLibre)
+        _rule(r"^/vendor/", READ, None),  # third-party browser libraries (MapLibre, ECharts)
         _rule(r"^/api/health$", READ, None),
         _rule(r"^/api/openapi\.json$", READ, None),  # the API contract, for integrators
         _rule(r"^/metrics$", READ, None if public_metrics else ADMIN),
@@ -104,6 +104,13 @@ def _public_rules(public_metrics: bool) -> list[Rule]:
         # IoT gateways without MQTT: the endpoint demands a gateway:/device: publish key (api/iot_intake.py)
         _rule(r"^/api/iot/readings$", frozenset({"POST"}), None),
         _rule(r"^/api/auth/(me|password)$", None, ANY_ROLE),
+        # Residents (api/residents.py) are no staff principals: their token is under a key of its
+        # own, which the middleware does not read. Asking for a code and signing in and out are
+        # public; the personal routes (/me…) are resident-only: each endpoint demands a resident
+        # token (401 without one, 403 for a staff token), as WHIP endpoints demand their key.
+        _rule(r"^/api/residents/code$", frozenset({"POST"}), None),
+        _rule(r"^/api/residents/session$", frozenset({"POST", "DELETE"}), None),
+        _rule(r"^/api/residents/me(/.*)?$", None, None),
     ]
 
 
@@ -191,7 +198,7 @@ def _work_rules() -> list[Rule]:
         _rule(r"^/api/field-photos/[^/]+$", READ, BASE_DATA),
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
-        _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|clip\.mp4)$", READ, ANY_ROLE),
+        _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|snapshots/[0-9]{1,2}\.jpg|clip\.mp4)$", READ, ANY_ROLE),
         # emergency mode: staff start, read and end it, and add to its timeline; staff (officers
         # too) and the workers a task was given to ack and finish its tasks (the endpoints check)
         # Its plans are the city's: staff read them, city administrators change them.

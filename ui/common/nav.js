@@ -19,6 +19,7 @@ export const PAGES = [
   { key: 'wall', href: '/wall', roles: ['officer', 'admin', 'emergency'] },
   { key: 'desk', href: '/desk', roles: ['officer', 'admin'] },
   { key: 'basedata', href: '/basedata', roles: ['officer', 'admin'] },  // 人口房屋: the grids' base data
+  { key: 'stats', href: '/stats', roles: ['officer', 'admin', 'emergency'] },  // 统计分析: cases by period, source, matter, area
   { key: 'emergency', href: '/emergency', roles: ['officer', 'emergency', 'admin'] },
   { key: 'terminal', href: '/terminal', roles: ['worker'] },
   { key: 'admin', href: '/admin', roles: ['admin'] },

@@ -84,6 +84,8 @@ export class CaseDetail {
       fact(t('desk.d.grid'), c.grid_name || t('desk.unknown_area')),
       fact(t('desk.d.worker'), c.assignee_name || c.department || t('desk.unassigned')),
       fact(t('desk.d.source'), nameOf('source', c.source)),
+      c.device_id ? fact(t('desk.d.device'), el('span', { dataset: { deviceId: c.device_id } }, // an IoT case's device (issue 20)
+        c.device_name || t('terminal.device.unnamed'), ' · ', nameOf('device_kind', c.device_kind, c.device_kind || ''))) : null,
       fact(t('desk.d.created'), fmtTime(c.created_at)),
       fact(t('desk.d.deadline'), el('span', {}, fmtTime(c.deadline), ' ',
         c.state !== 'cancelled' && !['closed', 'evaluated', 'merged'].includes(c.state)

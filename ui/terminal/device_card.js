@@ -1,7 +1,7 @@
 // The device behind an IoT task (issue 20): on a case with source iot, the worker's task card
 // shows the device that raised it (name, kind in words, state) and a sparkline per reading.
-// A case names its incidents, not its device; the device is the one of the case's grid at the
-// case's point (an IoT case is placed at its device, iot_incidents.iot_intake), found with
+// A case made since carries its device (`device_id`, `device_name`); an older one names only its
+// incidents, and its device is the one of the case's grid at the case's point (an IoT case is placed at its device, iot_incidents.iot_intake), found with
 // GET /api/devices?area=<grid> (the server gives a worker only their roster grids' devices)
 // and read with GET /api/devices/{id}. Kept per case for a while: a card is rebuilt on every
 // change of its case, and must not ask again each time.
@@ -23,6 +23,7 @@ function addStyles() {
 
 /** The case's device with its readings, or null (none at its point, or not the worker's to read). */
 async function lookUp(c) {
+  if (c.device_id) return api(`/api/devices/${encodeURIComponent(c.device_id)}`); // the case names it (since issue 20's links)
   const loc = c.location || {};
   if (!c.grid_code || !Number.isFinite(loc.lon) || !Number.isFinite(loc.lat)) return null;
   const page = await api(`/api/devices?area=${encodeURIComponent(c.grid_code)}&limit=1000`);

@@ -1,38 +1,46 @@
-// Two small SVG bar charts for the wall: today's incidents by hour, and by matter class.
-// Plain SVG (no chart library): a few dozen rects redrawn at most once per frame.
+// Two small bar charts for the wall: today's incidents by hour, and by matter class, drawn with
+// Apache ECharts (from npm, served at /vendor/echarts, as on the stats page). The counts are
+// made here from the live feed; ECharts redraws them at most once per frame.
+//
+// Tooltips are drawn on the canvas (renderMode richText): ECharts' HTML tooltips carry inline
+// style attributes, which the page's Content-Security-Policy (style-src 'self') refuses.
 
 import { api } from '../common/live.js';
 import { rafBatch } from '../common/dom.js';
 import { t } from '../common/i18n.js';
 import { isCityToday, zoned } from './labels.js';
 
-const NS = 'http://www.w3.org/2000/svg';
+const ECHARTS = '/vendor/echarts/echarts.esm.min.mjs';
+const MUTED = '#9fb0c3';
 
-function svg(tag, attrs = {}, text = '') {
-  const node = document.createElementNS(NS, tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
-  if (text) node.textContent = text;
-  return node;
+/** An ECharts bar chart in `box`, resized with it; null when the library is missing (no chart then). */
+async function barChart(box) {
+  let echarts;
+  try {
+    echarts = await import(ECHARTS);
+  } catch (err) {
+    console.warn('ECharts unavailable: the wall shows no charts', err);
+    return null;
+  }
+  const chart = echarts.init(box, null, { renderer: 'canvas' });
+  new ResizeObserver(() => chart.resize()).observe(box);
+  return chart;
 }
 
-/** Draws `bars` [{label, value, title}] into an <svg> with a fixed viewBox (CSS scales it). */
-function barChart(target, bars, { width = 300, height = 110, labelEvery = 1, color = '#4f9bea' } = {}) {
-  const max = Math.max(1, ...bars.map((b) => b.value));
-  const pad = { top: 12, bottom: 16 };
-  const slot = width / Math.max(1, bars.length);
-  const scale = (height - pad.top - pad.bottom) / max;
-  const nodes = [];
-  bars.forEach((b, i) => {
-    const h = b.value * scale;
-    const x = i * slot + slot * 0.12;
-    const rect = svg('rect', { x, y: height - pad.bottom - h, width: slot * 0.76, height: Math.max(h, 0.5), fill: color, rx: 1.5 });
-    rect.append(svg('title', {}, `${b.title || b.label}: ${b.value}`));
-    nodes.push(rect);
-    if (b.value) nodes.push(svg('text', { x: x + slot * 0.38, y: height - pad.bottom - h - 2, 'text-anchor': 'middle', class: 'chart-val' }, String(b.value)));
-    if (i % labelEvery === 0) nodes.push(svg('text', { x: x + slot * 0.38, y: height - 4, 'text-anchor': 'middle', class: 'chart-label' }, b.label));
-  });
-  target.setAttribute('viewBox', `0 0 ${width} ${height}`);
-  target.replaceChildren(...nodes);
+/** The option drawing `bars` [{label, value, title}] (every `labelEvery`-th label on the axis). */
+function barOption(bars, { labelEvery = 1, color = '#4f9bea' } = {}) {
+  return {
+    backgroundColor: 'transparent',
+    animation: false,  // redrawn on every incident: a wall does not need bars growing each time
+    grid: { left: 2, right: 2, top: 14, bottom: 2, containLabel: true },
+    tooltip: { trigger: 'item', renderMode: 'richText', backgroundColor: '#1a2330', textStyle: { color: '#e6edf3' },
+      formatter: (p) => `${bars[p.dataIndex].title || bars[p.dataIndex].label}: ${p.value}` },
+    xAxis: { type: 'category', data: bars.map((b) => b.label), axisTick: { show: false },
+      axisLine: { lineStyle: { color: '#2a3647' } }, axisLabel: { color: MUTED, fontSize: 9, interval: labelEvery - 1 } },
+    yAxis: { type: 'value', show: false, minInterval: 1 },
+    series: [{ type: 'bar', data: bars.map((b) => b.value), barWidth: '76%', itemStyle: { color, borderRadius: 1.5 },
+      label: { show: true, position: 'top', color: MUTED, fontSize: 9, formatter: (p) => (p.value ? String(p.value) : '') } }],
+  };
 }
 
 export class IncidentCharts {
@@ -42,6 +50,11 @@ export class IncidentCharts {
     this.classOf = new Map(); // matter code -> class (from the Open311 service list: its `group`)
     this.render = rafBatch(() => this._render());
     this.items = [];
+    this.ready = Promise.all([barChart(byHour), barChart(byClass)]).then(([hour, klass]) => {
+      this.hourChart = hour;
+      this.classChart = klass;
+      this.render();
+    });
   }
 
   async loadClasses() {
@@ -60,7 +73,8 @@ export class IncidentCharts {
     this.render();
   }
 
-  _render() {
+  /** Today's counts: {hours: [24 numbers], classes: [{label, value}] (most first, at most 7)}. */
+  counts() {
     const hours = new Array(24).fill(0);
     const classes = new Map();
     for (const inc of this.items) {
@@ -69,8 +83,16 @@ export class IncidentCharts {
       const cls = this.classOf.get(inc.matter_code) || (inc.matter_code ? t('wall.charts.other') : t('wall.charts.unmatched'));
       classes.set(cls, (classes.get(cls) || 0) + 1);
     }
-    barChart(this.byHour, hours.map((v, h) => ({ label: String(h), value: v, title: t('wall.charts.hour', { h }) })), { labelEvery: 3 });
     const bars = [...classes.entries()].sort((a, b) => b[1] - a[1]).slice(0, 7).map(([label, value]) => ({ label, value }));
-    barChart(this.byClass, bars.length ? bars : [{ label: '—', value: 0 }], { color: '#f0b43c' });
+    return { hours, classes: bars };
+  }
+
+  _render() {
+    if (!this.hourChart || !this.classChart) return;  // not loaded yet (or no library): drawn once it is
+    const { hours, classes } = this.counts();
+    this.hourChart.setOption(barOption(hours.map((v, h) => ({ label: String(h), value: v, title: t('wall.charts.hour', { h }) })), { labelEvery: 3 }), { notMerge: true });
+    this.classChart.setOption(barOption(classes.length ? classes : [{ label: '—', value: 0 }], { color: '#f0b43c' }), { notMerge: true });
+    this.byHour.dataset.total = String(hours.reduce((a, b) => a + b, 0));
+    this.byClass.dataset.total = String(classes.reduce((a, b) => a + b.value, 0));
   }
 }
