@@ -310,9 +310,6 @@ def test_every_figure_links_to_the_desks_search_for_its_cases(browser: Any, hall
     assert found["total"] >= counts[month] > 0 and {c["source"] for c in found["items"]} == {keys[0]}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the desk reads only #case= from its address (ui/desk/desk.js, not this page's)"
-)
 def test_the_desk_opens_filtered_by_a_figures_link(browser: Any, hall: dict[str, Any]) -> None:
     child = busiest(hall, get(hall, "/api/stats/areas", **YEAR)["area"]["code"])
     search = {k: v[0] for k, v in parse_qs(urlparse(child["cases_url"]).fragment).items()}
@@ -327,6 +324,9 @@ def test_the_desk_opens_filtered_by_a_figures_link(browser: Any, hall: dict[str,
         assert any(
             urlencode({"grid": search["grid"]}) in url and f"since={YEAR['from']}" in url for url in asked
         ), asked
+        assert page.input_value("#f-since") == YEAR["from"] and page.input_value("#f-state") == ""
+        chosen = page.input_value("#f-street") or page.input_value("#f-area")  # the area, by name in its select
+        assert chosen.startswith(search["grid"]) and child["name"] in page.inner_text("#search")
     finally:
         page.context.close()
 

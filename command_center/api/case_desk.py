@@ -27,7 +27,7 @@ from dispatch.assign import candidate_tiers
 from dispatch.cases import OPEN_STATES, URGENCIES, CaseState
 from dispatch.city import City, Worker
 
-SOURCES = ("video", "citizen", "worker", "emergency")
+SOURCES = ("video", "iot", "citizen", "worker", "emergency")
 STATES = tuple(s.value for s in CaseState)
 OPEN = frozenset(s.value for s in OPEN_STATES)
 FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False, "": False}

@@ -211,6 +211,7 @@ async function main() {
   socket.connect();
   setInterval(() => desk.table.tick(), 1000);
   exposeTestHooks({ socket, desk, reload: load });
+  await desk.search.fromHash(location.hash); // a link from the statistics page: its filters
   await Promise.all([load(), openFromHash()]);
   document.body.dataset.ready = 'true';
 }

@@ -51,6 +51,16 @@ export class Lookups {
   }
 
   /** The areas one level under `code` (a 15-digit area code), or the city's districts for ''. */
+  /** An area's name by its code (null when unknown or out of reach). */
+  async areaNamed(code) {
+    try {
+      const area = await api(`/api/grids/${encodeURIComponent(code)}`);
+      return (area && area.name) || null;
+    } catch (err) {
+      return null;
+    }
+  }
+
   async areasUnder(code) {
     try {
       if (!code) {

@@ -7,7 +7,7 @@ import { areaPrefix } from './lookups.js';
 
 const STATES = ['registered', 'dispatched', 'accepted', 'in_progress', 'feedback', 'verified', 'deferred',
   'closed', 'evaluated', 'merged', 'cancelled'];
-const SOURCES = ['video', 'citizen', 'worker', 'emergency'];
+const SOURCES = ['video', 'iot', 'citizen', 'worker', 'emergency'];
 const URGENCIES = ['immediate', 'urgent', 'routine'];
 
 const option = (value, text) => el('option', { value }, text);
@@ -53,6 +53,43 @@ export class SearchForm {
     const areas = await this.lookups.areasUnder(code);
     if ($('f-area').value !== code) return; // chosen again meanwhile
     select.append(...areas.map((a) => option(a.code, a.name)));
+  }
+
+  /** Filters given in the address (`/desk#grid=440106001&since=…&until=…&matter=…&source=…`,
+   *  the statistics page's links) put into the form; whether there were any. A list opened
+   *  that way shows every state, unless the address names one. */
+  async fromHash(hash) {
+    const given = new URLSearchParams(hash.replace(/^#/, ''));
+    const keys = ['grid', 'since', 'until', 'matter', 'source', 'state', 'urgency', 'q'];
+    if (!keys.some((k) => given.get(k))) return false;
+    await this.ready;
+    $('f-state').value = '';
+    for (const [key, id] of [['since', 'f-since'], ['until', 'f-until'], ['matter', 'f-matter'], ['source', 'f-source'],
+      ['state', 'f-state'], ['urgency', 'f-urgency'], ['q', 'f-q']]) {
+      if (given.get(key)) $(id).value = given.get(key);
+    }
+    const grid = given.get('grid');
+    if (grid && /^\d{6,15}$/.test(grid)) await this._choose(grid);
+    return true;
+  }
+
+  /** The two area selects set to the area of a code prefix; one deeper than the second
+   *  select's areas is added to it by name. */
+  async _choose(prefix) {
+    const within = (select) => [...$(select).options].find((o) => o.value && prefix.startsWith(areaPrefix(o.value)));
+    const top = within('f-area');
+    if (!top) return;
+    $('f-area').value = top.value;
+    if (areaPrefix(top.value) === prefix) return;
+    await this._streets(top.value);
+    let second = within('f-street');
+    if (second && areaPrefix(second.value) !== prefix) {
+      const code = prefix.padEnd(15, '0');
+      const area = await this.lookups.areaNamed(code);
+      second = option(code, area || code);
+      $('f-street').append(second);
+    }
+    if (second) $('f-street').value = second.value;
   }
 
   /** The filters as query parameters (empty ones left out). */
