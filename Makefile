@@ -50,7 +50,7 @@ node_modules/.installed: package.json package-lock.json
 # ruff (style and bugs), mypy (types; files and settings in pyproject.toml) and import-linter
 # (the one-way flow between stages, and no store importing another: pyproject.toml).
 lint: setup
-	$(VENV)/bin/ruff check command_center streams scenes vision dispatch basedata iot bench tests
+	$(VENV)/bin/ruff check command_center streams scenes vision dispatch basedata iot residents bench tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from command_center.api import deps, suggestions
+from command_center.api import deps, residents, suggestions
 from command_center.api.errors import ApiError, read_capped
 from command_center.api.limits import MULTIPART_SLACK
 from command_center.auth.middleware import signed_in
@@ -106,9 +106,11 @@ async def create_request(request: Request) -> JSONResponse:
         await suggestions.link_report(request, fields["suggestion_id"], report["service_code"], result.case.id)
     doc = {"id": report_id, "case_id": result.case.id, "requested_datetime": now.isoformat(), **report}
     await asyncio.to_thread(deps.store(request).add_report, doc)
+    # Signed in as a resident: the report is theirs (我的上报); anonymous: its receipt code alone.
+    account = await residents.link_report(request, report_id, result.case.id)
     notice = "received" if result.created else "received: joined an open case about the same thing nearby"
     return JSONResponse(
-        [{"service_request_id": report_id, "service_notice": notice, "account_id": None}], status_code=201
+        [{"service_request_id": report_id, "service_notice": notice, "account_id": account}], status_code=201
     )
 
 

@@ -31,17 +31,8 @@ from command_center.store.device_schema import device_readings, devices
 from command_center.store.queries import compile_sql, const
 
 SLOTS = 100  # ids per statement of a list parameter (padded with NULL, which equals nothing)
-FORM_COLUMNS = (
-    "name",
-    "kind",
-    "lon",
-    "lat",
-    "grid_code",
-    "address",
-    "thresholds",
-    "heartbeat_s",
-    "installed_at",
-)
+FORM_COLUMNS = ("name", "kind", "lon", "lat", "grid_code", "address",
+                "thresholds", "heartbeat_s", "installed_at")  # fmt: skip
 LIVE = devices.c.retired_at.is_(None)
 
 

@@ -1,17 +1,19 @@
 // The citizen form: pick a matter, describe, locate, attach a photo, send to Open311;
 // then follow the report by its tracking id (the page's ?id= reloads it). Public: no sign-in,
 // plain fetch (no sign-in overlay can appear); its words from the catalogue (citizen.*).
+// A resident may sign in (resident.js): their reports then carry their token and show in 我的上报.
 
 import { $ } from '../common/dom.js';
 import {
   applyI18n, fmtTime, languageButton, matterClassName, matterName, nameOf, t,
 } from '../common/i18n.js';
 import { suggestChips } from '../common/suggest.js';
+import { authHeaders, fetchRetry, setUpResidents } from './resident.js';
 
 const BASE = '/open311/v2';
 
 async function loadServices() {
-  const services = await (await fetch(`${BASE}/services.json`)).json();
+  const services = await (await fetchRetry(`${BASE}/services.json`)).json();
   const groups = new Map();
   for (const s of services) {
     if (!groups.has(s.group)) groups.set(s.group, []);
@@ -56,7 +58,8 @@ async function send(event) {
   const button = $('send');
   button.disabled = true;
   try {
-    const res = await fetch(`${BASE}/requests.json`, { method: 'POST', body: new FormData($('report')) });
+    // Not retried: a POST that reached the server would make a second report.
+    const res = await fetch(`${BASE}/requests.json`, { method: 'POST', body: new FormData($('report')), headers: authHeaders() });
     const body = await res.json().catch(() => ({}));
     if (!res.ok) throw new Error(refusal(res.status, body));
     const id = body[0].service_request_id;
@@ -71,7 +74,7 @@ async function send(event) {
 }
 
 async function showStatus(id) {
-  const res = await fetch(`${BASE}/requests/${encodeURIComponent(id)}.json`);
+  const res = await fetchRetry(`${BASE}/requests/${encodeURIComponent(id)}.json`);
   if (!res.ok) return showError(t('citizen.no_report', { id }));
   const [r] = await res.json();
   $('status').hidden = false;
@@ -98,6 +101,7 @@ async function showStatus(id) {
 
 applyI18n();
 $('lang').append(languageButton('btn lang-switch'));
+setUpResidents();
 const id = new URLSearchParams(location.search).get('id');
 if (id) {
   $('report').hidden = true;
