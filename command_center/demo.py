@@ -1,4 +1,5 @@
-"""The demo: a generated city, six simulated street cameras, a drone, simulated workers.
+"""The demo: a generated city, six simulated street cameras, a drone, simulated workers, and
+a few hundred simulated IoT devices publishing through a real MQTT broker (demo_devices.py).
 
 The demo's configuration is generated, so the detection zones sit where the
 rendered scenes put their no-parking area. With the project's trained model
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from datetime import date, tzinfo
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from command_center.city_map import CityMap
     from command_center.simulate import Handle
     from command_center.store import Store
+    from dispatch.city.model import Area
+    from iot.simulate import DeviceSpec
 
 # Well-known places of Guangzhou (lon, lat), one camera each.
 SITES: list[tuple[str, str, float, float, str]] = [
@@ -50,7 +53,10 @@ MOTION_RULES = {
 LEFT_UNDONE = 5  # one case in this many the demo's worker reports done but leaves as it was
 
 
-def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_workers: bool = True) -> dict[str, Any]:
+def demo_raw(
+    data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_workers: bool = True,
+    broker: tuple[str, int] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     from scenes import SceneRenderer
 
     model = MODEL.exists()
@@ -97,7 +103,7 @@ def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_worker
             "mobile": True,  # its telemetry moves it (a WHIP camera is fixed unless declared so)
         }
     )
-    return {
+    raw: dict[str, Any] = {
         "server": {"host": "127.0.0.1", "port": port, "data_dir": str(data_dir)},
         "store": f"sqlite:///{data_dir / 'command-center.db'}",
         "bus": "memory",
@@ -108,6 +114,20 @@ def demo_raw(data_dir: Path, port: int = 8000, fps: float = 5.0, simulate_worker
         "webrtc": {"ice_hosts": ["127.0.0.1"]},
         "cameras": cameras,
     }
+    if broker is not None:  # the simulated devices' readings come in as a city's would
+        raw["mqtt"] = demo_mqtt(data_dir, broker)
+    return raw
+
+
+def demo_mqtt(data_dir: Path, broker: tuple[str, int]) -> dict[str, Any]:
+    """The demo's `mqtt:` section: its intake on the broker, silent devices raising maintenance
+    cases, no export; a session kept an hour (a test's demo leaves none for days on the broker)."""
+    from command_center.demo_devices import client_ids
+
+    return {
+        "enabled": True, "host": broker[0], "port": broker[1], "client_id": client_ids(data_dir)[0],
+        "session_expiry_s": 3600, "export": {"enabled": False}, "offline_cases": True,
+    }  # fmt: skip
 
 
 def sees_every_class(model: Path) -> bool:
@@ -135,7 +155,9 @@ def scene_clearing(cameras: Cameras, store: Store) -> Handle:
         source = runner.source if runner is not None else None
         if incident is None or not isinstance(source, SimCameraSource):
             return
-        then, now = source.scene_time(incident["ts"]), source.scene_time()
+        stamp = incident["ts"]  # the store gives ISO text (recording.py); scene_time wants epoch seconds
+        wall = datetime.fromisoformat(stamp).timestamp() if isinstance(stamp, str) else float(stamp)
+        then, now = source.scene_time(wall), source.scene_time()
         if then is None or now is None:
             return
         kinds = {kind for kind, rule in EVENT_RULES.items() if rule == incident["rule"]}
@@ -146,15 +168,17 @@ def scene_clearing(cameras: Cameras, store: Store) -> Handle:
     return handle
 
 
-def demo_config(data_dir: Path, port: int = 8000, simulate_workers: bool = True) -> Config:
-    return parse_config(demo_raw(data_dir, port, simulate_workers=simulate_workers), "<demo>")
+def demo_config(
+    data_dir: Path, port: int = 8000, simulate_workers: bool = True, broker: tuple[str, int] | None = None
+) -> Config:
+    return parse_config(demo_raw(data_dir, port, simulate_workers=simulate_workers, broker=broker), "<demo>")
 
 
-def import_sample_city(config: Config) -> None:
+def import_sample_city(config: Config) -> list[Area] | None:
     """On a fresh store, the generated sample city goes in as a city's own files would: its
     map and roster written as GeoJSON and CSV under data_dir/sample, then imported
     (registry/sample_city.py). A store that has a map already keeps it, and whatever an
-    admin changed since."""
+    admin changed since. Returns the grids given base data (None: the store had a map)."""
     import sys
     import time
 
@@ -165,7 +189,7 @@ def import_sample_city(config: Config) -> None:
     store = create_store(config.store)
     try:
         if store.latest_city_map() is not None:
-            return
+            return None
         started = time.perf_counter()
         gen = config.city.generator
         assert gen is not None
@@ -176,12 +200,35 @@ def import_sample_city(config: Config) -> None:
         results = run(files, store, config, password=None)  # the demo's accounts are seeded at start
         counts = "; ".join(f"{r.kind}: " + ", ".join(f"{k} {v}" for k, v in r.counts.items() if v) for r in results)
         print(f"imported in {time.perf_counter() - started:.1f} s ({counts})", file=sys.stderr)
-        seed_base_data(config, store, [(g.code, g.lon, g.lat) for g in city.grids[:DEMO_BASE_DATA_GRIDS]])
+        grids = city.grids[:DEMO_BASE_DATA_GRIDS]
+        seed_base_data(config, store, [(g.code, g.lon, g.lat) for g in grids])
+        return grids
     finally:
         store.close()
 
 
-DEMO_BASE_DATA_GRIDS, DEMO_PEOPLE = 40, 8000
+DEMO_BASE_DATA_GRIDS, DEMO_PEOPLE, DEMO_DEVICES = 40, 8000, 300
+DEVICES_AFTER_S = 20.0  # the simulated devices start reporting this long after the demo's jobs
+
+
+def demo_devices(config: Config, grids: list[Area] | None = None, count: int = DEMO_DEVICES) -> list[DeviceSpec]:
+    """The simulated IoT devices over the grids that have base data (`grids`, else the sample
+    city's first, from its cache), registered on the demo's store (once:
+    demo_devices.register_demo_devices)."""
+    from command_center.demo_devices import register_demo_devices
+    from command_center.registry.sample_city import sample_city
+    from command_center.store import create_store
+
+    gen = config.city.generator
+    assert gen is not None
+    if grids is None:  # a restart: the city was imported before
+        grids = sample_city(gen.seed, gen.districts, config.server.data_dir / "cache").grids[:DEMO_BASE_DATA_GRIDS]
+    store = create_store(config.store)
+    try:
+        places = {g.code: g.name for g in grids}
+        return register_demo_devices(store, [(g.code, g.lon, g.lat) for g in grids], count, places=places)
+    finally:
+        store.close()
 
 
 def seed_base_data(config: Config, store: Store, grids: list[tuple[str, float, float]]) -> None:
@@ -240,10 +287,30 @@ async def drone_publisher(port: int, fps: float = 5.0, key: str | None = None) -
     await publish_forever(url, open_sim(DRONE_SIM, fps), ["127.0.0.1"], token=key)
 
 
-def demo_jobs(port: int, key: str) -> dict[str, Job]:
-    """The demo's own jobs: the drone, publishing to this server (`serve` adds the simulated
-    workers too, which the demo's configuration asks for)."""
-    return {"drone": lambda: drone_publisher(port, key=key)}
+def demo_jobs(
+    port: int,
+    key: str,
+    broker: tuple[str, int] | None = None,
+    devices: list[DeviceSpec] | None = None,
+    data_dir: Path | None = None,
+) -> dict[str, Job]:
+    """The demo's own jobs: the drone, publishing to this server, and the simulated devices,
+    publishing to the broker (`serve` adds the simulated workers too, which the demo's
+    configuration asks for)."""
+    jobs: dict[str, Job] = {"drone": lambda: drone_publisher(port, key=key)}
+    if broker is not None and devices is not None:
+        import time
+
+        from command_center.demo_devices import DEMO_SEED, client_ids, device_publisher
+        from iot.simulate import Simulator
+
+        client = client_ids(data_dir)[1] if data_dir is not None else "cc-demo-devices"
+        # the devices' clock starts once start-up has settled (cameras connecting, the model warming,
+        # the first sign-ins): their first reports then spread over a period, not all at once
+        jobs["devices"] = lambda: device_publisher(
+            broker[0], broker[1], Simulator(devices, DEMO_SEED, time.time() + DEVICES_AFTER_S), client_id=client
+        )
+    return jobs
 
 
 # ---- the start banner: every page's address, with the accounts to use ----
