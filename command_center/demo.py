@@ -319,6 +319,8 @@ def demo_jobs(
 PAGES: list[tuple[str, str, str]] = [
     ("wall", "/wall", "officer/officer, or district/district (one district)"),
     ("desk", "/desk", "officer/officer"),
+    ("stats", "/stats", "officer/officer"),
+    ("base data", "/basedata", "officer/officer"),
     ("terminal", "/terminal?worker={worker}", "{worker}/worker"),
     ("emergency", "/emergency", "emergency/emergency"),
     ("admin", "/admin", "admin/admin"),

@@ -40,11 +40,26 @@ def answers(server: ServerThread, url: str) -> int:
 
 def test_every_readme_url_answers(server: ServerThread, small_city: City) -> None:
     grid = small_city.grids[0].code
-    worker = small_city.workers_by_grid[grid][0].id if small_city.workers_by_grid.get(grid) else small_city.workers[0].id
+    worker = (
+        small_city.workers_by_grid[grid][0].id
+        if small_city.workers_by_grid.get(grid)
+        else small_city.workers[0].id
+    )
     urls = readme_urls((ROOT / "README.md").read_text(encoding="utf-8"), grid, worker)
     # The pages a newcomer tries first are all there.
     paths = {u.removeprefix(DEMO).split("?")[0] for u in urls}
-    assert {"/wall", "/desk", "/terminal", "/emergency", "/citizen", "/publish", "/admin", f"/grid/{grid}"} <= paths, paths
+    assert {
+        "/wall",
+        "/desk",
+        "/stats",
+        "/basedata",
+        "/terminal",
+        "/emergency",
+        "/citizen",
+        "/publish",
+        "/admin",
+        f"/grid/{grid}",
+    } <= paths, paths
     failing = {u: code for u in urls if (code := answers(server, u)) != 200}
     assert not failing, failing
 
@@ -53,7 +68,18 @@ def test_the_banner_names_every_page_and_they_answer(server: ServerThread, small
     grid, worker = small_city.workers[0].grid_code, small_city.workers[0].id
     text = banner(DEMO, ["admin/admin  (administrator)"], worker, grid, demo=True, simulated=True)
     labels = [label for label, _, _ in page_urls(DEMO, worker, grid)]
-    assert labels == ["wall", "desk", "terminal", "emergency", "admin", "citizen", "publish", "grid card"]
+    assert labels == [
+        "wall",
+        "desk",
+        "stats",
+        "base data",
+        "terminal",
+        "emergency",
+        "admin",
+        "citizen",
+        "publish",
+        "grid card",
+    ]
     urls = sorted(set(URL.findall(text)))
     assert f"{DEMO}/terminal?worker={worker}" in urls and "admin/admin" in text
     failing = {u: code for u in urls if not u.endswith("/api/health") and (code := answers(server, u)) != 200}
