@@ -12,14 +12,14 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from command_center import model_cli
+from command_center import model_cli, stats_generate
 from command_center.config import Config, ConfigError, load_config
 from command_center.importing import cli as import_cli
 
 if TYPE_CHECKING:
     from command_center.jobs import Job
 
-BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login", "import", "basedata", "iot")
+BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login", "import", "basedata", "iot", "stats")
 # A benchmark's module under bench/, where its name is not one (`import` is a keyword).
 BENCH_MODULES = {"import": "imports"}
 
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         "audit": _audit,
         "db": _db,
         "bench": _bench,
+        "stats": lambda args: stats_generate.run_command(args, _load_or_exit),
     }
     if args.command in model_cli.HANDLERS:
         return model_cli.HANDLERS[args.command](args, _load_or_exit)
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     _tool_commands(sub)
     import_cli.add_commands(sub)
     model_cli.add_commands(sub)
+    stats_generate.add_commands(sub)
     return parser
 
 
@@ -212,13 +214,17 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from command_center.demo import demo_config, demo_jobs, drone_key, import_sample_city
+    from command_center.demo import demo_config, demo_devices, demo_jobs, drone_key, import_sample_city
+    from command_center.demo_devices import broker_for_demo
 
-    config = demo_config(args.data_dir, args.port, simulate_workers=not args.no_simulated_workers)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    broker = broker_for_demo(args.data_dir)  # None: no devices (said on stderr)
+    config = demo_config(args.data_dir, args.port, simulate_workers=not args.no_simulated_workers, broker=broker)
     config.server.host = args.host
-    import_sample_city(config)  # the demo's city goes in through the importer, as a real city's would
+    grids = import_sample_city(config)  # the demo's city goes in through the importer, as a real city's would
+    devices = demo_devices(config, grids) if broker else None  # registered over the grids with base data
     key = drone_key(config.store)  # the drone publishes with a key, as a real one must
-    return _run(config, demo=True, jobs=demo_jobs(args.port, key))
+    return _run(config, demo=True, jobs=demo_jobs(args.port, key, broker, devices, args.data_dir))
 
 
 def _run(config: Config, demo: bool = False, jobs: dict[str, Job] | None = None) -> int:

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cv2
@@ -95,7 +95,9 @@ LIVE = "GET /api/cameras/{id}/live.mjpg"
 # (an incident's and a camera check's clip).
 # And a new map: the run sends none whole (a city's GeoJSON); POST /api/grids/validate checks one.
 UNSERVED = {"GET /", "GET /api/cameras/{id}/snapshot.jpg", "GET /api/incidents/{id}/clip.mp4", "PUT /api/grids",
-            "GET /api/verifications/{id}/clip.mp4"}  # fmt: skip
+            "GET /api/verifications/{id}/clip.mp4",
+            # a closed case's rating and closing photo: served in tests/test_residents.py
+            "POST /api/residents/me/reports/{id}/rating", "GET /api/residents/me/reports/{id}/photo.jpg"}  # fmt: skip
 SETTINGS = settings(
     derandomize=True,  # the same requests on every run
     database=None,
@@ -462,6 +464,7 @@ def targeted(world: World, schema: Any, tally: Tally) -> None:
     device_steps(world, one)
     emergency_steps(world, one)
     iot_steps(world, one)
+    resident_steps(world, one)
     world.tokens["mover"] = token_for(world.rt, role="officer", user="mover")
     new = {"old_password": TEST_PASSWORD, "new_password": "a new passphrase"}
     one("POST /api/auth/password", "mover", new)
@@ -676,6 +679,33 @@ def analysis_steps(world: World, one: Any) -> None:
     forecast = one("GET /api/basedata/forecast", "admin", query={"area": grid.code[:9], "method": "trend"})
     assert forecast.status_code == 200, forecast.text
     one("GET /api/hotspots", "officer", query={"per": 1000, "level": "community"})
+    # case statistics (docs/STATS.md): a street's children, a district officer's own summary, an export
+    areas = one("GET /api/stats/areas", "admin", query={"area": grid.code[:9].ljust(15, "0"), "from": "2026-01-01"})
+    assert areas.status_code == 200 and areas.json()["children"], areas.text
+    one("GET /api/stats/summary", "district", query={"to": "2026-12-31"})
+    one("GET /api/stats/export", "officer", query={"view": "matters", "format": "xlsx"})
+
+
+def resident_steps(world: World, one: Any) -> None:
+    """A resident signs in with the code the log sender keeps (the fuzz's floods are an hour
+    behind the residents' clock), reports, reads their reports, rates too early, signs out."""
+    httpx.post(f"{world.srv.url}/api/residents/code", json={"phone": "x"})  # makes the residents' desk
+    desk = world.srv.app.state.residents  # type: ignore[attr-defined]
+    desk.clock = lambda: datetime.now(UTC) + timedelta(hours=3)
+    phone = "13912345678"
+    assert one("POST /api/residents/code", "anonymous", {"phone": phone}).status_code == 202
+    signed = one("POST /api/residents/session", "anonymous", {"phone": phone, "code": desk.sender.latest(phone)})
+    assert signed.status_code == 200, signed.text
+    world.tokens["resident"] = signed.json()["token"]
+    point = world.rt.city.city.grids[9]
+    form = {"service_code": "0101", "lat": str(point.lat), "long": str(point.lon), "description": "井盖缺失"}
+    made = httpx.post(f"{world.srv.url}/open311/v2/requests.json", data=form,
+                      headers={"Authorization": f"Bearer {world.tokens['resident']}"})  # fmt: skip
+    report = made.json()[0]["service_request_id"]
+    one("GET /api/residents/me", "resident")
+    assert one("GET /api/residents/me/reports", "resident").json()["items"][0]["id"] == report
+    assert one("POST /api/residents/me/reports/{id}/rating", "resident", {"stars": 5}, id=report).status_code == 409
+    one("DELETE /api/residents/session", "resident")
 
 
 def decode_iot_readings(srv: ServerThread) -> None:

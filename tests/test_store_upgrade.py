@@ -30,10 +30,13 @@ import command_center.store.collect_schema  # noqa: F401  (the same)
 import command_center.store.device_schema  # noqa: F401  (the same)
 import command_center.store.field_photo_schema  # noqa: F401  (the same)
 import command_center.store.patrol_schema  # noqa: F401  (the same)
+import command_center.store.resident_schema  # noqa: F401  (the same)
+import command_center.store.stats_schema  # noqa: F401  (the same)
 import command_center.store.verify_task_schema  # noqa: F401  (the same)
 from command_center.audit import verify_store
 from command_center.store import Store, create_store
 from command_center.store.migrate import labels, latest
+from command_center.store.resident_records import resident_store
 from command_center.store.schema import metadata
 from command_center.store.upgrade import migrate_url
 from dispatch.cases import transition
@@ -125,6 +128,12 @@ def _check_content(store: Store) -> None:
     assert total == 7 and [e["seq"] for e in entries] == list(range(7, 0, -1))
     verdict = verify_store(store)
     assert verdict.ok and verdict.rows == 7, verdict.message()
+    # 0024 back-filled the statistics' facts (and their daily sums) from the cases as stored
+    with store._reading() as db:  # type: ignore[attr-defined]
+        facts = dict(db.execute("SELECT id, state FROM case_facts", {}).fetchall())
+        summed = db.execute("SELECT sum(cases) FROM case_daily", {}).fetchone()[0]
+    assert facts == {c.id: (s[-1][0] if s else c).state.value for c, s in FIXTURES.cases()}
+    assert summed == sum(state not in ("merged", "cancelled") for state in facts.values())
 
 
 def _check_still_works(store: Store) -> None:
@@ -138,6 +147,10 @@ def _check_still_works(store: Store) -> None:
     verdict = verify_store(store)
     assert verdict.ok and verdict.rows == 8, verdict.message()
     assert [c.id for c in store.open_cases_of_matter("0100", FIXTURES.NOW, near=(113.3, 23.1, 100))] == ["C00"]
+    residents = resident_store(store)  # 0025: the residents' tables, there and writable
+    resident = residents.sign_in("f" * 64, "v1:sealed", "138****0000", FIXTURES.NOW)
+    residents.link_report("R1", resident.id, "C00", FIXTURES.NOW)
+    assert [r["report_id"] for r in residents.reports_of(resident.id)] == ["R1"]
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

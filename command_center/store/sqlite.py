@@ -19,6 +19,7 @@ from command_center.store.columns import CASE_CACHE, case_params, timeline_param
 from command_center.store.migrate import upgrade_sqlite
 from command_center.store.queries import TIMELINE_FIELDS
 from command_center.store.records import RecordStore
+from command_center.store.stats_facts import write_facts
 from command_center.store.team_records import TeamRecords
 from dispatch.cases import Case, TimelineEntry
 from dispatch.repository import CaseIdTaken
@@ -66,6 +67,7 @@ class SQLiteStore(TeamRecords, RecordStore):
                         raise CaseIdTaken(case.id) from exc
                     raise
                 self._db.executemany(self.sql.insert_timeline, timeline_params(case.id, case.timeline))
+                write_facts(self._db.executemany, DIALECT, (case,))  # the statistics' row (stats_facts.py)
             self._remember(case)  # after the commit: a failed one must not leave it cached
 
     def save_transition(self, case: Case, entry: TimelineEntry) -> bool:
@@ -76,6 +78,7 @@ class SQLiteStore(TeamRecords, RecordStore):
                 if self._run(self.sql.update_case, params).fetchone() is None:
                     return False
                 self._db.executemany(self.sql.insert_timeline, timeline_params(case.id, (entry,)))
+                write_facts(self._db.executemany, DIALECT, (case,))
             self._remember(case)
             return True
 

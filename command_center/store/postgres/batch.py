@@ -31,6 +31,7 @@ import psycopg
 
 from command_center.store.columns import case_columns, case_params, timeline_params
 from command_center.store.queries import CASE_FIELDS, TIMELINE_FIELDS, Statements, copy_into
+from command_center.store.stats_facts import write_facts
 from dispatch.cases import Case
 from dispatch.repository import CaseIdTaken
 
@@ -87,6 +88,7 @@ class Deferred:
                 with db.pipeline():
                     cur.executemany(sql.insert_case, [case_params(c) for c in pending])
                     cur.executemany(sql.insert_timeline, [r for c in pending for r in timeline_params(c.id, c.timeline)])
+                    write_facts(cur.executemany, "postgresql", pending)  # the statistics' rows (stats_facts.py)
                 return
             with cur.copy(COPY_CASES) as copy:
                 for case in pending:
@@ -97,6 +99,7 @@ class Deferred:
                         copy.write_row(
                             (case.id, e.ts.isoformat(), e.action, e.actor, e.from_state.value, e.to_state.value, e.note)
                         )
+            write_facts(cur.executemany, "postgresql", pending)
 
 
 def merge_counts(stored: dict[str, int], deferred: dict[str, int]) -> dict[str, int]:

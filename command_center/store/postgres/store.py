@@ -28,6 +28,7 @@ from command_center.store.postgres.prefetch import Prefetched, Wanted
 from command_center.store.postgres.stats import FreshStats
 from command_center.store.queries import TIMELINE_FIELDS
 from command_center.store.records import RecordStore
+from command_center.store.stats_facts import write_facts
 from command_center.store.team_records import TeamRecords
 from dispatch.cases import Case, TimelineEntry
 from dispatch.repository import CaseIdTaken
@@ -74,6 +75,7 @@ class PostgresStore(TeamRecords, RecordStore):
             with self._write(case=True) as db:
                 db.execute(self.sql.insert_case, case_params(case))
                 self._append(db, case.id, *case.timeline)
+                self._facts(db, case)
         except psycopg.errors.UniqueViolation as exc:  # the primary key: the only unique column
             raise CaseIdTaken(case.id) from exc
         self._remember(case)
@@ -86,6 +88,7 @@ class PostgresStore(TeamRecords, RecordStore):
             if db.execute(self.sql.update_case, params).fetchone() is None:
                 return False  # (rowcount is not known yet in a pipeline; a fetch is)
             self._append(db, case.id, entry)
+            self._facts(db, case)
         self._remember(case)
         return True
 
@@ -237,6 +240,11 @@ class PostgresStore(TeamRecords, RecordStore):
     def _append(self, db: BoundedConnection, case_id: str, *entries: TimelineEntry) -> None:
         with db.cursor() as cur:
             cur.executemany(self.sql.insert_timeline, timeline_params(case_id, entries))
+
+    def _facts(self, db: BoundedConnection, case: Case) -> None:
+        """The case's statistics row, in the same transaction (store/stats_facts.py)."""
+        with db.cursor() as cur:
+            write_facts(cur.executemany, DIALECT, (case,))
 
     def _remember(self, case: Case, now: bool = False) -> None:
         pending = getattr(self._local, "pending", None)
