@@ -1,7 +1,8 @@
 """KPIs of the case loop, per worker, grid, community, street or district, over a time range.
 
 按期结案率 (on-time closure rate) = closed by the deadline ÷ (due − deferred);
-结案率 (closure rate) = closed ÷ (due − deferred); 返工率 (rework rate) = cases
+结案率 (closure rate) = closed ÷ (due − deferred), where deferred counts the cases deferred
+and not (yet) closed; 返工率 (rework rate) = cases
 returned at least once ÷ closed; plus mean minutes from dispatch to accept and to
 close. A case counts in the range when it was created in it.
 """
@@ -64,13 +65,16 @@ def kpis(cases: Iterable[Case], group: str, start: datetime | None = None, end: 
         row.cases += 1
         times = {e.action: e.ts for e in case.timeline}  # the last of each action
         dispatched = next((e.ts for e in case.timeline if e.action == "dispatch"), case.created_at)
-        if any(e.action == "defer" for e in case.timeline):
+        closed = case.state in (CaseState.CLOSED, CaseState.EVALUATED) and "close" in times
+        # Deferred (缓办) and still not closed: excused from the due count. One closed after
+        # its deferral is due and closed (else the rates could pass 100 %).
+        if not closed and any(e.action == "defer" for e in case.timeline):
             row.deferred += 1
         if case.returns:
             row.reworked += 1
         if "accept" in times:
             accept[key].append((times["accept"] - dispatched).total_seconds() / 60)
-        if case.state in (CaseState.CLOSED, CaseState.EVALUATED) and "close" in times:
+        if closed:
             row.closed += 1
             row.closed_on_time += times["close"] <= case.deadline
             close[key].append((times["close"] - dispatched).total_seconds() / 60)

@@ -144,6 +144,11 @@ def test_deferral_stops_the_clock_until_its_date(dispatcher: Dispatcher, small_c
     assert sweep(dispatcher, local(2027, 1, 5, 9, 31)) == ["overdue"]
     (row,) = kpis([dispatcher.get(case.id)], "grid")
     assert row.deferred == 1  # 缓办 leaves the due count
+    worker = case.assignee or ""
+    dispatcher.act(case.id, "feedback", worker, "done at last")
+    closed = dispatcher.act(case.id, "close", "checker", "ok")
+    (row,) = kpis([closed], "grid")  # closed after its deferral: due and closed, not over 100 %
+    assert (row.deferred, row.closed, row.closure_rate) == (0, 1, 1.0)
 
 
 def test_deferral_until_a_date_and_early_resume(dispatcher: Dispatcher, small_city: City, clock: Clock) -> None:

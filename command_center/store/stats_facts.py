@@ -3,8 +3,9 @@
 Both stores call `write_facts` in the transaction that writes the case row (insert_case,
 save_transition, the PostgreSQL batch's flush), so the facts are never behind the cases.
 What is derived keeps dispatch/kpi.py's meaning exactly: the first dispatch (or the
-creation) starts the clocks, the last accept and the last close stop them, a case deferred
-or returned once counts as deferred or reworked, merged and cancelled cases are not counted.
+creation) starts the clocks, the last accept and the last close stop them, a case returned
+once counts as reworked, one deferred and not closed as deferred (excused from the due
+count), merged and cancelled cases are not counted.
 """
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ def fact_params(case: Case) -> dict[str, Any]:
         "closed_day": local_day(closed_at) if closed_at else None,
         "on_time": int(closed_at <= case.deadline) if closed_at else None,
         "reworked": int(case.returns > 0),
-        "deferred": int(any(e.action == "defer" for e in case.timeline)),
+        # Excused from the due count: deferred (缓办) and not closed; one closed after its
+        # deferral is due and closed (counting it closed but not due put rates over 100 %).
+        "deferred": int(not closed and any(e.action == "defer" for e in case.timeline)),
         "accept_min": (accept - dispatched).total_seconds() / 60 if accept else None,
         "close_min": (closed_at - dispatched).total_seconds() / 60 if closed_at else None,
         "cell_x": int(round(case.lon * CELL)),
