@@ -59,6 +59,7 @@ from command_center.api import (
     roster,
     settings,
     stats,
+    stats_export,
     suggestions,
     verifications,
     verify_tasks,
@@ -134,6 +135,7 @@ ROUTES: list[BaseRoute] = [
     *grids.routes,
     *kpi.routes,
     *stats.routes,  # case statistics (docs/STATS.md)
+    *stats_export.routes,  # their CSV and XLSX
     *hotspots.routes,
     *open311.routes,
     *residents.routes,  # residents' sign-in, my reports and ratings (docs/RESIDENTS.md)

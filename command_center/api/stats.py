@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from command_center.api import deps
@@ -252,17 +252,11 @@ async def hotspots(request: Request) -> JSONResponse:
     return JSONResponse({"rows": rows})
 
 
-async def export(request: Request) -> Response:
-    from command_center.api.stats_export import export_view  # (it imports this module's views)
-
-    return await export_view(request)
-
-
+# The export (/api/stats/export) is api/stats_export.py's route: it reads this module's views.
 routes: list[BaseRoute] = [
     Route("/api/stats/summary", summary),
     Route("/api/stats/series", series),
     Route("/api/stats/areas", areas),
     Route("/api/stats/matters", matters),
     Route("/api/stats/hotspots", hotspots),
-    Route("/api/stats/export", export),
 ]

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from openpyxl import Workbook
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
 from command_center.api.errors import ApiError
 from command_center.api.stats import area_rows, matter_rows, series_points
@@ -77,3 +78,6 @@ async def export_view(request: Request) -> Response:
     name = f"统计-{view}.{fmt}"
     disposition = f"attachment; filename=stats-{view}.{fmt}; filename*=UTF-8''{quote(name)}"
     return Response(body, media_type=FORMATS[fmt], headers={"Content-Disposition": disposition})
+
+
+routes: list[BaseRoute] = [Route("/api/stats/export", export_view)]
