@@ -152,10 +152,7 @@ class IotLoop:
         try:
             return parse(topic, payload, self.clock())
         except PayloadError as exc:
-            try:
-                self._refuse("iot_malformed", topic, exc.message)
-            except ValueError as refused:
-                return refused
+            return self._refused("iot_malformed", topic, exc.message)
 
     async def _accept(self, topic: str, readings: list[Reading]) -> _Accepted:
         """Check one message's readings and feed them to the engine; ValueError refuses it."""
@@ -194,11 +191,15 @@ class IotLoop:
 
     def _refuse(self, counter: str, topic: str, reason: str) -> NoReturn:
         """Count and raise: the intake logs the ValueError with the topic; over HTTP it is a 400."""
+        raise self._refused(counter, topic, reason)
+
+    def _refused(self, counter: str, topic: str, reason: str) -> ValueError:
+        """Count and log a refusal; the error that says why."""
         self.counters[counter] += 1
         if counter != "iot_refused":
             self.counters["iot_refused"] += 1
         log.warning("iot: a message on %s refused: %s", topic, reason)
-        raise ValueError(reason)
+        return ValueError(reason)
 
     def _store_readings(self, readings: list[Reading]) -> None:
         last: dict[str, dict[str, Any]] = {}
@@ -347,9 +348,7 @@ class IotLoop:
     async def _announce(self, device_id: str) -> None:
         """`device.updated` on the bus `devices` topic (the wall's device layer): the device as
         the registry now has it, in the shape of the heartbeat's `device.offline`."""
-        device = await asyncio.to_thread(self.devices.get, device_id)
-        if device is not None:
-            await self.bus.publish(Event("devices", "device.updated", device_event(device)))
+        await self._announce_many([device_id])
 
     async def advance(self, now: datetime | None = None) -> int:
         """Close the episodes that cleared and then heard nothing more (a door after its all-clear)."""
