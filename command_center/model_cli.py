@@ -36,6 +36,10 @@ def add_commands(sub: Any) -> None:  # sub: argparse's private _SubParsersAction
     train.add_argument("--imgsz", type=int, default=320)
     train.add_argument("--batch", type=int, default=16)
     train.add_argument("--device", default="cpu", help="cpu, or a CUDA device index such as 0")
+    train.add_argument(
+        "--boost", action="append", default=[], metavar="KIND=W",
+        help="stage this event kind W times as often in the training set only (repeatable)",
+    )
     train.add_argument("--out", type=Path, default=Path("runs/grid-yolo"))
     train.add_argument("--model-out", type=Path, default=Path("models/grid-yolo.onnx"))
 
@@ -90,12 +94,21 @@ def _train(args: argparse.Namespace, load_or_exit: LoadConfig) -> int:
     spec = TrainSpec(
         out_dir=args.out, model_out=args.model_out, images=args.images, val_images=args.val_images, seed=args.seed,
         epochs=args.epochs, hours=args.hours, init=args.init, imgsz=args.imgsz, batch=args.batch, device=args.device,
+        boost=tuple(_boost(b) for b in args.boost),
     )
     report = train(spec)
     model_card(spec.out_dir)
     print(json.dumps(report["metrics"], indent=2))
     print(f"model: {spec.model_out} ({report['model_bytes'] / 1e6:.1f} MB); report: {spec.out_dir / 'report.json'}")
     return 0
+
+
+def _boost(text: str) -> tuple[str, float]:
+    kind, _, weight = text.partition("=")
+    try:
+        return kind.strip(), float(weight)
+    except ValueError:
+        raise SystemExit(f"--boost {text!r}: expected KIND=WEIGHT, e.g. garbage=2") from None
 
 
 def _train_reports(args: argparse.Namespace, load_or_exit: LoadConfig) -> int:

@@ -30,6 +30,7 @@ class TrainSpec:
     batch: int = 16
     workers: int = 2
     device: str = "cpu"
+    boost: tuple[tuple[str, float], ...] = ()  # training-only event weights (DatasetSpec.boost)
 
 
 def train(spec: TrainSpec, progress: bool = True) -> dict[str, Any]:
@@ -39,7 +40,7 @@ def train(spec: TrainSpec, progress: bool = True) -> dict[str, Any]:
     data_dir = spec.out_dir / "data"
     counts = write_dataset(
         data_dir,
-        DatasetSpec(images=spec.images, seed=spec.seed),
+        DatasetSpec(images=spec.images, seed=spec.seed, boost=spec.boost),
         DatasetSpec(images=spec.val_images, seed=spec.val_seed),
         progress=progress,
     )
