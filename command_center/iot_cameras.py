@@ -9,16 +9,16 @@
   The asker waits `iot.grab_timeout_s`, then skips the camera (logged, counted). The
   subscription has the camera checks' fan-out name (bus/redis_options.py): on a Redis bus
   every process sees every request and every answer.
-- `CameraLinks`: on an episode opened, in a background task (the intake's latency budget is
-  200 ms p99; a grab takes up to seconds): the cameras on the incident (`cameras`, and the
-  nearest as `camera_id`/`camera_name`), then their snapshots (`snapshots`, `snapshot_url`),
+- `CameraLinks` (the IoT loop's `EpisodeLinks`): the cameras on a new incident (`cameras`, and
+  the nearest as `camera_id`/`camera_name`: announced with `incident.created`); then, in a
+  background task (the intake's latency budget is 200 ms p99; a grab takes up to seconds),
+  their snapshots (`snapshots`, `snapshot_url`),
   served by the incident's evidence routes (blurred by role, views audited). In incident
   mode (an active emergency whose area covers the device) the cameras are raised like the
   emergency's own until the episode closes (at once, in memory: a close in the same group of
   messages must come after it). On an episode closed: a timeline note on the
   incident's case (action `note`, actor `iot`, no state change), once: the same all-clear
   replayed finds its note there.
-- `LinkedLoop`: the IoT loop (iot_loop.py) with these links after its own `_opened`/`_closed`.
 - `IotSensing`: emergency sensing (emergency/sensing.py) that keeps the IoT alarms' raises in
   every `apply`, so a mode starting or ending keeps them, and an alarm's end restores exactly.
 """
@@ -39,9 +39,8 @@ from command_center.coverage import distance_m
 from command_center.emergency.sensing import Sensing, Want
 from command_center.events import Event
 from command_center.iot_incidents import incident_id
-from command_center.iot_loop import IotLoop
 from dispatch.cases import TimelineEntry
-from iot.rules import Closed, Opened
+from iot.rules import Closed
 from vision.evidence import SnapshotStore, encode_jpeg
 
 if TYPE_CHECKING:
@@ -259,31 +258,41 @@ class CameraLinks:
             await asyncio.gather(*list(self.tasks), return_exceptions=True)
 
     # opened
+    def _nearby(self, device: Device) -> list[dict[str, Any]]:
+        cfg = self.config
+        return nearby(self.cameras(), device.lon, device.lat, cfg.camera_radius_m, cfg.cameras_max)
+
+    def fields(self, device: Device) -> dict[str, Any]:
+        """The cameras on the new incident, the nearest first: the wall has them at once."""
+        cams = self._nearby(device)
+        if not cams:
+            return {}
+        self.counters["iot_camera_links"] += 1
+        return {"cameras": cams, "camera_id": cams[0]["camera_id"], "camera_name": cams[0]["name"]}
+
     def opened(self, device: Device, incident: str) -> None:
         """Raised at once, in the loop's order (an episode opened and closed in one group of
-        messages must be lowered after it was raised); linked and grabbed in the background."""
-        cfg = self.config
-        cams = nearby(self.cameras(), device.lon, device.lat, cfg.camera_radius_m, cfg.cameras_max)
+        messages must be lowered after it was raised); the snapshots grabbed in the background."""
+        cams = self._nearby(device)
         if not cams:
             return
         try:
             self._raise(incident, device, cams)
         except Exception:  # sensing is a bonus: never the intake's failure
             log.exception("iot: raising the cameras around %s failed", incident)
-        self.spawn(self.link(incident, cams), f"linking the cameras of {incident}")
+        self.spawn(self.link(incident, cams), f"the snapshots of {incident}")
 
     async def link(self, incident: str, cams: list[dict[str, Any]]) -> None:
-        cfg = self.config
         doc = await asyncio.to_thread(self.store.get_incident, incident)
         if doc is None or doc.get("snapshots") is not None:
-            return  # linked already: a redelivery, a replay after a restart
-        first = cams[0]
-        await self._update(
-            incident, cameras=cams, camera_id=first["camera_id"], camera_name=first["name"], snapshots=[]
-        )
-        self.counters["iot_camera_links"] += 1
+            return  # grabbed already: a redelivery, a replay after a restart
+        linking: dict[str, Any] = {"snapshots": []}  # grabbing: a replay meanwhile asks no second time
+        if doc.get("cameras") is None:  # stored by an older version, or before a camera was added
+            linking |= {"cameras": cams, "camera_id": cams[0]["camera_id"], "camera_name": cams[0]["name"]}
+            self.counters["iot_camera_links"] += 1
+        await self._update(incident, **linking)
         asks = [
-            self.grabs.grab(c["camera_id"], snapshot_id(incident, n), cfg.grab_timeout_s)
+            self.grabs.grab(c["camera_id"], snapshot_id(incident, n), self.config.grab_timeout_s)
             for n, c in enumerate(cams, 1)
         ]
         answered = await asyncio.gather(*asks)
@@ -298,7 +307,7 @@ class CameraLinks:
                     "iot: camera %s sent no snapshot for %s within %.0f s",
                     cam["camera_id"],
                     incident,
-                    cfg.grab_timeout_s,
+                    self.config.grab_timeout_s,
                 )
         if snaps:
             await self._update(incident, snapshots=snaps, snapshot_url=snaps[0]["url"])
@@ -347,22 +356,3 @@ class CameraLinks:
                 await self.casework.publish_case(noted, created=False)
                 return
         log.warning("iot: case %s kept changing; the all-clear of %s was not noted", doc["case_id"], incident)
-
-
-class LinkedLoop(IotLoop):
-    """The IoT loop, and after each episode's own work its links (in the background)."""
-
-    links: CameraLinks | None = None
-
-    async def _opened(self, device: Device, event: Opened) -> None:
-        await super()._opened(device, event)
-        if self.links is not None:
-            self.links.opened(device, incident_id(event.episode_id))
-
-    async def _closed(self, event: Closed) -> None:
-        await super()._closed(event)
-        if self.links is not None:
-            try:
-                self.links.closed(event)
-            except Exception:  # lowering the cameras failed: never the intake's failure
-                log.exception("iot: the links of a closed episode of %s failed", event.device_id)

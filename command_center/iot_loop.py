@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Protocol
 
 from command_center.bus import Bus
 from command_center.events import Event
@@ -60,6 +60,15 @@ COUNTERS = (
 )  # fmt: skip
 
 
+def _safely(step: Callable[..., Any], *args: Any) -> Any:
+    """An episode link's step: what fails there is logged, never the intake's failure."""
+    try:
+        return step(*args)
+    except Exception:
+        log.exception("iot: %s failed for %s", getattr(step, "__qualname__", step), args[0])
+        return None
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -69,6 +78,24 @@ def device_event(device: Device) -> dict[str, Any]:
     return {"device_id": device.id, "name": device.name, "kind": device.kind, "state": device.state,
             "last_seen": device.last_seen.isoformat() if device.last_seen else None, "battery": device.battery,
             "grid_code": device.grid_code, "location": {"lon": device.lon, "lat": device.lat}}  # fmt: skip
+
+
+class EpisodeLinks(Protocol):
+    """What goes with an episode besides its incident (iot_cameras.CameraLinks: nearby cameras,
+    snapshots, raised sensing, the all-clear on the case). A failure here is logged, never the
+    intake's."""
+
+    def fields(self, device: Device) -> dict[str, Any]:
+        """Extra fields of a new incident (it is announced with them)."""
+        ...
+
+    def opened(self, device: Device, incident: str) -> None:
+        """After the incident was stored and announced."""
+        ...
+
+    def closed(self, event: Closed) -> None:
+        """After the incident's close was stored and announced."""
+        ...
 
 
 @dataclass(slots=True)
@@ -91,9 +118,16 @@ class IotLoop:
     """The Handler: `await loop(topic, payload)`. One per process; its engine is in memory."""
 
     def __init__(
-        self, store: Store, bus: Bus, catalog: Catalog, counters: dict[str, int], clock: Clock = utc_now
+        self,
+        store: Store,
+        bus: Bus,
+        catalog: Catalog,
+        counters: dict[str, int],
+        clock: Clock = utc_now,
+        links: EpisodeLinks | None = None,
     ) -> None:
         self.store = store
+        self.links = links
         self.devices = device_store(store)
         self.bus = bus
         self.catalog = catalog
@@ -303,6 +337,8 @@ class IotLoop:
             self.counters["iot_incidents_again"] += 1
             return
         if stored is None:
+            if self.links is not None:
+                doc |= _safely(self.links.fields, device) or {}
             await asyncio.to_thread(self.store.add_incident, doc)
             self.counters["iot_incidents"] += 1
         else:  # stored, no case yet: announced again (the intake is idempotent by incident id)
@@ -315,6 +351,8 @@ class IotLoop:
             known.device = known.device.model_copy(update={"state": "alarm"})
         await self._announce(device.id)
         log.info("iot: %s on device %s opened incident %s", event.rule_id, device.id, doc["id"])
+        if self.links is not None:
+            _safely(self.links.opened, device, doc["id"])
 
     async def _closed(self, event: Closed) -> None:
         self.counters["iot_episodes_closed"] += 1
@@ -326,6 +364,8 @@ class IotLoop:
             await self._announce(event.device_id)
         if updated is not None:
             await self.bus.publish(Event("incidents", "incident.updated", updated))
+        if self.links is not None:
+            _safely(self.links.closed, event)
 
     def _alarm_over(self, device_id: str) -> bool:
         """Alarm → online once its last episode closed; whether it changed."""

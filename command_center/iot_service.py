@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from command_center.bus import Bus
-from command_center.iot_cameras import CameraLinks, LinkedLoop
+from command_center.iot_cameras import CameraLinks
 from command_center.iot_heartbeat_job import IotHeartbeat
-from command_center.iot_loop import Clock, utc_now
+from command_center.iot_loop import Clock, IotLoop, utc_now
 from command_center.mqtt.config import MqttConfig
 from command_center.mqtt.export import Exporter
 from command_center.mqtt.intake import Intake
@@ -39,8 +39,7 @@ class IotService:
     ) -> None:
         self.config = config
         # With links (iot_cameras.py): each alarm's nearby cameras, snapshots, raised sensing, case notes.
-        self.loop = LinkedLoop(store, bus, catalog, jobs.counters, clock)
-        self.loop.links = links
+        self.loop = IotLoop(store, bus, catalog, jobs.counters, clock, links)
         self.heartbeat = IotHeartbeat(store, bus, catalog, jobs.counters, config.offline_cases, clock)
         self.intake = Intake(config, self.loop)
         self.exporter = Exporter(config) if config.export.enabled else None

@@ -28,8 +28,9 @@ from command_center.auth.users import Account
 from command_center.bus import create_bus
 from command_center.casework import CaseWork
 from command_center.config import CameraConfig, IotConfig, parse_config
-from command_center.iot_cameras import CameraLinks, Grabs, LinkedLoop, recovered_note
+from command_center.iot_cameras import CameraLinks, Grabs, recovered_note
 from command_center.iot_incidents import iot_intake
+from command_center.iot_loop import IotLoop
 from command_center.registry.device_model import Device
 from command_center.runtime import Runtime
 from command_center.store import create_store
@@ -280,14 +281,18 @@ def test_opened_returns_before_the_grabs_and_the_note_is_written_once_on_both_da
         listen = asyncio.create_task(grabs.run(sub))
         casework = CaseWork(any_store, dispatcher, bus, counters)
         links = CameraLinks(IotConfig(grab_timeout_s=1.5), any_store, bus, grabs, lambda: cams, casework)
-        loop = LinkedLoop(any_store, bus, catalog, counters)
-        loop.links = links
+        loop = IotLoop(any_store, bus, catalog, counters, links=links)
+        incidents = bus.subscribe(["incidents"], "test-incidents")
         quiet = json.dumps({"ts": at(-1), "readings": {"smoke": 0.01}}).encode()
         await loop.handle("cc/devices/sm-1/readings", quiet)  # the device known, the connections warm
         alarm = json.dumps({"ts": at(0), "readings": {"smoke": 0.5}}).encode()
         started = time.perf_counter()
         await loop.handle("cc/devices/sm-1/readings", alarm)  # stores, publishes, _opened
         opened_s = time.perf_counter() - started
+        created = await asyncio.wait_for(anext(aiter(incidents)), 5)  # announced with its cameras
+        assert created.type == "incident.created" and "snapshots" not in created.data
+        assert [c["camera_id"] for c in created.data["cameras"]] == ["cam-near", "cam-dead", "cam-mid"]
+        assert created.data["camera_name"] == "东门"
         await links.settled()
         linked_s = time.perf_counter() - started
         doc = any_store.get_incident(_only_incident(any_store))
