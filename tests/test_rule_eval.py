@@ -44,12 +44,14 @@ from vision.incident import Incident
 from vision.pipeline import CameraPipeline
 from vision.rule_scores import EVENT_RULES, Scores, matches, score
 from vision.rules import build_rules
+from vision.thresholds import load_thresholds
 
 # The sequences of every kind take minutes on two shared cores: past the suite's 300 s.
 pytestmark = pytest.mark.timeout(1200)
 
 # GRID_MODEL tries a candidate model (a fresh export) before it is committed.
 MODEL = Path(os.environ.get("GRID_MODEL", ROOT / "models" / "grid-yolo.onnx"))
+MODEL_THRESHOLDS = load_thresholds(MODEL, THRESHOLDS)  # calibrated beside the model, or the demo's
 needs_model = pytest.mark.skipif(
     not MODEL.exists(),
     reason=f"{MODEL} (the project's trained model) is not there yet; GRID_MODEL may name another",
@@ -68,8 +70,19 @@ NEEDS_S = {
     "stall": 16.0,
     # the standing problems (one detector class each) and the two parking kinds: 8 s still
     **dict.fromkeys(
-        ("overflowing_bin", "construction_waste", "piled_goods", "banner", "laundry", "waterlogging",
-         "fallen_tree", "pothole", "open_manhole", "fire_lane_parking", "bike_pileup"),
+        (
+            "overflowing_bin",
+            "construction_waste",
+            "piled_goods",
+            "banner",
+            "laundry",
+            "waterlogging",
+            "fallen_tree",
+            "pothole",
+            "open_manhole",
+            "fire_lane_parking",
+            "bike_pileup",
+        ),
         16.0,
     ),
 }
@@ -174,7 +187,7 @@ def around_events() -> Results:
     each scene, each run on its own from LEAD_S before the event until its rule has had time
     to fire. The same frames go through two pipelines: one detecting with the project's model
     (when it is there), one fed the renderer's ground truth (the rules judged alone)."""
-    model = OnnxDetector(MODEL, thresholds=THRESHOLDS) if MODEL.exists() else None
+    model = OnnxDetector(MODEL, thresholds=MODEL_THRESHOLDS) if MODEL.exists() else None
     truth = TruthDetector()
     out: Results = []
     for kind, seed, kinds, who in SCENES:
@@ -191,7 +204,9 @@ def around_events() -> Results:
             # Other events overlapping the run may absorb incidents but are not expected.
             # A model without the event's class (an older model) is not asked to find it.
             scores = {
-                name: score(incidents, events, [i] if EVENT_LABELS[event["kind"]] in detectors[name].labels else [])
+                name: score(
+                    incidents, events, [i] if EVENT_LABELS[event["kind"]] in detectors[name].labels else []
+                )
                 for name, incidents in zip(detectors, found, strict=True)
             }
             out.append((kind, event, scores))
@@ -208,7 +223,9 @@ def summary(results: Results, detector: str) -> tuple[Scores, dict[str, Any], li
         f"\nrules on rendered sequences, detecting with the {detector} (first event of each kind, street and plaza):"
     )
     print(format_table({**table["rules"], "total": table["total"]}))
-    missed = [(kind, e["kind"], e["start_s"]) for kind, e, s in results if detector in s and s[detector].total.fn]
+    missed = [
+        (kind, e["kind"], e["start_s"]) for kind, e, s in results if detector in s and s[detector].total.fn
+    ]
     return total, table, missed
 
 
@@ -249,7 +266,7 @@ def test_a_quiet_scene_raises_nothing(kind: str) -> None:
     scene = SceneRenderer(2, kind=kind, first_event_s=1e9)
     truth = TruthDetector()
     detectors: list[Detector] = [truth] + (
-        [OnnxDetector(MODEL, thresholds=THRESHOLDS)] if MODEL.exists() else []
+        [OnnxDetector(MODEL, thresholds=MODEL_THRESHOLDS)] if MODEL.exists() else []
     )
     found = run_clip(scene, [scene_pipeline(scene, d) for d in detectors], 0.0, QUIET_S, FPS, truth=truth)
     assert not scene.events_until(QUIET_S)
@@ -268,7 +285,7 @@ def test_frames_are_rendered_the_same_when_asked_again() -> None:
 
 def _detectors() -> dict[str, Detector]:
     truth: dict[str, Detector] = {"truth": TruthDetector()}
-    return truth | ({"model": OnnxDetector(MODEL, thresholds=THRESHOLDS)} if MODEL.exists() else {})
+    return truth | ({"model": OnnxDetector(MODEL, thresholds=MODEL_THRESHOLDS)} if MODEL.exists() else {})
 
 
 def test_smoke_and_intrusion_are_raised_by_their_own_rules() -> None:
@@ -281,11 +298,17 @@ def test_smoke_and_intrusion_are_raised_by_their_own_rules() -> None:
     far = scene.zones["sidewalk-far"]
     zones = [
         ZoneConfig(name="view", polygon=[(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)], rules=["smoke"]),
-        ZoneConfig(name="restricted", polygon=[(float(x), float(y)) for x, y in far], rules=["zone_intrusion"], labels=["person"]),
+        ZoneConfig(
+            name="restricted",
+            polygon=[(float(x), float(y)) for x, y in far],
+            rules=["zone_intrusion"],
+            labels=["person"],
+        ),
     ]
     detectors = _detectors()
     pipelines = [
-        CameraPipeline("cam", d, build_rules(zones, RULES), (0.0, 0.0), [], RULES.max_track_gap_s) for d in detectors.values()
+        CameraPipeline("cam", d, build_rules(zones, RULES), (0.0, 0.0), [], RULES.max_track_gap_s)
+        for d in detectors.values()
     ]
     truth = detectors["truth"]
     assert isinstance(truth, TruthDetector)
@@ -302,4 +325,8 @@ def test_smoke_and_intrusion_are_raised_by_their_own_rules() -> None:
         smoke = [i for i in incidents if i.rule == "smoke"]
         intrusion = [i for i in incidents if i.rule == "zone_intrusion"]
         assert smoke and smoke[0].label == "smoke" and fire["start_s"] <= smoke[0].ts <= fire["end_s"], name
-        assert intrusion and intrusion[0].ts <= entered + 3.0, (name, entered, [round(i.ts, 1) for i in intrusion])
+        assert intrusion and intrusion[0].ts <= entered + 3.0, (
+            name,
+            entered,
+            [round(i.ts, 1) for i in intrusion],
+        )

@@ -34,6 +34,7 @@ from vision.incident import Incident
 from vision.pipeline import CameraPipeline
 from vision.rule_scores import Scores, expected_in, score
 from vision.rules import build_rules
+from vision.thresholds import load_thresholds
 
 # The detector label each kind of event is seen by: a model without it cannot be asked to find it.
 EVENT_LABELS: dict[str, str] = {
@@ -64,6 +65,8 @@ VIEW_ZONE = "view"
 # The demo's detector thresholds and rule settings: what is scored is what runs there.
 THRESHOLDS: dict[str, float] = {"default": 0.4, "fire": 0.3, "smoke": 0.3}
 RULES = RulesConfig(dwell_s=8.0, cooldown_s=45.0)
+
+
 def scene_zones(scene: SceneRenderer) -> list[ZoneConfig]:
     zones = [
         ZoneConfig(name=name, polygon=[(float(x), float(y)) for x, y in polygon], rules=SCENE_RULES[name])
@@ -202,7 +205,13 @@ def evaluate(
     report["inferences"] = counted.inferences
     report["missed"] = [{"kind": e["kind"], "start_s": e["start_s"], "zone": e["zone"]} for e in total.missed]
     report["false_alarms"] = [
-        {"rule": i.rule, "zone": i.zone, "label": i.label, "ts": round(i.ts, 1), "box": [round(v) for v in i.box]}
+        {
+            "rule": i.rule,
+            "zone": i.zone,
+            "label": i.label,
+            "ts": round(i.ts, 1),
+            "box": [round(v) for v in i.box],
+        }
         for i in total.false_alarms
     ]
     return report
@@ -220,7 +229,8 @@ def _detector(
         return truth, truth, 320
     from vision.detectors.onnx import OnnxDetector
 
-    onnx = OnnxDetector(model_path, thresholds=thresholds or THRESHOLDS, threads=threads)
+    chosen = thresholds or load_thresholds(Path(model_path), THRESHOLDS)
+    onnx = OnnxDetector(model_path, thresholds=chosen, threads=threads)
     return onnx, None, max(onnx.size)
 
 

@@ -39,6 +39,7 @@ from vision.gate import MotionGate
 from vision.incident import Incident
 from vision.pipeline import CameraPipeline
 from vision.rule_scores import EVENT_RULES, matches
+from vision.thresholds import load_thresholds
 from vision.verify import (
     CheckRequest,
     SceneCheck,
@@ -111,7 +112,9 @@ class Tally:
     """Outcomes per truth, and the figures of "cleared"."""
 
     confusion: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {t: dict.fromkeys(("cleared", "present", "unsure", "none"), 0) for t in ("handled", "not_handled")}
+        default_factory=lambda: {
+            t: dict.fromkeys(("cleared", "present", "unsure", "none"), 0) for t in ("handled", "not_handled")
+        }
     )
     false_auto_verifications: int = 0
 
@@ -179,7 +182,9 @@ def staged_scene(pair: Pair) -> tuple[SceneRenderer, int]:
     raise ValueError(f"no {pair.scene} scene stages {pair.kind} first")
 
 
-def truth_boxes(scene: SceneRenderer, position: int, labels: frozenset[str], t: float, visible: list[tuple[str, Box]]) -> list[Box]:
+def truth_boxes(
+    scene: SceneRenderer, position: int, labels: frozenset[str], t: float, visible: list[tuple[str, Box]]
+) -> list[Box]:
     """Boxes of the event's own objects (its actors, drawn on a scratch canvas) that the
     renderer counts as visible in the frame at t: passers-by are not the event."""
     event = scene.planner.events[position]
@@ -191,19 +196,34 @@ def truth_boxes(scene: SceneRenderer, position: int, labels: frozenset[str], t: 
             continue
         for cls, box in actor.draw(canvas, scene.backdrop.cam, t):
             b = clip_box(box, scene.width, scene.height)
-            if cls in labels and any(c == cls and max(abs(p - q) for p, q in zip(v, b, strict=True)) < 0.11 for c, v in seen):
+            if cls in labels and any(
+                c == cls and max(abs(p - q) for p, q in zip(v, b, strict=True)) < 0.11 for c, v in seen
+            ):
                 out.append(b)
     return out
 
 
 def _union(boxes: Sequence[Box]) -> Box:
-    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
 
 
 class _PairRun:
     """One pair, frame by frame: watch, start the check, judge its verdict against the truth."""
 
-    def __init__(self, pair: Pair, pipeline: CameraPipeline, scene: SceneRenderer, position: int, hold_s: float, timeout_s: float) -> None:
+    def __init__(
+        self,
+        pair: Pair,
+        pipeline: CameraPipeline,
+        scene: SceneRenderer,
+        position: int,
+        hold_s: float,
+        timeout_s: float,
+    ) -> None:
         self.pair, self.pipeline, self.scene, self.position = pair, pipeline, scene, position
         self.hold_s, self.timeout_s = hold_s, timeout_s
         self.event = scene.events_until(FIRST_S + 1.0)[position]
@@ -219,7 +239,11 @@ class _PairRun:
 
     def start_check(self, t: float, visible: list[tuple[str, Box]], image: np.ndarray) -> bool:
         """Start the check at t; False when there is no case to check (see `_seen`)."""
-        options: dict[str, Any] = {"min_count": self.min_count, "hold_s": self.hold_s, "timeout_s": self.timeout_s}
+        options: dict[str, Any] = {
+            "min_count": self.min_count,
+            "hold_s": self.hold_s,
+            "timeout_s": self.timeout_s,
+        }
         check_id = f"V{self.pair.seed}-{self.pair.kind}"
         if self.incident is not None:
             self.request = request_for(self.incident, check_id, **options)
@@ -229,7 +253,9 @@ class _PairRun:
             u, v = self.event["where"]
             box = _union(boxes) if boxes else (u - 40.0, v - 60.0, u + 40.0, v + 5.0)
             rule = KIND_RULES.get(self.pair.kind, self.pair.kind)
-            self.request = CheckRequest(check_id, self.pipeline.camera_id, padded(box), self.labels, rule=rule, **options)
+            self.request = CheckRequest(
+                check_id, self.pipeline.camera_id, padded(box), self.labels, rule=rule, **options
+            )
             self.region_from = "truth"
             if not self._seen(self.request, image):
                 return False
@@ -252,7 +278,7 @@ class _PairRun:
         crop = image[int(top) : int(top + side), int(left) : int(left + side)]
         found = [Detection(d.label, d.score, (d.box[0] + int(left), d.box[1] + int(top), d.box[2] + int(left), d.box[3] + int(top)))
                  for d in self.pipeline.detector.detect(crop)]  # fmt: skip
-        check = SceneCheck(request, 0.0, check_bars(request.labels, THRESHOLDS))
+        check = SceneCheck(request, 0.0, check_bars(request.labels, self.pipeline.thresholds or THRESHOLDS))
         return len(check.matching(found)) >= request.min_count
 
     def run(self) -> PairResult:
@@ -320,7 +346,8 @@ def evaluate_verify(
 
     if floor not in ("check", "incident"):
         raise ValueError(f"floor must be 'check' or 'incident', not {floor!r}")
-    floors = detector_floor(THRESHOLDS) if floor == "check" else THRESHOLDS
+    thresholds = load_thresholds(Path(model_path), THRESHOLDS)  # the model's calibrated ones, if any
+    floors = detector_floor(thresholds) if floor == "check" else thresholds
     detector = OnnxDetector(model_path, thresholds=floors, threads=threads)
     chosen = list(kinds) if kinds else checkable_kinds(detector.labels)
     timeout = timeout_s if timeout_s is not None else 4 * hold_s
@@ -331,7 +358,7 @@ def evaluate_verify(
         for pair in bar:
             scene, position = staged_scene(pair)
             pipeline = scene_pipeline(scene, detector, MotionGate(region_size=max(detector.size)))
-            pipeline.thresholds = dict(THRESHOLDS)  # incidents exactly as deployed
+            pipeline.thresholds = dict(thresholds)  # incidents exactly as deployed
             result = _PairRun(pair, pipeline, scene, position, hold_s, timeout).run()
             results.append(result)
             per_kind.setdefault(pair.kind, Tally()).add(result)
