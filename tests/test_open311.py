@@ -95,14 +95,14 @@ def test_photo_upload_is_served(http: httpx.Client, small_city: City) -> None:
 )
 def test_bad_reports_are_refused_with_a_reason(http: httpx.Client, small_city: City, change, status, error) -> None:  # noqa: ANN001
     response = http.post(URL, data={**form(small_city, 2), **change})
-    assert response.status_code == status and error in response.json()["error"]
+    assert response.status_code == status and error in response.json()[0]["description"]
 
 
 def test_missing_location_bad_photo_size_and_type(http: httpx.Client, small_city: City) -> None:
     no_place = {k: v for k, v in form(small_city).items() if k not in ("lat", "long")}
-    assert "lat and long are required" in http.post(URL, data=no_place).json()["error"]
+    assert "lat and long, or address_string" in http.post(URL, data=no_place).json()[0]["description"]
     not_image = http.post(URL, data=form(small_city), files={"media": ("x.jpg", b"not an image", "image/jpeg")})
-    assert not_image.status_code == 400 and "photo" in not_image.json()["error"]
+    assert not_image.status_code == 400 and "photo" in not_image.json()[0]["description"]
     huge = http.post(URL, data=form(small_city), files={"media": ("big.jpg", b"\xff" * 2_000_000, "image/jpeg")})
     assert huge.status_code == 413
     assert http.post(URL, content=b"<xml/>", headers={"content-type": "text/xml"}).status_code == 415
@@ -117,7 +117,7 @@ def test_rate_limit_per_address(tmp_path: Path, small_city: City) -> None:
     with serve_app(config, city=small_city) as srv, httpx.Client(base_url=srv.url) as client:
         codes = [client.post(URL, data=form(small_city, i)).status_code for i in range(4)]
         assert codes == [201, 201, 429, 429]
-        assert client.post(URL, data=form(small_city)).json()["detail"]["retry_after_s"] > 0
+        assert "retry after" in client.post(URL, data=form(small_city)).json()[0]["description"]
 
 
 def test_citizen_form_in_a_browser(server) -> None:  # noqa: ANN001
