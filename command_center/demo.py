@@ -49,9 +49,7 @@ WHOLE_VIEW = [[0.0, 0.0], [WIDTH, 0.0], [WIDTH, HEIGHT], [0.0, HEIGHT]]
 # demo runs); traffic lanes are not watched.
 MODEL_RULES = SCENE_RULES
 MOTION_RULES = {
-    zone: ["illegal_parking" if zone in ("no-parking", "fire-lane") else "dwell"]
-    for zone in MODEL_RULES
-    if zone != "road"
+    zone: ["illegal_parking" if zone in ("no-parking", "fire-lane") else "dwell"] for zone in MODEL_RULES if zone != "road"
 }
 LEFT_UNDONE = 5  # one case in this many the demo's worker reports done but leaves as it was
 
@@ -68,12 +66,7 @@ def demo_raw(
     # stall: its cameras stage only the events it can tell apart.
     kinds = "" if model and sees_every_class(MODEL) else "&kinds=classic"
     detector = (
-        {
-            "backend": "onnx",
-            "model": str(MODEL),
-            "imgsz": 320,
-            "thresholds": load_thresholds(MODEL, THRESHOLDS),
-        }
+        {"backend": "onnx", "model": str(MODEL), "imgsz": 320, "thresholds": load_thresholds(MODEL, THRESHOLDS)}
         if model
         else {"backend": "motion"}
     )
@@ -144,11 +137,7 @@ def sees_every_class(model: Path) -> bool:
 
     from vision.classes import CLASSES
 
-    names = (
-        ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])
-        .get_modelmeta()
-        .custom_metadata_map.get("names", "")
-    )
+    names = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"]).get_modelmeta().custom_metadata_map.get("names", "")
     return all(f"'{name}'" in names for name in CLASSES)
 
 
@@ -208,14 +197,9 @@ def import_sample_city(config: Config) -> list[Area] | None:
         data_dir = config.server.data_dir
         city = sample_city(gen.seed, gen.districts, data_dir / "cache")
         files = write_sample_files(data_dir / "sample", city)
-        print(
-            f"importing the sample city from {files.grids.parent} (grids.geojson, roster.csv)...",
-            file=sys.stderr,
-        )
+        print(f"importing the sample city from {files.grids.parent} (grids.geojson, roster.csv)...", file=sys.stderr)
         results = run(files, store, config, password=None)  # the demo's accounts are seeded at start
-        counts = "; ".join(
-            f"{r.kind}: " + ", ".join(f"{k} {v}" for k, v in r.counts.items() if v) for r in results
-        )
+        counts = "; ".join(f"{r.kind}: " + ", ".join(f"{k} {v}" for k, v in r.counts.items() if v) for r in results)
         print(f"imported in {time.perf_counter() - started:.1f} s ({counts})", file=sys.stderr)
         grids = city.grids[:DEMO_BASE_DATA_GRIDS]
         seed_base_data(config, store, [(g.code, g.lon, g.lat) for g in grids])
@@ -228,9 +212,7 @@ DEMO_BASE_DATA_GRIDS, DEMO_PEOPLE, DEMO_DEVICES = 40, 8000, 300
 DEVICES_AFTER_S = 20.0  # the simulated devices start reporting this long after the demo's jobs
 
 
-def demo_devices(
-    config: Config, grids: list[Area] | None = None, count: int = DEMO_DEVICES
-) -> list[DeviceSpec]:
+def demo_devices(config: Config, grids: list[Area] | None = None, count: int = DEMO_DEVICES) -> list[DeviceSpec]:
     """The simulated IoT devices over the grids that have base data (`grids`, else the sample
     city's first, from its cache), registered on the demo's store (once:
     demo_devices.register_demo_devices)."""
@@ -241,9 +223,7 @@ def demo_devices(
     gen = config.city.generator
     assert gen is not None
     if grids is None:  # a restart: the city was imported before
-        grids = sample_city(gen.seed, gen.districts, config.server.data_dir / "cache").grids[
-            :DEMO_BASE_DATA_GRIDS
-        ]
+        grids = sample_city(gen.seed, gen.districts, config.server.data_dir / "cache").grids[:DEMO_BASE_DATA_GRIDS]
     store = create_store(config.store)
     try:
         places = {g.code: g.name for g in grids}
@@ -277,10 +257,7 @@ def seed_base_data(config: Config, store: Store, grids: list[tuple[str, float, f
         for membership in memberships(sample, LedgerSpec(today=date.today()), config.basedata.care):
             ledger.add(membership, "demo")
             joined += 1
-    print(
-        "base data: " + ", ".join(f"{kind} {n}" for kind, n in written.items()) + f", care ledger {joined}",
-        file=sys.stderr,
-    )
+    print("base data: " + ", ".join(f"{kind} {n}" for kind, n in written.items()) + f", care ledger {joined}", file=sys.stderr)
 
 
 def drone_key(store_url: str) -> str:
@@ -295,9 +272,7 @@ def drone_key(store_url: str) -> str:
         mine = [k for k in keys.list() if k.active and k.name == DRONE_KEY_NAME and k.stream == DRONE_ID]
         made = keys.rotate(mine[0].id) if mine else None
         if made is None:
-            made = keys.create(
-                DRONE_KEY_NAME, DRONE_ID, "演示：模拟无人机的发布密钥，每次启动演示时轮换", "demo"
-            )
+            made = keys.create(DRONE_KEY_NAME, DRONE_ID, "演示：模拟无人机的发布密钥，每次启动演示时轮换", "demo")
         return made[1]
     finally:
         store.close()
@@ -334,10 +309,7 @@ def demo_jobs(
         # the devices' clock starts once start-up has settled (cameras connecting, the model warming,
         # the first sign-ins): their first reports then spread over a period, not all at once
         jobs["devices"] = lambda: device_publisher(
-            broker[0],
-            broker[1],
-            Simulator(devices, DEMO_SEED, time.time() + DEVICES_AFTER_S),
-            client_id=client,
+            broker[0], broker[1], Simulator(devices, DEMO_SEED, time.time() + DEVICES_AFTER_S), client_id=client
         )
     return jobs
 
@@ -369,9 +341,7 @@ def page_urls(base: str, worker: str | None, grid: str | None) -> list[tuple[str
     return out
 
 
-def banner(
-    base: str, accounts: list[str], worker: str | None, grid: str | None, demo: bool, simulated: bool
-) -> str:
+def banner(base: str, accounts: list[str], worker: str | None, grid: str | None, demo: bool, simulated: bool) -> str:
     """What `demo` and `serve` print once the server is listening: where everything is, and as
     whom to sign in (the demo's documented accounts; `serve` names the pages only)."""
     rule = "-" * 78
@@ -379,17 +349,12 @@ def banner(
     urls = page_urls(base, worker, grid)
     width = max(len(url) for _, url, _ in urls)
     for label, url, who in urls:
-        lines.append(
-            f"  {label:<10} {url:<{width}}" + (f"   {who}" if demo or who.startswith("public") else "")
-        )
+        lines.append(f"  {label:<10} {url:<{width}}" + (f"   {who}" if demo or who.startswith("public") else ""))
     lines.append(f"  {'api':<10} {base}/api/health   websocket: {base.replace('http', 'ws', 1)}/ws")
     if accounts:
         lines += ["", "  sign in as (username/password):", *(f"    {line}" for line in accounts)]
     if demo and simulated:
-        lines += [
-            "",
-            "  simulated workers accept and handle every task; --no-simulated-workers leaves them to you",
-        ]
+        lines += ["", "  simulated workers accept and handle every task; --no-simulated-workers leaves them to you"]
     lines += [rule, ""]
     return "\n".join(lines)
 

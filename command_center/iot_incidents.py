@@ -10,8 +10,10 @@ name and kind, the rule's matter, the device's place and grid, and the readings 
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from command_center import i18n
 from command_center.registry.device_model import Device
@@ -19,6 +21,8 @@ from dispatch.catalog import Catalog
 from dispatch.intake import Intake
 from iot.kinds import get_kind
 from iot.rules import Closed, Opened, Series
+
+log = logging.getLogger(__name__)
 
 
 def incident_id(episode_id: str) -> str:
@@ -100,3 +104,30 @@ def iot_intake(doc: dict[str, Any]) -> Intake:
         description=describe(doc),
         device=(doc["device_id"], doc.get("device_name"), doc.get("device_kind") or doc.get("label") or ""),
     )
+
+
+class EpisodeLinks(Protocol):
+    """What goes with an episode besides its incident (iot_cameras.CameraLinks: nearby cameras,
+    snapshots, raised sensing, the all-clear on the case). A failure here is logged, never the
+    intake's."""
+
+    def fields(self, device: Device) -> dict[str, Any]:
+        """Extra fields of a new incident (it is announced with them)."""
+        ...
+
+    def opened(self, device: Device, incident: str) -> None:
+        """After the incident was stored and announced."""
+        ...
+
+    def closed(self, event: Closed) -> None:
+        """After the incident's close was stored and announced."""
+        ...
+
+
+def safely(step: Callable[..., Any], *args: Any) -> Any:
+    """An episode link's step: what fails there is logged, never the intake's failure."""
+    try:
+        return step(*args)
+    except Exception:
+        log.exception("iot: %s failed for %s", getattr(step, "__qualname__", step), args[0])
+        return None

@@ -35,11 +35,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn
 
 from command_center.bus import Bus
 from command_center.events import Event
-from command_center.iot_incidents import closed_fields, incident_id, opened_doc
+from command_center.iot_incidents import EpisodeLinks, closed_fields, incident_id, opened_doc, safely
 from command_center.registry.device_model import Device
 from command_center.store import Store
 from command_center.store.device_records import device_store
@@ -60,15 +60,6 @@ COUNTERS = (
 )  # fmt: skip
 
 
-def _safely(step: Callable[..., Any], *args: Any) -> Any:
-    """An episode link's step: what fails there is logged, never the intake's failure."""
-    try:
-        return step(*args)
-    except Exception:
-        log.exception("iot: %s failed for %s", getattr(step, "__qualname__", step), args[0])
-        return None
-
-
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -78,24 +69,6 @@ def device_event(device: Device) -> dict[str, Any]:
     return {"device_id": device.id, "name": device.name, "kind": device.kind, "state": device.state,
             "last_seen": device.last_seen.isoformat() if device.last_seen else None, "battery": device.battery,
             "grid_code": device.grid_code, "location": {"lon": device.lon, "lat": device.lat}}  # fmt: skip
-
-
-class EpisodeLinks(Protocol):
-    """What goes with an episode besides its incident (iot_cameras.CameraLinks: nearby cameras,
-    snapshots, raised sensing, the all-clear on the case). A failure here is logged, never the
-    intake's."""
-
-    def fields(self, device: Device) -> dict[str, Any]:
-        """Extra fields of a new incident (it is announced with them)."""
-        ...
-
-    def opened(self, device: Device, incident: str) -> None:
-        """After the incident was stored and announced."""
-        ...
-
-    def closed(self, event: Closed) -> None:
-        """After the incident's close was stored and announced."""
-        ...
 
 
 @dataclass(slots=True)
@@ -338,7 +311,7 @@ class IotLoop:
             return
         if stored is None:
             if self.links is not None:
-                doc |= _safely(self.links.fields, device) or {}
+                doc |= safely(self.links.fields, device) or {}
             await asyncio.to_thread(self.store.add_incident, doc)
             self.counters["iot_incidents"] += 1
         else:  # stored, no case yet: announced again (the intake is idempotent by incident id)
@@ -352,7 +325,7 @@ class IotLoop:
         await self._announce(device.id)
         log.info("iot: %s on device %s opened incident %s", event.rule_id, device.id, doc["id"])
         if self.links is not None:
-            _safely(self.links.opened, device, doc["id"])
+            safely(self.links.opened, device, doc["id"])
 
     async def _closed(self, event: Closed) -> None:
         self.counters["iot_episodes_closed"] += 1
@@ -365,7 +338,7 @@ class IotLoop:
         if updated is not None:
             await self.bus.publish(Event("incidents", "incident.updated", updated))
         if self.links is not None:
-            _safely(self.links.closed, event)
+            safely(self.links.closed, event)
 
     def _alarm_over(self, device_id: str) -> bool:
         """Alarm → online once its last episode closed; whether it changed."""

@@ -29,62 +29,42 @@ def add_commands(sub: Any) -> None:  # sub: argparse's private _SubParsersAction
     train = sub.add_parser("train", help="train the default detector on rendered scenes, export ONNX")
     train.add_argument("--images", type=int, default=1500)
     train.add_argument("--val-images", type=int, default=300)
-    train.add_argument(
-        "--seed", type=int, default=1000, help="training scenes' seed (held-out scenes use 9000)"
-    )
+    train.add_argument("--seed", type=int, default=1000, help="training scenes' seed (held-out scenes use 9000)")
     train.add_argument("--epochs", type=int, default=40)
     train.add_argument("--hours", type=float, help="a time budget instead of --epochs")
-    train.add_argument(
-        "--init", type=Path, help="start from an earlier run's weights (.pt or its .onnx export)"
-    )
+    train.add_argument("--init", type=Path, help="start from an earlier run's weights (.pt or its .onnx export)")
     train.add_argument("--imgsz", type=int, default=320)
     train.add_argument("--batch", type=int, default=16)
     train.add_argument("--device", default="cpu", help="cpu, or a CUDA device index such as 0")
-    train.add_argument(
-        "--boost",
-        action="append",
-        default=[],
-        metavar="KIND=W",
-        help="stage this event kind W times as often in the training set only (repeatable)",
-    )
+    train.add_argument("--boost", action="append", default=[], metavar="KIND=W",
+                       help="stage this event kind W times as often in the training set only (repeatable)")
     train.add_argument("--out", type=Path, default=Path("runs/grid-yolo"))
     train.add_argument("--model-out", type=Path, default=Path("models/grid-yolo.onnx"))
 
     calibrate = sub.add_parser("calibrate", help="per-class score thresholds on rendered frames of their own")
     calibrate.add_argument("--model", required=True, type=Path, help="an ONNX export of the trained detector")
     calibrate.add_argument("--images", type=int, default=400)
-    calibrate.add_argument(
-        "--seed", type=int, default=7000, help="calibration scenes (not training's, not 9000)"
-    )
+    calibrate.add_argument("--seed", type=int, default=7000, help="calibration scenes (not training's, not 9000)")
     calibrate.add_argument("--dry-run", action="store_true", help="print the table, write no thresholds file")
 
-    verify = sub.add_parser(
-        "evaluate-verify", help="video verification on rendered scenes: handled vs still there"
-    )
+    verify = sub.add_parser("evaluate-verify", help="video verification on rendered scenes: handled vs still there")
     verify.add_argument("--model", type=Path, default=Path("models/grid-yolo.onnx"))
     verify.add_argument("--pairs", type=int, default=48, help="events checked, half of them handled")
-    verify.add_argument(
-        "--hold-s", type=float, default=15.0, help="seconds of empty region that clear a case"
-    )
+    verify.add_argument("--hold-s", type=float, default=15.0, help="seconds of empty region that clear a case")
     verify.add_argument("--json", action="store_true", help="one JSON object, every pair included")
     _report_classifier_commands(sub)
 
 
 def _report_classifier_commands(sub: Any) -> None:
     """train-reports, evaluate-reports: the report classifier (command_center/suggestions.py)."""
-    train = sub.add_parser(
-        "train-reports", help="fit the report classifier from the catalogue, examples and feedback"
-    )
+    train = sub.add_parser("train-reports", help="fit the report classifier from the catalogue, examples and feedback")
     train.add_argument("--config", type=Path, help="its store's feedback (default: the default store)")
     evaluate = sub.add_parser("evaluate-reports", help="top-1/top-3 accuracy of the report classifier")
-    evaluate.add_argument(
-        "--heldout", type=Path, default=Path("tests/data/reports_heldout.csv"), help="CSV text,matter_code"
-    )
-    evaluate.add_argument(
-        "--cv", type=int, metavar="FOLDS", help="cross-validate on the training examples instead"
-    )
+    evaluate.add_argument("--heldout", type=Path, default=Path("tests/data/reports_heldout.csv"), help="CSV text,matter_code")
+    evaluate.add_argument("--cv", type=int, metavar="FOLDS", help="cross-validate on the training examples instead")
     evaluate.add_argument("--model", default="logreg", choices=["logreg", "svm"])
     evaluate.add_argument("--json", action="store_true", help="one JSON object, every miss included")
+
 
 
 def _detect(args: argparse.Namespace, load_or_exit: LoadConfig) -> int:
@@ -95,9 +75,7 @@ def _detect(args: argparse.Namespace, load_or_exit: LoadConfig) -> int:
         print(f"model not found: {args.model}", file=sys.stderr)
         return 2
     # The model's own labels: this command shows what the detector sees.
-    detector = OnnxDetector(
-        args.model, args.imgsz, {"default": args.conf}, output_format=args.format, label_map={}
-    )
+    detector = OnnxDetector(args.model, args.imgsz, {"default": args.conf}, output_format=args.format, label_map={})
     try:
         for n, image in enumerate(read_frames(args.source)):
             if args.max_frames and n >= args.max_frames:
@@ -118,25 +96,14 @@ def _train(args: argparse.Namespace, load_or_exit: LoadConfig) -> int:
     from vision.train.train import TrainSpec, model_card, train
 
     spec = TrainSpec(
-        out_dir=args.out,
-        model_out=args.model_out,
-        images=args.images,
-        val_images=args.val_images,
-        seed=args.seed,
-        epochs=args.epochs,
-        hours=args.hours,
-        init=args.init,
-        imgsz=args.imgsz,
-        batch=args.batch,
-        device=args.device,
+        out_dir=args.out, model_out=args.model_out, images=args.images, val_images=args.val_images, seed=args.seed,
+        epochs=args.epochs, hours=args.hours, init=args.init, imgsz=args.imgsz, batch=args.batch, device=args.device,
         boost=tuple(_boost(b) for b in args.boost),
     )
     report = train(spec)
     model_card(spec.out_dir)
     print(json.dumps(report["metrics"], indent=2))
-    print(
-        f"model: {spec.model_out} ({report['model_bytes'] / 1e6:.1f} MB); report: {spec.out_dir / 'report.json'}"
-    )
+    print(f"model: {spec.model_out} ({report['model_bytes'] / 1e6:.1f} MB); report: {spec.out_dir / 'report.json'}")
     return 0
 
 
@@ -169,9 +136,7 @@ def _evaluate_reports(args: argparse.Namespace, load_or_exit: LoadConfig) -> int
     if args.cv is None and not args.heldout.exists():
         print(f"held-out file not found: {args.heldout}", file=sys.stderr)
         return 2
-    found = evaluate_command(
-        load_catalog(Config().catalog), None if args.cv else args.heldout, args.model, args.cv or 5
-    )
+    found = evaluate_command(load_catalog(Config().catalog), None if args.cv else args.heldout, args.model, args.cv or 5)
     if args.json:
         print(json.dumps(found, ensure_ascii=False, indent=1))
         return 0

@@ -70,19 +70,8 @@ NEEDS_S = {
     "stall": 16.0,
     # the standing problems (one detector class each) and the two parking kinds: 8 s still
     **dict.fromkeys(
-        (
-            "overflowing_bin",
-            "construction_waste",
-            "piled_goods",
-            "banner",
-            "laundry",
-            "waterlogging",
-            "fallen_tree",
-            "pothole",
-            "open_manhole",
-            "fire_lane_parking",
-            "bike_pileup",
-        ),
+        ("overflowing_bin", "construction_waste", "piled_goods", "banner", "laundry", "waterlogging",
+         "fallen_tree", "pothole", "open_manhole", "fire_lane_parking", "bike_pileup"),
         16.0,
     ),
 }
@@ -204,9 +193,7 @@ def around_events() -> Results:
             # Other events overlapping the run may absorb incidents but are not expected.
             # A model without the event's class (an older model) is not asked to find it.
             scores = {
-                name: score(
-                    incidents, events, [i] if EVENT_LABELS[event["kind"]] in detectors[name].labels else []
-                )
+                name: score(incidents, events, [i] if EVENT_LABELS[event["kind"]] in detectors[name].labels else [])
                 for name, incidents in zip(detectors, found, strict=True)
             }
             out.append((kind, event, scores))
@@ -223,9 +210,7 @@ def summary(results: Results, detector: str) -> tuple[Scores, dict[str, Any], li
         f"\nrules on rendered sequences, detecting with the {detector} (first event of each kind, street and plaza):"
     )
     print(format_table({**table["rules"], "total": table["total"]}))
-    missed = [
-        (kind, e["kind"], e["start_s"]) for kind, e, s in results if detector in s and s[detector].total.fn
-    ]
+    missed = [(kind, e["kind"], e["start_s"]) for kind, e, s in results if detector in s and s[detector].total.fn]
     return total, table, missed
 
 
@@ -298,17 +283,11 @@ def test_smoke_and_intrusion_are_raised_by_their_own_rules() -> None:
     far = scene.zones["sidewalk-far"]
     zones = [
         ZoneConfig(name="view", polygon=[(0.0, 0.0), (w, 0.0), (w, h), (0.0, h)], rules=["smoke"]),
-        ZoneConfig(
-            name="restricted",
-            polygon=[(float(x), float(y)) for x, y in far],
-            rules=["zone_intrusion"],
-            labels=["person"],
-        ),
+        ZoneConfig(name="restricted", polygon=[(float(x), float(y)) for x, y in far], rules=["zone_intrusion"], labels=["person"]),
     ]
     detectors = _detectors()
     pipelines = [
-        CameraPipeline("cam", d, build_rules(zones, RULES), (0.0, 0.0), [], RULES.max_track_gap_s)
-        for d in detectors.values()
+        CameraPipeline("cam", d, build_rules(zones, RULES), (0.0, 0.0), [], RULES.max_track_gap_s) for d in detectors.values()
     ]
     truth = detectors["truth"]
     assert isinstance(truth, TruthDetector)
@@ -325,8 +304,4 @@ def test_smoke_and_intrusion_are_raised_by_their_own_rules() -> None:
         smoke = [i for i in incidents if i.rule == "smoke"]
         intrusion = [i for i in incidents if i.rule == "zone_intrusion"]
         assert smoke and smoke[0].label == "smoke" and fire["start_s"] <= smoke[0].ts <= fire["end_s"], name
-        assert intrusion and intrusion[0].ts <= entered + 3.0, (
-            name,
-            entered,
-            [round(i.ts, 1) for i in intrusion],
-        )
+        assert intrusion and intrusion[0].ts <= entered + 3.0, (name, entered, [round(i.ts, 1) for i in intrusion])

@@ -65,8 +65,6 @@ VIEW_ZONE = "view"
 # The demo's detector thresholds and rule settings: what is scored is what runs there.
 THRESHOLDS: dict[str, float] = {"default": 0.4, "fire": 0.3, "smoke": 0.3}
 RULES = RulesConfig(dwell_s=8.0, cooldown_s=45.0)
-
-
 def scene_zones(scene: SceneRenderer) -> list[ZoneConfig]:
     zones = [
         ZoneConfig(name=name, polygon=[(float(x), float(y)) for x, y in polygon], rules=SCENE_RULES[name])
@@ -205,13 +203,7 @@ def evaluate(
     report["inferences"] = counted.inferences
     report["missed"] = [{"kind": e["kind"], "start_s": e["start_s"], "zone": e["zone"]} for e in total.missed]
     report["false_alarms"] = [
-        {
-            "rule": i.rule,
-            "zone": i.zone,
-            "label": i.label,
-            "ts": round(i.ts, 1),
-            "box": [round(v) for v in i.box],
-        }
+        {"rule": i.rule, "zone": i.zone, "label": i.label, "ts": round(i.ts, 1), "box": [round(v) for v in i.box]}
         for i in total.false_alarms
     ]
     return report

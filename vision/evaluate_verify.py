@@ -112,9 +112,7 @@ class Tally:
     """Outcomes per truth, and the figures of "cleared"."""
 
     confusion: dict[str, dict[str, int]] = field(
-        default_factory=lambda: {
-            t: dict.fromkeys(("cleared", "present", "unsure", "none"), 0) for t in ("handled", "not_handled")
-        }
+        default_factory=lambda: {t: dict.fromkeys(("cleared", "present", "unsure", "none"), 0) for t in ("handled", "not_handled")}
     )
     false_auto_verifications: int = 0
 
@@ -182,9 +180,7 @@ def staged_scene(pair: Pair) -> tuple[SceneRenderer, int]:
     raise ValueError(f"no {pair.scene} scene stages {pair.kind} first")
 
 
-def truth_boxes(
-    scene: SceneRenderer, position: int, labels: frozenset[str], t: float, visible: list[tuple[str, Box]]
-) -> list[Box]:
+def truth_boxes(scene: SceneRenderer, position: int, labels: frozenset[str], t: float, visible: list[tuple[str, Box]]) -> list[Box]:
     """Boxes of the event's own objects (its actors, drawn on a scratch canvas) that the
     renderer counts as visible in the frame at t: passers-by are not the event."""
     event = scene.planner.events[position]
@@ -196,34 +192,19 @@ def truth_boxes(
             continue
         for cls, box in actor.draw(canvas, scene.backdrop.cam, t):
             b = clip_box(box, scene.width, scene.height)
-            if cls in labels and any(
-                c == cls and max(abs(p - q) for p, q in zip(v, b, strict=True)) < 0.11 for c, v in seen
-            ):
+            if cls in labels and any(c == cls and max(abs(p - q) for p, q in zip(v, b, strict=True)) < 0.11 for c, v in seen):
                 out.append(b)
     return out
 
 
 def _union(boxes: Sequence[Box]) -> Box:
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 class _PairRun:
     """One pair, frame by frame: watch, start the check, judge its verdict against the truth."""
 
-    def __init__(
-        self,
-        pair: Pair,
-        pipeline: CameraPipeline,
-        scene: SceneRenderer,
-        position: int,
-        hold_s: float,
-        timeout_s: float,
-    ) -> None:
+    def __init__(self, pair: Pair, pipeline: CameraPipeline, scene: SceneRenderer, position: int, hold_s: float, timeout_s: float) -> None:
         self.pair, self.pipeline, self.scene, self.position = pair, pipeline, scene, position
         self.hold_s, self.timeout_s = hold_s, timeout_s
         self.event = scene.events_until(FIRST_S + 1.0)[position]
@@ -239,11 +220,7 @@ class _PairRun:
 
     def start_check(self, t: float, visible: list[tuple[str, Box]], image: np.ndarray) -> bool:
         """Start the check at t; False when there is no case to check (see `_seen`)."""
-        options: dict[str, Any] = {
-            "min_count": self.min_count,
-            "hold_s": self.hold_s,
-            "timeout_s": self.timeout_s,
-        }
+        options: dict[str, Any] = {"min_count": self.min_count, "hold_s": self.hold_s, "timeout_s": self.timeout_s}
         check_id = f"V{self.pair.seed}-{self.pair.kind}"
         if self.incident is not None:
             self.request = request_for(self.incident, check_id, **options)
@@ -253,9 +230,7 @@ class _PairRun:
             u, v = self.event["where"]
             box = _union(boxes) if boxes else (u - 40.0, v - 60.0, u + 40.0, v + 5.0)
             rule = KIND_RULES.get(self.pair.kind, self.pair.kind)
-            self.request = CheckRequest(
-                check_id, self.pipeline.camera_id, padded(box), self.labels, rule=rule, **options
-            )
+            self.request = CheckRequest(check_id, self.pipeline.camera_id, padded(box), self.labels, rule=rule, **options)
             self.region_from = "truth"
             if not self._seen(self.request, image):
                 return False
