@@ -5,6 +5,8 @@ stable across replays of the same readings, so a QoS 1 redelivery or a restart t
 the stored readings finds the incident already there instead of making a second. The
 incident carries what the wall and the worker need without a second look-up: the device's
 name and kind, the rule's matter, the device's place and grid, and the readings series.
+What goes with it besides (nearby cameras and their snapshots, the all-clear on the case) is
+an `EpisodeLinks` the loop is given (iot_cameras.CameraLinks), each step guarded by `safely`.
 """
 
 from __future__ import annotations
