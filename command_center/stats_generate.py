@@ -3,7 +3,7 @@
 then `case_daily` summed once.
 
 Realistic enough to read like a city's year: more cases on working days than at weekends
-and far fewer over the Spring Festival and Golden Week; by the hour (a morning and an
+(Mondays most), a summer swell, far fewer over the Spring Festival and Golden Week; by the hour (a morning and an
 afternoon peak, little at night); a skewed matter mix (a few matters make most cases);
 sources by matter (video for what the cameras see, IoT and emergencies for their own);
 a few grids far busier than the rest, and recurring spots (half of a grid's cases at its
@@ -18,6 +18,7 @@ PostgreSQL COPY.
 
 from __future__ import annotations
 
+import math
 import random
 import sys
 from collections.abc import Callable, Iterator
@@ -45,6 +46,8 @@ S = CaseState
 # Day, Dragon Boat, Mid-Autumn and National Day).
 HOLIDAYS = {(1, 1), *((2, d) for d in range(15, 24)), (4, 5), *((5, d) for d in range(1, 6)), (6, 19),
             (9, 25), *((10, d) for d in range(1, 9))}  # fmt: skip
+# Mondays busiest (the weekend's finds reported), Fridays lighter, weekends far fewer.
+WEEKDAY_WEIGHTS = (1.1, 1.03, 1.0, 0.97, 0.92, 0.74, 0.68)
 HOUR_WEIGHTS = (1, 1, 1, 1, 1, 2, 4, 8, 12, 13, 12, 10, 8, 9, 11, 12, 11, 9, 7, 5, 4, 3, 2, 1)
 SOURCES = ("citizen", "worker", "video", "iot", "emergency")
 ACTORS = ("W1", "W2", "hall")
@@ -60,10 +63,12 @@ class Place:
 def _day_weights(year: int) -> list[tuple[date, float]]:
     days, day = [], date(year, 1, 1)
     while day.year == year:
-        weight = 1.0 if day.weekday() < 5 else 0.75
+        weight = WEEKDAY_WEIGHTS[day.weekday()]
         if (day.month, day.day) in HOLIDAYS:
             weight = 0.45
         weight *= 1.0 + 0.25 * (day.month in (6, 7, 8))  # summer: more garbage, stalls, noise
+        # and a smooth yearly swell peaking in late July (the forecast's seasonality to find)
+        weight *= 1.0 + 0.12 * math.cos(2 * math.pi * (day.timetuple().tm_yday - 205) / 365)
         days.append((day, weight))
         day += timedelta(days=1)
     return days

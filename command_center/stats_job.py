@@ -1,5 +1,6 @@
-"""The statistics' daily table kept current: every few seconds the days that case writes
-marked dirty are summed again from the facts (store/stats_daily.py).
+"""The statistics' daily table and its roll-ups kept current: every few seconds the days that
+case writes marked dirty are summed again from the facts, and once a minute the monthly
+roll-ups (rows, streets, hotspot cells) of the months those days are in (store/stats_daily.py).
 
 Reads are exact without it (a dirty day is read from the facts), so the job only keeps
 that fallback small: a day a write touched costs a GROUP BY of one day's facts, once.
@@ -10,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from command_center.jobs import Jobs
 from command_center.store.stats_records import StatsRecords
 
 log = logging.getLogger(__name__)
 EVERY_S = 5.0
+ROLLUPS_EVERY_S = 60.0  # the monthly roll-ups (a month's facts: ~1 s on SQLite) at most this often
 
 
 class StatsJob:
@@ -23,10 +26,15 @@ class StatsJob:
         self.records = records
         self.counters = counters if counters is not None else {}
         self.counters.setdefault("stats_days_summed", 0)
+        self.rolled = -ROLLUPS_EVERY_S  # the first round sums them
 
     async def once(self) -> int:
-        """Sum the dirty days again; how many there were."""
-        done = await asyncio.to_thread(self.records.refresh)
+        """Sum the dirty days again (and, once a minute, the monthly roll-ups); how many days there were."""
+        now = time.monotonic()
+        rollups = now - self.rolled >= ROLLUPS_EVERY_S
+        done = await asyncio.to_thread(self.records.refresh, 31, rollups)
+        if rollups:
+            self.rolled = now
         self.counters["stats_days_summed"] += done
         return done
 

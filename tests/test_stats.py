@@ -271,7 +271,8 @@ def _edit(world: World, case: Case, *steps: tuple[str, datetime]) -> Case:
 def test_daily_follows_edits(world: World) -> None:
     _daily_equals_facts(world)
     store = world.rt.store
-    day = "2026-12-03"
+    day = world.hand("SELECT created_day FROM case_facts WHERE state = 'in_progress' GROUP BY 1 "  # the last day: 2 in progress
+                     "HAVING count(*) >= 2 ORDER BY 1 DESC LIMIT 1")[0][0]  # fmt: skip
     open_ids = [
         r[0]
         for r in world.hand(

@@ -17,6 +17,7 @@ import { AreaBars, AreaMap, SeriesChart, loadECharts } from './charts.js';
 import { LEVELS, levelOf, pathCodes, prefixOf } from './areas.js';
 import { Controls, showCrumbs } from './controls.js';
 import { downloadExport } from './export.js';
+import { ForecastChart, showForecast } from './forecast.js';
 import { AREA_KEYS, areaMetric } from './metrics.js';
 import { bucketFor, bucketLabels, bucketRange } from './period.js';
 import { apiQuery, deskUrl, rangeOf, readState, stateSearch } from './state.js';
@@ -93,6 +94,7 @@ async function load() {
     view.hotspots.show((hotspots.rows || []).map((r, i) => ({ ...r, rank: i + 1 })));
     await showAreas(areas, seq);
     if (seq !== view.seq) return;
+    loadForecast(summary.area.code, state.matter_class, seq);
     setStatus('ready', t('stats.as_of', { time: fmtClock(new Date().toISOString()) }));
     $('stats').dataset.loaded = String(seq);
   } catch (err) {
@@ -101,6 +103,19 @@ async function load() {
     setStatus('error', errorText(err), err.message || '');
   } finally {
     document.body.dataset.ready = 'true';
+  }
+}
+
+/** The forecast and today's alerts: their own requests, so a failure leaves the figures above. */
+async function loadForecast(code, klass, seq) {
+  const boxes = { panel: $('forecast-panel'), error: $('forecast-error'), classes: $('forecast-classes'),
+    alerts: $('alerts-list'), asOf: $('alerts-as-of') };
+  try {
+    const shown = await showForecast(boxes, view.forecast, code, klass);
+    if (seq === view.seq) view.forecastShown = shown;
+  } catch (err) {
+    console.warn('forecast failed', err);
+    if (seq === view.seq) boxes.error.textContent = errorText(err);
   }
 }
 
@@ -264,6 +279,7 @@ async function main() {
     view.series = new SeriesChart($('series-chart'), echarts, openBucket);
     view.bars = new AreaBars($('area-bars'), echarts, drill);
     view.map = new AreaMap($('area-map'), echarts, drill);
+    view.forecast = new ForecastChart($('forecast-chart'), echarts);
   } catch (err) {
     console.warn('ECharts unavailable', err);
     setStatus('error', t('stats.err.charts'));
