@@ -1,0 +1,262 @@
+"""Benchmark: the residents' chat with their grid workers, delivery against the hub's raw fan-out.
+
+The real app (Runtime + build_app under uvicorn on loopback, SQLite or PostgreSQL) with
+`--residents` residents (2,000) and `--workers` workers (200, one grid each, on duty all day),
+every one on a websocket of their own: a resident on /api/residents/me/chats/ws hearing
+`chat:<id>`, a worker on /ws hearing `tasks:<id>`. Each resident has a conversation with their
+grid's worker.
+
+Ours: `--rate` messages a second (200) in total for `--seconds` (30), every other one from a
+resident (POST /api/residents/me/chats/{id}/messages) and the rest from the worker answering
+(POST /api/chats/{id}/messages), sent from a process of their own: the token checked, the
+conversation looked up and scoped, the flood limits counted, the message stored, then
+published. Latency: due time of the send → the frame read at the other party's socket.
+
+Raw, same run, same sockets, same rate and message shape: the message handed to the hub
+(`Hub.publish` on the server's loop) for the other party's channel, without HTTP, the store
+or any check. ratio = raw p99 ÷ ours p99 (1.0: the chat costs nothing over the hub).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.chat_load import ChatLoad, send_over_http
+from bench.hub import LoopThread, _free_port, paced
+from bench.report import report
+
+
+def _status(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _runtime(args: argparse.Namespace, data: Path) -> Any:
+    from command_center.config import parse_config
+    from command_center.runtime import Runtime
+    from dispatch.city import generate_city
+
+    config = parse_config({
+        "server": {"data_dir": str(data)},
+        "store": args.store or f"sqlite:///{data / 'cc.db'}",
+        "residents": {"chat": {"office_hours": {"hours": "00:00-24:00"}}},
+    })  # fmt: skip
+    return Runtime(config, city=generate_city(seed=7, districts=args.districts))
+
+
+def _people(rt: Any, args: argparse.Namespace) -> list[dict[str, str]]:
+    """The residents, their workers and conversations, straight into the store; their tokens."""
+    from command_center.auth import Principal
+    from command_center.auth.tokens import load_or_create_secret
+    from command_center.store.chat_records import chat_store
+    from command_center.store.resident_records import resident_store
+    from residents.tokens import ResidentSigner
+
+    city = rt.city.city
+    grids = [
+        (g.code, ws[0].id)
+        for g in city.grids
+        if len(ws := city.workers_by_grid.get(g.code, [])) == 1 and ws[0].shift == "all"
+    ]
+    grids = [(g, w) for g, w in grids if len(rt.city.grids_of(w)) == 1][: args.workers]
+    if len(grids) < args.workers:
+        raise SystemExit(
+            f"the city has only {len(grids)} grids with one all-day worker; use more --districts"
+        )
+    secret = (
+        rt.config.auth.secret.encode()
+        if rt.config.auth.secret
+        else load_or_create_secret(rt.config.server.data_dir)
+    )
+    signer = ResidentSigner(secret, 86400)
+    residents, chats, now = resident_store(rt.store), chat_store(rt.store), datetime.now(UTC)
+    rt.store.add_users([{"username": w, "password_hash": "-", "role": "worker", "jurisdiction": "", "worker_id": w,
+                         "created_at": now.isoformat()} for _, w in grids])  # fmt: skip
+    worker_tokens = {w: rt.auth.signer.issue(Principal(w, "worker", "", w))[0] for _, w in grids}
+    people = []
+    for k in range(args.residents):
+        grid, worker = grids[k % len(grids)]
+        resident = residents.sign_in(f"bench-{k:059d}", "v1:-", "138****0000", now)
+        conversation, _ = chats.open_conversation(resident.id, grid, worker, now)
+        people.append({"resident": resident.id, "resident_token": signer.issue(resident.id, resident.token_version)[0],
+                       "worker": worker, "worker_token": worker_tokens[worker], "conversation": conversation["id"]})  # fmt: skip
+    return people
+
+
+def _specs(port: int, people: list[dict[str, str]]) -> list[tuple[str, str, str, str]]:
+    specs = [(f"ws://127.0.0.1:{port}/api/residents/me/chats/ws?batch=1",
+              json.dumps({"op": "subscribe", "channels": [f"chat:{p['resident']}"]}),
+              f"Authorization: Bearer {p['resident_token']}\r\n", "w") for p in people]  # fmt: skip
+    seen: dict[str, str] = {}
+    for p in people:
+        seen.setdefault(p["worker"], p["worker_token"])
+    specs += [(f"ws://127.0.0.1:{port}/ws?batch=1", json.dumps({"op": "subscribe", "channels": [f"tasks:{w}"]}),
+               f"Authorization: Bearer {token}\r\n", "r") for w, token in seen.items()]  # fmt: skip
+    return specs
+
+
+def _figures(tallies: list[dict[str, Any]], expected: int) -> dict[str, Any]:
+    """The rounds' deliveries together: counts, and latency percentiles over all of them."""
+    lat = np.concatenate([np.frombuffer(t["latencies"], dtype=np.float64) for t in tallies]) * 1000
+    delivered = sum(int(t["delivered"]) for t in tallies)
+    return {
+        "delivered": delivered, "expected": expected, "lost": expected - delivered,
+        "dropped_clients": max(t["dropped"] for t in tallies),
+        "p50_ms": round(float(np.percentile(lat, 50)), 2) if lat.size else None,
+        "p99_ms": round(float(np.percentile(lat, 99)), 2) if lat.size else None,
+        "max_ms": round(float(lat.max()), 2) if lat.size else None,
+    }  # fmt: skip
+
+
+def _raw(
+    rt: Any,
+    server: LoopThread,
+    load: ChatLoad,
+    people: list[dict[str, str]],
+    args: argparse.Namespace,
+    base: int,
+) -> dict[str, Any]:
+    """The hub alone: each message published to the other party's channel, nothing else."""
+    warm, measured = int(args.warmup * args.rate), int(args.seconds * args.rate)
+
+    def publish(i: int, t: float) -> None:
+        p = people[(i // 2) % len(people)]
+        sender, channel = ("r", f"tasks:{p['worker']}") if i % 2 == 0 else ("w", f"chat:{p['resident']}")
+        data = {"seq": i, "conversation_id": p["conversation"], "from": "resident" if sender == "r" else "worker",
+                "sender": "居民", "kind": "text", "text": f"#{sender}{base + i}@{t:.6f}#", "location": None,
+                "photo_url": None, "created_at": datetime.now(UTC).isoformat(), "read_at": None}  # fmt: skip
+        rt.hub.publish(channel, "chat.message", data)
+
+    load.measure(base + warm, base + warm + measured)
+    _status(f"raw: publishing {warm} + {measured} messages at {args.rate}/s")
+    server.run(paced(warm + measured, args.rate, publish, warm), timeout=args.warmup + args.seconds + 60)
+    return load.finish(time.time() + args.drain)
+
+
+def _ours(
+    port: int, load: ChatLoad, people: list[dict[str, str]], args: argparse.Namespace, base: int
+) -> dict[str, Any]:
+    """The chat: every other message from a resident, the rest from the worker answering; over
+    the websockets (`chat.send`) or, with --via http, POSTed from a process of its own."""
+    warm, measured = int(args.warmup * args.rate), int(args.seconds * args.rate)
+    total, n = warm + measured, len(people)
+    workers = {
+        w: n + k for k, w in enumerate(dict.fromkeys(p["worker"] for p in people))
+    }  # their specs' places
+    start_at = time.time() + 2.0  # the senders are ready by then
+    plans: list[list[tuple[int, float, str]]] = [[] for _ in range(args.processes)]
+    posts = []
+    for i in range(total):
+        p, due = people[(i // 2) % n], start_at + i / args.rate
+        mark, spec = ("r", (i // 2) % n) if i % 2 == 0 else ("w", workers[p["worker"]])
+        text = f"#{mark}{base + i}@{due:.6f}#"
+        frame = json.dumps({"op": "chat.send", "ref": i, "conversation": p["conversation"], "text": text})
+        plans[spec % args.processes].append((spec // args.processes, due, frame))
+        if mark == "r":
+            posts.append(
+                (
+                    f"/api/residents/me/chats/{p['conversation']}/messages",
+                    f"Bearer {p['resident_token']}",
+                    text,
+                )
+            )
+        else:
+            posts.append((f"/api/chats/{p['conversation']}/messages", f"Bearer {p['worker_token']}", text))
+    load.measure(base + warm, base + total)
+    _status(f"ours: sending {warm} + {measured} messages at {args.rate}/s over {args.via}")
+    limit = args.warmup + args.seconds + 120
+    if args.via == "http":
+        send_over_http(f"http://127.0.0.1:{port}", posts, args.rate, start_at, limit)
+    else:
+        load.send(plans, limit)
+    return load.finish(time.time() + args.drain)
+
+
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="command-center bench chat", description=__doc__)
+    parser.add_argument(
+        "--residents", type=int, default=2000, help="residents connected, one conversation each"
+    )
+    parser.add_argument("--workers", type=int, default=200, help="grid workers connected, one grid each")
+    parser.add_argument("--rate", type=float, default=200, help="messages per second, both ways together")
+    parser.add_argument(
+        "--seconds", type=float, default=30, help="measured time of each (ours and raw), in all rounds"
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="raw and ours take turns this many times")
+    parser.add_argument("--warmup", type=float, default=2, help="sent before measuring")
+    parser.add_argument("--drain", type=float, default=3, help="wait for the last deliveries")
+    parser.add_argument(
+        "--store", default="", help="store URL (default: SQLite in a temporary folder); postgresql://…"
+    )
+    parser.add_argument("--districts", type=int, default=1, help="the generated city's districts")
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--via", choices=("socket", "http"), default="socket",
+                        help="ours: send on the websockets (chat.send) or POST each message")  # fmt: skip
+    parser.add_argument("--port", type=int, default=0, help="0: a free port")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    args = parser.parse_args(argv)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    need = (args.residents + args.workers) * 2 + 512
+    if soft < need:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(need, hard), hard))
+    import uvicorn
+
+    from command_center.app import build_app
+    from command_center.cli import settle_heap
+
+    data = Path(tempfile.mkdtemp(prefix="bench-chat-"))
+    rt = _runtime(args, data)
+    people = _people(rt, args)
+    port = args.port or _free_port()
+    server = LoopThread()
+    app = build_app(rt)
+    settle_heap()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    import asyncio
+
+    serving = asyncio.run_coroutine_threadsafe(uv.serve(), server.loop)
+    while not uv.started:
+        if serving.done():
+            serving.result()
+        time.sleep(0.05)
+    load = ChatLoad(args.processes)
+    try:
+        _status(f"connecting {args.residents} residents and {args.workers} workers")
+        connected = load.connect(_specs(port, people))
+        time.sleep(1.0)  # the subscriptions land
+        # Rounds, raw and ours in turn: a machine whose load changes (other jobs) weighs on both alike.
+        each = argparse.Namespace(**{**vars(args), "seconds": args.seconds / args.rounds})
+        raws, ourses = [], []
+        for r in range(args.rounds):
+            raws.append(_raw(rt, server, load, people, each, base=(2 * r + 1) * 10_000_000))
+            ourses.append(_ours(port, load, people, each, base=(2 * r + 2) * 10_000_000))
+        measured = args.rounds * int(each.seconds * args.rate)
+        raw, ours = _figures(raws, measured), _figures(ourses, measured) | {"via": args.via}
+        view = rt.hub.view()
+        hub = {k: view[k] for k in ("sent", "frames", "disconnected_slow", "lagging", "max_queue_depth")}
+    finally:
+        load.close()
+        uv.should_exit = True
+        serving.result(60)
+        server.stop()
+    figures: dict[str, Any] = {
+        "residents": args.residents, "workers": args.workers, "connected": connected, "rate": args.rate,
+        "seconds": args.seconds, "rounds": args.rounds, "store": rt.config.store.split(":", 1)[0],
+        **{f"ours_{k}": v for k, v in ours.items()}, **{f"raw_{k}": v for k, v in raw.items()},
+        "hub": hub,
+        "ratio": round((raw["p99_ms"] or 0) / max(ours["p99_ms"] or 1e9, 1e-9), 2),
+    }  # fmt: skip
+    return report(figures, args.json)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,254 @@
+"""Load for `bench chat`: residents' and workers' websockets in worker processes, and a
+process that sends the chat's messages over HTTP.
+
+Each client has its own address, token and channel (a resident's `chat:<id>` on
+/api/residents/me/chats/ws, a worker's `tasks:<id>` on /ws). A measured message's text
+carries `#<d><i>@<t>#`: d is who sent it (r: a resident, w: a worker), i its index, t the
+wall time it was due. A client counts only what the other party sent (its own echo is not a
+delivery), so each measured message is delivered once, at the party it was for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing as mp
+import os
+import re
+import time
+from array import array
+from multiprocessing.connection import Connection
+from typing import Any
+from urllib.parse import urlsplit
+
+from bench.ws_load import Client, Tally, _frame, new_loop
+
+MARK = re.compile(rb"#([rw])(\d+)@([0-9.]+)#")
+
+
+class ChatClient(Client):
+    """A bench hub client that reads chat markers, counting those of the other party only."""
+
+    def __init__(self, *args: Any, counts: bytes) -> None:
+        super().__init__(*args)
+        self.counts = counts  # b"w" for a resident (what workers sent), b"r" for a worker
+
+    def _frames(self) -> None:
+        buf, pos, size = self.buf, 0, len(self.buf)
+        now, tally = time.time(), self.tally
+        while size - pos >= 2:
+            opcode, n, head = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, 2
+            if n == 126:
+                if size - pos < 4:
+                    break
+                n, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
+            elif n == 127:
+                if size - pos < 10:
+                    break
+                n, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
+            if size - pos < head + n:
+                break
+            start = pos + head
+            if opcode == 1:
+                for who, i, t in MARK.findall(bytes(buf[start : start + n])):
+                    index = int(i)
+                    if who == self.counts and tally.first <= index < tally.last:
+                        tally.delivered += 1
+                        tally.latencies.append(now - float(t))
+                        tally.last_rx = now
+            elif opcode == 8 and self.transport is not None:
+                self.transport.close()
+            elif opcode == 9 and self.transport is not None:  # the server's ping: a masked pong, same payload
+                payload, mask = bytes(buf[start : start + n]), os.urandom(4)
+                self.transport.write(
+                    bytes([0x8A, 0x80 | n]) + mask + bytes(b ^ mask[j % 4] for j, b in enumerate(payload))
+                )
+            pos = start + n
+        del buf[:pos]
+
+
+async def _connect(
+    loop: asyncio.AbstractEventLoop, specs: list[tuple[str, str, str, str]], tally: Tally
+) -> list[ChatClient | None]:
+    """specs: (url, subscribe message, Authorization header line, what it counts)."""
+    clients, opened = [], []
+    for k, (url, subscribe, headers, counts) in enumerate(specs):
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        fut: asyncio.Future[None] = loop.create_future()
+        client = ChatClient(parts.netloc, path, subscribe, tally, fut, headers, counts=counts.encode())
+        try:
+            await loop.create_connection(lambda c=client: c, parts.hostname or "127.0.0.1", parts.port or 80)  # type: ignore[misc]
+        except OSError:
+            fut.cancel()
+        clients.append(client)
+        opened.append(fut)
+        if k % 50 == 49:
+            await asyncio.sleep(0.01)  # let handshakes progress while we dial
+    results = await asyncio.gather(*opened, return_exceptions=True)
+    return [c if r is None else None for c, r in zip(clients, results, strict=True)]
+
+
+async def _serve(conn: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    clients: list[ChatClient | None] = []
+    tally = Tally()
+    while True:
+        cmd, *args = await loop.run_in_executor(None, conn.recv)
+        if cmd == "connect":
+            clients = await _connect(loop, args[0], tally)
+            conn.send(("ready", sum(c is not None for c in clients)))
+        elif cmd == "send":  # [(client, due wall time, text)], each written when it is due
+            for k, due, text in args[0]:
+                if (delay := due - time.time()) > 0:
+                    await asyncio.sleep(delay)
+                client = clients[k]
+                if client is not None and client.transport is not None and not client.closed:
+                    client.transport.write(_frame(text))
+            conn.send(("sent",))
+        elif cmd == "measure":
+            tally.first, tally.last = args
+            tally.delivered, tally.latencies, tally.last_rx = 0, array("d"), 0.0
+            conn.send(("ok",))
+        elif cmd == "finish":
+            (expected_by,) = args
+            await asyncio.sleep(max(0.0, expected_by - time.time()))
+            dropped = sum(1 for c in clients if c is None or c.closed)
+            conn.send(("tally", tally.delivered, tally.latencies.tobytes(), tally.last_rx, dropped))
+        elif cmd == "quit":
+            for c in clients:
+                if c is not None and c.transport is not None:
+                    c.transport.close()
+            return
+
+
+def _worker(conn: Connection) -> None:
+    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=new_loop) as runner:
+        runner.run(_serve(conn))
+
+
+class ChatLoad:
+    """Processes holding the clients, driven over pipes."""
+
+    def __init__(self, processes: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.pipes: list[Connection] = []
+        self.procs: list[Any] = []
+        for _ in range(processes):
+            ours, theirs = ctx.Pipe()
+            proc = ctx.Process(target=_worker, args=(theirs,), daemon=True)
+            proc.start()
+            self.pipes.append(ours)
+            self.procs.append(proc)
+
+    def _all(self, message: tuple[Any, ...], timeout: float) -> list[tuple[Any, ...]]:
+        for pipe in self.pipes:
+            pipe.send(message)
+        out = []
+        for pipe in self.pipes:
+            if not pipe.poll(timeout):
+                raise TimeoutError(f"a load process did not answer {message[0]!r} within {timeout} s")
+            out.append(pipe.recv())
+        return out
+
+    def connect(self, specs: list[tuple[str, str, str, str]], timeout: float = 300) -> int:
+        shares = [specs[k :: len(self.pipes)] for k in range(len(self.pipes))]
+        for pipe, share in zip(self.pipes, shares, strict=True):
+            pipe.send(("connect", share))
+        ready = 0
+        for pipe in self.pipes:
+            if not pipe.poll(timeout):
+                raise TimeoutError(f"clients not connected within {timeout} s")
+            ready += pipe.recv()[1]
+        return ready
+
+    def send(self, plans: list[list[tuple[int, float, str]]], timeout: float) -> None:
+        """Each process writes its plan's frames on its own clients, each when it is due."""
+        for pipe, plan in zip(self.pipes, plans, strict=True):
+            pipe.send(("send", plan))
+        for pipe in self.pipes:
+            if not pipe.poll(timeout):
+                raise TimeoutError("a load process did not finish sending")
+            pipe.recv()
+
+    def measure(self, first: int, last: int) -> None:
+        self._all(("measure", first, last), 10)
+
+    def finish(self, expected_by: float) -> dict[str, Any]:
+        replies = self._all(("finish", expected_by), max(10.0, expected_by - time.time() + 10))
+        latencies = array("d")
+        for reply in replies:
+            latencies.frombytes(reply[2])
+        return {"delivered": sum(r[1] for r in replies), "latencies": latencies,
+                "last_rx": max(r[3] for r in replies), "dropped": sum(r[4] for r in replies)}  # fmt: skip
+
+    def close(self) -> None:
+        for pipe in self.pipes:
+            with contextlib.suppress(OSError):
+                pipe.send(("quit",))
+        for proc in self.procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.kill()
+
+
+# ---------------------------------------------------------------- the HTTP sender
+
+
+async def _send_all(
+    base: str, plan: list[tuple[str, str, str]], rate: float, start_at: float
+) -> tuple[int, int]:
+    """POST plan[i] = (path, Authorization, text) at `rate` per second from wall time `start_at`
+    (each text already names its due time); (answered 201, refused or failed)."""
+    import httpx
+
+    ok = failed = 0
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
+
+        async def one(path: str, auth: str, text: str) -> None:
+            nonlocal ok, failed
+            try:
+                answer = await http.post(path, json={"text": text}, headers={"Authorization": auth})
+                ok, failed = (ok + 1, failed) if answer.status_code == 201 else (ok, failed + 1)
+                if answer.status_code != 201 and failed <= 3:
+                    print("refused:", answer.status_code, answer.text[:200], flush=True)
+            except httpx.HTTPError as exc:
+                failed += 1
+                if failed <= 3:
+                    print("failed:", repr(exc), flush=True)
+
+        tasks = []
+        for i, (path, auth, text) in enumerate(plan):
+            delay = start_at + i / rate - time.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(path, auth, text)))
+        await asyncio.gather(*tasks)
+    return ok, failed
+
+
+def _sender(
+    conn: Connection, base: str, plan: list[tuple[str, str, str]], rate: float, start_at: float
+) -> None:
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        conn.send(runner.run(_send_all(base, plan, rate, start_at)))
+
+
+def send_over_http(
+    base: str, plan: list[tuple[str, str, str]], rate: float, start_at: float, timeout: float
+) -> tuple[int, int]:
+    """The plan sent from a process of its own (not this one's GIL, which the server holds)."""
+    ctx = mp.get_context("spawn")
+    ours, theirs = ctx.Pipe()
+    proc = ctx.Process(target=_sender, args=(theirs, base, plan, rate, start_at), daemon=True)
+    proc.start()
+    try:
+        if not ours.poll(timeout):
+            raise TimeoutError("the HTTP sender did not finish")
+        result: tuple[int, int] = ours.recv()
+        return result
+    finally:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()

@@ -1,0 +1,356 @@
+"""The chat with the grid worker (网格员客服窗口): who answers, what each side sees, and the
+live delivery over the hub. The routes are api/chat.py; the rules residents/chat_rules.py;
+the tables store/chat_records.py.
+
+Delivery: a message is stored first (it has its seq), then published on this node's hub:
+to the resident's own channel `chat:<resident id>` (their socket may subscribe to nothing
+else), to the answering worker's `tasks:<worker id>` (the terminal's channel), and to `chats`
+under the grid's code (the hall and service desk, scoped by jurisdiction). A client that was
+away asks for what came after the last seq it saw (offline delivery), so nothing depends on
+the hub's history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.requests import HTTPConnection
+
+from command_center.api import deps
+from command_center.api.errors import ApiError
+from command_center.auth.principal import Principal
+from command_center.city_map import CityMap
+from command_center.photos import PhotoStore
+from command_center.store.chat_records import ChatRecords, Scope, chat_store
+from command_center.store.resident_records import iso
+from residents.chat_rules import ChatConfig, Flood, Route, flood, handover_text, route
+
+STATE = "chat_desk"
+DESK_NAME = "网格服务台"
+RESIDENT_CHANNEL = "chat:{}"
+HALL_CHANNEL = "chats"
+
+
+class GroupCommit:
+    """Group commit for the messages: what is sent while one transaction is being written waits
+    and goes into the next one together, so a burst costs one fsync (store.batch: each write a
+    savepoint of its own, a failed one undoes only itself), and a slow disk holds messages
+    back for one commit, not for a queue of them."""
+
+    def __init__(self, store: object) -> None:
+        self.batch: Callable[[], AbstractContextManager[None]] = getattr(
+            store, "batch", contextlib.nullcontext
+        )
+        self.pending: list[tuple[Callable[[], Any], asyncio.Future[Any]]] = []
+        self.flushing: asyncio.Task[None] | None = None
+
+    async def run(self, write: Callable[[], Any]) -> Any:
+        """`write()` (on a store thread) inside the next shared transaction; its result."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self.pending.append((write, future))
+        if self.flushing is None or self.flushing.done():
+            self.flushing = asyncio.create_task(self._flush(), name="chat-group-commit")
+        return await future
+
+    async def _flush(self) -> None:
+        while self.pending:
+            taken, self.pending = self.pending, []
+            try:
+                results = await asyncio.to_thread(self._write, [write for write, _ in taken])
+            except Exception as exc:  # the commit itself failed: nothing of this round is stored
+                results = [exc] * len(taken)
+            for (_, future), result in zip(taken, results, strict=True):
+                if not future.done():
+                    if isinstance(result, BaseException):
+                        future.set_exception(result)
+                    else:
+                        future.set_result(result)
+
+    def _write(self, writes: list[Callable[[], Any]]) -> list[Any]:
+        out: list[Any] = []
+        with self.batch():
+            for write in writes:
+                try:
+                    out.append(write())
+                except Exception as exc:  # its savepoint rolled back; the others go on
+                    out.append(exc)
+        return out
+
+
+@dataclass
+class ChatDesk:
+    """What the routes share: the records, the photos, the clock (tests freeze it)."""
+
+    records: ChatRecords
+    photos: PhotoStore
+    tz: ZoneInfo
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    commits: GroupCommit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.commits = GroupCommit(self.records.store)
+
+    def local_now(self) -> datetime:
+        return self.clock().astimezone(self.tz)
+
+
+def desk_of(conn: HTTPConnection) -> ChatDesk:
+    found: ChatDesk | None = getattr(conn.app.state, STATE, None)
+    if found is None:
+        config = deps.config(conn)
+        found = ChatDesk(
+            chat_store(deps.store(conn)),
+            PhotoStore(config.server.data_dir / "chat_photos"),
+            ZoneInfo(config.dispatch.timezone),
+        )
+        setattr(conn.app.state, STATE, found)
+    return found
+
+
+def chat_config(conn: HTTPConnection) -> ChatConfig:
+    return deps.config(conn).residents.chat
+
+
+# ---------------------------------------------------------------- who answers
+
+
+def on_duty(city: CityMap, grid_code: str, local: datetime) -> list[str]:
+    return [w.id for w in city.city.workers_by_grid.get(grid_code, []) if w.on_duty(local)]
+
+
+def worker_name(city: CityMap, worker_id: str | None) -> str:
+    if not worker_id:
+        return DESK_NAME
+    found = city.grids_of(worker_id)
+    return found[0].name if found else worker_id
+
+
+def handover(
+    conn: HTTPConnection, conversation: dict[str, Any], first: bool
+) -> tuple[str | None, str | None]:
+    """(who answers now, the system notice to post, if any). A worker who has it keeps it while
+    on duty within office hours; else the grid's on-duty worker; else the grid's desk. The
+    resident is told when it changes hands, and on opening when the desk has it."""
+    desk, city = desk_of(conn), deps.city(conn)
+    grid, current, local = conversation["grid_code"], conversation["worker_id"], desk.local_now()
+    hours = chat_config(conn).hours_of(grid)
+    duty = on_duty(city, grid, local)
+    if current is not None and current in duty and hours.open_at(local):
+        return current, None
+    now: Route = route(hours, duty, local)
+    if now.worker_id == current and not first:
+        return current, None
+    if first and now.worker_id is not None:
+        return now.worker_id, None  # the worker greets them: no machine message needed
+    return now.worker_id, handover_text(now.reason, hours, worker_name(city, now.worker_id))
+
+
+async def reroute(conn: HTTPConnection, conversation: dict[str, Any], first: bool) -> dict[str, Any]:
+    """The conversation handed to whoever answers now (`handover`), the notice posted."""
+    worker, notice = handover(conn, conversation, first)
+    if worker != conversation["worker_id"]:
+        await asyncio.to_thread(desk_of(conn).records.set_worker, conversation["id"], worker)
+        conversation = conversation | {"worker_id": worker}
+    if notice is not None:
+        await post(conn, conversation, "system", "", "system", notice)
+    return conversation
+
+
+# ---------------------------------------------------------------- views
+
+
+def photo_url(for_resident: bool, conversation_id: str, photo_id: str) -> str:
+    base = "/api/residents/me/chats" if for_resident else "/api/chats"
+    return f"{base}/{conversation_id}/photos/{photo_id}.jpg"
+
+
+def message_view(city: CityMap, message: dict[str, Any], for_resident: bool) -> dict[str, Any]:
+    kind = message["sender_kind"]
+    if kind == "worker":
+        sender = worker_name(city, message["sender_id"])
+    else:
+        sender = {"resident": "居民", "system": "系统消息"}.get(kind, DESK_NAME)
+    photo = message.get("photo_id")
+    location = None if message.get("lon") is None else {"lon": message["lon"], "lat": message["lat"]}
+    return {
+        "seq": message["seq"], "conversation_id": message["conversation_id"], "from": kind, "sender": sender,
+        "kind": message["kind"], "text": message["body"], "location": location,
+        "photo_url": photo_url(for_resident, message["conversation_id"], photo) if photo else None,
+        "created_at": message["created_at"], "read_at": message.get("read_at"),
+    }  # fmt: skip
+
+
+def conversation_view(city: CityMap, conversation: dict[str, Any], for_resident: bool) -> dict[str, Any]:
+    grid = city.city.areas.get(conversation["grid_code"])
+    unread = conversation.get("unread_resident" if for_resident else "unread_staff", 0)
+    return {
+        "id": conversation["id"], "grid_code": conversation["grid_code"],
+        "grid_name": None if grid is None else grid.name,
+        "answered_by": worker_name(city, conversation["worker_id"]),
+        "at_desk": conversation["worker_id"] is None, "state": conversation["state"],
+        "case_id": conversation["case_id"], "created_at": conversation["created_at"],
+        "updated_at": conversation["updated_at"], "last_seq": conversation["last_seq"],
+        "last_text": conversation.get("last_text"), "unread": unread,
+    }  # fmt: skip
+
+
+# ---------------------------------------------------------------- who may see it
+
+
+def scope_of(who: Principal, city: CityMap) -> Scope:
+    if who.is_worker:
+        return Scope(tuple(dict.fromkeys(w.grid_code for w in city.grids_of(who.worker_id or ""))))
+    return Scope((who.jurisdiction,))
+
+
+def staff_may(who: Principal, city: CityMap, conversation: dict[str, Any]) -> bool:
+    if who.is_worker:
+        return bool(who.worker_id) and conversation["grid_code"] in scope_of(who, city).prefixes
+    return who.sees_area(conversation["grid_code"])
+
+
+async def staff_conversation(conn: HTTPConnection, who: Principal, conversation_id: str) -> dict[str, Any]:
+    """The conversation if the caller's grids hold it: 404 for none, 403 for another grid's."""
+    found = await asyncio.to_thread(desk_of(conn).records.get_light, conversation_id)
+    if found is None:
+        raise ApiError(404, "没有这个会话", {"id": conversation_id})
+    if not staff_may(who, deps.city(conn), found):
+        raise ApiError(
+            403, "该会话不属于您负责的网格", {"id": conversation_id, "grid_code": found["grid_code"]}
+        )
+    return found
+
+
+# ---------------------------------------------------------------- storing and delivering
+
+
+def publish(
+    conn: HTTPConnection, conversation: dict[str, Any], type_: str, data: Callable[[bool], dict[str, Any]]
+) -> None:
+    """One event to both sides: the resident's channel, the worker's, the hall's (by grid)."""
+    hub = deps.hub(conn)
+    hub.publish(RESIDENT_CHANNEL.format(conversation["resident_id"]), type_, data(True))
+    staff = data(False)
+    if conversation["worker_id"]:
+        hub.publish(f"tasks:{conversation['worker_id']}", type_, staff)
+    hub.publish(HALL_CHANNEL, type_, staff, conversation["grid_code"])
+
+
+async def post(
+    conn: HTTPConnection,
+    conversation: dict[str, Any],
+    sender_kind: str,
+    sender_id: str,
+    kind: str,
+    text: str,
+    photo_id: str | None = None,
+    lon: float | None = None,
+    lat: float | None = None,
+    limits: tuple[datetime, datetime] | None = None,
+    refuse: Callable[[int, int], object | None] | None = None,
+) -> dict[str, Any] | object:
+    """Store the message (refused by `refuse` over the flood limits: nothing stored, the
+    refusal returned), then deliver it live; the stored row."""  # fmt: skip
+    desk, city = desk_of(conn), deps.city(conn)
+    row = {"conversation_id": conversation["id"], "sender_kind": sender_kind, "sender_id": sender_id,
+           "kind": kind, "body": text, "photo_id": photo_id, "lon": lon, "lat": lat,
+           "created_at": iso(desk.clock())}  # fmt: skip
+    stored = await asyncio.to_thread(desk.records.add, row, limits, refuse)
+    if not isinstance(stored, dict):
+        return stored
+    publish(conn, conversation, "chat.message", lambda mine: message_view(city, stored, mine))
+    return stored
+
+
+def flood_limits(
+    conn: HTTPConnection,
+) -> tuple[tuple[datetime, datetime], Callable[[int, int], Flood | None]]:
+    """(the burst's and the minute's starts, the refusal for those counts)."""
+    config, now = chat_config(conn), desk_of(conn).clock()
+    return (now - timedelta(seconds=config.burst_s), now - timedelta(minutes=1)), lambda b, m: flood(
+        config, b, m
+    )
+
+
+def _row(
+    conn: HTTPConnection, conversation: dict[str, Any], sender: tuple[str, str], **message: Any
+) -> dict[str, Any]:
+    return {"conversation_id": conversation["id"], "sender_kind": sender[0], "sender_id": sender[1],
+            "kind": message["kind"], "body": message["text"], "photo_id": message.get("photo_id"),
+            "lon": message.get("lon"), "lat": message.get("lat"), "created_at": iso(desk_of(conn).clock())}  # fmt: skip
+
+
+def _deliver(conn: HTTPConnection, conversation: dict[str, Any], rows: list[dict[str, Any]]) -> None:
+    city = deps.city(conn)
+    for stored in rows:
+        publish(conn, conversation, "chat.message", lambda mine, m=stored: message_view(city, m, mine))  # type: ignore[misc]
+
+
+async def resident_send(
+    conn: HTTPConnection, resident_id: str, conversation_id: str, **message: Any
+) -> tuple[dict[str, Any], dict[str, Any]] | Flood | None:
+    """A resident's message in one trip to the store (one group commit): the conversation
+    theirs (else None: 404), counted against the flood limits (a refusal stores nothing, not
+    even a handover notice), handed to whoever answers now (its notice first), stored; then
+    delivered. (The conversation, the stored message.)"""
+    records, (limits, refuse) = desk_of(conn).records, flood_limits(conn)
+
+    def turn() -> tuple[dict[str, Any], list[dict[str, Any]]] | Flood | None:
+        with records.held() as db:
+            conversation = records.light_in(db, conversation_id)
+            if conversation is None or conversation["resident_id"] != resident_id:
+                return None
+            early = refuse(*records.recent_in(db, resident_id, limits))
+            if early is not None:
+                return early
+            worker, notice = handover(conn, conversation, first=False)  # in memory: the roster, the hours
+            moved = conversation | {"worker_id": worker}
+            if worker != conversation["worker_id"]:
+                records.set_worker_in(db, conversation_id, worker)
+            rows = [_row(conn, moved, ("resident", resident_id), **message)]
+            if notice is not None:
+                rows.insert(0, _row(conn, moved, ("system", ""), kind="system", text=notice))
+            return moved, [records.add_in(db, row) for row in rows]
+
+    result = await desk_of(conn).commits.run(turn)
+    if result is None or isinstance(result, Flood):
+        return result
+    moved, rows = result
+    _deliver(conn, moved, rows)
+    return moved, rows[-1]
+
+
+async def staff_send(
+    conn: HTTPConnection, who: Principal, conversation_id: str, **message: Any
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A worker's or the desk's answer in one trip to the store: 404 for no such conversation,
+    403 (nothing stored) outside the caller's grids; a worker answering takes it over."""
+    records, city = desk_of(conn).records, deps.city(conn)
+    kind = "worker" if who.is_worker else "staff"
+
+    def turn() -> tuple[dict[str, Any], dict[str, Any]]:
+        with records.held() as db:
+            conversation = records.light_in(db, conversation_id)
+            if conversation is None:
+                raise ApiError(404, "没有这个会话", {"id": conversation_id})
+            if not staff_may(who, city, conversation):
+                raise ApiError(
+                    403,
+                    "该会话不属于您负责的网格",
+                    {"id": conversation_id, "grid_code": conversation["grid_code"]},
+                )
+            if who.is_worker and conversation["worker_id"] != who.worker_id:
+                records.set_worker_in(db, conversation_id, who.worker_id)
+                conversation = conversation | {"worker_id": who.worker_id}
+            return conversation, records.add_in(db, _row(conn, conversation, (kind, who.actor), **message))
+
+    conversation, stored = await desk_of(conn).commits.run(turn)
+    _deliver(conn, conversation, [stored])
+    return conversation, stored

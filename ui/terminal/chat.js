@@ -1,0 +1,209 @@
+// 居民消息: residents' conversations with this worker's grids (GET /api/chats), live on the
+// worker's own `tasks:<worker>` channel (chat.message, chat.read), with the unread count on the
+// tab. Opening one shows its history (paged by seq), marks the resident's messages read (the
+// resident sees 已读), and lets the worker answer with text, a photo or their location, or turn
+// it into a case in one tap (转为案件). Back online it asks for what came after the last seq seen.
+//
+// A module of its own, loaded by index.html: it renders into the 居民消息 tab's #chat.
+
+import { $, el } from '../common/dom.js';
+import { applyI18n, fmtTime, t } from '../common/i18n.js';
+import { LiveSocket, api, post } from '../common/live.js';
+import { toast } from '../common/util.js';
+
+const c = (key, vars) => t(`chat.${key}`, vars);
+const PHOTO_EDGE = 1600; // longest side sent: a phone's photo shrunk to well under the 1 MB limit
+const state = { worker: '', list: [], open: null, messages: [], lastSeq: 0, more: false };
+
+function bubble(m) {
+  const mine = m.from === 'worker' || m.from === 'staff';
+  const body = [];
+  if (m.kind === 'photo' && m.photo_url) body.push(el('img', { class: 'chat-photo', src: m.photo_url, alt: c('photo') }));
+  if (m.kind === 'location' && m.location) {
+    body.push(el('span', { class: 'chat-where' }, `📍 ${m.location.lon.toFixed(5)}, ${m.location.lat.toFixed(5)}`));
+  }
+  if (m.text) body.push(el('span', { class: 'chat-text' }, m.text));
+  const meta = [fmtTime(m.created_at, 'time')];
+  if (mine && m.read_at) meta.push(c('read'));
+  return el('li', { class: `chat-msg from-${m.from}${mine ? ' mine' : ''}`, dataset: { seq: m.seq } },
+    m.from === 'system' ? null : el('span', { class: 'chat-sender' }, m.sender),
+    el('div', { class: 'chat-bubble' }, body),
+    el('span', { class: 'chat-meta' }, meta.join(' · ')));
+}
+
+function paintCount() {
+  const unread = state.list.reduce((n, conv) => n + (conv.unread || 0), 0);
+  $('count-chat').textContent = String(unread);
+  $('count-chat').dataset.unread = String(unread > 0);
+}
+
+function paintList() {
+  const root = $('chat');
+  root.replaceChildren();
+  paintCount();
+  if (!state.list.length) { root.append(el('p', { class: 'muted chat-empty' }, c('none'))); return; }
+  root.append(el('ul', { class: 'chat-list' }, state.list.map((conv) => el('li', {},
+    el('button', { class: 'chat-item', type: 'button', dataset: { id: conv.id }, onclick: () => openChat(conv.id) },
+      el('span', { class: 'chat-item-grid' }, conv.grid_name || conv.grid_code),
+      conv.unread ? el('span', { class: 'tab-count chat-unread' }, String(conv.unread)) : null,
+      el('span', { class: 'chat-item-last muted' }, conv.last_text || ''),
+      conv.case_id ? el('span', { class: 'badge' }, c('case_made', { id: conv.case_id })) : null)))));
+}
+
+function paintChat() {
+  const conv = state.list.find((x) => x.id === state.open) || { id: state.open };
+  const root = $('chat');
+  const input = el('input', { id: 'chat-input', class: 'chat-input', maxlength: 1000, placeholder: c('type_here'), autocomplete: 'off' });
+  const file = el('input', { class: 'file-input', id: 'chat-file', type: 'file', accept: 'image/*', onchange: sendPhoto });
+  root.replaceChildren(...[
+    el('div', { class: 'chat-head' },
+      el('button', { class: 'btn', type: 'button', id: 'chat-back', onclick: () => { state.open = null; refresh(); } }, c('back')),
+      el('strong', {}, conv.grid_name || ''),
+      conv.case_id
+        ? el('span', { class: 'badge', id: 'chat-case' }, c('case_made', { id: conv.case_id }))
+        : el('button', { class: 'btn btn-primary', type: 'button', id: 'chat-to-case', onclick: toCase }, c('to_case'))),
+    state.more ? el('button', { class: 'btn chat-older', type: 'button', onclick: older }, c('older')) : null,
+    el('ul', { class: 'chat-messages', id: 'chat-messages' }, state.messages.map(bubble)),
+    el('form', { class: 'chat-compose', onsubmit: sendText },
+      input,
+      el('label', { class: 'btn', for: 'chat-file' }, c('photo')), file,
+      el('button', { class: 'btn', type: 'button', onclick: sendLocation }, c('location')),
+      el('button', { class: 'btn btn-ok', type: 'submit', id: 'chat-send' }, c('send')))].filter(Boolean));
+  const list = $('chat-messages');
+  list.scrollTop = list.scrollHeight;
+}
+
+async function refresh() {
+  try {
+    state.list = (await api('/api/chats')).items;
+  } catch (err) { if (err.status) toast(err.message); return; }
+  for (const conv of state.list) state.lastSeq = Math.max(state.lastSeq, conv.last_seq || 0);
+  if (state.open) paintChat(); else paintList();
+}
+
+async function openChat(id, before) {
+  const q = before ? `?before=${before}` : '';
+  const page = await api(`/api/chats/${encodeURIComponent(id)}/messages${q}`);
+  state.open = id;
+  state.messages = before ? [...page.items, ...state.messages] : page.items;
+  state.more = page.more;
+  paintChat();
+  markRead();
+}
+
+function older() { if (state.messages.length) openChat(state.open, state.messages[0].seq); }
+
+async function markRead() {
+  const theirs = state.messages.filter((m) => m.from === 'resident' && !m.read_at);
+  if (!theirs.length || document.hidden || !isShown()) return;
+  const upto = Math.max(...theirs.map((m) => m.seq));
+  try { await post(`/api/chats/${state.open}/read`, { upto }); } catch { return; }
+  for (const m of theirs) m.read_at = new Date().toISOString();
+  const conv = state.list.find((x) => x.id === state.open);
+  if (conv) conv.unread = 0;
+  paintCount();
+}
+
+const isShown = () => !$('chat').hidden;
+
+async function send(body, path = 'messages') {
+  try {
+    const m = await api(`/api/chats/${state.open}/${path}`, { method: 'POST', body });
+    take(m);
+  } catch (err) { toast(err.message); }
+}
+
+function sendText(ev) {
+  ev.preventDefault();
+  const text = $('chat-input').value.trim();
+  if (!text) return;
+  $('chat-input').value = '';
+  send({ text });
+}
+
+function sendLocation() {
+  if (!navigator.geolocation) { toast(c('no_gps')); return; }
+  navigator.geolocation.getCurrentPosition(
+    (p) => send({ kind: 'location', lon: p.coords.longitude, lat: p.coords.latitude }),
+    () => toast(c('no_gps')), { timeout: 10000 });
+}
+
+async function shrink(blob) {
+  const bitmap = await createImageBitmap(blob);
+  const scale = Math.min(1, PHOTO_EDGE / Math.max(bitmap.width, bitmap.height));
+  const canvas = Object.assign(document.createElement('canvas'), { width: Math.round(bitmap.width * scale), height: Math.round(bitmap.height * scale) });
+  canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.85));
+}
+
+async function sendPhoto(ev) {
+  const picked = ev.target.files && ev.target.files[0];
+  if (!picked) return;
+  try {
+    await send(await shrink(picked), 'photos');
+  } catch (err) { toast(err.message || String(err)); }
+}
+
+async function toCase() {
+  try {
+    const made = await post(`/api/chats/${state.open}/case`, {});
+    toast(c('case_made', { id: made.id }));
+    await refresh();
+  } catch (err) { toast(err.message); }
+}
+
+/** A message for this worker, live or caught up: shown once, in seq order. */
+function take(m) {
+  state.lastSeq = Math.max(state.lastSeq, m.seq);
+  if (state.open === m.conversation_id) {
+    if (!state.messages.some((x) => x.seq === m.seq)) {
+      state.messages.push(m);
+      state.messages.sort((a, b) => a.seq - b.seq);
+    }
+    paintChat();
+    markRead();
+  }
+  refreshSoon();
+}
+
+let timer = null;
+function refreshSoon() { clearTimeout(timer); timer = setTimeout(refresh, 150); }
+
+function onRead(data) {
+  if (data.by === 'resident' && state.open === data.conversation_id) {
+    for (const m of state.messages) if (m.from !== 'resident' && m.seq <= data.upto && !m.read_at) m.read_at = data.read_at;
+    paintChat();
+  }
+}
+
+async function catchUp() {
+  if (!state.lastSeq) { refresh(); return; }
+  try {
+    const missed = await api(`/api/chats/messages?after=${state.lastSeq}`);
+    for (const m of missed.items) take(m);
+  } catch { /* the next reconnect tries again */ }
+  refresh();
+}
+
+async function start() {
+  let me;
+  try { me = await api('/api/auth/me'); } catch { return; }
+  state.worker = me.worker_id || new URLSearchParams(location.search).get('worker') || '';
+  if (!state.worker || !$('chat')) return;
+  applyI18n($('chat'));
+  const socket = new LiveSocket({
+    channels: [`tasks:${state.worker}`],
+    onStatus: (s) => { if (s === 'open') catchUp(); },
+    onEvent: (msg) => {
+      if (msg.type === 'chat.message') take(msg.data);
+      else if (msg.type === 'chat.read') onRead(msg.data);
+    },
+  });
+  socket.connect();
+  document.querySelector('[data-tab="chat"]')?.addEventListener('click', () => { refresh(); markRead(); });
+  document.addEventListener('visibilitychange', markRead);
+  refresh();
+  window.__chat = { state, refresh };
+}
+
+start();
