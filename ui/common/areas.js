@@ -2,6 +2,9 @@
 // codes.py): a parent's code is its own prefix padded with zeros, so the level and every
 // ancestor are read off a code without a lookup.
 
+import { el } from './dom.js';
+import { t } from './i18n.js';
+
 // Significant digits of a code per level (dispatch/city/codes.py): the rest is zero padding.
 const DIGITS = { city: 4, district: 6, street: 9, community: 12, grid: 15 };
 export const LEVELS = Object.keys(DIGITS);
@@ -25,3 +28,14 @@ export function pathCodes(code, top) {
 
 /** The code prefix that holds every area under `code`. */
 export const prefixOf = (code) => code.slice(0, DIGITS[levelOf(code)]);
+
+/** The breadcrumbs: every area from the caller's top to `area`, each a link up but the last. */
+export function showCrumbs(box, codes, names, onPick) {
+  box.replaceChildren(el('ol', {}, codes.map((code, i) => {
+    const name = names.get(code) || t('stats.area_unknown');
+    const last = i === codes.length - 1;
+    return el('li', { dataset: { code, level: levelOf(code) } }, last
+      ? el('span', { 'aria-current': 'location' }, name)
+      : el('a', { href: '#', onclick: (ev) => { ev.preventDefault(); onPick(code); } }, name));
+  })));
+}

@@ -7,15 +7,12 @@
 
 import { $, el } from '../common/dom.js';
 import { applyI18n, fmtTime, t } from '../common/i18n.js';
+import { loadECharts } from '../common/echarts.js';
 import { api, post } from '../common/live.js';
 import { mountNav } from '../common/nav.js';
 import { exposeTestHooks } from '../common/testhooks.js';
 
 const REFRESH_MS = 20000;
-// Apache ECharts (from npm, served at /vendor/echarts), loaded once when the chart is first drawn.
-const ECHARTS = '/vendor/echarts/echarts.esm.min.mjs';
-let echartsLoading = null;
-const loadECharts = () => { echartsLoading = echartsLoading || import(ECHARTS); return echartsLoading; };
 const view = { area: '', areaName: '', community: null, own: null, chart: null, me: null };
 
 function status(text) { $('status').textContent = text || ''; }

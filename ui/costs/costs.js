@@ -14,9 +14,8 @@ import { api, ApiError, ensureSession, getToken } from '../common/live.js';
 import { mountNav } from '../common/nav.js';
 import { exposeTestHooks } from '../common/testhooks.js';
 import { fmtClock, toast } from '../common/util.js';
-import { pathCodes } from '../stats/areas.js';
-import { loadECharts } from '../stats/charts.js';
-import { showCrumbs } from '../stats/controls.js';
+import { pathCodes, showCrumbs } from '../common/areas.js';
+import { loadECharts } from '../common/echarts.js';
 import {
   CategoryBars, PerCaseBars, areaTable, categoryTable, classTable, fmtCount, fmtMoney, fmtShare, lineTable, matterTable,
 } from './views.js';

@@ -4,7 +4,7 @@
 
 import { el } from '../common/dom.js';
 import { locale, matterClassName, matterName, t } from '../common/i18n.js';
-import { SortTable } from '../stats/tables.js';
+import { SortTable } from '../common/sort_table.js';
 
 export const CATEGORIES = ['staff', 'services', 'other', 'equipment', 'iot', 'video'];
 const TEXT = '#9fb0c3';

@@ -10,6 +10,7 @@ import { MiniMap } from './minimap.js';
 import { SuggestPanel } from './suggest.js';
 import { feedbackNote, shortId, timelineList } from './timeline.js';
 import { VerifyPanel } from './verify.js';
+import { citizenMedia } from '../common/report_media.js';
 
 // The worker's own steps: the desk does not take them for the worker.
 const WORKER_ONLY = new Set(['accept', 'start', 'feedback']);
@@ -136,7 +137,9 @@ export class CaseDetail {
     after.append(photos);
     this._photos(c, photos);
     const clip = c.source === 'video' && c.incident_ids && c.incident_ids.length ? this._clip(c.incident_ids[0]) : null;
-    const node = el('section', { class: 'detail-media' }, el('h3', {}, t('desk.evidence')), el('div', { class: 'media-grid' }, before, clip, after));
+    // a citizen's report: their photos, voice note and video (ui/common/report_media.js)
+    const citizen = c.source === 'citizen' ? citizenMedia(c.id, api) : null;
+    const node = el('section', { class: 'detail-media' }, el('h3', {}, t('desk.evidence')), el('div', { class: 'media-grid' }, before, citizen, clip, after));
     this.media = { sig, node };
     return node;
   }

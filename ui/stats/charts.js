@@ -9,13 +9,7 @@
 import { t } from '../common/i18n.js';
 import { shiftLabel } from './period.js';
 
-const ECHARTS = '/vendor/echarts/echarts.esm.min.mjs';
-let loading = null;
-/** The ECharts module, imported once (a missing node_modules rejects: the page says so). */
-export function loadECharts() {
-  if (!loading) loading = import(ECHARTS);
-  return loading;
-}
+export { loadECharts } from '../common/echarts.js';
 
 const TEXT = '#9fb0c3';
 const LINE = '#2a3647';

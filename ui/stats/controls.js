@@ -4,7 +4,6 @@
 
 import { $, $$, el } from '../common/dom.js';
 import { nameOf, t } from '../common/i18n.js';
-import { levelOf } from './areas.js';
 import { isDay, periodRange, stepAnchor } from './period.js';
 import { rangeOf } from './state.js';
 
@@ -69,13 +68,3 @@ export class Controls {
   }
 }
 
-/** The breadcrumbs: every area from the caller's top to `area`, each a link up but the last. */
-export function showCrumbs(box, codes, names, onPick) {
-  box.replaceChildren(el('ol', {}, codes.map((code, i) => {
-    const name = names.get(code) || t('stats.area_unknown');
-    const last = i === codes.length - 1;
-    return el('li', { dataset: { code, level: levelOf(code) } }, last
-      ? el('span', { 'aria-current': 'location' }, name)
-      : el('a', { href: '#', onclick: (ev) => { ev.preventDefault(); onPick(code); } }, name));
-  })));
-}

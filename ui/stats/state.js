@@ -1,7 +1,7 @@
 // What the statistics page shows, kept in its address (/stats?period=month&date=…&area=…), so
 // that a link or a reload reproduces the view and the browser's Back steps out of a drill-down.
 
-import { prefixOf } from './areas.js';
+import { prefixOf } from '../common/areas.js';
 import { PERIODS, addYears, bucketFor, cityToday, isDay, periodRange } from './period.js';
 
 const AREA = /^\d{15}$/;

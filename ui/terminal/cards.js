@@ -3,7 +3,8 @@
 
 import { el } from '../common/dom.js';
 import { fmtTime, matterName, nameOf, t } from '../common/i18n.js';
-import { sameOriginPath } from '../common/live.js';
+import { api, sameOriginPath } from '../common/live.js';
+import { citizenMediaDetails } from '../common/report_media.js';
 import { badge, deadlineStatus, fmtRemaining, isOpenCase, parseTs, stateLabel } from '../common/util.js';
 import { cameraReturnNode } from './camera_check.js';
 import { deviceNode } from './device_card.js';
@@ -77,6 +78,7 @@ export function taskCard(c, { onAction, keep = null, now = Date.now(), worker = 
   camera,
   deviceNode(c),  // an IoT task: the device that raised it and its readings
   evidence(c),
+  c.source === 'citizen' ? citizenMediaDetails(c.id, api) : null,  // the citizen's photos, voice, video
   el('div', { class: 'task-deadline' },
     el('span', { class: 'muted' }, t(open ? 'terminal.card.due' : 'terminal.card.was_due')),
     el('span', { class: 'num' }, fmtTime(c.deadline, 'short')),

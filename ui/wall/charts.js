@@ -7,17 +7,17 @@
 
 import { api } from '../common/live.js';
 import { rafBatch } from '../common/dom.js';
+import { loadECharts } from '../common/echarts.js';
 import { t } from '../common/i18n.js';
 import { isCityToday, zoned } from './labels.js';
 
-const ECHARTS = '/vendor/echarts/echarts.esm.min.mjs';
 const MUTED = '#9fb0c3';
 
 /** An ECharts bar chart in `box`, resized with it; null when the library is missing (no chart then). */
 async function barChart(box) {
   let echarts;
   try {
-    echarts = await import(ECHARTS);
+    echarts = await loadECharts();
   } catch (err) {
     console.warn('ECharts unavailable: the wall shows no charts', err);
     return null;
