@@ -9,7 +9,6 @@
 import { t } from '../common/i18n.js';
 import { shiftLabel } from './period.js';
 
-export { loadECharts } from '../common/echarts.js';
 
 const TEXT = '#9fb0c3';
 const LINE = '#2a3647';
