@@ -5,12 +5,14 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Real peers for the ingest tests: ffmpeg (publisher), GStreamer's RTSP server, nginx with the RTMP
 # module, Chromium (WHIP publisher and page tests, driven by Playwright), CJK fonts for the pages, and
-# Mosquitto (the MQTT broker the IoT devices publish to; the demo starts its own when none listens).
+# Mosquitto (the MQTT broker the IoT devices publish to; the demo starts its own when none listens),
+# and Pango for WeasyPrint (the assessment's monthly PDF, its Chinese in fonts-wqy-zenhei).
 APT_PACKAGES := python3-venv python3-dev libgl1 libglib2.0-0 ffmpeg \
 	gstreamer1.0-rtsp gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-tools \
 	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
 	gstreamer1.0-libav nginx libnginx-mod-rtmp chromium fonts-wqy-zenhei \
-	mosquitto mosquitto-clients
+	mosquitto mosquitto-clients \
+	libpango-1.0-0 libpangoft2-1.0-0
 
 .PHONY: demo test setup system-deps lint bench-route clean
 
@@ -50,7 +52,7 @@ node_modules/.installed: package.json package-lock.json
 # ruff (style and bugs), mypy (types; files and settings in pyproject.toml) and import-linter
 # (the one-way flow between stages, and no store importing another: pyproject.toml).
 lint: setup
-	$(VENV)/bin/ruff check command_center streams scenes vision dispatch basedata iot residents bench tests
+	$(VENV)/bin/ruff check command_center streams scenes vision dispatch basedata iot residents assessment bench tests
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 

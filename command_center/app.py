@@ -18,6 +18,8 @@ from starlette.websockets import WebSocket
 
 from command_center import basedata_retention
 from command_center.api import (
+    assessment,
+    assessment_appeals,
     attendance,
     audit_log,
     auth,
@@ -33,6 +35,9 @@ from command_center.api import (
     care,
     case_desk,
     cases,
+    chat,
+    costs,
+    costs_lines,
     deps,
     devices,
     emergency,
@@ -41,6 +46,7 @@ from command_center.api import (
     emergency_roster,
     emergency_teams,
     field_photos,
+    forum,
     grids,
     health,
     hotspots,
@@ -49,17 +55,21 @@ from command_center.api import (
     incidents,
     iot_intake,
     kpi,
+    marketplace,
     matters,
     open311,
     openapi,
     patrols,
     public,
     publish_keys,
+    report_media,
+    report_media_follow,
     residents,
     roster,
     settings,
     stats,
     stats_export,
+    stats_forecast,
     suggestions,
     verifications,
     verify_tasks,
@@ -68,8 +78,10 @@ from command_center.api import (
 from command_center.api.errors import error_response, handle_http_error
 from command_center.api.headers import HEADERS, SecurityHeadersMiddleware
 from command_center.api.limits import BodyLimitMiddleware
+from command_center.assessment_job import AssessmentJob
 from command_center.auth.middleware import AuthMiddleware, principal_of
 from command_center.auth.principal import Principal
+from command_center.chat_socket import register as register_chat_ops
 from command_center.hub_parts import Access
 from command_center.map_config import basemap_origins
 from command_center.runtime import SERVICES, Runtime
@@ -129,6 +141,8 @@ ROUTES: list[BaseRoute] = [
     *camera_admin.routes,  # before cameras: /api/cameras/probe is not a camera id
     *cameras.routes,
     *incidents.routes,
+    *report_media.routes,  # citizens' media: /api/cases/{id}/media and the resident's (docs/RESIDENTS.md)
+    *report_media_follow.routes,  # duplicates to follow, the citizens' PWA files (docs/RESIDENTS.md)
     *case_desk.routes,  # before cases: /api/cases/bulk is not a case id
     *cases.routes,
     *verifications.routes,
@@ -136,9 +150,17 @@ ROUTES: list[BaseRoute] = [
     *kpi.routes,
     *stats.routes,  # case statistics (docs/STATS.md)
     *stats_export.routes,  # their CSV and XLSX
+    *stats_forecast.routes,  # forecast and seasonal early warning (docs/STATS.md)
+    *costs.routes,  # cost–benefit figures and their export (docs/COSTS.md)
+    *costs_lines.routes,  # budget lines: CRUD and import
+    *assessment.routes,  # 绩效考核: frozen months, scores, the PDF (docs/ASSESSMENT.md)
+    *assessment_appeals.routes,  # their appeals
     *hotspots.routes,
     *open311.routes,
+    *chat.routes,  # residents' chat with their grid worker (docs/RESIDENTS.md); before residents' /me…
     *residents.routes,  # residents' sign-in, my reports and ratings (docs/RESIDENTS.md)
+    *marketplace.routes,  # 服务超市: providers, services, requests (docs/RESIDENTS.md)
+    *forum.routes,  # 论坛: notices, articles, threads, moderation, search (docs/RESIDENTS.md)
     *webrtc.routes,
     *publish_keys.routes,
     *iot_intake.routes,  # IoT readings over HTTP, for gateways without MQTT
@@ -179,6 +201,9 @@ ROUTES: list[BaseRoute] = [
     Route("/desk", page("desk/index.html")),  # the hall's case desk
     Route("/basedata", page("basedata/index.html")),  # the hall's base data (人口房屋)
     Route("/stats", page("stats/index.html")),  # statistics: cases by period, source, matter and area
+    Route("/community", page("community/index.html")),  # 社区服务与论坛管理: providers, supply, moderation
+    Route("/assessment", page("assessment/index.html")),  # 绩效考核: rankings, honours, appeals, the PDF
+    Route("/costs", page("costs/index.html")),  # 成本效益: budget lines, cost per case and per resident
     Route("/grid/{code}", page("grid/index.html")),  # 三公开: a grid's public worker card
     Route("/grid/{code}/poster", page("grid/poster.html")),  # the card's printable QR poster
     Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),
@@ -217,6 +242,7 @@ def build_app(rt: Runtime) -> Starlette:
             Middleware(AuthMiddleware, signer=rt.auth.signer, policy=rt.auth.policy, sessions=rt.auth.sessions),
         ],
     )
+    register_chat_ops(rt.hub)  # `chat.send` on the websockets (the residents' chat, chat_socket.py)
     # The services handlers read (api/deps.py), not the runtime itself.
     for name in SERVICES:
         setattr(app.state, name, getattr(rt, name))
@@ -228,6 +254,8 @@ def build_app(rt: Runtime) -> Starlette:
     basedata_retention.register(rt.jobs, rt.store, lambda: rt.config.basedata.retention)
     # Base-data re-check tasks (基础数据定期核实) opened ahead of each record's next check.
     verify_task_sweep(rt).register(rt.jobs)
+    # Last month's assessment scored and frozen once its grace days are over (docs/ASSESSMENT.md).
+    AssessmentJob(rt.store, lambda: rt.dispatcher.clock(), rt.dispatcher.tz).register(rt.jobs)
     if rt.iot is not None:  # mqtt.enabled: gateways' HTTP posts go to the same handler as MQTT messages
         iot_intake.set_handler(app, rt.iot.loop)
         app.state.iot = rt.iot  # /api/health shows the intake's and export's counters

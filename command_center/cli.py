@@ -12,14 +12,15 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from command_center import model_cli, stats_generate
+from command_center import assessment_job, model_cli, stats_generate
 from command_center.config import Config, ConfigError, load_config
+from command_center.costs import sample as cost_sample
 from command_center.importing import cli as import_cli
 
 if TYPE_CHECKING:
     from command_center.jobs import Job
 
-BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login", "import", "basedata", "iot", "stats")
+BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login", "import", "basedata", "iot", "stats", "chat", "forecast")
 # A benchmark's module under bench/, where its name is not one (`import` is a keyword).
 BENCH_MODULES = {"import": "imports"}
 
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         "db": _db,
         "bench": _bench,
         "stats": lambda args: stats_generate.run_command(args, _load_or_exit),
+        "costs": lambda args: cost_sample.run_command(args, _load_or_exit),
+        "assess": lambda args: assessment_job.run_command(args, _load_or_exit),
     }
     if args.command in model_cli.HANDLERS:
         return model_cli.HANDLERS[args.command](args, _load_or_exit)
@@ -54,6 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     import_cli.add_commands(sub)
     model_cli.add_commands(sub)
     stats_generate.add_commands(sub)
+    cost_sample.add_commands(sub)
+    assessment_job.add_commands(sub)
     return parser
 
 

@@ -21,6 +21,8 @@ from command_center.map_config import HttpUrl, MapConfig
 from command_center.mqtt.config import MqttConfig
 from dispatch.config import CityConfig, DispatchConfig
 from residents.config import ResidentsConfig
+from residents.market_config import CommunityConfig
+from residents.media import ReportMediaConfig
 from streams.config import SourceConfig
 from streams.ptz import PtzConfig
 from streams.webrtc import WebRTCConfig
@@ -238,6 +240,8 @@ class Config(_Strict):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)  # IoT devices over MQTT: intake and export (command_center/mqtt/)
     iot: IotConfig = Field(default_factory=IotConfig)  # an IoT alarm's nearby cameras (iot_cameras.py)
     residents: ResidentsConfig = Field(default_factory=ResidentsConfig)  # residents' sign-in: SMS sender, limits (docs/RESIDENTS.md)
+    community: CommunityConfig = Field(default_factory=CommunityConfig)  # 服务超市 categories, 论坛 sensitive words (docs/RESIDENTS.md)
+    report_media: ReportMediaConfig = Field(default_factory=ReportMediaConfig)  # citizens' media, duplicates, Open311 (docs/RESIDENTS.md)
     cameras: list[CameraConfig] = Field(default_factory=list)
 
     @field_validator("store")

@@ -183,6 +183,7 @@ def import_sample_city(config: Config) -> list[Area] | None:
     import sys
     import time
 
+    from command_center.community_demo import seed_community
     from command_center.registry.sample_city import import_sample_city as run
     from command_center.registry.sample_city import sample_city, write_sample_files
     from command_center.store import create_store
@@ -203,6 +204,7 @@ def import_sample_city(config: Config) -> list[Area] | None:
         print(f"imported in {time.perf_counter() - started:.1f} s ({counts})", file=sys.stderr)
         grids = city.grids[:DEMO_BASE_DATA_GRIDS]
         seed_base_data(config, store, [(g.code, g.lon, g.lat) for g in grids])
+        seed_community(config, store, city, grids)  # 服务超市 and 论坛 in the first grids' community
         return grids
     finally:
         store.close()

@@ -57,6 +57,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
@@ -91,6 +92,9 @@ class Hub:
         self.shared: RedisHubHistory | None = None  # seq and history in Redis: several nodes
         self.max_channels = MAX_CHANNELS
         self.sessions: Sessions | None = None  # set by the runtime: per-user caps and revocation
+        # Client ops beyond subscribe/unsubscribe/ping, by name, added by features (the residents'
+        # chat's `chat.send`, chat_socket.py); each is awaited in its connection's reader.
+        self.ops: dict[str, Callable[[Client, dict[str, Any]], Awaitable[None]]] = {}
 
     def channel(self, name: str) -> Channel:
         chan = self.channels.get(name)

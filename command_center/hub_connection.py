@@ -118,5 +118,7 @@ async def _handle(hub: Hub, client: Client, raw: str) -> None:
         hub.unsubscribe(client, names if isinstance(names, list) else [])
     elif op == "ack":
         pass  # case acks go through the HTTP API, which records who and when
+    elif isinstance(op, str) and op in hub.ops:
+        await hub.ops[op](client, msg)
     else:
         hub.offer(client, json.dumps({"type": "error", "error": f"unknown op {op!r}"}))

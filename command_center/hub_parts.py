@@ -15,10 +15,19 @@ from starlette.websockets import WebSocket
 # The bus topics the hub relays (hub_feed.TOPICS) and each worker's own task channel.
 TOPICS = frozenset({"incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications", "care", "devices"})
 TASK_CHANNEL = re.compile(r"tasks:[A-Za-z0-9_.@-]{1,58}")
+# The residents' chat (command_center/chat_service.py): `chats` for the hall by grid, and each
+# resident's own `chat:<resident id>`, the only channel a resident's socket may subscribe.
+CHAT_CHANNELS = frozenset({"chats"})
+CHAT_CHANNEL = re.compile(r"chat:RS[0-9a-f]{16}")
 
 
 def known_channel(name: str) -> bool:
-    return name in TOPICS or TASK_CHANNEL.fullmatch(name) is not None
+    return (
+        name in TOPICS
+        or name in CHAT_CHANNELS
+        or TASK_CHANNEL.fullmatch(name) is not None
+        or CHAT_CHANNEL.fullmatch(name) is not None
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from residents.chat_rules import ChatConfig
 from residents.limits import CodeLimits
 from residents.sms import SENDERS
 
@@ -25,6 +26,7 @@ class ResidentsConfig(BaseModel):
     rating_comment_max: int = Field(
         default=200, ge=0, le=2000, description="longest comment on a rating, characters"
     )
+    chat: ChatConfig = Field(default_factory=ChatConfig, description="the chat with the grid worker")
 
     @field_validator("sms")
     @classmethod

@@ -70,6 +70,8 @@ def pages(hall: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
         ("/desk", "officer", "officer"),
         ("/basedata", "officer", "officer"),
         ("/stats", "officer", "officer"),
+        ("/costs", "officer", "officer"),
+        ("/community", "officer", "officer"),
         ("/emergency", "emergency", "emergency"),
         ("/admin", "admin", "admin"),
         (f"/terminal?worker={worker}", worker, "worker"),

@@ -51,6 +51,8 @@ from command_center.verify_tasks_job import for_runtime as verify_task_sweep
 from dispatch.city import City
 from dispatch.city.codes import significant_digits
 from streams.webrtc import advertise_hosts
+from tests.chat_world import chat_steps
+from tests.community_world import community_steps
 from tests.helpers import TEST_PASSWORD, ServerThread, build_runtime, serve_app, token_for
 from vision.evidence import snapshot
 from vision.incident import Incident
@@ -97,7 +99,10 @@ LIVE = "GET /api/cameras/{id}/live.mjpg"
 UNSERVED = {"GET /", "GET /api/cameras/{id}/snapshot.jpg", "GET /api/incidents/{id}/clip.mp4", "PUT /api/grids",
             "GET /api/verifications/{id}/clip.mp4",
             # a closed case's rating and closing photo: served in tests/test_residents.py
-            "POST /api/residents/me/reports/{id}/rating", "GET /api/residents/me/reports/{id}/photo.jpg"}  # fmt: skip
+            "POST /api/residents/me/reports/{id}/rating", "GET /api/residents/me/reports/{id}/photo.jpg",
+            # a report with real photos, voice and video, and its files: served in tests/test_report_media.py
+            "POST /api/citizen/reports", "GET /api/cases/{id}/media/{media_id}",
+            "GET /api/residents/me/reports/{id}/media/{media_id}"}  # fmt: skip
 SETTINGS = settings(
     derandomize=True,  # the same requests on every run
     database=None,
@@ -461,10 +466,14 @@ def targeted(world: World, schema: Any, tally: Tally) -> None:
     rounds_steps(world, one)
     verify_task_steps(world, one)
     analysis_steps(world, one)
+    cost_steps(world, one)
+    assessment_steps(world, one)
     device_steps(world, one)
     emergency_steps(world, one)
     iot_steps(world, one)
     resident_steps(world, one)
+    community_steps(world, one)  # 服务超市 and 论坛 (tests/community_world.py)
+    chat_steps(world, one)  # the residents' chat with their grid worker (tests/chat_world.py)
     world.tokens["mover"] = token_for(world.rt, role="officer", user="mover")
     new = {"old_password": TEST_PASSWORD, "new_password": "a new passphrase"}
     one("POST /api/auth/password", "mover", new)
@@ -684,6 +693,60 @@ def analysis_steps(world: World, one: Any) -> None:
     assert areas.status_code == 200 and areas.json()["children"], areas.text
     one("GET /api/stats/summary", "district", query={"to": "2026-12-31"})
     one("GET /api/stats/export", "officer", query={"view": "matters", "format": "xlsx"})
+    # the forecast of the seeded grid's district and today's alerts (stats_forecast)
+    one("GET /api/stats/forecast", "admin", query={"area": grid.code[:6].ljust(15, "0"), "class": "01"})
+    one("GET /api/stats/alerts", "officer")
+
+
+def assessment_steps(world: World, one: Any) -> None:
+    """绩效考核 (docs/ASSESSMENT.md): last month frozen (again), its scores, lists, honours and a
+    district's PDF; this month frozen by the service (the API freezes only months that are over)
+    so that a case of this run is appealed, the appeal approved, the appeals listed."""
+    from command_center.assessment_service import Assessment, previous_month
+    from command_center.store.assessment_records import assessment_store
+
+    now = datetime.now(UTC)
+    this, last = now.strftime("%Y-%m"), previous_month(now.strftime("%Y-%m"))
+    frozen = one("POST /api/assessment/runs", "admin", {"month": last, "recompute": True})
+    assert frozen.status_code == 201, frozen.text
+    one("GET /api/assessment/{month}/scores", "officer", query={"level": "grid"}, month=last)
+    one("GET /api/assessment/{month}/top", "district", query={"level": "worker"}, month=last)
+    one("GET /api/assessment/{month}/honours", "officer", month=last)
+    district = world.rt.city.city.districts[0].code
+    one("GET /api/assessment/{month}/report.pdf", "admin", query={"district": district}, month=last)
+    Assessment(assessment_store(world.rt.store)).freeze(this, "test", now, recompute=True)
+    with world.rt.store._reading() as db:  # type: ignore[attr-defined]
+        grid, case_id = db.execute(f"SELECT grid_code, id FROM case_facts WHERE counted = 1 AND created_day >= '{this}-01' "
+                                   "ORDER BY id LIMIT 1", {}).fetchone()  # fmt: skip
+    filed = one("POST /api/assessment/{month}/appeals", "officer",
+                {"level": "grid", "subject": grid, "case_id": case_id, "reason": "设备故障误报"}, month=this)  # fmt: skip
+    assert filed.status_code == 201, filed.text
+    decided = one("POST /api/assessment/appeals/{id}/decision", "admin", {"decision": "approve", "note": "属实"},
+                  id=str(filed.json()["id"]))  # fmt: skip
+    assert decided.status_code == 200, decided.text
+    one("GET /api/assessment/{month}/appeals", "officer", month=this)
+    one("GET /api/assessment/notices", "worker")
+
+
+def cost_steps(world: World, one: Any) -> None:
+    """Cost–benefit (docs/COSTS.md): a street's budget line added, changed, listed and imported
+    again from a CSV file; the street's month summed and exported; the line deleted."""
+    street = world.rt.city.city.grids[len(world.rt.city.city.grids) // 3].code[:9].ljust(15, "0")
+    line = {"area_code": street, "month": "2026-11", "category": "staff", "grade": "专职网格员A", "amount": 9800}
+    made = one("POST /api/costs/lines", "admin", line)
+    assert made.status_code == 201, made.text
+    changed = one("PATCH /api/costs/lines/{id}", "admin", {"version": 1, "amount": "9900.50"}, id=made.json()["id"])
+    assert changed.status_code == 200, changed.text
+    one("GET /api/costs/lines", "officer", query={"area": street, "month": "2026-11"})
+    assert one("GET /api/costs/lines/{id}", "officer", id=made.json()["id"]).status_code == 200
+    csv = f"区域编码,月份,类别,金额\n{street},2026-11,视频运行,1200\n".encode()
+    imported = one("POST /api/costs/lines/import", "admin", csv, "text/csv", query={"filename": "预算.csv"})
+    assert imported.status_code == 200, imported.text
+    summed = one("GET /api/costs/summary", "officer", query={"area": street, "month": "2026-11"})
+    assert summed.status_code == 200 and summed.json()["children"], summed.text
+    one("GET /api/costs/summary", "district", query={"month": "2026-11"})
+    one("GET /api/costs/export", "officer", query={"view": "areas", "format": "xlsx", "area": street, "month": "2026-11"})
+    one("DELETE /api/costs/lines/{id}", "admin", id=made.json()["id"])
 
 
 def resident_steps(world: World, one: Any) -> None:
@@ -705,6 +768,10 @@ def resident_steps(world: World, one: Any) -> None:
     one("GET /api/residents/me", "resident")
     assert one("GET /api/residents/me/reports", "resident").json()["items"][0]["id"] == report
     assert one("POST /api/residents/me/reports/{id}/rating", "resident", {"stars": 5}, id=report).status_code == 409
+    one("GET /api/residents/me/reports/{id}/media", "resident", id=report)  # report media (api/report_media.py)
+    case_id = world.rt.store.get_report(report)["case_id"]
+    assert one("POST /api/residents/me/follows", "resident", {"case_id": case_id}).status_code in (200, 201)
+    one("GET /api/residents/me/follows", "resident")
     one("DELETE /api/residents/session", "resident")
 
 

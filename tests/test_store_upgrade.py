@@ -22,20 +22,30 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+import command_center.store.assessment_schema  # noqa: F401  (the same)
 import command_center.store.basedata_counts  # noqa: F401  (the same)
 import command_center.store.basedata_map  # noqa: F401  (the same: the buildings' place index)
 import command_center.store.basedata_schema  # noqa: F401  (its tables join `metadata`: the schema checked is all of it)
 import command_center.store.care_schema  # noqa: F401  (the same)
+import command_center.store.chat_schema  # noqa: F401  (the same)
 import command_center.store.collect_schema  # noqa: F401  (the same)
+import command_center.store.community_schema  # noqa: F401  (the same)
+import command_center.store.cost_schema  # noqa: F401  (the same)
 import command_center.store.device_schema  # noqa: F401  (the same)
 import command_center.store.field_photo_schema  # noqa: F401  (the same)
 import command_center.store.patrol_schema  # noqa: F401  (the same)
+import command_center.store.report_media_schema  # noqa: F401  (the same)
 import command_center.store.resident_schema  # noqa: F401  (the same)
 import command_center.store.stats_schema  # noqa: F401  (the same)
 import command_center.store.verify_task_schema  # noqa: F401  (the same)
 from command_center.audit import verify_store
 from command_center.store import Store, create_store
+from command_center.store.chat_records import chat_store
+from command_center.store.community_forum import forum_store
+from command_center.store.community_market import market_store
+from command_center.store.cost_records import cost_store
 from command_center.store.migrate import labels, latest
+from command_center.store.report_media_records import report_media_store
 from command_center.store.resident_records import resident_store
 from command_center.store.schema import metadata
 from command_center.store.upgrade import migrate_url
@@ -132,6 +142,10 @@ def _check_content(store: Store) -> None:
     with store._reading() as db:  # type: ignore[attr-defined]
         facts = dict(db.execute("SELECT id, state FROM case_facts", {}).fetchall())
         summed = db.execute("SELECT sum(cases) FROM case_daily", {}).fetchone()[0]
+        # 0028: the class roll-up back-filled with the same sums, and the monthly cells' table there
+        rolled = db.execute("SELECT sum(cases) FROM case_daily_class", {}).fetchone()[0]
+        db.execute("SELECT count(*) FROM case_cells_monthly", {}).fetchone()
+    assert rolled == summed
     assert facts == {c.id: (s[-1][0] if s else c).state.value for c, s in FIXTURES.cases()}
     assert summed == sum(state not in ("merged", "cancelled") for state in facts.values())
 
@@ -151,6 +165,22 @@ def _check_still_works(store: Store) -> None:
     resident = residents.sign_in("f" * 64, "v1:sealed", "138****0000", FIXTURES.NOW)
     residents.link_report("R1", resident.id, "C00", FIXTURES.NOW)
     assert [r["report_id"] for r in residents.reports_of(resident.id)] == ["R1"]
+    chats = chat_store(store)  # 0029: the chat's tables, there and writable, seq from the server
+    chat, _ = chats.open_conversation(resident.id, "440104001001001", None, FIXTURES.NOW)
+    said = chats.add({"conversation_id": chat["id"], "sender_kind": "resident", "sender_id": resident.id,
+                      "kind": "text", "body": "你好", "created_at": "2026-12-01T00:00:00+00:00"})  # fmt: skip
+    assert isinstance(said, dict) and [m["seq"] for m in chats.history(chat["id"], None, 0)] == [said["seq"]]
+    assert cost_store(store).list("", None, 1, 0) == ([], 0)  # 0027: the budget lines' table, there and empty
+    forum = forum_store(store)  # 0031: the marketplace's and the forum's tables, there and writable
+    post = forum.add({"kind": "thread", "scope": "4401", "area_code": "440100000000000", "author_kind": "resident",
+                      "author": resident.id, "author_name": "居民0000", "title": "t", "body": "b", "state": "visible"},
+                     FIXTURES.NOW)  # fmt: skip
+    assert forum.get(post["id"]) is not None and market_store(store).providers("", None) == []
+    media = report_media_store(store)  # 0030: report media and follows, there and writable
+    assert media.follow("C00", resident.id, FIXTURES.NOW) and media.follows_of(resident.id)[0][0] == "C00"
+    with store._reading() as db:  # type: ignore[attr-defined]  # 0026: the assessment's tables, there
+        for table in ("assessment_runs", "assessment_scores", "assessment_honours", "assessment_notices", "assessment_appeals"):
+            assert db.execute(f"SELECT count(*) FROM {table}", {}).fetchone()[0] == 0
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

@@ -64,8 +64,14 @@ LimitOf = Callable[["Config"], int]
 ROUTES: list[tuple[frozenset[str], re.Pattern[str], LimitOf]] = [
     (
         frozenset({"POST"}),
-        re.compile(r"^/open311/v2/requests\.json$"),
+        re.compile(r"^/open311/v2/requests\.(json|xml)$"),
         lambda c: int(c.citizen.max_photo_mb * MB) + MULTIPART_SLACK,
+    ),
+    (  # a citizen's report with its photos, voice note and video (api/report_media.py)
+        frozenset({"POST"}),
+        re.compile(r"^/api/citizen/reports$"),
+        lambda c: int((c.citizen.max_photo_mb * c.report_media.max_photos + c.report_media.max_voice_mb
+                       + c.report_media.max_video_mb) * MB) + 4 * MULTIPART_SLACK,
     ),
     (
         frozenset({"POST"}),

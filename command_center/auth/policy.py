@@ -73,15 +73,16 @@ def _rule(pattern: str, methods: frozenset[str] | None, roles: frozenset[str] | 
 
 def rules(public_metrics: bool) -> list[Rule]:
     """The whole table, in order: public and sign-in routes, administration, then the work."""
-    return [*_public_rules(public_metrics), *_administration_rules(), *_work_rules()]
+    return [*_public_rules(public_metrics), *_administration_rules(), *_assessment_rules(), *_work_rules()]
 
 
 def _public_rules(public_metrics: bool) -> list[Rule]:
     """Pages, static files, the public card, Open311, publishers and the caller's own account."""
     return [
         # pages and their static files: the pages sign in through the API
-        _rule(r"^/(wall|desk|basedata|stats|terminal|citizen|publish|emergency|admin)?$", READ, None),
+        _rule(r"^/(wall|desk|basedata|stats|costs|community|terminal|citizen|publish|emergency|admin)?$", READ, None),
         _rule(r"^/api/i18n/[^/]+$", READ, None),  # the pages' message catalogues (the sign-in form's too)
+        _rule(r"^/assessment$", READ, None),  # 绩效考核's page (it signs in through the API)
         # 三公开: each grid's public worker card and its printable QR poster, and what they show
         _rule(r"^/grid/[^/]+(/poster)?$", READ, None),
         _rule(r"^/api/public/", READ, None),
@@ -94,8 +95,14 @@ def _public_rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/api/auth/logout$", frozenset({"POST"}), None),  # clears the cookie, signed in or not
         # citizens: Open311 reports and their status; a report's photo is public only when
         # its reporter agreed to publish it (the endpoint checks, and serves staff the rest)
-        _rule(r"^/open311/v2/", None, None),
+        _rule(r"^/open311/(v2/|discovery\.(json|xml)$)", None, None),
         _rule(r"^/api/reports/[^/]+/photo\.jpg$", READ, None),
+        # a report with photos, a voice note and a video, and the open cases nearby to follow
+        # instead (api/report_media*.py: rate-limited, checked; the media go to staff by scope);
+        # the citizens' page as an app: its service worker and manifest
+        _rule(r"^/api/citizen/reports$", frozenset({"POST"}), None),
+        _rule(r"^/api/citizen/nearby$", READ, None),
+        _rule(r"^/citizen(-sw\.js|/manifest\.webmanifest)$", READ, None),
         # Publishers (WHIP) and telemetry: no role suffices, so the policy lets them through to
         # the endpoints, which demand a credential for the stream itself: a per-device publish
         # key, or a signed-in user allowed for that stream (command_center/auth/publishers.py).
@@ -111,6 +118,11 @@ def _public_rules(public_metrics: bool) -> list[Rule]:
         _rule(r"^/api/residents/code$", frozenset({"POST"}), None),
         _rule(r"^/api/residents/session$", frozenset({"POST", "DELETE"}), None),
         _rule(r"^/api/residents/me(/.*)?$", None, None),
+        # 服务超市 and 论坛 (api/marketplace.py, api/forum.py): what a notice board shows is public
+        # (visible posts, open services, categories, communities, search); residents write under
+        # /api/residents/me/…; the community's officers and admins manage under /api/community-admin/…
+        _rule(r"^/api/community/", READ, None),
+        _rule(r"^/api/community-admin/", None, HALL),
     ]
 
 
@@ -141,6 +153,20 @@ def _administration_rules() -> list[Rule]:
     ]
 
 
+def _assessment_rules() -> list[Rule]:
+    """绩效考核 (api/assessment.py, docs/ASSESSMENT.md): staff read (scoped by the endpoints); a
+    worker reads their own score and notices; the hall files appeals, admins decide them (in
+    their jurisdiction); only the city's administrators freeze or recompute a month."""
+    return [
+        _rule(r"^/api/assessment/(notices|[^/]+/scores)$", READ, ANY_ROLE),
+        _rule(r"^/api/assessment/runs$", frozenset({"POST"}), ADMIN, _city_admin),
+        _rule(r"^/api/assessment/[^/]+/appeals$", frozenset({"POST"}), HALL),
+        _rule(r"^/api/assessment/appeals/[^/]+/decision$", frozenset({"POST"}), ADMIN),
+        _rule(r"^/api/assessment(/.*)?$", READ, frozenset(STAFF)),
+        _rule(r"^/api/assessment(/.*)?$", None, ADMIN),
+    ]
+
+
 def _work_rules() -> list[Rule]:
     """The hall's, the workers' and emergency teams' work: maps, cases, verifications, emergencies."""
     return [
@@ -149,6 +175,11 @@ def _work_rules() -> list[Rule]:
         _rule(r"^/api/grids/validate$", None, frozenset(STAFF)),
         _rule(r"^/api/grids/(?P<code>[^/]+)$", READ, frozenset(STAFF), _area_in_path),
         _rule(r"^/api/hotspots/series$", READ, frozenset(STAFF), _area_in_query),
+        # cost–benefit (成本效益, api/costs*.py): the hall reads, admins (no finance role) keep the
+        # budget lines; the endpoints scope every read and write by jurisdiction
+        _rule(r"^/api/costs/lines(/.*)?$", frozenset({"POST", "PATCH", "DELETE"}), ADMIN),
+        _rule(r"^/api/costs(/.*)?$", READ, HALL),
+        _rule(r"^/api/costs(/.*)?$", None, ADMIN),
         _rule(r"^/api/workers/[^/]+/photo$", frozenset({"POST", "DELETE"}), ADMIN),  # the public card's photo
         _rule(r"^/api/workers/(?P<id>[^/]+)$", READ, ANY_ROLE, _own_worker),
         # a worker's phone reports where they are while they hold an emergency task
@@ -198,6 +229,9 @@ def _work_rules() -> list[Rule]:
         _rule(r"^/api/field-photos/[^/]+$", READ, BASE_DATA),
         # the worker's own cases (the endpoints check the assignment) and their evidence
         _rule(r"^/api/cases(/.*)?$", None, ANY_ROLE),
+        # residents' chat (api/chat.py): a worker their grids' conversations, others their
+        # jurisdiction's; the endpoints scope every read and write (403 for another grid's)
+        _rule(r"^/api/chats(/.*)?$", None, ANY_ROLE),
         _rule(r"^/api/incidents/[^/]+/(snapshot\.jpg|snapshots/[0-9]{1,2}\.jpg|clip\.mp4)$", READ, ANY_ROLE),
         # emergency mode: staff start, read and end it, and add to its timeline; staff (officers
         # too) and the workers a task was given to ack and finish its tasks (the endpoints check)

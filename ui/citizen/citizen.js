@@ -8,7 +8,8 @@ import {
   applyI18n, fmtTime, languageButton, matterClassName, matterName, nameOf, t,
 } from '../common/i18n.js';
 import { suggestChips } from '../common/suggest.js';
-import { authHeaders, fetchRetry, setUpResidents } from './resident.js';
+import { fetchRetry, setUpResidents } from './resident.js';
+import { sendReport, setUpReportMedia } from './report.js';
 
 const BASE = '/open311/v2';
 
@@ -31,7 +32,10 @@ async function loadServices() {
 function locate() {
   if (!navigator.geolocation) return showError(t('citizen.no_gps'));
   navigator.geolocation.getCurrentPosition(
-    (pos) => { $('lat').value = pos.coords.latitude.toFixed(6); $('long').value = pos.coords.longitude.toFixed(6); },
+    (pos) => {
+      $('lat').value = pos.coords.latitude.toFixed(6); $('long').value = pos.coords.longitude.toFixed(6);
+      $('lat').dispatchEvent(new Event('change')); // the grid and open cases nearby (report.js)
+    },
     () => showError(t('citizen.no_fix')),
     { enableHighAccuracy: true, timeout: 10000 },
   );
@@ -58,11 +62,14 @@ async function send(event) {
   const button = $('send');
   button.disabled = true;
   try {
-    // Not retried: a POST that reached the server would make a second report.
-    const res = await fetch(`${BASE}/requests.json`, { method: 'POST', body: new FormData($('report')), headers: authHeaders() });
-    const body = await res.json().catch(() => ({}));
-    if (!res.ok) throw new Error(refusal(res.status, body));
-    const id = body[0].service_request_id;
+    // With its photos, voice note and video (report.js); not retried: a POST that reached the
+    // server would make a second report. Offline, the service worker queues it.
+    const sent = await sendReport($('report')).catch((err) => {
+      if (err instanceof TypeError) throw err;
+      throw new Error(refusal(err.status, err.body || {}));
+    });
+    if (sent.queued) return showError(t('report_media.queued'));
+    const { id } = sent;
     history.replaceState(null, '', `?id=${encodeURIComponent(id)}`);
     $('report').hidden = true;
     await showStatus(id);
@@ -102,6 +109,7 @@ async function showStatus(id) {
 applyI18n();
 $('lang').append(languageButton('btn lang-switch'));
 setUpResidents();
+setUpReportMedia();
 const id = new URLSearchParams(location.search).get('id');
 if (id) {
   $('report').hidden = true;

@@ -20,6 +20,9 @@ export const PAGES = [
   { key: 'desk', href: '/desk', roles: ['officer', 'admin'] },
   { key: 'basedata', href: '/basedata', roles: ['officer', 'admin'] },  // 人口房屋: the grids' base data
   { key: 'stats', href: '/stats', roles: ['officer', 'admin', 'emergency'] },  // 统计分析: cases by period, source, matter, area
+  { key: 'costs', href: '/costs', roles: ['officer', 'admin'] },  // 成本效益: budget lines, cost per case and per resident
+  { key: 'community', href: '/community', roles: ['officer', 'admin'] },  // 社区服务与论坛管理: providers, supply and demand, moderation
+  { key: 'assessment', href: '/assessment', roles: ['officer', 'admin'] },  // 绩效考核: rankings, honours, appeals, the PDF
   { key: 'emergency', href: '/emergency', roles: ['officer', 'emergency', 'admin'] },
   { key: 'terminal', href: '/terminal', roles: ['worker'] },
   { key: 'admin', href: '/admin', roles: ['admin'] },
