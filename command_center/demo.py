@@ -184,9 +184,11 @@ def import_sample_city(config: Config) -> list[Area] | None:
     import time
 
     from command_center.community_demo import seed_community
+    from command_center.costs.sample import sample_lines
     from command_center.registry.sample_city import import_sample_city as run
     from command_center.registry.sample_city import sample_city, write_sample_files
     from command_center.store import create_store
+    from command_center.store.cost_records import cost_store
 
     store = create_store(config.store)
     try:
@@ -205,6 +207,8 @@ def import_sample_city(config: Config) -> list[Area] | None:
         grids = city.grids[:DEMO_BASE_DATA_GRIDS]
         seed_base_data(config, store, [(g.code, g.lon, g.lat) for g in grids])
         seed_community(config, store, city, grids)  # 服务超市 and 论坛 in the first grids' community
+        year = datetime.now().year  # this year's budget lines: 成本效益 shows figures from the start
+        cost_store(store).upsert_all(sample_lines(city, year), "demo")
         return grids
     finally:
         store.close()

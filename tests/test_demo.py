@@ -85,6 +85,9 @@ def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:
             assert (tmp_path / "keys" / "basedata.key").exists()
             # ...and its special-group ledger, which the care pages and the forecast work on.
             assert http.get("/api/care/memberships", params={"limit": 1}).json()["total"] > 0
+            # This year's budget lines of the sample city: 成本效益 has figures from the start.
+            costs = http.get("/api/costs/summary").json()
+            assert costs["totals"]["budget"] > 0 and all(c["budget"] > 0 for c in costs["children"])
 
             for channel in ("incidents", "cases"):
                 seqs = [e["seq"] for e in events if e["channel"] == channel]
