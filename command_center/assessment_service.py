@@ -17,7 +17,7 @@ from typing import Any
 
 from assessment.scheme import DEFAULT_PATH, LEVELS, Scheme, from_canonical, load_scheme
 from assessment.scoring import Scored, digest, honoured, ranks, score, score_level, top_bottom
-from command_center.store.assessment_records import AssessmentRecords
+from command_center.store.assessment_records import AssessmentRecords, MonthTaken
 from command_center.store.assessment_sql import MonthSpan
 
 Honours = list[tuple[str, str, str]]
@@ -86,7 +86,10 @@ class Assessment:
             "frozen_by": run["frozen_by"] if run is not None else by,
             "recomputed_at": iso(now) if run is not None else None,
         }  # fmt: skip
-        self.records.save_month(new, rows, honours, self._notices(month, scheme, rows, honours, frozen_at))
+        try:
+            self.records.save_month(new, rows, honours, self._notices(month, scheme, rows, honours, frozen_at))
+        except MonthTaken:
+            raise AssessmentError(409, f"{month} was frozen by another run meanwhile: recompute to redo it") from None
         return new
 
     def _honours(self, month: str, scheme: Scheme, rows: list[Scored]) -> Honours:

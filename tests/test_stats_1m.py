@@ -22,7 +22,10 @@ from typing import Any
 
 import pytest
 
+from command_center.assessment_service import Assessment, AssessmentError
 from command_center.config import parse_config
+from command_center.store.assessment_records import assessment_store
+from command_center.store.assessment_sql import MonthSpan
 from command_center.store.stats_records import stats_store
 from dispatch.city import City, generate_city
 from tests.helpers import build_runtime, postgres_database, serve_app
@@ -177,3 +180,29 @@ def test_every_figure_equals_direct_sql(big: World, level: str) -> None:
         n = big.hand(f"SELECT count(*) FROM case_facts WHERE {_where(row['code'][:digits], '2026-12-06', '2026-12-06')} "
                      f"AND matter_class = '{row['class']}' AND created_at < '2026-12-06T04:00:00+00:00'")[0][0]  # fmt: skip
         assert row["observed"] == n
+
+
+def test_a_month_of_the_million_is_assessed_in_sql_and_a_recompute_reproduces_it(big: World) -> None:
+    """The monthly assessment (assessment_service.py) over the same year: November frozen, each
+    district's cases and closure rate as SQL written here counts them, the recompute the same."""
+    service = Assessment(assessment_store(big.rt.store))
+    began = time.perf_counter()
+    while (run := service.records.run("2026-11")) is None:  # the server's freeze job does it (grace over)
+        assert time.perf_counter() - began < 120, "November not frozen by the job"
+        time.sleep(0.5)
+    print(f"November of the million frozen by the job after {time.perf_counter() - began:.1f} s: {run['subjects']} subjects")
+    with pytest.raises(AssessmentError, match="frozen already"):
+        service.freeze("2026-11", "test", NOW)
+    again = service.freeze("2026-11", "test", NOW, recompute=True)
+    assert again["digest"] == run["digest"] and run["subjects"] > 1_000
+    span = MonthSpan.of("2026-11", service.scheme().grace_days)
+    done = f"closed = 1 AND closed_day <= '{span.cutoff}'"
+    hand = big.hand(
+        f"SELECT substr(grid_code, 1, 6), count(*), sum(CASE WHEN {done} THEN 1 ELSE 0 END), sum(deferred) "
+        f"FROM case_facts WHERE counted = 1 AND created_day >= '{span.lo}' AND created_day <= '{span.hi}' GROUP BY 1"
+    )
+    districts = {r.subject: r for r in service.compute("2026-11", service.scheme_of("2026-11")) if r.level == "district"}
+    assert len(districts) == len(hand) == 11
+    for code, cases, closed, deferred in hand:
+        row = districts[code.ljust(15, "0")]
+        assert row.cases == cases and row.values["closure_rate"] == round(closed / (cases - deferred), 4)

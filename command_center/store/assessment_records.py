@@ -113,13 +113,18 @@ class AssessmentRecords:
 
     def save_month(self, run: dict[str, Any], rows: list[Scored], honours: list[tuple[str, str, str]],
                    notices: list[dict[str, Any]]) -> None:  # fmt: skip
-        """The month's whole result, replacing any before (a recompute)."""
+        """The month's whole result, replacing any before (a recompute). Raises MonthTaken (and
+        stores nothing) when another freeze of the month committed meanwhile (PostgreSQL: two
+        writers; SQLite serialises them)."""
         month = {"month": run["month"]}
         with self.store._writing() as db:
             for table in ("assessment_runs", "assessment_scores", "assessment_honours", "assessment_notices"):
                 db.execute(sql(f"DELETE FROM {table} WHERE month = :month", self.dialect), month)
-            db.execute(sql(f"INSERT INTO assessment_runs ({', '.join(RUN_FIELDS)}) VALUES "
-                           f"({', '.join(':' + f for f in RUN_FIELDS)})", self.dialect), run)  # fmt: skip
+            stored = db.execute(sql(f"INSERT INTO assessment_runs ({', '.join(RUN_FIELDS)}) VALUES "
+                                    f"({', '.join(':' + f for f in RUN_FIELDS)}) ON CONFLICT (month) DO NOTHING "
+                                    "RETURNING month", self.dialect), run).fetchone()  # fmt: skip
+            if stored is None:
+                raise MonthTaken(run["month"])  # the transaction rolls back
             self._many(db, SCORE_INSERT, [month | _score_params(r) for r in rows])
             self._many(db, "INSERT INTO assessment_honours (month, level, subject, honour) VALUES "
                        "(:month, :level, :subject, :honour)",
@@ -188,6 +193,10 @@ class AssessmentRecords:
 def _score_params(row: Scored) -> dict[str, Any]:
     return {"level": row.level, "subject": row.subject, "cases": row.cases, "score": row.score, "rank": row.rank,
             "doc": score_doc(row)}  # fmt: skip
+
+
+class MonthTaken(Exception):
+    """Another freeze of this month was stored while this one was being computed."""
 
 
 def assessment_store(store: object) -> AssessmentRecords:
