@@ -17,6 +17,8 @@ them with (store/stats_daily.py), and any dirty day is summed with them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -29,6 +31,13 @@ depends_on = None
 COORDINATE: sa.types.TypeEngine[float] = sa.REAL().with_variant(postgresql.DOUBLE_PRECISION(), "postgresql")
 
 
+def _sums() -> list[sa.Column[Any]]:
+    """The counted figures each roll-up keeps (as case_daily does)."""
+    counts = ("cases", "closed", "closed_on_time", "deferred", "reworked", "n_close")
+    return [*(sa.Column(name, sa.Integer, nullable=False) for name in counts),
+            sa.Column("sum_close_min", COORDINATE, nullable=False)]  # fmt: skip
+
+
 def upgrade() -> None:
     op.create_table(
         "case_daily_class",
@@ -36,11 +45,7 @@ def upgrade() -> None:
         sa.Column("district", sa.Text, primary_key=True),
         sa.Column("source", sa.Text, primary_key=True),
         sa.Column("matter_class", sa.Text, primary_key=True),
-        *(
-            sa.Column(name, sa.Integer, nullable=False)
-            for name in ("cases", "closed", "closed_on_time", "deferred", "reworked", "n_close")
-        ),
-        sa.Column("sum_close_min", COORDINATE, nullable=False),
+        *_sums(),
         sqlite_with_rowid=False,
     )
     op.create_table(
@@ -50,11 +55,7 @@ def upgrade() -> None:
         sa.Column("matter_code", sa.Text, primary_key=True),
         sa.Column("source", sa.Text, primary_key=True),
         sa.Column("matter_class", sa.Text, nullable=False),
-        *(
-            sa.Column(name, sa.Integer, nullable=False)
-            for name in ("cases", "closed", "closed_on_time", "deferred", "reworked", "n_close")
-        ),
-        sa.Column("sum_close_min", COORDINATE, nullable=False),
+        *_sums(),
         sqlite_with_rowid=False,
     )
     op.create_table(
@@ -63,11 +64,7 @@ def upgrade() -> None:
         sa.Column("street", sa.Text, primary_key=True),
         sa.Column("source", sa.Text, primary_key=True),
         sa.Column("matter_class", sa.Text, primary_key=True),
-        *(
-            sa.Column(name, sa.Integer, nullable=False)
-            for name in ("cases", "closed", "closed_on_time", "deferred", "reworked", "n_close")
-        ),
-        sa.Column("sum_close_min", COORDINATE, nullable=False),
+        *_sums(),
         sqlite_with_rowid=False,
     )
     op.create_table(
