@@ -40,7 +40,6 @@ from command_center.retention import Retention
 from command_center.stats_job import StatsJob
 from command_center.store import Store, create_store
 from command_center.store.care_records import care_store
-from command_center.store.stats_facts import set_zone
 from command_center.store.stats_records import stats_store
 from command_center.store.team_records import team_store
 from command_center.suggestions import ReportSuggestions
@@ -65,8 +64,8 @@ class Runtime:
         self.config = config
         data_dir = config.server.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        set_zone(ZoneInfo(config.dispatch.timezone))  # the statistics' days: the city's (store/stats_facts.py)
-        self.store: Store = create_store(config.store)
+        # The statistics count the city's days (store/stats_facts.py).
+        self.store: Store = create_store(config.store, ZoneInfo(config.dispatch.timezone))
         self.bus: Bus = create_bus(config.bus)
         self.jobs = Jobs(self.bus)  # also the shared counters every part below adds to
         self.hub = self._hub(config, self.bus)

@@ -23,7 +23,7 @@ import random
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from tqdm import tqdm
 from command_center.store.access import StoreAccess
 from command_center.store.columns import case_columns, timeline_params
 from command_center.store.queries import CASE_FIELDS, TIMELINE_FIELDS, copy_into
-from command_center.store.stats_facts import FACT_FIELDS, fact_params, fact_statements, set_zone, zone
+from command_center.store.stats_facts import DEFAULT_ZONE, FACT_FIELDS, fact_params, fact_statements
 from command_center.store.stats_records import stats_store
 from dispatch.cases import Case, CaseState, TimelineEntry
 from dispatch.catalog import Catalog
@@ -142,9 +142,10 @@ def _outcome(
 class _Cases:
     """Draws cases one by one."""
 
-    def __init__(self, city: City, catalog: Catalog, year: int, now: datetime, seed: int) -> None:
+    def __init__(self, city: City, catalog: Catalog, year: int, now: datetime, seed: int, zone: tzinfo) -> None:
         self.rng = random.Random(seed)
         self.now = now
+        self.zone = zone  # the city's: the cases' hours are its local hours
         self.days = _day_weights(year)
         self.grids, self.grid_weights, self.spots = _places(city, self.rng)
         self.matters = catalog.matters
@@ -157,7 +158,7 @@ class _Cases:
         return sorted(self.rng.choices([d for d, _ in self.days], [w for _, w in self.days], k=n))
 
     def draw(self, days: list[date], first: int) -> Iterator[Case]:
-        rng, tz, n = self.rng, zone(), len(days)
+        rng, tz, n = self.rng, self.zone, len(days)
         hours = rng.choices(range(24), HOUR_WEIGHTS, k=n)
         grids = rng.choices(self.grids, self.grid_weights, k=n)
         matters = rng.choices(self.matters, self.matter_weights, k=n)
@@ -194,7 +195,8 @@ def generate(
 ) -> int:  # fmt: skip
     """Write about `cases` cases created in `year` (none after `now`); how many were written."""
     now = now or datetime(year + 1, 1, 1, tzinfo=UTC)
-    drawer = _Cases(city, catalog, year, now, seed)
+    zone = store.days_zone
+    drawer = _Cases(city, catalog, year, now, seed, zone)
     written = 0
     bar = tqdm(total=cases, desc="cases", unit="case", file=sys.stderr, disable=not progress)
     _durable(store, False)
@@ -202,7 +204,7 @@ def generate(
         days = drawer.days_of(cases)
         for start in range(0, cases, CHUNK):
             chunk = list(drawer.draw(days[start : start + CHUNK], start))
-            _write(store, chunk)
+            _write(store, chunk, zone)
             written += len(chunk)
             bar.update(min(CHUNK, cases - start))
         stats_store(store).rebuild()
@@ -222,9 +224,9 @@ def _durable(store: StoreAccess, on: bool) -> None:
             db.execute(f"PRAGMA cache_size={-2000 if on else -262144}", {})
 
 
-def _write(store: StoreAccess, chunk: list[Case]) -> None:
+def _write(store: StoreAccess, chunk: list[Case], zone: tzinfo) -> None:
     if store.dialect == "postgresql":
-        _copy(store, chunk)
+        _copy(store, chunk, zone)
         return
     sql = store.sql  # type: ignore[attr-defined]  # both stores have their compiled statements
     with store._writing() as conn:
@@ -234,10 +236,10 @@ def _write(store: StoreAccess, chunk: list[Case]) -> None:
             [dict(zip(CASE_FIELDS, case_columns(c), strict=True)) | {"id": c.id} for c in chunk],
         )
         db.executemany(sql.insert_timeline, [r for c in chunk for r in timeline_params(c.id, c.timeline)])
-        db.executemany(fact_statements("sqlite")[0], [fact_params(c) for c in chunk])
+        db.executemany(fact_statements("sqlite")[0], [fact_params(c, zone) for c in chunk])
 
 
-def _copy(store: StoreAccess, chunk: list[Case]) -> None:
+def _copy(store: StoreAccess, chunk: list[Case], zone: tzinfo) -> None:
     with store._writing() as db, db.cursor() as cur:  # type: ignore[attr-defined]
         with cur.copy(copy_into("cases", (*CASE_FIELDS, "id"))) as copy:
             for case in chunk:
@@ -248,7 +250,7 @@ def _copy(store: StoreAccess, chunk: list[Case]) -> None:
                     copy.write_row(tuple(row.values()))
         with cur.copy(copy_into("case_facts", FACT_FIELDS)) as copy:
             for case in chunk:
-                facts = fact_params(case)
+                facts = fact_params(case, zone)
                 copy.write_row(tuple(facts[n] for n in FACT_FIELDS))
 
 
@@ -277,9 +279,7 @@ def run_command(args: Any, load: Callable[[Path], Any]) -> int:
     if url is None:
         print("give --config or --store", file=sys.stderr)
         return 2
-    if config is not None:
-        set_zone(ZoneInfo(config.dispatch.timezone))
-    store = create_store(url)
+    store = create_store(url, ZoneInfo(config.dispatch.timezone) if config is not None else DEFAULT_ZONE)
     try:
         city = load_map(config, store)[0] if config is not None else generate_city(seed=7)
         catalog = load_catalog(config.catalog if config is not None else SAMPLE_CATALOG)

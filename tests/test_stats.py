@@ -397,3 +397,28 @@ def test_facts_are_written_with_the_cases_in_a_group_commit(empty_store_url: str
         assert stats.summary(query)["cases"] == many  # from case_daily
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_each_store_counts_its_own_citys_days(empty_store_url: str, batched: bool) -> None:
+    """The statistics' days are the zone the store was made with (the runtime gives it the
+    city's), not one process-wide zone: a case at 16:30 UTC is on 1 May in a UTC city."""
+    from zoneinfo import ZoneInfo
+
+    from command_center.store import create_store
+
+    store = create_store(empty_store_url, ZoneInfo("UTC"))
+    try:
+        created = datetime(2026, 5, 1, 16, 30, tzinfo=UTC)
+        case = Case(id="C-utc", state=CaseState.DISPATCHED, matter_code="0501", grid_code="440106001001001",
+                    source="citizen", created_at=created, deadline=created + timedelta(hours=4), lon=113.3, lat=23.1)  # fmt: skip
+        if batched:
+            with store.batch():
+                store.insert_case(case)
+        else:
+            store.insert_case(case)
+        with store._reading() as db:  # type: ignore[attr-defined]
+            days = db.execute("SELECT created_day FROM case_facts", {}).fetchall()
+        assert [tuple(r) for r in days] == [("2026-05-01",)]
+    finally:
+        store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
+from datetime import tzinfo
 from typing import Any, ClassVar, Protocol
 
 
@@ -32,6 +33,7 @@ class Connection(Protocol):
 
 class StoreAccess(ABC):
     dialect: ClassVar[str]  # "sqlite" or "postgresql": which compiled text to run
+    days_zone: tzinfo  # the city's zone: the statistics' days (stats_facts.py)
 
     @abstractmethod
     def _reading(self) -> AbstractContextManager[Connection]: ...

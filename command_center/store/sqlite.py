@@ -9,7 +9,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from command_center.store.columns import CASE_CACHE, case_params, timeline_param
 from command_center.store.migrate import upgrade_sqlite
 from command_center.store.queries import TIMELINE_FIELDS
 from command_center.store.records import RecordStore
-from command_center.store.stats_facts import write_facts
+from command_center.store.stats_facts import DEFAULT_ZONE, write_facts
 from command_center.store.team_records import TeamRecords
 from dispatch.cases import Case, TimelineEntry
 from dispatch.repository import CaseIdTaken
@@ -32,8 +32,9 @@ class SQLiteStore(TeamRecords, RecordStore):
 
     dialect = DIALECT
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, days_zone: tzinfo = DEFAULT_ZONE) -> None:
         self.path = str(path)
+        self.days_zone = days_zone  # the statistics' days (stats_facts.py)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # One connection guarded by a lock: callers come from worker threads. Re-entrant,
@@ -53,8 +54,8 @@ class SQLiteStore(TeamRecords, RecordStore):
             self.migrations = upgrade_sqlite(self._db)
 
     @classmethod
-    def from_url(cls, url: str) -> SQLiteStore:
-        return cls(sqlite_path(url))
+    def from_url(cls, url: str, days_zone: tzinfo = DEFAULT_ZONE) -> SQLiteStore:
+        return cls(sqlite_path(url), days_zone)
 
     # cases
     def insert_case(self, case: Case) -> None:
@@ -67,7 +68,7 @@ class SQLiteStore(TeamRecords, RecordStore):
                         raise CaseIdTaken(case.id) from exc
                     raise
                 self._db.executemany(self.sql.insert_timeline, timeline_params(case.id, case.timeline))
-                write_facts(self._db.executemany, DIALECT, (case,))  # the statistics' row (stats_facts.py)
+                write_facts(self._db.executemany, DIALECT, (case,), self.days_zone)  # the statistics' row (stats_facts.py)
             self._remember(case)  # after the commit: a failed one must not leave it cached
 
     def save_transition(self, case: Case, entry: TimelineEntry) -> bool:
@@ -78,7 +79,7 @@ class SQLiteStore(TeamRecords, RecordStore):
                 if self._run(self.sql.update_case, params).fetchone() is None:
                     return False
                 self._db.executemany(self.sql.insert_timeline, timeline_params(case.id, (entry,)))
-                write_facts(self._db.executemany, DIALECT, (case,))
+                write_facts(self._db.executemany, DIALECT, (case,), self.days_zone)
             self._remember(case)
             return True
 

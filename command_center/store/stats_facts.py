@@ -23,22 +23,14 @@ from command_center.store.queries import compile_sql
 from command_center.store.stats_schema import case_daily_dirty, case_facts
 from dispatch.cases import Case, CaseState
 
-# The city's days. One zone for the whole country; a deployment elsewhere sets its own
-# (runtime.py calls set_zone with the dispatcher's) before the store writes a case.
-_ZONE: list[tzinfo] = [ZoneInfo("Asia/Shanghai")]
+# The city's days: each store is given its city's zone (create_store(url, days_zone), the
+# runtime passes the dispatcher's); this one country-wide zone is the default.
+DEFAULT_ZONE: tzinfo = ZoneInfo("Asia/Shanghai")
 CLASS_CODES = ("01", "02", "03", "04", "05", "99")
 CELL = 1000  # cells of 0.001° (about 100 m by 110 m here)
 FACT_FIELDS = tuple(c.name for c in case_facts.columns)
 UNCOUNTED = frozenset({CaseState.MERGED, CaseState.CANCELLED})
 CLOSED = frozenset({CaseState.CLOSED, CaseState.EVALUATED})
-
-
-def set_zone(zone: tzinfo) -> None:
-    _ZONE[0] = zone
-
-
-def zone() -> tzinfo:
-    return _ZONE[0]
 
 
 def matter_class(matter_code: str) -> str:
@@ -47,12 +39,12 @@ def matter_class(matter_code: str) -> str:
     return prefix if prefix in CLASS_CODES else "99"
 
 
-def local_day(moment: datetime) -> str:
-    return moment.astimezone(_ZONE[0]).date().isoformat()
+def local_day(moment: datetime, zone: tzinfo) -> str:
+    return moment.astimezone(zone).date().isoformat()
 
 
-def fact_params(case: Case) -> dict[str, Any]:
-    """The case's case_facts row, as the statements' parameters."""
+def fact_params(case: Case, zone: tzinfo = DEFAULT_ZONE) -> dict[str, Any]:
+    """The case's case_facts row, as the statements' parameters; its days are `zone`'s."""
     times = {e.action: e.ts for e in case.timeline}  # the last of each action
     dispatched = next((e.ts for e in case.timeline if e.action == "dispatch"), case.created_at)
     closed = case.state in CLOSED and "close" in times
@@ -61,7 +53,7 @@ def fact_params(case: Case) -> dict[str, Any]:
     return {
         "id": case.id,
         "created_at": case.created_at.isoformat(),
-        "created_day": local_day(case.created_at),
+        "created_day": local_day(case.created_at, zone),
         "source": case.source,
         "matter_code": case.matter_code,
         "matter_class": matter_class(case.matter_code),
@@ -71,7 +63,7 @@ def fact_params(case: Case) -> dict[str, Any]:
         "counted": int(case.state not in UNCOUNTED),
         "closed": int(closed),
         "closed_at": closed_at.isoformat() if closed_at else None,
-        "closed_day": local_day(closed_at) if closed_at else None,
+        "closed_day": local_day(closed_at, zone) if closed_at else None,
         "on_time": int(closed_at <= case.deadline) if closed_at else None,
         "reworked": int(case.returns > 0),
         # Excused from the due count: deferred (缓办) and not closed; one closed after its
@@ -109,10 +101,11 @@ def fact_statements(dialect: str) -> tuple[str, str]:
 
 
 def write_facts(
-    run_many: Callable[[str, list[dict[str, Any]]], object], dialect: str, cases: Iterable[Case]
+    run_many: Callable[[str, list[dict[str, Any]]], object], dialect: str, cases: Iterable[Case], zone: tzinfo
 ) -> None:
-    """Write these cases' facts and dirty marks with the caller's executemany (its transaction)."""
-    facts = [fact_params(c) for c in cases]
+    """Write these cases' facts (days in `zone`) and dirty marks with the caller's executemany
+    (its transaction)."""
+    facts = [fact_params(c, zone) for c in cases]
     if not facts:
         return
     upsert, mark = fact_statements(dialect)

@@ -24,7 +24,7 @@ What must still hold:
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import psycopg
@@ -78,8 +78,9 @@ class Deferred:
                 out[case.assignee] = out.get(case.assignee, 0) + 1
         return out
 
-    def flush(self, db: psycopg.Connection[Any], sql: Statements) -> None:
-        """Write the deferred cases and their timelines into the batch's transaction."""
+    def flush(self, db: psycopg.Connection[Any], sql: Statements, days_zone: tzinfo) -> None:
+        """Write the deferred cases and their timelines into the batch's transaction (the
+        statistics' days in `days_zone`)."""
         if not self.cases:
             return
         pending, self.cases, self._open = list(self.cases.values()), {}, {}
@@ -88,7 +89,7 @@ class Deferred:
                 with db.pipeline():
                     cur.executemany(sql.insert_case, [case_params(c) for c in pending])
                     cur.executemany(sql.insert_timeline, [r for c in pending for r in timeline_params(c.id, c.timeline)])
-                    write_facts(cur.executemany, "postgresql", pending)  # the statistics' rows (stats_facts.py)
+                    write_facts(cur.executemany, "postgresql", pending, days_zone)  # the statistics' rows (stats_facts.py)
                 return
             with cur.copy(COPY_CASES) as copy:
                 for case in pending:
@@ -99,7 +100,7 @@ class Deferred:
                         copy.write_row(
                             (case.id, e.ts.isoformat(), e.action, e.actor, e.from_state.value, e.to_state.value, e.note)
                         )
-            write_facts(cur.executemany, "postgresql", pending)
+            write_facts(cur.executemany, "postgresql", pending, days_zone)
 
 
 def merge_counts(stored: dict[str, int], deferred: dict[str, int]) -> dict[str, int]:

@@ -12,7 +12,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any
 
 import psycopg
@@ -28,7 +28,7 @@ from command_center.store.postgres.prefetch import Prefetched, Wanted
 from command_center.store.postgres.stats import FreshStats
 from command_center.store.queries import TIMELINE_FIELDS
 from command_center.store.records import RecordStore
-from command_center.store.stats_facts import write_facts
+from command_center.store.stats_facts import DEFAULT_ZONE, write_facts
 from command_center.store.team_records import TeamRecords
 from dispatch.cases import Case, TimelineEntry
 from dispatch.repository import CaseIdTaken
@@ -41,8 +41,9 @@ class PostgresStore(TeamRecords, RecordStore):
 
     dialect = DIALECT
 
-    def __init__(self, url: str, pool_size: int | None = None) -> None:
+    def __init__(self, url: str, pool_size: int | None = None, days_zone: tzinfo = DEFAULT_ZONE) -> None:
         self.settings = pg_connect.parse(url)
+        self.days_zone = days_zone  # the statistics' days (stats_facts.py)
         self.dsn = self.settings.dsn
         size = pool_size or self.settings.pool
         self.sql = queries.statements(DIALECT)
@@ -60,8 +61,8 @@ class PostgresStore(TeamRecords, RecordStore):
         self.stats = FreshStats(rows, self._analyze)
 
     @classmethod
-    def from_url(cls, url: str) -> PostgresStore:
-        return cls(url)
+    def from_url(cls, url: str, days_zone: tzinfo = DEFAULT_ZONE) -> PostgresStore:
+        return cls(url, days_zone=days_zone)
 
     # cases
     def insert_case(self, case: Case) -> None:
@@ -169,7 +170,7 @@ class PostgresStore(TeamRecords, RecordStore):
             try:
                 with db.transaction():
                     yield
-                    self._local.deferred.flush(db, self.sql)
+                    self._local.deferred.flush(db, self.sql, self.days_zone)
                 # Cached only once committed: a rolled-back version must never be served.
                 for case in self._local.pending:
                     self._remember(case, now=True)
@@ -190,7 +191,7 @@ class PostgresStore(TeamRecords, RecordStore):
         held = getattr(self._local, "conn", None)
         if held is not None:  # inside this thread's batch: see its own uncommitted writes
             if cases:
-                self._local.deferred.flush(held, self.sql)
+                self._local.deferred.flush(held, self.sql, self.days_zone)
             yield held
             return
         db = self._pool.take()
@@ -244,7 +245,7 @@ class PostgresStore(TeamRecords, RecordStore):
     def _facts(self, db: BoundedConnection, case: Case) -> None:
         """The case's statistics row, in the same transaction (store/stats_facts.py)."""
         with db.cursor() as cur:
-            write_facts(cur.executemany, DIALECT, (case,))
+            write_facts(cur.executemany, DIALECT, (case,), self.days_zone)
 
     def _remember(self, case: Case, now: bool = False) -> None:
         pending = getattr(self._local, "pending", None)

@@ -116,6 +116,9 @@ def _backfill() -> None:
                     "note": note,
                 }
             )
+        # Days in China's zone (stats_facts.DEFAULT_ZONE): a migration does not read the
+        # deployment's config, so a city elsewhere upgrading a pre-0024 database has its older
+        # cases counted on China's days (the cases written after, on its own).
         facts = [fact_params(Case.from_dict(json.loads(doc) | {"timeline": timelines.get(case_id, [])}))
                  for case_id, doc in docs]  # fmt: skip
         bind.execute(insert, facts)
