@@ -19,12 +19,15 @@ from command_center.bus import batches
 from command_center.camera_checks import TOPIC as VERIFICATIONS
 from command_center.camera_checks import UPDATED as VERIFICATION_UPDATED
 from command_center.camera_status import Cameras
+from command_center.community_live import TOPIC as COMMUNITY
+from command_center.community_live import community_posts
 from command_center.emergency.service import BRIEF_KEYS
 from command_center.events import Event
 from command_center.hub import Hub
 from command_center.hub_history import Post
 
 TOPICS = ["incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications", "care", "devices"]
+TOPICS += [COMMUNITY]  # 服务超市 and 论坛: each event to its audiences only (community_live.py)
 
 HUB_BATCH = 256  # most events numbered per round trip to a shared (Redis) hub history
 ASSIGNING = ("dispatch", "return", "transfer", "reassign")  # case actions that hand a task to its assignee
@@ -81,6 +84,9 @@ async def feed_hub(subscription: Any, hub: Hub, area_of: Locate, cameras: Camera
         for event in events:
             if event.topic == VERIFICATIONS and event.type != VERIFICATION_UPDATED:
                 continue  # requests, cancellations and verdicts are between the service and the cameras
+            if event.topic == COMMUNITY:
+                posts.extend(community_posts(event))
+                continue
             if event.type == "camera.status":
                 cameras.note_worker_status(event.data)
             area = event_area(event.topic, event.data, area_of)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from starlette.websockets import WebSocket
 
+from command_center.community_live import known as community_channel
+
 # The bus topics the hub relays (hub_feed.TOPICS) and each worker's own task channel.
 TOPICS = frozenset({"incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications", "care", "devices"})
 TASK_CHANNEL = re.compile(r"tasks:[A-Za-z0-9_.@-]{1,58}")
@@ -27,6 +29,7 @@ def known_channel(name: str) -> bool:
         or name in CHAT_CHANNELS
         or TASK_CHANNEL.fullmatch(name) is not None
         or CHAT_CHANNEL.fullmatch(name) is not None
+        or community_channel(name)  # 服务超市 and 论坛: market:<resident>, forum:<community>, community
     )
 
 

@@ -2,7 +2,9 @@
 
 One pass every `retention.every_s`: snapshots and clips (by age, then the size cap), the
 blurred copies made for other roles, citizen photos (uploads/), case photos (photos/),
-field photos no record took (field_photos/, rows and files), citizen report rows with their photos, and client addresses in the audit log. Each part
+field photos no record took (field_photos/, rows and files), citizen report rows with their photos,
+citizens' report media (uploads/media/: the files past uploads_days, their rows marked swept in
+the same pass; a deleted report's rows with it), and client addresses in the audit log. Each part
 has its own setting in the `retention:` section (days; 0 keeps forever).
 
 The sweep never stops for good: a file vanishing between listing and stat (a clip's
@@ -25,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from command_center.config import Config
 from command_center.store.field_photo_records import field_photo_store
+from command_center.store.report_media_records import report_media_store
+from command_center.store.resident_records import iso
 from vision.clips import enforce_retention, evidence_files, remove_file
 
 if TYPE_CHECKING:
@@ -33,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 DAY = 86400.0
 COUNTERS = ("retention_sweeps", "retention_files_removed", "retention_reports_removed",
-            "retention_audit_ips_scrubbed", "retention_errors")  # fmt: skip
+            "retention_media_removed", "retention_audit_ips_scrubbed", "retention_errors")  # fmt: skip
 BLURRED = "blurred"  # under data_dir: blurred copies of evidence (vision/privacy.py's cache)
 FIELD_PHOTOS = "field_photos"  # under data_dir: photos of the rounds (api/field_photos.py), <grid>/<id>.jpg
 # A field photo no record (check-in, visit, door plate) took within this many days: the form
@@ -45,6 +49,7 @@ UNUSED_FIELD_PHOTO_DAYS = 30
 class SweepResult:
     files: int = 0
     reports: int = 0
+    media: int = 0  # report media rows marked swept (their files deleted) or deleted with their report
     audit_ips: int = 0
     errors: int = 0
 
@@ -103,6 +108,8 @@ class Retention:
             result.errors += 1
             log.warning("retention: cannot remove %s: %s", path, exc)
 
+        if not self.files_only:  # before the files by age: a media file goes with its row's mark
+            self._media(now, result, on_error)
         self._files(now, result, on_error)
         if not self.files_only:
             self._reports(now, result, on_error)
@@ -111,6 +118,7 @@ class Retention:
         self.counters["retention_sweeps"] += 1
         self.counters["retention_files_removed"] += result.files
         self.counters["retention_reports_removed"] += result.reports
+        self.counters["retention_media_removed"] += result.media
         self.counters["retention_audit_ips_scrubbed"] += result.audit_ips
         self.counters["retention_errors"] += result.errors
         return result
@@ -142,6 +150,34 @@ class Retention:
         for report_id in ids:
             if report_id.replace("-", "").isalnum():  # never a path out of uploads/
                 result.files += remove_file(uploads / f"{report_id}.jpg", on_error)
+                result.files += remove_older_than(uploads / "media" / report_id, -1.0, now, on_error)
+                with contextlib.suppress(OSError):
+                    (uploads / "media" / report_id).rmdir()
+        try:
+            result.media += report_media_store(self.store).forget_reports(ids)
+        except Exception as exc:
+            result.errors += 1
+            log.warning("retention: deleting the media rows of old reports failed: %s", exc)
+
+    def _media(self, now: float, result: SweepResult, on_error: Callable[[Path, OSError], None]) -> None:
+        """Citizens' report media past uploads_days: the rows marked swept (已按规定删除 on the
+        case), then their files deleted; a file already gone is no error."""
+        days = self.config.retention.uploads_days
+        if days <= 0:
+            return
+        cutoff = datetime.fromtimestamp(now - days * DAY, UTC)
+        try:
+            swept = report_media_store(self.store).sweep_before(iso(cutoff), iso(datetime.fromtimestamp(now, UTC)))
+        except Exception as exc:
+            result.errors += 1
+            log.warning("retention: marking old report media failed: %s", exc)
+            return
+        result.media += len(swept)
+        root = self.config.server.data_dir / "uploads" / "media"
+        for report_id, name in swept:
+            path = root / report_id / name
+            if path.parent.parent == root and path.name == name:  # never a path out of media/
+                result.files += remove_file(path, on_error)
 
     def _audit(self, now: float, result: SweepResult) -> None:
         days = self.config.retention.audit_ip_days

@@ -1,20 +1,27 @@
 """What the marketplace and the forum share (api/marketplace.py, api/forum.py): areas by code
-(a community, its grids), the scope prefix of an area, the staff caller's area, names for views."""
+(a community, its grids), the scope prefix of an area, the staff caller's area, names for views,
+and the live events of their changes (command_center/community_live.py)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import sqlalchemy as sa
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 
 from command_center.api import deps
 from command_center.api.errors import ApiError
 from command_center.auth.middleware import principal_of
 from command_center.auth.principal import Principal, normalize_jurisdiction
+from command_center.events import Event
 from command_center.store.queries import compile_sql
 from dispatch.city import Area, City
 from residents.forum import BadPost
+
+log = logging.getLogger(__name__)
+ANNOUNCE_S = 2.0  # the longest a change waits on the bus to tell the pages of it
 
 ORGANISATION: Any = (
     sa.select(sa.column("grid_code"))
@@ -81,3 +88,13 @@ def organisation_grid(request: Request, organisation_id: str) -> str | None:
     with store._reading() as db:  # type: ignore[attr-defined]
         row = db.execute(sql, {"id": organisation_id}).fetchone()
     return None if row is None else str(row[0])
+
+
+async def announce(conn: HTTPConnection, event: Event) -> None:
+    """Tell the bus, and so every node's hub, what changed (community_live.community_event).
+    A stored change stands even when the bus is down or slow: it costs only the live update,
+    which the pages' slow poll makes up for."""
+    try:
+        await asyncio.wait_for(deps.bus(conn).publish(event), ANNOUNCE_S)
+    except Exception as exc:  # an outage or a timeout: the change itself is done
+        log.warning("community: %s not announced: %r", event.type, exc)

@@ -11,6 +11,9 @@ Sensitive words (config community.sensitive_words): a resident's post or reply c
 the filter (`community.sensitive_action: refuse`, the default), or stored as `held` (202) and
 shown to no resident until a moderator restores it (`hold`). Staff posts are not filtered.
 
+Live (command_center/community_live.py): a community's new notices, threads and replies and its
+posts hidden or restored go to its board's channel; reports, held posts and moderation to staff.
+
 Search is LIKE '%词%' over titles and bodies (store/community_forum.py) plus the grids' public
 worker cards (names of grids, workers and their public numbers, from the map in memory).
 """
@@ -27,12 +30,22 @@ from starlette.routing import BaseRoute, Route
 
 from command_center import audit
 from command_center.api import deps
-from command_center.api.community_common import area_or_400, bad, community_of, names, scope_of, staff_area
+from command_center.api.community_common import (
+    announce,
+    area_or_400,
+    bad,
+    community_of,
+    names,
+    scope_of,
+    staff_area,
+)
 from command_center.api.errors import ApiError, json_body
 from command_center.api.limits import SMALL_BODY
 from command_center.api.public import number_of
 from command_center.api.residents import desk_of, resident_of
 from command_center.auth.middleware import principal_of
+from command_center.community_live import community_event
+from command_center.events import Event
 from command_center.store.community_forum import SEARCH_MAX, ForumRecords, forum_store
 from dispatch.city import City
 from residents.forum import BadPost, WordFilter, banned_until, clean_text
@@ -173,11 +186,22 @@ async def _resident_post(request: Request, fields: dict[str, Any], title: str, t
            "title": title, "body": text, "state": state}  # fmt: skip
     made = await asyncio.to_thread(forum(request).add, row, desk_of(request).clock())
     view = public_view(deps.city(request).city, made)
+    await announce(request, _post_event(deps.city(request).city, made))
     if state == "held":
         return JSONResponse(
             {**view, "held": True, "notice": "内容含敏感词，待社区审核后显示"}, status_code=202
         )
     return JSONResponse({**view, "held": False}, status_code=201)
+
+
+def _post_event(city: City, row: dict[str, Any], type_: str = "") -> Event:
+    """A post's change for the live pages: to its community's board when it shows there, to the
+    moderators when it waits for them (held) or was moderated."""
+    code, state = row["area_code"] or "", row["state"]
+    on_board = code in city.areas and city.areas[code].level == "community"  # not an article of a district
+    kind = type_ or ("post.held" if state == "held" else f"{row['kind']}.posted")
+    return community_event(kind, code, id=row["id"], kind=row["kind"], thread_id=row.get("thread_id"), state=state,
+                           forum=code if on_board and state != "held" else None, staff=type_ != "" or state == "held")  # fmt: skip
 
 
 async def post_thread(request: Request) -> Response:
@@ -216,6 +240,9 @@ async def report_post(request: Request) -> Response:
     if row is None or row["state"] != "visible":
         raise ApiError(404, "没有这篇帖子", {"id": post_id})
     first = await asyncio.to_thread(records.report, post_id, resident.id, reason, desk_of(request).clock())
+    if first:
+        event = community_event("post.reported", row["area_code"] or "", id=post_id, kind=row["kind"], staff=True)
+        await announce(request, event)
     return JSONResponse({"id": post_id, "reported": True, "first": first}, status_code=201 if first else 200)
 
 
@@ -267,6 +294,8 @@ async def moderate(request: Request) -> Response:
         raise ApiError(409, "帖子已是该状态", {"state": row["state"]})
     await audit.write(deps.store(request), audit.entry(principal.user, principal.role, f"post.{action}", row["id"],
                                                        audit.client_ip(request), reason))  # fmt: skip
+    verb = "hidden" if action == "hide" else "restored"
+    await announce(request, _post_event(deps.city(request).city, {**row, "state": state}, f"post.{verb}"))
     return JSONResponse({"id": row["id"], "state": state})
 
 
@@ -324,6 +353,7 @@ async def publish(request: Request) -> Response:
     made = await asyncio.to_thread(forum(request).add, row, desk_of(request).clock())
     await audit.write(deps.store(request), audit.entry(principal.user, principal.role, f"{kind}.publish", made["id"],
                                                        audit.client_ip(request), title))  # fmt: skip
+    await announce(request, _post_event(city, made))
     return JSONResponse(public_view(city, made), status_code=201)
 
 

@@ -8,6 +8,8 @@ Three audiences, three prefixes:
   resident whose provider profile is approved;
 - staff (officers and admins; policy.py): `/api/community-admin/…`, every read and change scoped
   to the caller's jurisdiction (an area outside it: 403 naming the area).
+
+Live: each change is announced to whom it concerns (command_center/community_live.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from starlette.routing import BaseRoute, Route
 from command_center import audit
 from command_center.api import deps
 from command_center.api.community_common import (
+    announce,
     area_or_400,
     bad,
     community_of,
@@ -31,10 +34,12 @@ from command_center.api.community_common import (
     scope_of,
     staff_area,
 )
+from command_center.api.community_socket import routes as socket_routes
 from command_center.api.errors import ApiError, json_body
 from command_center.api.limits import SMALL_BODY
 from command_center.api.residents import desk_of, resident_of
 from command_center.auth.middleware import principal_of
+from command_center.community_live import community_event
 from command_center.store.community_market import MarketRecords, market_store
 from dispatch.city import Area, City
 from residents.forum import BadPost, clean_text
@@ -42,6 +47,7 @@ from residents.market import PROVIDER_KINDS, STATE_TEXT, next_state, offer_of, s
 
 COMMUNITY_MATCHES = 20
 ACTIONS = ("accept", "decline", "done")  # a provider's steps on a request
+DONE_AS = {"accept": "service.accepted", "decline": "service.declined", "done": "service.done"}
 
 
 def market(conn: HTTPConnection) -> MarketRecords:
@@ -158,6 +164,8 @@ async def apply_provider(request: Request) -> Response:
         raise ApiError(409, "您已提交过申请或已是服务提供者", {"field": "resident"})
     await audit.write(deps.store(request), audit.entry(resident.id, "resident", "provider.apply", row["id"],
                                                        audit.client_ip(request), community.code))  # fmt: skip
+    await announce(request, community_event("provider.applied", community.code, residents=[resident.id],
+                                            staff=True, id=row["id"], state=row["state"]))  # fmt: skip
     return JSONResponse({"provider": provider_view(city, row)}, status_code=201)
 
 
@@ -190,6 +198,8 @@ async def publish_service(request: Request) -> Response:
     assert row is not None
     await audit.write(deps.store(request), audit.entry(resident.id, "resident", "service.publish", service_id,
                                                        audit.client_ip(request), offer.title))  # fmt: skip
+    await announce(request, community_event("service.published", area.code, id=service_id,
+                                            forum=provider["community_code"]))  # fmt: skip
     return JSONResponse(service_view(city, cats, row), status_code=201)
 
 
@@ -207,6 +217,8 @@ async def close_service(request: Request) -> Response:
     closed = await asyncio.to_thread(market(request).close_service, request.path_params["id"], provider["id"])
     if not closed:
         raise ApiError(404, "没有这项服务", {"id": request.path_params["id"]})
+    await announce(request, community_event("service.closed", provider["community_code"],
+                                            id=request.path_params["id"], forum=provider["community_code"]))  # fmt: skip
     return JSONResponse({"id": request.path_params["id"], "state": "closed"})
 
 
@@ -233,6 +245,9 @@ async def request_service(request: Request) -> Response:
     )
     row = await asyncio.to_thread(records.get_request, request_id)
     assert row is not None
+    heard = [resident.id, *([provider["resident_id"]] if provider is not None else [])]
+    await announce(request, community_event("service.requested", grid, residents=heard, id=request_id,
+                                            state=row["state"]))  # fmt: skip
     view = request_view(city, deps.config(request).community.categories, {**row, "title": service["title"],
                                                                          "provider_name": service["provider_name"]})  # fmt: skip
     return JSONResponse(view, status_code=201)
@@ -264,6 +279,10 @@ async def rate_request(request: Request) -> Response:
         raise ApiError(409, reason, {"id": request_id, "state": row["state"]})
     await audit.write(deps.store(request), audit.entry(resident.id, "resident", "service.rating", request_id,
                                                        audit.client_ip(request), f"{stars} stars"))  # fmt: skip
+    provider = await asyncio.to_thread(records.provider, row["provider_id"])
+    heard = [resident.id, *([provider["resident_id"]] if provider is not None else [])]
+    await announce(request, community_event("service.rated", row["grid_code"], residents=heard, id=request_id,
+                                            state=row["state"]))  # fmt: skip
     return JSONResponse({"id": request_id, "rating": {"stars": stars, "comment": comment}}, status_code=201)
 
 
@@ -293,6 +312,8 @@ async def act_on_request(request: Request) -> Response:
         raise ApiError(409, "服务申请已被更新，请刷新", {"id": request_id})
     await audit.write(deps.store(request), audit.entry(resident.id, "resident", f"service.{action}", request_id,
                                                        audit.client_ip(request)))  # fmt: skip
+    await announce(request, community_event(DONE_AS[action], row["grid_code"], id=request_id, state=state,
+                                            residents=[row["resident_id"], resident.id]))  # fmt: skip
     return JSONResponse({"id": request_id, "state": state, "state_text": STATE_TEXT[state]})
 
 
@@ -332,6 +353,8 @@ async def decide_provider(request: Request) -> Response:
                                                        provider_id, audit.client_ip(request), reason))  # fmt: skip
     fresh = await asyncio.to_thread(records.provider, provider_id)
     assert fresh is not None
+    await announce(request, community_event(f"provider.{verdict}d", row["community_code"], id=provider_id,
+                                            state=fresh["state"], residents=[row["resident_id"]], staff=True))  # fmt: skip
     return JSONResponse(provider_view(deps.city(request).city, fresh))
 
 
@@ -370,4 +393,5 @@ routes: list[BaseRoute] = [
     Route("/api/community-admin/providers", staff_providers, methods=["GET"]),
     Route("/api/community-admin/providers/{id}/{verdict:str}", decide_provider, methods=["POST"]),
     Route("/api/community-admin/supply", supply_demand, methods=["GET"]),
+    *socket_routes,  # the residents' live socket for both (api/community_socket.py)
 ]

@@ -201,10 +201,17 @@ def _as_dict(row: MediaRow) -> dict[str, Any]:
 
 
 def _serve(config: Config, row: MediaRow, cache: str) -> FileResponse:
+    if row.removed_at is not None:  # swept by the retention rule: said so, not a broken link
+        raise ApiError(410, "已按规定删除", {"id": row.id, "removed_at": row.removed_at})
     path = media_dir(config, row.report_id) / row.file
     if not path.is_file():
         raise ApiError(404, "no such media", row.id)
     return FileResponse(path, media_type=row.mime, headers={"Cache-Control": cache})
+
+
+def _url(base: str, row: MediaRow) -> str | None:
+    """Where the file is served; None once the retention sweep deleted it (`removed`)."""
+    return None if row.removed_at is not None else f"{base}/{row.id}"
 
 
 async def case_media(request: Request) -> Response:
@@ -216,7 +223,7 @@ async def case_media(request: Request) -> Response:
         raise ApiError(404, "no such case", case_id)
     rows = await asyncio.to_thread(report_media_store(deps.store(request)).of_case, case_id)
     items = [
-        r.public() | {"report_id": r.report_id, "url": f"/api/cases/{case_id}/media/{r.id}"} for r in rows
+        r.public() | {"report_id": r.report_id, "url": _url(f"/api/cases/{case_id}/media", r)} for r in rows
     ]
     return JSONResponse({"items": items})
 
@@ -247,7 +254,7 @@ async def my_report_media(request: Request) -> Response:
         raise ApiError(404, "没有这条上报", {"id": report_id})
     rows = await asyncio.to_thread(report_media_store(deps.store(request)).of_report, report_id)
     base = f"/api/residents/me/reports/{report_id}/media"
-    return JSONResponse({"items": [r.public() | {"url": f"{base}/{r.id}"} for r in rows]})
+    return JSONResponse({"items": [r.public() | {"url": _url(base, r)} for r in rows]})
 
 
 async def my_report_media_file(request: Request) -> Response:

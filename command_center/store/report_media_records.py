@@ -39,11 +39,14 @@ class MediaRow:
     bytes: int
     duration_s: float | None
     created_at: str
+    removed_at: str | None = None  # the retention sweep deleted the file then
 
     def public(self) -> dict[str, Any]:
-        """What a page is told of it (the URL is the caller's: it depends on who asks)."""
+        """What a page is told of it (the URL is the caller's: it depends on who asks, and there
+        is none once the file was swept: `removed`, shown as 已按规定删除)."""
         return {"id": self.id, "kind": self.kind, "mime": self.mime, "bytes": self.bytes,
-                "duration_s": self.duration_s, "created_at": self.created_at}  # fmt: skip
+                "duration_s": self.duration_s, "created_at": self.created_at,
+                "removed": self.removed_at is not None, "removed_at": self.removed_at}  # fmt: skip
 
 
 def new_media_id() -> str:
@@ -54,7 +57,9 @@ def new_media_id() -> str:
 def _sql(dialect: str) -> dict[str, str]:
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     m, f = report_media.c, case_follows.c
-    columns = [m.id, m.report_id, m.case_id, m.kind, m.mime, m.file, m.bytes, m.duration_s, m.created_at]
+    columns = [m.id, m.report_id, m.case_id, m.kind, m.mime, m.file, m.bytes, m.duration_s, m.created_at,
+               m.removed_at]  # fmt: skip
+    swept = sa.and_(m.created_at < sa.bindparam("cutoff"), m.removed_at.is_(None))
     statements: dict[str, Any] = {
         "add": sa.insert(report_media).values({c.name: sa.bindparam(c.name) for c in report_media.columns}),
         "of_report": sa.select(*columns)
@@ -73,6 +78,10 @@ def _sql(dialect: str) -> dict[str, str]:
         .limit(sa.bindparam("limit"))
         .offset(const(0)),
         "followers": sa.select(sa.func.count()).where(f.case_id == sa.bindparam("case")),
+        # the retention sweep's: what it deletes now, marked in the same transaction
+        "to_sweep": sa.select(m.report_id, m.file).where(swept),
+        "mark_swept": sa.update(report_media).where(swept).values(removed_at=sa.bindparam("at")),
+        "of_report_gone": sa.delete(report_media).where(m.report_id == sa.bindparam("report")),
     }
     return {name: compile_sql(statement, dialect) for name, statement in statements.items()}
 
@@ -99,9 +108,9 @@ def _open311_sql(dialect: str, codes: int, states: int) -> str:
 
 
 def _row(raw: Any) -> MediaRow:
-    mid, report, case, kind, mime, file, size, duration, created = raw
+    mid, report, case, kind, mime, file, size, duration, created, removed = raw
     return MediaRow(str(mid), str(report), case, str(kind), str(mime), str(file), int(size),
-                    None if duration is None else float(duration), str(created))  # fmt: skip
+                    None if duration is None else float(duration), str(created), removed)  # fmt: skip
 
 
 class ReportMediaRecords:
@@ -159,6 +168,22 @@ class ReportMediaRecords:
         with self.store._reading() as db:
             rows = db.execute(_open311_sql(self.store.dialect, len(codes), states), params).fetchall()
         return [str(row[0]) for row in rows]
+
+    def sweep_before(self, cutoff: str, now: str) -> list[tuple[str, str]]:
+        """(report id, file name) of the media made before `cutoff` and not swept yet, marked
+        swept at `now` in the same transaction: the retention sweep deletes their files next."""
+        with self.store._writing() as db:
+            found = db.execute(self.sql["to_sweep"], {"cutoff": cutoff}).fetchall()
+            if found:
+                db.execute(self.sql["mark_swept"], {"cutoff": cutoff, "at": now})
+        return [(str(report), str(file)) for report, file in found]
+
+    def forget_reports(self, report_ids: list[str]) -> int:
+        """The media rows of reports the sweep deleted (their files go with the report's folder)."""
+        if not report_ids:
+            return 0
+        with self.store._writing() as db:
+            return sum(int(db.execute(self.sql["of_report_gone"], {"report": r}).rowcount) for r in report_ids)
 
 
 def report_media_store(store: object) -> ReportMediaRecords:

@@ -1,10 +1,12 @@
 // What the citizen page's 服务 and 社区 tabs share (ui/citizen/services.js, forum.js): the
 // resident's community (picked by name or by the phone's position, kept in localStorage), the
-// calls (GETs retried on a weak network, changes sent once), and the tabs' show/hide (as chat.js).
+// calls (GETs retried on a weak network, changes sent once), the tabs' show/hide (as chat.js),
+// and the live socket both tabs listen on.
 
 import { $, el } from '../common/dom.js';
 import { t } from '../common/i18n.js';
-import { authHeaders, fetchRetry } from './resident.js';
+import { LiveSocket, bindIndicator } from '../common/live.js';
+import { authHeaders, fetchRetry, session } from './resident.js';
 
 const KEY = 'cc.community';
 
@@ -93,3 +95,74 @@ export function stars(onPick) {
   return el('div', { class: 'stars', role: 'group', 'aria-label': t('community.c.rate') },
     [1, 2, 3, 4, 5].map((n) => el('button', { class: 'star', type: 'button', dataset: { stars: n }, 'aria-label': t('community.c.stars', { n }), onclick: () => onPick(n) }, '★')));
 }
+
+// ------------------------------------------------------------------ live
+// The resident's community socket (/api/residents/me/community/ws, signed in by the cc_resident
+// cookie): their own `market:<id>` (their requests, and as a provider those for their services)
+// and the `forum:<code>` of the community shown (notices, threads, replies, posts hidden). The
+// tabs re-read what they show on an event; a slow poll (POLL_MS) stands in while it is down.
+
+export const POLL_MS = 120000;
+const live = { socket: null, code: '', listeners: new Set(), dot: null, resident: '' };
+
+class CommunitySocket extends LiveSocket {
+  constructor(code, options) { super(options); this.code = code; }
+
+  url() {
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    return `${proto}//${location.host}/api/residents/me/community/ws?batch=1&community=${encodeURIComponent(this.code)}`;
+  }
+}
+
+/** The live dot (实时 / 离线…), one node that each tab's paint puts in its heading. */
+export function liveDot() {
+  if (!live.dot) {
+    live.dot = el('span', { class: 'conn', id: 'cm-live', dataset: { state: 'closed' }, role: 'status', 'aria-live': 'polite' },
+      el('span', { class: 'conn-text' }, t('common.conn.offline')));
+  }
+  return live.dot;
+}
+
+const tell = (msg) => { for (const listener of live.listeners) listener(msg); };
+
+async function residentId() {
+  if (!live.resident) live.resident = (await api('GET', '/api/residents/me')).id;
+  return live.resident;
+}
+
+/** (Re)connects for the community shown, when signed in; a changed community means a new socket. */
+export async function connectLive() {
+  if (!session()) { if (live.socket) live.socket.close(); Object.assign(live, { socket: null, resident: '' }); return; }
+  let id;
+  try { id = await residentId(); } catch { return; } // offline or signed out: the slow poll stands in
+  // read after the await, then checked and set with none between: two tabs asking at once open one socket
+  const community = myCommunity();
+  const code = (community && community.code) || '';
+  if (live.socket && live.code === code) return;
+  if (live.socket) live.socket.close();
+  live.code = code;
+  const channels = [`market:${id}`, ...(code ? [`forum:${code}`] : [])];
+  const indicator = bindIndicator(liveDot());
+  const socket = new CommunitySocket(code, {
+    channels,
+    onEvent: tell,
+    onResync: (channel) => tell({ channel, type: 'resync', data: {} }),
+    onStatus: (state, info) => {
+      indicator(state, info);
+      if (state === 'open' && info.reconnect) tell({ channel: '', type: 'resync', data: {} }); // what came while away
+    },
+  });
+  live.socket = socket;
+  socket.connect();
+}
+
+/** `listener(msg)` on every live message ({channel, type, data}; type 'resync': re-read all). */
+export function onLive(listener) {
+  live.listeners.add(listener);
+  connectLive();
+}
+
+/** Whether the socket is up: the tabs' slow poll runs only while it is not. */
+export const liveUp = () => Boolean(live.socket && live.socket.state === 'open');
+
+document.addEventListener('community-changed', () => connectLive());

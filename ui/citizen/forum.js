@@ -1,11 +1,14 @@
 // 社区 on the citizen page (论坛): search (notices, articles, services, the grids' worker cards),
 // the community's 通知公告 and 政策文章, and 讨论区: threads with replies, 发帖 and 回复 for a
-// signed-in resident, 举报 on any post. API: api/forum.py (docs/RESIDENTS.md).
+// signed-in resident, 举报 on any post. Live: new notices, threads and replies and posts hidden
+// or restored show without a reload (community.js's socket), threads already shown kept as they
+// are (an open reply box keeps what is typed); a slow poll while it is down.
+// API: api/forum.py (docs/RESIDENTS.md).
 
 import { $, el } from '../common/dom.js';
 import { fmtTime, t } from '../common/i18n.js';
 import { session } from './resident.js';
-import { api, communityPicker, failure, myCommunity, ownTab } from './community.js';
+import { POLL_MS, api, communityPicker, connectLive, failure, liveDot, liveUp, myCommunity, onLive, ownTab } from './community.js';
 
 const ME = '/api/residents/me';
 const TYPES = () => ({
@@ -58,7 +61,7 @@ async function openThread(post, box) {
 
 function threadItem(post) {
   const box = el('div', { class: 'fm-thread-body' });
-  const toggle = el('button', { class: 'btn btn-small', type: 'button', onclick: () => guard(() => openThread(post, box)) },
+  const toggle = el('button', { class: 'btn btn-small fm-toggle', type: 'button', onclick: () => guard(() => openThread(post, box)) },
     t('community.c.replies', { n: post.replies }));
   return postItem(post, [el('div', { class: 'row' }, toggle, reportButton(post)), box]);
 }
@@ -100,7 +103,8 @@ function newThread(community) {
 async function paint() {
   const root = $('forum');
   const community = myCommunity();
-  const parts = [el('h2', {}, t('community.c.forum_title')), communityPicker(), el('p', { id: 'fm-error', class: 'banner', role: 'alert', hidden: true })];
+  const parts = [el('h2', {}, t('community.c.forum_title'), ' ', liveDot()), communityPicker(), el('p', { id: 'fm-error', class: 'banner', role: 'alert', hidden: true })];
+  connectLive();
   if (!community) { root.replaceChildren(...parts); return; }
   try {
     const where = new URLSearchParams({ community: community.code });
@@ -117,4 +121,43 @@ async function paint() {
   root.replaceChildren(...parts);
 }
 
+/** The board re-read in place: notices and articles anew, threads by id (one already shown keeps
+ * its node, its open replies and what is typed in them; its count of replies is updated). */
+async function refreshBoard() {
+  const community = myCommunity();
+  if ($('forum').hidden || !community || !$('fm-threads')) return;
+  const where = new URLSearchParams({ community: community.code });
+  try {
+    const [notices, articles, threads] = await Promise.all(['notices', 'articles', 'threads'].map((kind) => api('GET', `/api/community/${kind}?${where}`)));
+    const none = () => el('li', { class: 'hint' }, t('community.c.none'));
+    for (const [id, answer] of [['fm-notices', notices], ['fm-articles', articles]]) {
+      $(id).replaceChildren(...(answer.items.length ? answer.items.map((p) => postItem(p)) : [none()]));
+    }
+    const shown = new Map([...$('fm-threads').children].map((node) => [node.dataset.id, node]));
+    $('fm-threads').replaceChildren(...(threads.items.length ? threads.items.map((post) => {
+      const node = shown.get(post.id);
+      if (!node) return threadItem(post);
+      const toggle = node.querySelector('.fm-toggle');
+      if (toggle) toggle.textContent = t('community.c.replies', { n: post.replies });
+      return node;
+    }) : [none()]));
+  } catch { /* a weak network: the board stays as it was */ }
+}
+
+/** A reply in a thread whose replies are open, and nothing typed there: shown at once. */
+function reopen(threadId) {
+  const node = $('fm-threads') && $('fm-threads').querySelector(`:scope > .fm-post[data-id='${CSS.escape(threadId || '')}']`);
+  const box = node && node.querySelector('.fm-thread-body');
+  const typing = box && box.querySelector('textarea') && box.querySelector('textarea').value;
+  if (box && box.childElementCount && !typing) guard(() => openThread({ id: threadId }, box));
+}
+
+function onEvent(msg) {
+  if (!msg.channel.startsWith('forum:') && msg.type !== 'resync') return;
+  if (msg.type === 'reply.posted') reopen(msg.data.thread_id);
+  if (msg.type !== 'service.published' && msg.type !== 'service.closed') refreshBoard();
+}
+
 ownTab('forum', paint);
+onLive(onEvent);
+setInterval(() => { if (!liveUp()) refreshBoard(); }, POLL_MS);

@@ -1,16 +1,18 @@
 // 服务 on the citizen page (服务超市): the community's services by category, 申请 with a note,
 // 我的申请 with the state in words and 评价 (1–5 stars, once, after done); and for a provider
 // (a resident whose profile the community approved): 发布服务 and 收到的申请 with 接单 / 婉拒 / 完成.
+// Live: a request made, accepted, done or rated, a verdict on the provider profile, a service
+// published or closed re-read at once (community.js's socket); a slow poll while it is down.
 // API: api/marketplace.py (docs/RESIDENTS.md).
 
 import { $, el } from '../common/dom.js';
 import { fmtTime, t } from '../common/i18n.js';
 import { session } from './resident.js';
-import { api, communityPicker, failure, myCommunity, ownTab, price, stars } from './community.js';
+import { POLL_MS, api, communityPicker, connectLive, failure, liveDot, liveUp, myCommunity, onLive, ownTab, price, stars } from './community.js';
 
 const ME = '/api/residents/me';
-const REFRESH_MS = 15000;
 let categories = [];
+let relist = null; // the offers list's refresh, with the category filter shown
 
 function say(text) {
   const box = $('sv-error');
@@ -114,7 +116,8 @@ async function providerPart(community) {
 async function paint() {
   const root = $('services');
   const community = myCommunity();
-  const parts = [el('h2', {}, t('community.c.services_title')), communityPicker(), el('p', { id: 'sv-error', class: 'banner', role: 'alert', hidden: true })];
+  const parts = [el('h2', {}, t('community.c.services_title'), ' ', liveDot()), communityPicker(), el('p', { id: 'sv-error', class: 'banner', role: 'alert', hidden: true })];
+  connectLive();
   if (!community) { root.replaceChildren(...parts); return; }
   try {
     if (!categories.length) categories = (await api('GET', '/api/community/categories')).items;
@@ -127,6 +130,7 @@ async function paint() {
       offers.replaceChildren(...(items.length ? items.map(serviceItem) : [el('li', { class: 'hint' }, t('community.c.no_services'))]));
     };
     await list('');
+    relist = () => list(filter.value);
     parts.push(filter, offers);
     if (session()) {
       const mine = (await api('GET', `${ME}/service-requests`)).items;
@@ -143,7 +147,8 @@ async function paint() {
 }
 
 /** The two lists that change by others' hands (a provider accepting, a resident requesting),
- * refreshed in place every 15 s while the tab is open: forms being filled are left alone. */
+ * refreshed in place on a live event, or every POLL_MS while the socket is down: forms being
+ * filled are left alone. */
 async function refreshLists() {
   if ($('services').hidden || document.hidden || !session()) return;
   const lists = [['sv-mine', `${ME}/service-requests`, false], ['sv-incoming', `${ME}/incoming`, true]];
@@ -157,5 +162,17 @@ async function refreshLists() {
   }
 }
 
+function onEvent(msg) {
+  if ($('services').hidden) return; // painted afresh when shown
+  const type = msg.type || '';
+  if (type === 'provider.approved' || type === 'provider.rejected') paint();
+  else if (type.startsWith('service.') && msg.channel.startsWith('market:')) refreshLists();
+  else if (type === 'service.published' || type === 'service.closed' || type === 'resync') {
+    if (relist) relist().catch(() => {});
+    if (type === 'resync') refreshLists();
+  }
+}
+
 ownTab('services', paint);
-setInterval(refreshLists, REFRESH_MS);
+onLive(onEvent);
+setInterval(() => { if (!liveUp()) { refreshLists(); if (relist && !$('services').hidden) relist().catch(() => {}); } }, POLL_MS);

@@ -17,6 +17,8 @@ export function citizenMedia(caseId, get) {
 }
 
 function mediaNode(item) {
+  // swept by the retention rule: its row stays, said in words instead of a broken link
+  if (item.removed || !item.url) return el('p', { class: 'muted media-removed', dataset: { id: item.id, kind: item.kind } }, t('report_media.removed'));
   if (item.kind === 'photo') {
     return el('a', { href: item.url, target: '_blank', rel: 'noopener' }, el('img', { class: 'photo-before', src: item.url, alt: t('report_media.media_title'), loading: 'lazy', width: 320 }));
   }

@@ -2,18 +2,20 @@
 // community of it picked by name — provider applications to approve or reject, supply against
 // demand per grid (ECharts bars and a table by category), the moderation queue (reported, held
 // and hidden posts: 隐藏 / 恢复 / 禁言 7 天, each with its trail), and a notice to publish. The
-// queue and the applications refresh every 20 s. API: /api/community-admin/… (api/marketplace.py,
+// queue and the applications are re-read when the hub says they changed (/ws, channel
+// `community`, only the caller's jurisdiction's: command_center/community_live.py), every
+// POLL_MS as well while the socket is down. API: /api/community-admin/… (api/marketplace.py,
 // api/forum.py; docs/RESIDENTS.md).
 
 import { $, el } from '../common/dom.js';
 import { applyI18n, fmtTime, t } from '../common/i18n.js';
 import { loadECharts } from '../common/echarts.js';
-import { api, post } from '../common/live.js';
+import { LiveSocket, api, bindIndicator, post } from '../common/live.js';
 import { mountNav } from '../common/nav.js';
 import { exposeTestHooks } from '../common/testhooks.js';
 
-const REFRESH_MS = 20000;
-const view = { area: '', areaName: '', community: null, own: null, chart: null, me: null };
+const POLL_MS = 120000; // only while the live socket is down
+const view = { area: '', areaName: '', community: null, own: null, chart: null, me: null, live: null };
 
 function status(text) { $('status').textContent = text || ''; }
 
@@ -150,7 +152,19 @@ async function main() {
   $('area-all').addEventListener('click', () => pick(null));
   $('notice-form').addEventListener('submit', publishNotice);
   await loadAll();
-  setInterval(() => { if (!document.hidden) guard(() => Promise.all([loadQueue(), loadProviders()])); }, REFRESH_MS);
+  view.live = new LiveSocket({
+    channels: ['community'],
+    onEvent: (msg) => {
+      if (msg.type.startsWith('provider.')) guard(loadProviders);
+      else if (msg.type.startsWith('post.')) guard(loadQueue);
+    },
+    onResync: () => guard(() => Promise.all([loadQueue(), loadProviders()])),
+    onStatus: bindIndicator($('conn')),
+  });
+  view.live.connect();
+  setInterval(() => {
+    if (!document.hidden && view.live.state !== 'open') guard(() => Promise.all([loadQueue(), loadProviders()]));
+  }, POLL_MS);
   window.addEventListener('resize', () => view.chart && view.chart.resize());
   exposeTestHooks({ community: view, reload: loadAll });
 }
