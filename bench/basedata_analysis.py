@@ -5,8 +5,10 @@ The sample city's first district gets `--people` generated people (basedata.samp
 `--grids` grids, sealed under a throwaway key, `--cases` cases spread over the last 90 days,
 and the sample ledger (basedata.care_sample: memberships joining over the last 8 quarters at
 a rising rate). Then, after one warm-up call each, `--repeat` timed calls of:
-- the analysis (store/basedata_analysis.by_area) of the district per grid, community,
-  street and the district itself, p50 and p95 in ms;
+- the analysis (store/basedata_analysis.by_area: the per-grid sums the database keeps,
+  migration 0032) of the district per grid, community, street and the district itself, p50
+  and p95 in ms, beside the same analysis grouped over the records (grouped_by_area: what
+  each call did before 0032), whose answers must be equal;
 - the forecast's SQL input (store/care_demand.demand_input) per community.
 Last, the backtest on that ledger through the same SQL path: the last complete quarter
 forecast from the four before it, per (community, group), WAPE of each method.
@@ -38,7 +40,7 @@ from basedata.protect import FieldCipher, FieldKey
 from basedata.sample import SampleSpec, generate
 from bench.scale import _postgres_db
 from command_center.store import Store, create_store
-from command_center.store.basedata_analysis import by_area
+from command_center.store.basedata_analysis import by_area, grouped_by_area
 from command_center.store.basedata_records import base_data_store
 from command_center.store.care_demand import demand_input
 from command_center.store.care_records import care_store
@@ -118,14 +120,17 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     with _store(args.store) as store:
         figures: dict[str, Any] = {"store": store.dialect} | _fill(store, args, today)  # type: ignore[attr-defined]
         records, prefix = base_data_store(store), figures["district"]
-        since, before = (
+        since, before = (  # whole days in the city's zone, as the API asks (the case facts count by day)
             datetime.combine(today - timedelta(days=89), datetime.min.time(), TZ),
-            datetime.now(TZ),
+            datetime.combine(today + timedelta(days=1), datetime.min.time(), TZ),
         )
         for level in ("grid", "community", "street", "district"):
-            figures[f"analysis_{level}"] = _timed(
-                partial(by_area, records, level, prefix, today, since, before), args.repeat
-            )
+            kept, grouped = (partial(how, records, level, prefix, today, since, before) for how in (by_area, grouped_by_area))
+            if kept() != grouped():
+                differ = [(a, b) for a, b in zip(kept(), grouped(), strict=False) if a != b][:3]
+                raise SystemExit(f"the kept sums differ from the grouping per {level}: {differ}")
+            figures[f"analysis_{level}"] = _timed(kept, args.repeat)
+            figures[f"analysis_{level}_grouped"] = _timed(grouped, args.repeat)
         coming = Quarter.of(today).shift(1)
         figures["forecast_input"] = _timed(
             lambda: demand_input(records, 12, prefix, coming, HISTORY + 1), args.repeat

@@ -7,11 +7,12 @@ community, one in the next street) and a fourth with cases but no one recorded:
 
     grid  households (kind: people's birth years)                        residents elderly alone
     G1    rental: 1950 · rental: 1940, 1990 · owner: 2000 · vacant: —         4        2      1
-    G2    owner: 1955 · rental: 1995, 1996, 1997, one turning 60 next quarter 5        1      1
+    G2    owner: 1955 · rental: 1995, 1996, 1997, one turning 60 next quarter 5        2      1
     G3    rental: 1991, 1992 · rental: 1970 (never checked)                   3        0      0
     G4    —                                                                   0        0      0
 
-Buildings: G1 two (one rental), G2 one, G3 one (rental). Cases in March 2025 in the city's
+"60 or more" is by birth year (store/basedata_sums.py): the one turning 60 next quarter counts
+from 1 January of that year. Buildings: G1 two (one rental), G2 one, G3 one (rental). Cases in March 2025 in the city's
 zone (Asia/Shanghai): G1 two (one at 00:30 on 1 March local, 16:30 UTC the day before), G2
 one, G3 one (23:00 on 31 March local), G4 one; left out: a merged and a cancelled one, one
 at 23:30 on 28 February local, one at 00:30 on 1 April local, and one in another district.
@@ -35,7 +36,7 @@ from basedata.sample import years_before
 from command_center.config import parse_config
 from command_center.runtime import Runtime
 from command_center.store import Store, create_store
-from command_center.store.basedata_analysis import AreaFigures, by_area, residents_in
+from command_center.store.basedata_analysis import AreaFigures, by_area, grouped_by_area, residents_in
 from command_center.store.basedata_records import base_data_store
 from command_center.store.care_demand import demand_input
 from command_center.store.care_records import care_store
@@ -181,7 +182,7 @@ def test_per_grid_figures_are_exact(store: Store) -> None:
         g1["rental_buildings"],
     ) == (4, 4, 2, 2, 1)
     assert (g1["elderly"], g1["elderly_alone"], g1["elderly_alone_share"]) == (2, 1, 0.5)
-    assert (g2["elderly"], g2["elderly_alone"], g2["elderly_alone_share"]) == (1, 1, 1.0)
+    assert (g2["elderly"], g2["elderly_alone"], g2["elderly_alone_share"]) == (2, 1, 0.5)  # P12: 60 this year
     assert (g3["elderly"], g3["elderly_alone"], g3["elderly_alone_share"]) == (
         0,
         0,
@@ -199,6 +200,19 @@ def test_per_grid_figures_are_exact(store: Store) -> None:
     assert (g1["overdue"], g2["overdue"], g3["overdue"]) == (1, 0, 1)  # B1's check (2020); P11 never checked
 
 
+def test_the_kept_sums_and_the_case_facts_answer_as_the_grouping(store: Store) -> None:
+    """by_area (kept sums, the cases from their facts) against grouped_by_area (the records
+    and the cases themselves), with cases on both edges of a local day."""
+    records = base_data_store(store)
+    first_day = (MARCH[0], MARCH[0] + timedelta(days=1))
+    for level in ("grid", "community", "district"):
+        for span in (MARCH, first_day):
+            assert by_area(records, level, FIXED.district, ON, *span) == grouped_by_area(
+                records, level, FIXED.district, ON, *span
+            ), (level, span)
+    assert figures(by_area(records, "grid", FIXED.district, ON, *first_day))[FIXED.g1]["cases"] == 1  # 00:30 local
+
+
 def test_rolled_up_to_community_street_and_district(store: Store) -> None:
     records = base_data_store(store)
     community = figures(by_area(records, "community", FIXED.district, ON, *MARCH))
@@ -206,7 +220,7 @@ def test_rolled_up_to_community_street_and_district(store: Store) -> None:
     assert list(community) == [c1, c3]
     assert (community[c1]["residents"], community[c1]["cases"], community[c1]["per_1000"]) == (9, 4, 444.44)
     assert (community[c3]["residents"], community[c3]["cases"], community[c3]["per_1000"]) == (3, 1, 333.33)
-    assert community[c1]["elderly_alone"] == 2 and community[c1]["elderly_alone_share"] == round(2 / 3, 4)
+    assert community[c1]["elderly_alone"] == 2 and community[c1]["elderly_alone_share"] == 0.5
     whole = by_area(records, "district", FIXED.district, ON, *MARCH)
     assert [
         (r.code, r.residents, r.cases, r.elderly_alone, r.households, r.rental_households) for r in whole
@@ -221,7 +235,7 @@ def test_the_range_and_the_day_asked_move_the_figures(store: Store) -> None:
     april = (datetime(2025, 4, 1, tzinfo=TZ), datetime(2025, 5, 1, tzinfo=TZ))
     rows = figures(by_area(records, "grid", FIXED.district, ON, *april))
     assert rows[FIXED.g3]["cases"] == 1 and rows[FIXED.g1]["cases"] == 0  # 00:30 on 1 April local
-    early = figures(by_area(records, "grid", FIXED.district, date(2000, 1, 1), *MARCH))
+    early = figures(by_area(records, "grid", FIXED.district, date(1999, 12, 31), *MARCH))
     assert (
         early[FIXED.g1]["elderly"] == 0 and early[FIXED.g2]["elderly_alone"] == 0
     )  # born 1940 and 1955: not 60 yet
@@ -235,7 +249,7 @@ def test_people_moved_out_are_not_counted(store: Store) -> None:
         records.update("person", person, {"left_on": date(2026, 5, 1)}, 1, "test")
     rows = figures(by_area(records, "grid", FIXED.district, ON, *MARCH))
     people = {code: (r["residents"], r["elderly"], r["elderly_alone"]) for code, r in rows.items()}
-    assert (people[FIXED.g1], people[FIXED.g2]) == ((3, 2, 2), (4, 0, 0))
+    assert (people[FIXED.g1], people[FIXED.g2]) == ((3, 2, 2), (4, 1, 0))  # P12, 60 this year, not alone
     assert residents_in(records, [FIXED.g2], 15) == {FIXED.g2: 4}
 
 

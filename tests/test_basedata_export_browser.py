@@ -112,7 +112,7 @@ def test_an_admin_is_offered_full_values_only_with_a_reason(browser: Any, hall: 
     assert not errors, errors
 
 
-def test_moving_a_person_out_takes_them_off_the_list(browser: Any, hall: dict[str, Any]) -> None:
+def test_moving_a_person_out_takes_them_off_the_list_and_undoing_it_puts_them_back(browser: Any, hall: dict[str, Any]) -> None:
     errors: list[str] = []
     page = open_people(browser, hall, "officer", errors)
     try:
@@ -133,6 +133,15 @@ def test_moving_a_person_out_takes_them_off_the_list(browser: Any, hall: dict[st
         assert isinstance(person, Person) and person.left_on is not None
         audited = [r for r in hall["rt"].store.iter_audit() if r["action"] == "basedata.leave"]
         assert [r["target"] for r in audited] == [first] and audited[0]["actor"] == "ex-officer"
+        # marked in error: 撤销迁出 on the line left behind puts the person back
+        line = page.wait_for_selector(f"#record-rows tr.left-row[data-id='{first}']", timeout=5000)
+        assert "迁出" in line.inner_text()
+        page.click(f"#record-rows tr.left-row[data-id='{first}'] button.return")
+        page.wait_for_selector(f"#record-rows tr.record-row[data-id='{first}']", timeout=10000)
+        back = base_data_store(hall["rt"].store).get("person", first)
+        assert isinstance(back, Person) and back.left_on is None
+        returned = [r for r in hall["rt"].store.iter_audit() if r["action"] == "basedata.return"]
+        assert [r["target"] for r in returned] == [first]
     finally:
         page.context.close()
     assert not errors, errors

@@ -277,3 +277,102 @@ def _recheck_hook(page: Any, field: Field, home: str) -> None:
     assert after is not None and after.source == "verify" and after.verified_at == date.today()
     assert after.model_dump()["kind"] == "rental"
     shot(page, "rechecked")
+
+
+ADDRESS_CODE, BUILDING_CODE, BUILDING_NAME, NEW_NAME = "GZ-TEST-0001", "4401060019-B77", "试验楼", "试验楼东座"
+
+
+def test_new_address_and_building_offline_edited_in_the_queue_and_sent_once(field: Field, browser: Any) -> None:
+    """Offline, the worker adds a standard address and a building on it (placed by the phone's
+    GPS), changes the building while it still waits, and adds a household whose room they then
+    correct in the queue; back online each is made ONCE, as last changed."""
+    area = field.rt.city.city.areas[field.records.get("building", field.building).grid_code]  # type: ignore[union-attr]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", permissions=["geolocation"],
+                                  geolocation={"latitude": area.lat, "longitude": area.lon})  # fmt: skip
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    try:
+        page.goto(f"{field.srv.url}/terminal#collect")
+        sign_in_form(page, field.worker, PASSWORD)
+        page.click(f".collect-building-item[data-code='{field.building}']", timeout=10000)
+        page.wait_for_selector(".collect-household", timeout=10000)  # seen once online, kept for offline
+        page.click("[data-back]")
+        context.set_offline(True)
+        page.click("[data-act=new_address]")
+        page.fill("#collect-form input[name=code]", ADDRESS_CODE)
+        page.fill("#collect-form input[name=text]", "天河区试验路1号")
+        page.wait_for_function("() => document.querySelector('#collect-form .collect-where').textContent.includes('GPS')")
+        page.click("#collect-form button[type=submit]")
+        page.wait_for_selector(f".collect-new[data-code='{ADDRESS_CODE}']", timeout=5000)
+        page.click("[data-act=new_building]")
+        page.fill("#collect-form input[name=code]", "楼 1")  # not a building code: caught on the phone
+        page.fill("#collect-form input[name=address_code]", ADDRESS_CODE)
+        page.fill("#collect-form input[name=floors]", "9")
+        page.click("#collect-form button[type=submit]")
+        refused = page.wait_for_selector("#collect-form .rounds-error:not([hidden])", timeout=3000).inner_text()
+        assert "编码只能由字母、数字" in refused, refused
+        page.fill("#collect-form input[name=code]", BUILDING_CODE)
+        page.fill("#collect-form input[name=name]", BUILDING_NAME)
+        page.wait_for_function("() => document.querySelector('#collect-form .collect-where').textContent.includes('GPS')")
+        page.click("#collect-form button[type=submit]")
+        queued = f".collect-new[data-code='{BUILDING_CODE}']"
+        page.wait_for_selector(queued, timeout=5000)
+        assert page.inner_text("#count-collect") == "2"
+        # changed while it waits: the same entry, the same client id
+        page.click(f"{queued} [data-act=edit]")
+        assert page.input_value("#collect-form input[name=name]") == BUILDING_NAME
+        page.fill("#collect-form input[name=name]", NEW_NAME)
+        page.click("#collect-form button[type=submit]")
+        page.wait_for_selector(f"{queued}:has-text('{NEW_NAME}')", timeout=5000)
+        assert page.inner_text("#count-collect") == "2"
+        _household_corrected_in_the_queue(page, field)
+        assert overflow_px(page) == 0
+        shot(page, "new-offline")
+        lost: list[int] = []
+
+        def cut(route: Any) -> None:  # the building's first answer lost: sent again, made once
+            if route.request.method == "POST" and not lost:
+                lost.append(route.fetch().status)
+                route.abort("connectionreset")
+            else:
+                route.continue_()
+
+        page.route("**/api/basedata/buildings", cut)
+        context.set_offline(False)
+        page.evaluate("() => window.cc.collect.flush()")
+        wait_for(lambda: lost, 10, "the building's first send")
+        page.unroute("**/api/basedata/buildings")
+        page.evaluate("() => window.cc.collect.flush()")
+        page.wait_for_selector("#count-collect:text-is('0')", timeout=10000)
+        address, building = field.records.get("address", ADDRESS_CODE), field.records.get("building", BUILDING_CODE)
+        assert address is not None and building is not None and lost == [201]
+        made = building.model_dump()
+        assert made["name"] == NEW_NAME and made["address_code"] == ADDRESS_CODE and made["floors"] == 9
+        assert made["grid_code"] == area.code and abs(made["lat"] - area.lat) < 1e-6 and building.version == 1
+        assert field.creates(ADDRESS_CODE) == 1 and field.creates(BUILDING_CODE) == 1
+        homes = [h for h in field.records.list("household", "", limit=100000) if h.model_dump()["building_code"] == field.building]
+        assert [h.model_dump()["room"] for h in homes].count("8-0808") == 1 and "8-0801" not in [h.model_dump()["room"] for h in homes]
+        assert field.creates(f"{field.building}-8-0808") == 1
+        assert not errors, errors
+    except Exception:
+        shot(page, "new-failed")
+        raise
+    finally:
+        context.close()
+
+
+def _household_corrected_in_the_queue(page: Any, field: Field) -> None:
+    page.click(f".collect-building-item[data-code='{field.building}']", timeout=10000)
+    page.click(".collect-head [data-act=add_household]")
+    page.fill("#collect-form input[name=room]", "8-0801")
+    page.click("#collect-form button[type=submit]")
+    card = f".collect-household[data-household-id='{field.building}-8-0801']"
+    page.wait_for_selector(f"{card}[data-waiting=true]", timeout=5000)
+    page.click(f"{card} [data-act=edit]")
+    assert page.input_value("#collect-form input[name=room]") == "8-0801"
+    page.fill("#collect-form input[name=room]", "8-0808")
+    page.click("#collect-form button[type=submit]")
+    page.wait_for_selector(f".collect-household[data-household-id='{field.building}-8-0808'][data-waiting=true]", timeout=5000)
+    assert page.query_selector(card) is None and page.inner_text("#count-collect") == "3"
+    page.click("[data-back]")

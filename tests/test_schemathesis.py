@@ -617,7 +617,7 @@ def base_data_steps(world: World, one: Any) -> None:
 
 def protect_steps(world: World, one: Any) -> None:
     """An officer's CSV export of the seeded grid's people (watermarked, audited), one of its
-    rows traced back to it by an admin, and a person of the grid marked moved out (迁出)."""
+    rows traced back to it by an admin, and a person of the grid marked moved out (迁出), then back."""
     grid = world.rt.city.city.grids[len(world.rt.city.city.grids) // 3]
     exported = one("GET /api/basedata-export/{kind}", "officer", query={"area": grid.code, "format": "csv"}, kind="people")
     assert exported.status_code == 200, exported.text
@@ -626,6 +626,8 @@ def protect_steps(world: World, one: Any) -> None:
     leaving = base_data_store(world.rt.store).list("person", grid.code, 3)[-1].model_dump()["id"]
     left = one("DELETE /api/basedata/people/{id}", "admin", id=leaving)
     assert left.status_code == 200 and left.json()["left_on"], left.text
+    back = one("POST /api/basedata/people/{id}/return", "admin", id=leaving)  # the 迁出 undone
+    assert back.status_code == 200 and back.json()["left_on"] is None, back.text
 
 
 def rounds_steps(world: World, one: Any) -> None:

@@ -9,6 +9,11 @@ The roles that change base data may mark it (auth/policy.py: officers, admins, t
 workers), scoped like every change: a person outside the caller's area reads as missing
 (404). Audited (`basedata.leave`, the person's id, never the name). Marking one already
 moved out changes nothing and answers the record as it stands (a resent request is harmless).
+
+A 迁出 marked in error is undone by POST /api/basedata/people/{id}/return, for the same roles
+and scope: `left_on` cleared while the record exists (404 once the sweep deleted it, 409 if
+they are not marked moved out), audited (`basedata.return`). They are back in the lists and
+counts at once (the counts' and sums' triggers see `left_on` change).
 """
 
 from __future__ import annotations
@@ -48,9 +53,25 @@ def _mark(records: BaseDataRecords, key: str, by: str) -> tuple[Record, bool]:
     raise ApiError(409, "the record keeps changing", "try again")
 
 
-async def leave(request: Request) -> JSONResponse:
-    who = principal_of(request)
-    key = request.path_params["id"]
+def _unmark(records: BaseDataRecords, key: str, by: str) -> Record:
+    """The person back (left_on cleared); 409 when they are not marked moved out."""
+    for _ in range(TRIES):
+        current = records.get("person", key)
+        if current is None:
+            raise ApiError(404, "no such person", key)
+        if not isinstance(current, Person) or current.left_on is None:
+            raise ApiError(409, "not marked moved out", key)
+        try:
+            return records.update("person", key, {"left_on": None}, current.version, by)
+        except VersionConflict:
+            continue
+        except RecordNotFound:
+            raise ApiError(404, "no such person", key) from None
+    raise ApiError(409, "the record keeps changing", "try again")
+
+
+async def _visible_person(request: Request, key: str) -> BaseDataRecords:
+    """The store's records, once the person is known to be in the caller's area (else 404)."""
     records = records_of(request)
     found = (
         await asyncio.to_thread(records.get, "person", key)
@@ -59,6 +80,13 @@ async def leave(request: Request) -> JSONResponse:
     )
     if found is None or not scope_of(request).covers(found.grid_code):
         raise ApiError(404, "no such person", key)
+    return records
+
+
+async def leave(request: Request) -> JSONResponse:
+    who = principal_of(request)
+    key = request.path_params["id"]
+    records = await _visible_person(request, key)
     person, marked = await asyncio.to_thread(_mark, records, key, who.actor)
     if marked:
         left_on = person.left_on.isoformat() if isinstance(person, Person) and person.left_on else "-"
@@ -68,4 +96,17 @@ async def leave(request: Request) -> JSONResponse:
     return JSONResponse(view("person", person, today()))
 
 
-routes: list[BaseRoute] = [Route("/api/basedata/people/{id}", leave, methods=["DELETE"])]
+async def come_back(request: Request) -> JSONResponse:
+    """Undo a 迁出 marked in error: left_on cleared, audited before the answer."""
+    who = principal_of(request)
+    key = request.path_params["id"]
+    records = await _visible_person(request, key)
+    person = await asyncio.to_thread(_unmark, records, key, who.actor)
+    await audit.record(deps.store(request), request, who, "basedata.return", key, "person, 迁出 undone")
+    return JSONResponse(view("person", person, today()))
+
+
+routes: list[BaseRoute] = [
+    Route("/api/basedata/people/{id}", leave, methods=["DELETE"]),
+    Route("/api/basedata/people/{id}/return", come_back, methods=["POST"]),
+]

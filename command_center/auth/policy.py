@@ -208,6 +208,8 @@ def _work_rules() -> list[Rule]:
         # grid base data (四标四实, api/basedata.py): the hall and the grids' workers; the endpoints
         # scope every read and write (jurisdiction; a worker: their roster grids) and let only
         # config basedata.reveal_roles reveal an ID number or phone
+        # 迁出 undone (api/basedata_leave.py): the roles that may mark it, scoped by the endpoint
+        _rule(r"^/api/basedata/people/[^/]+/return$", frozenset({"POST"}), BASE_DATA),
         _rule(r"^/api/basedata(/.*)?$", None, BASE_DATA),
         # the special-group ledger (特殊群体, api/care.py): officers and admins add and change
         # memberships; reads and visits also the workers (the endpoints admit only config

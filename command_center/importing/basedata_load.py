@@ -6,7 +6,9 @@ Maintaining five indexes row by row (a random HMAC, an id, a grid…) costs Post
 than the COPY itself at a district's two million people; building each once, by sorting,
 costs a fraction. The counts (store/basedata_counts.py) are then added in one call, from the
 importer's own tally of the rows it loaded (by grid and next check), instead of the trigger's
-aggregate per COPY statement.
+aggregate per COPY statement. The cross-analysis's sums (store/basedata_sums.py, migration
+0032) likewise: their insert trigger is off while the rows go in, and the table's sums are
+then added by one GROUP BY over it (basedata_sums_rebuild).
 
 All of it is in the import's transaction: a rolled-back import leaves the table, its
 indexes and triggers as they were. The price: from its first row to its commit, a table
@@ -33,6 +35,8 @@ INDEXES = """
 SELECT i.relname, pg_get_indexdef(i.oid) FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid
 WHERE x.indrelid = %(table)s::regclass AND NOT x.indisprimary AND NOT x.indisunique ORDER BY i.relname
 """
+SUMMED = {"people": "people_ages_insert", "households": "households_sums_insert",
+          "buildings": "buildings_sums_insert"}  # tables with 0032's sums triggers: their insert trigger
 LOCK_WAIT = "2s"  # for the table to be free of other readers and writers; else row by row
 BUILD_MEMORY = "256MB"  # maintenance_work_mem while the indexes are built: a sort in memory
 
@@ -70,6 +74,8 @@ def take(db: Any, kind: str) -> Taken | None:
     for name, _ in found:
         db.execute(f'DROP INDEX "{name}"')  # a name from the catalog
     db.execute(f"ALTER TABLE {table} DISABLE TRIGGER {table}_counts_insert")  # migration 0022's
+    if table in SUMMED:
+        db.execute(f"ALTER TABLE {table} DISABLE TRIGGER {SUMMED[table]}")  # migration 0032's
     return Taken(kind, [definition for _, definition in found])
 
 
@@ -87,7 +93,11 @@ def release(db: Any, taken: Taken) -> None:
                 {"column": COUNT_NAMES[taken.kind], "grids": list(grids), "days": list(days),
                  "n": list(taken.counted.values())},
             )  # fmt: skip
+        if table in SUMMED:  # what 0032's trigger would have added: the table was empty before
+            db.execute("SELECT basedata_sums_rebuild(%(table)s)", {"table": table})
     db.execute(f"ALTER TABLE {table} ENABLE TRIGGER {table}_counts_insert")
+    if table in SUMMED:
+        db.execute(f"ALTER TABLE {table} ENABLE TRIGGER {SUMMED[table]}")
 
 
 @contextlib.contextmanager

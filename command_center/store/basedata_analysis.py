@@ -7,8 +7,8 @@ store/basedata_records.grid_range: the (grid_code, …) indexes, not LIKE):
 - residents (people), households and buildings;
 - rental density: rental households (kind "rental") ÷ households, rental households per
   building, and buildings marked rental (出租屋);
-- elderly: people aged 60 or more on the day asked (birth_date on or before that day 60
-  years back: ISO text compares as dates on both databases);
+- elderly: people aged 60 or more in the year of the day asked (born in or before that year
+  − 60: precise to the year, as the kept sums below know birth years, not dates);
 - elderly living alone: an elderly person with no other current person in their household
   (`lives_alone`). Defined from the base data, not from the 独居老人 care group: it counts
   everyone who lives so, not only those the ledger holds (store/care_demand.py compares
@@ -18,10 +18,16 @@ store/basedata_records.grid_range: the (grid_code, …) indexes, not LIKE):
 - cases created in a range of instants, merged and cancelled ones left out (a duplicate
   joined another case; a cancelled one was a false alarm), and events per 1,000 residents.
 
-ONE statement per call: each table grouped by area on its own, the groups summed per area
-(UNION ALL … GROUP BY), like counts_by_grid. Only the per-area sums reach Python; the ratios
-are divisions of those sums. `residents_in` counts the residents of given areas (the
-hotspots' normalisation): one indexed range count per area.
+ONE statement per call, summed per area (UNION ALL … GROUP BY); only the per-area sums reach
+Python, the ratios are divisions of those sums. `by_area` reads the sums the database keeps
+per grid (store/basedata_sums.py, migration 0032; 0022's counts): a few rows per grid, not
+the district's people. `grouped_by_area` computes the same by grouping the records (each
+table grouped by area on its own): what the kept sums must equal, and the bench's "before".
+The cases carry no kept sums: `by_area` counts them from the statistics' facts (case_facts,
+store/stats_schema.py: written with each case, by the city's creation day, `counted` leaving
+merged and cancelled out) on its (created_day, grid_code, …) index without touching the
+cases; the grouping scans the cases themselves. `residents_in` counts the residents
+of given areas (the hotspots' normalisation) from the kept counts: one range read per area.
 
 People marked as gone (迁出: `left_on`, migration 0020) are not counted, nor households,
 should they get the column: the condition is added where a table has it.
@@ -37,11 +43,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from basedata.sample import years_before
 from command_center.store.basedata_records import BaseDataRecords, grid_range
 from command_center.store.basedata_schema import TABLES, buildings, households, people
+from command_center.store.basedata_sums import kept_parts, residents_sql
 from command_center.store.queries import compile_sql, const
 from command_center.store.schema import cases
+from command_center.store.stats_schema import case_facts
 from dispatch.kpi import LEVEL_DIGITS
 
 ELDERLY_AGE = 60
@@ -157,51 +164,73 @@ def _parts(digits: int, dialect: str) -> list[sa.Select[Any]]:
         part(b, [_in_range(b)], buildings=sa.func.count(), rental_buildings=sa.func.sum(_flag(b.c.rental)),
              overdue=_due(b)),
         *(part(TABLES[k], [_in_range(TABLES[k])], overdue=_due(TABLES[k])) for k in ("address", "organisation")),
-        part(cases, [_in_range(cases), cases.c.created_at >= sa.bindparam("since"),
-                     cases.c.created_at < sa.bindparam("before"),
-                     cases.c.state.not_in([const(s) for s in NOT_EVENTS])], cases=sa.func.count()),
+        _cases_part(digits),
     ]  # fmt: skip
 
 
+def _cases_part(digits: int) -> sa.Select[Any]:
+    """Cases created in [since, before) per area, merged and cancelled ones left out."""
+    area = _area(cases.c.grid_code, digits)
+    columns = [(sa.func.count() if name == "cases" else const(0)).label(name) for name in FIGURES]
+    events = [_in_range(cases), cases.c.created_at >= sa.bindparam("since"), cases.c.created_at < sa.bindparam("before"),
+              cases.c.state.not_in([const(s) for s in NOT_EVENTS])]  # fmt: skip
+    return sa.select(area.label("area"), *columns).where(*events).group_by(area)
+
+
+def _facts_part(digits: int) -> sa.Select[Any]:
+    """The same cases from their facts: created on the city's days [since_day, before_day)."""
+    f = case_facts
+    area = _area(f.c.grid_code, digits)
+    columns = [(sa.func.count() if name == "cases" else const(0)).label(name) for name in FIGURES]
+    events = [f.c.created_day >= sa.bindparam("since_day"), f.c.created_day < sa.bindparam("before_day"),
+              _in_range(f), f.c.counted == const(1)]  # fmt: skip
+    return sa.select(area.label("area"), *columns).where(*events).group_by(area)
+
+
 @cache
-def _sql(dialect: str, digits: int) -> str:
-    every = sa.union_all(*_parts(digits, dialect)).subquery("per_table")
+def _sql(dialect: str, digits: int, kept: bool = True) -> str:
+    parts = kept_parts(digits, FIGURES, _facts_part(digits)) if kept else _parts(digits, dialect)
+    every = sa.union_all(*parts).subquery("per_table")
     sums = [sa.func.sum(every.c[name]).label(name) for name in FIGURES]
     statement = sa.select(every.c.area, *sums).group_by(every.c.area).order_by(every.c.area)
     return compile_sql(statement, dialect)
 
 
-@cache
-def _residents_sql(dialect: str) -> str:
-    statement = (
-        sa.select(sa.func.count()).select_from(people).where(_in_range(people), *present(people, dialect))
-    )
-    return compile_sql(statement, dialect)
-
-
 def by_area(
-    records: BaseDataRecords, level: str, prefix: str, on: date, since: datetime, before: datetime
+    records: BaseDataRecords, level: str, prefix: str, on: date, since: datetime, before: datetime, kept: bool = True
 ) -> list[AreaFigures]:
     """Every area at `level` under the grid prefix holding any record or case, by code: the
-    elderly as of `on`, overdue checks before `on`, cases created in [since, before)
-    (aware instants; stored case times are UTC ISO text, store/case_statements.py)."""
+    elderly in `on`'s year, overdue checks before `on`, cases created in [since, before)
+    (aware instants; stored case times are UTC ISO text, store/case_statements.py). From the
+    kept sums; `kept=False` groups the records instead (grouped_by_area). `since` and `before`
+    are midnights in the city's zone (as the API makes them): the facts count by its days."""
     digits = LEVEL_DIGITS[level]
     params = grid_range(prefix) | {
-        "elder": years_before(on, ELDERLY_AGE).isoformat(),
+        "elder": f"{on.year - ELDERLY_AGE:04d}-12-31",  # born on or before the last day of that year
+        "elder_year": on.year - ELDERLY_AGE,
         "due": on.isoformat(),
         "since": _utc(since),
+        "since_day": since.date().isoformat(),
+        "before_day": before.date().isoformat(),
         "before": _utc(before),
     }
     with records.store._reading() as db:
-        rows = db.execute(_sql(records.dialect, digits), params).fetchall()
+        rows = db.execute(_sql(records.dialect, digits, kept), params).fetchall()
     return [AreaFigures(str(area).ljust(15, "0"), *(int(v or 0) for v in values)) for area, *values in rows]
+
+
+def grouped_by_area(
+    records: BaseDataRecords, level: str, prefix: str, on: date, since: datetime, before: datetime
+) -> list[AreaFigures]:
+    """by_area grouped over the records themselves: what the kept sums must equal."""
+    return by_area(records, level, prefix, on, since, before, kept=False)
 
 
 def residents_in(records: BaseDataRecords, codes: Iterable[str], digits: int) -> dict[str, int]:
     """Residents of each area (its code's first `digits` digits as the prefix): one range
     count each on the people's grid index, in one connection."""
     found: dict[str, int] = {}
-    sql = _residents_sql(records.dialect)
+    sql = residents_sql(records.dialect)
     with records.store._reading() as db:
         for code in dict.fromkeys(codes):
             if not (code.isascii() and code.isdigit()):

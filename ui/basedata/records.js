@@ -7,7 +7,7 @@ import { $, el } from '../common/dom.js';
 import { t } from '../common/i18n.js';
 import { api } from '../common/live.js';
 import { toast } from '../common/util.js';
-import { leaveButton } from './leave.js';
+import { leaveButton, movedOutRow } from './leave.js';
 
 /** The record's key as the URL names it: buildings and addresses by code, the rest by id. */
 export const keyOf = (kind, r) => (kind === 'buildings' || kind === 'addresses' ? r.code : r.id);
@@ -113,9 +113,19 @@ export class RecordTable {
     const tr = el('tr', { class: 'record-row', dataset: { id: keyOf(kind, r), due: String(!!r.due), version: r.version } },
       cells, el('td', { dataset: { col: 'next_check_at' } }, nextCheck(r)),
       // 迁出 (leave.js): the person leaves the list, and the grid's counts move
-      el('td', {}, verify, kind === 'people' ? leaveButton(r, () => { tr.remove(); this.onChange(); }) : null));
+      el('td', {}, verify, kind === 'people' ? leaveButton(r, (after) => this.movedOut(tr, after)) : null));
     verify.addEventListener('click', () => this.verify(kind, r, tr, verify));
     return tr;
+  }
+
+  /** 迁出 done: the row gives way to 已迁出 with 撤销迁出, which puts the person's row back. */
+  movedOut(tr, after) {
+    const line = movedOutRow(after, tr.children.length, (back) => {
+      line.replaceWith(this.row('people', back));
+      this.onChange();
+    });
+    tr.replaceWith(line);
+    this.onChange();
   }
 
   /** 标记已核实 on the version shown: the row takes the answer; a stale version, the notice. */

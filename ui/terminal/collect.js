@@ -3,7 +3,9 @@
 // them), adds a household or a person, changes one, or marks a record 核实无误. Every form
 // goes through the queue (./collect_queue.js): sent at once when there is network, kept and
 // sent in order when there is none, sent once either way; a conflict is shown with both
-// versions to settle. Another module opens a record's form with
+// versions to settle. New addresses and buildings (./collect_new.js) go the same way; a form
+// still waiting (not sent yet) opens again with 修改 and is changed in the queue, still sent
+// once (CollectQueue.revise). Another module opens a record's form with
 //   window.dispatchEvent(new CustomEvent('collect:edit', { detail: { kind, id } }))
 // (the re-check list): its form is a re-check, sent with "verified": true.
 
@@ -13,6 +15,7 @@ import { api } from '../common/live.js';
 import { showLogin } from '../common/login.js';
 import { toast } from '../common/util.js';
 import { buildingForm, fieldName, householdForm, kindName, personForm, verifyForm } from './collect_forms.js';
+import { addressForm, newBuildingForm, queuedNew } from './collect_new.js';
 import { CollectQueue, KEY_FIELD, PLURAL } from './collect_queue.js';
 import { photoUrl } from './field_photo.js';
 
@@ -29,7 +32,7 @@ export function setupCollect({ worker, onCount, show }) {
     onSent: (entry) => { toast(c('sent', { what: entry.label }), 'ok', 3000); reloadBuilding(ctx); },
     onDropped: (entry, err) => toast(c('dropped', { what: entry.label, reason: reasonOf(err) }), 'error', 9000),
     onConflict: (entry) => toast(c('conflict.toast', { what: entry.label }), 'error', 6000),
-    onChange: () => { renderQueue(ctx); renderBuilding(ctx); },
+    onChange: () => { renderQueue(ctx); renderBuilding(ctx); renderList(ctx); },
   });
   window.addEventListener('collect:edit', (ev) => editFromEvent(ctx, ev.detail || {}));
   setInterval(() => { if (ctx.queue.waiting().length && navigator.onLine !== false) ctx.queue.flush(); }, RETRY_MS);
@@ -49,9 +52,14 @@ function build(ctx) {
   grid.addEventListener('change', () => { ctx.grid = grid.value; ctx.code = null; loadBuildings(ctx); });
   const search = el('input', { id: 'collect-search', type: 'search', placeholder: c('search'), 'aria-label': c('search') });
   search.addEventListener('input', () => { ctx.search = search.value.trim().toLowerCase(); renderList(ctx); });
+  const adds = ['new_address', 'new_building'].map((act) => {
+    const button = el('button', { class: 'btn', type: 'button', dataset: { act } }, c(`act.${act}`));
+    button.addEventListener('click', () => openNew(ctx, act === 'new_address' ? 'address' : 'building'));
+    return button;
+  });
   const browse = el('div', { class: 'collect-browse', id: 'collect-browse' },
     el('label', { class: 'collect-grid', id: 'collect-grid-label', hidden: true }, el('span', {}, c('grid')), grid),
-    search, el('p', { class: 'rounds-error', id: 'collect-error', role: 'alert', hidden: true }),
+    search, el('div', { class: 'collect-actions collect-adds' }, adds), el('p', { class: 'rounds-error', id: 'collect-error', role: 'alert', hidden: true }),
     el('ul', { class: 'collect-buildings', id: 'collect-buildings' }));
   // The queue, its conflicts and the open form first; then the records due for re-checking
   // (#collect-checks, another module's list; out of the way while a building is open); then the buildings.
@@ -89,6 +97,7 @@ async function refresh(ctx) {
       ctx.grids = (counts.items || []).map((g) => ({ code: g.grid_code, name: g.name || g.grid_code }));
       ctx.grid = ctx.grid || (ctx.grids[0] ? ctx.grids[0].code : '');
       renderGrids(ctx);
+      api(`/api/workers/${encodeURIComponent(ctx.worker)}`).then((w) => { ctx.home = w; }).catch(() => {});
     }
     await loadBuildings(ctx);
     await reloadBuilding(ctx);
@@ -146,12 +155,17 @@ const buildingMeta = (b) => [c('floors', { n: b.floors }), kindName('use', b.use
 function renderList(ctx) {
   const found = ctx.buildings.filter((b) => !ctx.search
     || `${b.name} ${b.code} ${b.address_code}`.toLowerCase().includes(ctx.search));
-  const items = found.slice(0, SHOWN).map((b) => {
+  const items = [...queuedNew(ctx.queue, 'address', ctx.grid), ...queuedNew(ctx.queue, 'building', ctx.grid)]
+    .map((r) => el('li', { class: 'collect-new', dataset: { code: r.code, waiting: 'true' } },
+      el('div', { class: 'collect-row' }, el('span', { class: 'collect-name' }, r.name || r.text || r.code),
+        el('span', { class: 'muted', translate: 'no' }, r.code), state(r.queued)),
+      actions(ctx, r.queued.kind, r)));
+  items.push(...found.slice(0, SHOWN).map((b) => {
     const button = el('button', { class: 'collect-building-item', type: 'button', dataset: { code: b.code, due: String(b.due) } },
       el('span', { class: 'collect-name', translate: b.name ? null : 'no' }, b.name || b.code), el('span', { class: 'muted' }, buildingMeta(b)));
     button.addEventListener('click', () => openBuilding(ctx, b.code));
     return el('li', {}, button);
-  });
+  }));
   if (found.length > SHOWN) items.push(el('li', { class: 'muted' }, c('more', { n: found.length - SHOWN })));
   const empty = ctx.grids && !ctx.grids.length ? c('no_grids') : c('no_buildings');
   $('collect-buildings').replaceChildren(...(items.length ? items : [el('li', { class: 'empty' }, empty)]));
@@ -218,7 +232,9 @@ function state(entry) {
 function actions(ctx, kind, record, more = []) {
   const verify = ['verify', () => queueForm(ctx, 'update', kind, record, null)({ body: { verified: true }, photo: null })];
   const withdraw = ['withdraw', () => ctx.queue.withdraw(record.queued.key)];
-  const chosen = record.queued ? [...more.filter(([act]) => act === 'add_person'), withdraw] : [...more, verify];
+  const revise = ['edit', () => editQueued(ctx, record.queued)];
+  const mayEdit = record.queued && ctx.queue.editable(record.queued) ? [revise] : [];
+  const chosen = record.queued ? [...mayEdit, ...more.filter(([act]) => act === 'add_person'), withdraw] : [...more, verify];
   const buttons = chosen.map(([act, run]) => {
     const button = el('button', { class: `btn${act === 'verify' ? ' btn-ok' : ''}`, type: 'button', dataset: { act } }, c(act === 'withdraw' ? 'withdraw' : `act.${act}`));
     button.addEventListener('click', run);
@@ -266,6 +282,20 @@ function closeForm() {
 
 function openRecordForm(ctx, kind, record, verify) {
   const onCancel = () => closeForm();
+  const waiting = ctx.queue.pendingUpdate(kind, record[KEY_FIELD[kind]]);
+  if (waiting && !ctx.queue.editable(waiting)) { toast(c('busy'), 'info', 4000); return; }
+  if (waiting) { // a change already queued for it: this form changes that one (one version, one send)
+    const { id_number: _i, phone: _p, verified: _v, ...plain } = waiting.body;
+    const shown = { ...record, ...plain };
+    const onRevise = ({ body, photo }) => {
+      const merged = { ...waiting.body, ...body, ...(verify || waiting.body.verified ? { verified: true } : {}) };
+      if (ctx.queue.revise(waiting.key, { body: merged, photo })) { closeForm(); ctx.queue.flush(); } else toast(c('busy'), 'info', 4000);
+    };
+    const forms = { household: householdForm, person: personForm, building: buildingForm };
+    openForm(ctx, forms[kind] ? forms[kind]({ record: shown, verify, onSubmit: onRevise, onCancel })
+      : verifyForm({ label: labelOf(kind, record), onSubmit: onRevise, onCancel }));
+    return;
+  }
   const onSubmit = submitter(ctx, 'update', kind, record);
   const forms = { household: householdForm, person: personForm, building: buildingForm };
   openForm(ctx, forms[kind] ? forms[kind]({ record, verify, onSubmit, onCancel })
@@ -280,11 +310,11 @@ function submitter(ctx, op, kind, record, building = null, home = null) {
 function queueForm(ctx, op, kind, record, building, home = null) {
   return ({ body, photo }) => {
     const own = building || (ctx.view && ctx.view.building) || {};
-    const id = op === 'update' ? record[KEY_FIELD[kind]] : kind === 'household' ? `${body.building_code}-${body.room}` : null;
+    const id = op === 'update' ? record[KEY_FIELD[kind]] : newKey(kind, body);
     if (kind === 'person' && home) body.household_id = home.id;
     const what = op === 'create' ? labelOf(kind, body) : labelOf(kind, record);
     const label = body.verified && Object.keys(body).length === 1 ? c('label.verify', { what }) : what;
-    const grid = (record && record.grid_code) || (home && home.grid_code) || own.grid_code;
+    const grid = (record && record.grid_code) || (home && home.grid_code) || body.grid_code || own.grid_code;
     try {
       ctx.queue.add({ op, kind, body, photo, grid, id, version: record ? record.version : undefined, label });
     } catch (err) {
@@ -295,6 +325,47 @@ function queueForm(ctx, op, kind, record, building, home = null) {
     if (navigator.onLine !== false) ctx.queue.flush();
     return true;
   };
+}
+
+/** A new record's key as the server will make it (a person's comes from the server). */
+const newKey = (kind, body) => (kind === 'household' ? `${body.building_code}-${body.room}`
+  : kind === 'address' || kind === 'building' ? body.code : null);
+
+/** 新增地址 / 新增楼栋 (./collect_new.js), queued like every form. */
+async function openNew(ctx, kind, draft = null, onSubmit = null) {
+  const grids = ctx.grids && ctx.grids.length ? ctx.grids : [{ code: ctx.grid, name: ctx.grid }];
+  const centre = (grid) => {
+    const here = ctx.grid === grid ? ctx.buildings.filter((b) => Number.isFinite(b.lon)) : [];
+    if (here.length) return { lon: here.reduce((s, b) => s + b.lon, 0) / here.length, lat: here.reduce((s, b) => s + b.lat, 0) / here.length };
+    const home = ctx.home || {};
+    return home.grid_code === grid && home.grid_center ? home.grid_center : null;
+  };
+  const submit = onSubmit || submitter(ctx, 'create', kind, null);
+  const common = { grids, grid: ctx.grid, draft, centre, onSubmit: submit, onCancel: () => closeForm() };
+  if (kind === 'address') { openForm(ctx, addressForm(common)); return; }
+  try { // the grid's addresses to pick from (offline: those loaded before), and the ones queued
+    const page = await api(`/api/basedata/addresses?area=${encodeURIComponent(ctx.grid)}&limit=1000`);
+    ctx.addresses = page.items || [];
+  } catch { /* no network: what was loaded before */ }
+  openForm(ctx, newBuildingForm({ ...common, addresses: [...(ctx.addresses || []), ...queuedNew(ctx.queue, 'address', ctx.grid)] }));
+}
+
+/** 修改 on a form still waiting in the queue: the same form, filled as it was; the entry changed in place. */
+function editQueued(ctx, entry) {
+  if (!ctx.queue.editable(entry)) { toast(c('busy'), 'info', 4000); return; }
+  const onSubmit = ({ body, photo }) => {
+    const merged = { ...entry.body, ...body };
+    const label = labelOf(entry.kind, merged);
+    if (ctx.queue.revise(entry.key, { body: merged, photo, label, id: newKey(entry.kind, merged) || entry.id })) {
+      closeForm();
+      if (navigator.onLine !== false) ctx.queue.flush();
+    } else toast(c('busy'), 'info', 4000);
+  };
+  const onCancel = () => closeForm();
+  if (entry.kind === 'address' || entry.kind === 'building') { openNew(ctx, entry.kind, entry.body, onSubmit); return; }
+  const building = { code: entry.body.building_code };
+  const forms = { household: householdForm, person: personForm };
+  openForm(ctx, forms[entry.kind]({ record: null, draft: entry.body, building, onSubmit, onCancel }));
 }
 
 async function editFromEvent(ctx, { kind, id }) {

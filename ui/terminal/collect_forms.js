@@ -11,28 +11,29 @@ import { MAX_DATA_URL, downscale, toDataUrl } from './field_photo.js';
 const c = (key, vars) => t(`terminal.collect.${key}`, vars);
 const HOUSEHOLD_KINDS = ['owner', 'rental', 'vacant', 'business', 'other'];
 const PERSON_KINDS = ['registered', 'migrant', 'tenant'];
-const USES = ['residential', 'commercial', 'mixed', 'industrial', 'public', 'other'];
+export const USES = ['residential', 'commercial', 'mixed', 'industrial', 'public', 'other'];
 
 export const kindName = (kind, value) => t(`basedata.${kind}.${value}`);
 
-/** A field's name in words: a building's name is 名称, a person's 姓名. */
-export const fieldName = (kind, name) => c(kind === 'building' && name === 'name' ? 'field.building_name' : `field.${name}`);
+/** A field's name in words: a building's name is 名称, a person's 姓名; a building's code 建筑物编码. */
+const OWN_NAMES = { 'building:name': 'field.building_name', 'building:code': 'field.building_own_code', 'address:code': 'field.address_own_code' };
+export const fieldName = (kind, name) => c(OWN_NAMES[`${kind}:${name}`] || `field.${name}`);
 
 /** A form field: label, control, and a hint line (the masked value an empty sealed field keeps). */
-function field(name, control, hint = '', kind = '') {
+export function field(name, control, hint = '', kind = '') {
   return el('label', { class: 'collect-field', dataset: { field: name } },
     el('span', { class: 'collect-label' }, fieldName(kind, name)), control,
     hint ? el('span', { class: 'collect-hint muted' }, hint) : null);
 }
 
-const text = (name, value, attrs = {}) => el('input', { name, value: value ?? '', autocomplete: 'off', ...attrs });
-const select = (name, value, options, namer) => {
+export const text = (name, value, attrs = {}) => el('input', { name, value: value ?? '', autocomplete: 'off', ...attrs });
+export const select = (name, value, options, namer) => {
   const node = el('select', { name }, options.map((o) => el('option', { value: o }, namer(o))));
   node.value = value || options[0];
   return node;
 };
 
-function photoField(form) {
+export function photoField(form) {
   const input = el('input', { class: 'file-input', type: 'file', name: 'photo', accept: 'image/*', capture: 'environment' });
   const preview = el('div', { class: 'collect-photo-preview' });
   input.addEventListener('change', async () => {
@@ -56,7 +57,7 @@ function photoField(form) {
 }
 
 /** The frame every form shares: title, fields, error line, cancel and send. */
-function frame(title, fields, { verify, onCancel }) {
+export function frame(title, fields, { verify, onCancel }) {
   const error = el('p', { class: 'rounds-error', role: 'alert', hidden: true });
   const cancel = el('button', { class: 'btn btn-big', type: 'button', dataset: { cancel: '' } }, t('terminal.card.cancel'));
   const submit = el('button', { class: 'btn btn-ok btn-big', type: 'submit' }, c(verify ? 'form.verify_send' : 'form.send'));
@@ -67,7 +68,7 @@ function frame(title, fields, { verify, onCancel }) {
   return form;
 }
 
-const value = (node, name) => (node.elements[name] ? node.elements[name].value.trim() : '');
+export const value = (node, name) => (node.elements[name] ? node.elements[name].value.trim() : '');
 
 /** The fields that differ from the record (all of them for a new one); sealed ones only when typed. */
 function changes(record, fields) {
@@ -79,19 +80,21 @@ function changes(record, fields) {
   return out;
 }
 
-function finish(form, record, fields, verify, onSubmit) {
+export function finish(form, record, fields, verify, onSubmit) {
   const body = changes(record, fields);
   if (record && !Object.keys(body).length && !form.photo && !verify) { form.say(c('check.nothing')); return; }
   form.say('');
   onSubmit({ body: verify ? { ...body, verified: true } : body, photo: form.photo });
 }
 
-/** 住户: room and use, and a door-plate photo. `record` null for a new one. */
-export function householdForm({ record, building, verify = false, onSubmit, onCancel }) {
-  const title = record ? c(verify ? 'form.verify_household' : 'form.edit_household', { room: record.room }) : c('form.new_household');
+/** 住户: room and use, and a door-plate photo. `record` null for a new one; `draft` a new
+ *  one still waiting in the queue, changed before it is sent. */
+export function householdForm({ record, draft = null, building, verify = false, onSubmit, onCancel }) {
+  const title = record ? c(verify ? 'form.verify_household' : 'form.edit_household', { room: record.room }) : c(draft ? 'form.edit_queued' : 'form.new_household');
+  const shown = record || draft;
   const form = frame(title, [
-    field('room', text('room', record && record.room, { maxlength: 20, required: true, placeholder: '1-1203' })),
-    field('kind', select('kind', record && record.kind, HOUSEHOLD_KINDS, (k) => kindName('household', k))),
+    field('room', text('room', shown && shown.room, { maxlength: 20, required: true, placeholder: '1-1203' })),
+    field('kind', select('kind', shown && shown.kind, HOUSEHOLD_KINDS, (k) => kindName('household', k))),
   ], { verify, onCancel });
   form.node.insertBefore(photoField(form), form.node.querySelector('.rounds-error'));
   form.node.addEventListener('submit', (ev) => {
@@ -107,15 +110,16 @@ export function householdForm({ record, building, verify = false, onSubmit, onCa
 }
 
 /** 人员: name, ID number (checked here), phone, kind, and the arrival date of a migrant (来穗). */
-export function personForm({ record, verify = false, onSubmit, onCancel }) {
-  const title = record ? c(verify ? 'form.verify_person' : 'form.edit_person', { name: record.name }) : c('form.new_person');
-  const kind = select('kind', record && record.kind, PERSON_KINDS, (k) => kindName('person', k));
-  const arrival = field('arrival_date', text('arrival_date', record && record.arrival_date, { type: 'date' }));
+export function personForm({ record, draft = null, verify = false, onSubmit, onCancel }) {
+  const title = record ? c(verify ? 'form.verify_person' : 'form.edit_person', { name: record.name }) : c(draft ? 'form.edit_queued' : 'form.new_person');
+  const shown = record || draft; // a draft (still queued) holds its ID number as typed: shown again
+  const kind = select('kind', shown && shown.kind, PERSON_KINDS, (k) => kindName('person', k));
+  const arrival = field('arrival_date', text('arrival_date', shown && shown.arrival_date, { type: 'date' }));
   const form = frame(title, [
-    field('name', text('name', record && record.name, { maxlength: 64, required: true })),
-    field('id_number', text('id_number', '', { maxlength: 22, inputmode: 'text', autocapitalize: 'characters' }),
+    field('name', text('name', shown && shown.name, { maxlength: 64, required: true })),
+    field('id_number', text('id_number', draft ? draft.id_number : '', { maxlength: 22, inputmode: 'text', autocapitalize: 'characters' }),
       record ? c('form.sealed_keep', { masked: record.id_number || '' }) : ''),
-    field('phone', text('phone', '', { maxlength: 20, inputmode: 'tel' }), record && record.phone ? c('form.sealed_keep', { masked: record.phone }) : ''),
+    field('phone', text('phone', draft ? draft.phone : '', { maxlength: 20, inputmode: 'tel' }), record && record.phone ? c('form.sealed_keep', { masked: record.phone }) : ''),
     field('kind', kind), arrival,
   ], { verify, onCancel });
   const showArrival = () => { arrival.hidden = kind.value !== 'migrant'; };

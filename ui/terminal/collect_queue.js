@@ -11,6 +11,10 @@
 // whose own first answer was lost reads as applied when the record now holds exactly it.
 // A door-plate photo waits as a data URL and is uploaded first (POST /api/field-photos),
 // once: its id is kept with the entry.
+//
+// A form still waiting can be changed (revise): the entry keeps its key and client id, so
+// the server still makes one record of it. Only before its first send: once a send began,
+// its answer may have been lost and the server may hold the first version already.
 
 import { t } from '../common/i18n.js';
 import { api, post } from '../common/live.js';
@@ -32,6 +36,7 @@ export class CollectQueue {
     this.key = `cc.collect.${worker}`;
     this.hooks = { onSent, onDropped, onConflict, onChange };
     this.state = 'idle'; // 'sending' | 'offline' (the last try found no network) | 'idle'
+    this.current = null; // the key of the entry being sent now
     this.flushing = null;
     window.addEventListener('online', () => this.flush());
   }
@@ -76,6 +81,25 @@ export class CollectQueue {
     const home = entry.op === 'create' && entry.kind === 'household' ? entry.id : null;
     this._save(this.entries().filter((e) => e.key !== key
       && !(home && e.op === 'create' && e.kind === 'person' && e.body.household_id === home && e.sends === 0)));
+  }
+
+  /** Whether a form may still be changed in the queue: not sent yet (no send began, so no
+   *  answer can have been lost), not a conflict, not being sent now. */
+  editable(entry) { return Boolean(entry) && entry.sends === 0 && entry.state === 'waiting' && this.current !== entry.key; }
+
+  /** The waiting change of a record, if one is queued (a second form then revises it: two
+   *  changes on one version would conflict with each other). */
+  pendingUpdate(kind, id) {
+    return this.entries().find((e) => e.op === 'update' && e.kind === kind && e.id === id && e.state === 'waiting') || null;
+  }
+
+  /** A form still waiting, changed: same entry, same client id, so it is still sent once.
+   *  `photo` null keeps the one taken before. False when it can no longer be changed. */
+  revise(key, { body, photo, label, id }) {
+    const entry = this.entries().find((e) => e.key === key);
+    if (!this.editable(entry)) return false;
+    this._update(key, { body, ...(photo ? { photo, photoId: null } : {}), ...(label ? { label } : {}), ...(id ? { id } : {}) });
+    return true;
   }
 
   /** A conflict settled by keeping the worker's version: their fields again, on the version now stored. */
@@ -125,13 +149,23 @@ export class CollectQueue {
     this.state = 'idle';
   }
 
-  async _send(entry) {
-    let { photoId } = entry;
-    if (entry.photo && !photoId) {
-      const up = await uploadDataUrl(entry.grid, entry.photo);
-      photoId = up.id;
-      this._update(entry.key, { photoId, photo: null }); // uploaded once, whatever happens next
+  async _send(queued) {
+    this.current = queued.key; // from here on it is not changed in the queue (editable)
+    let entry = queued;
+    try {
+      if (entry.photo && !entry.photoId) {
+        const up = await uploadDataUrl(entry.grid, entry.photo);
+        this._update(entry.key, { photoId: up.id, photo: null }); // uploaded once, whatever happens next
+      }
+      entry = this.entries().find((e) => e.key === queued.key) || entry; // as it stands now
+      return await this._request(entry);
+    } finally {
+      this.current = null;
     }
+  }
+
+  _request(entry) {
+    const { photoId } = entry;
     const body = { ...entry.body, ...(photoId ? { plate_photo_id: photoId } : {}) };
     this._update(entry.key, { sends: entry.sends + 1 });
     const path = `/api/basedata/${PLURAL[entry.kind]}`;
