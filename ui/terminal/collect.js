@@ -16,6 +16,7 @@ import { showLogin } from '../common/login.js';
 import { toast } from '../common/util.js';
 import { buildingForm, fieldName, householdForm, kindName, personForm, verifyForm } from './collect_forms.js';
 import { addressForm, newBuildingForm, queuedNew } from './collect_new.js';
+import { masked, renderQueue as showQueue } from './collect_conflicts.js';
 import { CollectQueue, KEY_FIELD, PLURAL } from './collect_queue.js';
 import { photoUrl } from './field_photo.js';
 
@@ -32,11 +33,11 @@ export function setupCollect({ worker, onCount, show }) {
     onSent: (entry) => { toast(c('sent', { what: entry.label }), 'ok', 3000); reloadBuilding(ctx); },
     onDropped: (entry, err) => toast(c('dropped', { what: entry.label, reason: reasonOf(err) }), 'error', 9000),
     onConflict: (entry) => toast(c('conflict.toast', { what: entry.label }), 'error', 6000),
-    onChange: () => { renderQueue(ctx); renderBuilding(ctx); renderList(ctx); },
+    onChange: () => { showQueue(ctx, reloadBuilding); renderBuilding(ctx); renderList(ctx); },
   });
   window.addEventListener('collect:edit', (ev) => editFromEvent(ctx, ev.detail || {}));
   setInterval(() => { if (ctx.queue.waiting().length && navigator.onLine !== false) ctx.queue.flush(); }, RETRY_MS);
-  renderQueue(ctx);
+  showQueue(ctx, reloadBuilding);
   if (ctx.queue.waiting().length) ctx.queue.flush(); // left over from before a reload
   return { refresh: () => refresh(ctx), flush: () => ctx.queue.flush(), queue: ctx.queue, open: (code) => openBuilding(ctx, code) };
 }
@@ -192,7 +193,6 @@ function withQueued(ctx, view) {
   return { homes: homes.sort((a, b) => String(a.room).localeCompare(String(b.room), 'zh')), changing };
 }
 
-const masked = (v) => (v ? `${'*'.repeat(Math.max(0, v.length - 4))}${v.slice(-4)}` : '');
 
 function renderBuilding(ctx) {
   const box = $('collect-building');
@@ -379,47 +379,4 @@ async function editFromEvent(ctx, { kind, id }) {
     if (err.status === 401) showLogin({ username: ctx.worker });
     else toast(c('edit_failed', { reason: reasonOf(err) }), 'error', 8000);
   }
-}
-
-// ---- the queue: its count and state, and the conflicts to settle ----
-
-function renderQueue(ctx) {
-  const waiting = ctx.queue.waiting().length;
-  const conflicts = ctx.queue.conflicts();
-  const { state: now } = ctx.queue;
-  const shown = !waiting ? 'empty' : now === 'sending' ? 'sending' : now === 'offline' || navigator.onLine === false ? 'offline' : 'waiting';
-  const words = [c(`queue.${shown}`, { n: waiting }), conflicts.length ? c('queue.conflicts', { n: conflicts.length }) : null];
-  $('collect-queue').dataset.state = conflicts.length ? 'conflict' : shown;
-  $('collect-queue-text').textContent = words.filter(Boolean).join(' · ');
-  $('collect-send').hidden = !waiting;
-  $('collect-conflicts').replaceChildren(...conflicts.map((e) => conflictCard(ctx, e)));
-  ctx.onCount(waiting + conflicts.length);
-}
-
-function shownValue(kind, name, v, mine) {
-  if (v == null || v === '') return '—';
-  if (name === 'kind') return kindName(kind, v);
-  if (name === 'use') return kindName('use', v);
-  if (name === 'rental') return c(v ? 'yes' : 'no');
-  if (name === 'plate_photo_id') return c('field.photo');
-  return mine && (name === 'id_number' || name === 'phone') ? masked(String(v)) : String(v);
-}
-
-function conflictCard(ctx, entry) {
-  const { current } = entry;
-  const names = Object.keys(entry.body).filter((n) => n !== 'verified' && n !== 'building_code' && n !== 'household_id');
-  const rows = names.map((n) => el('tr', { dataset: { field: n } }, el('th', {}, fieldName(entry.kind, n)),
-    el('td', { class: 'mine' }, shownValue(entry.kind, n, entry.body[n], true)),
-    el('td', { class: 'now' }, shownValue(entry.kind, n, current[n], false))));
-  if (entry.body.verified) rows.push(el('tr', {}, el('th', {}, c('field.verified')), el('td', { class: 'mine' }, c('verified_today')),
-    el('td', { class: 'now' }, current.verified_at || '—')));
-  const keep = el('button', { class: 'btn btn-primary', type: 'button', dataset: { keep: '' } }, c('conflict.keep'));
-  const drop = el('button', { class: 'btn', type: 'button', dataset: { drop: '' } }, c('conflict.drop'));
-  keep.addEventListener('click', () => ctx.queue.keepMine(entry.key));
-  drop.addEventListener('click', () => { ctx.queue.dropMine(entry.key); reloadBuilding(ctx); });
-  return el('li', { class: 'collect-conflict', dataset: { key: entry.key } },
-    el('p', { class: 'collect-conflict-title' }, c(entry.op === 'create' ? 'conflict.exists' : 'conflict.changed', { what: entry.label })),
-    el('table', {}, el('thead', {}, el('tr', {}, el('th', {}, ''), el('th', {}, c('conflict.mine')), el('th', {}, c('conflict.now')))),
-      el('tbody', {}, rows)),
-    el('div', { class: 'check-buttons' }, keep, drop));
 }
