@@ -11,16 +11,27 @@ resident (POST /api/residents/me/chats/{id}/messages) and the rest from the work
 (POST /api/chats/{id}/messages), sent from a process of their own: the token checked, the
 conversation looked up and scoped, the flood limits counted, the message stored, then
 published. Latency: due time of the send → the frame read at the other party's socket.
+Since issue 22's fast path (command_center/chat_fast.py) the message is delivered before it
+is stored and before the sender's `chat.sent` answer, which comes after the commit: what
+is measured is the pending `chat.message` frame (the only one carrying the text); the
+`chat.stored` frame that confirms it is not timed. Each message has a ref of its own
+(`ref` makes a re-send idempotent: a repeated one would be answered and not delivered).
 
 Raw, same run, same sockets, same rate and message shape: the message handed to the hub
 (`Hub.publish` on the server's loop) for the other party's channel, without HTTP, the store
-or any check. ratio = raw p99 ÷ ours p99 (1.0: the chat costs nothing over the hub).
+or any check. ratio = raw p99 ÷ ours p99 (1.0: the chat costs nothing over the hub). `ours_arrive_…` and
+`ours_server_…` split ours (warm-up included): from the due time to the op's arrival in the
+server, and the server's own part before the frames are queued (`_Split`); `ours_send_late_…`:
+how late the client process wrote the frame (part of `arrive`). `--relay` adds a third turn
+per round: raw's Hub.publish reached by ours' frames from the senders' sockets (`relay_…`,
+`ratio_relay` = its p99 ÷ ours'): what the chat costs over the hub, hop for hop.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import sys
 import tempfile
@@ -34,6 +45,8 @@ import numpy as np
 from bench.chat_load import ChatLoad, send_over_http
 from bench.hub import LoopThread, _free_port, paced
 from bench.report import report
+
+RELAY = "bench.relay"
 
 
 def _status(message: str) -> None:
@@ -114,6 +127,9 @@ def _figures(tallies: list[dict[str, Any]], expected: int) -> dict[str, Any]:
         "p50_ms": round(float(np.percentile(lat, 50)), 2) if lat.size else None,
         "p99_ms": round(float(np.percentile(lat, 99)), 2) if lat.size else None,
         "max_ms": round(float(lat.max()), 2) if lat.size else None,
+        # each round's p99 alone: one round far off the others is the machine, not the path
+        "rounds_p99_ms": [round(float(np.percentile(np.frombuffer(t["latencies"], dtype=np.float64), 99)) * 1000, 2)
+                          if len(t["latencies"]) else None for t in tallies],
     }  # fmt: skip
 
 
@@ -142,11 +158,34 @@ def _raw(
     return load.finish(time.time() + args.drain)
 
 
+def _relayed(p: dict[str, str], mark: str, text: str) -> str:
+    """`--relay`'s frame: the message for the other party's channel, handed to Hub.publish by
+    the server as it comes (`_relay_op`): raw's work with ours' hop from the sender's socket."""
+    channel = f"tasks:{p['worker']}" if mark == "r" else f"chat:{p['resident']}"
+    data = {"seq": None, "conversation_id": p["conversation"], "from": "resident" if mark == "r" else "worker",
+            "sender": "居民", "kind": "text", "text": text, "location": None, "photo_url": None,
+            "created_at": datetime.now(UTC).isoformat(), "read_at": None}  # fmt: skip
+    return json.dumps({"op": RELAY, "channel": channel, "data": data}, ensure_ascii=False)
+
+
+def _relay_op(hub: Any) -> None:
+    async def relay(_client: Any, msg: dict[str, Any]) -> None:
+        hub.publish(str(msg["channel"]), "chat.message", msg["data"])
+
+    hub.ops[RELAY] = relay  # this bench's server only
+
+
 def _ours(
-    port: int, load: ChatLoad, people: list[dict[str, str]], args: argparse.Namespace, base: int
+    port: int,
+    load: ChatLoad,
+    people: list[dict[str, str]],
+    args: argparse.Namespace,
+    base: int,
+    relay: bool = False,
 ) -> dict[str, Any]:
     """The chat: every other message from a resident, the rest from the worker answering; over
-    the websockets (`chat.send`) or, with --via http, POSTed from a process of its own."""
+    the websockets (`chat.send`) or, with --via http, POSTed from a process of its own. With
+    `relay`, the same frames' hop to the server, then Hub.publish alone (`_relayed`)."""
     warm, measured = int(args.warmup * args.rate), int(args.seconds * args.rate)
     total, n = warm + measured, len(people)
     workers = {
@@ -159,7 +198,8 @@ def _ours(
         p, due = people[(i // 2) % n], start_at + i / args.rate
         mark, spec = ("r", (i // 2) % n) if i % 2 == 0 else ("w", workers[p["worker"]])
         text = f"#{mark}{base + i}@{due:.6f}#"
-        frame = json.dumps({"op": "chat.send", "ref": i, "conversation": p["conversation"], "text": text})
+        frame = json.dumps({"op": "chat.send", "ref": base + i, "conversation": p["conversation"], "text": text})
+        frame = _relayed(p, mark, text) if relay else frame
         plans[spec % args.processes].append((spec // args.processes, due, frame))
         if mark == "r":
             posts.append(
@@ -172,16 +212,50 @@ def _ours(
         else:
             posts.append((f"/api/chats/{p['conversation']}/messages", f"Bearer {p['worker_token']}", text))
     load.measure(base + warm, base + total)
-    _status(f"ours: sending {warm} + {measured} messages at {args.rate}/s over {args.via}")
+    _status(f"{'relay' if relay else 'ours'}: sending {warm} + {measured} messages at {args.rate}/s over {args.via}")
     limit = args.warmup + args.seconds + 120
-    if args.via == "http":
+    if relay:
+        load.send(plans, limit)
+    elif args.via == "http":
         send_over_http(f"http://127.0.0.1:{port}", posts, args.rate, start_at, limit)
     else:
-        load.send(plans, limit)
+        load.late.extend(load.send(plans, limit))
     return load.finish(time.time() + args.drain)
 
 
-def run(argv: list[str] | None = None) -> dict[str, Any]:
+class _Split:
+    """Where ours' latency goes, timed in the server around `chat.send`: `arrive` = due time →
+    the op reached the server (the sender's process, the socket, the server's read: what raw
+    does not pay); `server` = the op's checks and publishing (its commit goes on after)."""
+
+    def __init__(self) -> None:
+        self.arrive: list[float] = []
+        self.server: list[float] = []
+
+    def figures(self, late: list[float]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, xs in (("send_late", late), ("arrive", self.arrive), ("server", self.server)):
+            a = np.array(xs) * 1000
+            out[f"ours_{name}_p50_p99_ms"] = [round(float(np.percentile(a, q)), 2) for q in (50, 99)] if a.size else None
+        return out
+
+
+def _split(hub: Any) -> _Split:
+    split, op = _Split(), hub.ops["chat.send"]
+    mark = re.compile(r"@([0-9.]+)#")
+
+    async def timed(client: Any, msg: dict[str, Any]) -> None:
+        t0 = time.time()
+        await op(client, msg)
+        if (found := mark.search(str(msg.get("text")))) is not None:
+            split.arrive.append(t0 - float(found.group(1)))
+            split.server.append(time.time() - t0)
+
+    hub.ops["chat.send"] = timed
+    return split
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="command-center bench chat", description=__doc__)
     parser.add_argument(
         "--residents", type=int, default=2000, help="residents connected, one conversation each"
@@ -201,9 +275,15 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--via", choices=("socket", "http"), default="socket",
                         help="ours: send on the websockets (chat.send) or POST each message")  # fmt: skip
+    parser.add_argument("--relay", action="store_true",
+                        help="also time raw with ours' hop: the same frames from the senders' sockets, Hub.publish alone")  # fmt: skip
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    args = _parser().parse_args(argv)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = (args.residents + args.workers) * 2 + 512
     if soft < need:
@@ -219,6 +299,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     port = args.port or _free_port()
     server = LoopThread()
     app = build_app(rt)
+    split = _split(rt.hub)
+    _relay_op(rt.hub)
     settle_heap()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     import asyncio
@@ -235,12 +317,19 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         time.sleep(1.0)  # the subscriptions land
         # Rounds, raw and ours in turn: a machine whose load changes (other jobs) weighs on both alike.
         each = argparse.Namespace(**{**vars(args), "seconds": args.seconds / args.rounds})
-        raws, ourses = [], []
+        raws, ourses, relays = [], [], []
         for r in range(args.rounds):
             raws.append(_raw(rt, server, load, people, each, base=(2 * r + 1) * 10_000_000))
             ourses.append(_ours(port, load, people, each, base=(2 * r + 2) * 10_000_000))
+            if args.relay:
+                relays.append(_ours(port, load, people, each, base=(2 * r + 102) * 10_000_000, relay=True))
         measured = args.rounds * int(each.seconds * args.rate)
         raw, ours = _figures(raws, measured), _figures(ourses, measured) | {"via": args.via}
+        relayed: dict[str, Any] = {}
+        if relays:
+            relay = _figures(relays, measured)
+            relayed = {**{f"relay_{k}": v for k, v in relay.items()},
+                       "ratio_relay": round((relay["p99_ms"] or 0) / max(ours["p99_ms"] or 1e9, 1e-9), 2)}  # fmt: skip
         view = rt.hub.view()
         hub = {k: view[k] for k in ("sent", "frames", "disconnected_slow", "lagging", "max_queue_depth")}
     finally:
@@ -252,7 +341,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "residents": args.residents, "workers": args.workers, "connected": connected, "rate": args.rate,
         "seconds": args.seconds, "rounds": args.rounds, "store": rt.config.store.split(":", 1)[0],
         **{f"ours_{k}": v for k, v in ours.items()}, **{f"raw_{k}": v for k, v in raw.items()},
-        "hub": hub,
+        "hub": hub, **split.figures(late=list(load.late)), **relayed,
         "ratio": round((raw["p99_ms"] or 0) / max(ours["p99_ms"] or 1e9, 1e-9), 2),
     }  # fmt: skip
     return report(figures, args.json)

@@ -99,13 +99,15 @@ async def _serve(conn: Connection) -> None:
             clients = await _connect(loop, args[0], tally)
             conn.send(("ready", sum(c is not None for c in clients)))
         elif cmd == "send":  # [(client, due wall time, text)], each written when it is due
+            late = array("d")  # how late each was written: this process's share of the latency
             for k, due, text in args[0]:
                 if (delay := due - time.time()) > 0:
                     await asyncio.sleep(delay)
                 client = clients[k]
                 if client is not None and client.transport is not None and not client.closed:
                     client.transport.write(_frame(text))
-            conn.send(("sent",))
+                    late.append(time.time() - due)
+            conn.send(("sent", late.tobytes()))
         elif cmd == "measure":
             tally.first, tally.last = args
             tally.delivered, tally.latencies, tally.last_rx = 0, array("d"), 0.0
@@ -134,6 +136,7 @@ class ChatLoad:
         ctx = mp.get_context("spawn")
         self.pipes: list[Connection] = []
         self.procs: list[Any] = []
+        self.late = array("d")  # how late the senders wrote ours' frames (`send`), all rounds
         for _ in range(processes):
             ours, theirs = ctx.Pipe()
             proc = ctx.Process(target=_worker, args=(theirs,), daemon=True)
@@ -162,14 +165,17 @@ class ChatLoad:
             ready += pipe.recv()[1]
         return ready
 
-    def send(self, plans: list[list[tuple[int, float, str]]], timeout: float) -> None:
-        """Each process writes its plan's frames on its own clients, each when it is due."""
+    def send(self, plans: list[list[tuple[int, float, str]]], timeout: float) -> array:
+        """Each process writes its plan's frames on its own clients, each when it is due; how
+        late each was written, in seconds."""
         for pipe, plan in zip(self.pipes, plans, strict=True):
             pipe.send(("send", plan))
+        late = array("d")
         for pipe in self.pipes:
             if not pipe.poll(timeout):
                 raise TimeoutError("a load process did not finish sending")
-            pipe.recv()
+            late.frombytes(pipe.recv()[1])
+        return late
 
     def measure(self, first: int, last: int) -> None:
         self._all(("measure", first, last), 10)

@@ -2,8 +2,9 @@
 live delivery over the hub. The routes are api/chat.py; the rules residents/chat_rules.py;
 the tables store/chat_records.py.
 
-Delivery: a message is stored first (it has its seq), then published on this node's hub:
-to the resident's own channel `chat:<resident id>` (their socket may subscribe to nothing
+Delivery (chat_fast.py for a sender's message: delivered first, pending, then stored; the
+system's notices here: stored first) on this node's hub, and over the bus on the others'
+(chat_bus.py): to the resident's own channel `chat:<resident id>` (their socket may subscribe to nothing
 else), to the answering worker's `tasks:<worker id>` (the terminal's channel), and to `chats`
 under the grid's code (the hall and service desk, scoped by jurisdiction). A client that was
 away asks for what came after the last seq it saw (offline delivery), so nothing depends on
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -36,6 +38,7 @@ STATE = "chat_desk"
 DESK_NAME = "网格服务台"
 RESIDENT_CHANNEL = "chat:{}"
 HALL_CHANNEL = "chats"
+OUTBOX = "chat_outbox"  # app.state: chat_bus.Outbox where a Redis bus joins several nodes
 
 
 class GroupCommit:
@@ -93,6 +96,7 @@ class ChatDesk:
     tz: ZoneInfo
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     commits: GroupCommit = field(init=False)
+    fast: Any = field(default=None, init=False)  # chat_fast.FastPath: the send path's cache, made on first use
 
     def __post_init__(self) -> None:
         self.commits = GroupCommit(self.records.store)
@@ -158,6 +162,8 @@ async def reroute(conn: HTTPConnection, conversation: dict[str, Any], first: boo
     if worker != conversation["worker_id"]:
         await asyncio.to_thread(desk_of(conn).records.set_worker, conversation["id"], worker)
         conversation = conversation | {"worker_id": worker}
+        if desk_of(conn).fast is not None:  # this node's write: the send path's cache follows it
+            desk_of(conn).fast.conversations.note(conversation)
     if notice is not None:
         await post(conn, conversation, "system", "", "system", notice)
     return conversation
@@ -184,6 +190,7 @@ def message_view(city: CityMap, message: dict[str, Any], for_resident: bool) -> 
         "kind": message["kind"], "text": message["body"], "location": location,
         "photo_url": photo_url(for_resident, message["conversation_id"], photo) if photo else None,
         "created_at": message["created_at"], "read_at": message.get("read_at"),
+        "id": message.get("msg_id"), "pending": message["seq"] is None,
     }  # fmt: skip
 
 
@@ -234,10 +241,18 @@ async def staff_conversation(conn: HTTPConnection, who: Principal, conversation_
 def publish(
     conn: HTTPConnection, conversation: dict[str, Any], type_: str, data: Callable[[bool], dict[str, Any]]
 ) -> None:
-    """One event to both sides: the resident's channel, the worker's, the hall's (by grid)."""
-    hub = deps.hub(conn)
-    hub.publish(RESIDENT_CHANNEL.format(conversation["resident_id"]), type_, data(True))
-    staff = data(False)
+    """One event to both sides: the resident's channel, the worker's, the hall's (by grid); and
+    to the other nodes' hubs over the bus where there are any (chat_bus.py)."""
+    mine, staff = data(True), data(False)
+    deliver(deps.hub(conn), conversation, type_, mine, staff)
+    outbox = getattr(conn.app.state, OUTBOX, None)
+    if outbox is not None:
+        outbox.send(conversation, type_, mine, staff)
+
+
+def deliver(hub: Any, conversation: dict[str, Any], type_: str, mine: dict[str, Any], staff: dict[str, Any]) -> None:
+    """One event on this node's hub (the resident's view, the staff's)."""
+    hub.publish(RESIDENT_CHANNEL.format(conversation["resident_id"]), type_, mine)
     if conversation["worker_id"]:
         hub.publish(f"tasks:{conversation['worker_id']}", type_, staff)
     hub.publish(HALL_CHANNEL, type_, staff, conversation["grid_code"])
@@ -261,7 +276,7 @@ async def post(
     desk, city = desk_of(conn), deps.city(conn)
     row = {"conversation_id": conversation["id"], "sender_kind": sender_kind, "sender_id": sender_id,
            "kind": kind, "body": text, "photo_id": photo_id, "lon": lon, "lat": lat,
-           "created_at": iso(desk.clock())}  # fmt: skip
+           "created_at": iso(desk.clock()), "msg_id": "M" + secrets.token_hex(8)}  # fmt: skip
     stored = await asyncio.to_thread(desk.records.add, row, limits, refuse)
     if not isinstance(stored, dict):
         return stored
@@ -277,80 +292,3 @@ def flood_limits(
     return (now - timedelta(seconds=config.burst_s), now - timedelta(minutes=1)), lambda b, m: flood(
         config, b, m
     )
-
-
-def _row(
-    conn: HTTPConnection, conversation: dict[str, Any], sender: tuple[str, str], **message: Any
-) -> dict[str, Any]:
-    return {"conversation_id": conversation["id"], "sender_kind": sender[0], "sender_id": sender[1],
-            "kind": message["kind"], "body": message["text"], "photo_id": message.get("photo_id"),
-            "lon": message.get("lon"), "lat": message.get("lat"), "created_at": iso(desk_of(conn).clock())}  # fmt: skip
-
-
-def _deliver(conn: HTTPConnection, conversation: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-    city = deps.city(conn)
-    for stored in rows:
-        publish(conn, conversation, "chat.message", lambda mine, m=stored: message_view(city, m, mine))  # type: ignore[misc]
-
-
-async def resident_send(
-    conn: HTTPConnection, resident_id: str, conversation_id: str, **message: Any
-) -> tuple[dict[str, Any], dict[str, Any]] | Flood | None:
-    """A resident's message in one trip to the store (one group commit): the conversation
-    theirs (else None: 404), counted against the flood limits (a refusal stores nothing, not
-    even a handover notice), handed to whoever answers now (its notice first), stored; then
-    delivered. (The conversation, the stored message.)"""
-    records, (limits, refuse) = desk_of(conn).records, flood_limits(conn)
-
-    def turn() -> tuple[dict[str, Any], list[dict[str, Any]]] | Flood | None:
-        with records.held() as db:
-            conversation = records.light_in(db, conversation_id)
-            if conversation is None or conversation["resident_id"] != resident_id:
-                return None
-            early = refuse(*records.recent_in(db, resident_id, limits))
-            if early is not None:
-                return early
-            worker, notice = handover(conn, conversation, first=False)  # in memory: the roster, the hours
-            moved = conversation | {"worker_id": worker}
-            if worker != conversation["worker_id"]:
-                records.set_worker_in(db, conversation_id, worker)
-            rows = [_row(conn, moved, ("resident", resident_id), **message)]
-            if notice is not None:
-                rows.insert(0, _row(conn, moved, ("system", ""), kind="system", text=notice))
-            return moved, [records.add_in(db, row) for row in rows]
-
-    result = await desk_of(conn).commits.run(turn)
-    if result is None or isinstance(result, Flood):
-        return result
-    moved, rows = result
-    _deliver(conn, moved, rows)
-    return moved, rows[-1]
-
-
-async def staff_send(
-    conn: HTTPConnection, who: Principal, conversation_id: str, **message: Any
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """A worker's or the desk's answer in one trip to the store: 404 for no such conversation,
-    403 (nothing stored) outside the caller's grids; a worker answering takes it over."""
-    records, city = desk_of(conn).records, deps.city(conn)
-    kind = "worker" if who.is_worker else "staff"
-
-    def turn() -> tuple[dict[str, Any], dict[str, Any]]:
-        with records.held() as db:
-            conversation = records.light_in(db, conversation_id)
-            if conversation is None:
-                raise ApiError(404, "没有这个会话", {"id": conversation_id})
-            if not staff_may(who, city, conversation):
-                raise ApiError(
-                    403,
-                    "该会话不属于您负责的网格",
-                    {"id": conversation_id, "grid_code": conversation["grid_code"]},
-                )
-            if who.is_worker and conversation["worker_id"] != who.worker_id:
-                records.set_worker_in(db, conversation_id, who.worker_id)
-                conversation = conversation | {"worker_id": who.worker_id}
-            return conversation, records.add_in(db, _row(conn, conversation, (kind, who.actor), **message))
-
-    conversation, stored = await desk_of(conn).commits.run(turn)
-    _deliver(conn, conversation, [stored])
-    return conversation, stored

@@ -147,13 +147,17 @@ def test_messages_both_ways_live_with_history_and_receipts(
             f"/api/residents/me/chats/{chat['id']}/messages", json={"text": "路灯坏了"}, headers=me
         )
         assert sent.status_code == 201, sent.text
-        heard = receive(wws, "chat.message")["data"]
-        assert heard["text"] == "路灯坏了" and heard["from"] == "resident"
+        heard = receive(wws, "chat.message")["data"]  # delivered pending, then confirmed with its seq
+        assert heard["text"] == "路灯坏了" and heard["from"] == "resident" and heard["pending"] is True
+        assert receive(wws, "chat.stored")["data"] == {"id": heard["id"], "seq": sent.json()["seq"],
+                                                       "conversation_id": chat["id"]}  # fmt: skip
         staff = worker_headers(server, worker)
         reply = http.post(f"/api/chats/{chat['id']}/messages", json={"text": "马上到"}, headers=staff)
         assert reply.status_code == 201, reply.text
         got = receive(rws, "chat.message", "worker")["data"]
-        assert got["text"] == "马上到" and got["from"] == "worker" and got["seq"] > heard["seq"]
+        assert got["text"] == "马上到" and got["from"] == "worker" and got["id"] == reply.json()["id"]
+        got["seq"] = receive(rws, "chat.stored")["data"]["seq"]
+        assert got["seq"] == reply.json()["seq"] > sent.json()["seq"]
         # the worker reads the resident's message: the resident hears the receipt
         assert (
             http.post(f"/api/chats/{chat['id']}/read", json={"upto": got["seq"]}, headers=staff).json()[
@@ -326,7 +330,8 @@ def test_sending_on_the_socket(server: dict[str, Any], http: httpx.Client) -> No
         assert receive(rws, "chat.sent")["ref"] == 1
         assert receive(wws, "chat.message", "resident")["data"]["text"] == "垃圾没清"
         wws.send(json.dumps({"op": "chat.send", "ref": "a", "conversation": chat["id"], "text": "收到"}))
-        assert receive(rws, "chat.message", "worker")["data"]["text"] == "收到"
+        assert receive(rws, "chat.message", "worker")["data"]["text"] == "收到"  # delivered before it is stored:
+        assert receive(wws, "chat.sent")["ref"] == "a"  # the answer comes after the commit
         before = rows(server)
         stranger.send(json.dumps({"op": "chat.send", "ref": 2, "conversation": chat["id"], "text": "hi"}))
         refused = receive(stranger, "error")

@@ -1,12 +1,15 @@
 """The chat with the grid worker in phone-sized Chromium (issue 22): a resident (signed in by
 the SMS code) on the citizen page and the grid's worker on the terminal, each in a context of
 their own; messages both ways arrive within 1 s, the worker's reading shows as 已读 on the
-resident's side, and the worker turns the conversation into a case in one tap, which the
+resident's side, a message sent while the store is held shows pending at once and is confirmed
+once stored, and the worker turns the conversation into a case in one tap, which the
 resident sees as "已转为案件 #…". Office hours cover the whole day here: the grid's
 all-day worker answers whenever the test runs."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -81,6 +84,26 @@ def worker_page(browser: Any, site: dict[str, Any], errors: list[str]) -> Any:
     return page
 
 
+@contextlib.contextmanager
+def held_commits(server: Any) -> Iterator[None]:
+    """The chat's group commit held until the block ends (what is sent meanwhile stays pending)."""
+    desk, release = server.app.state.chat_desk, threading.Event()
+    real = desk.commits.batch
+
+    @contextlib.contextmanager
+    def slow() -> Iterator[None]:
+        release.wait(10)
+        with real():
+            yield
+
+    desk.commits.batch = slow
+    try:
+        yield
+    finally:
+        release.set()
+        desk.commits.batch = real
+
+
 def timed(page: Any, selector: str) -> float:
     """Milliseconds until `selector` shows, at most LIVE_MS."""
     start = time.monotonic()
@@ -107,6 +130,15 @@ def test_resident_and_worker_chat_live_with_receipts_and_a_case(site: dict[str, 
     worker.click("#chat-send")
     back = timed(resident, ".chat-msg.from-worker:has-text('马上来')")
     assert site["worker"].name in resident.inner_text(".chat-msg.from-worker .chat-sender")
+    # delivered before it is stored: shown pending (发送中… at the sender), confirmed once stored
+    with held_commits(site["server"]):
+        worker.fill("#chat-input", "请稍等")
+        worker.click("#chat-send")
+        resident.wait_for_selector(".chat-msg.from-worker.pending:has-text('请稍等')", timeout=5000)
+        worker.wait_for_selector(".chat-msg.mine.pending:has-text('请稍等') .chat-meta:has-text('发送中')", timeout=5000)
+    resident.wait_for_selector(".chat-msg.from-worker:not(.pending):has-text('请稍等')", timeout=5000)
+    worker.wait_for_selector(".chat-msg.mine:not(.pending):has-text('请稍等')", timeout=5000)
+    assert resident.locator(".chat-msg:has-text('请稍等')").count() == 1  # the live one and the stored one: once
     # one tap: a case; the resident is told its number
     worker.click("#chat-to-case")
     worker.wait_for_selector("#chat-case", timeout=5000)

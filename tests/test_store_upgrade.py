@@ -26,6 +26,7 @@ import command_center.store.assessment_schema  # noqa: F401  (the same)
 import command_center.store.basedata_counts  # noqa: F401  (the same)
 import command_center.store.basedata_map  # noqa: F401  (the same: the buildings' place index)
 import command_center.store.basedata_schema  # noqa: F401  (its tables join `metadata`: the schema checked is all of it)
+import command_center.store.basedata_sums  # noqa: F401  (the same: 0032's kept sums)
 import command_center.store.care_schema  # noqa: F401  (the same)
 import command_center.store.chat_schema  # noqa: F401  (the same)
 import command_center.store.collect_schema  # noqa: F401  (the same)
@@ -45,7 +46,7 @@ from command_center.store.community_forum import forum_store
 from command_center.store.community_market import market_store
 from command_center.store.cost_records import cost_store
 from command_center.store.migrate import labels, latest
-from command_center.store.report_media_records import report_media_store
+from command_center.store.report_media_records import MediaRow, report_media_store
 from command_center.store.resident_records import resident_store
 from command_center.store.schema import metadata
 from command_center.store.upgrade import migrate_url
@@ -170,6 +171,12 @@ def _check_still_works(store: Store) -> None:
     said = chats.add({"conversation_id": chat["id"], "sender_kind": "resident", "sender_id": resident.id,
                       "kind": "text", "body": "你好", "created_at": "2026-12-01T00:00:00+00:00"})  # fmt: skip
     assert isinstance(said, dict) and [m["seq"] for m in chats.history(chat["id"], None, 0)] == [said["seq"]]
+    with chats.store._reading() as db:  # 0033: a message's server id and the sender's ref
+        assert chats.by_ref_in(db, chat["id"], resident.id, "r1") is None
+    again = chats.add({"conversation_id": chat["id"], "sender_kind": "resident", "sender_id": resident.id, "kind": "text",
+                       "body": "在吗", "created_at": "2026-12-01T00:00:01+00:00", "msg_id": "M1", "ref": "r1"})  # fmt: skip
+    with chats.store._reading() as db:
+        assert isinstance(again, dict) and chats.by_ref_in(db, chat["id"], resident.id, "r1") == again
     assert cost_store(store).list("", None, 1, 0) == ([], 0)  # 0027: the budget lines' table, there and empty
     forum = forum_store(store)  # 0031: the marketplace's and the forum's tables, there and writable
     post = forum.add({"kind": "thread", "scope": "4401", "area_code": "440100000000000", "author_kind": "resident",
@@ -177,7 +184,14 @@ def _check_still_works(store: Store) -> None:
                      FIXTURES.NOW)  # fmt: skip
     assert forum.get(post["id"]) is not None and market_store(store).providers("", None) == []
     media = report_media_store(store)  # 0030: report media and follows, there and writable
+    with store._reading() as db:  # 0032: the analysis's kept sums, there (no base data in the fixture: empty)
+        for table in ("basedata_area_sums", "basedata_ages", "basedata_alone"):
+            assert db.execute(f"SELECT count(*) FROM {table}", {}).fetchone()[0] == 0
     assert media.follow("C00", resident.id, FIXTURES.NOW) and media.follows_of(resident.id)[0][0] == "C00"
+    media.add([MediaRow("M0123456789ab", "R1", "C00", "photo", "image/jpeg", "M0123456789ab.jpg", 10, None,
+                        "2026-01-01T00:00:00.000000+00:00")])  # fmt: skip
+    assert media.sweep_before("2026-06-01", "2026-12-01") == [("R1", "M0123456789ab.jpg")]  # 0034: removed_at
+    assert media.get("M0123456789ab").removed_at == "2026-12-01"  # type: ignore[union-attr]
     with store._reading() as db:  # type: ignore[attr-defined]  # 0026: the assessment's tables, there
         for table in ("assessment_runs", "assessment_scores", "assessment_honours", "assessment_notices", "assessment_appeals"):
             assert db.execute(f"SELECT count(*) FROM {table}", {}).fetchone()[0] == 0

@@ -26,6 +26,7 @@ from command_center.api.limits import SMALL_BODY
 from command_center.api.residents import current_resident, resident_of
 from command_center.auth.middleware import principal_of
 from command_center.chat_case import to_case
+from command_center.chat_fast import FloodError, Sender, fast_of, send, sender_of_staff
 from command_center.chat_service import (
     chat_config,
     conversation_view,
@@ -34,10 +35,8 @@ from command_center.chat_service import (
     message_view,
     publish,
     reroute,
-    resident_send,
     scope_of,
     staff_conversation,
-    staff_send,
 )
 from command_center.hub_parts import Access
 from command_center.photos import NotAnImage, clean_photo
@@ -76,6 +75,7 @@ async def _mine(request: Request) -> tuple[Resident, dict[str, Any]]:
 async def my_chats(request: Request) -> Response:
     resident = await resident_of(request)
     rows = await asyncio.to_thread(desk_of(request).records.of_resident, resident.id)
+    fast_of(request).conversations.put_all(rows)
     city = deps.city(request)
     return JSONResponse(
         {"items": [conversation_view(city, c, True) for c in rows], "resident_id": resident.id}
@@ -152,12 +152,11 @@ async def my_catch_up(request: Request) -> Response:
 async def _resident_post(
     request: Request, resident: Resident, conversation_id: str, **message: Any
 ) -> Response:
-    sent = await resident_send(request, resident.id, conversation_id, **message)
-    if sent is None:
-        raise ApiError(404, "没有这个会话", {"id": conversation_id})
-    if isinstance(sent, Flood):
-        return _flooded(sent)
-    return JSONResponse(message_view(deps.city(request), sent[1], True), status_code=201)
+    try:
+        _, stored = await send(request, Sender("resident", resident.id), conversation_id, **message)
+    except FloodError as exc:
+        return _flooded(exc.flood)
+    return JSONResponse(message_view(deps.city(request), stored, True), status_code=201)
 
 
 async def _message_body(request: Request) -> dict[str, Any]:
@@ -236,6 +235,10 @@ async def resident_socket(websocket: WebSocket) -> None:
     if resident is None:
         await websocket.close(code=4401, reason="sign in as a resident")
         return
+    # Their conversations cached now, so that their first message is gated in memory too.
+    fast_of(websocket).conversations.put_all(
+        await asyncio.to_thread(desk_of(websocket).records.open_of_resident, resident.id)
+    )
     access = Access("", frozenset({f"chat:{resident.id}"}), resident.id, "resident")
     await deps.hub(websocket).serve(websocket, access)
 
@@ -252,6 +255,7 @@ async def chats(request: Request) -> Response:
     who = principal_of(request)
     city = deps.city(request)
     rows = await asyncio.to_thread(desk_of(request).records.in_scope, scope_of(who, city))
+    fast_of(request).conversations.put_all(rows)  # what the worker is about to answer
     items = [conversation_view(city, c, False) for c in rows]
     return JSONResponse({"items": items, "unread": sum(i["unread"] for i in items)})
 
@@ -287,7 +291,7 @@ async def staff_catch_up(request: Request) -> Response:
 
 
 async def _staff_post(request: Request, who: Any, conversation_id: str, **message: Any) -> Response:
-    _, stored = await staff_send(request, who, conversation_id, **message)
+    _, stored = await send(request, sender_of_staff(who), conversation_id, **message)
     return JSONResponse(message_view(deps.city(request), stored, False), status_code=201)
 
 

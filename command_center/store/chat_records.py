@@ -80,6 +80,7 @@ def _conversation_statements() -> dict[str, Any]:
         .offset(const(0)),
         "get": sa.select(*listed).where(c.id == sa.bindparam("id")),
         "light": sa.select(*CONVERSATION).where(c.id == sa.bindparam("id")),
+        "open_of_resident": sa.select(*CONVERSATION).where(mine, c.state == const("open")),
         "of_resident": sa.select(*listed)
         .where(mine)
         .order_by(c.updated_at.desc())
@@ -158,14 +159,41 @@ def _message_statements() -> dict[str, Any]:
             m.sender_kind == const(RESIDENT),
         )
         .values(read_at=sa.bindparam("at")),  # fmt: skip
+        "by_ref": sa.select(*MESSAGE).where(
+            m.conversation_id == sa.bindparam("id"),
+            m.sender_id == sa.bindparam("sender"),
+            m.ref == sa.bindparam("ref"),
+        ),
         "count_messages": sa.select(sa.func.count()).where(m.conversation_id == sa.bindparam("id")),
     }
     return statements
 
 
+def _check_statement() -> dict[str, Any]:
+    """The send path's checks at the commit in one round trip (chat_fast.py): the
+    conversation, the sender's earlier message of that ref, their flood counts."""
+    c, m = chat_conversations.c, chat_messages.c
+    return {"check": sa.select(
+        c.resident_id,
+        c.worker_id,
+        c.state,
+        sa.select(m.seq)
+        .where(m.conversation_id == c.id, m.sender_id == sa.bindparam("sender"), m.ref == sa.bindparam("ref"))
+        .scalar_subquery(),
+        sa.select(sa.func.count())
+        .where(m.sender_id == sa.bindparam("sender"), m.sender_kind == const(RESIDENT),
+               m.created_at > sa.bindparam("burst"))
+        .scalar_subquery(),
+        sa.select(sa.func.count())
+        .where(m.sender_id == sa.bindparam("sender"), m.sender_kind == const(RESIDENT),
+               m.created_at > sa.bindparam("minute"))
+        .scalar_subquery(),
+    ).where(c.id == sa.bindparam("id"))}  # fmt: skip
+
+
 @cache
 def _sql(dialect: str) -> dict[str, str]:
-    statements = _conversation_statements() | _message_statements()
+    statements = _conversation_statements() | _message_statements() | _check_statement()
     return {name: compile_sql(statement, dialect) for name, statement in statements.items()}
 
 
@@ -254,23 +282,40 @@ class ChatRecords:
     def held(self) -> AbstractContextManager[Any]:
         return self.store._reading()
 
-    def light_in(self, db: Any, conversation_id: str) -> dict[str, Any] | None:
-        row = db.execute(self.sql["light"], {"id": conversation_id}).fetchone()
-        return None if row is None else _conversation(row)
-
-    def recent_in(self, db: Any, sender_id: str, limits: tuple[datetime, datetime]) -> tuple[int, int]:
-        return self._recent(db, sender_id, limits)
-
     def set_worker_in(self, db: Any, conversation_id: str, worker_id: str | None) -> None:
         db.execute(self.sql["set_worker"], {"id": conversation_id, "worker": worker_id})
 
+    def check_in(
+        self, db: Any, conversation_id: str, sender_id: str, ref: str | None, limits: tuple[datetime, datetime]
+    ) -> dict[str, Any] | None:
+        """The conversation's owner, worker and state, the seq of the sender's earlier message of
+        `ref` (None: none), and their messages in the burst and the minute; None: no conversation."""
+        params = {"id": conversation_id, "sender": sender_id, "ref": ref, "burst": iso(limits[0]),
+                  "minute": iso(limits[1])}  # fmt: skip
+        row = db.execute(self.sql["check"], params).fetchone()
+        if row is None:
+            return None
+        resident, worker, state, earlier, burst, minute = row
+        return {"resident_id": resident, "worker_id": worker, "state": state,
+                "earlier": None if earlier is None else int(earlier), "burst": int(burst), "minute": int(minute)}  # fmt: skip
+
+    def by_ref_in(self, db: Any, conversation_id: str, sender_id: str, ref: str) -> dict[str, Any] | None:
+        """The sender's message of that ref (their own id for it), if stored: a re-send's first."""
+        row = db.execute(self.sql["by_ref"], {"id": conversation_id, "sender": sender_id, "ref": ref}).fetchone()
+        return None if row is None else _message(row)
+
     def add_in(self, db: Any, message: dict[str, Any]) -> dict[str, Any]:
-        row = {"photo_id": None, "lon": None, "lat": None, "read_at": None, **message}
+        row = {"photo_id": None, "lon": None, "lat": None, "read_at": None, "msg_id": None, "ref": None, **message}
         (seq,) = db.execute(self.sql["add_message"], row).fetchone()
         db.execute(
             self.sql["touch"], {"id": row["conversation_id"], "seq": int(seq), "at": row["created_at"]}
         )
         return row | {"seq": int(seq)}
+
+    def open_of_resident(self, resident_id: str) -> list[dict[str, Any]]:
+        """The resident's open conversations, light rows: what their socket will write in."""
+        with self.store._reading() as db:
+            return [_conversation(r) for r in db.execute(self.sql["open_of_resident"], {"resident": resident_id}).fetchall()]
 
     def get_light(self, conversation_id: str) -> dict[str, Any] | None:
         """The conversation's row alone (no unread counts): the send path's lookup."""
@@ -288,7 +333,7 @@ class ChatRecords:
         the minute's starts) the sender's recent messages are counted first, in the same
         transaction, and `refuse(in burst, in minute)` asked: what it gives back (a refusal)
         comes back instead, and nothing is stored."""
-        row = {"photo_id": None, "lon": None, "lat": None, "read_at": None, **message}
+        row = {"photo_id": None, "lon": None, "lat": None, "read_at": None, "msg_id": None, "ref": None, **message}
         with self.store._writing() as db:
             if limits is not None and refuse is not None:
                 refusal = refuse(*self._recent(db, row["sender_id"], limits))

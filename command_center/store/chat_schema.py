@@ -50,7 +50,12 @@ chat_messages = sa.Table(
     sa.Column("lat", sa.Float),
     sa.Column("created_at", sa.Text, nullable=False),
     sa.Column("read_at", sa.Text),
+    # 0033: the server-made id it was delivered under before it was stored (chat_fast.py), and
+    # the sender's own id for it (a re-send with the same ref is stored once); NULL before 0033
+    sa.Column("msg_id", sa.Text),
+    sa.Column("ref", sa.Text),
     # a conversation's history (paged by seq); a sender's recent messages (the flood limits)
     sa.Index("chat_messages_conversation", "conversation_id", "seq"),
     sa.Index("chat_messages_sender", "sender_id", "created_at"),
+    sa.Index("chat_messages_ref", "conversation_id", "sender_id", "ref", unique=True),
 )

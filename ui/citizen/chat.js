@@ -57,8 +57,8 @@ function bubble(m) {
   if (m.kind === 'location' && m.location) body.push(el('span', {}, `📍 ${m.location.lon.toFixed(5)}, ${m.location.lat.toFixed(5)}`));
   if (m.text) body.push(el('span', { class: 'chat-text' }, m.text));
   const meta = [fmtTime(m.created_at, 'time')];
-  if (mine) meta.push(m.read_at ? c('read') : c('unread'));
-  return el('li', { class: `chat-msg from-${m.from}${mine ? ' mine' : ''}`, dataset: { seq: m.seq } },
+  if (mine) meta.push(m.pending ? c('sending') : m.read_at ? c('read') : c('unread'));
+  return el('li', { class: `chat-msg from-${m.from}${mine ? ' mine' : ''}${m.pending ? ' pending' : ''}`, dataset: { seq: m.seq || '', id: m.id || '' } },
     m.from === 'system' || mine ? null : el('span', { class: 'chat-sender' }, m.sender),
     el('div', { class: 'chat-bubble' }, body),
     el('span', { class: 'chat-meta' }, meta.join(' · ')));
@@ -93,6 +93,10 @@ function paint() {
 
 function paintChat(root) {
   const conv = state.list.find((x) => x.id === state.open) || {};
+  // What is being typed survives a repaint (a message arriving, confirmed, taken back).
+  const typing = $('chat-input');
+  const typed = typing && typing.dataset.conv === String(state.open) ? typing.value : ''; // not into another conversation
+  const focused = typing !== null && document.activeElement === typing;
   const file = el('input', { class: 'file-input', id: 'chat-file', type: 'file', accept: 'image/*', onchange: sendPhoto });
   root.replaceChildren(...[
     el('div', { class: 'chat-head' },
@@ -109,6 +113,8 @@ function paintChat(root) {
       el('button', { class: 'btn btn-primary', type: 'submit', id: 'chat-send' }, c('send')))].filter(Boolean));
   const list = $('chat-messages');
   list.scrollTop = list.scrollHeight;
+  Object.assign($('chat-input'), { value: typed }).dataset.conv = String(state.open);
+  if (focused) $('chat-input').focus();
 }
 
 // ------------------------------------------------------------------ the conversations
@@ -151,7 +157,8 @@ function older() { if (state.messages.length) openChat(state.open, state.message
 async function markRead() {
   const theirs = state.messages.filter((m) => m.from !== 'resident' && !m.read_at);
   if (!theirs.length || document.hidden || $('chat').hidden) return;
-  const upto = Math.max(...theirs.map((m) => m.seq));
+  const upto = Math.max(0, ...theirs.map((m) => m.seq || 0)); // a pending one is read once stored
+  if (!upto) return;
   try { await call('POST', `/${state.open}/read`, { upto }); } catch { return; }
   for (const m of theirs) m.read_at = new Date().toISOString();
 }
@@ -170,7 +177,7 @@ async function sendText(ev) {
   const text = input.value.trim();
   if (!text) return;
   input.value = '';
-  if (!(await send({ text }))) input.value = text; // kept to send again
+  if (!(await send({ text }))) $('chat-input').value = text; // kept to send again (a repaint made a new input)
 }
 
 function sendLocation() {
@@ -193,16 +200,37 @@ async function sendPhoto(ev) {
 
 // ------------------------------------------------------------------ live
 
-/** A message, live or caught up: shown once, in seq order. */
+// The server delivers a message before it is stored (pending, no seq yet), then confirms it
+// (chat.stored: its seq) or takes it back (chat.retracted: refused or failed, never stored).
+const bySeq = (a, b) => (a.seq ?? 1e18) - (b.seq ?? 1e18); // pending ones last, in arrival order
+
+/** A message, live or caught up: shown once (by its id, else its seq), in seq order. */
 function take(m) {
-  state.lastSeq = Math.max(state.lastSeq, m.seq);
-  if (state.open === m.conversation_id && !state.messages.some((x) => x.seq === m.seq)) {
-    state.messages.push(m);
-    state.messages.sort((a, b) => a.seq - b.seq);
+  if (m.seq) state.lastSeq = Math.max(state.lastSeq, m.seq);
+  if (state.open === m.conversation_id) {
+    const same = state.messages.find((x) => (m.id && x.id === m.id) || (m.seq && x.seq === m.seq));
+    if (!same) state.messages.push(m);
+    else if (!m.pending) Object.assign(same, m); // the stored view wins over the pending one
+    state.messages.sort(bySeq);
     if (!$('chat').hidden) { paint(); markRead(); }
   }
   const conv = state.list.find((x) => x.id === m.conversation_id);
   if (!conv || m.from === 'system') refreshSoon(); // a new conversation, a handover, a case
+}
+
+function onStored(data) {
+  state.lastSeq = Math.max(state.lastSeq, data.seq);
+  const m = state.messages.find((x) => x.id === data.id);
+  if (!m) return;
+  Object.assign(m, { seq: data.seq, pending: false });
+  state.messages.sort(bySeq);
+  if (!$('chat').hidden) { paint(); markRead(); }
+}
+
+function onRetracted(data) {
+  const before = state.messages.length;
+  state.messages = state.messages.filter((x) => x.id !== data.id);
+  if (state.messages.length !== before && !$('chat').hidden) paint();
 }
 
 let timer = null;
@@ -236,6 +264,8 @@ function connect() {
     const frame = JSON.parse(ev.data);
     for (const msg of Array.isArray(frame) ? frame : [frame]) {
       if (msg.type === 'chat.message') take(msg.data);
+      else if (msg.type === 'chat.stored') onStored(msg.data);
+      else if (msg.type === 'chat.retracted') onRetracted(msg.data);
       else if (msg.type === 'chat.read') onRead(msg.data);
     }
   };

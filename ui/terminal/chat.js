@@ -24,8 +24,8 @@ function bubble(m) {
   }
   if (m.text) body.push(el('span', { class: 'chat-text' }, m.text));
   const meta = [fmtTime(m.created_at, 'time')];
-  if (mine && m.read_at) meta.push(c('read'));
-  return el('li', { class: `chat-msg from-${m.from}${mine ? ' mine' : ''}`, dataset: { seq: m.seq } },
+  if (mine && (m.pending || m.read_at)) meta.push(c(m.pending ? 'sending' : 'read'));
+  return el('li', { class: `chat-msg from-${m.from}${mine ? ' mine' : ''}${m.pending ? ' pending' : ''}`, dataset: { seq: m.seq || '', id: m.id || '' } },
     m.from === 'system' ? null : el('span', { class: 'chat-sender' }, m.sender),
     el('div', { class: 'chat-bubble' }, body),
     el('span', { class: 'chat-meta' }, meta.join(' · ')));
@@ -52,6 +52,10 @@ function paintList() {
 
 function paintChat() {
   const conv = state.list.find((x) => x.id === state.open) || { id: state.open };
+  // What is being typed survives a repaint (a message arriving, confirmed, taken back).
+  const typing = $('chat-input');
+  const typed = typing && typing.dataset.conv === String(state.open) ? typing.value : ''; // not into another conversation
+  const focused = typing !== null && document.activeElement === typing;
   const root = $('chat');
   const input = el('input', { id: 'chat-input', class: 'chat-input', maxlength: 1000, placeholder: c('type_here'), autocomplete: 'off' });
   const file = el('input', { class: 'file-input', id: 'chat-file', type: 'file', accept: 'image/*', onchange: sendPhoto });
@@ -71,6 +75,8 @@ function paintChat() {
       el('button', { class: 'btn btn-ok', type: 'submit', id: 'chat-send' }, c('send')))].filter(Boolean));
   const list = $('chat-messages');
   list.scrollTop = list.scrollHeight;
+  Object.assign($('chat-input'), { value: typed }).dataset.conv = String(state.open);
+  if (focused) $('chat-input').focus();
 }
 
 async function refresh() {
@@ -96,7 +102,8 @@ function older() { if (state.messages.length) openChat(state.open, state.message
 async function markRead() {
   const theirs = state.messages.filter((m) => m.from === 'resident' && !m.read_at);
   if (!theirs.length || document.hidden || !isShown()) return;
-  const upto = Math.max(...theirs.map((m) => m.seq));
+  const upto = Math.max(0, ...theirs.map((m) => m.seq || 0)); // a pending one is read once stored
+  if (!upto) return;
   try { await post(`/api/chats/${state.open}/read`, { upto }); } catch { return; }
   for (const m of theirs) m.read_at = new Date().toISOString();
   const conv = state.list.find((x) => x.id === state.open);
@@ -152,18 +159,38 @@ async function toCase() {
   } catch (err) { toast(err.message); }
 }
 
-/** A message for this worker, live or caught up: shown once, in seq order. */
+// The server delivers a message before it is stored (pending, no seq yet), then confirms it
+// (chat.stored: its seq) or takes it back (chat.retracted: refused or failed, never stored).
+const bySeq = (a, b) => (a.seq ?? 1e18) - (b.seq ?? 1e18); // pending ones last, in arrival order
+
+/** A message for this worker, live or caught up: shown once (by its id, else its seq), in seq order. */
 function take(m) {
-  state.lastSeq = Math.max(state.lastSeq, m.seq);
+  if (m.seq) state.lastSeq = Math.max(state.lastSeq, m.seq);
   if (state.open === m.conversation_id) {
-    if (!state.messages.some((x) => x.seq === m.seq)) {
-      state.messages.push(m);
-      state.messages.sort((a, b) => a.seq - b.seq);
-    }
+    const same = state.messages.find((x) => (m.id && x.id === m.id) || (m.seq && x.seq === m.seq));
+    if (!same) state.messages.push(m);
+    else if (!m.pending) Object.assign(same, m); // the stored view wins over the pending one
+    state.messages.sort(bySeq);
     paintChat();
     markRead();
   }
   refreshSoon();
+}
+
+function onStored(data) {
+  state.lastSeq = Math.max(state.lastSeq, data.seq);
+  const m = state.messages.find((x) => x.id === data.id);
+  if (!m) return;
+  Object.assign(m, { seq: data.seq, pending: false });
+  state.messages.sort(bySeq);
+  paintChat();
+  markRead();
+}
+
+function onRetracted(data) {
+  const before = state.messages.length;
+  state.messages = state.messages.filter((x) => x.id !== data.id);
+  if (state.messages.length !== before) paintChat();
 }
 
 let timer = null;
@@ -196,6 +223,8 @@ async function start() {
     onStatus: (s) => { if (s === 'open') catchUp(); },
     onEvent: (msg) => {
       if (msg.type === 'chat.message') take(msg.data);
+      else if (msg.type === 'chat.stored') onStored(msg.data);
+      else if (msg.type === 'chat.retracted') onRetracted(msg.data);
       else if (msg.type === 'chat.read') onRead(msg.data);
     },
   });
