@@ -20,9 +20,9 @@ from command_center.importing import cli as import_cli
 if TYPE_CHECKING:
     from command_center.jobs import Job
 
-BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login", "import", "basedata", "iot", "stats", "chat", "forecast")
+BENCHMARKS = ("route", "ingest", "detect", "cases", "hub", "scale", "blur", "login", "import", "basedata", "iot", "stats", "chat", "forecast", "basedata-analysis")
 # A benchmark's module under bench/, where its name is not one (`import` is a keyword).
-BENCH_MODULES = {"import": "imports"}
+BENCH_MODULES = {"import": "imports", "basedata-analysis": "basedata_analysis"}
 
 
 def main(argv: list[str] | None = None) -> int:
