@@ -105,6 +105,12 @@ def _bags(
     return pts
 
 
+# How far (m) beyond the bins' half-width bags spill. Bags farther out, with no bin among them,
+# look like exposed rubbish (scenes.props.draw_pile, the garbage class): labelled as part of an
+# overflowing bin they taught the detector that a garbage pile is sometimes not garbage.
+SPILL_REACH = 0.3
+
+
 def random_bin(rnd: random.Random, overflowing: bool) -> BinLook:
     w, d, h = rnd.uniform(0.45, 0.65), rnd.uniform(0.4, 0.55), rnd.uniform(0.8, 1.05)
     count = rnd.choice((1, 1, 2))
@@ -114,14 +120,14 @@ def random_bin(rnd: random.Random, overflowing: bool) -> BinLook:
         for _ in range(rnd.randint(3, 6)):  # heaped over the rim
             heap.append((rnd.uniform(-span, span) * 0.8, rnd.uniform(-d / 3, d / 3), h + rnd.uniform(0.0, 0.25),
                          rnd.uniform(0.3, 0.5), rnd.choice(BAG_COLOURS)))  # fmt: skip
-        for _ in range(rnd.randint(3, 8)):  # spilt around the foot
+        for _ in range(rnd.randint(3, 8)):  # spilt around the foot, against the bin
             a = rnd.uniform(0, 2 * math.pi)
-            r = rnd.uniform(span * 0.9, span + 0.7)
+            r = rnd.uniform(span * 0.9, span + SPILL_REACH)
             heap.append(
                 (r * math.cos(a), 0.7 * r * math.sin(a), 0.0, rnd.uniform(0.25, 0.5), rnd.choice(BAG_COLOURS))
             )
         for _ in range(rnd.randint(2, 6)):  # loose litter
-            a, r = rnd.uniform(0, 2 * math.pi), rnd.uniform(0.3, 1.1)
+            a, r = rnd.uniform(0, 2 * math.pi), rnd.uniform(0.3, span + SPILL_REACH)
             heap.append(
                 (
                     r * math.cos(a),

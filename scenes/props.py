@@ -134,33 +134,41 @@ def blend_puffs(
 
 @dataclass(frozen=True, slots=True)
 class Pile:
-    """Bags and boxes as (dx, dy, kind, size, colour); kind is 'bag' or 'box'."""
+    """Dumped rubbish as (dx, dy, kind, size, colour); kind is 'bag', 'flat' (a flattened,
+    soaked piece of cardboard lying on the ground) or 'litter' (paper, cups, wrappers)."""
 
     items: tuple[tuple[float, float, str, float, BGR], ...]
 
 
+# Exposed rubbish must not share a look with the labels of other classes: an upright cardboard
+# cube in carton brown is what piled goods are made of, so the pile has none (its cardboard
+# lies flat, soaked darker); bags heaped on and around a bin are an overflowing bin, which keeps
+# its spill at the bin's foot (scenes.problem_props), so bags away from a bin are this class only.
+PILE_BAG_COLOURS: tuple[BGR, ...] = ((30, 30, 30), (40, 80, 40), (140, 80, 40), (220, 220, 220), (40, 40, 120))
+PILE_FLAT_COLOURS: tuple[BGR, ...] = ((70, 95, 115), (85, 105, 120), (60, 80, 95))
+PILE_LITTER_COLOURS: tuple[BGR, ...] = ((235, 235, 235), (60, 160, 220), (200, 60, 60), (70, 70, 200))
+
+
 def random_pile(rnd: random.Random) -> Pile:
-    bag_colours = ((30, 30, 30), (40, 80, 40), (140, 80, 40), (220, 220, 220), (40, 40, 120))
     items = []
-    for _ in range(rnd.randint(4, 8)):
-        kind = "box" if rnd.random() < 0.35 else "bag"
-        colour = (70, 130, 175) if kind == "box" else rnd.choice(bag_colours)
-        items.append((rnd.uniform(-0.7, 0.7), rnd.uniform(-0.35, 0.35), kind, rnd.uniform(0.3, 0.55), colour))
-    return Pile(tuple(sorted(items, key=lambda it: -it[1])))  # far items first
+    for _ in range(rnd.randint(3, 6)):
+        items.append((rnd.uniform(-0.6, 0.6), rnd.uniform(-0.3, 0.3), "bag", rnd.uniform(0.3, 0.55),
+                      rnd.choice(PILE_BAG_COLOURS)))  # fmt: skip
+    for _ in range(rnd.randint(0, 2)):
+        items.append((rnd.uniform(-0.6, 0.6), rnd.uniform(-0.3, 0.3), "flat", rnd.uniform(0.4, 0.7),
+                      rnd.choice(PILE_FLAT_COLOURS)))  # fmt: skip
+    for _ in range(rnd.randint(3, 7)):
+        items.append((rnd.uniform(-0.85, 0.85), rnd.uniform(-0.4, 0.4), "litter", rnd.uniform(0.1, 0.18),
+                      rnd.choice(PILE_LITTER_COLOURS)))  # fmt: skip
+    # Flat things first (they lie under the bags), then far items before near ones.
+    return Pile(tuple(sorted(items, key=lambda it: (it[2] == "bag", -it[1]))))
 
 
 def draw_pile(img: np.ndarray, cam: PoleCamera, x: float, y: float, pile: Pile) -> Box:
     s = cam.scale(x, y)
     xs, ys = [], []
     for dx, dy, kind, size, colour in pile.items:
-        if kind == "box":
-            c = hexa(
-                x + dx - size / 2, x + dx + size / 2, y + dy - size / 2, y + dy + size / 2, 0, size * 0.8
-            )
-            uv = draw_hexa(img, cam, c, colour)
-            xs += [uv[:, 0].min(), uv[:, 0].max()]
-            ys += [uv[:, 1].min(), uv[:, 1].max()]
-        else:
+        if kind == "bag":
             u, v, _ = cam.point(x + dx, y + dy, size * 0.45)
             ax, ay = size * 0.55 * s, size * 0.5 * s
             oval(img, (u, v), (ax, ay), colour)
@@ -168,6 +176,17 @@ def draw_pile(img: np.ndarray, cam: PoleCamera, x: float, y: float, pile: Pile) 
             disc(img, (u, v - ay), max(1.0, 0.06 * s), shade(colour, 0.7))  # the knot
             xs += [u - ax, u + ax]
             ys += [v - ay - 0.06 * s, v + ay]
+            continue
+        a = 3.0 * dx + 7.0 * dy  # a fixed, arbitrary turn per item
+        ca, sa = math.cos(a) * size / 2, math.sin(a) * size / 2
+        k = 0.7 if kind == "flat" else 0.6
+        corners = [(x + dx + ca * i - sa * k * j, y + dy + sa * i + ca * k * j) for i, j in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+        uv = np.array([cam.point(gx, gy, 0.02)[:2] for gx, gy in corners])
+        fill(img, uv, colour)
+        if kind == "flat":  # the crease where the box was folded
+            line(img, (uv[0] + uv[3]) / 2, (uv[1] + uv[2]) / 2, shade(colour, 0.7), 1)
+        xs += [float(uv[:, 0].min()), float(uv[:, 0].max())]
+        ys += [float(uv[:, 1].min()), float(uv[:, 1].max())]
     return (float(min(xs)), float(min(ys)), float(max(xs)), float(max(ys)))
 
 
