@@ -253,8 +253,8 @@ def publish(
 def deliver(hub: Any, conversation: dict[str, Any], type_: str, mine: dict[str, Any], staff: dict[str, Any]) -> None:
     """One event on this node's hub (the resident's view, the staff's)."""
     hub.publish(RESIDENT_CHANNEL.format(conversation["resident_id"]), type_, mine)
-    if conversation["worker_id"]:
-        hub.publish(f"tasks:{conversation['worker_id']}", type_, staff)
+    if conversation["worker_id"]:  # under the grid, as the task posts are: staff see it by jurisdiction
+        hub.publish(f"tasks:{conversation['worker_id']}", type_, staff, conversation["grid_code"])
     hub.publish(HALL_CHANNEL, type_, staff, conversation["grid_code"])
 
 

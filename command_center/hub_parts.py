@@ -15,11 +15,12 @@ from starlette.websockets import WebSocket
 from command_center.community_live import known as community_channel
 
 # The bus topics the hub relays (hub_feed.TOPICS) and each worker's own task channel.
-TOPICS = frozenset({"incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications", "care", "devices"})
+TOPICS = frozenset({"incidents", "cases", "cameras", "drones", "grids", "hotspots", "emergency", "verifications", "care", "devices", "community"})
 TASK_CHANNEL = re.compile(r"tasks:[A-Za-z0-9_.@-]{1,58}")
 # The residents' chat (command_center/chat_service.py): `chats` for the hall by grid, and each
 # resident's own `chat:<resident id>`, the only channel a resident's socket may subscribe.
 CHAT_CHANNELS = frozenset({"chats"})
+RESIDENT_PREFIXES = ("chat:", "market:", "forum:")
 CHAT_CHANNEL = re.compile(r"chat:RS[0-9a-f]{16}")
 
 
@@ -44,7 +45,11 @@ class Access:
     role: str = ""
 
     def may_subscribe(self, channel: str) -> bool:
-        return self.only is None or channel in self.only
+        if self.only is not None:
+            return channel in self.only
+        # A resident's own channels (their chat, their requests, their community's board) carry
+        # no area: they are for the resident's socket, which names them in `only`, never for staff.
+        return not channel.startswith(RESIDENT_PREFIXES)
 
     def sees(self, area: str | None) -> bool:
         return area is None or not self.prefix or area.startswith(self.prefix)

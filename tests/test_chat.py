@@ -339,3 +339,30 @@ def test_sending_on_the_socket(server: dict[str, Any], http: httpx.Client) -> No
         rws.send(json.dumps({"op": "chat.send", "ref": 3, "conversation": chat["id"], "text": ""}))
         assert receive(rws, "error")["detail"] == {"field": "text"}
         assert rows(server) == before
+
+
+def test_staff_cannot_listen_on_a_residents_channels_nor_outside_their_area(
+    server: dict[str, Any], http: httpx.Client
+) -> None:
+    """A resident's channels carry no area, so staff may not subscribe to them at all; the
+    worker's task channel carries the grid, so an officer elsewhere hears nothing of the chat."""
+    srv, grid, worker, other_grid = server["srv"], server["grid"], server["worker"], server["other_grid"]
+    me = sign_in(http, srv, "13800138009")
+    chat = http.post("/api/residents/me/chats", json={"grid_code": grid}, headers=me).json()
+    resident_id = http.get("/api/residents/me", headers=me).json()["id"]
+    city_officer = auth_headers(server["rt"], role="officer", user="officer-city")
+    elsewhere = auth_headers(server["rt"], role="officer", user="officer-elsewhere", jurisdiction=other_grid)
+    with (
+        connect(srv.ws_url, additional_headers=city_officer) as officer,
+        connect(srv.ws_url, additional_headers=elsewhere) as stranger,
+    ):
+        theirs = [f"chat:{resident_id}", f"market:{resident_id}", f"forum:{grid}"]
+        officer.send(json.dumps({"op": "subscribe", "channels": theirs}))
+        refused = receive(officer, "error")
+        assert refused["error"] == "not allowed to subscribe" and refused["refused"] == 3, refused
+        stranger.send(json.dumps({"op": "subscribe", "channels": [f"tasks:{worker}"]}))
+        receive(stranger, "subscribed")
+        sent = http.post(f"/api/residents/me/chats/{chat['id']}/messages", json={"text": "井盖丢了"}, headers=me)
+        assert sent.status_code == 201, sent.text
+        with pytest.raises(TimeoutError):
+            receive(stranger, "chat.message", timeout=1.5)
