@@ -95,13 +95,23 @@ def rows(desk: ChatDesk) -> int:
 @contextlib.contextmanager
 def sockets(server: dict[str, Any], me: dict[str, str]) -> Iterator[tuple[ClientConnection, ClientConnection, str]]:
     """(the resident's socket, their grid worker's, the conversation's id), both subscribed."""
-    srv, worker = server["srv"], server["worker"]
-    chat = httpx.post(f"{srv.url}/api/residents/me/chats", json={"grid_code": server["grid"]}, headers=me).json()
-    resident = httpx.get(f"{srv.url}/api/residents/me", headers=me).json()["id"]
-    staff = auth_headers(server["rt"], role="worker", worker_id=worker)
+    srv = server["srv"]
+    with paired(srv, srv, server["rt"], me, server["grid"], server["worker"]) as found:
+        yield found
+
+
+@contextlib.contextmanager
+def paired(
+    resident_node: ServerThread, worker_node: ServerThread, worker_rt: Any, me: dict[str, str], grid: str, worker: str
+) -> Iterator[tuple[ClientConnection, ClientConnection, str]]:
+    """The same, the resident on one node and the worker on another (or the same)."""
+    url = resident_node.url
+    chat = httpx.post(f"{url}/api/residents/me/chats", json={"grid_code": grid}, headers=me).json()
+    resident = httpx.get(f"{url}/api/residents/me", headers=me).json()["id"]
+    staff = auth_headers(worker_rt, role="worker", worker_id=worker)
     with (
-        connect(srv.url.replace("http", "ws") + "/api/residents/me/chats/ws", additional_headers=me) as rws,
-        connect(srv.ws_url, additional_headers=staff) as wws,
+        connect(url.replace("http", "ws") + "/api/residents/me/chats/ws", additional_headers=me) as rws,
+        connect(worker_node.ws_url, additional_headers=staff) as wws,
     ):
         rws.send(json.dumps({"op": "subscribe", "channels": [f"chat:{resident}"]}))
         receive(rws, "subscribed")
@@ -223,17 +233,7 @@ def test_two_nodes_on_one_redis_bus_hear_each_other(
     with serve_app(nodes[0]) as a, serve_app(nodes[1]) as b:
         desks = [_desk(a, nodes[0], tmp_path / "a"), _desk(b, nodes[1], tmp_path / "b")]
         me = sign_in(a, "13800139004")
-        chat = httpx.post(f"{a.url}/api/residents/me/chats", json={"grid_code": grid}, headers=me).json()["id"]
-        resident = httpx.get(f"{a.url}/api/residents/me", headers=me).json()["id"]
-        staff = auth_headers(nodes[1], role="worker", worker_id=worker)
-        with (
-            connect(a.url.replace("http", "ws") + "/api/residents/me/chats/ws", additional_headers=me) as rws,
-            connect(b.ws_url, additional_headers=staff) as wws,
-        ):
-            rws.send(json.dumps({"op": "subscribe", "channels": [f"chat:{resident}"]}))
-            receive(rws, "subscribed")
-            wws.send(json.dumps({"op": "subscribe", "channels": [f"tasks:{worker}"]}))
-            receive(wws, "subscribed")
+        with paired(a, b, nodes[1], me, grid, worker) as (rws, wws, chat):
             say(rws, chat, "楼道灯不亮", 1)  # on node A
             heard = receive(wws, "chat.message", timeout=5, text="楼道灯不亮")["data"]  # on node B
             assert heard["from"] == "resident"
