@@ -194,8 +194,11 @@ def test_an_officer_confirms_a_verdict_from_the_queue(browser: Any, hall: dict[s
     assert page.get_attribute("#detail .verify-flags [data-flag=recurred]", "href") == f"#case={earlier}"
     loaded(page, f"{panel} .verify-before img")
     loaded(page, f"{panel} .verify-after img")
-    before = page.eval_on_selector(f"{panel} .verify-before img", "i => i.getBoundingClientRect().toJSON()")
-    after = page.eval_on_selector(f"{panel} .verify-after img", "i => i.getBoundingClientRect().toJSON()")
+    # Both measured in one frame: the detail above may still grow a line between two calls.
+    before, after = page.eval_on_selector(
+        panel,
+        "p => ['.verify-before img', '.verify-after img'].map(s => p.querySelector(s).getBoundingClientRect().toJSON())",
+    )
     assert abs(before["top"] - after["top"]) < 2 and before["right"] <= after["left"] + 1, (before, after)
     words = visible_texts(page, "#detail .verify-panel")
     assert not english_words(words["words"]), words["words"]
