@@ -41,6 +41,8 @@ def add_commands(sub: Any) -> None:  # sub: argparse's private _SubParsersAction
     train.add_argument("--device", default="cpu", help="cpu, or a CUDA device index such as 0")
     train.add_argument("--boost", action="append", default=[], metavar="KIND=W",
                        help="stage this event kind W times as often in the training set only (repeatable)")
+    train.add_argument("--standing-garbage", type=_share, default=0.0, metavar="P",
+                       help="the chance a training scene also has a dumped pile standing through it (0-1)")
     train.add_argument("--out", type=Path, default=Path("runs/grid-yolo"))
     train.add_argument("--model-out", type=Path, default=DEFAULT_MODEL)
 
@@ -101,7 +103,7 @@ def _train(args: argparse.Namespace, load_or_exit: LoadConfig) -> int:
     spec = TrainSpec(
         out_dir=args.out, model_out=args.model_out, images=args.images, val_images=args.val_images, seed=args.seed,
         epochs=args.epochs, hours=args.hours, init=args.init, imgsz=args.imgsz, batch=args.batch, device=args.device,
-        boost=tuple(_boost(b) for b in args.boost),
+        boost=tuple(_boost(b) for b in args.boost), standing_garbage=args.standing_garbage,
     )
     report = train(spec)
     if spec.model_out.resolve() == DEFAULT_MODEL.resolve():  # the card describes the default model only
@@ -117,6 +119,16 @@ def _boost(text: str) -> tuple[str, float]:
         return kind.strip(), float(weight)
     except ValueError:
         raise SystemExit(f"--boost {text!r}: expected KIND=WEIGHT, e.g. garbage=2") from None
+
+
+def _share(text: str) -> float:
+    try:
+        share = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= share <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return share
 
 
 def _train_reports(args: argparse.Namespace, load_or_exit: LoadConfig) -> int:

@@ -14,7 +14,7 @@ import random
 from collections.abc import Sequence
 
 from scenes import problem_events  # noqa: F401 - registers the standing problems' builders
-from scenes.actors import Actor, Prop
+from scenes.actors import Actor, Prop, Rubbish
 from scenes.holds import FOREVER, cut, hold
 from scenes.incidents import SimEvent, Stager
 from scenes.layout import Backdrop
@@ -98,15 +98,17 @@ class EventPlanner:
             self._pruned_to = t - self.KEEP_S
         return out
 
-    def standing_problems(self, count: int, rnd: random.Random) -> list[Actor]:
-        """`count` governance problems (props only) that stand through the whole scene: training
-        scenes add them so the new classes are as common as the old. Events keep clear of them."""
+    def standing_problems(self, count: int, rnd: random.Random, garbage: int = 0) -> list[Actor]:
+        """`count` governance problems (props only) that stand through the whole scene, and
+        `garbage` dumped piles (their dumper left out): training scenes add them so the rarer
+        classes are as common as the rest. Events keep clear of them."""
         out: list[Actor] = []
         spots: list[tuple[float, float]] = []
-        for _ in range(count):
-            ev = self._stager.stage(rnd.choice(PROP_KINDS), rnd, 0.0, spots)
+        for k in range(count + garbage):
+            # Drawn one by one, between the stagings: the scenes without garbage stay as they were.
+            ev = self._stager.stage(rnd.choice(PROP_KINDS) if k < count else "garbage", rnd, 0.0, spots)
             for a in ev.actors:
-                if isinstance(a, Prop):
+                if isinstance(a, Prop | Rubbish):
                     out.append(dataclasses.replace(a, t0=-FOREVER, t1=FOREVER))
                     spots.append(ev.ground)
                     self._stager.b.obstacles.append((a.x, a.y, 1.0))

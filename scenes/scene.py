@@ -43,10 +43,12 @@ class SceneRenderer:
         density: float = 1.0,
         kinds: Sequence[str] | None = None,
         standing_problems: int = 0,
+        standing_garbage: int = 0,
     ) -> None:
         """`kinds` limits the scheduled event kinds (default: every kind the scene stages,
         scenes.events.STREET_KINDS or PLAZA_KINDS); `standing_problems` props of the
-        governance kinds stand through the whole scene, outside any event (training data)."""
+        governance kinds stand through the whole scene, outside any event, and `standing_garbage`
+        dumped piles after them (training data)."""
         if kind not in SCENE_KINDS:
             raise ValueError(f"unknown scene kind {kind!r}; expected one of {', '.join(SCENE_KINDS)}")
         if width < 64 or height < 64:
@@ -67,9 +69,9 @@ class SceneRenderer:
         # what a model of the first seven classes was trained on (it takes a bin for a stall).
         classic = kinds is not None and set(kinds) <= set(CLASSIC_KINDS)
         self._fixtures = [] if classic else place_fixtures(self.backdrop, random.Random(f"{seed}/{kind}/fixtures"))
-        if standing_problems:
+        if standing_problems or standing_garbage:
             problems = random.Random(f"{seed}/{kind}/standing")
-            self._fixtures += self.planner.standing_problems(standing_problems, problems)
+            self._fixtures += self.planner.standing_problems(standing_problems, problems, standing_garbage)
         lamps = [o.lamp for o in self.backdrop.occluders if o.lamp is not None]
         self.grade = random_grade(rnd, width, height, lamps) if randomize else Grade(noise_sigma=noise_sigma)
         self._noise = Noise(width, height, self.grade.noise_sigma, rnd.getrandbits(32))

@@ -97,3 +97,21 @@ def test_every_pixel_of_an_overflowing_bin_is_inside_its_label(seed: int) -> Non
     bags = dataclasses.replace(look, heap=tuple(b for b in look.heap if b[3] >= 0.2))
     box = bags.draw(img, cam, 0.0, 12.0, 0.0)
     assert _drawn_outside(img, blank, box, margin=2) == 0  # a bag's knot sits a pixel above its box
+
+
+def test_standing_garbage_adds_a_pile_for_the_whole_scene_and_changes_nothing_else() -> None:
+    """Training scenes may have a dumped pile standing through them (`--standing-garbage`); the
+    props the scene had before stay where they were, so the held-out recipe (none) is unchanged."""
+    from scenes import SceneRenderer
+    from scenes.actors import Rubbish
+
+    for seed in range(6):
+        plain = SceneRenderer(seed, kind=("street", "plaza")[seed % 2], randomize=True, standing_problems=2)
+        piled = SceneRenderer(seed, kind=plain.kind, randomize=True, standing_problems=2, standing_garbage=1)
+        heaps = [a for a in piled._fixtures if isinstance(a, Rubbish)]
+        assert len(heaps) == 1 and heaps[0].t0 < 0 < 1e6 < heaps[0].t1
+        assert [a for a in piled._fixtures if not isinstance(a, Rubbish)] == plain._fixtures
+        assert not any(isinstance(a, Rubbish) for a in plain._fixtures)
+        # The pile is drawn and labelled before any event has started (each of these in the open).
+        _, labels = piled.render(0.5)
+        assert "garbage" in [name for name, _ in labels]

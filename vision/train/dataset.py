@@ -58,6 +58,9 @@ class DatasetSpec:
     # Extra event weights for a training set only (e.g. (("garbage", 2.0),) for a class the
     # last run was weak on); the held-out set keeps the plain recipe so runs stay comparable.
     boost: tuple[tuple[str, float], ...] = ()
+    # The chance that a training scene also has a dumped pile standing through it (garbage, the
+    # rarest class of the 16, is otherwise only an event); 0 for the held-out set, as above.
+    standing_garbage: float = 0.0
 
 
 Label = tuple[str, tuple[float, float, float, float]]
@@ -115,6 +118,7 @@ def render_frames(spec: DatasetSpec) -> Iterator[tuple[np.ndarray, list[Label]]]
                 made += 1
             continue
         kind = rng.choice(("street", "plaza"))
+        garbage = int(rng.random() < spec.standing_garbage) if spec.standing_garbage else 0
         scene = SceneRenderer(
             scene_seed,
             width=w,
@@ -125,6 +129,7 @@ def render_frames(spec: DatasetSpec) -> Iterator[tuple[np.ndarray, list[Label]]]
             event_every_s=rng.uniform(*EVENT_EVERY_S),
             first_event_s=rng.uniform(2.0, 10.0),
             standing_problems=rng.choice(STANDING_PROBLEMS),
+            standing_garbage=garbage,
         )
         times = sorted(_sample_times(scene, rng, spec.event_share, {**KIND_WEIGHT, **dict(spec.boost)}))
         for t in times[: spec.images - made]:

@@ -31,6 +31,7 @@ class TrainSpec:
     workers: int = 2
     device: str = "cpu"
     boost: tuple[tuple[str, float], ...] = ()  # training-only event weights (DatasetSpec.boost)
+    standing_garbage: float = 0.0  # training-only (DatasetSpec.standing_garbage)
 
 
 def train(spec: TrainSpec, progress: bool = True) -> dict[str, Any]:
@@ -40,7 +41,7 @@ def train(spec: TrainSpec, progress: bool = True) -> dict[str, Any]:
     data_dir = spec.out_dir / "data"
     counts = write_dataset(
         data_dir,
-        DatasetSpec(images=spec.images, seed=spec.seed, boost=spec.boost),
+        DatasetSpec(images=spec.images, seed=spec.seed, boost=spec.boost, standing_garbage=spec.standing_garbage),
         DatasetSpec(images=spec.val_images, seed=spec.val_seed),
         progress=progress,
     )
