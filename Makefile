@@ -19,8 +19,12 @@ APT_PACKAGES := python3-venv python3-dev libgl1 libglib2.0-0 ffmpeg \
 demo: setup
 	$(PY) -m command_center demo
 
+# Two processes (pytest-xdist), whole test files to each: the suite takes ~40 min on one core of a
+# 2-core machine. Files in collection order, not largest first: tests/conftest.py puts the files
+# with slow tests first, so that no long one starts last. TEST_PROCESSES=0 runs it in this process.
+TEST_PROCESSES ?= 2
 test: setup lint
-	$(PY) -m pytest -q --durations=30
+	$(PY) -m pytest -q --durations=30 -n $(TEST_PROCESSES) --dist loadfile --no-loadscope-reorder
 
 setup: system-deps $(STAMP) node_modules/.installed
 

@@ -10,6 +10,7 @@ from command_center import cli
 from tests.mqtt_broker import need_mosquitto
 
 
+@pytest.mark.slow
 def test_bench_iot_tiny_run_counts_add_up_and_ends_with_the_ratio(capsys: pytest.CaptureFixture[str]) -> None:
     need_mosquitto()
     args = ["--devices", "50", "--rate", "100", "--seconds", "3", "--alarm-share", "0.02", "--drain-s", "20"]

@@ -15,12 +15,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from websockets.sync.client import connect
 
 from command_center.demo import DEMO_BASE_DATA_GRIDS, DEMO_PEOPLE
 from tests.helpers import ROOT, free_port
 
 
+@pytest.mark.slow
 def test_demo_closes_the_loop_within_60_s(tmp_path: Path) -> None:
     port = free_port()
     proc = subprocess.Popen(

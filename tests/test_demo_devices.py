@@ -204,6 +204,7 @@ def world(
         broker.stop()
 
 
+@pytest.mark.slow
 def test_the_fleet_publishes_through_the_broker_and_an_alarm_becomes_one_incident(
     world: tuple[ServerThread, Runtime, Broker], small_city: City
 ) -> None:

@@ -159,6 +159,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
+@pytest.mark.slow
 def test_a_killed_dispatcher_loses_no_incident_and_duplicates_none(
     prefix: str, store_url: str, tmp_path: Path
 ) -> None:

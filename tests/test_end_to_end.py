@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from command_center.config import parse_config
 from dispatch.assign import pick_worker
@@ -37,6 +38,7 @@ def parking_camera(city: City) -> tuple[dict, str]:
     return camera, grid.code
 
 
+@pytest.mark.slow
 def test_rendered_frames_become_a_task_on_the_workers_terminal(tmp_path: Path, small_city: City) -> None:
     camera, grid_code = parking_camera(small_city)
     config = parse_config(

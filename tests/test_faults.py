@@ -102,6 +102,7 @@ def test_rtsp_server_killed_and_restarted(rtsp: RtspServer) -> None:
     assert resources()["threads"] <= before["threads"]
 
 
+@pytest.mark.slow
 def test_rtmp_publisher_killed_and_restarted(rtmp: NginxRtmp, clip: Clip, workdir: Path) -> None:
     before = resources()
     publisher = RtmpPublisher(clip, rtmp.url("drone7"), workdir)

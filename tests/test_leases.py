@@ -201,6 +201,7 @@ def test_a_worker_whose_renewals_hang_stops_its_cameras_before_the_leases_lapse(
     asyncio.run(scenario())
 
 
+@pytest.mark.slow
 def test_worker_processes_share_cameras_and_take_over_from_a_killed_one(prefix: str, tmp_path: Path) -> None:
     """Three `command-center worker` processes on twelve simulated cameras; one is killed
     with SIGKILL and the other two hold all its cameras within 10 s, never one camera twice."""

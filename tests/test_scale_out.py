@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import redis
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
@@ -87,6 +88,7 @@ def read_until(conn: ClientConnection, until_seq: int, timeout: float) -> list[d
     return out
 
 
+@pytest.mark.slow
 def test_workers_and_api_nodes_scale_out_and_survive_kills(prefix: str, tmp_path: Path) -> None:
     secret = secrets.token_hex(32)
     officer = Principal("officer", "officer", "", None)  # an account `serve` made on its first start

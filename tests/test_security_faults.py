@@ -118,6 +118,7 @@ def fill(folder: Path) -> Path:
     return filler
 
 
+@pytest.mark.slow
 def test_finding_10_disk_full_incidents_are_retried_logged_and_each_ends_in_one_case(
     small_disk: Path, small_city: City, caplog: pytest.LogCaptureFixture
 ) -> None:

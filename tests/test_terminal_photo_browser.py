@@ -116,6 +116,7 @@ def open_checklist(page: Any, place: str) -> str:
     return card
 
 
+@pytest.mark.slow
 def test_photos_on_check_ins_and_visits(rounds: Rounds, browser: Any, tmp_path: Path) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN", permissions=["geolocation"],
