@@ -1,7 +1,8 @@
 """服务超市 and 论坛 live in phone-sized Chromium (390×844, issue 22), two contexts and no reload:
 a resident requests a service and it shows on the provider's page within 2 s; the provider
 accepts and the resident's page shows 已接单 within 2 s; a post reported by a resident shows in
-the moderator's queue on /community within 2 s. The pages' slow poll (120 s) cannot do this:
+the moderator's queue on /community within 2 s, and a new service and a request for it in the
+supply/demand table there. The pages' slow poll (120 s) cannot do this:
 a page that does not listen on its socket fails here."""
 
 from __future__ import annotations
@@ -91,4 +92,32 @@ def test_a_reported_post_shows_live_in_the_moderators_queue(world: World, browse
     queued.locator("[data-action=hide]").click()
     reporter.locator(f"#fm-threads .fm-post[data-id='{post}']").wait_for(state="detached", timeout=LIVE_MS)
     assert staff.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert errors == []
+
+
+def test_supply_and_demand_follow_live_on_community(world: World, browser: Any) -> None:
+    errors: list[str] = []
+    staff = new_page(browser, 1280, 800, errors)
+    world.officer()
+    staff.goto(f"{world.srv.url}/community")
+    sign_in_form(staff, "officer-mine", TEST_PASSWORD)
+    staff.wait_for_selector("#conn[data-state=open]", timeout=15000)
+    row = f"#supply-table tr[data-area='{world.grid.code}'][data-category='tutoring']"
+    assert staff.locator(row).count() == 0  # nobody offers tutoring here yet
+    with httpx.Client(base_url=world.srv.url, timeout=10) as http:
+        provider = world.resident(PROVIDER)  # approved in the first test, or now
+        if (http.get("/api/residents/me/provider", headers=provider).json()["provider"] or {}).get("state") != "approved":
+            provider = approved_provider(world, PROVIDER, http)
+        offer = {"category": "tutoring", "title": "小学数学辅导", "price": 0, "area": world.grid.code}
+        made = http.post("/api/residents/me/services", headers=provider, json=offer)
+        assert made.status_code == 201, made.text
+        cells = staff.locator(f"{row} td")
+        cells.nth(2).wait_for(timeout=LIVE_MS)  # no reload: the hub said a service was published
+        assert [cells.nth(k).inner_text() for k in (2, 3)] == ["1", "0"]
+        asked = http.post("/api/residents/me/service-requests", headers=world.resident(REPORTER),
+                          json={"service_id": made.json()["id"], "note": "三年级"})  # fmt: skip
+        assert asked.status_code == 201, asked.text
+    staff.wait_for_function(
+        "s => document.querySelector(s)?.children[3]?.textContent === '1'", arg=row, timeout=LIVE_MS
+    )
     assert errors == []

@@ -199,7 +199,7 @@ async def publish_service(request: Request) -> Response:
     await audit.write(deps.store(request), audit.entry(resident.id, "resident", "service.publish", service_id,
                                                        audit.client_ip(request), offer.title))  # fmt: skip
     await announce(request, community_event("service.published", area.code, id=service_id,
-                                            forum=provider["community_code"]))  # fmt: skip
+                                            forum=provider["community_code"], staff=True))  # fmt: skip
     return JSONResponse(service_view(city, cats, row), status_code=201)
 
 
@@ -217,7 +217,7 @@ async def close_service(request: Request) -> Response:
     closed = await asyncio.to_thread(market(request).close_service, request.path_params["id"], provider["id"])
     if not closed:
         raise ApiError(404, "没有这项服务", {"id": request.path_params["id"]})
-    await announce(request, community_event("service.closed", provider["community_code"],
+    await announce(request, community_event("service.closed", provider["community_code"], staff=True,
                                             id=request.path_params["id"], forum=provider["community_code"]))  # fmt: skip
     return JSONResponse({"id": request.path_params["id"], "state": "closed"})
 
@@ -247,7 +247,7 @@ async def request_service(request: Request) -> Response:
     assert row is not None
     heard = [resident.id, *([provider["resident_id"]] if provider is not None else [])]
     await announce(request, community_event("service.requested", grid, residents=heard, id=request_id,
-                                            state=row["state"]))  # fmt: skip
+                                            state=row["state"], staff=True))  # fmt: skip
     view = request_view(city, deps.config(request).community.categories, {**row, "title": service["title"],
                                                                          "provider_name": service["provider_name"]})  # fmt: skip
     return JSONResponse(view, status_code=201)

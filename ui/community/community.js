@@ -2,9 +2,9 @@
 // community of it picked by name — provider applications to approve or reject, supply against
 // demand per grid (ECharts bars and a table by category), the moderation queue (reported, held
 // and hidden posts: 隐藏 / 恢复 / 禁言 7 天, each with its trail), and a notice to publish. The
-// queue and the applications are re-read when the hub says they changed (/ws, channel
-// `community`, only the caller's jurisdiction's: command_center/community_live.py), every
-// POLL_MS as well while the socket is down. API: /api/community-admin/… (api/marketplace.py,
+// queue, the applications and supply/demand are re-read when the hub says they changed (/ws,
+// channel `community`, only the caller's jurisdiction's: command_center/community_live.py),
+// every POLL_MS as well while the socket is down. API: /api/community-admin/… (api/marketplace.py,
 // api/forum.py; docs/RESIDENTS.md).
 
 import { $, el } from '../common/dom.js';
@@ -15,6 +15,7 @@ import { mountNav } from '../common/nav.js';
 import { exposeTestHooks } from '../common/testhooks.js';
 
 const POLL_MS = 120000; // only while the live socket is down
+const SUPPLY_WAIT_MS = 400; // a burst of requests re-reads supply/demand once
 const view = { area: '', areaName: '', community: null, own: null, chart: null, me: null, live: null };
 
 function status(text) { $('status').textContent = text || ''; }
@@ -37,6 +38,11 @@ function providerItem(p) {
 async function loadProviders() {
   const { items } = await api(`/api/community-admin/providers${query()}${view.area ? '&' : '?'}state=pending`);
   $('providers').replaceChildren(...(items.length ? items.map(providerItem) : [el('li', { class: 'hint' }, t('community.s.none'))]));
+}
+
+let supplyTimer = null;
+function supplySoon() {
+  if (supplyTimer === null) supplyTimer = setTimeout(() => { supplyTimer = null; guard(loadSupply); }, SUPPLY_WAIT_MS);
 }
 
 async function loadSupply() {
@@ -157,13 +163,14 @@ async function main() {
     onEvent: (msg) => {
       if (msg.type.startsWith('provider.')) guard(loadProviders);
       else if (msg.type.startsWith('post.')) guard(loadQueue);
+      else if (msg.type.startsWith('service.')) supplySoon();
     },
-    onResync: () => guard(() => Promise.all([loadQueue(), loadProviders()])),
+    onResync: () => guard(() => Promise.all([loadQueue(), loadProviders(), loadSupply()])),
     onStatus: bindIndicator($('conn')),
   });
   view.live.connect();
   setInterval(() => {
-    if (!document.hidden && view.live.state !== 'open') guard(() => Promise.all([loadQueue(), loadProviders()]));
+    if (!document.hidden && view.live.state !== 'open') guard(() => Promise.all([loadQueue(), loadProviders(), loadSupply()]));
   }, POLL_MS);
   window.addEventListener('resize', () => view.chart && view.chart.resize());
   exposeTestHooks({ community: view, reload: loadAll });
