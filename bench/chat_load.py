@@ -11,7 +11,6 @@ delivery), so each measured message is delivered once, at the party it was for.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing as mp
 import os
 import re
@@ -21,7 +20,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.ws_load import Client, Tally, _frame, new_loop
+from bench.ws_load import Client, Tally, WorkerPool, _frame, dial, new_loop
 
 MARK = re.compile(rb"#([rw])(\d+)@([0-9.]+)#")
 
@@ -71,22 +70,13 @@ async def _connect(
     loop: asyncio.AbstractEventLoop, specs: list[tuple[str, str, str, str]], tally: Tally
 ) -> list[ChatClient | None]:
     """specs: (url, subscribe message, Authorization header line, what it counts)."""
-    clients, opened = [], []
-    for k, (url, subscribe, headers, counts) in enumerate(specs):
+    clients = []
+    for url, subscribe, headers, counts in specs:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        fut: asyncio.Future[None] = loop.create_future()
-        client = ChatClient(parts.netloc, path, subscribe, tally, fut, headers, counts=counts.encode())
-        try:
-            await loop.create_connection(lambda c=client: c, parts.hostname or "127.0.0.1", parts.port or 80)  # type: ignore[misc]
-        except OSError:
-            fut.cancel()
-        clients.append(client)
-        opened.append(fut)
-        if k % 50 == 49:
-            await asyncio.sleep(0.01)  # let handshakes progress while we dial
-    results = await asyncio.gather(*opened, return_exceptions=True)
-    return [c if r is None else None for c, r in zip(clients, results, strict=True)]
+        clients.append(ChatClient(parts.netloc, path, subscribe, tally, loop.create_future(), headers,
+                                  counts=counts.encode()))  # fmt: skip
+    return await dial(loop, specs[0][0], clients) if specs else []
 
 
 async def _serve(conn: Connection) -> None:
@@ -124,46 +114,18 @@ async def _serve(conn: Connection) -> None:
             return
 
 
-def _worker(conn: Connection) -> None:
-    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=new_loop) as runner:
-        runner.run(_serve(conn))
-
-
-class ChatLoad:
-    """Processes holding the clients, driven over pipes."""
+class ChatLoad(WorkerPool):
+    """The residents' and workers' clients, each with its own address and token."""
 
     def __init__(self, processes: int) -> None:
-        ctx = mp.get_context("spawn")
-        self.pipes: list[Connection] = []
-        self.procs: list[Any] = []
+        super().__init__(processes, _serve)
         self.late = array("d")  # how late the senders wrote ours' frames (`send`), all rounds
-        for _ in range(processes):
-            ours, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(theirs,), daemon=True)
-            proc.start()
-            self.pipes.append(ours)
-            self.procs.append(proc)
-
-    def _all(self, message: tuple[Any, ...], timeout: float) -> list[tuple[Any, ...]]:
-        for pipe in self.pipes:
-            pipe.send(message)
-        out = []
-        for pipe in self.pipes:
-            if not pipe.poll(timeout):
-                raise TimeoutError(f"a load process did not answer {message[0]!r} within {timeout} s")
-            out.append(pipe.recv())
-        return out
 
     def connect(self, specs: list[tuple[str, str, str, str]], timeout: float = 300) -> int:
         shares = [specs[k :: len(self.pipes)] for k in range(len(self.pipes))]
         for pipe, share in zip(self.pipes, shares, strict=True):
             pipe.send(("connect", share))
-        ready = 0
-        for pipe in self.pipes:
-            if not pipe.poll(timeout):
-                raise TimeoutError(f"clients not connected within {timeout} s")
-            ready += pipe.recv()[1]
-        return ready
+        return sum(reply[1] for reply in self._replies("connect", timeout))
 
     def send(self, plans: list[list[tuple[int, float, str]]], timeout: float) -> array:
         """Each process writes its plan's frames on its own clients, each when it is due; how
@@ -171,31 +133,12 @@ class ChatLoad:
         for pipe, plan in zip(self.pipes, plans, strict=True):
             pipe.send(("send", plan))
         late = array("d")
-        for pipe in self.pipes:
-            if not pipe.poll(timeout):
-                raise TimeoutError("a load process did not finish sending")
-            late.frombytes(pipe.recv()[1])
+        for reply in self._replies("send", timeout):
+            late.frombytes(reply[1])
         return late
 
-    def measure(self, first: int, last: int) -> None:
-        self._all(("measure", first, last), 10)
-
     def finish(self, expected_by: float) -> dict[str, Any]:
-        replies = self._all(("finish", expected_by), max(10.0, expected_by - time.time() + 10))
-        latencies = array("d")
-        for reply in replies:
-            latencies.frombytes(reply[2])
-        return {"delivered": sum(r[1] for r in replies), "latencies": latencies,
-                "last_rx": max(r[3] for r in replies), "dropped": sum(r[4] for r in replies)}  # fmt: skip
-
-    def close(self) -> None:
-        for pipe in self.pipes:
-            with contextlib.suppress(OSError):
-                pipe.send(("quit",))
-        for proc in self.procs:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
+        return self._finish(expected_by)
 
 
 # ---------------------------------------------------------------- the HTTP sender

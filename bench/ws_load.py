@@ -16,9 +16,10 @@ import multiprocessing as mp
 import os
 import time
 from array import array
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 
@@ -39,6 +40,9 @@ def _frame(text: str) -> bytes:
     n = len(payload)
     head = bytes([0x81]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big"))
     return head + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+C = TypeVar("C", bound="Client")
 
 
 @dataclass
@@ -155,22 +159,10 @@ async def _serve_commands(conn: Connection) -> None:
             parts = urlsplit(url)
             path = parts.path + (f"?{parts.query}" if parts.query else "")
             tally = Tally()
-            clients = []
-            opened = []
-            for k in range(n):
-                fut: asyncio.Future[None] = loop.create_future()
-                client = Client(parts.netloc, path, subscribe, tally, fut, headers)
-                try:
-                    await loop.create_connection(lambda c=client: c, parts.hostname, parts.port)  # type: ignore[misc]
-                except OSError:
-                    fut.cancel()
-                    continue
-                clients.append(client)
-                opened.append(fut)
-                if k % 50 == 49:
-                    await asyncio.sleep(0)  # let handshakes progress while we dial
-            results = await asyncio.gather(*opened, return_exceptions=True)
-            conn.send(("ready", sum(r is None for r in results)))
+            dialled = await dial(loop, url, [Client(parts.netloc, path, subscribe, tally, loop.create_future(), headers)
+                                             for _ in range(n)])  # fmt: skip
+            clients = [c for c in dialled if c is not None]
+            conn.send(("ready", len(clients)))
         elif cmd == "measure":
             tally.first, tally.last = args
             conn.send(("ok",))
@@ -190,54 +182,61 @@ async def _serve_commands(conn: Connection) -> None:
             return
 
 
-def _worker(conn: Connection) -> None:
+async def dial(loop: asyncio.AbstractEventLoop, url: str, clients: list[C]) -> list[C | None]:
+    """Connects each client to `url`'s host and port and waits for every handshake; a client
+    refused or not upgraded is None in the answer, in its place."""
+    parts = urlsplit(url)
+    for k, client in enumerate(clients):
+        try:
+            await loop.create_connection(lambda c=client: c, parts.hostname or "127.0.0.1", parts.port or 80)  # type: ignore[misc]
+        except OSError:
+            client.opened.cancel()
+        if k % 50 == 49:
+            await asyncio.sleep(0.01)  # let handshakes progress while we dial
+    results = await asyncio.gather(*(c.opened for c in clients), return_exceptions=True)
+    return [c if r is None else None for c, r in zip(clients, results, strict=True)]
+
+
+def run_worker(conn: Connection, serve: Callable[[Connection], Awaitable[None]]) -> None:
     with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=new_loop) as runner:
-        runner.run(_serve_commands(conn))
+        runner.run(serve(conn))  # type: ignore[arg-type]
 
 
-class LoadClients:
-    """Worker processes holding the clients; driven over pipes."""
+class WorkerPool:
+    """Processes holding the clients, each running `serve(conn)` on a loop of its own, driven
+    over pipes (spawned: no copy of the parent's threads and loops)."""
 
-    def __init__(self, processes: int) -> None:
-        ctx = mp.get_context("spawn")  # no copy of the parent's threads and loops
+    def __init__(self, processes: int, serve: Callable[[Connection], Awaitable[None]]) -> None:
+        ctx = mp.get_context("spawn")
         self.pipes: list[Connection] = []
-        self.procs = []
+        self.procs: list[Any] = []
         for _ in range(processes):
             ours, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_worker, args=(theirs,), daemon=True)
+            proc = ctx.Process(target=run_worker, args=(theirs, serve), daemon=True)
             proc.start()
             self.pipes.append(ours)
             self.procs.append(proc)
 
-    def _all(self, message: tuple, timeout: float) -> list[tuple]:
+    def _all(self, message: tuple[Any, ...], timeout: float) -> list[tuple[Any, ...]]:
         for pipe in self.pipes:
             pipe.send(message)
+        return self._replies(message[0], timeout)
+
+    def _replies(self, what: str, timeout: float) -> list[tuple[Any, ...]]:
         out = []
         for pipe in self.pipes:
             if not pipe.poll(timeout):
-                raise TimeoutError(f"a load process did not answer {message[0]!r} within {timeout} s")
+                raise TimeoutError(f"a load process did not answer {what!r} within {timeout} s")
             out.append(pipe.recv())
         return out
-
-    def connect(
-        self, url: str, clients: int, subscribe: str, timeout: float = 120, headers: dict[str, str] | None = None
-    ) -> int:
-        share = [clients // len(self.pipes) + (k < clients % len(self.pipes)) for k in range(len(self.pipes))]
-        lines = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
-        for pipe, n in zip(self.pipes, share, strict=True):
-            pipe.send(("connect", url, n, subscribe, lines))
-        ready = 0
-        for pipe in self.pipes:
-            if not pipe.poll(timeout):
-                raise TimeoutError(f"clients not connected within {timeout} s")
-            ready += pipe.recv()[1]
-        return ready
 
     def measure(self, first: int, last: int) -> None:
         self._all(("measure", first, last), 10)
 
-    def finish(self, deadline: float) -> dict[str, Any]:
-        replies = self._all(("finish", deadline), max(10.0, deadline - time.time() + 10))
+    def _finish(self, until: float) -> dict[str, Any]:
+        """The processes' tallies of the measured messages, merged, once `until` has passed
+        (each reply: ("tally", delivered, latencies, last rx, dropped, ...))."""
+        replies = self._all(("finish", until), max(10.0, until - time.time() + 10))
         latencies = array("d")
         for reply in replies:
             latencies.frombytes(reply[2])
@@ -256,3 +255,22 @@ class LoadClients:
             proc.join(5)
             if proc.is_alive():
                 proc.kill()
+
+
+class LoadClients(WorkerPool):
+    """Hub clients all alike (`bench hub`)."""
+
+    def __init__(self, processes: int) -> None:
+        super().__init__(processes, _serve_commands)
+
+    def connect(
+        self, url: str, clients: int, subscribe: str, timeout: float = 120, headers: dict[str, str] | None = None
+    ) -> int:
+        share = [clients // len(self.pipes) + (k < clients % len(self.pipes)) for k in range(len(self.pipes))]
+        lines = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        for pipe, n in zip(self.pipes, share, strict=True):
+            pipe.send(("connect", url, n, subscribe, lines))
+        return sum(reply[1] for reply in self._replies("connect", timeout))
+
+    def finish(self, deadline: float) -> dict[str, Any]:
+        return self._finish(deadline)
