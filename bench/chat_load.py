@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing as mp
-import os
 import re
 import time
 from array import array
@@ -32,38 +31,14 @@ class ChatClient(Client):
         super().__init__(*args)
         self.counts = counts  # b"w" for a resident (what workers sent), b"r" for a worker
 
-    def _frames(self) -> None:
-        buf, pos, size = self.buf, 0, len(self.buf)
-        now, tally = time.time(), self.tally
-        while size - pos >= 2:
-            opcode, n, head = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, 2
-            if n == 126:
-                if size - pos < 4:
-                    break
-                n, head = int.from_bytes(buf[pos + 2 : pos + 4], "big"), 4
-            elif n == 127:
-                if size - pos < 10:
-                    break
-                n, head = int.from_bytes(buf[pos + 2 : pos + 10], "big"), 10
-            if size - pos < head + n:
-                break
-            start = pos + head
-            if opcode == 1:
-                for who, i, t in MARK.findall(bytes(buf[start : start + n])):
-                    index = int(i)
-                    if who == self.counts and tally.first <= index < tally.last:
-                        tally.delivered += 1
-                        tally.latencies.append(now - float(t))
-                        tally.last_rx = now
-            elif opcode == 8 and self.transport is not None:
-                self.transport.close()
-            elif opcode == 9 and self.transport is not None:  # the server's ping: a masked pong, same payload
-                payload, mask = bytes(buf[start : start + n]), os.urandom(4)
-                self.transport.write(
-                    bytes([0x8A, 0x80 | n]) + mask + bytes(b ^ mask[j % 4] for j, b in enumerate(payload))
-                )
-            pos = start + n
-        del buf[:pos]
+    def _text(self, start: int, end: int, now: float) -> None:
+        tally = self.tally
+        for who, i, t in MARK.findall(bytes(self.buf[start:end])):
+            index = int(i)
+            if who == self.counts and tally.first <= index < tally.last:
+                tally.delivered += 1
+                tally.latencies.append(now - float(t))
+                tally.last_rx = now
 
 
 async def _connect(

@@ -104,7 +104,6 @@ class Client(asyncio.Protocol):
     def _frames(self) -> None:
         buf, pos, size = self.buf, 0, len(self.buf)
         now = time.time()
-        tally = self.tally
         while size - pos >= 2:
             opcode, n = buf[pos] & 0x0F, buf[pos + 1] & 0x7F
             head = 2
@@ -119,21 +118,8 @@ class Client(asyncio.Protocol):
             if size - pos < head + n:
                 break
             start = pos + head
-            if opcode == 1:  # one message, or a batch of them (a JSON array)
-                at = buf.find(b'"i": ', start, start + n)
-                while at >= 0:
-                    comma = buf.find(b",", at)
-                    i = int(buf[at + 5 : comma])
-                    if tally.first <= i < tally.last:
-                        t_at = buf.find(b'"t": ', comma)
-                        t = float(buf[t_at + 5 : buf.find(b",", t_at)])
-                        tally.delivered += 1
-                        tally.latencies.append(now - t)
-                        tally.last_rx = now
-                        if i == tally.last - 1 and not self.got_last:
-                            self.got_last = True
-                            tally.done += 1
-                    at = buf.find(b'"i": ', comma, start + n)
+            if opcode == 1:
+                self._text(start, start + n, now)
             elif opcode == 8:
                 self.transport.close()  # type: ignore[union-attr]
             elif opcode == 9:  # ping: answer with a masked pong carrying the same payload
@@ -144,6 +130,24 @@ class Client(asyncio.Protocol):
                 )
             pos = start + n
         del buf[:pos]
+
+    def _text(self, start: int, end: int, now: float) -> None:
+        """A text frame in buf[start:end]: one hub message or a batch of them (a JSON array)."""
+        buf, tally = self.buf, self.tally
+        at = buf.find(b'"i": ', start, end)
+        while at >= 0:
+            comma = buf.find(b",", at)
+            i = int(buf[at + 5 : comma])
+            if tally.first <= i < tally.last:
+                t_at = buf.find(b'"t": ', comma)
+                t = float(buf[t_at + 5 : buf.find(b",", t_at)])
+                tally.delivered += 1
+                tally.latencies.append(now - t)
+                tally.last_rx = now
+                if i == tally.last - 1 and not self.got_last:
+                    self.got_last = True
+                    tally.done += 1
+            at = buf.find(b'"i": ', comma, end)
 
 
 async def _serve_commands(conn: Connection) -> None:
