@@ -115,8 +115,10 @@ class CameraChecks:
 
     @staticmethod
     def _check_request(request: dict[str, Any], runner: Any) -> Any:
+        from vision.spot_look import look_from_json
         from vision.verify import CheckRequest
 
+        look = look_from_json(request.get("look"))  # the spot's look when raised, if it came along
         region = request.get("region")
         if region is None:
             latest = runner.latest
@@ -130,6 +132,7 @@ class CameraChecks:
             labels=frozenset(request["labels"]), min_count=int(request["min_count"]), hold_s=float(request["hold_s"]),
             timeout_s=float(request["timeout_s"]), purpose=request["purpose"], every_s=float(request["every_s"]),
             zone=request.get("zone") or "", rule=request.get("rule") or "", preset=request.get("preset"),
+            look=look[0] if look else None, look_box=look[1] if look else None,
         )  # fmt: skip
 
     def forget(self, vid: str, cam_id: str | None) -> None:

@@ -57,6 +57,8 @@ def add_commands(sub: Any) -> None:  # sub: argparse's private _SubParsersAction
     verify.add_argument("--pairs", type=int, default=48, help="events checked, half of them handled")
     verify.add_argument("--hold-s", type=float, default=15.0, help="seconds of empty region that clear a case")
     verify.add_argument("--json", action="store_true", help="one JSON object, every pair included")
+    verify.add_argument("--no-look", action="store_true",
+                        help="the detector's word alone: checks do not compare the spot's look with the incident's")
     _report_classifier_commands(sub)
 
 
@@ -172,7 +174,7 @@ def _evaluate_verify(args: argparse.Namespace, load_or_exit: LoadConfig) -> int:
     if not args.model.exists():
         print(f"model not found: {args.model}", file=sys.stderr)
         return 2
-    report = evaluate_verify(args.model, args.pairs, args.hold_s)  # its progress bar: stderr
+    report = evaluate_verify(args.model, args.pairs, args.hold_s, compare_look=not args.no_look)  # progress: stderr
     print(json.dumps(report) if args.json else format_report(report))
     return 0
 

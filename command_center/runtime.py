@@ -100,7 +100,8 @@ class Runtime:
         self.casework = CaseWork(self.store, self.dispatcher, self.bus, self.jobs.counters)
         self.triage = Triage(self.store, self.casework)  # confirm-first waits that ran out
         # Video verification (视频核查): the service follows cases; the camera side runs checks.
-        self.verifications = Verifications(config, self.store, self.bus, self.casework, self.cameras, self.jobs.counters)
+        self.verifications = Verifications(config, self.store, self.bus, self.casework, self.cameras, self.jobs.counters,
+                                           self.snapshots)  # fmt: skip
         self.camera_checks = CameraChecks(self.cameras, self.bus, self.snapshots, self.jobs.counters)
         self.cameras.vision.on_verdict = self.camera_checks.on_verdict
         self.grabs = Grabs(self.cameras, self.bus, self.snapshots, self.jobs.counters)  # a camera's frame on request

@@ -39,6 +39,7 @@ from command_center.events import Event
 from command_center.store.verification_records import AWAITING, VerificationRecords, verification_store
 from dispatch.cases import ActorNotAllowed, Case, InvalidTransition, TimelineEntry
 from dispatch.dispatcher import CaseNotFound, ConcurrentUpdate
+from vision.spot_look import look_to_json, raised_look
 
 if TYPE_CHECKING:
     from command_center.bus import Bus
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from command_center.casework import CaseWork
     from command_center.config import Config
     from command_center.store import Store
+    from vision.evidence import SnapshotStore
 
 log = logging.getLogger(__name__)
 ACTOR = "video"  # names.json actor.video: 视频智能发现
@@ -91,7 +93,7 @@ def explanation(row: dict[str, Any], outcome: str, facts: dict[str, Any]) -> str
 
 
 def view(row: dict[str, Any]) -> dict[str, Any]:
-    """A stored row as the API and the bus show it (see /work/notes: h3a_api.md)."""
+    """A stored row as the API and the bus show it (docs/VERIFICATION.md, "API"), without the camera's request."""
     out = {k: v for k, v in row.items() if k != "request"}
     out["awaiting"] = (
         row.get("mode") == "suggest" and row.get("state") in AWAITING and row.get("purpose") == "verify"
@@ -108,8 +110,9 @@ class Verifications:
     """The serve node's half: cases in, requests out, verdicts in, case actions out."""
 
     def __init__(self, config: Config, store: Store, bus: Bus, casework: CaseWork, cameras: Cameras,
-                 counters: dict[str, int]) -> None:  # fmt: skip
+                 counters: dict[str, int], snapshots: SnapshotStore | None = None) -> None:  # fmt: skip
         self.config = config.verification
+        self.snapshots = snapshots  # the incidents' evidence: their boxes' looks go with the checks
         self.records: VerificationRecords = verification_store(store)
         self.store = store
         self.bus = bus
@@ -200,6 +203,14 @@ class Verifications:
             return None
         vid = new_verification_id()
         request = planned | {"id": vid}
+        # Only the camera that raised the case may close it on its own: another one (covering
+        # the spot) may not see that kind of thing at all, and would call it gone; a person confirms.
+        own_camera = incident is not None and incident.get("camera_id") == request["camera_id"]
+        if own_camera and request["min_count"] == 1 and incident is not None and incident.get("box"):
+            # Its view of the spot when raised: a frame that still looks so holds back "cleared".
+            found = await asyncio.to_thread(self._raised_look, incident)
+            if found is not None:
+                request["look"] = look_to_json(found)
         doc = {
             "request": request, "labels": request["labels"], "min_count": request["min_count"],
             "hold_s": request["hold_s"], "timeout_s": request["timeout_s"], "requested_at": time.time(),
@@ -212,9 +223,6 @@ class Verifications:
             "before_url": (incident or {}).get("snapshot_url") or case.snapshot_url,
             "camera_name": getattr(self.cameras.config_of(request["camera_id"]), "name", None) or None,
         }  # fmt: skip
-        # Only the camera that raised the case may close it on its own: another one (covering
-        # the spot) may not see that kind of thing at all, and would call it gone; a person confirms.
-        own_camera = incident is not None and incident.get("camera_id") == request["camera_id"]
         mode = "auto" if purpose == "watch" else policy if own_camera else "suggest"
         row = {"id": vid, "case_id": case.id, "camera_id": request["camera_id"], "purpose": purpose,
                "mode": mode, "state": "checking", "doc": doc, "created_at": utc_iso()}  # fmt: skip
@@ -225,6 +233,18 @@ class Verifications:
         if stored is not None:
             await self._publish(UPDATED, view(stored))
         return stored
+
+    def _raised_look(self, incident: dict[str, Any]) -> tuple[Any, Any] | None:
+        """The incident box's look in its evidence snapshot (vision/spot_look.py); None when
+        the snapshot is gone (retention) or unreadable: the check then has the detector alone."""
+        if self.snapshots is None:
+            return None
+        try:
+            jpeg = self.snapshots.path(str(incident["id"])).read_bytes()
+            x1, y1, x2, y2 = (float(v) for v in incident["box"])
+        except (OSError, ValueError, TypeError, KeyError):
+            return None
+        return raised_look(jpeg, (x1, y1, x2, y2))
 
     async def cancel(self, row: dict[str, Any], why: str) -> None:
         await self._publish(CANCELLED, {"id": row["id"], "camera_id": row["camera_id"]})

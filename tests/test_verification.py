@@ -21,11 +21,13 @@ import yaml
 
 from command_center.config import parse_config
 from command_center.runtime import Runtime
+from command_center.store.verification_records import verification_store
 from dispatch.assign import pick_worker
 from dispatch.city import City
 from scenes import SceneRenderer
 from streams.registry import create_source
 from tests.helpers import ROOT, ServerThread, build_runtime, serve_app
+from vision.spot_look import look_from_json
 
 MODEL = ROOT / "models" / "grid-yolo.onnx"
 HOLD_S = 5.0
@@ -130,6 +132,10 @@ def test_a_handled_stall_is_verified_and_a_stall_still_there_is_returned(
 
         assert returned["state"] == "dispatched" and returned["returns"] == 1
         seen = next(v for v in returned["verifications"] if v["purpose"] == "verify")
+        # Each check took the raising camera's look of the spot from the incident's snapshot.
+        for vid in (check["id"], seen["id"]):
+            row = verification_store(rt.store).get_verification(vid)
+            assert row is not None and look_from_json(row["request"].get("look")) is not None, vid
         assert seen["state"] == "present" and seen["case_action"] == "return" and seen["present_frames"] >= 1
         assert returned["timeline"][-1]["note"].startswith("视频核查：禁摆区内摊档仍在")
         assert seen["after_url"] in returned["photos"]  # the worker's terminal shows why

@@ -39,6 +39,7 @@ from vision.gate import MotionGate
 from vision.incident import Incident
 from vision.pipeline import CameraPipeline
 from vision.rule_scores import EVENT_RULES, matches
+from vision.spot_look import look, raised_look
 from vision.thresholds import load_thresholds
 from vision.verify import (
     CheckRequest,
@@ -204,9 +205,11 @@ def _union(boxes: Sequence[Box]) -> Box:
 class _PairRun:
     """One pair, frame by frame: watch, start the check, judge its verdict against the truth."""
 
-    def __init__(self, pair: Pair, pipeline: CameraPipeline, scene: SceneRenderer, position: int, hold_s: float, timeout_s: float) -> None:
+    def __init__(self, pair: Pair, pipeline: CameraPipeline, scene: SceneRenderer, position: int, hold_s: float,
+                 timeout_s: float, compare_look: bool = True) -> None:  # fmt: skip
         self.pair, self.pipeline, self.scene, self.position = pair, pipeline, scene, position
-        self.hold_s, self.timeout_s = hold_s, timeout_s
+        self.hold_s, self.timeout_s, self.compare_look = hold_s, timeout_s, compare_look
+        self.raised: tuple[np.ndarray, Box] | None = None  # the incident box's look in its snapshot, as deployed
         self.event = scene.events_until(FIRST_S + 1.0)[position]
         self.labels = kind_labels(pair.kind)
         self.min_count = KIND_COUNT.get(pair.kind, 1)
@@ -223,6 +226,8 @@ class _PairRun:
         options: dict[str, Any] = {"min_count": self.min_count, "hold_s": self.hold_s, "timeout_s": self.timeout_s}
         check_id = f"V{self.pair.seed}-{self.pair.kind}"
         if self.incident is not None:
+            if self.compare_look and self.raised is not None and self.min_count == 1:  # as deployed
+                options["look"] = self.raised
             self.request = request_for(self.incident, check_id, **options)
             self.region_from = "incident"
         else:
@@ -230,6 +235,10 @@ class _PairRun:
             u, v = self.event["where"]
             box = _union(boxes) if boxes else (u - 40.0, v - 60.0, u + 40.0, v + 5.0)
             rule = KIND_RULES.get(self.pair.kind, self.pair.kind)
+            # The case stands in for one raised now: its look is the last frame's, before the worker.
+            found = look(image, box) if self.compare_look and boxes and self.min_count == 1 else None
+            if found is not None:
+                options |= {"look": found, "look_box": box}
             self.request = CheckRequest(check_id, self.pipeline.camera_id, padded(box), self.labels, rule=rule, **options)
             self.region_from = "truth"
             if not self._seen(self.request, image):
@@ -276,6 +285,8 @@ class _PairRun:
             if self.incident is None and due is None:
                 self.incident = next((i for i in incidents if matches(i, self.event)), None)
                 due = t + AFTER_S if self.incident is not None else None
+                if self.incident is not None:
+                    self.raised = raised_look(self.incident.snapshot_jpeg, self.incident.box)
             if self.request is not None:
                 self.seen.append((t, visible))
             if verdicts := self.pipeline.take_verdicts():
@@ -311,10 +322,13 @@ def evaluate_verify(
     progress: bool = True,
     threads: int | None = None,
     tick: Callable[[PairResult], None] | None = None,
+    compare_look: bool = True,
 ) -> dict[str, Any]:
     """Run `pairs` pairs and score them. `floor`: "check" lets the detector report down to the
     checks' lower bar (CHECK_BAR × the incident thresholds; the camera's own floors keep
-    incidents as they were); "incident": the detector stops at the incident thresholds."""
+    incidents as they were); "incident": the detector stops at the incident thresholds.
+    `compare_look`: the checks compare the spot's look with the incident's (vision/spot_look.py),
+    as deployed; False measures the detector's word alone."""
     from tqdm import tqdm
 
     from vision.detectors.onnx import OnnxDetector
@@ -334,7 +348,7 @@ def evaluate_verify(
             scene, position = staged_scene(pair)
             pipeline = scene_pipeline(scene, detector, MotionGate(region_size=max(detector.size)))
             pipeline.thresholds = dict(thresholds)  # incidents exactly as deployed
-            result = _PairRun(pair, pipeline, scene, position, hold_s, timeout).run()
+            result = _PairRun(pair, pipeline, scene, position, hold_s, timeout, compare_look).run()
             results.append(result)
             per_kind.setdefault(pair.kind, Tally()).add(result)
             total.add(result)
@@ -348,6 +362,7 @@ def evaluate_verify(
         "timeout_s": timeout,
         "fps": FPS,
         "floor": floor,
+        "compare_look": compare_look,
         "kinds": chosen,
         "total": total.to_dict(),
         "per_kind": {k: t.to_dict() for k, t in per_kind.items()},
@@ -374,5 +389,6 @@ def format_report(report: dict[str, Any]) -> str:
             f"{row['false_auto_verifications']:>12}"
         )
     lines.append(f"hold {report['hold_s']} s, timeout {report['timeout_s']} s, {report['fps']} fps, "
-                 f"detector floor: {report['floor']}; {report['seconds_per_pair']} s per pair")  # fmt: skip
+                 f"detector floor: {report['floor']}, look compared: {'yes' if report['compare_look'] else 'no'}; "
+                 f"{report['seconds_per_pair']} s per pair")  # fmt: skip
     return "\n".join(lines)

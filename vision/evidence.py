@@ -45,6 +45,17 @@ def encode_jpeg(image: np.ndarray, quality: int = 80) -> bytes:
     return buf.tobytes()
 
 
+LABEL_BAND_PX = 16  # a label drawn at the frame's top edge covers this many rows (draw_box)
+
+
+def undrawn(box: Box) -> Box:
+    """The part of `box` that `snapshot` draws nothing over: inside its 2-pixel frame, and
+    below the label when the box starts so high that the label sits inside it."""
+    x1, y1, x2, y2 = box
+    top = y1 + 3 if y1 >= LABEL_BAND_PX else max(y1 + 3, LABEL_BAND_PX + 1)
+    return (x1 + 3, top, x2 - 3, y2 - 3)
+
+
 def snapshot(image: np.ndarray, box: Box, text: str, label: str = "") -> bytes:
     """The incident's frame with its box drawn, as JPEG."""
     canvas = image.copy()

@@ -20,7 +20,10 @@ very differently: a wrong "present" sends a worker back or a person to look, a w
   count, so a detector that misses a few people never makes a crowd "gone";
 - what the rule means narrows what matches, never more than that: a fallen person is a
   lying (wide) person box, and for a parked car or a fallen person a detection of a moving
-  track is a passer-by (the pipeline names them; see STATIONARY_RULES).
+  track is a passer-by (the pipeline names them; see STATIONARY_RULES);
+- with the incident's look of its box (`CheckRequest.look`, vision/spot_look.py), a frame with
+  no match whose box still looks as it did is no absence either: the pixels hold back a
+  "cleared" the detector's silence alone would give.
 
 The lower bar only helps if the detector reports such scores: give the shared detector
 thresholds of CHECK_BAR × the incident thresholds, and each camera (`CameraPipeline.thresholds`)
@@ -46,6 +49,7 @@ import numpy as np
 from vision.detectors.base import Box, Detection
 from vision.evidence import draw_box, encode_jpeg
 from vision.incident import Incident
+from vision.spot_look import unchanged
 
 CHECK_BAR = 0.6  # a check's score bar: this share of the incident threshold of the label
 DEFAULT_THRESHOLD = 0.35  # the detector's default incident threshold (vision.config)
@@ -89,6 +93,10 @@ class CheckRequest:
     zone: str = ""  # the rule's zone name (for the explanation)
     preset: str | None = None  # PTZ preset to move to first (carried, not acted on here)
     rule: str = ""  # the rule that raised it: fallen_person looks for lying people; see STATIONARY_RULES
+    # How the problem's own box looked when it was raised (vision/spot_look.py), on this camera's
+    # view: a frame where it still looks so is no evidence of absence. None: not compared.
+    look: np.ndarray | None = field(default=None, compare=False, repr=False)
+    look_box: Box | None = None
 
     def __post_init__(self) -> None:
         x1, y1, x2, y2 = self.region
@@ -98,6 +106,8 @@ class CheckRequest:
             raise ValueError(f"check {self.id}: no labels to look for")
         if self.min_count < 1 or self.hold_s <= 0 or self.timeout_s <= 0 or self.every_s < 0:
             raise ValueError(f"check {self.id}: min_count ≥ 1, hold_s > 0, timeout_s > 0 and every_s ≥ 0")
+        if (self.look is None) != (self.look_box is None):
+            raise ValueError(f"check {self.id}: a look needs its box, and a look box its look")
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +121,7 @@ class Verdict:
     present_frames: int
     best_score: float  # the strongest matching detection seen (0 if none)
     snapshot_jpeg: bytes = field(repr=False)  # the deciding frame with the region and matching boxes drawn
+    unchanged_frames: int = 0  # frames with no match whose spot still looked as when raised
 
 
 def padded(box: Box, share: float = PAD_SHARE, min_px: float = PAD_MIN_PX) -> Box:
@@ -135,13 +146,16 @@ def request_for(
     purpose: Literal["verify", "watch"] = "verify",
     every_s: float = 0.0,
     preset: str | None = None,
+    look: tuple[np.ndarray, Box] | None = None,
 ) -> CheckRequest:
     """A check of an incident's problem: its padded box and its rule's labels (crowding: pass
-    the rule's count as min_count)."""
+    the rule's count as min_count); `look`: its box's look when raised and the box it was
+    taken over (vision/spot_look.raised_look), if kept."""
     return CheckRequest(
         id=check_id, camera_id=incident.camera_id, region=padded(incident.box),
         labels=labels_for(incident.rule, incident.label), min_count=min_count, hold_s=hold_s,
         timeout_s=timeout_s, purpose=purpose, every_s=every_s, zone=incident.zone, preset=preset, rule=incident.rule,
+        look=look[0] if look else None, look_box=look[1] if look else None,
     )  # fmt: skip
 
 
@@ -190,6 +204,7 @@ class SceneCheck:
         self.frames = 0
         self.present_frames = 0
         self.best_score = 0.0
+        self.unchanged_frames = 0
         self.finished = False  # decided, or a watch check that timed out
         self._first_ts: float | None = None
         self._last_ts: float | None = None
@@ -242,7 +257,11 @@ class SceneCheck:
             self.best_score = max(self.best_score, max(d.score for d in found))
         if matched:
             self.present_frames += 1
-        if len(found) >= self.empty_below:
+        # The spot looking as it did when the problem was raised is no absence: it holds back
+        # "cleared" (and so ends "unsure" at the timeout: a person decides), never makes one.
+        still = len(found) < self.empty_below and unchanged(req.look, image, req.look_box)
+        self.unchanged_frames += still
+        if len(found) >= self.empty_below or still:
             self._absent_since, self._absent_frames = None, 0
         else:
             if self._absent_since is None:
@@ -261,7 +280,7 @@ class SceneCheck:
             request=req, outcome=outcome, ts=wall_ts, looked_s=ts - self._first_ts,
             absent_s=0.0 if outcome == "present" else self.absent_s(ts), frames=self.frames,
             present_frames=self.present_frames, best_score=round(self.best_score, 3),
-            snapshot_jpeg=self._snapshot(image, outcome, found),
+            snapshot_jpeg=self._snapshot(image, outcome, found), unchanged_frames=self.unchanged_frames,
         )  # fmt: skip
 
     def absent_s(self, ts: float) -> float:

@@ -1,0 +1,83 @@
+"""The spot's look as a second witness for video verification (vision/spot_look.py): a spot
+that still looks as it did when the problem was raised holds back "cleared", whatever the
+detector says; light changes do not count as a change; a removed object does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vision.spot_look import look, similarity, unchanged
+from vision.verify import CheckRequest, SceneCheck
+
+BOX = (40.0, 30.0, 100.0, 90.0)
+
+
+def street(seed: int = 1) -> np.ndarray:
+    """A textured pavement (noise smoothed into blotches), BGR."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(60, 140, (15, 20, 3)).astype(np.uint8)
+    return np.ascontiguousarray(np.kron(small, np.ones((8, 8, 1), np.uint8)))
+
+
+def with_bin(image: np.ndarray) -> np.ndarray:
+    """A dark bin with a lighter lid and spilt bags in the box."""
+    out = image.copy()
+    out[40:88, 50:90] = (30, 60, 30)
+    out[34:42, 46:94] = (90, 140, 90)
+    out[70:88, 90:99] = (200, 200, 210)
+    return out
+
+
+def test_the_same_spot_under_other_light_is_the_same_look_and_a_removed_object_is_not() -> None:
+    scene = with_bin(street())
+    raised = look(scene, BOX)
+    assert raised is not None and raised.shape == (24, 24)
+    darker = np.clip(scene.astype(np.float32) * 0.6 + 10, 0, 255).astype(np.uint8)  # dusk
+    noisy = np.clip(scene + np.random.default_rng(2).normal(0, 4, scene.shape), 0, 255).astype(np.uint8)
+    assert unchanged(raised, darker, BOX) and unchanged(raised, noisy, BOX)
+    assert not unchanged(raised, street(), BOX)  # the bin taken away: the pavement again
+    assert similarity(raised, look(street(), BOX)) < 0.5  # type: ignore[arg-type]
+
+
+def test_flat_looks_compare_by_their_mean_and_tiny_or_missing_boxes_are_not_compared() -> None:
+    grey = np.full((120, 160, 3), 100, np.uint8)
+    raised = look(grey, BOX)
+    assert raised is not None and unchanged(raised, grey + 8, BOX)
+    assert not unchanged(raised, grey + 40, BOX)  # a flat spot painted over
+    assert not unchanged(raised, with_bin(grey), BOX)  # a flat look and a textured one differ
+    assert look(grey, (10.0, 10.0, 18.0, 60.0)) is None  # 8 px wide: too few pixels to tell
+    assert not unchanged(None, grey, BOX) and not unchanged(raised, grey, None)
+
+
+def request(**options: object) -> CheckRequest:
+    base: dict[str, object] = {"id": "V1", "camera_id": "cam", "region": (30.0, 20.0, 110.0, 100.0),
+                               "labels": frozenset({"overflowing_bin"}), "hold_s": 10.0, "timeout_s": 30.0}  # fmt: skip
+    return CheckRequest(**{**base, **options})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("removed", [False, True])
+def test_a_detector_gone_blind_cannot_clear_a_spot_that_still_looks_the_same(removed: bool) -> None:
+    """The detector reports nothing at all in both cases: with the bin still there the check ends
+    unsure at its timeout (a person decides); with it gone, cleared after hold_s as before."""
+    scene = with_bin(street())
+    check = SceneCheck(request(look=look(scene, BOX), look_box=BOX), 0.0, {"overflowing_bin": 0.2}, fps=5.0)
+    now = street() if removed else scene
+    verdict = None
+    for i in range(5 * 40):
+        verdict = check.update([], i / 5, 1e9 + i / 5, now)
+        if verdict is not None:
+            break
+    assert verdict is not None
+    if removed:
+        assert verdict.outcome == "cleared" and verdict.unchanged_frames == 0
+    else:
+        assert verdict.outcome == "unsure" and verdict.unchanged_frames == verdict.frames
+
+
+def test_a_look_needs_its_box() -> None:
+    scene = street()
+    with pytest.raises(ValueError, match="look"):
+        request(look=look(scene, BOX))
+    with pytest.raises(ValueError, match="look"):
+        request(look_box=BOX)
