@@ -40,6 +40,7 @@ from command_center.store.verification_records import AWAITING, VerificationReco
 from dispatch.cases import ActorNotAllowed, Case, InvalidTransition, TimelineEntry
 from dispatch.dispatcher import CaseNotFound, ConcurrentUpdate
 from vision.spot_look import look_to_json, raised_look
+from vision.verify import NO_LOOK_RULES
 
 if TYPE_CHECKING:
     from command_center.bus import Bus
@@ -206,7 +207,7 @@ class Verifications:
         # Only the camera that raised the case may close it on its own: another one (covering
         # the spot) may not see that kind of thing at all, and would call it gone; a person confirms.
         own_camera = incident is not None and incident.get("camera_id") == request["camera_id"]
-        if own_camera and request["min_count"] == 1 and incident is not None and incident.get("box"):
+        if own_camera and incident is not None and incident.get("box") and request["rule"] not in NO_LOOK_RULES:
             # Its view of the spot when raised: a frame that still looks so holds back "cleared".
             found = await asyncio.to_thread(self._raised_look, incident)
             if found is not None:

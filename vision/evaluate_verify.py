@@ -42,6 +42,7 @@ from vision.rule_scores import EVENT_RULES, matches
 from vision.spot_look import look, raised_look
 from vision.thresholds import load_thresholds
 from vision.verify import (
+    NO_LOOK_RULES,
     CheckRequest,
     SceneCheck,
     Verdict,
@@ -226,7 +227,7 @@ class _PairRun:
         options: dict[str, Any] = {"min_count": self.min_count, "hold_s": self.hold_s, "timeout_s": self.timeout_s}
         check_id = f"V{self.pair.seed}-{self.pair.kind}"
         if self.incident is not None:
-            if self.compare_look and self.raised is not None and self.min_count == 1:  # as deployed
+            if self.compare_look and self.raised is not None and self.incident.rule not in NO_LOOK_RULES:  # as deployed
                 options["look"] = self.raised
             self.request = request_for(self.incident, check_id, **options)
             self.region_from = "incident"
@@ -236,7 +237,7 @@ class _PairRun:
             box = _union(boxes) if boxes else (u - 40.0, v - 60.0, u + 40.0, v + 5.0)
             rule = KIND_RULES.get(self.pair.kind, self.pair.kind)
             # The case stands in for one raised now: its look is the last frame's, before the worker.
-            found = look(image, box) if self.compare_look and boxes and self.min_count == 1 else None
+            found = look(image, box) if self.compare_look and boxes and rule not in NO_LOOK_RULES else None
             if found is not None:
                 options |= {"look": found, "look_box": box}
             self.request = CheckRequest(check_id, self.pipeline.camera_id, padded(box), self.labels, rule=rule, **options)

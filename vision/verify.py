@@ -76,6 +76,10 @@ RULE_LABELS: dict[str, frozenset[str]] = {
     "fallen_person": frozenset({"person"}),
 }
 
+# Rules whose problem is people coming and going: the look of a crowd's box is no witness of
+# the spot (a dispersed crowd's place crossed by others may look alike), so no look is compared.
+NO_LOOK_RULES = frozenset({"crowding"})
+
 Outcome = Literal["cleared", "present", "unsure"]
 
 
