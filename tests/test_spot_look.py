@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vision.spot_look import look, similarity, unchanged
+from vision.spot_look import look, look_from_json, look_to_json, raised_look, similarity, unchanged
 from vision.verify import CheckRequest, SceneCheck
 
 BOX = (40.0, 30.0, 100.0, 90.0)
@@ -81,3 +81,22 @@ def test_a_look_needs_its_box() -> None:
         request(look=look(scene, BOX))
     with pytest.raises(ValueError, match="look"):
         request(look_box=BOX)
+
+
+@pytest.mark.parametrize("box", [BOX, (40.0, 2.0, 100.0, 70.0)])  # the second: its label sits inside it
+def test_the_look_from_an_evidence_snapshot_leaves_the_drawing_out(box: tuple[float, float, float, float]) -> None:
+    from vision.evidence import snapshot
+
+    scene = with_bin(street())
+    jpeg = snapshot(scene, box, "overflowing_bin 0.87", "overflowing_bin")
+    found = raised_look(jpeg, box)
+    assert found is not None
+    grey, inner = found
+    assert inner[0] > box[0] and inner[1] > box[1] and inner[2] < box[2] and inner[3] < box[3]
+    clean = look(scene, inner)
+    assert clean is not None and similarity(grey, clean) > 0.95  # the frame and label left out
+    assert unchanged(grey, scene, inner) and not unchanged(grey, street(), inner)
+    back = look_from_json(look_to_json(found))
+    assert back is not None and np.abs(back[0] - grey).max() <= 0.5 and back[1] == pytest.approx(inner, abs=0.05)
+    assert look_from_json({"box": [1, 2, 3], "grey": "AA=="}) is None and look_from_json("x") is None
+    assert raised_look(b"not a jpeg", box) is None

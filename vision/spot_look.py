@@ -32,12 +32,12 @@ FLAT_MEAN = 12.0  # two flat looks are the same when their means are this close
 MIN_SIDE_PX = 12  # boxes smaller than this are not compared (too few pixels to tell)
 
 
-def look(image: np.ndarray, box: Box, inset: int = 0) -> np.ndarray | None:
-    """The box's look: its grey levels on a LOOK_SIDE grid (float32), `inset` pixels in from
-    each side (to leave out a drawn frame). None when too little of it is in the image."""
+def look(image: np.ndarray, box: Box) -> np.ndarray | None:
+    """The box's look: its grey levels on a LOOK_SIDE grid (float32). None when too little of
+    it is in the image."""
     h, w = image.shape[:2]
-    x1, y1 = max(0, int(round(box[0])) + inset), max(0, int(round(box[1])) + inset)
-    x2, y2 = min(w, int(round(box[2])) - inset), min(h, int(round(box[3])) - inset)
+    x1, y1 = max(0, int(round(box[0]))), max(0, int(round(box[1])))
+    x2, y2 = min(w, int(round(box[2]))), min(h, int(round(box[3])))
     if x2 - x1 < MIN_SIDE_PX or y2 - y1 < MIN_SIDE_PX:
         return None
     crop = image[y1:y2, x1:x2]
