@@ -163,7 +163,7 @@ class CameraChecks:
             "id": request.id, "camera_id": request.camera_id, "purpose": request.purpose, "outcome": verdict.outcome,
             "ts": verdict.ts, "looked_s": round(verdict.looked_s, 1), "absent_s": round(verdict.absent_s, 1),
             "frames": verdict.frames, "present_frames": verdict.present_frames, "best_score": verdict.best_score,
-            "after_url": after_url,
+            "unchanged_frames": verdict.unchanged_frames, "after_url": after_url,
         }  # fmt: skip
         await self.bus.publish(Event(TOPIC, DECIDED, data))
 

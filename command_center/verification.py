@@ -90,6 +90,8 @@ def explanation(row: dict[str, Any], outcome: str, facts: dict[str, Any]) -> str
         )
     if outcome == "present":
         return f"视频核查：{where}{label}仍在"
+    if facts.get("unchanged_frames"):  # the detector saw nothing, the picture says otherwise
+        return f"视频核查：无法判定（{where}未识别到{label}，但画面与发现时相同，请人工核实）"
     return f"视频核查：无法判定（{round(float(facts.get('looked_s') or 0))}秒内画面不足或看不清）"
 
 
@@ -255,7 +257,8 @@ class Verifications:
     # verdicts → cases
     async def decided(self, data: dict[str, Any]) -> None:
         outcome = data["outcome"]
-        facts = {k: data.get(k) for k in ("looked_s", "absent_s", "frames", "present_frames", "best_score")}
+        facts = {k: data.get(k) for k in ("looked_s", "absent_s", "frames", "present_frames", "best_score",
+                                          "unchanged_frames")}  # fmt: skip
         row = await asyncio.to_thread(self.records.get_verification, data["id"])
         if row is None or row["state"] != "checking":
             return  # cancelled meanwhile, or a verdict delivered twice

@@ -100,3 +100,12 @@ def test_the_look_from_an_evidence_snapshot_leaves_the_drawing_out(box: tuple[fl
     assert back is not None and np.abs(back[0] - grey).max() <= 0.5 and back[1] == pytest.approx(inner, abs=0.05)
     assert look_from_json({"box": [1, 2, 3], "grey": "AA=="}) is None and look_from_json("x") is None
     assert raised_look(b"not a jpeg", box) is None
+
+
+def test_an_undecided_check_whose_spot_looked_the_same_says_so() -> None:
+    from command_center.verification import explanation
+
+    row = {"zone_name": "禁投区", "label_name": "满溢垃圾桶", "hold_s": 60}
+    same = explanation(row, "unsure", {"looked_s": 300, "unchanged_frames": 1200})
+    assert same == "视频核查：无法判定（禁投区内未识别到满溢垃圾桶，但画面与发现时相同，请人工核实）"
+    assert explanation(row, "unsure", {"looked_s": 300, "unchanged_frames": 0}).startswith("视频核查：无法判定（300秒内")

@@ -37,6 +37,7 @@ export function explain(v) {
     return t('verify.explain.cleared', { zone, label, s });
   }
   if (outcome === 'present') return t('verify.explain.present', { zone, label });
+  if (outcome === 'unsure' && Number(v.unchanged_frames) > 0) return t('verify.explain.unsure_same', { zone, label });
   if (outcome === 'unsure') return t('verify.explain.unsure', { s: Math.round(Number(v.looked_s) || Number(v.timeout_s) || 0) });
   if (v.state === 'cancelled') return t('verify.explain.cancelled');
   return t(v.purpose === 'watch' ? 'verify.explain.watch' : 'verify.explain.checking', { zone, label });
