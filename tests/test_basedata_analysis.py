@@ -323,7 +323,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterato
     config = parse_config({"server": {"data_dir": str(data)}, "store": f"sqlite:///{data / 'cc.db'}"})
     rt = build_runtime(config, city=small_city)
     grids, worker = city_grids(small_city)
-    seed(rt.store, grids, date.today())
+    seed(rt.store, grids, city_today(rt))
     with serve_app(rt) as srv:
         yield World(srv, rt, grids, worker)
 
@@ -400,12 +400,18 @@ def test_analysis_refuses_bad_input_with_a_reason(world: World, query: str) -> N
     assert answer.status_code == 400 and answer.json()["error"], (query, answer.text)
 
 
+def city_today(rt: Runtime) -> date:
+    """Today in the city (the dispatcher's clock and zone), as the analysis routes take it."""
+    return rt.dispatcher.clock().astimezone(rt.dispatcher.tz).date()
+
+
 def test_forecast_per_community_with_its_backtest(world: World) -> None:
     g = world.grids
     answer = world.get(f"/api/basedata/forecast?area={g.district}", **OFFICER)
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    coming = Quarter.of(date.today()).shift(1)
+    today = city_today(world.rt)  # the route's: the city's date, not the machine's
+    coming = Quarter.of(today).shift(1)
     assert body["quarter"] == coming.label and body["from"] == coming.start.isoformat()
     # 1, 2, 3, 4 new a quarter, then 5: the trend forecasts 5 exactly, the others miss
     assert (
@@ -416,7 +422,7 @@ def test_forecast_per_community_with_its_backtest(world: World) -> None:
     c1 = items[g.g1[:12] + "000"]
     assert c1["name"] == world.rt.city.city.areas[g.g1[:12] + "000"].name
     disabled = next(x for x in c1["groups"] if x["group"] == "disabled")
-    left = Quarter.of(date.today()).left_after(date.today())
+    left = Quarter.of(today).left_after(today)
     assert disabled["active"] == 15 and disabled["expected_new"] == round(left * 6 + 7, 1)
     assert disabled["visits_per_month"] == round((15 + left * 6 + 7) * 30.4375 / 30, 1)
     assert (c1["elderly_alone"], c1["alone_unenrolled"]) == (2, None)  # 1 enrolled: 2 − 1 would tell it

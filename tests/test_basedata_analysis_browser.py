@@ -12,7 +12,7 @@ Screenshots go to var/test-artifacts/analysis/."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -36,7 +36,7 @@ def hall(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator
     config = parse_config({"server": {"data_dir": str(folder)}, "store": f"sqlite:///{folder / 'cc.db'}"})
     rt = build_runtime(config, city=small_city)
     grids, _ = data.city_grids(small_city)
-    data.seed(rt.store, grids, date.today())
+    data.seed(rt.store, grids, data.city_today(rt))
     now = datetime.now(UTC)
     recent = [(grids.g1, now - timedelta(minutes=5 + i)) for i in range(5)]
     recent += [(grids.g3, now - timedelta(minutes=5 + i)) for i in range(4)]

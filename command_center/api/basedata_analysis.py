@@ -137,7 +137,7 @@ async def analysis(request: Request) -> Response:
     level = choice(request, "level", LEVELS, "grid")
     fmt = choice(request, "format", ("json", "csv"), "json")
     area = area_of(request)
-    on = today()
+    on = today(request)
     start, end = days_asked(request, on)
     scope = scope_of(request, area)
     tz = deps.dispatcher(request).tz
@@ -183,7 +183,7 @@ async def forecast(request: Request) -> Response:
     asked = _method(request)
     area = area_of(request)
     scope = scope_of(request, area)
-    on = today()
+    on = today(request)
     coming = Quarter.of(on).shift(1)
     records, policy = records_of(request), deps.config(request).basedata.care
 

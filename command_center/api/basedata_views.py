@@ -70,8 +70,13 @@ def records_of(request: Request) -> BaseDataRecords:
     return base_data_store(deps.store(request))
 
 
-def today() -> date:
-    return date.today()
+def today(request: Request | None = None) -> date:
+    """The city's date by the dispatcher's clock and zone (the store counts events in its days),
+    as the matters' and forecast routes take it; the machine's date where no request is at hand."""
+    if request is None:
+        return date.today()
+    dispatcher = deps.dispatcher(request)
+    return dispatcher.clock().astimezone(dispatcher.tz).date()
 
 
 def bad_field(name: str, reason: str) -> ApiError:

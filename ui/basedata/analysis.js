@@ -13,7 +13,6 @@ import { ApiError, api, ensureSession, getToken } from '../common/live.js';
 import { exposeTestHooks } from '../common/testhooks.js';
 
 const LEVELS = ['grid', 'community', 'street', 'district'];
-const DAYS = 90;
 // [field, kind]: int, share (0–1 shown as %), dec; a bar where the column compares areas best
 const COLUMNS = [
   ['residents', 'int', true], ['households', 'int'], ['rental_share', 'share', true], ['rental_per_building', 'dec'],
@@ -34,10 +33,6 @@ function shown(value, kind) {
   if (value == null) return '–';
   if (kind === 'share') return pcts.format(value);
   return (kind === 'int' ? ints : decs).format(value);
-}
-
-function day(d) {
-  return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 10);
 }
 
 /** An area's name, or its code (copied as is, not translated) where the map has none. */
@@ -73,8 +68,13 @@ function controls() {
   return el('div', { class: 'an-controls' }, el('label', { class: 'an-field' }, el('span', {}, t('analysis.level')), level), dates, csv);
 }
 
+// The days asked; none at first: the server's default ends on the city's today (its time zone,
+// in whose days it counts events), which a browser elsewhere would not know.
 function query() {
-  return new URLSearchParams({ level: state.level, from: state.from, to: state.to }).toString();
+  const asked = { level: state.level };
+  if (state.from) asked.from = state.from;
+  if (state.to) asked.to = state.to;
+  return new URLSearchParams(asked).toString();
 }
 
 /** The CSV with the page's token (a refusal is shown, not saved), under the server's name. */
@@ -146,6 +146,10 @@ async function load() {
     if (asked !== state.asked) return;
     state.body = body;
     state.forecast = forecast;
+    for (const name of ['from', 'to']) {  // the range the server used, shown in the pickers
+      state[name] = body[name];
+      $(`an-${name}`).value = body[name];
+    }
     showTable();
     showForecast();
     section.dataset.loaded = 'true';
@@ -231,9 +235,8 @@ function showForecast() {
 }
 
 function start() {
-  const today = new Date();
-  state.to = day(today);
-  state.from = day(new Date(today.getTime() - (DAYS - 1) * 86400000));
+  state.to = '';
+  state.from = '';
   $('analysis').replaceChildren(
     el('div', { class: 'panel-head' }, el('h2', { id: 'analysis-title' }, t('analysis.title')),
       el('span', { class: 'muted hint' }, t('analysis.hint'))),
