@@ -75,8 +75,7 @@ def today(request: Request | None = None) -> date:
     as the matters' and forecast routes take it; the machine's date where no request is at hand."""
     if request is None:
         return date.today()
-    dispatcher = deps.dispatcher(request)
-    return dispatcher.clock().astimezone(dispatcher.tz).date()
+    return deps.city_now(request).date()
 
 
 def bad_field(name: str, reason: str) -> ApiError:

@@ -8,6 +8,7 @@ serve both.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from starlette.requests import HTTPConnection
@@ -68,6 +69,12 @@ def catalog(conn: HTTPConnection) -> Catalog:
 
 def dispatcher(conn: HTTPConnection) -> Dispatcher:
     return cast("Dispatcher", _state(conn, "dispatcher"))
+
+
+def city_now(conn: HTTPConnection) -> datetime:
+    """Now in the city: the dispatcher's clock in its zone (the days the store counts events in)."""
+    d = dispatcher(conn)
+    return d.clock().astimezone(d.tz)
 
 
 def casework(conn: HTTPConnection) -> CaseWork:

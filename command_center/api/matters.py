@@ -36,8 +36,7 @@ MAX_REASON = 500
 
 
 def _today(request: Request) -> date:
-    dispatcher = deps.dispatcher(request)
-    return dispatcher.clock().astimezone(dispatcher.tz).date()
+    return deps.city_now(request).date()
 
 
 def _day(raw: str | None, name: str) -> date | None:

@@ -42,8 +42,7 @@ MOST_ALERTS = 50
 
 
 def _today(request: Request) -> tuple[date, datetime]:
-    dispatcher = deps.dispatcher(request)
-    now = dispatcher.clock().astimezone(dispatcher.tz)
+    now = deps.city_now(request)
     return now.date(), now
 
 
