@@ -14,7 +14,7 @@ from command_center.config import Config
 
 LoadConfig = Callable[[Path], Config]  # the CLI's loader: exits with the reason on a bad file
 # What the demo runs and docs/MODEL.md's card describes: a run that writes another model (a
-# candidate, e.g. models/grid-yolo-16c-wip.onnx) leaves the card alone.
+# candidate, e.g. runs/grid-yolo-v10/grid-yolo.onnx) leaves the card alone.
 DEFAULT_MODEL = Path("models/grid-yolo.onnx")
 
 

@@ -22,7 +22,7 @@ from vision.train.calibrate import (
     write_thresholds,
 )
 
-MODEL = ROOT / "models" / "grid-yolo-16c-wip.onnx"
+MODEL = ROOT / "models" / "grid-yolo.onnx"
 
 
 def test_the_threshold_is_the_f1_best_score_and_ties_go_higher() -> None:
@@ -74,6 +74,19 @@ def test_the_thresholds_file_beside_a_model(tmp_path: Path) -> None:
     path.write_text("[]")
     with pytest.raises(ValueError, match="m.thresholds.json"):
         load_thresholds(model, fallback)
+
+
+def test_a_detector_config_takes_the_models_file_unless_it_names_thresholds(tmp_path: Path) -> None:
+    from vision.config import DetectorConfig
+    from vision.detectors import thresholds_of
+    from vision.train.calibrate import ClassCalibration
+
+    model = tmp_path / "m.onnx"
+    assert thresholds_of(DetectorConfig(backend="onnx", model=model)) == {"default": 0.35}  # no file yet
+    write_thresholds(model, {"fire": ClassCalibration("fire", 0.22, 0.9, 0.8, 0.85, 60)}, 400, 7000)
+    assert thresholds_of(DetectorConfig(backend="onnx", model=model)) == {"default": 0.35, "fire": 0.22}
+    named = DetectorConfig(backend="onnx", model=model, thresholds={"default": 0.5})
+    assert thresholds_of(named) == {"default": 0.5}  # the config's own win, the file is not mixed in
 
 
 @pytest.mark.skipif(not MODEL.exists(), reason=f"{MODEL} is not there")

@@ -84,10 +84,11 @@ def test_a_camera_with_two_models_reports_both_with_their_label_maps(tmp_path: P
     vehicles = [d for d in found if d.label == "vehicle"]
     assert matched(vehicles, BUS_TRUTH["bus"]) == 1
     assert matched([d for d in found if d.label == "person"], BUS_TRUTH["person"]) >= 3
-    # Both models saw the bus; the merged view has it once, the higher-scored box kept.
+    # The COCO model, trained on real photos, sees the bus; the grid model, trained on rendered
+    # scenes only, boxes at most part of it (docs/MODEL.md, "real photos"). The merged view has
+    # the bus once.
     by_model = {"grid": grid.detect(image), "coco": coco.detect(image)}
-    for own in by_model.values():
-        assert matched([d for d in own if d.label == "vehicle"], BUS_TRUTH["bus"]) == 1
+    assert matched([d for d in by_model["coco"] if d.label == "vehicle"], BUS_TRUTH["bus"]) == 1
     assert len([d for d in vehicles if matched([d], BUS_TRUTH["bus"])]) == 1
     # Every detection is one model's own, and each model contributes.
     grid_keys, coco_keys = {key(d) for d in by_model["grid"]}, {key(d) for d in by_model["coco"]}

@@ -28,7 +28,9 @@ def test_the_rebuilt_checkpoint_matches_the_export_and_its_norms_are_calibrated(
         path = tmp_path / f"{t}.jpg"
         cv2.imwrite(str(path), SceneRenderer(11, width=640, height=360, kind="street").render(t)[0])
         samples.append(path)
-    ckpt = checkpoint_from_onnx(MODEL, "yolov8n.yaml", 7, tmp_path / "init.pt", samples, 320)
+    from vision.classes import CLASSES
+
+    ckpt = checkpoint_from_onnx(MODEL, "yolov8n.yaml", len(CLASSES), tmp_path / "init.pt", samples, 320)
     model = torch.load(ckpt, weights_only=False)["model"].float().eval()
 
     image = cv2.resize(cv2.imread(str(samples[1])), (320, 320))[:, :, ::-1].transpose(2, 0, 1) / 255.0
@@ -48,8 +50,9 @@ def test_the_rebuilt_checkpoint_matches_the_export_and_its_norms_are_calibrated(
 
 @pytest.mark.skipif(not MODEL.exists(), reason="models/grid-yolo.onnx is not in this checkout")
 def test_a_model_with_more_classes_keeps_the_old_classes_outputs(tmp_path: Path) -> None:
-    """Classes are appended (vision/classes.py): a 16-class model warm-started from the 7-class
-    export gives the same boxes and the same scores for the first 7 classes."""
+    """Classes are appended (vision/classes.py): a model with nine classes more, warm-started
+    from the export (as the 16-class one was from the 7-class v3), gives the same boxes and the
+    same scores for the export's classes."""
     import cv2
     import onnxruntime as ort
     import torch

@@ -8,6 +8,16 @@ from vision.config import DetectorConfig
 from vision.detectors.base import Box, Detection, Detector
 from vision.detectors.motion import MotionDetector
 from vision.detectors.multi import MultiDetector
+from vision.thresholds import load_thresholds
+
+
+def thresholds_of(cfg: DetectorConfig) -> dict[str, float]:
+    """The config's thresholds where it names them; else the model's calibrated ones when
+    `command-center calibrate` left them beside it (`<model>.thresholds.json`), else the defaults.
+    A model is meant to run at the thresholds measured for it, not at one score for all."""
+    if "thresholds" in cfg.model_fields_set or cfg.model is None:
+        return cfg.thresholds
+    return load_thresholds(cfg.model, cfg.thresholds)
 
 
 def _onnx(cfg: DetectorConfig) -> Detector:
@@ -16,7 +26,7 @@ def _onnx(cfg: DetectorConfig) -> Detector:
     if cfg.model is None:
         raise ValueError("detector.model is required for the onnx backend")
     return OnnxDetector(
-        cfg.model, cfg.imgsz, cfg.thresholds, cfg.nms_iou, cfg.format, cfg.label_map, threads=cfg.threads
+        cfg.model, cfg.imgsz, thresholds_of(cfg), cfg.nms_iou, cfg.format, cfg.label_map, threads=cfg.threads
     )
 
 
@@ -25,7 +35,7 @@ def _ultralytics(cfg: DetectorConfig) -> Detector:
 
     if cfg.model is None:
         raise ValueError("detector.model is required for the ultralytics backend")
-    return UltralyticsDetector(cfg.model, cfg.imgsz, cfg.thresholds, cfg.nms_iou, cfg.label_map)
+    return UltralyticsDetector(cfg.model, cfg.imgsz, thresholds_of(cfg), cfg.nms_iou, cfg.label_map)
 
 
 _BACKENDS: dict[str, Callable[[DetectorConfig], Detector]] = {
@@ -51,4 +61,4 @@ def create_detector(config: DetectorConfig) -> Detector:
     return factory(config)
 
 
-__all__ = ["Box", "Detection", "Detector", "MotionDetector", "MultiDetector", "backends", "create_detector", "register"]
+__all__ = ["Box", "Detection", "Detector", "MotionDetector", "MultiDetector", "backends", "create_detector", "register", "thresholds_of"]
