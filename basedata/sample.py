@@ -114,7 +114,7 @@ class SampleSpec(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.as_of > date.today():
+        if self.as_of > date.today() + timedelta(days=1):  # a day ahead is today east of the machine
             raise ValueError("as_of must not be in the future (no one can be born after today)")
         if self.as_of.year < 2000:
             raise ValueError("as_of must be in 2000 or later (birth years start at 1900)")

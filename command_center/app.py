@@ -253,7 +253,7 @@ def build_app(rt: Runtime) -> Starlette:
     # On-duty tracks past attendance.track_days deleted (personal data, retention limited).
     rt.jobs.add("attendance-track", lambda: attendance.prune_tracks(rt.store, rt.config), singleton=True)
     # Moved-out people and closed care visits past basedata.retention deleted by rule, audited.
-    basedata_retention.register(rt.jobs, rt.store, lambda: rt.config.basedata.retention)
+    basedata_retention.register(rt.jobs, rt.store, lambda: rt.config.basedata.retention, rt.dispatcher.today)
     # Base-data re-check tasks (基础数据定期核实) opened ahead of each record's next check.
     verify_task_sweep(rt).register(rt.jobs)
     # Last month's assessment scored and frozen once its grace days are over (docs/ASSESSMENT.md).

@@ -90,7 +90,8 @@ class BaseDataRetention:
         jobs.add("basedata-retention", self.run, singleton=True)
 
 
-def register(jobs: Jobs, store: object, policy: Callable[[], RetentionPolicy]) -> None:
-    """The sweep for a serve node's store; a store that keeps no base data has nothing to sweep."""
+def register(jobs: Jobs, store: object, policy: Callable[[], RetentionPolicy], today: Callable[[], date]) -> None:
+    """The sweep for a serve node's store, by the city's date (`today`); a store that keeps no
+    base data has nothing to sweep."""
     if isinstance(store, StoreAccess):
-        BaseDataRetention(store, policy).register(jobs)  # type: ignore[arg-type]
+        BaseDataRetention(store, policy, today).register(jobs)  # type: ignore[arg-type]

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from command_center.config import CameraConfig, Config, parse_config
 from command_center.jobs import Job
@@ -258,9 +259,9 @@ def seed_base_data(config: Config, store: Store, grids: list[tuple[str, float, f
     # The special-group ledger of those people (joined over the last two years), so the care
     # pages, the overdue sweep and the care-demand forecast have something to work on.
     ledger = care_store(store)
-    joined = 0
+    joined, city_today = 0, datetime.now(ZoneInfo(config.dispatch.timezone)).date()  # the city's, as the sweep's
     with store.batch():  # one transaction for the whole ledger, not one fsync per membership at start-up
-        for membership in memberships(sample, LedgerSpec(today=date.today()), config.basedata.care):
+        for membership in memberships(sample, LedgerSpec(today=city_today), config.basedata.care):
             ledger.add(membership, "demo")
             joined += 1
     print("base data: " + ", ".join(f"{kind} {n}" for kind, n in written.items()) + f", care ledger {joined}", file=sys.stderr)

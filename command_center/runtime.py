@@ -160,7 +160,9 @@ class Runtime:
         self.jobs.add("report-classifier", self.suggestions.run)  # the daily refit on people's choices
         self.jobs.add("verification-sweep", self.verifications.sweep, singleton=True)  # checks never answered
         # Overdue care visits (特殊群体走访) raised like overdue cases, on the `care` topic.
-        care = CareOverdue(care_store(self.store), self.bus, lambda: self.config.basedata.care, counters=self.jobs.counters)
+        care = CareOverdue(
+            care_store(self.store), self.bus, lambda: self.config.basedata.care, self.dispatcher.today, self.jobs.counters
+        )
         care.register(self.jobs, self.config.basedata.care_sweep_s)
         StatsJob(stats_store(self.store), self.jobs.counters).register(self.jobs)  # case_daily kept current
 

@@ -130,5 +130,6 @@ def for_runtime(rt: Runtime) -> VerifyTasksJob:
         lambda: rt.config.basedata.verify_tasks,
         lambda: rt.city.city.workers,
         rt.hub,
+        today=rt.dispatcher.today,  # the city's date, not the machine's
         counters=rt.jobs.counters,
     )

@@ -6,7 +6,7 @@ import contextlib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -103,6 +103,14 @@ class Dispatcher:
         self.tz = ZoneInfo(self.config.timezone)
         self.calendar = WorkCalendar(self.config.calendar, self.config.timezone)
         self.clock: Clock = clock or utc_now  # injectable: time limits are tested across weekends
+
+    def local_now(self) -> datetime:
+        """Now in the city: the clock in the dispatcher's zone (the days events are counted in)."""
+        return self.clock().astimezone(self.tz)
+
+    def today(self) -> date:
+        """The city's date, for the sweeps that run by the day (care visits, re-checks, retention)."""
+        return self.local_now().date()
 
     @property
     def departments(self) -> frozenset[str]:

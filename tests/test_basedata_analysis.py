@@ -402,7 +402,7 @@ def test_analysis_refuses_bad_input_with_a_reason(world: World, query: str) -> N
 
 def city_today(rt: Runtime) -> date:
     """Today in the city (the dispatcher's clock and zone), as the analysis routes take it."""
-    return rt.dispatcher.clock().astimezone(rt.dispatcher.tz).date()
+    return rt.dispatcher.today()
 
 
 def test_forecast_per_community_with_its_backtest(world: World) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -177,11 +177,12 @@ def test_marking_verified_moves_the_next_check_and_a_stale_one_shows_the_conflic
         assert before["due"] is True
         page.click(f"#record-rows tr[data-id='{household}'] button.verify")
         days = 30 if before["kind"] == "rental" else 90
-        expected = (date.today() + timedelta(days=days)).isoformat()
+        today = hall["rt"].dispatcher.today()  # the city's date, as the routes take it
+        expected = (today + timedelta(days=days)).isoformat()
         page.wait_for_selector(f"#record-rows tr[data-id='{household}'][data-due=false]", timeout=5000)
         assert page.inner_text(f"#record-rows tr[data-id='{household}'] td[data-col=next_check_at]") == expected
         after = api.get(f"/api/basedata/households/{household}").json()
-        assert (after["next_check_at"], after["verified_at"]) == (expected, date.today().isoformat())
+        assert (after["next_check_at"], after["verified_at"]) == (expected, today.isoformat())
 
         # someone else changes the next row meanwhile: the page's version is stale
         stale = page.locator("#record-rows tr.record-row[data-due=true]").first.get_attribute("data-id")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -77,7 +77,7 @@ def test_a_move_out_marked_in_error_is_undone_audited_and_scoped(server: tuple[S
 
     # moved out again and deleted by the sweep: nothing left to bring back
     assert httpx.delete(path, headers=who, timeout=10).status_code == 200
-    later = date.today() + timedelta(days=2)
+    later = rt.dispatcher.today() + timedelta(days=2)
     sweep = BaseDataRetention(rt.store, lambda: RetentionPolicy(moved_out_days=1, care_closed_days=0),
                               today=lambda: later)  # fmt: skip
     assert asyncio.run(sweep.sweep_once()).people == 1

@@ -248,7 +248,7 @@ def _worker(world: World, worker: str | None = None) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def membership(world: World) -> dict[str, Any]:
-    since = (date.today() - timedelta(days=8)).isoformat()
+    since = (world.rt.dispatcher.today() - timedelta(days=8)).isoformat()
     body = {"person_id": world.person, "group": "elderly_alone", "since": since, "plan": "每周上门",
             "paired_with": world.worker}  # fmt: skip
     made = world.send("POST", "/api/care/memberships", body, **OFFICER)
@@ -316,17 +316,17 @@ def test_the_paired_worker_records_a_visit_and_the_overdue_stops(world: World, m
                                                   "photos": [photo]}, **_worker(world))  # fmt: skip
     assert done.status_code == 201, done.text
     after = done.json()["membership"]
-    assert after["next_visit_due"] == (date.today() + timedelta(days=7)).isoformat() and after["days_overdue"] == 0
-    assert after["last_visit_at"] == date.today().isoformat()
+    assert after["next_visit_due"] == (world.rt.dispatcher.today() + timedelta(days=7)).isoformat() and after["days_overdue"] == 0
+    assert after["last_visit_at"] == world.rt.dispatcher.today().isoformat()
     shown = world.get(path, **_worker(world)).json()
     assert [v["note"] for v in shown["visits"]] == ["已送米油"] and shown["version"] == after["version"]
     assert world.get("/api/care/overdue", **OFFICER).json()["items"] == []
     # the sweep, its clock frozen at tomorrow, finds nothing to raise
-    quiet = CareOverdue(care_store(world.rt.store), MemoryBus(), lambda: POLICY, today=lambda: date.today() + timedelta(days=1))
+    quiet = CareOverdue(care_store(world.rt.store), MemoryBus(), lambda: POLICY, today=lambda: world.rt.dispatcher.today() + timedelta(days=1))
     assert asyncio.run(quiet.sweep_once()) == []
     stale = world.send("PATCH", path, {"version": 1, "plan": "每日电话"}, **OFFICER)
     assert stale.status_code == 409 and stale.json()["detail"]["current"]["version"] == after["version"]
     changed = world.send("PATCH", path, {"version": after["version"], "visit_every_days": 14}, **OFFICER)
-    assert changed.status_code == 200 and changed.json()["next_visit_due"] == (date.today() + timedelta(days=14)).isoformat()
+    assert changed.status_code == 200 and changed.json()["next_visit_due"] == (world.rt.dispatcher.today() + timedelta(days=14)).isoformat()
     actions = {r["action"] for r in world.rt.store.iter_audit()}
     assert {"care.create", "care.visit", "care.update"} <= actions

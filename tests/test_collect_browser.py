@@ -274,7 +274,7 @@ def _recheck_hook(page: Any, field: Field, home: str) -> None:
 
     wait_for(rechecked, 10, "the re-check")
     after = field.records.get("household", home)
-    assert after is not None and after.source == "verify" and after.verified_at == date.today()
+    assert after is not None and after.source == "verify" and after.verified_at == field.rt.dispatcher.today()
     assert after.model_dump()["kind"] == "rental"
     shot(page, "rechecked")
 

@@ -215,7 +215,7 @@ def test_a_check_in_outside_the_radius_is_refused_and_inside_moves_the_due_date(
     body = near.json()
     assert body["distance_m"] == pytest.approx(20, abs=0.5) and body["case_id"] is None
     stored = patrol_store(world.rt.store).get_place(place["id"])
-    assert stored is not None and stored.next_due == date.today() + timedelta(days=7)
+    assert stored is not None and stored.next_due == world.rt.dispatcher.today() + timedelta(days=7)
     assert body["place"]["next_due"] == stored.next_due.isoformat() and not body["place"]["due"]
     route = world.as_worker("GET", "/api/patrols/route").json()
     assert place["id"] not in [p["id"] for p in route["items"]]  # done for today
@@ -255,3 +255,21 @@ def test_coverage_per_grid(world: World) -> None:
     assert world.send("GET", f"/api/patrols/coverage?area={world.mine}", **district).status_code == 403
     own = world.send("GET", "/api/patrols/coverage", **district).json()
     assert {i["grid_code"] for i in own["items"]} == {world.far} and own["totals"]["due"] == 3
+
+
+def test_the_days_are_the_citys_whatever_the_machines_zone(world: World) -> None:
+    """At 17:00 UTC it is already 01:00 the next day in Guangzhou: the route and a check-in's
+    new due date go by the city's day (the dispatcher's clock and zone), never the machine's."""
+    dispatcher = world.rt.dispatcher
+    real_clock = dispatcher.clock
+    dispatcher.clock = lambda: datetime(2026, 12, 6, 17, 0, tzinfo=UTC)
+    try:
+        assert dispatcher.today() == date(2026, 12, 7)
+        place = _new_place(world, world.mine, "夜市", every_days=7)
+        done = world.as_worker("POST", f"/api/patrols/places/{place['id']}/checkins",
+                               {"lon": place["lon"], "lat": place["lat"], "answers": _answers(place)})  # fmt: skip
+        assert done.status_code == 201, done.text
+        assert done.json()["place"]["next_due"] == "2026-12-14"  # 7 days from the city's day
+        assert world.as_worker("GET", "/api/patrols/route").json()["day"] == "2026-12-07"
+    finally:
+        dispatcher.clock = real_clock

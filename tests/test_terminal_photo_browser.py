@@ -81,7 +81,7 @@ def rounds(tmp_path: Path, small_city: City) -> Iterator[Rounds]:
         rt.auth.users.seed([Account(worker.id, PASSWORD, "worker", worker_id=worker.id)])
         market = _place(srv, "体育西农贸市场", "market", area.lon, area.lat)
         fire_exit = _place(srv, "天河路消防通道", "fire_exit", area.lon, area.lat)
-        since = (date.today() - timedelta(days=8)).isoformat()
+        since = (rt.dispatcher.today() - timedelta(days=8)).isoformat()  # the city's date, as the routes take it
         care = {"person_id": person.id, "group": "elderly_alone", "since": since, "paired_with": worker.id}
         made = httpx.post(f"{srv.url}/api/care/memberships", json=care, headers=srv.headers(), timeout=10)
         assert made.status_code == 201, made.text

@@ -89,7 +89,7 @@ def day(tmp_path: Any, small_city: City) -> Iterator[Day]:
         rt.auth.users.seed([Account(worker.id, PASSWORD, "worker", worker_id=worker.id)])
         market = _place(srv, MARKET, "market", area.lon, area.lat)
         fire_exit = _place(srv, FIRE_EXIT, "fire_exit", area.lon, area.lat)
-        since = (date.today() - timedelta(days=8)).isoformat()
+        since = (rt.dispatcher.today() - timedelta(days=8)).isoformat()  # the city's date, as the routes take it
         care = {"person_id": person.id, "group": "elderly_alone", "since": since, "plan": "每周上门，查看用药",
                 "paired_with": worker.id}  # fmt: skip
         made = httpx.post(f"{srv.url}/api/care/memberships", json=care, headers=srv.headers(), timeout=10)
@@ -235,7 +235,7 @@ def _visit(page: Any, day: Day) -> None:
     page.click(f"{card} button[type=submit]")
     page.wait_for_selector(card, state="detached", timeout=10000)
     after = day.api("GET", f"/api/care/memberships/{day.membership}").json()
-    next_due = (date.today() + timedelta(days=7)).isoformat()
+    next_due = (day.rt.dispatcher.today() + timedelta(days=7)).isoformat()
     assert after["next_visit_due"] == next_due and after["days_overdue"] == 0
     assert [(v["note"], v["outcome"], v["worker_id"]) for v in after["visits"]] == [
         ("身体尚可，已送米油", "ok", day.worker)

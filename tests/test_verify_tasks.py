@@ -264,10 +264,10 @@ class World:
         return {"role": "worker", "worker_id": wid, "user": f"u-{wid}"}
 
 
-def _api_records(grid: str) -> list[tuple[str, Any]]:
+def _api_records(grid: str, today: date) -> list[tuple[str, Any]]:
     """In the worker's grid: a rental building with two rental households, one re-checked 25
-    days ago (due in 5 days: its task opens now), one 40 days ago (10 days overdue)."""
-    today = date.today()
+    days ago (due in 5 days: its task opens now), one 40 days ago (10 days overdue); `today`
+    the city's, by which the sweep and the routes count."""
 
     def on(days_ago: int) -> dict[str, Any]:
         checked = today - timedelta(days=days_ago)
@@ -298,7 +298,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterato
     chosen = assignees(small_city.workers)
     grid = next(g for g in sorted(chosen) if g.startswith("440103"))
     other = next(w for g, w in sorted(chosen.items()) if w != chosen[grid])
-    base_data_store(rt.store).upsert_mixed(_api_records(grid), by="t")
+    base_data_store(rt.store).upsert_mixed(_api_records(grid, rt.dispatcher.today()), by="t")
     with serve_app(rt) as srv:
         made = World(srv, rt, grid, chosen[grid], other)
         _wait_for_tasks(made, 2)
@@ -317,7 +317,7 @@ def _next_type(conn: Any, wanted: str, timeout: float = 5.0) -> dict[str, Any]:
 def swept(world: World) -> dict[str, Any]:
     """A household that came due since the node's first sweep, and a sweep heard on the
     worker's own channel."""
-    checked = date.today() - timedelta(days=24)  # due in 6 days: inside the week's lead
+    checked = world.rt.dispatcher.today() - timedelta(days=24)  # due in 6 days: inside the week's lead
     newly = Household(id="VB1-303", grid_code=world.grid, building_code="VB1", room="303", kind="rental",
                       source="import", verified_at=checked, next_check_at=checked + timedelta(days=30))  # fmt: skip
     base_data_store(world.rt.store).upsert("household", [newly], by="t")
@@ -342,7 +342,7 @@ def test_the_sweep_opens_the_worker_tasks_and_tells_them(world: World, swept: di
     assert second["label"] == "5号楼 301" and second["address"] == "体育西路9号" and second["version"] == 1
     assert second["worker_id"] == world.worker and second["worker_name"] and second["grid_name"]
     assert second["record_path"] == "/api/basedata/households/VB1-301"
-    assert second["due_on"] == (date.today() + timedelta(days=5)).isoformat()
+    assert second["due_on"] == (world.rt.dispatcher.today() + timedelta(days=5)).isoformat()
     overdue = world.get("/api/basedata/tasks?state=overdue", **world.me()).json()
     assert [t["record_id"] for t in overdue["items"]] == ["VB1-302"]
 
@@ -373,8 +373,8 @@ def test_a_recheck_closes_the_task_moves_the_next_check_and_counts_in_the_kpis(
         checked = world.send("PATCH", tasks[key]["record_path"], {"version": tasks[key]["version"], "verified": True},
                              **world.me())  # fmt: skip
         assert checked.status_code == 200, checked.text
-        assert checked.json()["next_check_at"] == (date.today() + timedelta(days=30)).isoformat()
-        assert checked.json()["verified_at"] == date.today().isoformat()
+        assert checked.json()["next_check_at"] == (world.rt.dispatcher.today() + timedelta(days=30)).isoformat()
+        assert checked.json()["verified_at"] == world.rt.dispatcher.today().isoformat()
     assert [t["record_id"] for t in world.get("/api/basedata/tasks", **world.me()).json()["items"]] == [
         "VB1-303"
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -59,7 +59,7 @@ def hall(tmp_path: Any, small_city: City) -> Iterator[Hall]:
     rt = build_runtime(config, city=small_city)
     chosen = assignees(small_city.workers)
     grid = next(g for g in sorted(chosen) if g.startswith("440103"))
-    base_data_store(rt.store).upsert_mixed(_api_records(grid), by="t")
+    base_data_store(rt.store).upsert_mixed(_api_records(grid, rt.dispatcher.today()), by="t")
     with serve_app(rt) as srv:
         rt.auth.users.seed([Account(chosen[grid], PASSWORD, "worker", worker_id=chosen[grid]),
                             Account("hall", PASSWORD, "officer")])  # fmt: skip
@@ -91,7 +91,7 @@ def test_the_worker_rechecks_from_the_list_and_the_wall_counts_it(hall: Hall, br
         done = {t["record_id"]: t["on_time"] for t in hall.get("/api/basedata/tasks?state=done")["items"]}
         assert done == {"VB1-302": False, "VB1-301": True}
         record = hall.get("/api/basedata/households/VB1-302")
-        assert record["next_check_at"] == (date.today() + timedelta(days=30)).isoformat()
+        assert record["next_check_at"] == (hall.rt.dispatcher.today() + timedelta(days=30)).isoformat()
         assert not errors, errors
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "failed.png"), full_page=True)

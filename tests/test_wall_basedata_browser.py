@@ -8,7 +8,6 @@ whose place was not. The control and the legend are Chinese."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
 from typing import Any
 
 import httpx
@@ -64,14 +63,14 @@ def hall(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator
     far = next(g.code for g in small_city.grids if g.code.startswith("440104"))
     # A few grids' base data, checked up to today; 30% of the buildings past their cycle.
     cipher = FieldCipher(FieldKey.generate(tmp / "keys" / "basedata.key"))
-    spec = SampleSpec(people=240, seed=11, as_of=date.today(), overdue_share=0.3, radius_m=80)
+    spec = SampleSpec(people=240, seed=11, as_of=rt.dispatcher.today(), overdue_share=0.3, radius_m=80)
     grids = [(g, areas[g].lon, areas[g].lat) for g in (mine, other, far)]
     base_data_store(rt.store).upsert_mixed(generate(grids, spec, cipher), by="test")
     # A key place in each of two grids: the one in `mine` checked today, the other never.
     patrols = patrol_store(rt.store)
     checked = patrols.add_place(_place("P-MINE", mine, areas[mine].lon, areas[mine].lat), "test")
     patrols.add_place(_place("P-OTHER", other, areas[other].lon, areas[other].lat), "test")
-    at = datetime.now().astimezone()
+    at = rt.dispatcher.local_now()  # the city's now, by which the routes count today
     checkin = CheckIn(id="C-MINE", place_id=checked.id, worker_id=small_city.workers[0].id, grid_code=mine, at=at,
                       lon=checked.lon, lat=checked.lat, distance_m=2.0,
                       answers={item.id: "ok" for item in checked.checklist})  # fmt: skip

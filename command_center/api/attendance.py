@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -75,7 +75,7 @@ async def on_duty(request: Request) -> JSONResponse:
     worker_id, entries = _own(request)
     lon, lat = await _fix(request)
     placed = _placement(request, entries, lon, lat)
-    at = now()
+    at = now(request)
     shift = next(w.shift for w in entries if w.grid_code == placed.grid_code)
     row = {"worker_id": worker_id, "day": at.date().isoformat(), "on_at": at.isoformat(), "off_at": None,
            "on_lon": lon, "on_lat": lat, "off_lon": None, "off_lat": None, "grid_code": placed.grid_code,
@@ -98,7 +98,7 @@ async def off_duty(request: Request) -> JSONResponse:
     if day is None:
         raise ApiError(409, "not on duty", "check in first (POST /api/attendance/on)")
     _placement(request, entries, lon, lat)
-    at = now()
+    at = now(request)
     duty_s = max(0, int((at - datetime.fromisoformat(day["on_at"])).total_seconds()))
     if not await asyncio.to_thread(records.end_day, worker_id, day["day"], at, lon, lat, duty_s):
         raise ApiError(409, "not on duty", "checked out meanwhile")
@@ -142,7 +142,7 @@ async def track(request: Request) -> JSONResponse:
     day = await asyncio.to_thread(records.open_day, worker_id)
     if day is None:
         raise ApiError(409, "not on duty", "the track is recorded only between check-in and check-out")
-    points = _points(body, datetime.fromisoformat(day["on_at"]), now())
+    points = _points(body, datetime.fromisoformat(day["on_at"]), now(request))
     added = await asyncio.to_thread(records.add_track, worker_id, points)
     return JSONResponse({"added": added, "sent": len(points)}, status_code=201)
 
@@ -160,7 +160,7 @@ async def month(request: Request) -> JSONResponse:
     grids = [w.grid_code for w in deps.city(request).grids_of(worker_id)]
     if not who.is_worker and not any(who.sees_area(g) for g in grids):
         raise ApiError(404, "no such worker in your area", worker_id)
-    asked = request.query_params.get("month") or date.today().strftime("%Y-%m")
+    asked = request.query_params.get("month") or now(request).strftime("%Y-%m")
     try:
         first, after = month_bounds(asked)
     except ValueError as exc:

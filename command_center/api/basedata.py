@@ -75,10 +75,10 @@ async def counts(request: Request) -> JSONResponse:
     overdue ones, each grid with its name from the map."""
     area = area_param(request)
     scope = scope_of(request, area)
-    records = records_of(request)
+    records, on = records_of(request), today(request)
 
     def gather() -> list[dict[str, Any]]:
-        rows = [row for prefix in scope.prefixes for row in records.counts_by_grid(prefix)]
+        rows = [row for prefix in scope.prefixes for row in records.counts_by_grid(prefix, on)]
         return sorted(rows, key=lambda row: str(row["grid_code"]))
 
     rows = await asyncio.to_thread(gather)
@@ -102,7 +102,7 @@ async def list_records(request: Request) -> JSONResponse:
     only_due = flag_param(request, "due")
     limit, offset = int_param(request, "limit", 100, 1, 1000), int_param(request, "offset", 0, 0, 10_000_000)
     scope = scope_of(request, area)
-    on = today()
+    on = today(request)
     before = due_before(on) if only_due else None
     items, total = await asyncio.to_thread(page, records_of(request), kind, scope, limit, offset, before)
     shown = [view(kind, record, on) for record in items]
@@ -121,7 +121,7 @@ async def _visible(request: Request, kind: str, key: str) -> Record:
 async def get_record(request: Request) -> JSONResponse:
     kind = kind_of(request)
     record = await _visible(request, kind, request.path_params["id"])
-    return JSONResponse(view(kind, record, today()))
+    return JSONResponse(view(kind, record, today(request)))
 
 
 async def reveal(request: Request) -> JSONResponse:
@@ -171,10 +171,10 @@ async def create(request: Request) -> JSONResponse:
     claim = None if client_id is None else (who.actor, client_id)
     record, resent = await asyncio.to_thread(_create, request, kind, fields, scope, who.actor, claim)
     if resent:  # audited when it was made
-        return JSONResponse(view(kind, record, today()) | {"resent": True})
+        return JSONResponse(view(kind, record, today(request)) | {"resent": True})
     key = str(getattr(record, KEYS[kind]))
     await audit.record(deps.store(request), request, who, "basedata.create", key, kind)
-    return JSONResponse(view(kind, record, today()), status_code=201)
+    return JSONResponse(view(kind, record, today(request)), status_code=201)
 
 
 def _default_key(kind: str, fields: dict[str, Any]) -> None:
@@ -199,7 +199,7 @@ def _create(
         fields["grid_code"] = parent.grid_code  # a child lies in its parent's grid unless told
     check_grid(request, fields.get("grid_code"), scope)
     _default_key(kind, fields)
-    on = today()
+    on = today(request)
     try:
         record = MODELS[kind].model_validate(fields | {"source": "collect", "verified_at": on})
     except ValidationError as exc:
@@ -255,7 +255,7 @@ async def update(request: Request) -> JSONResponse:
         await verify_tasks.closed_by_recheck(request, kind, key, who.actor)
     detail = f"{kind}, fields {', '.join(sorted(changes)) or '-'}" + (", verified" if verified else "")
     await audit.record(deps.store(request), request, who, "basedata.update", key, detail)
-    return JSONResponse(view(kind, updated, today()))
+    return JSONResponse(view(kind, updated, today(request)))
 
 
 def _update(
@@ -270,7 +270,7 @@ def _update(
         parent = records.existing("household", [current.household_id]).get(current.household_id)
     if "grid_code" in changes:
         check_grid(request, changes["grid_code"], scope)  # moved: into a grid the caller also has
-    on = today()
+    on = today(request)
     if verified:
         changes |= {"verified_at": on, "source": "verify"}
     try:

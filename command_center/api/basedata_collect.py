@@ -142,7 +142,7 @@ async def building_households(request: Request) -> JSONResponse:
     if found is None:
         raise ApiError(404, "no such building", code)
     building, homes, persons = found
-    on = today()
+    on = today(request)
     living: dict[str, list[dict[str, Any]]] = {}
     for person in persons[:MOST_PEOPLE]:
         if scope.covers(person.grid_code):

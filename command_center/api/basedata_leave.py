@@ -19,6 +19,7 @@ counts at once (the counts' and sums' triggers see `left_on` change).
 from __future__ import annotations
 
 import asyncio
+from datetime import date
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -35,7 +36,7 @@ from command_center.store.basedata_records import BaseDataRecords, RecordNotFoun
 TRIES = 3  # a change by someone else between the read and the mark: read again
 
 
-def _mark(records: BaseDataRecords, key: str, by: str) -> tuple[Record, bool]:
+def _mark(records: BaseDataRecords, key: str, by: str, on: date) -> tuple[Record, bool]:
     """The person marked moved out today (whatever else changed meanwhile), and whether this
     call marked them (False: they were already)."""
     for _ in range(TRIES):
@@ -45,7 +46,7 @@ def _mark(records: BaseDataRecords, key: str, by: str) -> tuple[Record, bool]:
         if isinstance(current, Person) and current.left_on is not None:
             return current, False
         try:
-            return records.update("person", key, {"left_on": today()}, current.version, by), True
+            return records.update("person", key, {"left_on": on}, current.version, by), True
         except VersionConflict:
             continue
         except RecordNotFound:
@@ -87,13 +88,13 @@ async def leave(request: Request) -> JSONResponse:
     who = principal_of(request)
     key = request.path_params["id"]
     records = await _visible_person(request, key)
-    person, marked = await asyncio.to_thread(_mark, records, key, who.actor)
+    person, marked = await asyncio.to_thread(_mark, records, key, who.actor, today(request))
     if marked:
         left_on = person.left_on.isoformat() if isinstance(person, Person) and person.left_on else "-"
         await audit.record(
             deps.store(request), request, who, "basedata.leave", key, f"person, moved out on {left_on}"
         )
-    return JSONResponse(view("person", person, today()))
+    return JSONResponse(view("person", person, today(request)))
 
 
 async def come_back(request: Request) -> JSONResponse:
@@ -103,7 +104,7 @@ async def come_back(request: Request) -> JSONResponse:
     records = await _visible_person(request, key)
     person = await asyncio.to_thread(_unmark, records, key, who.actor)
     await audit.record(deps.store(request), request, who, "basedata.return", key, "person, 迁出 undone")
-    return JSONResponse(view("person", person, today()))
+    return JSONResponse(view("person", person, today(request)))
 
 
 routes: list[BaseRoute] = [

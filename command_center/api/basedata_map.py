@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+from datetime import date
 from typing import Any
 
 from starlette.requests import Request
@@ -43,10 +44,12 @@ def bbox_param(request: Request) -> BBox:
         raise ApiError(400, "bad query parameter 'bbox'", expected) from None
 
 
-def gather(records: BaseDataRecords, bbox: BBox, scope: Scope, limit: int) -> tuple[list[MapBuilding], bool]:
-    """The buildings of each of the scope's prefixes (a worker's grids) in turn, up to `limit`."""
+def gather(
+    records: BaseDataRecords, bbox: BBox, scope: Scope, limit: int, on: date
+) -> tuple[list[MapBuilding], bool]:
+    """The buildings of each of the scope's prefixes (a worker's grids) in turn, up to `limit`;
+    `on` the city's date, against which a building's next check is overdue."""
     found: list[MapBuilding] = []
-    on = today()
     for prefix in scope.prefixes:
         left = limit - len(found)
         if left <= 0:
@@ -75,7 +78,7 @@ async def building_map(request: Request) -> JSONResponse:
     area = area_param(request)
     limit = int_param(request, "limit", MAX_BUILDINGS, 1, MAX_BUILDINGS)
     scope = scope_of(request, area)
-    found, truncated = await asyncio.to_thread(gather, records_of(request), bbox, scope, limit)
+    found, truncated = await asyncio.to_thread(gather, records_of(request), bbox, scope, limit, today(request))
     body = {
         "type": "FeatureCollection",
         "features": [feature(b) for b in found],

@@ -70,11 +70,9 @@ def records_of(request: Request) -> BaseDataRecords:
     return base_data_store(deps.store(request))
 
 
-def today(request: Request | None = None) -> date:
+def today(request: Request) -> date:
     """The city's date by the dispatcher's clock and zone (the store counts events in its days),
-    as the matters' and forecast routes take it; the machine's date where no request is at hand."""
-    if request is None:
-        return date.today()
+    never the machine's: from 16:00 to 24:00 UTC those differ by a day in Guangzhou."""
     return deps.city_now(request).date()
 
 
@@ -231,7 +229,7 @@ def seal_fields(request: Request, kind: str, fields: dict[str, Any]) -> None:
             raise bad_field(name, "a string")
         try:
             if field_kind == "id_number":
-                facts = check_id_number(value, today=today())
+                facts = check_id_number(value, today=today(request))
                 fields["sex"], fields["birth_date"] = facts.sex, facts.birth_date
             else:
                 check_phone(value)

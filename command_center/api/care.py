@@ -17,7 +17,7 @@ import asyncio
 import secrets
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from pydantic import ValidationError
@@ -109,7 +109,7 @@ async def list_memberships(request: Request) -> JSONResponse:
     `worker`: those paired with that worker."""
     area, due, worker = area_param(request), flag_param(request, "due"), _worker_param(request)
     limit, offset = int_param(request, "limit", 100, 1, 1000), int_param(request, "offset", 0, 0, 10_000_000)
-    scope, on = scope_of(request, area), today()
+    scope, on = scope_of(request, area), today(request)
     items, total = await asyncio.to_thread(
         records_of(request).list, scope, worker=worker, due_by=on if due else None, limit=limit, offset=offset
     )
@@ -122,7 +122,7 @@ async def overdue_list(request: Request) -> JSONResponse:
     the members, the visits due and overdue (counted by the database)."""
     area = area_param(request)
     limit = int_param(request, "limit", 100, 1, 1000)
-    scope, on = scope_of(request, area), today()
+    scope, on = scope_of(request, area), today(request)
     records, policy = records_of(request), deps.config(request).basedata.care
 
     def gather() -> tuple[list[Membership], int, list[dict[str, Any]]]:
@@ -149,7 +149,7 @@ async def get_membership(request: Request) -> JSONResponse:
     m = await _visible(request, request.path_params["id"])
     visits = await asyncio.to_thread(records_of(request).visits, m.id, 20)
     await audit_read(request, m.id, 1)
-    return JSONResponse(view(m, today()) | {"visits": [v.model_dump(mode="json") for v in visits]})
+    return JSONResponse(view(m, today(request)) | {"visits": [v.model_dump(mode="json") for v in visits]})
 
 
 def _only(body: dict[str, Any], allowed: frozenset[str]) -> None:
@@ -179,7 +179,7 @@ async def create(request: Request) -> JSONResponse:
     if person is None or not scope.covers_grid(person.grid_code):
         raise bad_field("person_id", f"no person {person_id} in your area")
     _check_worker(request, body.get("paired_with"))
-    on = today()
+    on = today(request)
     try:
         since = date.fromisoformat(body.pop("since", on.isoformat()))
     except (TypeError, ValueError):
@@ -220,13 +220,13 @@ async def update(request: Request) -> JSONResponse:
         after = await asyncio.to_thread(records_of(request).update, current.id, changes, version, who.actor)
     except VersionConflict as exc:
         raise ApiError(409, "changed meanwhile: the membership has a newer version",
-                       {"current": view(exc.current, today())}) from None  # fmt: skip
+                       {"current": view(exc.current, today(request))}) from None  # fmt: skip
     except MembershipNotFound:
         raise ApiError(404, "no such care membership", current.id) from None
     except ValidationError as exc:
         raise invalid(exc) from None
     await audit.record(deps.store(request), request, who, "care.update", current.id, ", ".join(sorted(changes)))
-    return JSONResponse(view(after, today()))
+    return JSONResponse(view(after, today(request)))
 
 
 async def add_visit(request: Request) -> JSONResponse:
@@ -238,7 +238,7 @@ async def add_visit(request: Request) -> JSONResponse:
     m = await _visible(request, request.path_params["id"])
     if who.is_worker and m.paired_with != who.worker_id:
         raise ApiError(403, "forbidden", "only the worker paired with the person records their visits")
-    now = datetime.now(UTC)
+    now = deps.city_now(request)  # with the city's offset: the visit's day is the city's
     fields = {"at": now.isoformat()} | body
     try:
         visit = Visit.model_validate(fields | {"id": f"V{secrets.token_hex(8)}", "membership_id": m.id,
@@ -249,6 +249,8 @@ async def add_visit(request: Request) -> JSONResponse:
         raise bad_field("at", "a time with its offset, e.g. 2026-05-01T10:00:00+08:00")
     if visit.at > now + timedelta(minutes=5):  # a phone's clock a little ahead is tolerated
         raise bad_field("at", "not in the future")
+    # Phones send UTC ("…Z"); the visit's day, from which the next one is due, is the city's.
+    visit = visit.model_copy(update={"at": visit.at.astimezone(now.tzinfo)})
     if visit.photos:  # the caller's own uploads, for the person's grid or one of the caller's (400 otherwise)
         mine = area_prefixes(request, who, None)
         await field_photos.take(request, visit.photos, f"visit:{visit.id}",
@@ -258,7 +260,7 @@ async def add_visit(request: Request) -> JSONResponse:
     except MembershipNotFound:
         raise ApiError(404, "no such care membership", m.id) from None
     await audit.record(deps.store(request), request, who, "care.visit", m.id, f"{visit.id} {visit.outcome}")
-    return JSONResponse({"visit": visit.model_dump(mode="json"), "membership": view(after, today())}, status_code=201)
+    return JSONResponse({"visit": visit.model_dump(mode="json"), "membership": view(after, today(request))}, status_code=201)
 
 
 routes: list[BaseRoute] = [

@@ -73,8 +73,7 @@ def dispatcher(conn: HTTPConnection) -> Dispatcher:
 
 def city_now(conn: HTTPConnection) -> datetime:
     """Now in the city: the dispatcher's clock in its zone (the days the store counts events in)."""
-    d = dispatcher(conn)
-    return d.clock().astimezone(d.tz)
+    return dispatcher(conn).local_now()
 
 
 def casework(conn: HTTPConnection) -> CaseWork:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
@@ -69,13 +69,14 @@ def records_of(request: Request) -> PatrolRecords:
     return patrol_store(deps.store(request))
 
 
-def now() -> datetime:
-    """Local wall-clock time with its offset: shifts and due dates are local."""
-    return datetime.now().astimezone()
+def now(request: Request) -> datetime:
+    """The city's wall-clock time with its offset (the dispatcher's clock and zone): shifts and
+    due dates are the city's, whatever zone the machine is set to."""
+    return deps.city_now(request)
 
 
-def place_view(place: KeyPlace) -> dict[str, Any]:
-    return place.model_dump(mode="json") | {"due": is_due(place, today())}
+def place_view(place: KeyPlace, on: date) -> dict[str, Any]:
+    return place.model_dump(mode="json") | {"due": is_due(place, on)}
 
 
 async def _visible(request: Request, place_id: str, scope: Scope | None = None) -> KeyPlace:
@@ -92,8 +93,8 @@ async def route(request: Request) -> JSONResponse:
     scope = scope_of(request)
     grids = [g for g in scope.prefixes if g]
     places = await asyncio.to_thread(records_of(request).places_in, grids)
-    walk = route_for(places, set(grids), today())
-    return JSONResponse({"day": today().isoformat(), "grids": grids, "items": [place_view(p) for p in walk]})
+    walk = route_for(places, set(grids), today(request))
+    return JSONResponse({"day": today(request).isoformat(), "grids": grids, "items": [place_view(p, today(request)) for p in walk]})
 
 
 async def list_places(request: Request) -> JSONResponse:
@@ -106,7 +107,7 @@ async def list_places(request: Request) -> JSONResponse:
         return sorted(found, key=lambda p: (p.grid_code, p.id))[offset : offset + limit]
 
     places = await asyncio.to_thread(gather)
-    return JSONResponse({"items": [place_view(p) for p in places], "limit": limit, "offset": offset})
+    return JSONResponse({"items": [place_view(p, today(request)) for p in places], "limit": limit, "offset": offset})
 
 
 def _check_fields(body: dict[str, Any]) -> None:
@@ -138,7 +139,7 @@ async def create_place(request: Request) -> JSONResponse:
     except PlaceExists:
         raise ApiError(409, f"place {place.id} exists", place.id) from None
     await audit.record(deps.store(request), request, who, "patrol.place.create", place.id, place.grid_code)
-    return JSONResponse(place_view(place), status_code=201)
+    return JSONResponse(place_view(place, today(request)), status_code=201)
 
 
 async def update_place(request: Request) -> JSONResponse:
@@ -160,13 +161,13 @@ async def update_place(request: Request) -> JSONResponse:
     try:
         updated = await asyncio.to_thread(records_of(request).update_place, current.id, body, version, who.actor)
     except VersionConflict as exc:
-        raise ApiError(409, "changed meanwhile: the place has a newer version", {"current": place_view(exc.current)}) from None
+        raise ApiError(409, "changed meanwhile: the place has a newer version", {"current": place_view(exc.current, today(request))}) from None
     except ValidationError as exc:
         raise invalid(exc) from None
     except KeyError:
         raise ApiError(404, "no such place", current.id) from None
     await audit.record(deps.store(request), request, who, "patrol.place.update", current.id, ", ".join(sorted(body)))
-    return JSONResponse(place_view(updated))
+    return JSONResponse(place_view(updated, today(request)))
 
 
 def coordinate(body: dict[str, Any], name: str, low: float, high: float) -> float:
@@ -212,7 +213,7 @@ async def check_in(request: Request) -> JSONResponse:
     found = hazards(place, answers)
     if report and not found:
         raise bad_field("report", "nothing was answered 'hazard': there is no hazard to report")
-    at = now()
+    at = now(request)
     checkin = CheckIn(id=f"PC{uuid.uuid4().hex[:16]}", place_id=place.id, worker_id=who.worker_id,
                       grid_code=place.grid_code, at=at, lon=lon, lat=lat, distance_m=round(distance, 1),
                       photo_id=photo, answers=answers, hazard_note=note)  # fmt: skip
@@ -229,7 +230,7 @@ async def check_in(request: Request) -> JSONResponse:
         await asyncio.to_thread(records.set_checkin_case, checkin.id, checkin.case_id)
     await audit.record(deps.store(request), request, who, "patrol.checkin", place.id,
                        f"{checkin.id} hazards={len(found)}" + (f" case={checkin.case_id}" if checkin.case_id else ""))  # fmt: skip
-    shown = checkin.model_dump(mode="json") | {"place": place_view(after.model_copy(update={"version": place.version + 1}))}
+    shown = checkin.model_dump(mode="json") | {"place": place_view(after.model_copy(update={"version": place.version + 1}), at.date())}
     return JSONResponse(shown, status_code=201)
 
 
@@ -263,7 +264,7 @@ async def coverage(request: Request) -> JSONResponse:
     and the share checked (null when nothing is due), with the grid's name."""
     area = area_param(request)
     scope = scope_of(request, area)
-    records, on = records_of(request), today()
+    records, on = records_of(request), today(request)
 
     def gather() -> list[dict[str, Any]]:
         return sorted((r for p in scope.prefixes for r in records.coverage(p, on)), key=lambda r: str(r["grid_code"]))

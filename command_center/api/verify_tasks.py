@@ -102,7 +102,7 @@ async def list_tasks(request: Request) -> JSONResponse:
     worker = _worker(request)
     limit, offset = int_param(request, "limit", 100, 1, 500), int_param(request, "offset", 0, 0, 10_000_000)
     scope = scope_of(request, area)
-    on = today()
+    on = today(request)
     query = TaskQuery(scope.prefixes, asked, worker)
     records = verify_task_store(deps.store(request))
     rows, total = await asyncio.to_thread(records.list, query, on, limit, offset)
@@ -117,7 +117,7 @@ async def closed_by_recheck(request: Request, kind: str, key: str, by: str) -> C
     stays re-checked and the next sweep closes the task from the record's new check date."""
     records = verify_task_store(deps.store(request))
     try:
-        return await asyncio.to_thread(records.close, kind, key, today(), by)
+        return await asyncio.to_thread(records.close, kind, key, today(request), by)
     except Exception:  # the re-check is stored and answered; the sweep's settle closes the task
         log.exception("the open task of %s %s could not be closed", kind, key)
         return None
