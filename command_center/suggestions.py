@@ -3,15 +3,15 @@
 ranked list of matters; and the classifier kept fitted and retrained on people's choices.
 
 A photo: the configured detector when it is a model (onnx, ultralytics), else the project's
-own models/grid-yolo.onnx; what it finds (fire, smoke, garbage, a stall, a parked vehicle,
-bicycles) maps to matters through the catalogue's labels, scored by the best detection of
-each. A person alone names no matter, so labels that fall to the default matter are left out.
-There is no scene classifier: a photo of something the detector has no class for (a broken
-manhole, a flooded road) adds nothing, and the text decides.
+own models/grid-yolo.onnx; what it finds (its 16 classes: fire, garbage, a stall, a parked
+vehicle, an open manhole, standing water...) maps to matters through the catalogue's labels,
+scored by the best detection of each. A person alone names no matter, so labels that fall to
+the default matter are left out. There is no scene classifier: a photo of something the
+detector has no class for adds nothing, and the text decides.
 
 Merging: with both, score = 0.6 × text probability + 0.4 × photo score; either alone is
-taken as it is. The text has the larger share because it names 54 matters and the photo at
-most six, but a clear detection (0.8) outweighs a hesitant text (under 0.5).
+taken as it is. The text has the larger share because it names 54 matters and the photo
+fewer, but a clear detection (0.8) outweighs a hesitant text (under 0.5).
 
 Training: on first use (a request, or `warm()` when the server starts), in a thread, never
 on the request's own time beyond a bounded wait; again in a thread after every
