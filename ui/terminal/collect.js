@@ -15,7 +15,7 @@ import { api } from '../common/live.js';
 import { showLogin } from '../common/login.js';
 import { toast } from '../common/util.js';
 import { buildingForm, fieldName, householdForm, kindName, personForm, verifyForm } from './collect_forms.js';
-import { addressForm, newBuildingForm, queuedNew } from './collect_new.js';
+import { addressForm, newBuildingForm, organisationForm, queuedNew } from './collect_new.js';
 import { masked, renderQueue as showQueue } from './collect_conflicts.js';
 import { CollectQueue, KEY_FIELD, PLURAL } from './collect_queue.js';
 import { photoUrl } from './field_photo.js';
@@ -24,6 +24,7 @@ const c = (key, vars) => t(`terminal.collect.${key}`, vars);
 const SINGULAR = Object.fromEntries(Object.entries(PLURAL).map(([kind, plural]) => [plural, kind]));
 const RETRY_MS = 15000;  // the queue tries again this often while something waits
 const SHOWN = 200;       // buildings listed at once: more, and the search narrows them
+const NEW_KINDS = ['address', 'building', 'organisation']; // what the tab adds on its own, not inside a building
 
 /** Mounts the tab on index.html's #collect; returns {refresh, flush, queue, open(code)}. */
 export function setupCollect({ worker, onCount, show }) {
@@ -53,9 +54,10 @@ function build(ctx) {
   grid.addEventListener('change', () => { ctx.grid = grid.value; ctx.code = null; loadBuildings(ctx); });
   const search = el('input', { id: 'collect-search', type: 'search', placeholder: c('search'), 'aria-label': c('search') });
   search.addEventListener('input', () => { ctx.search = search.value.trim().toLowerCase(); renderList(ctx); });
-  const adds = ['new_address', 'new_building'].map((act) => {
+  const adds = NEW_KINDS.map((kind) => {
+    const act = `new_${kind}`;
     const button = el('button', { class: 'btn', type: 'button', dataset: { act } }, c(`act.${act}`));
-    button.addEventListener('click', () => openNew(ctx, act === 'new_address' ? 'address' : 'building'));
+    button.addEventListener('click', () => openNew(ctx, kind));
     return button;
   });
   const browse = el('div', { class: 'collect-browse', id: 'collect-browse' },
@@ -156,10 +158,11 @@ const buildingMeta = (b) => [c('floors', { n: b.floors }), kindName('use', b.use
 function renderList(ctx) {
   const found = ctx.buildings.filter((b) => !ctx.search
     || `${b.name} ${b.code} ${b.address_code}`.toLowerCase().includes(ctx.search));
-  const items = [...queuedNew(ctx.queue, 'address', ctx.grid), ...queuedNew(ctx.queue, 'building', ctx.grid)]
-    .map((r) => el('li', { class: 'collect-new', dataset: { code: r.code, waiting: 'true' } },
+  const items = NEW_KINDS.flatMap((kind) => queuedNew(ctx.queue, kind, ctx.grid))
+    .map((r) => el('li', { class: 'collect-new', dataset: { code: r.code || r.id, kind: r.queued.kind, waiting: 'true' } },
       el('div', { class: 'collect-row' }, el('span', { class: 'collect-name' }, r.name || r.text || r.code),
-        el('span', { class: 'muted', translate: 'no' }, r.code), state(r.queued)),
+        r.code ? el('span', { class: 'muted', translate: 'no' }, r.code) : el('span', { class: 'muted' }, kindName('org', r.kind)),
+        state(r.queued)),
       actions(ctx, r.queued.kind, r)));
   items.push(...found.slice(0, SHOWN).map((b) => {
     const button = el('button', { class: 'collect-building-item', type: 'button', dataset: { code: b.code, due: String(b.due) } },
@@ -327,11 +330,12 @@ function queueForm(ctx, op, kind, record, building, home = null) {
   };
 }
 
-/** A new record's key as the server will make it (a person's comes from the server). */
+/** A new record's key as the server will make it (a person's comes from the server; an
+ * organisation's is its credit code or one its form made). */
 const newKey = (kind, body) => (kind === 'household' ? `${body.building_code}-${body.room}`
-  : kind === 'address' || kind === 'building' ? body.code : null);
+  : kind === 'address' || kind === 'building' ? body.code : kind === 'organisation' ? body.id : null);
 
-/** 新增地址 / 新增楼栋 (./collect_new.js), queued like every form. */
+/** 新增地址 / 新增楼栋 / 新增单位 (./collect_new.js), queued like every form. */
 async function openNew(ctx, kind, draft = null, onSubmit = null) {
   const grids = ctx.grids && ctx.grids.length ? ctx.grids : [{ code: ctx.grid, name: ctx.grid }];
   const centre = (grid) => {
@@ -347,7 +351,8 @@ async function openNew(ctx, kind, draft = null, onSubmit = null) {
     const page = await api(`/api/basedata/addresses?area=${encodeURIComponent(ctx.grid)}&limit=1000`);
     ctx.addresses = page.items || [];
   } catch { /* no network: what was loaded before */ }
-  openForm(ctx, newBuildingForm({ ...common, addresses: [...(ctx.addresses || []), ...queuedNew(ctx.queue, 'address', ctx.grid)] }));
+  const forms = { building: newBuildingForm, organisation: organisationForm };
+  openForm(ctx, forms[kind]({ ...common, addresses: [...(ctx.addresses || []), ...queuedNew(ctx.queue, 'address', ctx.grid)] }));
 }
 
 /** 修改 on a form still waiting in the queue: the same form, filled as it was; the entry changed in place. */
@@ -362,7 +367,7 @@ function editQueued(ctx, entry) {
     } else toast(c('busy'), 'info', 4000);
   };
   const onCancel = () => closeForm();
-  if (entry.kind === 'address' || entry.kind === 'building') { openNew(ctx, entry.kind, entry.body, onSubmit); return; }
+  if (NEW_KINDS.includes(entry.kind)) { openNew(ctx, entry.kind, entry.body, onSubmit); return; }
   const building = { code: entry.body.building_code };
   const forms = { household: householdForm, person: personForm };
   openForm(ctx, forms[entry.kind]({ record: null, draft: entry.body, building, onSubmit, onCancel }));

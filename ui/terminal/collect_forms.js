@@ -16,7 +16,8 @@ export const USES = ['residential', 'commercial', 'mixed', 'industrial', 'public
 export const kindName = (kind, value) => t(`basedata.${kind}.${value}`);
 
 /** A field's name in words: a building's name is 名称, a person's 姓名; a building's code 建筑物编码. */
-const OWN_NAMES = { 'building:name': 'field.building_name', 'building:code': 'field.building_own_code', 'address:code': 'field.address_own_code' };
+const OWN_NAMES = { 'building:name': 'field.building_name', 'building:code': 'field.building_own_code', 'address:code': 'field.address_own_code',
+  'organisation:name': 'field.organisation_name' };
 export const fieldName = (kind, name) => c(OWN_NAMES[`${kind}:${name}`] || `field.${name}`);
 
 /** A form field: label, control, and a hint line (the masked value an empty sealed field keeps). */

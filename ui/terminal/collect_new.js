@@ -1,5 +1,5 @@
-// The 采集 tab's forms for a new standard address (标准地址) or a new building (建筑物), which
-// the city's files have not brought yet. Each goes through the same queue as the other forms
+// The 采集 tab's forms for a new standard address (标准地址), a new building (建筑物) or a new
+// organisation (实有单位: a shop, a company, a site...), which the city's files have not brought yet. Each goes through the same queue as the other forms
 // (./collect_queue.js: sent in order, once, by its client id): an address first, then the
 // building on it. The grid is the worker's (picked when they have several); the place is the
 // phone's GPS fix or the grid's centre, as for a report (./report.js). A building's code is
@@ -9,11 +9,13 @@
 import { el } from '../common/dom.js';
 import { t } from '../common/i18n.js';
 import { USES, field, finish, frame, kindName, photoField, select, text, value } from './collect_forms.js';
-import { missing, normalise } from './collect_check.js';
+import { checkCreditCode, checkPhone, missing, normalise } from './collect_check.js';
+import { newClientId } from './collect_queue.js';
 
 const c = (key, vars) => t(`terminal.collect.${key}`, vars);
 export const CODE = /^[0-9A-Za-z-]{1,40}$/;
 const FIX_TIMEOUT_MS = 10000;
+const ORG_KINDS = ['shop', 'company', 'school', 'hospital', 'site', 'government', 'other'];
 
 /** The grid choice: a select when the worker has several grids, their one grid's name otherwise. */
 function gridField(grids, chosen) {
@@ -84,8 +86,7 @@ export function addressForm({ grids, grid, draft = null, centre, onSubmit, onCan
 
 /** 新增楼栋: building code, its address (the grid's, or one queued), name, floors, use, rental, place, door plate. */
 export function newBuildingForm({ grids, grid, addresses, draft = null, centre, onSubmit, onCancel }) {
-  const list = el('datalist', { id: 'collect-address-codes' },
-    addresses.map((a) => el('option', { value: a.code }, a.text || a.code)));
+  const list = addressList(addresses);
   const rental = el('input', { type: 'checkbox', name: 'rental', checked: Boolean(draft && draft.rental) });
   const form = frame(c(draft ? 'form.edit_queued' : 'form.new_building'), [
     field('code', text('code', draft && draft.code, { maxlength: 40, required: true, autocapitalize: 'characters' }), c('field.code_hint'), 'building'),
@@ -117,7 +118,53 @@ export function newBuildingForm({ grids, grid, addresses, draft = null, centre, 
   return form.node;
 }
 
-/** New buildings and addresses of a grid still waiting in the queue, as the list shows them. */
+/** The grid's standard addresses to pick from, as a datalist. */
+function addressList(addresses) {
+  return el('datalist', { id: 'collect-address-codes' }, addresses.map((a) => el('option', { value: a.code }, a.text || a.code)));
+}
+
+/** 新增单位: name, kind, its standard address (the grid's, or one queued), credit code and contact
+ * phone when known, grid. Its key is the credit code, or one made here (kept when the queued form
+ * is changed, so it is still one record). */
+export function organisationForm({ grids, grid, addresses, draft = null, onSubmit, onCancel }) {
+  const list = addressList(addresses);
+  const form = frame(c(draft ? 'form.edit_queued' : 'form.new_organisation'), [
+    field('name', text('name', draft && draft.name, { maxlength: 100, required: true }), '', 'organisation'),
+    field('kind', select('kind', draft && draft.kind, ORG_KINDS, (k) => kindName('org', k))),
+    field('address_code', text('address_code', draft && draft.address_code, { maxlength: 40, required: true, list: list.id })),
+    list,
+    field('credit_code', text('credit_code', draft && draft.credit_code, { maxlength: 18, autocapitalize: 'characters' }), c('field.optional')),
+    field('contact_phone', text('contact_phone', draft && draft.contact_phone, { type: 'tel', inputmode: 'tel', maxlength: 20 }), c('field.optional')),
+    gridField(grids, (draft && draft.grid_code) || grid),
+  ], { verify: false, onCancel });
+  form.node.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const name = value(form.node, 'name');
+    const addressCode = normalise(value(form.node, 'address_code'));
+    const lack = missing({ name, address_code: addressCode });
+    if (lack) { form.say(lack.error); return; }
+    if (!CODE.test(addressCode)) { form.say(c('check.address_code')); return; }
+    const body = { name, kind: value(form.node, 'kind'), address_code: addressCode, grid_code: value(form.node, 'grid_code') };
+    const credit = value(form.node, 'credit_code');
+    if (credit.trim()) {
+      const checked = checkCreditCode(credit);
+      if (checked.error) { form.say(checked.error); return; }
+      body.credit_code = checked.code;
+    }
+    const phone = value(form.node, 'contact_phone');
+    if (phone.trim()) {
+      const checked = checkPhone(phone);
+      if (checked.error) { form.say(checked.error); return; }
+      body.contact_phone = checked.phone;
+    }
+    const ownKey = draft && draft.id !== draft.credit_code ? draft.id : null; // made here before: kept
+    body.id = body.credit_code || ownKey || `U${newClientId().slice(1)}`;
+    finish(form, null, body, false, onSubmit);
+  });
+  return form.node;
+}
+
+/** New addresses, buildings and organisations of a grid still waiting in the queue, as the list shows them. */
 export function queuedNew(queue, kind, grid) {
   return queue.entries().filter((e) => e.op === 'create' && e.kind === kind && e.body.grid_code === grid)
     .map((e) => ({ ...e.body, queued: e }));
