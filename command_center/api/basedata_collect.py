@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import date
 from typing import Any
 
 from starlette.requests import Request
@@ -50,6 +51,7 @@ CLIENT_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")  # as POST /api/cases's client_
 # A building's households and people in one answer: a tower block has a few hundred homes.
 MOST_HOUSEHOLDS = 500
 MOST_PEOPLE = 3000
+MOST_MOVED = 200  # moved-out people shown per building (the retention sweep deletes them in time)
 Claim = tuple[str, str]  # (the caller, as actor; the form's client id)
 
 
@@ -124,6 +126,15 @@ async def take_plate(
     await field_photos.take(request, [photo], f"{kind}:{key}", lambda photo_grid: photo_grid == grid)
 
 
+def _by_household(persons: list[Person], scope: Scope, on: date) -> dict[str, list[dict[str, Any]]]:
+    """The people of the caller's area as the API shows them (masked), by household."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for person in persons:
+        if scope.covers(person.grid_code):
+            grouped.setdefault(person.household_id, []).append(view("person", person, on))
+    return grouped
+
+
 async def building_households(request: Request) -> JSONResponse:
     """A building in the caller's area with its households and their people, masked."""
     code = request.path_params["code"]
@@ -132,23 +143,22 @@ async def building_households(request: Request) -> JSONResponse:
     if len(code) > MAX_KEY or "\x00" in code:
         raise ApiError(404, "no such building", code[:MAX_KEY])
 
-    def gather() -> tuple[Record, list[Household], list[Person]] | None:
+    def gather() -> tuple[Record, list[Household], list[Person], list[Person]] | None:
         building = records.get("building", code)
         if building is None or not scope.covers(building.grid_code):
             return None
-        return building, *collect_store(records).building(code, MOST_HOUSEHOLDS, MOST_PEOPLE)
+        collect = collect_store(records)
+        return building, *collect.building(code, MOST_HOUSEHOLDS, MOST_PEOPLE), collect.moved_out(code, MOST_MOVED)
 
     found = await asyncio.to_thread(gather)
     if found is None:
         raise ApiError(404, "no such building", code)
-    building, homes, persons = found
+    building, homes, persons, moved = found
     on = today(request)
-    living: dict[str, list[dict[str, Any]]] = {}
-    for person in persons[:MOST_PEOPLE]:
-        if scope.covers(person.grid_code):
-            living.setdefault(person.household_id, []).append(view("person", person, on))
+    living = _by_household(persons[:MOST_PEOPLE], scope, on)
+    gone = _by_household(moved, scope, on)  # 迁出, so that a mistaken one can be undone on site
     shown = [
-        view("household", home, on) | {"people": living.get(home.id, [])}
+        view("household", home, on) | {"people": living.get(home.id, []), "moved_out": gone.get(home.id, [])}
         for home in homes[:MOST_HOUSEHOLDS]
         if scope.covers(home.grid_code)
     ]

@@ -59,6 +59,12 @@ def _sql(dialect: str) -> dict[str, str]:
         .order_by(people.c.household_id, people.c.id)
         .limit(sa.bindparam("limit"))
         .offset(sa.bindparam("offset")),
+        # and those marked moved out, kept until the retention sweep deletes them: the latest first
+        "moved": sa.select(*people.columns)
+        .where(people.c.household_id.in_(sa.select(households.c.id).where(in_building)), people.c.left_on.is_not(None))
+        .order_by(people.c.left_on.desc(), people.c.id)
+        .limit(sa.bindparam("limit"))
+        .offset(sa.bindparam("offset")),
     }
     return {name: compile_sql(statement, dialect) for name, statement in statements.items()}
 
@@ -115,6 +121,13 @@ class CollectRecords:
         homes = [from_row("household", r) for r in found]
         persons = [from_row("person", r) for r in residents]
         return [h for h in homes if isinstance(h, Household)], [p for p in persons if isinstance(p, Person)]
+
+
+    def moved_out(self, code: str, most: int) -> list[Person]:
+        """A building's people marked moved out (迁出) and not yet deleted, the latest first."""
+        with self.store._reading() as db:
+            rows = db.execute(self.sql["moved"], {"code": code, "limit": most, "offset": 0}).fetchall()
+        return [p for p in (from_row("person", r) for r in rows) if isinstance(p, Person)]
 
 
 def collect_store(records: BaseDataRecords) -> CollectRecords:

@@ -192,7 +192,7 @@ function withQueued(ctx, view) {
       home.people.push({ name: e.body.name, kind: e.body.kind, id_number: masked(e.body.id_number), queued: e });
     }
   }
-  const changing = new Map(entries.filter((e) => e.op === 'update').map((e) => [`${e.kind}:${e.id}`, e]));
+  const changing = new Map(entries.filter((e) => e.op !== 'create').map((e) => [`${e.kind}:${e.id}`, e]));
   return { homes: homes.sort((a, b) => String(a.room).localeCompare(String(b.room), 'zh')), changing };
 }
 
@@ -247,15 +247,27 @@ function actions(ctx, kind, record, more = []) {
 }
 
 function householdCard(ctx, h, building, changing) {
-  const people = h.people.map((p) => el('li', { class: 'collect-person', dataset: { personId: p.id || '', waiting: String(Boolean(p.queued)) } },
-    el('div', { class: 'collect-row' }, el('span', { class: 'collect-name' }, p.name),
-      el('span', { class: 'muted' }, [kindName('person', p.kind), p.arrival_date ? c('arrived', { date: p.arrival_date }) : null]
-        .filter(Boolean).join(' · ')),
-      // masked as the API gives them: copied as they are, never translated
-      el('span', { class: 'collect-ids muted', translate: 'no' }, [p.id_number, p.phone].filter(Boolean).join(' · ')),
-      p.due ? el('span', { class: 'collect-due' }, c('due')) : null,
-      state(p.queued || changing.get(`person:${p.id}`))),
-    actions(ctx, 'person', p, [['edit', () => openRecordForm(ctx, 'person', p, false)]])));
+  const people = h.people.map((p) => {
+    const pending = p.queued || changing.get(`person:${p.id}`);
+    const more = [['edit', () => openRecordForm(ctx, 'person', p, false)]];
+    if (!pending) more.push(['leave', () => confirmPerson(ctx, 'leave', p)]);
+    return el('li', { class: 'collect-person', dataset: { personId: p.id || '', waiting: String(Boolean(p.queued)) } },
+      el('div', { class: 'collect-row' }, el('span', { class: 'collect-name' }, p.name),
+        el('span', { class: 'muted' }, [kindName('person', p.kind), p.arrival_date ? c('arrived', { date: p.arrival_date }) : null]
+          .filter(Boolean).join(' · ')),
+        // masked as the API gives them: copied as they are, never translated
+        el('span', { class: 'collect-ids muted', translate: 'no' }, [p.id_number, p.phone].filter(Boolean).join(' · ')),
+        p.due ? el('span', { class: 'collect-due' }, c('due')) : null, state(pending)),
+      actions(ctx, 'person', p, more));
+  });
+  // 迁出 marked (on the terminal or in the office): shown apart, and undone on site if it was a mistake
+  const gone = (h.moved_out || []).map((p) => {
+    const pending = changing.get(`person:${p.id}`);
+    return el('li', { class: 'collect-person collect-moved', dataset: { personId: p.id, moved: 'true' } },
+      el('div', { class: 'collect-row' }, el('span', { class: 'collect-name' }, p.name),
+        el('span', { class: 'muted' }, c('moved', { date: p.left_on })), state(pending)),
+      pending ? null : el('div', { class: 'collect-actions' }, button('return', () => confirmPerson(ctx, 'return', p))));
+  });
   const addPerson = ['add_person', () => openForm(ctx, personForm({ record: null, onCancel: () => closeForm(),
     onSubmit: submitter(ctx, 'create', 'person', null, building, h) }))];
   return el('li', { class: 'collect-household', dataset: { householdId: h.id, waiting: String(Boolean(h.queued)), due: String(Boolean(h.due)) } },
@@ -263,7 +275,31 @@ function householdCard(ctx, h, building, changing) {
       el('span', { class: 'muted' }, kindName('household', h.kind)), h.due ? el('span', { class: 'collect-due' }, c('due')) : null,
       state(h.queued || changing.get(`household:${h.id}`)), plate(h.plate_photo_id)),
     actions(ctx, 'household', h, [['edit', () => openRecordForm(ctx, 'household', h, false)], addPerson]),
-    el('ul', { class: 'collect-people' }, people));
+    el('ul', { class: 'collect-people' }, people, gone));
+}
+
+function button(act, run) {
+  const node = el('button', { class: 'btn', type: 'button', dataset: { act } }, c(`act.${act}`));
+  node.addEventListener('click', run);
+  return node;
+}
+
+/** 迁出 (op 'leave') or its undoing (op 'return') for one person, confirmed first; queued like
+ * every form, so it waits for the network and is sent once. */
+function confirmPerson(ctx, op, person) {
+  const node = verifyForm({ label: person.name, onCancel: () => closeForm(), onSubmit: () => {
+    const label = c(`label.${op}`, { name: person.name });
+    try {
+      ctx.queue.add({ op, kind: 'person', body: {}, id: person.id, grid: person.grid_code, label });
+    } catch (err) { toast(err.message, 'error', 8000); return; }
+    closeForm();
+    toast(c(navigator.onLine === false ? 'queued_offline' : 'queued', { what: label }), 'info', 3000);
+    if (navigator.onLine !== false) ctx.queue.flush();
+  } });
+  node.querySelector('h2').textContent = c(`form.${op}`, { name: person.name });
+  node.querySelector('p.muted').textContent = c(`form.${op}_hint`);
+  node.querySelector('button[type=submit]').textContent = c(`act.${op}_confirm`);
+  openForm(ctx, node);
 }
 
 // ---- forms ----

@@ -64,8 +64,9 @@ export class CollectQueue {
   _remove(key) { this._save(this.entries().filter((e) => e.key !== key)); }
 
   /**
-   * Queues a form. `entry`: {op: 'create'|'update', kind, body, label, grid, building?, id?,
-   * version?, photo?} (id and version for a change; photo a data URL). Returns the entry.
+   * Queues a form. `entry`: {op: 'create'|'update'|'leave'|'return', kind, body, label, grid,
+   * building?, id?, version?, photo?} (id and version for a change, id for a person's 迁出 or its
+   * undoing; photo a data URL). Returns the entry.
    */
   add(entry) {
     const clientId = entry.op === 'create' ? newClientId() : null;
@@ -170,6 +171,11 @@ export class CollectQueue {
     this._update(entry.key, { sends: entry.sends + 1 });
     const path = `/api/basedata/${PLURAL[entry.kind]}`;
     if (entry.op === 'create') return post(path, { ...body, client_id: entry.clientId });
+    const one = `${path}/${encodeURIComponent(entry.id)}`;
+    if (entry.op === 'leave') return api(one, { method: 'DELETE' }); // marked once: a resend answers as the first
+    if (entry.op === 'return') { // 409: not (or no longer) moved out, which is what was asked
+      return post(`${one}/return`, {}).catch((err) => { if (err.status === 409) return null; throw err; });
+    }
     return api(`${path}/${encodeURIComponent(entry.id)}`, { method: 'PATCH', body: { ...body, version: entry.version } });
   }
 }
