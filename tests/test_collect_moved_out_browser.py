@@ -1,5 +1,6 @@
 """迁出 on the worker's terminal (the 采集 tab), in Chromium on a 390 px phone against a real
-server: offline, the worker marks a person of a household moved out; back online it is sent
+server: offline, the worker marks a person of a household moved out (takes it back while it
+waits, then marks it again); back online it is sent
 once (one 'basedata.leave' audit, `left_on` the city's date); the person is then shown apart
 as moved out, masked as ever, and a mistaken 迁出 is undone on site (撤销迁出: one
 'basedata.return' audit, the person back in the household)."""
@@ -42,6 +43,11 @@ def test_a_person_marked_moved_out_on_site_and_the_mistake_undone(field: Field, 
         page.click("#collect-form button[type=submit]")
         page.wait_for_selector(f"{card} .collect-state", timeout=5000)  # 待发送, nothing sent yet
         assert page.query_selector(f"{card} [data-act=leave]") is None
+        page.click(f"{card} [data-act=withdraw]")  # taken back before it was sent: nothing queued
+        page.wait_for_selector("#count-collect:text-is('0')", timeout=5000)
+        page.click(f"{card} [data-act=leave]")
+        page.click("#collect-form button[type=submit]")
+        page.wait_for_selector(f"{card} .collect-state", timeout=5000)
         current = field.records.get("person", person.id)
         assert isinstance(current, Person) and current.left_on is None
         context.set_offline(False)

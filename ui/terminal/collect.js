@@ -251,6 +251,7 @@ function householdCard(ctx, h, building, changing) {
     const pending = p.queued || changing.get(`person:${p.id}`);
     const more = [['edit', () => openRecordForm(ctx, 'person', p, false)]];
     if (!pending) more.push(['leave', () => confirmPerson(ctx, 'leave', p)]);
+    else if (pending.op === 'leave' && ctx.queue.editable(pending)) more.push(['withdraw', () => ctx.queue.withdraw(pending.key)]);
     return el('li', { class: 'collect-person', dataset: { personId: p.id || '', waiting: String(Boolean(p.queued)) } },
       el('div', { class: 'collect-row' }, el('span', { class: 'collect-name' }, p.name),
         el('span', { class: 'muted' }, [kindName('person', p.kind), p.arrival_date ? c('arrived', { date: p.arrival_date }) : null]
@@ -266,7 +267,8 @@ function householdCard(ctx, h, building, changing) {
     return el('li', { class: 'collect-person collect-moved', dataset: { personId: p.id, moved: 'true' } },
       el('div', { class: 'collect-row' }, el('span', { class: 'collect-name' }, p.name),
         el('span', { class: 'muted' }, c('moved', { date: p.left_on })), state(pending)),
-      pending ? null : el('div', { class: 'collect-actions' }, button('return', () => confirmPerson(ctx, 'return', p))));
+      el('div', { class: 'collect-actions' }, !pending ? button('return', () => confirmPerson(ctx, 'return', p))
+        : ctx.queue.editable(pending) ? button('withdraw', () => ctx.queue.withdraw(pending.key)) : null));
   });
   const addPerson = ['add_person', () => openForm(ctx, personForm({ record: null, onCancel: () => closeForm(),
     onSubmit: submitter(ctx, 'create', 'person', null, building, h) }))];
@@ -279,7 +281,7 @@ function householdCard(ctx, h, building, changing) {
 }
 
 function button(act, run) {
-  const node = el('button', { class: 'btn', type: 'button', dataset: { act } }, c(`act.${act}`));
+  const node = el('button', { class: 'btn', type: 'button', dataset: { act } }, c(act === 'withdraw' ? 'withdraw' : `act.${act}`));
   node.addEventListener('click', run);
   return node;
 }
