@@ -11,7 +11,9 @@ body as it is, and it is the field the terminal's clue reports use already (POST
 A client id is the caller's own: the same id from someone else is a different form.
 
 A building: GET /api/basedata/buildings/{code}/households is the building with its
-households and their people (masked), in the caller's area; outside it, not found.
+households and their people (masked), in the caller's area; outside it, not found. Each
+household also lists its people marked moved out (`moved_out`), so that a mistaken 迁出 can
+be seen and undone on site.
 
 A door plate (门牌照片): a building's or household's `plate_photo_id` names a field photo the
 caller uploaded first (POST /api/field-photos?grid=, api/field_photos.py) in the record's
