@@ -3,7 +3,9 @@ server: offline, the worker adds a shop on one of the grid's standard addresses;
 unified social credit code is caught on the phone (its check character, as the server
 computes it); the name is corrected while the form waits in the queue; back online the shop
 is made ONCE under its credit code, its phone sealed. A workshop without a credit code gets a
-key made on the phone and is made once too. The page names them, never shows the keys."""
+key made on the phone and is made once too. The page names them, never shows the keys. Then
+the shop's re-check (the re-check list's hook) opens its own form: the phone shown masked,
+changed, and the re-check recorded with it."""
 
 from __future__ import annotations
 
@@ -74,6 +76,24 @@ def test_a_new_organisation_is_checked_on_the_phone_and_made_once(field: Field, 
         assert workshop.credit_code is None and workshop.id.startswith("U-") and len(workshop.id) <= 40
         assert field.creates(CREDIT) == 1 and field.creates(workshop.id) == 1
         wait_for(lambda: not page.query_selector(".collect-new[data-kind=organisation]"), 5, "the sent forms to leave the list")
+
+        # re-checked from the re-check list's hook: the organisation's own form, its phone changed
+        page.evaluate("(id) => window.dispatchEvent(new CustomEvent('collect:edit', {detail: {kind: 'organisations', id}}))", CREDIT)
+        page.wait_for_selector("#collect-form form.collect-form", timeout=10000)
+        assert page.inner_text("#collect-form h2") == f"核查单位：{SHOP_RENAMED}"
+        assert page.input_value("#collect-form input[name=name]") == SHOP_RENAMED
+        assert "8000" in page.inner_text("#collect-form [data-field=contact_phone]")  # masked, kept unless typed
+        assert page.input_value("#collect-form input[name=contact_phone]") == ""
+        page.fill("#collect-form input[name=contact_phone]", "13900139000")
+        page.click("#collect-form button[type=submit]")
+
+        def rechecked() -> Organisation | None:
+            found = field.records.get("organisation", CREDIT)
+            return found if isinstance(found, Organisation) and found.version == 2 else None
+
+        after = wait_for(rechecked, 10, "the re-check")
+        assert after.contact_phone is not None and after.contact_phone.tail == "9000" and after.name == SHOP_RENAMED
+        assert after.source == "verify" and after.verified_at == field.rt.dispatcher.today()
         assert not errors, errors
     except Exception:
         shot(page, "organisation-failed")

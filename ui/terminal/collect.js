@@ -321,24 +321,28 @@ function closeForm() {
   box.hidden = true;
 }
 
+/** The forms of records that exist (an address has none: its re-check is one tap). */
+const recordForms = (ctx) => ({ household: householdForm, person: personForm, building: buildingForm,
+  organisation: (args) => organisationForm({ ...args, addresses: ctx.addresses || [] }) });
+
 function openRecordForm(ctx, kind, record, verify) {
   const onCancel = () => closeForm();
   const waiting = ctx.queue.pendingUpdate(kind, record[KEY_FIELD[kind]]);
   if (waiting && !ctx.queue.editable(waiting)) { toast(c('busy'), 'info', 4000); return; }
   if (waiting) { // a change already queued for it: this form changes that one (one version, one send)
-    const { id_number: _i, phone: _p, verified: _v, ...plain } = waiting.body;
+    const { id_number: _i, phone: _p, contact_phone: _cp, verified: _v, ...plain } = waiting.body; // sealed ones: typed again
     const shown = { ...record, ...plain };
     const onRevise = ({ body, photo }) => {
       const merged = { ...waiting.body, ...body, ...(verify || waiting.body.verified ? { verified: true } : {}) };
       if (ctx.queue.revise(waiting.key, { body: merged, photo })) { closeForm(); ctx.queue.flush(); } else toast(c('busy'), 'info', 4000);
     };
-    const forms = { household: householdForm, person: personForm, building: buildingForm };
+    const forms = recordForms(ctx);
     openForm(ctx, forms[kind] ? forms[kind]({ record: shown, verify, onSubmit: onRevise, onCancel })
       : verifyForm({ label: labelOf(kind, record), onSubmit: onRevise, onCancel }));
     return;
   }
   const onSubmit = submitter(ctx, 'update', kind, record);
-  const forms = { household: householdForm, person: personForm, building: buildingForm };
+  const forms = recordForms(ctx);
   openForm(ctx, forms[kind] ? forms[kind]({ record, verify, onSubmit, onCancel })
     : verifyForm({ label: labelOf(kind, record), onSubmit, onCancel }));
 }

@@ -174,7 +174,7 @@ export function buildingForm({ record, verify = false, onSubmit, onCancel }) {
   return form.node;
 }
 
-/** A re-check alone (an address, an organisation: no form of theirs on the terminal). */
+/** A re-check alone (an address: no form of its own on the terminal). */
 export function verifyForm({ label, onSubmit, onCancel }) {
   const form = frame(c('form.verify_only', { name: label }), [el('p', { class: 'muted' }, c('form.verify_hint'))],
     { verify: true, onCancel });

@@ -123,42 +123,47 @@ function addressList(addresses) {
   return el('datalist', { id: 'collect-address-codes' }, addresses.map((a) => el('option', { value: a.code }, a.text || a.code)));
 }
 
-/** 新增单位: name, kind, its standard address (the grid's, or one queued), credit code and contact
- * phone when known, grid. Its key is the credit code, or one made here (kept when the queued form
- * is changed, so it is still one record). */
-export function organisationForm({ grids, grid, addresses, draft = null, onSubmit, onCancel }) {
+/** 单位: name, kind, its standard address (the grid's, or one queued), credit code and contact
+ * phone when known. New (`record` null; `draft` a queued one being changed): in a grid, keyed
+ * by the credit code or by a key made here (kept when the queued form is changed, so it is
+ * still one record). Existing (`record`, from the re-check list): its changes, or a re-check
+ * with them (`verify`); the phone is sealed, so it is typed only to change it. */
+export function organisationForm({ grids = [], grid = '', addresses = [], record = null, draft = null, verify = false, onSubmit, onCancel }) {
   const list = addressList(addresses);
-  const form = frame(c(draft ? 'form.edit_queued' : 'form.new_organisation'), [
-    field('name', text('name', draft && draft.name, { maxlength: 100, required: true }), '', 'organisation'),
-    field('kind', select('kind', draft && draft.kind, ORG_KINDS, (k) => kindName('org', k))),
-    field('address_code', text('address_code', draft && draft.address_code, { maxlength: 40, required: true, list: list.id })),
+  const shown = record || draft;
+  const title = record ? c(verify ? 'form.verify_organisation' : 'form.edit_organisation', { name: record.name })
+    : c(draft ? 'form.edit_queued' : 'form.new_organisation');
+  const phoneHint = record && record.contact_phone ? c('form.sealed_keep', { masked: record.contact_phone }) : c('field.optional');
+  const form = frame(title, [
+    field('name', text('name', shown && shown.name, { maxlength: 100, required: true }), '', 'organisation'),
+    field('kind', select('kind', shown && shown.kind, ORG_KINDS, (k) => kindName('org', k))),
+    field('address_code', text('address_code', shown && shown.address_code, { maxlength: 40, required: true, list: list.id })),
     list,
-    field('credit_code', text('credit_code', draft && draft.credit_code, { maxlength: 18, autocapitalize: 'characters' }), c('field.optional')),
-    field('contact_phone', text('contact_phone', draft && draft.contact_phone, { type: 'tel', inputmode: 'tel', maxlength: 20 }), c('field.optional')),
-    gridField(grids, (draft && draft.grid_code) || grid),
-  ], { verify: false, onCancel });
+    field('credit_code', text('credit_code', shown && shown.credit_code, { maxlength: 18, autocapitalize: 'characters' }), c('field.optional')),
+    field('contact_phone', text('contact_phone', draft && draft.contact_phone, { type: 'tel', inputmode: 'tel', maxlength: 20 }), phoneHint),
+    record ? null : gridField(grids, (draft && draft.grid_code) || grid),
+  ].filter(Boolean), { verify, onCancel });
   form.node.addEventListener('submit', (ev) => {
     ev.preventDefault();
-    const name = value(form.node, 'name');
-    const addressCode = normalise(value(form.node, 'address_code'));
-    const lack = missing({ name, address_code: addressCode });
+    const fields = { name: value(form.node, 'name'), kind: value(form.node, 'kind'), address_code: normalise(value(form.node, 'address_code')) };
+    const lack = missing({ name: fields.name, address_code: fields.address_code });
     if (lack) { form.say(lack.error); return; }
-    if (!CODE.test(addressCode)) { form.say(c('check.address_code')); return; }
-    const body = { name, kind: value(form.node, 'kind'), address_code: addressCode, grid_code: value(form.node, 'grid_code') };
+    if (!CODE.test(fields.address_code)) { form.say(c('check.address_code')); return; }
     const credit = value(form.node, 'credit_code');
-    if (credit.trim()) {
+    if (credit) {
       const checked = checkCreditCode(credit);
       if (checked.error) { form.say(checked.error); return; }
-      body.credit_code = checked.code;
+      fields.credit_code = checked.code;
     }
     const phone = value(form.node, 'contact_phone');
-    if (phone.trim()) {
+    if (phone) {
       const checked = checkPhone(phone);
       if (checked.error) { form.say(checked.error); return; }
-      body.contact_phone = checked.phone;
+      fields.contact_phone = checked.phone;
     }
+    if (record) { finish(form, record, fields, verify, onSubmit); return; }
     const ownKey = draft && draft.id !== draft.credit_code ? draft.id : null; // made here before: kept
-    body.id = body.credit_code || ownKey || `U${newClientId().slice(1)}`;
+    const body = { ...fields, grid_code: value(form.node, 'grid_code'), id: fields.credit_code || ownKey || `U${newClientId().slice(1)}` };
     finish(form, null, body, false, onSubmit);
   });
   return form.node;

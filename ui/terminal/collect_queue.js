@@ -188,7 +188,7 @@ function applied(entry, current) {
   if (entry.photoId && current.plate_photo_id !== entry.photoId) return false;
   return Object.entries(entry.body).every(([name, value]) => {
     if (name === 'verified') return !value || current.verified_at === today();
-    if (name === 'id_number' || name === 'phone') { // masked: its last four digits tell
+    if (name === 'id_number' || name === 'phone' || name === 'contact_phone') { // masked: its last four digits tell
       return value == null ? current[name] == null : digits(current[name]).slice(-4) === digits(value).slice(-4);
     }
     return String(current[name] ?? '') === String(value ?? '');
