@@ -205,6 +205,7 @@ ROUTES: list[BaseRoute] = [
     Route("/community", page("community/index.html")),  # 社区服务与论坛管理: providers, supply, moderation
     Route("/assessment", page("assessment/index.html")),  # 绩效考核: rankings, honours, appeals, the PDF
     Route("/costs", page("costs/index.html")),  # 成本效益: budget lines, cost per case and per resident
+    Route("/chats", page("chats/index.html")),  # 居民消息: the grids' service desk answers residents
     Route("/grid/{code}", page("grid/index.html")),  # 三公开: a grid's public worker card
     Route("/grid/{code}/poster", page("grid/poster.html")),  # the card's printable QR poster
     Mount("/ui", StaticFiles(directory=UI_DIR), name="ui"),

@@ -85,7 +85,7 @@ def test_a_staff_page_shows_who_is_signed_in(site: dict[str, Any], browser: Any,
         if key == "admin":  # not an officer's page: the message instead of the console
             assert page.is_visible("#denied") and "admin" not in links
             return
-        assert links == ["wall", "desk", "basedata", "stats", "costs", "community", "assessment", "emergency"], links
+        assert links == ["wall", "desk", "chats", "basedata", "stats", "costs", "community", "assessment", "emergency"], links
         assert page.get_attribute(f"#site-nav a[data-page={key}]", "aria-current") == "page"
         page.click("#logout")
         page.wait_for_selector("#login", timeout=15000)

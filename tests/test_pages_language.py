@@ -68,6 +68,7 @@ def pages(hall: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
     return [
         ("/wall", "officer", "officer"),
         ("/desk", "officer", "officer"),
+        ("/chats", "officer", "officer"),
         ("/basedata", "officer", "officer"),
         ("/stats", "officer", "officer"),
         ("/costs", "officer", "officer"),

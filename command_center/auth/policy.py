@@ -80,7 +80,7 @@ def _public_rules(public_metrics: bool) -> list[Rule]:
     """Pages, static files, the public card, Open311, publishers and the caller's own account."""
     return [
         # pages and their static files: the pages sign in through the API
-        _rule(r"^/(wall|desk|basedata|stats|costs|community|terminal|citizen|publish|emergency|admin)?$", READ, None),
+        _rule(r"^/(wall|desk|chats|basedata|stats|costs|community|terminal|citizen|publish|emergency|admin)?$", READ, None),
         _rule(r"^/api/i18n/[^/]+$", READ, None),  # the pages' message catalogues (the sign-in form's too)
         _rule(r"^/assessment$", READ, None),  # 绩效考核's page (it signs in through the API)
         # 三公开: each grid's public worker card and its printable QR poster, and what they show

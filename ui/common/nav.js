@@ -18,6 +18,7 @@ import { retryWithBackoff } from './retry.js';
 export const PAGES = [
   { key: 'wall', href: '/wall', roles: ['officer', 'admin', 'emergency'] },
   { key: 'desk', href: '/desk', roles: ['officer', 'admin'] },
+  { key: 'chats', href: '/chats', roles: ['officer', 'admin'] },  // 居民消息: the grids' service desk answers residents
   { key: 'basedata', href: '/basedata', roles: ['officer', 'admin'] },  // 人口房屋: the grids' base data
   { key: 'stats', href: '/stats', roles: ['officer', 'admin', 'emergency'] },  // 统计分析: cases by period, source, matter, area
   { key: 'costs', href: '/costs', roles: ['officer', 'admin'] },  // 成本效益: budget lines, cost per case and per resident
