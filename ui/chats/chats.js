@@ -5,7 +5,7 @@
 
 import { $ } from '../common/dom.js';
 import { applyI18n } from '../common/i18n.js';
-import { mountChat } from '../common/chat_panel.js';
+import { ChatPanel } from '../common/chat_panel.js';
 import { mountNav } from '../common/nav.js';
 
 async function start() {
@@ -13,7 +13,7 @@ async function start() {
   if (!me) return;
   applyI18n(document.body);
   $('chats-main').hidden = false;
-  const chat = mountChat({ root: $('chat'), count: $('count-chats'), channels: ['chats'],
+  const chat = new ChatPanel({ root: $('chat'), count: $('count-chats'), channels: ['chats'],
     isShown: () => !document.hidden, location: false, showHandler: true });
   window.cc = { ...(window.cc || {}), chat };
 }

@@ -7,7 +7,7 @@
 // Used by the terminal's 居民消息 tab (the worker's `tasks:<worker>` channel) and the hall's
 // /chats page, the grids' service desk (the `chats` channel).
 //
-//   const chat = mountChat({ root, count, channels, isShown, location, showHandler });
+//   const chat = new ChatPanel({ root, count, channels, isShown, location, showHandler });
 //   chat.refresh(); chat.markRead();   // when the panel is shown again
 
 import { $, el } from './dom.js';
@@ -18,76 +18,109 @@ import { toast } from './util.js';
 const c = (key, vars) => t(`chat.${key}`, vars);
 const PHOTO_EDGE = 1600; // longest side sent: a phone's photo shrunk to well under the 1 MB limit
 
-/**
- * opts: root (the panel's element), count (an element for the unread total, or null),
- * channels (the hub channels carrying this user's chat events), isShown () => bool (read
- * receipts only while the panel is in view), location (offer 位置), showHandler (list who
- * answers: a worker's name or 服务台).
- */
-export function mountChat(opts) {
-  const state = { list: [], open: null, messages: [], lastSeq: 0, more: false };
+// The server delivers a message before it is stored (pending, no seq yet), then confirms it
+// (chat.stored: its seq) or takes it back (chat.retracted: refused or failed, never stored).
+const bySeq = (a, b) => (a.seq ?? 1e18) - (b.seq ?? 1e18); // pending ones last, in arrival order
 
-  function bubble(m) {
-    const mine = m.from === 'worker' || m.from === 'staff';
-    const body = [];
-    if (m.kind === 'photo' && m.photo_url) body.push(el('img', { class: 'chat-photo', src: m.photo_url, alt: c('photo') }));
-    if (m.kind === 'location' && m.location) {
-      body.push(el('span', { class: 'chat-where' }, `📍 ${m.location.lon.toFixed(5)}, ${m.location.lat.toFixed(5)}`));
-    }
-    if (m.text) body.push(el('span', { class: 'chat-text' }, m.text));
-    const meta = [fmtTime(m.created_at, 'time')];
-    if (mine && (m.pending || m.read_at)) meta.push(c(m.pending ? 'sending' : 'read'));
-    return el('li', { class: `chat-msg from-${m.from}${mine ? ' mine' : ''}${m.pending ? ' pending' : ''}`, dataset: { seq: m.seq || '', id: m.id || '' } },
-      m.from === 'system' ? null : el('span', { class: 'chat-sender' }, m.sender),
-      el('div', { class: 'chat-bubble' }, body),
-      el('span', { class: 'chat-meta' }, meta.join(' · ')));
+function bubble(m) {
+  const mine = m.from === 'worker' || m.from === 'staff';
+  const body = [];
+  if (m.kind === 'photo' && m.photo_url) body.push(el('img', { class: 'chat-photo', src: m.photo_url, alt: c('photo') }));
+  if (m.kind === 'location' && m.location) {
+    body.push(el('span', { class: 'chat-where' }, `📍 ${m.location.lon.toFixed(5)}, ${m.location.lat.toFixed(5)}`));
+  }
+  if (m.text) body.push(el('span', { class: 'chat-text' }, m.text));
+  const meta = [fmtTime(m.created_at, 'time')];
+  if (mine && (m.pending || m.read_at)) meta.push(c(m.pending ? 'sending' : 'read'));
+  return el('li', { class: `chat-msg from-${m.from}${mine ? ' mine' : ''}${m.pending ? ' pending' : ''}`, dataset: { seq: m.seq || '', id: m.id || '' } },
+    m.from === 'system' ? null : el('span', { class: 'chat-sender' }, m.sender),
+    el('div', { class: 'chat-bubble' }, body),
+    el('span', { class: 'chat-meta' }, meta.join(' · ')));
+}
+
+/** Who answers a conversation, in words: 服务台 (the grids' service desk) or the worker's name. */
+const handler = (conv) => (conv.at_desk ? c('at_desk') : c('answered_by', { name: conv.answered_by || '' }));
+
+async function shrink(blob) {
+  const bitmap = await createImageBitmap(blob);
+  const scale = Math.min(1, PHOTO_EDGE / Math.max(bitmap.width, bitmap.height));
+  const canvas = Object.assign(document.createElement('canvas'), { width: Math.round(bitmap.width * scale), height: Math.round(bitmap.height * scale) });
+  canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  return new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.85));
+}
+
+export class ChatPanel {
+  /**
+   * opts: root (the panel's element), count (an element for the unread total, or null),
+   * channels (the hub channels carrying this user's chat events), isShown () => bool (read
+   * receipts only while the panel is in view), location (offer 位置), showHandler (show who
+   * answers: a worker's name or 服务台).
+   */
+  constructor(opts) {
+    this.opts = opts;
+    this.state = { list: [], open: null, messages: [], lastSeq: 0, more: false };
+    this.timer = null;
+    this.socket = new LiveSocket({
+      channels: opts.channels,
+      onStatus: (s) => { if (s === 'open') this.catchUp(); },
+      onEvent: (msg) => {
+        if (msg.type === 'chat.message') this.take(msg.data);
+        else if (msg.type === 'chat.stored') this.onStored(msg.data);
+        else if (msg.type === 'chat.retracted') this.onRetracted(msg.data);
+        else if (msg.type === 'chat.read') this.onRead(msg.data);
+      },
+    });
+    this.socket.connect();
+    document.addEventListener('visibilitychange', () => this.markRead());
+    this.refresh();
   }
 
-  function paintCount() {
-    const unread = state.list.reduce((n, conv) => n + (conv.unread || 0), 0);
-    if (!opts.count) return;
-    opts.count.textContent = String(unread);
-    opts.count.dataset.unread = String(unread > 0);
+  // ---- painting ----
+
+  paintCount() {
+    const unread = this.state.list.reduce((n, conv) => n + (conv.unread || 0), 0);
+    if (!this.opts.count) return;
+    this.opts.count.textContent = String(unread);
+    this.opts.count.dataset.unread = String(unread > 0);
   }
 
-  function paintList() {
-    const root = opts.root;
+  paintList() {
+    const { root, showHandler } = this.opts;
     root.replaceChildren();
-    paintCount();
-    if (!state.list.length) { root.append(el('p', { class: 'muted chat-empty' }, c('none'))); return; }
-    root.append(el('ul', { class: 'chat-list' }, state.list.map((conv) => el('li', {},
-      el('button', { class: 'chat-item', type: 'button', dataset: { id: conv.id }, onclick: () => openChat(conv.id) },
+    this.paintCount();
+    if (!this.state.list.length) { root.append(el('p', { class: 'muted chat-empty' }, c('none'))); return; }
+    root.append(el('ul', { class: 'chat-list' }, this.state.list.map((conv) => el('li', {},
+      el('button', { class: 'chat-item', type: 'button', dataset: { id: conv.id }, onclick: () => this.openChat(conv.id) },
         el('span', { class: 'chat-item-grid' }, conv.grid_name || conv.grid_code),
-        opts.showHandler ? el('span', { class: 'chat-item-who', dataset: { atDesk: String(Boolean(conv.at_desk)) } },
-          conv.at_desk ? c('at_desk') : c('answered_by', { name: conv.answered_by || '' })) : null,
+        showHandler ? el('span', { class: 'chat-item-who', dataset: { atDesk: String(Boolean(conv.at_desk)) } }, handler(conv)) : null,
         conv.unread ? el('span', { class: 'tab-count chat-unread' }, String(conv.unread)) : null,
         el('span', { class: 'chat-item-last muted' }, conv.last_text || ''),
         conv.case_id ? el('span', { class: 'badge' }, c('case_made', { id: conv.case_id })) : null)))));
   }
 
-  function paintChat() {
+  paintChat() {
+    const { state, opts } = this;
     const conv = state.list.find((x) => x.id === state.open) || { id: state.open };
     // What is being typed survives a repaint (a message arriving, confirmed, taken back).
     const typing = $('chat-input');
     const typed = typing && typing.dataset.conv === String(state.open) ? typing.value : ''; // not into another conversation
     const focused = typing !== null && document.activeElement === typing;
-    const root = opts.root;
     const input = el('input', { id: 'chat-input', class: 'chat-input', maxlength: 1000, placeholder: c('type_here'), autocomplete: 'off' });
-    const file = el('input', { class: 'file-input', id: 'chat-file', type: 'file', accept: 'image/*', onchange: sendPhoto });
-    root.replaceChildren(...[
+    const file = el('input', { class: 'file-input', id: 'chat-file', type: 'file', accept: 'image/*', onchange: (ev) => this.sendPhoto(ev) });
+    opts.root.replaceChildren(...[
       el('div', { class: 'chat-head' },
-        el('button', { class: 'btn', type: 'button', id: 'chat-back', onclick: () => { state.open = null; refresh(); } }, c('back')),
+        el('button', { class: 'btn', type: 'button', id: 'chat-back', onclick: () => { state.open = null; this.refresh(); } }, c('back')),
         el('strong', {}, conv.grid_name || ''),
-        opts.showHandler && conv.id ? el('span', { class: 'muted chat-head-who' }, conv.at_desk ? c('at_desk') : c('answered_by', { name: conv.answered_by || '' })) : null,
+        opts.showHandler && conv.grid_code ? el('span', { class: 'muted chat-head-who' }, handler(conv)) : null,
         conv.case_id
           ? el('span', { class: 'badge', id: 'chat-case' }, c('case_made', { id: conv.case_id }))
-          : el('button', { class: 'btn btn-primary', type: 'button', id: 'chat-to-case', onclick: toCase }, c('to_case'))),
-      state.more ? el('button', { class: 'btn chat-older', type: 'button', onclick: older }, c('older')) : null,
+          : el('button', { class: 'btn btn-primary', type: 'button', id: 'chat-to-case', onclick: () => this.toCase() }, c('to_case'))),
+      state.more ? el('button', { class: 'btn chat-older', type: 'button', onclick: () => this.older() }, c('older')) : null,
       el('ul', { class: 'chat-messages', id: 'chat-messages' }, state.messages.map(bubble)),
-      el('form', { class: 'chat-compose', onsubmit: sendText },
+      el('form', { class: 'chat-compose', onsubmit: (ev) => this.sendText(ev) },
         input,
         el('label', { class: 'btn', for: 'chat-file' }, c('photo')), file,
-        opts.location ? el('button', { class: 'btn', type: 'button', onclick: sendLocation }, c('location')) : null,
+        opts.location ? el('button', { class: 'btn', type: 'button', onclick: () => this.sendLocation() }, c('location')) : null,
         el('button', { class: 'btn btn-ok', type: 'submit', id: 'chat-send' }, c('send')))].filter(Boolean));
     const list = $('chat-messages');
     list.scrollTop = list.scrollHeight;
@@ -95,151 +128,132 @@ export function mountChat(opts) {
     if (focused) $('chat-input').focus();
   }
 
-  async function refresh() {
+  // ---- loading and reading ----
+
+  async refresh() {
+    const { state } = this;
     try {
       state.list = (await api('/api/chats')).items;
     } catch (err) { if (err.status) toast(err.message); return; }
     for (const conv of state.list) state.lastSeq = Math.max(state.lastSeq, conv.last_seq || 0);
-    if (state.open) paintChat(); else paintList();
+    if (state.open) this.paintChat(); else this.paintList();
   }
 
-  async function openChat(id, before) {
+  refreshSoon() { clearTimeout(this.timer); this.timer = setTimeout(() => this.refresh(), 150); }
+
+  async openChat(id, before) {
+    const { state } = this;
     const q = before ? `?before=${before}` : '';
     const page = await api(`/api/chats/${encodeURIComponent(id)}/messages${q}`);
     state.open = id;
     state.messages = before ? [...page.items, ...state.messages] : page.items;
     state.more = page.more;
-    paintChat();
-    markRead();
+    this.paintChat();
+    this.markRead();
   }
 
-  function older() { if (state.messages.length) openChat(state.open, state.messages[0].seq); }
+  older() { if (this.state.messages.length) this.openChat(this.state.open, this.state.messages[0].seq); }
 
-  async function markRead() {
+  async markRead() {
+    const { state } = this;
     const theirs = state.messages.filter((m) => m.from === 'resident' && !m.read_at);
-    if (!theirs.length || document.hidden || !isShown()) return;
+    if (!theirs.length || document.hidden || !this.opts.isShown()) return;
     const upto = Math.max(0, ...theirs.map((m) => m.seq || 0)); // a pending one is read once stored
     if (!upto) return;
     try { await post(`/api/chats/${state.open}/read`, { upto }); } catch { return; }
     for (const m of theirs) m.read_at = new Date().toISOString();
     const conv = state.list.find((x) => x.id === state.open);
     if (conv) conv.unread = 0;
-    paintCount();
+    this.paintCount();
   }
 
-  const isShown = () => opts.isShown();
-
-  async function send(body, path = 'messages') {
+  async catchUp() {
+    if (!this.state.lastSeq) { this.refresh(); return; }
     try {
-      const m = await api(`/api/chats/${state.open}/${path}`, { method: 'POST', body });
-      take(m);
+      const missed = await api(`/api/chats/messages?after=${this.state.lastSeq}`);
+      for (const m of missed.items) this.take(m);
+    } catch { /* the next reconnect tries again */ }
+    this.refresh();
+  }
+
+  // ---- sending ----
+
+  async send(body, path = 'messages') {
+    try {
+      this.take(await api(`/api/chats/${this.state.open}/${path}`, { method: 'POST', body }));
     } catch (err) { toast(err.message); }
   }
 
-  function sendText(ev) {
+  sendText(ev) {
     ev.preventDefault();
     const text = $('chat-input').value.trim();
     if (!text) return;
     $('chat-input').value = '';
-    send({ text });
+    this.send({ text });
   }
 
-  function sendLocation() {
+  sendLocation() {
     if (!navigator.geolocation) { toast(c('no_gps')); return; }
     navigator.geolocation.getCurrentPosition(
-      (p) => send({ kind: 'location', lon: p.coords.longitude, lat: p.coords.latitude }),
+      (p) => this.send({ kind: 'location', lon: p.coords.longitude, lat: p.coords.latitude }),
       () => toast(c('no_gps')), { timeout: 10000 });
   }
 
-  async function shrink(blob) {
-    const bitmap = await createImageBitmap(blob);
-    const scale = Math.min(1, PHOTO_EDGE / Math.max(bitmap.width, bitmap.height));
-    const canvas = Object.assign(document.createElement('canvas'), { width: Math.round(bitmap.width * scale), height: Math.round(bitmap.height * scale) });
-    canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
-    return new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.85));
-  }
-
-  async function sendPhoto(ev) {
+  async sendPhoto(ev) {
     const picked = ev.target.files && ev.target.files[0];
     if (!picked) return;
     try {
-      await send(await shrink(picked), 'photos');
+      await this.send(await shrink(picked), 'photos');
     } catch (err) { toast(err.message || String(err)); }
   }
 
-  async function toCase() {
+  async toCase() {
     try {
-      const made = await post(`/api/chats/${state.open}/case`, {});
+      const made = await post(`/api/chats/${this.state.open}/case`, {});
       toast(c('case_made', { id: made.id }));
-      await refresh();
+      await this.refresh();
     } catch (err) { toast(err.message); }
   }
 
-  // The server delivers a message before it is stored (pending, no seq yet), then confirms it
-  // (chat.stored: its seq) or takes it back (chat.retracted: refused or failed, never stored).
-  const bySeq = (a, b) => (a.seq ?? 1e18) - (b.seq ?? 1e18); // pending ones last, in arrival order
+  // ---- live events ----
 
-  /** A message for this worker, live or caught up: shown once (by its id, else its seq), in seq order. */
-  function take(m) {
+  /** A message for this user, live or caught up: shown once (by its id, else its seq), in seq order. */
+  take(m) {
+    const { state } = this;
     if (m.seq) state.lastSeq = Math.max(state.lastSeq, m.seq);
     if (state.open === m.conversation_id) {
       const same = state.messages.find((x) => (m.id && x.id === m.id) || (m.seq && x.seq === m.seq));
       if (!same) state.messages.push(m);
       else if (!m.pending) Object.assign(same, m); // the stored view wins over the pending one
       state.messages.sort(bySeq);
-      paintChat();
-      markRead();
+      this.paintChat();
+      this.markRead();
     }
-    refreshSoon();
+    this.refreshSoon();
   }
 
-  function onStored(data) {
+  onStored(data) {
+    const { state } = this;
     state.lastSeq = Math.max(state.lastSeq, data.seq);
     const m = state.messages.find((x) => x.id === data.id);
     if (!m) return;
     Object.assign(m, { seq: data.seq, pending: false });
     state.messages.sort(bySeq);
-    paintChat();
-    markRead();
+    this.paintChat();
+    this.markRead();
   }
 
-  function onRetracted(data) {
-    const before = state.messages.length;
-    state.messages = state.messages.filter((x) => x.id !== data.id);
-    if (state.messages.length !== before) paintChat();
+  onRetracted(data) {
+    const before = this.state.messages.length;
+    this.state.messages = this.state.messages.filter((x) => x.id !== data.id);
+    if (this.state.messages.length !== before) this.paintChat();
   }
 
-  let timer = null;
-  function refreshSoon() { clearTimeout(timer); timer = setTimeout(refresh, 150); }
-
-  function onRead(data) {
+  onRead(data) {
+    const { state } = this;
     if (data.by === 'resident' && state.open === data.conversation_id) {
       for (const m of state.messages) if (m.from !== 'resident' && m.seq <= data.upto && !m.read_at) m.read_at = data.read_at;
-      paintChat();
+      this.paintChat();
     }
   }
-
-  async function catchUp() {
-    if (!state.lastSeq) { refresh(); return; }
-    try {
-      const missed = await api(`/api/chats/messages?after=${state.lastSeq}`);
-      for (const m of missed.items) take(m);
-    } catch { /* the next reconnect tries again */ }
-    refresh();
-  }
-
-  const socket = new LiveSocket({
-    channels: opts.channels,
-    onStatus: (s) => { if (s === 'open') catchUp(); },
-    onEvent: (msg) => {
-      if (msg.type === 'chat.message') take(msg.data);
-      else if (msg.type === 'chat.stored') onStored(msg.data);
-      else if (msg.type === 'chat.retracted') onRetracted(msg.data);
-      else if (msg.type === 'chat.read') onRead(msg.data);
-    },
-  });
-  socket.connect();
-  document.addEventListener('visibilitychange', markRead);
-  refresh();
-  return { state, refresh, markRead };
 }

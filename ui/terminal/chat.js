@@ -6,7 +6,7 @@
 
 import { $ } from '../common/dom.js';
 import { applyI18n } from '../common/i18n.js';
-import { mountChat } from '../common/chat_panel.js';
+import { ChatPanel } from '../common/chat_panel.js';
 import { api } from '../common/live.js';
 
 async function start() {
@@ -15,7 +15,7 @@ async function start() {
   const worker = me.worker_id || new URLSearchParams(location.search).get('worker') || '';
   if (!worker || !$('chat')) return;
   applyI18n($('chat'));
-  const chat = mountChat({ root: $('chat'), count: $('count-chat'), channels: [`tasks:${worker}`],
+  const chat = new ChatPanel({ root: $('chat'), count: $('count-chat'), channels: [`tasks:${worker}`],
     isShown: () => !$('chat').hidden, location: true, showHandler: false });
   document.querySelector('[data-tab="chat"]')?.addEventListener('click', () => { chat.refresh(); chat.markRead(); });
   window.__chat = { state: chat.state, refresh: chat.refresh };
