@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from basedata.model import Person
-from tests.browser import NEEDS_BROWSER, overflow_px, sign_in_form
+from tests.browser import NEEDS_BROWSER, new_page, overflow_px, sign_in_form
 from tests.test_collect_browser import PASSWORD, Field, field, shot  # noqa: F401 - `field` is a fixture
 
 pytestmark = NEEDS_BROWSER
@@ -28,10 +28,9 @@ def test_a_person_marked_moved_out_on_site_and_the_mistake_undone(field: Field, 
               and p.household_id in {h.model_dump()["id"] for h in homes}]  # fmt: skip
     person = sorted(people, key=lambda p: p.id)[0]
     card = f".collect-person[data-person-id='{person.id}']"
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-    page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = new_page(browser, 390, 844, errors)  # a phone
+    context = page.context
     try:
         page.goto(f"{field.srv.url}/terminal#collect")
         sign_in_form(page, field.worker, PASSWORD)

@@ -13,7 +13,7 @@ from typing import Any
 
 from basedata.identity import credit_check_char
 from basedata.model import Organisation
-from tests.browser import NEEDS_BROWSER, overflow_px, sign_in_form
+from tests.browser import NEEDS_BROWSER, new_page, overflow_px, sign_in_form
 from tests.test_collect_browser import PASSWORD, Field, field, shot, wait_for  # noqa: F401 - `field` is a fixture
 
 pytestmark = NEEDS_BROWSER
@@ -35,10 +35,9 @@ def _add(page: Any, name: str, address: str, credit: str = "", phone: str = "") 
 
 def test_a_new_organisation_is_checked_on_the_phone_and_made_once(field: Field, browser: Any) -> None:  # noqa: F811
     address = field.records.get("building", field.building).model_dump()["address_code"]  # type: ignore[union-attr]
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-    page = context.new_page()
     errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page = new_page(browser, 390, 844, errors)  # a phone
+    context = page.context
     try:
         page.goto(f"{field.srv.url}/terminal#collect")
         sign_in_form(page, field.worker, PASSWORD)

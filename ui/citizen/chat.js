@@ -7,6 +7,7 @@
 // card's link brings ?grid=) or by the phone's position.
 
 import { $, el } from '../common/dom.js';
+import { confirm, merge } from '../common/chat_messages.js';
 import { applyI18n, fmtTime, t } from '../common/i18n.js';
 import { authHeaders, fetchRetry, session } from './resident.js';
 
@@ -200,18 +201,11 @@ async function sendPhoto(ev) {
 
 // ------------------------------------------------------------------ live
 
-// The server delivers a message before it is stored (pending, no seq yet), then confirms it
-// (chat.stored: its seq) or takes it back (chat.retracted: refused or failed, never stored).
-const bySeq = (a, b) => (a.seq ?? 1e18) - (b.seq ?? 1e18); // pending ones last, in arrival order
-
 /** A message, live or caught up: shown once (by its id, else its seq), in seq order. */
 function take(m) {
   if (m.seq) state.lastSeq = Math.max(state.lastSeq, m.seq);
   if (state.open === m.conversation_id) {
-    const same = state.messages.find((x) => (m.id && x.id === m.id) || (m.seq && x.seq === m.seq));
-    if (!same) state.messages.push(m);
-    else if (!m.pending) Object.assign(same, m); // the stored view wins over the pending one
-    state.messages.sort(bySeq);
+    merge(state.messages, m);
     if (!$('chat').hidden) { paint(); markRead(); }
   }
   const conv = state.list.find((x) => x.id === m.conversation_id);
@@ -220,11 +214,7 @@ function take(m) {
 
 function onStored(data) {
   state.lastSeq = Math.max(state.lastSeq, data.seq);
-  const m = state.messages.find((x) => x.id === data.id);
-  if (!m) return;
-  Object.assign(m, { seq: data.seq, pending: false });
-  state.messages.sort(bySeq);
-  if (!$('chat').hidden) { paint(); markRead(); }
+  if (confirm(state.messages, data) && !$('chat').hidden) { paint(); markRead(); }
 }
 
 function onRetracted(data) {

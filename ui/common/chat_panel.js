@@ -10,6 +10,7 @@
 //   const chat = new ChatPanel({ root, count, channels, isShown, location, showHandler });
 //   chat.refresh(); chat.markRead();   // when the panel is shown again
 
+import { confirm, merge } from './chat_messages.js';
 import { $, el } from './dom.js';
 import { fmtTime, t } from './i18n.js';
 import { LiveSocket, api, post } from './live.js';
@@ -17,10 +18,6 @@ import { toast } from './util.js';
 
 const c = (key, vars) => t(`chat.${key}`, vars);
 const PHOTO_EDGE = 1600; // longest side sent: a phone's photo shrunk to well under the 1 MB limit
-
-// The server delivers a message before it is stored (pending, no seq yet), then confirms it
-// (chat.stored: its seq) or takes it back (chat.retracted: refused or failed, never stored).
-const bySeq = (a, b) => (a.seq ?? 1e18) - (b.seq ?? 1e18); // pending ones last, in arrival order
 
 function bubble(m) {
   const mine = m.from === 'worker' || m.from === 'staff';
@@ -222,10 +219,7 @@ export class ChatPanel {
     const { state } = this;
     if (m.seq) state.lastSeq = Math.max(state.lastSeq, m.seq);
     if (state.open === m.conversation_id) {
-      const same = state.messages.find((x) => (m.id && x.id === m.id) || (m.seq && x.seq === m.seq));
-      if (!same) state.messages.push(m);
-      else if (!m.pending) Object.assign(same, m); // the stored view wins over the pending one
-      state.messages.sort(bySeq);
+      merge(state.messages, m);
       this.paintChat();
       this.markRead();
     }
@@ -235,10 +229,7 @@ export class ChatPanel {
   onStored(data) {
     const { state } = this;
     state.lastSeq = Math.max(state.lastSeq, data.seq);
-    const m = state.messages.find((x) => x.id === data.id);
-    if (!m) return;
-    Object.assign(m, { seq: data.seq, pending: false });
-    state.messages.sort(bySeq);
+    if (!confirm(state.messages, data)) return;
     this.paintChat();
     this.markRead();
   }

@@ -1,0 +1,24 @@
+// A conversation's messages as the chat pages hold them (the citizen page's chat, the staff
+// panel): the server delivers a message before it is stored (pending, no seq yet), then
+// confirms it (chat.stored: its seq) or takes it back (chat.retracted: refused or failed,
+// never stored). Both sides keep one list in seq order, pending ones last.
+
+export const bySeq = (a, b) => (a.seq ?? 1e18) - (b.seq ?? 1e18); // pending ones last, in arrival order
+
+/** `m`, live or caught up, into `messages` once (by its id, else its seq), in seq order; the
+ *  stored view wins over the pending one. */
+export function merge(messages, m) {
+  const same = messages.find((x) => (m.id && x.id === m.id) || (m.seq && x.seq === m.seq));
+  if (!same) messages.push(m);
+  else if (!m.pending) Object.assign(same, m);
+  messages.sort(bySeq);
+}
+
+/** A pending message confirmed by chat.stored {id, seq}; whether it was in `messages`. */
+export function confirm(messages, data) {
+  const m = messages.find((x) => x.id === data.id);
+  if (!m) return false;
+  Object.assign(m, { seq: data.seq, pending: false });
+  messages.sort(bySeq);
+  return true;
+}
