@@ -238,12 +238,7 @@ function actions(ctx, kind, record, more = []) {
   const revise = ['edit', () => editQueued(ctx, record.queued)];
   const mayEdit = record.queued && ctx.queue.editable(record.queued) ? [revise] : [];
   const chosen = record.queued ? [...mayEdit, ...more.filter(([act]) => act === 'add_person'), withdraw] : [...more, verify];
-  const buttons = chosen.map(([act, run]) => {
-    const button = el('button', { class: `btn${act === 'verify' ? ' btn-ok' : ''}`, type: 'button', dataset: { act } }, c(act === 'withdraw' ? 'withdraw' : `act.${act}`));
-    button.addEventListener('click', run);
-    return button;
-  });
-  return el('div', { class: 'collect-actions' }, buttons);
+  return el('div', { class: 'collect-actions' }, chosen.map(([act, run]) => button(act, run)));
 }
 
 function householdCard(ctx, h, building, changing) {
@@ -281,7 +276,8 @@ function householdCard(ctx, h, building, changing) {
 }
 
 function button(act, run) {
-  const node = el('button', { class: 'btn', type: 'button', dataset: { act } }, c(act === 'withdraw' ? 'withdraw' : `act.${act}`));
+  const node = el('button', { class: `btn${act === 'verify' ? ' btn-ok' : ''}`, type: 'button', dataset: { act } },
+    c(act === 'withdraw' ? 'withdraw' : `act.${act}`));
   node.addEventListener('click', run);
   return node;
 }
