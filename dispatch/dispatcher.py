@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +24,7 @@ from dispatch.cases import (
 )
 from dispatch.catalog import Catalog, CatalogBook, Matter
 from dispatch.city import City, GridIndex, Worker
+from dispatch.city.model import metres_between
 from dispatch.config import DispatchConfig
 from dispatch.deadlines import (
     ROUND_THE_CLOCK,
@@ -104,12 +104,10 @@ class Dispatcher:
         self.calendar = WorkCalendar(self.config.calendar, self.config.timezone)
         self.clock: Clock = clock or utc_now  # injectable: time limits are tested across weekends
 
-    def local_now(self) -> datetime:
-        """Now in the city: the clock in the dispatcher's zone (the days events are counted in)."""
+    def local_now(self) -> datetime:  # now in the city: its zone's days are the ones events are counted in
         return self.clock().astimezone(self.tz)
 
-    def today(self) -> date:
-        """The city's date, for the sweeps that run by the day (care visits, re-checks, retention)."""
+    def today(self) -> date:  # the city's date: the sweeps by the day (care, re-checks, retention) go by it
         return self.local_now().date()
 
     @property
@@ -376,9 +374,9 @@ class Dispatcher:
         radius = self.config.dedupe_radius_m
         near = [
             c for c in self.repo.open_cases_of_matter(matter_code, since, (item.lon, item.lat, radius))
-            if _metres(c.lon, c.lat, item.lon, item.lat) <= radius
+            if metres_between(c.lon, c.lat, item.lon, item.lat) <= radius
         ]
-        return min(near, key=lambda c: _metres(c.lon, c.lat, item.lon, item.lat)) if near else None
+        return min(near, key=lambda c: metres_between(c.lon, c.lat, item.lon, item.lat)) if near else None
 
     def _attach(self, case: Case, ref_id: str | None, actor: str, description: str, now: datetime) -> Case:
         return self._attach_many(case.id, (ref_id,) if ref_id else (), actor, ref_id or description, now, case)
@@ -398,10 +396,3 @@ class Dispatcher:
                 return updated
             case = self.get(case_id)
         raise ConcurrentUpdate(f"case {case_id} kept changing while attaching {note}")
-
-
-def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    k = 111_320.0
-    dx = (lon2 - lon1) * k * math.cos(math.radians((lat1 + lat2) / 2))
-    dy = (lat2 - lat1) * k
-    return math.hypot(dx, dy)

@@ -25,6 +25,14 @@ EARTH_RADIUS_M = 6_371_008.8
 _M_PER_DEG = EARTH_RADIUS_M * math.pi / 180.0
 
 
+def metres_between(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Flat-earth distance in metres, good within a city (a case's dedupe radius)."""
+    k = 111_320.0
+    dx = (lon2 - lon1) * k * math.cos(math.radians((lat1 + lat2) / 2))
+    dy = (lat2 - lat1) * k
+    return math.hypot(dx, dy)
+
+
 @dataclass(frozen=True, slots=True)
 class LocalFrame:
     """Equirectangular metres around (lon0, lat0): x east, y north.

@@ -7,6 +7,7 @@ import { $ } from '../common/dom.js';
 import { applyI18n } from '../common/i18n.js';
 import { ChatPanel } from '../common/chat_panel.js';
 import { mountNav } from '../common/nav.js';
+import { exposeTestHooks } from '../common/testhooks.js';
 
 async function start() {
   const me = await mountNav('chats');
@@ -15,7 +16,7 @@ async function start() {
   $('chats-main').hidden = false;
   const chat = new ChatPanel({ root: $('chat'), count: $('count-chats'), channels: ['chats'],
     isShown: () => !document.hidden, location: false, showHandler: true });
-  window.cc = { ...(window.cc || {}), chat };
+  exposeTestHooks({ chat });
 }
 
 start();

@@ -8,6 +8,7 @@
 //   terminal   socket, store, outbox, reload(), rounds
 //   basedata   reload()  (and `basedata`: the page's state)
 //   emergency  socket, modes, reload()
+//   chats      chat (the ChatPanel)
 
 /** Adds `hooks` to window.cc (a page may call it more than once). */
 export function exposeTestHooks(hooks) {
