@@ -34,15 +34,18 @@ def site(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator
     chat = {"office_hours": {"hours": "00:00-24:00"}}
     config = parse_config({"server": {"data_dir": str(tmp)}, "store": f"sqlite:///{tmp / 'cc.db'}",
                            "residents": {"chat": chat}})  # fmt: skip
-    grid, worker = next(
-        (g, ws[0])
-        for g in small_city.grids
-        if len(ws := small_city.workers_by_grid.get(g.code, [])) == 1 and ws[0].shift == "all"
-    )
+    grid, worker = all_day_grid(small_city)
     rt = build_runtime(config, city=small_city)
     with serve_app(rt) as server:
         rt.auth.users.seed([Account(worker.id, "worker", "worker", worker_id=worker.id)])
         yield {"server": server, "rt": rt, "grid": grid, "worker": worker}
+
+
+def all_day_grid(city: City) -> tuple[Any, Any]:
+    """A grid with one worker, on duty all day: who answers its residents is never in doubt."""
+    return next(
+        (g, ws[0]) for g in city.grids if len(ws := city.workers_by_grid.get(g.code, [])) == 1 and ws[0].shift == "all"
+    )
 
 
 def sent_code(server: Any) -> str:

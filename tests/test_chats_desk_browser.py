@@ -21,7 +21,7 @@ from command_center.config import parse_config
 from dispatch.city import City
 from tests.browser import NEEDS_BROWSER, new_page, overflow_px, sign_in_form
 from tests.helpers import build_runtime, serve_app
-from tests.test_chat_browser import LIVE_MS, resident_page
+from tests.test_chat_browser import LIVE_MS, all_day_grid, resident_page
 
 pytestmark = [*NEEDS_BROWSER, pytest.mark.slow]
 OFFICER, PASSWORD = "desk-officer", "desk-pass"
@@ -38,11 +38,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, small_city: City) -> Iterator
     tmp = tmp_path_factory.mktemp("chats-desk")
     config = parse_config({"server": {"data_dir": str(tmp)}, "store": f"sqlite:///{tmp / 'cc.db'}",
                            "residents": {"chat": {"office_hours": {"hours": "08:30-17:30"}}}})  # fmt: skip
-    grid, worker = next(
-        (g, ws[0])
-        for g in small_city.grids
-        if len(ws := small_city.workers_by_grid.get(g.code, [])) == 1 and ws[0].shift == "all"
-    )
+    grid, worker = all_day_grid(small_city)
     rt = build_runtime(config, city=small_city)
     with serve_app(rt) as server:
         assert httpx.get(f"{server.url}/api/chats", headers=server.headers(role="officer"), timeout=10).status_code == 200
