@@ -51,6 +51,7 @@ from bench.hub import LoopThread, _free_port, paced
 from bench.report import report
 
 RELAY = "bench.relay"
+MARK = re.compile(r"#[rw](\d+)@([0-9.]+)#")  # a measured message's index and due time, in its text
 
 
 def _status(message: str) -> None:
@@ -144,6 +145,7 @@ def _raw(
     people: list[dict[str, str]],
     args: argparse.Namespace,
     base: int,
+    handed: dict[int, float],
 ) -> dict[str, Any]:
     """The hub alone: each message published to the other party's channel, nothing else."""
     warm, measured = int(args.warmup * args.rate), int(args.seconds * args.rate)
@@ -154,6 +156,7 @@ def _raw(
         data = {"seq": i, "conversation_id": p["conversation"], "from": "resident" if sender == "r" else "worker",
                 "sender": "居民", "kind": "text", "text": f"#{sender}{base + i}@{t:.6f}#", "location": None,
                 "photo_url": None, "created_at": datetime.now(UTC).isoformat(), "read_at": None}  # fmt: skip
+        handed[base + i] = time.time()
         rt.hub.publish(channel, "chat.message", data)
 
     load.measure(base + warm, base + warm + measured)
@@ -230,11 +233,14 @@ def _ours(
 class _Split:
     """Where ours' latency goes, timed in the server around `chat.send`: `arrive` = due time →
     the op reached the server (the sender's process, the socket, the server's read: what raw
-    does not pay); `server` = the op's checks and publishing (its commit goes on after)."""
+    does not pay); `server` = the op's checks and publishing (its commit goes on after).
+    `handed`: each message's index → when the server took it in hand (raw: `Hub.publish`
+    called; ours and relay: their op called), from which `_handed` times its delivery."""
 
     def __init__(self) -> None:
         self.arrive: list[float] = []
         self.server: list[float] = []
+        self.handed: dict[int, float] = {}
 
     def figures(self, late: list[float]) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -245,18 +251,36 @@ class _Split:
 
 
 def _split(hub: Any) -> _Split:
-    split, op = _Split(), hub.ops["chat.send"]
-    mark = re.compile(r"@([0-9.]+)#")
+    split, op, relay = _Split(), hub.ops["chat.send"], hub.ops[RELAY]
 
     async def timed(client: Any, msg: dict[str, Any]) -> None:
         t0 = time.time()
         await op(client, msg)
-        if (found := mark.search(str(msg.get("text")))) is not None:
-            split.arrive.append(t0 - float(found.group(1)))
+        if (found := MARK.search(str(msg.get("text")))) is not None:
+            split.handed[int(found.group(1))] = t0
+            split.arrive.append(t0 - float(found.group(2)))
             split.server.append(time.time() - t0)
 
-    hub.ops["chat.send"] = timed
+    async def relayed(client: Any, msg: dict[str, Any]) -> None:
+        if (found := MARK.search(str(msg["data"]["text"]))) is not None:
+            split.handed[int(found.group(1))] = time.time()
+        await relay(client, msg)
+
+    hub.ops["chat.send"], hub.ops[RELAY] = timed, relayed
     return split
+
+
+def _handed(tallies: list[dict[str, Any]], handed: dict[int, float]) -> dict[str, Any]:
+    """Delivery from the server's hands: each message's read at the other party less the time
+    the server took it in hand; the same measure for raw, ours and relay."""
+    indices = np.concatenate([np.frombuffer(t["indices"], dtype=np.int64) for t in tallies])
+    read_at = np.concatenate([np.frombuffer(t["read_at"], dtype=np.float64) for t in tallies])
+    started = np.array([handed.get(int(i), np.nan) for i in indices], dtype=np.float64)
+    lat = (read_at - started)[~np.isnan(started)] * 1000
+    if not lat.size:
+        return {"handed_p50_ms": None, "handed_p99_ms": None}
+    return {"handed_p50_ms": round(float(np.percentile(lat, 50)), 2),
+            "handed_p99_ms": round(float(np.percentile(lat, 99)), 2)}  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -301,8 +325,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     port = args.port or _free_port()
     server = LoopThread()
     app = build_app(rt)
-    split = _split(rt.hub)
     _relay_op(rt.hub)
+    split = _split(rt.hub)
     settle_heap()
     uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     import asyncio
@@ -321,12 +345,13 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         each = argparse.Namespace(**{**vars(args), "seconds": args.seconds / args.rounds})
         raws, ourses, relays = [], [], []
         for r in range(args.rounds):
-            raws.append(_raw(rt, server, load, people, each, base=(2 * r + 1) * 10_000_000))
+            raws.append(_raw(rt, server, load, people, each, (2 * r + 1) * 10_000_000, split.handed))
             ourses.append(_ours(port, load, people, each, base=(2 * r + 2) * 10_000_000))
             relays.append(_ours(port, load, people, each, base=(2 * r + 102) * 10_000_000, relay=True))
         measured = args.rounds * int(each.seconds * args.rate)
-        raw, ours = _figures(raws, measured), _figures(ourses, measured) | {"via": args.via}
-        relay = _figures(relays, measured)
+        raw = _figures(raws, measured) | _handed(raws, split.handed)
+        ours = _figures(ourses, measured) | _handed(ourses, split.handed) | {"via": args.via}
+        relay = _figures(relays, measured) | _handed(relays, split.handed)
         view = rt.hub.view()
         hub = {k: view[k] for k in ("sent", "frames", "disconnected_slow", "lagging", "max_queue_depth")}
     finally:
@@ -340,6 +365,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         **{f"ours_{k}": v for k, v in ours.items()}, **{f"raw_{k}": v for k, v in raw.items()},
         **{f"relay_{k}": v for k, v in relay.items()}, "hub": hub, **split.figures(late=list(load.late)),
         "ratio_in_process": round((raw["p99_ms"] or 0) / max(ours["p99_ms"] or 1e9, 1e-9), 2),
+        "ratio_handed": round((raw["handed_p99_ms"] or 0) / max(ours["handed_p99_ms"] or 1e9, 1e-9), 2),
         "ratio": round((relay["p99_ms"] or 0) / max(ours["p99_ms"] or 1e9, 1e-9), 2),
     }  # fmt: skip
     return report(figures, args.json)

@@ -15,6 +15,7 @@ import multiprocessing as mp
 import re
 import time
 from array import array
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,8 +25,19 @@ from bench.ws_load import Client, Tally, WorkerPool, _frame, dial, new_loop
 MARK = re.compile(rb"#([rw])(\d+)@([0-9.]+)#")
 
 
+@dataclass
+class ChatTally(Tally):
+    """A Tally that also keeps which message each delivery was and when it was read, so that
+    the bench can time it from when the server took it in hand (`bench.chat`'s `handed`)."""
+
+    indices: array = field(default_factory=lambda: array("q"))
+    read_at: array = field(default_factory=lambda: array("d"))
+
+
 class ChatClient(Client):
     """A bench hub client that reads chat markers, counting those of the other party only."""
+
+    tally: ChatTally
 
     def __init__(self, *args: Any, counts: bytes) -> None:
         super().__init__(*args)
@@ -38,11 +50,13 @@ class ChatClient(Client):
             if who == self.counts and tally.first <= index < tally.last:
                 tally.delivered += 1
                 tally.latencies.append(now - float(t))
+                tally.indices.append(index)
+                tally.read_at.append(now)
                 tally.last_rx = now
 
 
 async def _connect(
-    loop: asyncio.AbstractEventLoop, specs: list[tuple[str, str, str, str]], tally: Tally
+    loop: asyncio.AbstractEventLoop, specs: list[tuple[str, str, str, str]], tally: ChatTally
 ) -> list[ChatClient | None]:
     """specs: (url, subscribe message, Authorization header line, what it counts)."""
     clients = []
@@ -57,7 +71,7 @@ async def _connect(
 async def _serve(conn: Connection) -> None:
     loop = asyncio.get_running_loop()
     clients: list[ChatClient | None] = []
-    tally = Tally()
+    tally = ChatTally()
     while True:
         cmd, *args = await loop.run_in_executor(None, conn.recv)
         if cmd == "connect":
@@ -76,12 +90,14 @@ async def _serve(conn: Connection) -> None:
         elif cmd == "measure":
             tally.first, tally.last = args
             tally.delivered, tally.latencies, tally.last_rx = 0, array("d"), 0.0
+            tally.indices, tally.read_at = array("q"), array("d")
             conn.send(("ok",))
         elif cmd == "finish":
             (expected_by,) = args
             await asyncio.sleep(max(0.0, expected_by - time.time()))
             dropped = sum(1 for c in clients if c is None or c.closed)
-            conn.send(("tally", tally.delivered, tally.latencies.tobytes(), tally.last_rx, dropped))
+            conn.send(("tally", tally.delivered, tally.latencies.tobytes(), tally.last_rx, dropped,
+                       tally.indices.tobytes(), tally.read_at.tobytes()))  # fmt: skip
         elif cmd == "quit":
             for c in clients:
                 if c is not None and c.transport is not None:
@@ -113,7 +129,13 @@ class ChatLoad(WorkerPool):
         return late
 
     def finish(self, expected_by: float) -> dict[str, Any]:
-        return self._finish(expected_by)
+        """The merged tally, with each delivery's message index and read time (`indices`, `read_at`)."""
+        out = self._finish(expected_by)
+        indices, read_at = array("q"), array("d")
+        for reply in out.pop("replies"):
+            indices.frombytes(reply[5])
+            read_at.frombytes(reply[6])
+        return out | {"indices": indices, "read_at": read_at}
 
 
 # ---------------------------------------------------------------- the HTTP sender

@@ -249,6 +249,7 @@ class WorkerPool:
             "latencies": latencies,
             "last_rx": max(r[3] for r in replies),
             "dropped": sum(r[4] for r in replies),
+            "replies": replies,  # whatever more a kind of load sent back
         }
 
     def close(self) -> None:
