@@ -26,6 +26,10 @@ Two baselines, same run, same sockets, same rate and message shape, taking turns
   the server's loop with no sender at all, so it leaves out the sender's hop to the server
   (`ours_arrive_…`: 3–6 ms of p99 on the 2-core VM), which no chat can skip. It was this
   bench's only baseline before; it is kept so that the figures compare with the old ones.
+`…_handed_p50_ms`/`…_handed_p99_ms` time each of the three from when the server took the message
+in hand (raw: `Hub.publish` called; ours: `chat.send` called; relay: its op called) to the frame
+read at the other party: one socket hop each, so `ratio_handed` (raw ÷ ours) is what the chat's
+own work on the server costs over the hub's fan-out, the sender's hop left out of both.
 `ours_arrive_…` and `ours_server_…` split ours (warm-up included): from the due time to the
 op's arrival in the server, and the server's own part before the frames are queued
 (`_Split`); `ours_send_late_…`: how late the client process wrote the frame (part of `arrive`).
