@@ -369,7 +369,9 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         **{f"ours_{k}": v for k, v in ours.items()}, **{f"raw_{k}": v for k, v in raw.items()},
         **{f"relay_{k}": v for k, v in relay.items()}, "hub": hub, **split.figures(late=list(load.late)),
         "ratio_in_process": round((raw["p99_ms"] or 0) / max(ours["p99_ms"] or 1e9, 1e-9), 2),
-        "ratio_handed": round((raw["handed_p99_ms"] or 0) / max(ours["handed_p99_ms"] or 1e9, 1e-9), 2),
+        # None over HTTP: a POST is not timed by the server's op (`_split`)
+        "ratio_handed": round(raw["handed_p99_ms"] / max(ours["handed_p99_ms"], 1e-9), 2)
+        if raw["handed_p99_ms"] and ours["handed_p99_ms"] else None,
         "ratio": round((relay["p99_ms"] or 0) / max(ours["p99_ms"] or 1e9, 1e-9), 2),
     }  # fmt: skip
     return report(figures, args.json)

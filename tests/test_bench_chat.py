@@ -29,3 +29,9 @@ def test_bench_chat_delivers_every_message_and_prints_a_ratio_last(via: str) -> 
             assert figures[f"{who}_lost"] == "0", (who, proc.stdout)
     assert figures["ours_lost"] == "0" and float(figures["ours_p99_ms"]) > 0
     assert float(figures["ratio_in_process"]) > 0
+    # from the server's hands: raw and relay always; ours where its op is timed (on the socket)
+    assert float(figures["raw_handed_p99_ms"]) > 0 and float(figures["relay_handed_p99_ms"]) > 0
+    if via == "socket":
+        assert float(figures["ours_handed_p99_ms"]) > 0 and float(figures["ratio_handed"]) > 0
+    else:
+        assert figures["ratio_handed"] == "None"
