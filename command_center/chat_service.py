@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -239,23 +240,51 @@ async def staff_conversation(conn: HTTPConnection, who: Principal, conversation_
 
 
 def publish(
-    conn: HTTPConnection, conversation: dict[str, Any], type_: str, data: Callable[[bool], dict[str, Any]]
+    conn: HTTPConnection,
+    conversation: dict[str, Any],
+    type_: str,
+    data: Callable[[bool], dict[str, Any]],
+    sender: str | None = None,
 ) -> None:
     """One event to both sides: the resident's channel, the worker's, the hall's (by grid); and
-    to the other nodes' hubs over the bus where there are any (chat_bus.py)."""
+    to the other nodes' hubs over the bus where there are any (chat_bus.py). `sender`: `deliver`."""
     mine, staff = data(True), data(False)
-    deliver(deps.hub(conn), conversation, type_, mine, staff)
+    deliver(deps.hub(conn), conversation, type_, mine, staff, sender)
     outbox = getattr(conn.app.state, OUTBOX, None)
     if outbox is not None:
         outbox.send(conversation, type_, mine, staff)
 
 
-def deliver(hub: Any, conversation: dict[str, Any], type_: str, mine: dict[str, Any], staff: dict[str, Any]) -> None:
-    """One event on this node's hub (the resident's view, the staff's)."""
-    hub.publish(RESIDENT_CHANNEL.format(conversation["resident_id"]), type_, mine)
-    if conversation["worker_id"]:  # under the grid, as the task posts are: staff see it by jurisdiction
-        hub.publish(f"tasks:{conversation['worker_id']}", type_, staff, conversation["grid_code"])
-    hub.publish(HALL_CHANNEL, type_, staff, conversation["grid_code"])
+def deliver(
+    hub: Any,
+    conversation: dict[str, Any],
+    type_: str,
+    mine: dict[str, Any],
+    staff: dict[str, Any],
+    sender: str | None = None,
+) -> None:
+    """One event on this node's hub: the resident's view on their channel, the staff's on the
+    worker's and the hall's (by grid), each view encoded once. With `sender` ("resident" or
+    "staff": a message someone sent), the other side's channels first and the sender's own on
+    the loop's next turn, after the writers this woke: the party waiting for the message does
+    not wait for the sender's echo to be made (docs/BENCHMARKS.md "bench chat")."""
+    grid = conversation["grid_code"]
+    as_resident = json.dumps(mine, ensure_ascii=False)
+    as_staff = as_resident if staff == mine else json.dumps(staff, ensure_ascii=False)
+    residents = [(RESIDENT_CHANNEL.format(conversation["resident_id"]), as_resident, None)]
+    # under the grid, as the task posts are: staff see it by jurisdiction
+    staffs = [(HALL_CHANNEL, as_staff, grid)]
+    if conversation["worker_id"]:
+        staffs.insert(0, (f"tasks:{conversation['worker_id']}", as_staff, grid))
+    now, later = (staffs, residents) if sender == "resident" else (residents, staffs)
+    if sender is None:
+        now, later = residents + staffs, []
+    for channel, data, area in now:
+        hub.publish_json(channel, type_, data, area)
+    if later:
+        asyncio.get_running_loop().call_soon(
+            lambda: [hub.publish_json(channel, type_, data, area) for channel, data, area in later]
+        )
 
 
 async def post(
