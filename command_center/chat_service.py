@@ -39,6 +39,7 @@ STATE = "chat_desk"
 DESK_NAME = "网格服务台"
 RESIDENT_CHANNEL = "chat:{}"
 HALL_CHANNEL = "chats"
+Posts = list[tuple[str, str, str | None]]  # (channel, its data as JSON, area): what `deliver` publishes
 OUTBOX = "chat_outbox"  # app.state: chat_bus.Outbox where a Redis bus joins several nodes
 
 
@@ -271,20 +272,25 @@ def deliver(
     grid = conversation["grid_code"]
     as_resident = json.dumps(mine, ensure_ascii=False)
     as_staff = as_resident if staff == mine else json.dumps(staff, ensure_ascii=False)
-    residents = [(RESIDENT_CHANNEL.format(conversation["resident_id"]), as_resident, None)]
+    residents: Posts = [(RESIDENT_CHANNEL.format(conversation["resident_id"]), as_resident, None)]
     # under the grid, as the task posts are: staff see it by jurisdiction
-    staffs = [(HALL_CHANNEL, as_staff, grid)]
+    staffs: Posts = [(HALL_CHANNEL, as_staff, grid)]
     if conversation["worker_id"]:
         staffs.insert(0, (f"tasks:{conversation['worker_id']}", as_staff, grid))
-    now, later = (staffs, residents) if sender == "resident" else (residents, staffs)
     if sender is None:
         now, later = residents + staffs, []
-    for channel, data, area in now:
-        hub.publish_json(channel, type_, data, area)
+    elif sender == "resident":
+        now, later = staffs, residents
+    else:
+        now, later = residents, staffs
+
+    def send(posts: Posts) -> None:
+        for channel, data, area in posts:
+            hub.publish_json(channel, type_, data, area)
+
+    send(now)
     if later:
-        asyncio.get_running_loop().call_soon(
-            lambda: [hub.publish_json(channel, type_, data, area) for channel, data, area in later]
-        )
+        asyncio.get_running_loop().call_soon(send, later)
 
 
 async def post(
