@@ -222,9 +222,8 @@ def _announce(conn: HTTPConnection, conversation: dict[str, Any], type_: str, da
 
 def _deliver(conn: HTTPConnection, conversation: dict[str, Any], rows: list[dict[str, Any]]) -> None:
     city = deps.city(conn)
-    for m in rows:  # the other party's channels first (chat_service.deliver); a system notice to all at once
-        sender = {"resident": "resident", "worker": "staff", "staff": "staff"}.get(m["sender_kind"])
-        publish(conn, conversation, "chat.message", lambda mine, m=m: message_view(city, m, mine), sender)  # type: ignore[misc]
+    for m in rows:  # the other party's channels first (chat_service.deliver)
+        publish(conn, conversation, "chat.message", lambda mine, m=m: message_view(city, m, mine), m["sender_kind"])  # type: ignore[misc]
 
 
 def _store(

@@ -265,10 +265,11 @@ def deliver(
     sender: str | None = None,
 ) -> None:
     """One event on this node's hub: the resident's view on their channel, the staff's on the
-    worker's and the hall's (by grid), each view encoded once. With `sender` ("resident" or
-    "staff": a message someone sent), the other side's channels first and the sender's own on
-    the loop's next turn, after the writers this woke: the party waiting for the message does
-    not wait for the sender's echo to be made (docs/BENCHMARKS.md "bench chat")."""
+    worker's and the hall's (by grid), each view encoded once. With `sender` (a message's
+    sender_kind: "resident", "worker" or "staff"), the other side's channels first and the
+    sender's own on the loop's next turn, after the writers this woke: the party waiting for
+    the message does not wait for the sender's echo to be made (docs/BENCHMARKS.md "bench
+    chat"). None or "system" (a notice for both sides): all at once."""
     grid = conversation["grid_code"]
     as_resident = json.dumps(mine, ensure_ascii=False)
     as_staff = as_resident if staff == mine else json.dumps(staff, ensure_ascii=False)
@@ -277,7 +278,7 @@ def deliver(
     staffs: Posts = [(HALL_CHANNEL, as_staff, grid)]
     if conversation["worker_id"]:
         staffs.insert(0, (f"tasks:{conversation['worker_id']}", as_staff, grid))
-    if sender is None:
+    if sender is None or sender == "system":
         now, later = residents + staffs, []
     elif sender == "resident":
         now, later = staffs, residents
