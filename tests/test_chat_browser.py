@@ -142,8 +142,17 @@ def test_resident_and_worker_chat_live_with_receipts_and_a_case(site: dict[str, 
     resident.wait_for_selector(".chat-msg.from-worker:not(.pending):has-text('请稍等')", timeout=5000)
     worker.wait_for_selector(".chat-msg.mine:not(.pending):has-text('请稍等')", timeout=5000)
     assert resident.locator(".chat-msg:has-text('请稍等')").count() == 1  # the live one and the stored one: once
-    # one tap: a case; the resident is told its number
-    worker.click("#chat-to-case")
+    # one tap: a case; the resident is told its number. The tap's press and release straddle a
+    # message arriving: the panel repaints in place, so the button pressed is the one released
+    # (a repaint that made new elements lost such a tap: no click without both on one element).
+    box = worker.locator("#chat-to-case").bounding_box()
+    assert box is not None
+    worker.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    worker.mouse.down()
+    resident.fill("#chat-input", "好的谢谢")
+    resident.click("#chat-send")
+    worker.wait_for_selector(".chat-msg.from-resident:not(.pending):has-text('好的谢谢')", timeout=5000)
+    worker.mouse.up()
     worker.wait_for_selector("#chat-case", timeout=5000)
     case_id = worker.inner_text("#chat-case").split("#")[-1].strip()
     resident.wait_for_selector(f".chat-msg.from-system:has-text('已转为案件 #{case_id}')", timeout=5000)

@@ -7,7 +7,7 @@
 // card's link brings ?grid=) or by the phone's position.
 
 import { $, el } from '../common/dom.js';
-import { confirm, merge } from '../common/chat_messages.js';
+import { confirm, dropFrame, keepFrame, merge, refill } from '../common/chat_messages.js';
 import { applyI18n, fmtTime, t } from '../common/i18n.js';
 import { authHeaders, fetchRetry, session } from './resident.js';
 
@@ -78,11 +78,13 @@ function opener() {
 function paint() {
   const root = $('chat');
   if (!session()) {
+    dropFrame(root);
     root.replaceChildren(el('p', { class: 'hint' }, c('sign_in_first')),
       el('button', { class: 'btn btn-primary', type: 'button', onclick: () => $('tab-account').click() }, c('sign_in')));
     return;
   }
   if (state.open) { paintChat(root); return; }
+  dropFrame(root);
   root.replaceChildren(el('h2', {}, c('title')), opener(),
     el('p', { class: 'banner', id: 'chat-error', role: 'alert', hidden: true }),
     el('ul', { class: 'chat-list' }, state.list.map((conv) => el('li', {},
@@ -94,28 +96,26 @@ function paint() {
 
 function paintChat(root) {
   const conv = state.list.find((x) => x.id === state.open) || {};
-  // What is being typed survives a repaint (a message arriving, confirmed, taken back).
-  const typing = $('chat-input');
-  const typed = typing && typing.dataset.conv === String(state.open) ? typing.value : ''; // not into another conversation
-  const focused = typing !== null && document.activeElement === typing;
-  const file = el('input', { class: 'file-input', id: 'chat-file', type: 'file', accept: 'image/*', onchange: sendPhoto });
-  root.replaceChildren(...[
-    el('div', { class: 'chat-head' },
-      el('button', { class: 'btn', type: 'button', onclick: () => { state.open = null; refresh(); } }, c('back')),
-      el('strong', {}, `${conv.grid_name || ''} · ${conv.answered_by || ''}`)),
-    conv.case_id ? el('p', { class: 'chip', id: 'chat-case' }, c('case_made', { id: conv.case_id })) : null,
-    state.more ? el('button', { class: 'btn chat-older', type: 'button', onclick: older }, c('older')) : null,
-    el('ul', { class: 'chat-messages', id: 'chat-messages' }, state.messages.map(bubble)),
+  keepFrame(root, state.open, () => [
+    el('div', { class: 'chat-slot chat-head-slot' }),
+    el('button', { class: 'btn chat-older', type: 'button', hidden: true, onclick: older }, c('older')),
+    el('ul', { class: 'chat-messages', id: 'chat-messages' }),
     el('p', { class: 'banner', id: 'chat-error', role: 'alert', hidden: true }),
     el('form', { class: 'chat-compose', onsubmit: sendText },
       el('input', { id: 'chat-input', class: 'chat-input', maxlength: 1000, placeholder: c('type_here'), autocomplete: 'off' }),
-      el('label', { class: 'btn file-button', for: 'chat-file' }, c('photo')), file,
+      el('label', { class: 'btn file-button', for: 'chat-file' }, c('photo')),
+      el('input', { class: 'file-input', id: 'chat-file', type: 'file', accept: 'image/*', onchange: sendPhoto }),
       el('button', { class: 'btn', type: 'button', onclick: sendLocation }, c('location')),
-      el('button', { class: 'btn btn-primary', type: 'submit', id: 'chat-send' }, c('send')))].filter(Boolean));
-  const list = $('chat-messages');
+      el('button', { class: 'btn btn-primary', type: 'submit', id: 'chat-send' }, c('send')))]);
+  refill(root.querySelector('.chat-head-slot'), JSON.stringify([conv.grid_name, conv.answered_by, conv.case_id]), () => [
+    el('div', { class: 'chat-head' },
+      el('button', { class: 'btn', type: 'button', onclick: () => { state.open = null; refresh(); } }, c('back')),
+      el('strong', {}, `${conv.grid_name || ''} · ${conv.answered_by || ''}`)),
+    conv.case_id ? el('p', { class: 'chip', id: 'chat-case' }, c('case_made', { id: conv.case_id })) : null]);
+  root.querySelector('.chat-older').hidden = !state.more;
+  const list = root.querySelector('.chat-messages');
+  list.replaceChildren(...state.messages.map(bubble));
   list.scrollTop = list.scrollHeight;
-  Object.assign($('chat-input'), { value: typed }).dataset.conv = String(state.open);
-  if (focused) $('chat-input').focus();
 }
 
 // ------------------------------------------------------------------ the conversations
@@ -178,7 +178,7 @@ async function sendText(ev) {
   const text = input.value.trim();
   if (!text) return;
   input.value = '';
-  if (!(await send({ text }))) $('chat-input').value = text; // kept to send again (a repaint made a new input)
+  if (!(await send({ text })) && !input.value) input.value = text; // kept to send again, unless a new one is being typed
 }
 
 function sendLocation() {
@@ -189,6 +189,7 @@ function sendLocation() {
 
 async function sendPhoto(ev) {
   const picked = ev.target.files && ev.target.files[0];
+  ev.target.value = ''; // the input stays (keepFrame): the same photo picked again still sends
   if (!picked) return;
   try {
     const bitmap = await createImageBitmap(picked);

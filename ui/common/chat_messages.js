@@ -22,3 +22,23 @@ export function confirm(messages, data) {
   messages.sort(bySeq);
   return true;
 }
+
+/** `root` showing conversation `id` in a frame built by `frame()` once per conversation and kept
+ *  after: a tap on its buttons, what is being typed and the focus are never lost to a repaint
+ *  (a message arriving, confirmed, read), as they were when every repaint made new elements
+ *  (a button replaced between a tap's press and release gets no click). */
+export function keepFrame(root, id, frame) {
+  if (root.dataset.conv === String(id)) return;
+  root.replaceChildren(...frame().filter(Boolean));
+  root.dataset.conv = String(id);
+}
+
+/** `root` made to show something else (the list, a sign-in hint): the next conversation builds its frame. */
+export function dropFrame(root) { delete root.dataset.conv; }
+
+/** `slot`'s children made again by `make()` only when `key` changed since the last time. */
+export function refill(slot, key, make) {
+  if (slot.dataset.key === key) return;
+  slot.dataset.key = key;
+  slot.replaceChildren(...[make()].flat().filter(Boolean));
+}

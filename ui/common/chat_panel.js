@@ -10,7 +10,7 @@
 //   const chat = new ChatPanel({ root, count, channels, isShown, location, showHandler });
 //   chat.refresh(); chat.markRead();   // when the panel is shown again
 
-import { confirm, merge } from './chat_messages.js';
+import { confirm, dropFrame, keepFrame, merge, refill } from './chat_messages.js';
 import { $, el } from './dom.js';
 import { fmtTime, t } from './i18n.js';
 import { LiveSocket, api, post } from './live.js';
@@ -84,6 +84,7 @@ export class ChatPanel {
   paintList() {
     const { root, showHandler } = this.opts;
     root.replaceChildren();
+    dropFrame(root);
     this.paintCount();
     if (!this.state.list.length) { root.append(el('p', { class: 'muted chat-empty' }, c('none'))); return; }
     root.append(el('ul', { class: 'chat-list' }, this.state.list.map((conv) => el('li', {},
@@ -98,31 +99,30 @@ export class ChatPanel {
   paintChat() {
     const { state, opts } = this;
     const conv = state.list.find((x) => x.id === state.open) || { id: state.open };
-    // What is being typed survives a repaint (a message arriving, confirmed, taken back).
-    const typing = $('chat-input');
-    const typed = typing && typing.dataset.conv === String(state.open) ? typing.value : ''; // not into another conversation
-    const focused = typing !== null && document.activeElement === typing;
-    const input = el('input', { id: 'chat-input', class: 'chat-input', maxlength: 1000, placeholder: c('type_here'), autocomplete: 'off' });
-    const file = el('input', { class: 'file-input', id: 'chat-file', type: 'file', accept: 'image/*', onchange: (ev) => this.sendPhoto(ev) });
-    opts.root.replaceChildren(...[
+    const root = opts.root;
+    keepFrame(root, state.open, () => [
+      el('div', { class: 'chat-slot chat-head-slot' }),
+      el('button', { class: 'btn chat-older', type: 'button', hidden: true, onclick: () => this.older() }, c('older')),
+      el('ul', { class: 'chat-messages', id: 'chat-messages' }),
+      el('form', { class: 'chat-compose', onsubmit: (ev) => this.sendText(ev) },
+        el('input', { id: 'chat-input', class: 'chat-input', maxlength: 1000, placeholder: c('type_here'), autocomplete: 'off' }),
+        el('label', { class: 'btn', for: 'chat-file' }, c('photo')),
+        el('input', { class: 'file-input', id: 'chat-file', type: 'file', accept: 'image/*', onchange: (ev) => this.sendPhoto(ev) }),
+        opts.location ? el('button', { class: 'btn', type: 'button', onclick: () => this.sendLocation() }, c('location')) : null,
+        el('button', { class: 'btn btn-ok', type: 'submit', id: 'chat-send' }, c('send')))]);
+    const who = opts.showHandler && conv.grid_code ? handler(conv) : '';
+    refill(root.querySelector('.chat-head-slot'), JSON.stringify([conv.grid_name, who, conv.case_id]), () =>
       el('div', { class: 'chat-head' },
         el('button', { class: 'btn', type: 'button', id: 'chat-back', onclick: () => { state.open = null; this.refresh(); } }, c('back')),
         el('strong', {}, conv.grid_name || ''),
-        opts.showHandler && conv.grid_code ? el('span', { class: 'muted chat-head-who' }, handler(conv)) : null,
+        who ? el('span', { class: 'muted chat-head-who' }, who) : null,
         conv.case_id
           ? el('span', { class: 'badge', id: 'chat-case' }, c('case_made', { id: conv.case_id }))
-          : el('button', { class: 'btn btn-primary', type: 'button', id: 'chat-to-case', onclick: () => this.toCase() }, c('to_case'))),
-      state.more ? el('button', { class: 'btn chat-older', type: 'button', onclick: () => this.older() }, c('older')) : null,
-      el('ul', { class: 'chat-messages', id: 'chat-messages' }, state.messages.map(bubble)),
-      el('form', { class: 'chat-compose', onsubmit: (ev) => this.sendText(ev) },
-        input,
-        el('label', { class: 'btn', for: 'chat-file' }, c('photo')), file,
-        opts.location ? el('button', { class: 'btn', type: 'button', onclick: () => this.sendLocation() }, c('location')) : null,
-        el('button', { class: 'btn btn-ok', type: 'submit', id: 'chat-send' }, c('send')))].filter(Boolean));
-    const list = $('chat-messages');
+          : el('button', { class: 'btn btn-primary', type: 'button', id: 'chat-to-case', onclick: () => this.toCase() }, c('to_case'))));
+    root.querySelector('.chat-older').hidden = !state.more;
+    const list = root.querySelector('.chat-messages');
+    list.replaceChildren(...state.messages.map(bubble));
     list.scrollTop = list.scrollHeight;
-    Object.assign($('chat-input'), { value: typed }).dataset.conv = String(state.open);
-    if (focused) $('chat-input').focus();
   }
 
   // ---- loading and reading ----
@@ -198,6 +198,7 @@ export class ChatPanel {
 
   async sendPhoto(ev) {
     const picked = ev.target.files && ev.target.files[0];
+    ev.target.value = ''; // the input stays (keepFrame): the same photo picked again still sends
     if (!picked) return;
     try {
       await this.send(await shrink(picked), 'photos');
