@@ -7,7 +7,7 @@ topic in order (a send never waits for Redis). Every node reads the topic as a f
 subscriber (`hub`: a group of its own) and publishes each other node's event on its own hub,
 to the same channels, with the views the sender's node made; its own it skips (by node id).
 The conversation in each event (who answers, its state) also updates the node's cache of
-conversations (chat_fast.Conversations), so a handover on one node gates the next message
+conversations (chat_cache.Conversations), so a handover on one node gates the next message
 on another.
 
 Delivery over the bus is live delivery only: a node that misses an event (Redis down, its

@@ -34,128 +34,26 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from starlette.requests import HTTPConnection
 
-from command_center.api import deps
 from command_center.api.errors import ApiError
 from command_center.auth.principal import Principal
-from command_center.chat_service import (
-    desk_of,
-    flood_limits,
-    handover,
-    message_view,
-    publish,
-    staff_may,
-)
+from command_center.chat_cache import FastPath, fast_of
+from command_center.chat_service import answerer, message_view, publish_to, staff_may
 from command_center.store.chat_records import ChatRecords
-from command_center.store.chat_schema import chat_conversations
 from command_center.store.resident_records import iso
 from residents.chat_rules import Flood
 
 log = logging.getLogger(__name__)
 
-CACHED = 50_000  # conversations kept per node (least recently used out first)
-DONE_REFS = 20_000  # refs of stored messages remembered, for re-sends that lost their answer
-LIGHT = [c.name for c in chat_conversations.c]
 GONE = "没有这个会话"
 CLOSED = "会话已结束"
 FAILED = "消息未能保存，请重发"
-
-
-class Conversations:
-    """This node's cache of conversations, light rows (no unread counts)."""
-
-    def __init__(self, records: ChatRecords, most: int = CACHED) -> None:
-        self.records, self.most = records, most
-        self.rows: OrderedDict[str, dict[str, Any]] = OrderedDict()
-
-    async def get(self, conversation_id: str) -> dict[str, Any] | None:
-        found = self.rows.get(conversation_id)
-        if found is not None:
-            self.rows.move_to_end(conversation_id)
-            return found
-        found = await asyncio.to_thread(self.records.get_light, conversation_id)
-        if found is not None:
-            self.put(found)
-        return found
-
-    def put(self, conversation: dict[str, Any]) -> None:
-        self.rows[conversation["id"]] = dict(conversation)
-        self.rows.move_to_end(conversation["id"])
-        while len(self.rows) > self.most:
-            self.rows.popitem(last=False)
-
-    def put_all(self, conversations: list[dict[str, Any]]) -> None:
-        """Rows just read (a resident's socket opening, a list): light fields only."""
-        for found in conversations:
-            self.put({k: found[k] for k in LIGHT})
-
-    def note(self, conversation: dict[str, Any]) -> None:
-        """A change seen (this node's write, another node's event): kept only if cached."""
-        found = self.rows.get(conversation.get("id", ""))
-        if found is not None:
-            found.update({k: conversation[k] for k in ("worker_id", "state", "case_id") if k in conversation})
-
-    def forget(self, conversation_id: str) -> None:
-        self.rows.pop(conversation_id, None)
-
-
-class Windows:
-    """Each resident's recent sends on this node, for the flood limits before delivery."""
-
-    def __init__(self) -> None:
-        self.sent: dict[str, deque[datetime]] = {}
-
-    def counts(self, sender: str, limits: tuple[datetime, datetime]) -> tuple[int, int]:
-        burst, minute = limits
-        times = self.sent.get(sender)
-        if not times:
-            return 0, 0
-        while times and times[0] <= minute:
-            times.popleft()
-        if not times:
-            del self.sent[sender]
-            return 0, 0
-        return sum(1 for t in times if t > burst), len(times)
-
-    def note(self, sender: str, at: datetime) -> None:
-        self.sent.setdefault(sender, deque()).append(at)
-
-    def undo(self, sender: str, at: datetime) -> None:
-        times = self.sent.get(sender)
-        if times is not None and at in times:
-            times.remove(at)
-
-
-@dataclass
-class FastPath:
-    """A node's in-memory state for the send path (one per ChatDesk)."""
-
-    conversations: Conversations
-    windows: Windows = field(default_factory=Windows)
-    flight: dict[tuple[str, str, str], asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
-    settling: set[asyncio.Future[dict[str, Any]]] = field(default_factory=set)  # held till done
-    done: OrderedDict[tuple[str, str, str], dict[str, Any]] = field(default_factory=OrderedDict)
-
-    def remember(self, key: tuple[str, str, str], stored: dict[str, Any]) -> None:
-        self.done[key] = stored
-        while len(self.done) > DONE_REFS:
-            self.done.popitem(last=False)
-
-
-def fast_of(conn: HTTPConnection) -> FastPath:
-    desk = desk_of(conn)
-    found: FastPath | None = getattr(desk, "fast", None)
-    if found is None:
-        found = FastPath(Conversations(desk.records))
-        desk.fast = found
-    return found
 
 
 @dataclass(frozen=True)
@@ -177,12 +75,12 @@ def sender_of_staff(who: Principal) -> Sender:
     return Sender("worker" if who.is_worker else "staff", who.actor, who)
 
 
-async def _gate(conn: HTTPConnection, sender: Sender, conversation_id: str) -> dict[str, Any]:
+async def _gate(fast: FastPath, sender: Sender, conversation_id: str) -> dict[str, Any]:
     """The conversation, if the sender may write in it (in memory after its first use)."""
-    conversation = await fast_of(conn).conversations.get(conversation_id)
+    conversation = await fast.conversations.get(conversation_id)
     if conversation is None or (sender.kind == "resident" and conversation["resident_id"] != sender.id):
         raise ApiError(404, GONE, {"id": conversation_id})
-    if sender.who is not None and not staff_may(sender.who, deps.city(conn), conversation):
+    if sender.who is not None and not staff_may(sender.who, fast.city, conversation):
         raise ApiError(403, "该会话不属于您负责的网格", {"id": conversation_id, "grid_code": conversation["grid_code"]})
     if conversation["state"] != "open":
         raise ApiError(409, CLOSED, {"id": conversation_id})
@@ -190,18 +88,18 @@ async def _gate(conn: HTTPConnection, sender: Sender, conversation_id: str) -> d
 
 
 def _rows(
-    conn: HTTPConnection, conversation: dict[str, Any], sender: Sender, ref: str | None, message: dict[str, Any]
+    fast: FastPath, conversation: dict[str, Any], sender: Sender, ref: str | None, message: dict[str, Any], at: datetime
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(the conversation as it will be, its new rows: a handover notice first, if any)."""
     notice = None
-    if sender.kind == "resident":
-        worker, notice = handover(conn, conversation, first=False)  # in memory: the roster, the hours
+    if sender.kind == "resident":  # in memory: the roster, the hours
+        worker, notice = answerer(fast.city, fast.config, at.astimezone(fast.desk.tz), conversation, first=False)
     elif sender.who is not None and sender.who.is_worker:
         worker = sender.who.worker_id  # a worker answering takes it over
     else:
         worker = conversation["worker_id"]
-    moved = conversation | {"worker_id": worker}
-    now = iso(desk_of(conn).clock())
+    moved = conversation if worker == conversation["worker_id"] else conversation | {"worker_id": worker}
+    now = iso(at)
 
     def row(kind_of_sender: str, sender_id: str, kind: str, text: str, **more: Any) -> dict[str, Any]:
         return {"conversation_id": conversation["id"], "sender_kind": kind_of_sender, "sender_id": sender_id,
@@ -209,21 +107,25 @@ def _rows(
                 "lat": more.get("lat"), "created_at": now, "read_at": None, "seq": None,
                 "msg_id": "M" + secrets.token_hex(8), "ref": more.get("ref")}  # fmt: skip
 
-    rows = [row(sender.kind, sender.id, message["kind"], message["text"], ref=ref,
-                **{k: message.get(k) for k in ("photo_id", "lon", "lat")})]  # fmt: skip
+    rows = [row(sender.kind, sender.id, ref=ref, **message)]  # kind, text and lon/lat or photo_id
     if notice is not None:
         rows.insert(0, row("system", "", "system", notice))
     return moved, rows
 
 
-def _announce(conn: HTTPConnection, conversation: dict[str, Any], type_: str, data: dict[str, Any]) -> None:
-    publish(conn, conversation, type_, lambda _mine: data)
+def _announce(
+    fast: FastPath, conversation: dict[str, Any], type_: str, data: dict[str, Any], skip: Any = None
+) -> None:
+    publish_to(fast.hub, fast.outbox, conversation, type_, lambda _mine: data, None, skip)
 
 
-def _deliver(conn: HTTPConnection, conversation: dict[str, Any], rows: list[dict[str, Any]]) -> None:
-    city = deps.city(conn)
-    for m in rows:  # the other party's channels first (chat_service.deliver)
-        publish(conn, conversation, "chat.message", lambda mine, m=m: message_view(city, m, mine), m["sender_kind"])  # type: ignore[misc]
+def _deliver(fast: FastPath, conversation: dict[str, Any], rows: list[dict[str, Any]], origin: Any) -> None:
+    """The rows, pending: the other party's channels first (chat_service.publish_to); the
+    sender's own message not to the socket it came on (`origin`: chat.sent answers it)."""
+    city, outbox, own = fast.city, fast.outbox, rows[-1]
+    for m in rows:
+        publish_to(fast.hub, outbox, conversation, "chat.message", lambda mine, m=m: message_view(city, m, mine),  # type: ignore[misc]
+                   m["sender_kind"], origin if m is own else None)  # fmt: skip
 
 
 def _store(
@@ -268,14 +170,17 @@ async def begin(
     conversation_id: str,
     ref: str | None,
     answer: Callable[[dict[str, Any]], None] | None,
+    origin: Any = None,
     **message: Any,
 ) -> tuple[dict[str, Any], asyncio.Future[dict[str, Any]]]:
     """The checks in memory and the delivery, now; (the conversation, the commit's outcome to
     come: the stored message, or the ApiError). `answer(stored)` is called once it is stored,
     before `chat.stored` goes to both sides. A socket does not wait for the outcome to read the
-    sender's next message. Raises ApiError for what is refused before delivery."""
+    sender's next message; `origin`, the socket's hub client, gets neither its own message
+    nor its `chat.stored` (its answer has both: chat_socket.py). Raises ApiError for what is
+    refused before delivery."""
     fast = fast_of(conn)
-    conversation = await _gate(conn, sender, conversation_id)
+    conversation = await _gate(fast, sender, conversation_id)
     key = (conversation_id, sender.id, ref) if ref is not None else None
     if key is not None and (key in fast.done or key in fast.flight):  # a re-send: answered, not delivered again
         earlier: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
@@ -286,18 +191,18 @@ async def begin(
         if answer is not None:
             earlier.add_done_callback(lambda f: None if f.cancelled() or f.exception() else answer(f.result()))
         return conversation, earlier
-    limits, refuse = flood_limits(conn)
-    if sender.kind == "resident" and (early := refuse(*fast.windows.counts(sender.id, limits))) is not None:
+    at = fast.desk.clock()
+    limits = fast.limits(at)
+    if sender.kind == "resident" and (early := fast.refuse(*fast.windows.counts(sender.id, limits))) is not None:
         raise _flood(early)
-    moved, rows = _rows(conn, conversation, sender, ref, message)
-    at = desk_of(conn).clock()
+    moved, rows = _rows(fast, conversation, sender, ref, message, at)
     if sender.kind == "resident":
         fast.windows.note(sender.id, at)
     fast.conversations.note(moved)  # this node's write: what the next message is gated on
-    _deliver(conn, moved, rows)  # pending: no seq yet
+    _deliver(fast, moved, rows, origin)  # pending: no seq yet
     # The rest runs on if the caller goes (a socket closed, a request dropped): what was
     # delivered is confirmed or retracted on both sides whatever becomes of the sender.
-    settled = asyncio.ensure_future(_settle(conn, sender, moved, rows, (key, at, answer), limits, refuse))
+    settled = asyncio.ensure_future(_settle(fast, sender, moved, rows, (key, at, answer, origin), limits))
     fast.settling.add(settled)
     settled.add_done_callback(fast.settling.discard)
     settled.add_done_callback(_retrieved)
@@ -312,18 +217,17 @@ def _retrieved(task: asyncio.Future[Any]) -> None:
 
 
 async def _settle(
-    conn: HTTPConnection,
+    fast: FastPath,
     sender: Sender,
     moved: dict[str, Any],
     rows: list[dict[str, Any]],
-    how: tuple[tuple[str, str, str] | None, datetime, Callable[[dict[str, Any]], None] | None],
+    how: tuple[tuple[str, str, str] | None, datetime, Callable[[dict[str, Any]], None] | None, Any],
     limits: tuple[datetime, datetime],
-    refuse: Any,
 ) -> dict[str, Any]:
     """Store, answer the sender, confirm on both sides; or retract and raise."""
-    fast, (key, at, answer) = fast_of(conn), how
+    key, at, answer, origin = how
     try:
-        result = await _commit(conn, sender, moved, rows, limits, refuse)
+        result = await _commit(fast, sender, moved, rows, limits)
     except BaseException:
         if sender.kind == "resident":
             fast.windows.undo(sender.id, at)
@@ -338,43 +242,42 @@ async def _settle(
     if answer is not None:
         answer(stored)
     if isinstance(result, dict):  # stored before: this is a re-send
-        _retract(conn, moved, rows, "duplicate", result)
+        _retract(fast, moved, rows, "duplicate", result)
     else:
         for row, done in zip(rows, result, strict=True):
-            _announce(conn, moved, "chat.stored", {"id": row["msg_id"], "seq": done["seq"],
-                                                   "conversation_id": moved["id"]})  # fmt: skip
+            _announce(fast, moved, "chat.stored", {"id": row["msg_id"], "seq": done["seq"], "conversation_id": moved["id"]},
+                      origin if row is rows[-1] else None)  # fmt: skip
     return stored
 
 
 async def _commit(
-    conn: HTTPConnection,
+    fast: FastPath,
     sender: Sender,
     moved: dict[str, Any],
     rows: list[dict[str, Any]],
     limits: tuple[datetime, datetime],
-    refuse: Any,
 ) -> list[dict[str, Any]] | dict[str, Any]:
     """The rows through the group commit: the stored rows, or an earlier one (a re-send); a
     refusal or failure is retracted on both sides and raised."""
-    desk = desk_of(conn)
+    desk = fast.desk
     try:
-        result = await desk.commits.run(lambda: _store(desk.records, sender, moved, rows, limits, refuse))
+        result = await desk.commits.run(lambda: _store(desk.records, sender, moved, rows, limits, fast.refuse))
     except Exception:
         log.exception("chat: storing %d messages of %s failed; retracted", len(rows), moved["id"])
-        _retract(conn, moved, rows, "failed")
+        _retract(fast, moved, rows, "failed")
         raise ApiError(503, FAILED, {"id": moved["id"]}) from None
     if isinstance(result, Flood):
-        _retract(conn, moved, rows, "flood")
+        _retract(fast, moved, rows, "flood")
         raise _flood(result)
     if isinstance(result, Refused):
-        _retract(conn, moved, rows, "closed" if result.status == 409 else "gone")
+        _retract(fast, moved, rows, "closed" if result.status == 409 else "gone")
         raise ApiError(result.status, result.reason, {"id": moved["id"]})
     out: list[dict[str, Any]] | dict[str, Any] = result
     return out
 
 
 def _retract(
-    conn: HTTPConnection,
+    fast: FastPath,
     conversation: dict[str, Any],
     rows: list[dict[str, Any]],
     reason: str,
@@ -384,7 +287,7 @@ def _retract(
         data = {"id": row["msg_id"], "conversation_id": conversation["id"], "reason": reason}
         if same_as is not None:
             data |= {"same_as": same_as.get("msg_id"), "seq": same_as["seq"]}
-        _announce(conn, conversation, "chat.retracted", data)
+        _announce(fast, conversation, "chat.retracted", data)
 
 
 class FloodError(ApiError):

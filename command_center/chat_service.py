@@ -141,16 +141,23 @@ def worker_name(city: CityMap, worker_id: str | None) -> str:
 def handover(
     conn: HTTPConnection, conversation: dict[str, Any], first: bool
 ) -> tuple[str | None, str | None]:
+    """`answerer` for a request's app."""
+    return answerer(deps.city(conn), chat_config(conn), desk_of(conn).local_now(), conversation, first)
+
+
+def answerer(
+    city: CityMap, config: ChatConfig, local: datetime, conversation: dict[str, Any], first: bool
+) -> tuple[str | None, str | None]:
     """(who answers now, the system notice to post, if any). A worker who has it keeps it while
     on duty within office hours; else the grid's on-duty worker; else the grid's desk. The
     resident is told when it changes hands, and on opening when the desk has it."""
-    desk, city = desk_of(conn), deps.city(conn)
-    grid, current, local = conversation["grid_code"], conversation["worker_id"], desk.local_now()
-    hours = chat_config(conn).hours_of(grid)
-    duty = on_duty(city, grid, local)
-    if current is not None and current in duty and hours.open_at(local):
-        return current, None
-    now: Route = route(hours, duty, local)
+    grid, current = conversation["grid_code"], conversation["worker_id"]
+    hours = config.hours_of(grid)
+    if current is not None and hours.open_at(local):
+        for worker in city.city.workers_by_grid.get(grid, ()):
+            if worker.id == current and worker.on_duty(local):
+                return current, None  # the common case, checked first: each message asks it
+    now: Route = route(hours, on_duty(city, grid, local), local)
     if now.worker_id == current and not first:
         return current, None
     if first and now.worker_id is not None:
@@ -220,9 +227,10 @@ def scope_of(who: Principal, city: CityMap) -> Scope:
 
 
 def staff_may(who: Principal, city: CityMap, conversation: dict[str, Any]) -> bool:
-    if who.is_worker:
-        return bool(who.worker_id) and conversation["grid_code"] in scope_of(who, city).prefixes
-    return who.sees_area(conversation["grid_code"])
+    grid = conversation["grid_code"]
+    if who.is_worker:  # scope_of's grids, without making the Scope: each message asks it
+        return bool(who.worker_id) and any(w.grid_code == grid for w in city.grids_of(who.worker_id or ""))
+    return who.sees_area(grid)
 
 
 async def staff_conversation(conn: HTTPConnection, who: Principal, conversation_id: str) -> dict[str, Any]:
@@ -249,11 +257,60 @@ def publish(
 ) -> None:
     """One event to both sides: the resident's channel, the worker's, the hall's (by grid); and
     to the other nodes' hubs over the bus where there are any (chat_bus.py). `sender`: `deliver`."""
-    mine, staff = data(True), data(False)
-    deliver(deps.hub(conn), conversation, type_, mine, staff, sender)
-    outbox = getattr(conn.app.state, OUTBOX, None)
-    if outbox is not None:
-        outbox.send(conversation, type_, mine, staff)
+    publish_to(deps.hub(conn), getattr(conn.app.state, OUTBOX, None), conversation, type_, data, sender)
+
+
+def publish_to(
+    hub: Any,
+    outbox: Any,
+    conversation: dict[str, Any],
+    type_: str,
+    data: Callable[[bool], dict[str, Any]],
+    sender: str | None = None,
+    skip: Any = None,
+) -> None:
+    """`publish` on this hub, and through the bus's outbox where there is one (chat_bus.Outbox).
+    With `sender` (a message's sender_kind: "resident", "worker" or "staff"), the other side's
+    view is made, encoded and published before anything else, and the sender's side and the
+    bus's copy follow on the loop's next turn, after the writers this woke: the party waiting
+    for the message does not wait for the sender's echo (docs/BENCHMARKS.md "bench chat").
+    None or "system" (a notice for both sides): all at once. `skip`: the sending socket, which
+    `chat.sent` answers (Hub.publish_json)."""
+    if sender is None or sender == "system":
+        mine, staff = data(True), data(False)
+        deliver(hub, conversation, type_, mine, staff, skip)
+        if outbox is not None:
+            outbox.send(conversation, type_, mine, staff)
+        return
+    to_resident = sender != "resident"
+    first = data(to_resident)
+    encoded = json.dumps(first, ensure_ascii=False)
+    _send(hub, type_, _channels(conversation, to_resident, encoded), skip)
+
+    def rest() -> None:
+        own = data(not to_resident)
+        _send(hub, type_, _channels(conversation, not to_resident, encoded if own == first else own), skip)
+        if outbox is not None:
+            outbox.send(conversation, type_, *((first, own) if to_resident else (own, first)))
+
+    asyncio.get_running_loop().call_soon(rest)
+
+
+def _channels(conversation: dict[str, Any], resident: bool, view: dict[str, Any] | str) -> Posts:
+    """One side's channels with its view: the resident's own, or the worker's and the hall's."""
+    data = view if isinstance(view, str) else json.dumps(view, ensure_ascii=False)
+    if resident:
+        return [(RESIDENT_CHANNEL.format(conversation["resident_id"]), data, None)]
+    grid = conversation["grid_code"]  # under the grid, as the task posts are: staff see it by jurisdiction
+    posts: Posts = [(HALL_CHANNEL, data, grid)]
+    if conversation["worker_id"]:
+        posts.insert(0, (f"tasks:{conversation['worker_id']}", data, grid))
+    return posts
+
+
+def _send(hub: Any, type_: str, posts: Posts, skip: Any = None) -> None:
+    for channel, data, area in posts:
+        hub.publish_json(channel, type_, data, area, skip)
 
 
 def deliver(
@@ -262,36 +319,12 @@ def deliver(
     type_: str,
     mine: dict[str, Any],
     staff: dict[str, Any],
-    sender: str | None = None,
+    skip: Any = None,
 ) -> None:
-    """One event on this node's hub: the resident's view on their channel, the staff's on the
-    worker's and the hall's (by grid), each view encoded once. With `sender` (a message's
-    sender_kind: "resident", "worker" or "staff"), the other side's channels first and the
-    sender's own on the loop's next turn, after the writers this woke: the party waiting for
-    the message does not wait for the sender's echo to be made (docs/BENCHMARKS.md "bench
-    chat"). None or "system" (a notice for both sides): all at once."""
-    grid = conversation["grid_code"]
-    as_resident = json.dumps(mine, ensure_ascii=False)
-    as_staff = as_resident if staff == mine else json.dumps(staff, ensure_ascii=False)
-    residents: Posts = [(RESIDENT_CHANNEL.format(conversation["resident_id"]), as_resident, None)]
-    # under the grid, as the task posts are: staff see it by jurisdiction
-    staffs: Posts = [(HALL_CHANNEL, as_staff, grid)]
-    if conversation["worker_id"]:
-        staffs.insert(0, (f"tasks:{conversation['worker_id']}", as_staff, grid))
-    if sender is None or sender == "system":
-        now, later = residents + staffs, []
-    elif sender == "resident":
-        now, later = staffs, residents
-    else:
-        now, later = residents, staffs
-
-    def send(posts: Posts) -> None:
-        for channel, data, area in posts:
-            hub.publish_json(channel, type_, data, area)
-
-    send(now)
-    if later:
-        asyncio.get_running_loop().call_soon(send, later)
+    """One event on this node's hub, to both sides at once: the resident's view on their
+    channel, the staff's on the worker's and the hall's (by grid), each view encoded once."""
+    resident = _channels(conversation, True, mine)
+    _send(hub, type_, resident + _channels(conversation, False, resident[0][1] if staff == mine else staff), skip)
 
 
 async def post(

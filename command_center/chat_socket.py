@@ -10,7 +10,9 @@ sender is answered after the commit, `{"type": "chat.sent", "ref", "seq", "id",
 "conversation_id"}`, or `{"type": "error", "op": "chat.send", "ref", "status", "error",
 "detail"}` with nothing stored (a message already delivered is then retracted on both sides).
 The `ref` is the sender's id for the message: sent again with the same ref (the answer was
-lost), it is stored once and answered with the first one's seq. A socket skips HTTP's per-request parsing, middleware and token
+lost), it is stored once and answered with the first one's seq. The sending socket is not sent
+its own message back, nor its `chat.stored`: `chat.sent` carries the id and seq they would
+(the sender's other sockets, and the hall, get both as for any message). A socket skips HTTP's per-request parsing, middleware and token
 check: what a chat needs at scale.
 """
 
@@ -88,5 +90,5 @@ async def _send(
         if who is None:
             raise ApiError(401, "sign in first", None)
         sender = sender_of_staff(who)
-    _, outcome = await begin(ws, sender, conversation_id, None if ref is None else str(ref), answer, **message)
+    _, outcome = await begin(ws, sender, conversation_id, None if ref is None else str(ref), answer, client, **message)
     return outcome

@@ -58,6 +58,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from json.encoder import encode_basestring as _quoted  # a JSON string, non-ASCII kept (ensure_ascii=False)
 from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
@@ -108,13 +109,17 @@ class Hub:
         alone: bus events go through `publish_all`, which numbers them for every node."""
         return self.publish_json(channel, type_, json.dumps(data, ensure_ascii=False), area)
 
-    def publish_json(self, channel: str, type_: str, data: str, area: str | None = None) -> int:
+    def publish_json(
+        self, channel: str, type_: str, data: str, area: str | None = None, skip: Client | None = None
+    ) -> int:
         """`publish` with the data already encoded as a JSON object: one encoding serves every
-        channel a message goes to (the residents' chat sends each to three)."""
+        channel a message goes to (the residents' chat sends each to three). `skip`: a client
+        that has it already (the chat's sender on its own socket, answered by `chat.sent`)."""
         chan = self.channel(channel)
         seq = chan.seq + 1
-        head = json.dumps({"channel": channel, "seq": seq, "type": type_}, ensure_ascii=False)
-        self._deliver(chan, seq, f'{head[:-1]}, "data": {data}}}', area)
+        # json.dumps' own text for {"channel", "seq", "type", "data"}, without building a dict per message
+        frame = f'{{"channel": {_quoted(channel)}, "seq": {seq}, "type": {_quoted(type_)}, "data": {data}}}'
+        self._deliver(chan, seq, frame, area, skip)
         return seq
 
     async def publish_all(self, posts: list[Post]) -> None:
@@ -136,12 +141,14 @@ class Hub:
             head, tail = post.frame()
             self._deliver(chan, seq, f"{head}{seq}{tail}", post.area)
 
-    def _deliver(self, chan: Channel, seq: int, message: str, area: str | None) -> None:
+    def _deliver(
+        self, chan: Channel, seq: int, message: str, area: str | None, skip: Client | None = None
+    ) -> None:
         chan.seq = seq
         chan.append(message, area)
         self.stats.published += 1
         for client in tuple(chan.subscribers):
-            if not client.access.sees(area):
+            if client is skip or not client.access.sees(area):
                 continue
             if client.holding is None and client.floors is None:
                 self.offer(client, message)

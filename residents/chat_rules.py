@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 HOURS = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)$")
 KINDS = ("text", "location")  # sent as JSON; a photo is its own upload
@@ -27,6 +27,7 @@ class OfficeHours(BaseModel):
     """When a grid's service is staffed: local hours on the listed ISO weekdays (1 = Monday)."""
 
     model_config = ConfigDict(extra="forbid")
+    _span: tuple[time, time] = PrivateAttr()
 
     hours: str = Field(default="08:30-17:30", description="HH:MM-HH:MM, local time")
     weekdays: list[int] = Field(default=[1, 2, 3, 4, 5, 6, 7], description="ISO weekdays, 1 = Monday")
@@ -45,8 +46,11 @@ class OfficeHours(BaseModel):
             raise ValueError("weekdays are ISO numbers 1 (Monday) to 7 (Sunday)")
         return value
 
+    def model_post_init(self, _context: Any) -> None:
+        self._span = (_clock(self.hours[:5]), _clock(self.hours[6:]))  # read once: each chat message asks
+
     def open_at(self, local: datetime) -> bool:
-        start, end = _clock(self.hours[:5]), _clock(self.hours[6:])
+        start, end = self._span
         return local.isoweekday() in self.weekdays and start <= local.time().replace(tzinfo=None) < end
 
 
@@ -79,6 +83,8 @@ class ChatConfig(BaseModel):
         return value
 
     def hours_of(self, grid_code: str) -> OfficeHours:
+        if not self.grid_hours:
+            return self.office_hours
         found = [p for p in self.grid_hours if grid_code.startswith(p)]
         return self.grid_hours[max(found, key=len)] if found else self.office_hours
 

@@ -25,8 +25,9 @@ from command_center.api.errors import ApiError, json_body
 from command_center.api.limits import SMALL_BODY
 from command_center.api.residents import current_resident, resident_of
 from command_center.auth.middleware import principal_of
+from command_center.chat_cache import fast_of
 from command_center.chat_case import to_case
-from command_center.chat_fast import FloodError, Sender, fast_of, send, sender_of_staff
+from command_center.chat_fast import FloodError, Sender, send, sender_of_staff
 from command_center.chat_service import (
     chat_config,
     conversation_view,
