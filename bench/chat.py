@@ -14,7 +14,8 @@ published. Latency: due time of the send → the frame read at the other party's
 Since issue 22's fast path (command_center/chat_fast.py) the message is delivered before it
 is stored and before the sender's `chat.sent` answer, which comes after the commit: what
 is measured is the pending `chat.message` frame (the only one carrying the text); the
-`chat.stored` frame that confirms it is not timed. Each message has a ref of its own
+`chat.stored` frame that confirms it is not timed. The sending socket gets `chat.sent` alone
+(chat_socket.py), the other party `chat.message` and `chat.stored`. Each message has a ref of its own
 (`ref` makes a re-send idempotent: a repeated one would be answered and not delivered).
 
 Two baselines, same run, same sockets, same rate and message shape, taking turns with ours:

@@ -5,13 +5,13 @@ and WAL flush, the group commit's queue) before anyone heard it, so delivery's p
 store's p99, 2-15x the hub's own (docs/BENCHMARKS.md "bench chat"). What gates delivery runs
 in memory on the loop instead, and the store has the last word:
 
-1. The conversation (owner, grid, who answers, state) from a per-node cache (`Conversations`),
+1. The conversation (owner, grid, who answers, state) from a per-node cache (`chat_cache.Conversations`),
    filled on first use and ahead of it when a resident's socket opens or a list is read (on
    SQLite a read waits for the group commit's transaction; `bench chat` on SQLite: p99 160 ms
    with first use alone, 8.6 ms with the socket's, one run each on a loaded machine), updated by this node's writes (a handover, a worker taking
    over) and by other nodes' chat events over the bus (chat_bus.py). The sender's scope is
    checked on it: the resident owns it; staff's grids hold it.
-2. The resident's flood limits counted in a per-node window (`Windows`); the store's counts
+2. The resident's flood limits counted in a per-node window (`chat_cache.Windows`); the store's counts
    stay authoritative at the commit.
 3. The message published at once under a server-made id with `"pending": true` (its seq is
    not known yet), to the resident's `chat:<id>`, the worker's `tasks:<id>`, the hall's
@@ -19,7 +19,8 @@ in memory on the loop instead, and the store has the last word:
    conversation, the ref and the flood counts are read again (one statement). The socket
    reads the sender's next message meanwhile (chat_socket.py does not wait for the commit).
 4. Stored: the sender's answer (`chat.sent` with the seq, or the HTTP 201) only now, then
-   `chat.stored {id, seq}` to both sides. Refused at the commit (a flood seen by the store
+   `chat.stored {id, seq}` to both sides (not to the socket it was sent on: its `chat.sent`
+   says the same, and it was not sent its own message back either). Refused at the commit (a flood seen by the store
    alone, the conversation gone or closed) or failed: `chat.retracted {id, reason}` to both
    sides and the error to the sender; nothing stored. An acknowledged message is therefore
    always stored; a pending one may still be taken back, and the pages show it as pending.
