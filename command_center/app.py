@@ -82,6 +82,7 @@ from command_center.assessment_job import AssessmentJob
 from command_center.auth.middleware import AuthMiddleware, principal_of
 from command_center.auth.principal import Principal
 from command_center.chat_bus import feed as chat_feed
+from command_center.chat_service import OUTBOX as CHAT_OUTBOX
 from command_center.chat_socket import register as register_chat_ops
 from command_center.hub_parts import Access
 from command_center.map_config import basemap_origins
@@ -246,6 +247,9 @@ def build_app(rt: Runtime) -> Starlette:
     )
     register_chat_ops(rt.hub)  # `chat.send` on the websockets (the residents' chat, chat_socket.py)
     rt.jobs.add("chat-feed", lambda: chat_feed(app))  # the chat's events across nodes (chat_bus.py)
+    # None until the feed joins nodes; there from the start, as a look for a missing attribute
+    # (an exception raised and caught inside Starlette's State) costs each chat message ~5 µs
+    setattr(app.state, CHAT_OUTBOX, None)
     # The services handlers read (api/deps.py), not the runtime itself.
     for name in SERVICES:
         setattr(app.state, name, getattr(rt, name))
