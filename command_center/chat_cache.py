@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from starlette.requests import HTTPConnection
@@ -19,7 +19,7 @@ from command_center.city_map import CityMap
 from command_center.hub import Hub
 from command_center.store.chat_records import ChatRecords
 from command_center.store.chat_schema import chat_conversations
-from residents.chat_rules import ChatConfig, Flood, flood
+from residents.chat_rules import ChatConfig, Flood, flood, flood_window
 
 CACHED = 50_000  # conversations kept per node (least recently used out first)
 DONE_REFS = 20_000  # refs of stored messages remembered, for re-sends that lost their answer
@@ -119,8 +119,7 @@ class FastPath:
             self.done.popitem(last=False)
 
     def limits(self, now: datetime) -> tuple[datetime, datetime]:
-        """The starts of the burst window and of the minute (chat_service.flood_limits)."""
-        return now - timedelta(seconds=self.config.burst_s), now - timedelta(minutes=1)
+        return flood_window(self.config, now)
 
     def refuse(self, burst: int, minute: int) -> Flood | None:
         return flood(self.config, burst, minute)

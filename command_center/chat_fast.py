@@ -20,8 +20,8 @@ in memory on the loop instead, and the store has the last word:
    reads the sender's next message meanwhile (chat_socket.py does not wait for the commit).
 4. Stored: the sender's answer (`chat.sent` with the seq, or the HTTP 201) only now, then
    `chat.stored {id, seq}` to both sides (not to the socket it was sent on: its `chat.sent`
-   says the same, and it was not sent its own message back either). Refused at the commit (a flood seen by the store
-   alone, the conversation gone or closed) or failed: `chat.retracted {id, reason}` to both
+   says the same, and it was not sent its own message back either). Refused at the commit
+   (a flood seen by the store alone, the conversation gone or closed) or failed: `chat.retracted {id, reason}` to both
    sides and the error to the sender; nothing stored. An acknowledged message is therefore
    always stored; a pending one may still be taken back, and the pages show it as pending.
 
@@ -99,7 +99,7 @@ def _rows(
         worker = sender.who.worker_id  # a worker answering takes it over
     else:
         worker = conversation["worker_id"]
-    moved = conversation if worker == conversation["worker_id"] else conversation | {"worker_id": worker}
+    moved = conversation | {"worker_id": worker}  # a copy: the commit reads it after later messages move the cache
     now = iso(at)
 
     def row(kind_of_sender: str, sender_id: str, kind: str, text: str, **more: Any) -> dict[str, Any]:

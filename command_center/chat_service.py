@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -33,7 +33,7 @@ from command_center.city_map import CityMap
 from command_center.photos import PhotoStore
 from command_center.store.chat_records import ChatRecords, Scope, chat_store
 from command_center.store.resident_records import iso
-from residents.chat_rules import ChatConfig, Flood, Route, flood, handover_text, route
+from residents.chat_rules import ChatConfig, Flood, Route, flood, flood_window, handover_text, route
 
 STATE = "chat_desk"
 DESK_NAME = "网格服务台"
@@ -256,7 +256,7 @@ def publish(
     sender: str | None = None,
 ) -> None:
     """One event to both sides: the resident's channel, the worker's, the hall's (by grid); and
-    to the other nodes' hubs over the bus where there are any (chat_bus.py). `sender`: `deliver`."""
+    to the other nodes' hubs over the bus where there are any (chat_bus.py). `sender`: `publish_to`."""
     publish_to(deps.hub(conn), getattr(conn.app.state, OUTBOX, None), conversation, type_, data, sender)
 
 
@@ -357,7 +357,5 @@ def flood_limits(
     conn: HTTPConnection,
 ) -> tuple[tuple[datetime, datetime], Callable[[int, int], Flood | None]]:
     """(the burst's and the minute's starts, the refusal for those counts)."""
-    config, now = chat_config(conn), desk_of(conn).clock()
-    return (now - timedelta(seconds=config.burst_s), now - timedelta(minutes=1)), lambda b, m: flood(
-        config, b, m
-    )
+    config = chat_config(conn)
+    return flood_window(config, desk_of(conn).clock()), lambda b, m: flood(config, b, m)

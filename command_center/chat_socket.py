@@ -12,8 +12,8 @@ sender is answered after the commit, `{"type": "chat.sent", "ref", "seq", "id",
 The `ref` is the sender's id for the message: sent again with the same ref (the answer was
 lost), it is stored once and answered with the first one's seq. The sending socket is not sent
 its own message back, nor its `chat.stored`: `chat.sent` carries the id and seq they would
-(the sender's other sockets, and the hall, get both as for any message). A socket skips HTTP's per-request parsing, middleware and token
-check: what a chat needs at scale.
+(the sender's other sockets, and the hall, get both as for any message). A socket skips HTTP's
+per-request parsing, middleware and token check: what a chat needs at scale.
 """
 
 from __future__ import annotations

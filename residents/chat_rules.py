@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
@@ -147,6 +147,11 @@ def message_of(body: dict[str, Any], text_max: int) -> tuple[str, str, float | N
 class Flood:
     retry_after_s: int
     reason: str
+
+
+def flood_window(config: ChatConfig, now: datetime) -> tuple[datetime, datetime]:
+    """The starts of the burst window and of the minute that `flood` counts messages in."""
+    return now - timedelta(seconds=config.burst_s), now - timedelta(minutes=1)
 
 
 def flood(config: ChatConfig, in_burst: int, in_minute: int) -> Flood | None:
