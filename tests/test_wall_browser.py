@@ -194,8 +194,14 @@ def test_an_incident_opens_with_snapshot_box_and_clip_and_the_keyboard_drives_th
     assert 0.2 * shot < box < 0.5 * shot  # 220 of 640 px, drawn where the picture is
     # The clip: "being made" until it is linked, then an inline player.
     player = "#incident-view video.ev-clip-video[controls]"
-    if page.query_selector(player) is None:
-        assert "录像生成中" in page.inner_text("#incident-view .ev-clip")
+    # Both read in one step in the page: the clip may be linked between two separate reads
+    # (CI saw the player's caption alone, read just after "no player yet").
+    clip = page.evaluate(
+        """() => { const c = document.querySelector('#incident-view .ev-clip');
+                   return { player: c.querySelector('video.ev-clip-video[controls]') !== null, text: c.innerText }; }"""
+    )
+    if not clip["player"]:
+        assert "录像生成中" in clip["text"]
     page.wait_for_selector(player, timeout=20000)
     assert page.get_attribute(player, "src") == f"/api/incidents/{newest['id']}/clip.mp4"
     page.wait_for_function(f"() => document.querySelector('{player}').readyState >= 1", timeout=10000)
