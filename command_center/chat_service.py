@@ -153,11 +153,10 @@ def answerer(
     resident is told when it changes hands, and on opening when the desk has it."""
     grid, current = conversation["grid_code"], conversation["worker_id"]
     hours = config.hours_of(grid)
-    if current is not None and hours.open_at(local):
-        for worker in city.city.workers_by_grid.get(grid, ()):
-            if worker.id == current and worker.on_duty(local):
-                return current, None  # the common case, checked first: each message asks it
-    now: Route = route(hours, on_duty(city, grid, local), local)
+    duty = on_duty(city, grid, local)
+    if current is not None and current in duty and hours.open_at(local):
+        return current, None
+    now: Route = route(hours, duty, local)
     if now.worker_id == current and not first:
         return current, None
     if first and now.worker_id is not None:
@@ -220,16 +219,21 @@ def conversation_view(city: CityMap, conversation: dict[str, Any], for_resident:
 # ---------------------------------------------------------------- who may see it
 
 
+def worker_grids(city: CityMap, worker_id: str) -> tuple[str, ...]:
+    """The grids a worker serves now, each once."""
+    return tuple(dict.fromkeys(w.grid_code for w in city.grids_of(worker_id)))
+
+
 def scope_of(who: Principal, city: CityMap) -> Scope:
     if who.is_worker:
-        return Scope(tuple(dict.fromkeys(w.grid_code for w in city.grids_of(who.worker_id or ""))))
+        return Scope(worker_grids(city, who.worker_id or ""))
     return Scope((who.jurisdiction,))
 
 
 def staff_may(who: Principal, city: CityMap, conversation: dict[str, Any]) -> bool:
     grid = conversation["grid_code"]
-    if who.is_worker:  # scope_of's grids, without making the Scope: each message asks it
-        return bool(who.worker_id) and any(w.grid_code == grid for w in city.grids_of(who.worker_id or ""))
+    if who.is_worker:
+        return bool(who.worker_id) and grid in worker_grids(city, who.worker_id or "")
     return who.sees_area(grid)
 
 
